@@ -1,0 +1,1 @@
+"""The AniBridge application: configuration, CLI, scheduler and web service."""
