@@ -1,0 +1,36 @@
+"""The shared HTTP layer: one client, one set of rules, for every HTTP provider."""
+
+from __future__ import annotations
+
+from anibridge.http.client import (
+    HttpClient,
+    RequestCounter,
+    RequestRecord,
+    RetryPolicy,
+    retry_after_seconds,
+)
+from anibridge.http.clock import SYSTEM_CLOCK, Clock, ScaledClock, SystemClock
+from anibridge.http.errors import HttpError, write_error_for_status
+from anibridge.http.limits import ANY, READ, WRITE, RateLimit, RateLimiter
+from anibridge.http.redact import redact, redact_headers
+
+__all__ = [
+    "ANY",
+    "READ",
+    "SYSTEM_CLOCK",
+    "WRITE",
+    "Clock",
+    "HttpClient",
+    "HttpError",
+    "RateLimit",
+    "RateLimiter",
+    "RequestCounter",
+    "RequestRecord",
+    "RetryPolicy",
+    "ScaledClock",
+    "SystemClock",
+    "redact",
+    "redact_headers",
+    "retry_after_seconds",
+    "write_error_for_status",
+]

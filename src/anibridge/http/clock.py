@@ -1,0 +1,65 @@
+"""Clocks for rate limiting and backoff.
+
+Production code waits on the real clock. Tests against fake services use a
+`ScaledClock` shared with the fake, so a 30-per-minute limit and its waits shrink
+together and stay faithful without costing real minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Time source measured in *service seconds* (the units services speak in)."""
+
+    def monotonic(self) -> float:
+        """Monotonic service seconds."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` service seconds."""
+        ...
+
+
+class SystemClock:
+    """The real clock: one service second is one second."""
+
+    def monotonic(self) -> float:
+        """Monotonic seconds."""
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for real."""
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class ScaledClock:
+    """A clock where one service second lasts `scale` real seconds.
+
+    A fake service built with the same scale enforces its limits on the same
+    timeline, so `Retry-After: 60` means 0.6 real seconds at scale 0.01.
+    """
+
+    def __init__(self, scale: float) -> None:
+        """Create a clock running `1 / scale` times faster than real time.
+
+        Raises:
+            ValueError: `scale` is not positive.
+        """
+        if scale <= 0:
+            raise ValueError("ScaledClock scale must be > 0")
+        self.scale = scale
+
+    def monotonic(self) -> float:
+        """Monotonic service seconds."""
+        return time.monotonic() / self.scale
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep `seconds` service seconds (`seconds * scale` real seconds)."""
+        await asyncio.sleep(max(0.0, seconds) * self.scale)
+
+
+SYSTEM_CLOCK = SystemClock()

@@ -1,0 +1,1 @@
+"""Test support shipped with AniBridge: fake services that speak real APIs."""

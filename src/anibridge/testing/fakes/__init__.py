@@ -1,0 +1,1 @@
+"""Fake services on loopback, one module per real service, on a shared base."""
