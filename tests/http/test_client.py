@@ -17,10 +17,10 @@ from anibridge.http import (
 )
 from anibridge.provider.base import WriteError
 from anibridge.testing.fakes.server import (
-    Fault,
     FakeLimit,
     FakeResponse,
     FakeService,
+    Fault,
     HttpFault,
 )
 
