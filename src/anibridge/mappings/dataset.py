@@ -1,0 +1,163 @@
+"""Where the dataset lives and how an index is loaded from it.
+
+Order of the default dataset: the downloaded copy in the user cache directory,
+then the last good copy kept by the updater, then the curated file bundled in
+the package (with a one-line notice on stderr, since it is far smaller than the
+released dataset).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+import platformdirs
+
+from anibridge.mappings.errors import MappingError, MappingLoadError, summarize_invalid
+from anibridge.mappings.index import MappingIndex, build_index
+from anibridge.mappings.merge import merge_layers
+from anibridge.mappings.payload import Fetch, LoadedLayers, load_layers
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = (
+    "https://github.com/anibridge/anibridge-mappings/releases/download/v3/"
+    "mappings.json.zst"
+)
+"""The v3 release asset of anibridge-mappings."""
+
+URL_ENV = "ANIBRIDGE_MAPPINGS_URL"
+CACHE_ENV = "ANIBRIDGE_MAPPINGS_CACHE"
+
+BUNDLED = Path(__file__).parent / "data" / "mappings.edits.yaml"
+"""The curated anibridge-mappings file shipped in the package (MIT, see data/)."""
+
+Notice = Callable[[str], None]
+
+
+def _stderr_notice(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def mappings_url() -> str:
+    """The dataset URL: `$ANIBRIDGE_MAPPINGS_URL` or the v3 release asset."""
+    return os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+def cache_dir() -> Path:
+    """Directory of the downloaded dataset (`$ANIBRIDGE_MAPPINGS_CACHE` overrides)."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_cache_dir("anibridge", appauthor=False)) / "mappings"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheFiles:
+    """The files the updater maintains inside the cache directory."""
+
+    directory: Path
+
+    @property
+    def current(self) -> Path:
+        """The dataset in use (kept in its downloaded, usually zstd, form)."""
+        return self.directory / "mappings.json.zst"
+
+    @property
+    def previous(self) -> Path:
+        """The last good copy before the current one."""
+        return self.directory / "mappings.previous.json.zst"
+
+    @property
+    def meta(self) -> Path:
+        """ETag, URL, time and checksum of the current copy."""
+        return self.directory / "meta.json"
+
+
+def cache_files(directory: Path | None = None) -> CacheFiles:
+    """The cache files under `directory` (default: `cache_dir()`)."""
+    return CacheFiles(Path(directory) if directory is not None else cache_dir())
+
+
+def _load_default(
+    notice: Notice | None, fetch: Fetch | None, cache: Path | None
+) -> LoadedLayers:
+    """Load the first usable default dataset: current, previous, bundled."""
+    files = cache_files(cache)
+    problems: list[str] = []
+    for candidate in (files.current, files.previous):
+        if not candidate.exists():
+            continue
+        try:
+            return load_layers([str(candidate)], fetch=fetch)
+        except MappingError as exc:
+            problems.append(str(exc))
+            log.warning("cached mappings unusable: %s", exc)
+    if notice is not None:
+        why = "unusable" if problems else "not downloaded yet"
+        notice(
+            f"anibridge: mappings dataset {why}; using the bundled curated file "
+            "(run `anibridge mappings update` for the full dataset)"
+        )
+    return load_layers([str(BUNDLED)], fetch=fetch)
+
+
+def load_index(
+    paths: Iterable[str | PathLike[str]] = (),
+    *,
+    include_default: bool = True,
+    strict: bool = False,
+    fetch: Fetch | None = None,
+    notice: Notice | None = _stderr_notice,
+    cache: Path | None = None,
+) -> MappingIndex:
+    """Load, merge and index the dataset plus custom files.
+
+    Args:
+        paths: Custom payloads (files or URLs); a later one beats an earlier one,
+            and all beat the default dataset.
+        include_default: Start from the cached (or bundled) dataset.
+        strict: Raise instead of skipping invalid entries.
+        fetch: Downloader for URL payloads and includes (tests).
+        notice: Where the "using the bundled file" line goes (None: silent).
+        cache: Cache directory override.
+
+    Returns:
+        The index; `index.invalid` lists every skipped entry.
+
+    Raises:
+        MappingError: a custom file cannot be read or decoded.
+        MappingLoadError: `strict` and some entries are invalid.
+    """
+    started = time.perf_counter()
+    loaded = LoadedLayers()
+    if include_default:
+        loaded = _load_default(notice, fetch, cache)
+    custom = [os.fspath(p) for p in paths]
+    if custom:
+        more = load_layers(custom, fetch=fetch)
+        loaded.layers.extend(more.layers)
+        loaded.invalid.extend(more.invalid)
+    merged = merge_layers(loaded.layers)
+    merged.invalid[:0] = loaded.invalid
+    index = build_index(merged)
+    index.origins = tuple(layer.origin for layer in loaded.layers)
+    index.load_seconds = time.perf_counter() - started
+    if index.invalid:
+        if strict:
+            raise MappingLoadError(index.invalid)
+        log.warning("%s", summarize_invalid(index.invalid, limit=10))
+    return index
+
+
+@functools.cache
+def default_index() -> MappingIndex:
+    """The default dataset's index, loaded once per process."""
+    return load_index()
