@@ -1,0 +1,1 @@
+"""Alembic migrations of the AniBridge store, shipped inside the package."""

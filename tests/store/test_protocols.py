@@ -1,0 +1,189 @@
+"""The same protocol tests run on MemoryStores, SQLite and (when set) PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from anibridge.bridge.stores import (
+    Baseline,
+    BaselineStore,
+    CursorStore,
+    JournalEntry,
+    JournalStore,
+    Link,
+    LinkStore,
+    Override,
+    Pin,
+    PinStore,
+    RunRecord,
+    RunStore,
+)
+
+
+def test_implements_every_protocol(stores):
+    for proto in (
+        LinkStore,
+        BaselineStore,
+        RunStore,
+        JournalStore,
+        CursorStore,
+        PinStore,
+    ):
+        assert isinstance(stores, proto), proto.__name__
+
+
+def _link(**kw) -> Link:
+    base = dict(
+        profile="p",
+        source_provider="plex",
+        source_key="show1",
+        source_part="tvdb_show:1:s1",
+        target_provider="anilist",
+        target_ref="21",
+        via="mapping",
+        edge="tvdb_show:1:s1 -> anilist:21 {1-12: 1-12}",
+        created_at="2026-01-01T00:00:00+00:00",
+    )
+    base.update(kw)
+    return Link(**base)
+
+
+def test_links_put_keeps_first_created_at_and_filters_by_pair(stores):
+    first = _link()
+    stores.put_links([first, _link(target_provider="mal", target_ref="1")])
+    stores.put_links(
+        [replace(first, via="override", created_at="2027-01-01T00:00:00+00:00")]
+    )
+    got = stores.links("p", "plex", "anilist")
+    assert len(got) == 1
+    assert got[0].via == "override"
+    assert got[0].created_at == "2026-01-01T00:00:00+00:00"
+    assert got[0].id == first.id
+    assert [lk.target_ref for lk in stores.links("p", "plex", "mal")] == ["1"]
+    assert stores.links("other", "plex", "anilist") == []
+    stores.remove_links([first.id])
+    assert stores.links("p", "plex", "anilist") == []
+
+
+def test_overrides_replace_by_key_and_allow_unlink(stores):
+    stores.put_override(Override("p", "plex", "show1", "anilist", None))
+    stores.put_override(Override("p", "plex", "show1", "anilist", None))
+    stores.put_override(
+        Override("p", "plex", "show2", "anilist", "99", "tvdb_show:2:s1")
+    )
+    got = sorted(stores.overrides("p", "plex", "anilist"), key=lambda o: o.source_key)
+    assert [(o.source_key, o.target_ref, o.source_part) for o in got] == [
+        ("show1", None, ""),
+        ("show2", "99", "tvdb_show:2:s1"),
+    ]
+    assert stores.overrides("p", "plex", "mal") == []
+
+
+def test_baselines_roundtrip_json_values_and_remove(stores):
+    b1 = Baseline(
+        "p", "L1", "status", {"native": "CURRENT", "status": "active"}, None, "t"
+    )
+    b2 = Baseline(
+        "p", "L1", "progress", {"current": 3, "total": 12, "unit": None}, 3, "t"
+    )
+    stores.put_baselines([b1, b2, Baseline("q", "L1", "status", 1, 1, "t")])
+    got = stores.baselines("p")
+    assert set(got) == {("L1", "status"), ("L1", "progress")}
+    assert got[("L1", "status")].source_value == {
+        "native": "CURRENT",
+        "status": "active",
+    }
+    assert got[("L1", "status")].target_value is None
+    assert got[("L1", "progress")].target_value == 3
+    stores.put_baselines([replace(b1, target_value="x")])
+    assert stores.baselines("p")[("L1", "status")].target_value == "x"
+    stores.remove_baselines("p", [("L1", "status")])
+    assert set(stores.baselines("p")) == {("L1", "progress")}
+    assert set(stores.baselines("q")) == {("L1", "status")}
+
+
+def test_runs_newest_first_and_finish_replaces(stores):
+    stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00"))
+    stores.start_run(RunRecord("r2", "p", "2026-01-02T00:00:00+00:00", kind="dry_run"))
+    stores.start_run(RunRecord("r3", "q", "2026-01-03T00:00:00+00:00"))
+    stores.finish_run(
+        RunRecord(
+            "r1",
+            "p",
+            "2026-01-01T00:00:00+00:00",
+            finished_at="2026-01-01T00:01:00+00:00",
+            status="ok",
+            plan_id="plan",
+            summary={"applied": 3, "failed": 0},
+        )
+    )
+    assert [r.id for r in stores.runs("p")] == ["r2", "r1"]
+    assert [r.id for r in stores.runs("p", limit=1)] == ["r2"]
+    r1 = stores.run("r1")
+    assert r1 is not None and r1.status == "ok" and dict(r1.summary)["applied"] == 3
+    assert stores.run("nope") is None
+
+
+def _entry(action: str, **kw) -> JournalEntry:
+    base = dict(
+        run_id="r1",
+        action_id=action,
+        provider="list",
+        ref={"key": "anilist:21", "path": []},
+        op="upsert_record",
+        before={"progress": {"current": 1, "total": 12, "unit": "episode"}},
+        after={"progress": {"current": 3, "total": 12, "unit": "episode"}},
+        outcome="applied",
+        started_at="2026-01-01T00:00:00+00:00",
+    )
+    base.update(kw)
+    return JournalEntry(**base)
+
+
+def test_journal_insertion_order_upsert_and_event_sent(stores):
+    stores.record([_entry("b"), _entry("a")])
+    stores.record([_entry("b", outcome="failed", error_code="transient", attempts=2)])
+    event = _entry(
+        "e",
+        op="append_event",
+        kind="play",
+        ref={"key": "show", "path": [["season", 1], ["episode", 2]]},
+        at="2026-01-01T10:00:00+00:00",
+        before={},
+        after={},
+    )
+    stores.record([event, _entry("c", run_id="r2", clear=("notes",), created=True)])
+    got = stores.entries("r1")
+    assert [e.action_id for e in got] == ["b", "a", "e"]
+    assert got[0].outcome == "failed" and got[0].attempts == 2
+    assert got[1].before == {"progress": {"current": 1, "total": 12, "unit": "episode"}}
+    r2 = stores.entries("r2")[0]
+    assert tuple(r2.clear) == ("notes",) and r2.created is True
+    assert [e.run_id for e in stores.entries_for_action("c")] == ["r2"]
+    assert stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
+    assert not stores.event_sent("list", "show/season=1/episode=3", "play", event.at)
+    assert not stores.event_sent("other", "show/season=1/episode=2", "play", event.at)
+    stores.record([replace(event, outcome="failed")])
+    assert not stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
+
+
+def test_cursors_set_replace_clear(stores):
+    assert stores.cursor("p", "plex") is None
+    stores.set_cursor("p", "plex", "10")
+    stores.set_cursor("p", "plex", "12")
+    stores.set_cursor("p", "jf", "x")
+    assert stores.cursor("p", "plex") == "12"
+    stores.set_cursor("p", "plex", None)
+    assert stores.cursor("p", "plex") is None
+    assert stores.cursor("p", "jf") == "x"
+
+
+def test_pins_set_and_empty_unpins(stores):
+    stores.set_pin(Pin("p", "anilist", "21", frozenset({"status", "rating"})))
+    stores.set_pin(Pin("p", "anilist", "22", frozenset({"notes"})))
+    stores.set_pin(Pin("p", "anilist", "21", frozenset({"status"})))
+    got = {pin.ref: pin.fields for pin in stores.pins("p")}
+    assert got == {"21": frozenset({"status"}), "22": frozenset({"notes"})}
+    stores.set_pin(Pin("p", "anilist", "22", frozenset()))
+    assert [pin.ref for pin in stores.pins("p")] == ["21"]
+    assert stores.pins("q") == []
