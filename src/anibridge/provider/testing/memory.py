@@ -1627,8 +1627,10 @@ class MemoryProvider(
 
 @cache
 def _memory_class(mixins: tuple[type, ...]) -> type[MemoryProviderBase]:
-    names = "".join(m.__name__.removeprefix("Supports") for m in mixins)
-    return type(f"MemoryProvider_{names}", (MemoryProviderBase, *mixins), {})
+    names = ", ".join(m.__name__ for m in mixins)
+    cls = type("MemoryProvider", (MemoryProviderBase, *mixins), {})
+    cls.__doc__ = f"MemoryProvider with: {names}."
+    return cls
 
 
 def memory_provider(
