@@ -1,0 +1,513 @@
+"""The SQLite file behind a local provider: schema, opening, and row access.
+
+Plain `sqlite3` on purpose: the file is a small, portable document that a person may
+copy around, and every operation is a short local statement. A file that is not an
+AniBridge local file (or not SQLite at all) is refused with its path in the message
+instead of being "repaired" by creating tables in it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from anibridge.provider.base import Ref, Step
+
+__all__ = [
+    "FORMAT_VERSION",
+    "EventRow",
+    "LocalDatabase",
+    "LocalFileError",
+    "NodeRow",
+    "RecordRow",
+    "decode_path",
+    "encode_path",
+    "record_key",
+    "ref_string",
+]
+
+FORMAT_VERSION = "1"
+_MAGIC = "anibridge-local"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE nodes (
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT,
+    ids TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    extent INTEGER,
+    auto INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (key, path)
+);
+CREATE TABLE records (
+    record_key TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    UNIQUE (key, path, kind)
+);
+CREATE INDEX records_by_anchor ON records (key);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (key, path, kind, at)
+);
+CREATE INDEX events_by_anchor ON events (key);
+CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '[]'
+);
+"""
+
+
+class LocalFileError(RuntimeError):
+    """The local SQLite file cannot be used; the message names the file and why."""
+
+
+def encode_path(path: Sequence[Step]) -> str:
+    """Canonical text of a ref path (``[["season",1],["episode",3]]``)."""
+    return json.dumps([[s.axis, s.value] for s in path], separators=(",", ":"))
+
+
+def decode_path(text: str) -> tuple[Step, ...]:
+    """Inverse of `encode_path`."""
+    return tuple(Step(str(axis), value) for axis, value in json.loads(text))
+
+
+def ref_string(ref: Ref) -> str:
+    """Readable, stable text of a ref (``key/season=1/episode=3``)."""
+    if not ref.path:
+        return ref.key
+    return ref.key + "/" + "/".join(f"{s.axis}={s.value}" for s in ref.path)
+
+
+def record_key(ref: Ref, kind: str) -> str:
+    """The stable record id the file gives a (ref, kind) pair."""
+    return ref_string(ref) + (f"#{kind}" if kind else "")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    """One stored catalog node (an anchor when `path` is empty)."""
+
+    key: str
+    path: tuple[Step, ...]
+    kind: str
+    title: str | None
+    ids: tuple[str, ...]
+    metadata: dict[str, object]
+    extent: int | None
+    auto: bool = False
+
+    @property
+    def ref(self) -> Ref:
+        """The node's contract ref."""
+        return Ref(self.key, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """One stored record in its plain field form."""
+
+    record_key: str
+    key: str
+    path: tuple[Step, ...]
+    kind: str
+    fields: dict[str, object]
+    updated_at: str
+    revision: int
+
+    @property
+    def ref(self) -> Ref:
+        """The record's contract ref."""
+        return Ref(self.key, self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One stored event."""
+
+    id: int
+    key: str
+    path: tuple[Step, ...]
+    kind: str
+    at: str
+    metadata: dict[str, object]
+
+    @property
+    def ref(self) -> Ref:
+        """The event's contract ref."""
+        return Ref(self.key, self.path)
+
+
+def _node(row: sqlite3.Row) -> NodeRow:
+    return NodeRow(
+        key=row["key"],
+        path=decode_path(row["path"]),
+        kind=row["kind"],
+        title=row["title"],
+        ids=tuple(json.loads(row["ids"])),
+        metadata=json.loads(row["metadata"]),
+        extent=row["extent"],
+        auto=bool(row["auto"]),
+    )
+
+
+def _record(row: sqlite3.Row) -> RecordRow:
+    return RecordRow(
+        record_key=row["record_key"],
+        key=row["key"],
+        path=decode_path(row["path"]),
+        kind=row["kind"],
+        fields=json.loads(row["fields"]),
+        updated_at=row["updated_at"],
+        revision=row["revision"],
+    )
+
+
+def _event(row: sqlite3.Row) -> EventRow:
+    return EventRow(
+        id=row["id"],
+        key=row["key"],
+        path=decode_path(row["path"]),
+        kind=row["kind"],
+        at=row["at"],
+        metadata=json.loads(row["metadata"]),
+    )
+
+
+class LocalDatabase:
+    """Row-level access to one local file; the provider owns the semantics."""
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        """Open (or create) the file at `path`.
+
+        Raises:
+            LocalFileError: missing with `create` off, unreadable, not SQLite, or a
+                SQLite file that is not an AniBridge local file.
+        """
+        self.path = path
+        exists = path.exists()
+        if not exists and not create:
+            raise LocalFileError(
+                f"local provider file {path} does not exist (set 'create: true' "
+                "in its config to start an empty one)"
+            )
+        if not exists:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False
+            )
+            self._conn.row_factory = sqlite3.Row
+            tables = {
+                row[0]
+                for row in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            }
+        except sqlite3.DatabaseError as exc:
+            raise LocalFileError(
+                f"local provider file {path} is not a readable SQLite database "
+                f"({exc}); point 'path' at an AniBridge local file or move it away"
+            ) from exc
+        if not tables:
+            with self.transaction():
+                self._create_schema()
+            return
+        self._check_format(tables)
+
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("format", _MAGIC), ("version", FORMAT_VERSION)],
+        )
+
+    def _check_format(self, tables: set[str]) -> None:
+        problem = None
+        if "meta" not in tables:
+            problem = "it has no 'meta' table"
+        else:
+            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("format") != _MAGIC:
+                problem = "its meta table does not say format=anibridge-local"
+            elif meta.get("version") != FORMAT_VERSION:
+                problem = (
+                    f"it has format version {meta.get('version')!r}; this AniBridge "
+                    f"reads version {FORMAT_VERSION}"
+                )
+        if problem:
+            raise LocalFileError(
+                f"local provider file {self.path} is not an AniBridge local file: "
+                f"{problem}"
+            )
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work (nested calls become savepoints)."""
+        if self._conn.in_transaction:
+            name = f"sp{id(object())}"
+            self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+                raise
+            self._conn.execute(f"RELEASE {name}")
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # --- meta -------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        """A meta value, or None."""
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta value."""
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # --- nodes ------------------------------------------------------------------
+
+    def put_node(self, node: NodeRow) -> None:
+        """Insert or replace a node."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO nodes "
+            "(key, path, kind, title, ids, metadata, extent, auto) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                node.key,
+                encode_path(node.path),
+                node.kind,
+                node.title,
+                json.dumps(list(node.ids)),
+                json.dumps(node.metadata, sort_keys=True),
+                node.extent,
+                int(node.auto),
+            ),
+        )
+
+    def node(self, key: str, path: Sequence[Step] = ()) -> NodeRow | None:
+        """One node, or None."""
+        row = self._conn.execute(
+            "SELECT * FROM nodes WHERE key = ? AND path = ?", (key, encode_path(path))
+        ).fetchone()
+        return None if row is None else _node(row)
+
+    def anchor_keys(self) -> list[str]:
+        """Every anchor key, sorted (the scan order)."""
+        rows = self._conn.execute(
+            "SELECT key FROM nodes WHERE path = '[]' ORDER BY key"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def nodes_of(self, key: str) -> list[NodeRow]:
+        """The anchor and all its materialized parts, in coordinate order."""
+        rows = [
+            _node(r)
+            for r in self._conn.execute("SELECT * FROM nodes WHERE key = ?", (key,))
+        ]
+        return sorted(rows, key=lambda n: _path_sort_key(n.path))
+
+    def all_nodes(self) -> list[NodeRow]:
+        """Every node, anchors first within each key, keys sorted."""
+        rows = [_node(r) for r in self._conn.execute("SELECT * FROM nodes")]
+        return sorted(rows, key=lambda n: (n.key, _path_sort_key(n.path)))
+
+    def nodes_with_id(self, descriptor: str) -> list[NodeRow]:
+        """Nodes whose stored ids include `descriptor` exactly."""
+        pattern = f'%"{descriptor}"%'
+        rows = self._conn.execute(
+            "SELECT * FROM nodes WHERE ids LIKE ?", (pattern,)
+        ).fetchall()
+        return [n for n in map(_node, rows) if descriptor in n.ids]
+
+    def delete_anchor(self, key: str) -> None:
+        """Remove an anchor with its parts, records and events."""
+        for table in ("nodes", "records", "events"):
+            self._conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+
+    # --- records ----------------------------------------------------------------
+
+    def record(self, ref: Ref, kind: str) -> RecordRow | None:
+        """The record on (ref, kind), or None."""
+        row = self._conn.execute(
+            "SELECT * FROM records WHERE key = ? AND path = ? AND kind = ?",
+            (ref.key, encode_path(ref.path), kind),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def record_by_key(self, record_key_: str) -> RecordRow | None:
+        """The record with this id, or None."""
+        row = self._conn.execute(
+            "SELECT * FROM records WHERE record_key = ?", (record_key_,)
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def records_of(self, key: str) -> list[RecordRow]:
+        """All records on an anchor and its parts, in coordinate order."""
+        rows = [
+            _record(r)
+            for r in self._conn.execute("SELECT * FROM records WHERE key = ?", (key,))
+        ]
+        return sorted(rows, key=lambda r: (_path_sort_key(r.path), r.kind))
+
+    def all_records(self) -> list[RecordRow]:
+        """Every record, sorted by anchor then coordinate."""
+        rows = [_record(r) for r in self._conn.execute("SELECT * FROM records")]
+        return sorted(rows, key=lambda r: (r.key, _path_sort_key(r.path), r.kind))
+
+    def put_record(self, row: RecordRow) -> None:
+        """Insert or replace a record."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO records "
+            "(record_key, key, path, kind, fields, updated_at, revision) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.record_key,
+                row.key,
+                encode_path(row.path),
+                row.kind,
+                json.dumps(row.fields, sort_keys=True),
+                row.updated_at,
+                row.revision,
+            ),
+        )
+
+    def delete_record(self, record_key_: str) -> None:
+        """Remove a record by id."""
+        self._conn.execute("DELETE FROM records WHERE record_key = ?", (record_key_,))
+
+    # --- events -----------------------------------------------------------------
+
+    def events_of(self, key: str) -> list[EventRow]:
+        """All events on an anchor and its parts, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM events WHERE key = ? ORDER BY at, id", (key,)
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    def all_events(self) -> list[EventRow]:
+        """Every event, by anchor then time."""
+        rows = self._conn.execute(
+            "SELECT * FROM events ORDER BY key, at, id"
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    def find_event(self, ref: Ref, kind: str, at: str) -> EventRow | None:
+        """The event with this exact signature, or None."""
+        row = self._conn.execute(
+            "SELECT * FROM events WHERE key = ? AND path = ? AND kind = ? AND at = ?",
+            (ref.key, encode_path(ref.path), kind, at),
+        ).fetchone()
+        return None if row is None else _event(row)
+
+    def event_by_id(self, event_id: int) -> EventRow | None:
+        """The event with this id, or None."""
+        row = self._conn.execute(
+            "SELECT * FROM events WHERE id = ?", (event_id,)
+        ).fetchone()
+        return None if row is None else _event(row)
+
+    def add_event(
+        self, ref: Ref, kind: str, at: str, metadata: dict[str, object]
+    ) -> int:
+        """Insert an event and return its id."""
+        cursor = self._conn.execute(
+            "INSERT INTO events (key, path, kind, at, metadata) VALUES (?, ?, ?, ?, ?)",
+            (
+                ref.key,
+                encode_path(ref.path),
+                kind,
+                at,
+                json.dumps(metadata, sort_keys=True),
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def delete_event(self, event_id: int) -> None:
+        """Remove an event by id."""
+        self._conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
+
+    # --- change feed --------------------------------------------------------------
+
+    def add_change(
+        self, type_: str, ref: Ref, kind: str, at: str, detail: Sequence[str] = ()
+    ) -> None:
+        """Append one entry to the change feed."""
+        self._conn.execute(
+            "INSERT INTO changes (type, key, path, kind, at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                type_,
+                ref.key,
+                encode_path(ref.path),
+                kind,
+                at,
+                json.dumps(sorted(detail)),
+            ),
+        )
+
+    def changes_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
+        """Change rows with a sequence number above `seq`."""
+        return self._conn.execute(
+            "SELECT * FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+
+    def last_change(self) -> int:
+        """The newest change sequence number (0 when the feed is empty)."""
+        row = self._conn.execute("SELECT max(seq) FROM changes").fetchone()
+        return int(row[0] or 0)
+
+    def clear_catalog(self) -> None:
+        """Remove every node, record and event (the change feed is kept)."""
+        for table in ("nodes", "records", "events"):
+            self._conn.execute(f"DELETE FROM {table}")
+
+
+def _path_sort_key(path: Sequence[Step]) -> tuple[tuple[int, int, str], ...]:
+    """Order coordinates numerically where they are numbers."""
+    return tuple(
+        (0, s.value, "") if isinstance(s.value, int) else (1, 0, str(s.value))
+        for s in path
+    )

@@ -1,0 +1,135 @@
+"""Configuration of one local provider instance, validated once at construction.
+
+The local provider is configured like any other provider (a mapping from the profile's
+YAML), so bad values must fail with the key name and what was expected before any file
+is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from anibridge.provider.base import TemporalPrecision
+
+__all__ = ["LocalSettings", "parse_settings"]
+
+_KNOWN_KEYS = frozenset(
+    {
+        "path",
+        "create",
+        "account",
+        "title",
+        "authorities",
+        "rating_scale",
+        "date_precision",
+        "notes_max_length",
+        "seed",
+        "base_url",
+        "token_store",
+        "instance",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSettings:
+    """Validated settings of a local provider.
+
+    `authorities` are the *open* authorities: any id of theirs resolves to a ref
+    (``"anilist:21"``) even before the file holds that title, the way a tracker's
+    catalog holds every title; an upsert then creates the entry.
+    """
+
+    path: Path
+    create: bool = True
+    account: str | None = None
+    title: str | None = None
+    authorities: tuple[str, ...] = ()
+    rating_scale: tuple[float, float, float] = (0.0, 10.0, 0.5)
+    date_precision: TemporalPrecision = TemporalPrecision.DATETIME
+    notes_max_length: int = 10_000
+    seed: Path | None = None
+    instance: str | None = None
+
+
+def _fail(key: str, expected: str, got: object) -> ValueError:
+    return ValueError(
+        f"local provider config '{key}': expected {expected}, got {got!r}"
+    )
+
+
+def parse_settings(config: Mapping[str, object]) -> LocalSettings:
+    """Validate a local provider config mapping.
+
+    Raises:
+        ValueError: a key is unknown or a value has the wrong shape; the message
+            names the key and the expectation.
+    """
+    unknown = sorted(set(config) - _KNOWN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"local provider config: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_KNOWN_KEYS - {'token_store'}))})"
+        )
+    raw_path = config.get("path")
+    if not isinstance(raw_path, (str, Path)) or not str(raw_path):
+        raise _fail("path", "the path of the local SQLite file", raw_path)
+    create = config.get("create", True)
+    if not isinstance(create, bool):
+        raise _fail("create", "true or false", create)
+    account = config.get("account")
+    if account is not None and not isinstance(account, str):
+        raise _fail("account", "a string", account)
+    title = config.get("title")
+    if title is not None and not isinstance(title, str):
+        raise _fail("title", "a string", title)
+    authorities = config.get("authorities", ())
+    if isinstance(authorities, str):
+        authorities = (authorities,)
+    if not isinstance(authorities, (list, tuple)) or not all(
+        isinstance(a, str) and a and ":" not in a for a in authorities
+    ):
+        raise _fail(
+            "authorities", "a list of authority names like 'anilist'", authorities
+        )
+    scale = config.get("rating_scale", (0, 10, 0.5))
+    if (
+        not isinstance(scale, (list, tuple))
+        or len(scale) != 3
+        or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale
+        )
+        or not scale[0] < scale[1]
+        or scale[2] <= 0
+    ):
+        raise _fail(
+            "rating_scale", "[min, max, step] with min < max and step > 0", scale
+        )
+    precision = config.get("date_precision", "datetime")
+    try:
+        date_precision = TemporalPrecision(str(precision))
+    except ValueError:
+        raise _fail("date_precision", "'date' or 'datetime'", precision) from None
+    notes_max = config.get("notes_max_length", 10_000)
+    if isinstance(notes_max, bool) or not isinstance(notes_max, int) or notes_max < 0:
+        raise _fail("notes_max_length", "a non-negative integer", notes_max)
+    seed = config.get("seed")
+    if seed is not None and not isinstance(seed, (str, Path)):
+        raise _fail("seed", "the path of a YAML/JSON document", seed)
+    instance = config.get("instance")
+    if instance is not None and not isinstance(instance, str):
+        raise _fail("instance", "a string", instance)
+    return LocalSettings(
+        path=Path(raw_path).expanduser(),
+        create=create,
+        account=account,
+        title=title,
+        authorities=tuple(authorities),
+        rating_scale=(float(scale[0]), float(scale[1]), float(scale[2])),
+        date_precision=date_precision,
+        notes_max_length=notes_max,
+        seed=Path(seed).expanduser() if seed is not None else None,
+        instance=instance,
+    )
