@@ -84,7 +84,7 @@ class TestFullMemoryProviderContract(ProviderContractTests):
     @pytest.fixture
     def make_provider(self):
         lst_nodes, lst_records = list_data()
-        lib_nodes, lib_records, events = library_data()
+        lib_nodes, _lib_records, events = library_data()
 
         def make():
             return MemoryProvider(
