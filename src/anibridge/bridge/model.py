@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from anibridge.bridge.codec import JSON, dumps, encode_fields, ref_id, ref_to_json
+from anibridge.bridge.stores import Baseline
 from anibridge.provider.base import (
     Capabilities,
     Event,
@@ -222,7 +223,9 @@ class Action:
     `before` holds the target's current values of the fields the action touches
     (absent = unset), `after` the values it writes, `clear` the fields it removes.
     `before` is re-checked against live state before applying. `created` marks an
-    upsert onto a ref that had no record (undo deletes it again).
+    upsert onto a ref that had no record (undo deletes it again). `link` is the
+    entry pair's id and `source_values` the source side's encoded values of the
+    touched fields: together they become the two-way baselines once it succeeds.
     """
 
     provider: str
@@ -240,6 +243,7 @@ class Action:
     created: bool = False
     record_key: str | None = None
     revision: str | None = None
+    source_values: Mapping[str, JSON] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -308,6 +312,7 @@ class Plan:
     actions: tuple[Action, ...] = ()
     skipped: tuple[Skip, ...] = ()
     guards: tuple[str, ...] = ()
+    in_sync: tuple[Baseline, ...] = ()
 
     @property
     def id(self) -> str:
@@ -329,6 +334,7 @@ class Plan:
             tuple(a for a in self.actions if a.id in action_ids),
             self.skipped,
             self.guards,
+            self.in_sync,
         )
 
     def to_json(self) -> dict[str, JSON]:

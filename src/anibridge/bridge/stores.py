@@ -11,7 +11,11 @@ Keys:
   source part) → (target provider, target ref id). `Link.id` is derived from that
   tuple, so re-identifying the same pair yields the same id.
 - a *baseline* is the value each side had when a field was last in sync, keyed by
-  (profile, link id, field) — the three-way state two-way sync needs.
+  (profile, link id, field) — the three-way state two-way sync needs. The link id
+  of an entry pair is `link_id(profile, source, source_key, "", target, target_ref)`;
+  its pseudo-field ``@entry`` (source_value = source anchor key, target_value =
+  target ref id) records that the pair was in sync, so a later absence on one side
+  is a deletion rather than "never seen".
 - the *journal* has one row per attempted action per run (retries update the row).
 """
 

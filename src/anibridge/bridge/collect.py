@@ -1,0 +1,202 @@
+"""Read a provider into a `Snapshot` (the only read I/O of a sync run).
+
+A full collect scans anchors with their records (ids and structure hydrated), then
+reads plays (events, or event summaries when the provider has no event reads), paging
+every call by cursor. A targeted collect (`refs`) re-reads only given anchors and is
+marked incomplete, so nothing absent from it counts as deleted. Everything a provider
+returns is checked by `anibridge.provider.validate` before planning uses it: a broken
+promise (naive datetime, `None` value, unadvertised kind) stops the run with a message
+naming the provider, instead of being planned into someone's list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from anibridge.bridge.model import Snapshot
+from anibridge.dates import utcnow
+from anibridge.provider import validate
+from anibridge.provider.base import (
+    EventQuery,
+    EventSummaryQuery,
+    FacetName,
+    NodeFlag,
+    NodeQuery,
+    Page,
+    Provider,
+    RecordQuery,
+    Ref,
+    ScanQuery,
+    SupportsEventReads,
+    SupportsEventSummaries,
+    SupportsNodeReads,
+    SupportsRecordReads,
+    SupportsScan,
+)
+
+__all__ = ["CollectError", "collect", "fetch_anchors"]
+
+_FACETS = frozenset({FacetName.IDS, FacetName.STRUCTURE})
+_MAX_PAGES = 100_000
+_BATCH = 100
+
+
+class CollectError(RuntimeError):
+    """A provider could not be read (or paged without end)."""
+
+
+async def _pages[T](
+    name: str, call: Callable[[str | None], Awaitable[Page[T]]]
+) -> list[T]:
+    """Every item of a paged call; refuses cursors that repeat."""
+    items: list[T] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(_MAX_PAGES):
+        page = await call(cursor)
+        items.extend(page.items)
+        cursor = page.cursor
+        if cursor is None:
+            return items
+        if cursor in seen:
+            raise CollectError(f"{name}: cursor {cursor!r} repeated; paging aborted")
+        seen.add(cursor)
+    raise CollectError(f"{name}: more than {_MAX_PAGES} pages")
+
+
+async def collect(
+    provider: Provider,
+    key: str,
+    *,
+    refs: Sequence[Ref] | None = None,
+    facets: frozenset[FacetName] = _FACETS,
+    events: bool = True,
+) -> Snapshot:
+    """Read one provider into a snapshot.
+
+    Args:
+        provider: The provider.
+        key: The provider's key in the profile (names it in plans and the journal).
+        refs: Only these anchors (a targeted re-read; the snapshot is incomplete).
+        facets: Node facets to hydrate.
+        events: Read plays too.
+
+    Returns:
+        The snapshot, grouped per anchor.
+
+    Raises:
+        CollectError: the provider cannot enumerate its state.
+    """
+    caps = provider.capabilities()
+    snap = Snapshot(key, caps, complete=refs is None, collected_at=utcnow())
+    facets = facets & caps.facets if caps.facets else facets
+    fields = frozenset(caps.record_fields)
+    if refs is not None:
+        await fetch_anchors(provider, snap, refs, facets)
+    elif isinstance(provider, SupportsScan):
+        items = await _pages(
+            key,
+            lambda c: provider.scan(
+                ScanQuery(
+                    flags=frozenset({NodeFlag.SCAN_ROOT}),
+                    facets=facets,
+                    fields=fields,
+                    with_records=True,
+                    cursor=c,
+                )
+            ),
+        )
+        for item in items:
+            validate.validate_scan_item(
+                key, item, facets=facets, fields=fields, capabilities=caps
+            )
+            entry = snap.entry(item.node.ref.key)
+            if item.node.ref.is_anchor:
+                entry.node = item.node
+            entry.records.extend(item.records)
+    elif isinstance(provider, SupportsRecordReads):
+        records = await _pages(
+            key,
+            lambda c: provider.fetch_records(RecordQuery(fields=fields, cursor=c)),
+        )
+        for rec in records:
+            snap.entry(rec.ref.key).records.append(rec)
+    else:
+        raise CollectError(f"{key}: provider can neither scan nor read records")
+    if events and caps.event_kinds:
+        await _collect_events(provider, snap, refs)
+    return snap
+
+
+async def _collect_events(
+    provider: Provider, snap: Snapshot, refs: Sequence[Ref] | None
+) -> None:
+    key = snap.provider
+    chunks: list[tuple[Ref, ...]] = (
+        [()]
+        if refs is None
+        else [tuple(refs[i : i + _BATCH]) for i in range(0, len(refs), _BATCH)]
+    )
+    for chunk in chunks:
+        if isinstance(provider, SupportsEventReads):
+            events = await _pages(
+                key,
+                lambda c, chunk=chunk: provider.fetch_events(
+                    EventQuery(refs=chunk, cursor=c)
+                ),
+            )
+            for ev in events:
+                validate.validate_event(key, ev, capabilities=snap.capabilities)
+                snap.entry(ev.ref.key).events.append(ev)
+        elif isinstance(provider, SupportsEventSummaries):
+            sums = await _pages(
+                key,
+                lambda c, chunk=chunk: provider.fetch_event_summaries(
+                    EventSummaryQuery(refs=chunk, cursor=c)
+                ),
+            )
+            for sm in sums:
+                snap.entry(sm.ref.key).summaries.append(sm)
+
+
+async def fetch_anchors(
+    provider: Provider,
+    snap: Snapshot,
+    refs: Sequence[Ref],
+    facets: frozenset[FacetName] = _FACETS,
+) -> None:
+    """Add (or refresh) the given anchors' nodes and records to a snapshot.
+
+    Used for targeted re-reads and to learn the totals of target entries the user
+    does not have yet (their `STRUCTURE`), so completion can be judged.
+    """
+    key = snap.provider
+    anchors = sorted({r.key for r in refs})
+    fields = frozenset(snap.capabilities.record_fields)
+    for i in range(0, len(anchors), _BATCH):
+        chunk = tuple(Ref(k) for k in anchors[i : i + _BATCH])
+        if isinstance(provider, SupportsNodeReads):
+            nodes = await _pages(
+                key,
+                lambda c, chunk=chunk: provider.fetch_nodes(
+                    NodeQuery(refs=chunk, facets=facets, cursor=c)
+                ),
+            )
+            for node in nodes:
+                if node.ref.is_anchor:
+                    snap.entry(node.ref.key).node = node
+        if isinstance(provider, SupportsRecordReads) and not snap.complete:
+            records = await _pages(
+                key,
+                lambda c, chunk=chunk: provider.fetch_records(
+                    RecordQuery(refs=chunk, fields=fields, cursor=c)
+                ),
+            )
+            for rec in records:
+                entry = snap.entry(rec.ref.key)
+                entry.records = [
+                    r
+                    for r in entry.records
+                    if not (r.ref == rec.ref and r.kind == rec.kind)
+                ]
+                entry.records.append(rec)

@@ -1,0 +1,215 @@
+"""Desired state: the value each field should have, derived from observations.
+
+Every rule here answers a complaint users of the existing tools filed:
+
+- STATUS: a status the user set on the source (an aggregate record) is taken as is.
+  Otherwise it is inferred: all target units consumed → COMPLETED; consumed again
+  beyond a full round → REPEATING (only on this rewatch evidence, never because an
+  episode is merely "on deck", #122); some consumed → ACTIVE; on a watchlist →
+  PLANNED. PAUSED and DROPPED are never inferred, and a user-set PAUSED/DROPPED on the
+  target is kept unless a play happened after the target entry last changed (#219).
+- PROGRESS: `count` mode sums consumed units weighted by mapping ratios; `index`
+  mode takes the highest consumed target position (#249/#262). Both are capped by
+  the target's total.
+- STARTED_AT / FINISHED_AT: first activity / the moment the last unit was first
+  completed; FINISHED_AT only when completed; STARTED_AT never after FINISHED_AT.
+- REPEAT_COUNT: completed full rounds minus one, counted over *every* target unit,
+  so replaying a few episodes (or a library holding only them) never inflates it
+  (#174).
+- RATING, NOTES: what the user set on the source.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from anibridge.bridge.model import Policy, ProgressMode
+from anibridge.bridge.observe import Observation
+from anibridge.provider.base import (
+    Progress,
+    Rating,
+    Record,
+    RecordField,
+    State,
+    Status,
+)
+
+__all__ = ["Desired", "derive"]
+
+_USER_HELD = frozenset({Status.PAUSED, Status.DROPPED})
+
+
+@dataclass(slots=True)
+class Desired:
+    """Semantic target values with the reason for each.
+
+    Values are semantic: STATUS a `Status`, PROGRESS an int, RATING the source
+    `Rating`, dates aware datetimes, REPEAT_COUNT an int, NOTES a str.
+    `held` lists fields deliberately left as the target has them, with why.
+    """
+
+    values: dict[RecordField, Any] = field(default_factory=dict)
+    reasons: dict[RecordField, str] = field(default_factory=dict)
+    held: dict[RecordField, str] = field(default_factory=dict)
+    inferred_status: bool = False
+    consumed: int = 0
+    total: int | None = None
+
+    def set(self, f: RecordField, value: Any, reason: str) -> None:
+        """Record a desired value and why."""
+        self.values[f] = value
+        self.reasons[f] = reason
+
+
+def _status_of(record: Record | None) -> Status | None:
+    if record is None:
+        return None
+    state = record.values.get(RecordField.STATUS)
+    return state.status if isinstance(state, State) else None
+
+
+def _rounds(obs: Observation, total: int) -> tuple[int, int] | None:
+    """(min plays, max plays) over target units 1..total, None if any is missing."""
+    plays: dict[int, int] = {}
+    for (_, n), u in obs.units.items():
+        if 1 <= n <= total and u[0] > plays.get(n, 0):
+            plays[n] = u[0]
+    if len(plays) < total:
+        return None
+    values = plays.values()
+    return min(values), max(values)
+
+
+def derive(
+    obs: Observation,
+    target: Record | None,
+    total: int | None,
+    policy: Policy,
+) -> Desired:
+    """Desired semantic values for one target entry.
+
+    Args:
+        obs: What the source says about this target anchor.
+        target: The target's current aggregate record, if any.
+        total: Number of units the target has (None when unknown).
+        policy: The profile's policy.
+
+    Returns:
+        The desired values, their reasons, and fields held back.
+    """
+    d = Desired(total=total)
+    explicit = obs.explicit
+    whole = any(n == 0 for (_, n) in obs.units)
+    if policy.progress_mode is ProgressMode.INDEX:
+        consumed = max((n for (_, n) in obs.units), default=0)
+        how = "highest consumed episode"
+    else:
+        consumed = math.floor(obs.weighted + 1e-9)
+        how = "consumed episodes"
+    if whole and consumed == 0:
+        consumed = total or 1
+    if total:
+        consumed = min(consumed, total)
+    d.consumed = consumed
+    if obs.units:
+        reason = f"{how}: {consumed}" + (f" of {total}" if total else "")
+        d.set(RecordField.PROGRESS, consumed, reason)
+
+    complete = bool(whole or (total and consumed >= total))
+    rounds = _rounds(obs, total) if total and not whole else None
+    # STATUS
+    state = explicit.get(RecordField.STATUS)
+    if isinstance(state, State) and state.status is not None:
+        d.set(RecordField.STATUS, state.status, f"source status {state.status.value}")
+    else:
+        inferred: Status | None = None
+        why = ""
+        if complete:
+            if rounds is not None and rounds[1] > rounds[0]:
+                inferred, why = (
+                    Status.REPEATING,
+                    (f"rewatch in progress (round {rounds[0] + 1})"),
+                )
+            else:
+                inferred, why = Status.COMPLETED, "all episodes consumed"
+        elif consumed > 0 or obs.in_progress:
+            inferred, why = Status.ACTIVE, "some episodes consumed"
+        elif obs.planned:
+            inferred, why = Status.PLANNED, "on the source watchlist"
+        if inferred is not None:
+            d.inferred_status = True
+            current = _status_of(target)
+            if (
+                current in _USER_HELD
+                and inferred is not current
+                and not policy.status_inference_overrides
+                and not _newer_play(obs, target)
+            ):
+                d.held[RecordField.STATUS] = (
+                    f"user-set {current.value} kept: no play after the entry changed"
+                )
+            else:
+                d.set(RecordField.STATUS, inferred, why)
+    status = d.values.get(RecordField.STATUS)
+    if status is None:
+        status = _status_of(target)
+
+    # REPEAT_COUNT
+    repeat = explicit.get(RecordField.REPEAT_COUNT)
+    if isinstance(repeat, int):
+        d.set(RecordField.REPEAT_COUNT, repeat, "source repeat count")
+    elif rounds is not None and rounds[0] >= 1:
+        d.set(
+            RecordField.REPEAT_COUNT,
+            rounds[0] - 1,
+            f"every episode consumed {rounds[0]} time(s)",
+        )
+    elif whole:
+        plays = max(u[0] for u in obs.units.values())
+        d.set(RecordField.REPEAT_COUNT, plays - 1, f"{plays} play(s)")
+
+    # Dates
+    started = explicit.get(RecordField.STARTED_AT)
+    if isinstance(started, datetime):
+        d.set(RecordField.STARTED_AT, started, "source start date")
+    elif obs.first_at is not None:
+        d.set(RecordField.STARTED_AT, obs.first_at, "first activity")
+    if status in (Status.COMPLETED, Status.REPEATING):
+        finished = explicit.get(RecordField.FINISHED_AT)
+        if isinstance(finished, datetime):
+            d.set(RecordField.FINISHED_AT, finished, "source finish date")
+        else:
+            firsts = [u[1] for u in obs.units.values() if u[1] is not None]
+            if firsts and complete:
+                d.set(RecordField.FINISHED_AT, max(firsts), "last episode completed")
+    s = d.values.get(RecordField.STARTED_AT)
+    f = d.values.get(RecordField.FINISHED_AT)
+    if s is not None and f is not None and s > f:
+        d.set(RecordField.STARTED_AT, f, "clamped to the finish date")
+    last = explicit.get(RecordField.LAST_ACTIVITY_AT)
+    if isinstance(last, datetime):
+        d.set(RecordField.LAST_ACTIVITY_AT, last, "source last activity")
+    elif obs.last_at is not None:
+        d.set(RecordField.LAST_ACTIVITY_AT, obs.last_at, "latest activity")
+
+    # User-set values
+    rating = explicit.get(RecordField.RATING)
+    if isinstance(rating, Rating):
+        d.set(RecordField.RATING, rating, "source rating")
+    notes = explicit.get(RecordField.NOTES)
+    if isinstance(notes, str):
+        d.set(RecordField.NOTES, notes, "source notes")
+    if isinstance(explicit.get(RecordField.PROGRESS), Progress) and not obs.units:
+        d.set(RecordField.PROGRESS, 0, "source progress")
+    return d
+
+
+def _newer_play(obs: Observation, target: Record | None) -> bool:
+    """Whether the source saw a play after the target entry last changed."""
+    last = obs.last_at
+    if target is None or target.updated_at is None or last is None:
+        return False
+    return last > target.updated_at

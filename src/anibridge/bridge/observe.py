@@ -1,0 +1,448 @@
+"""What happened, in target terms: source facts → per-target observations.
+
+A source expresses consumption in its own shape — per-episode records (servers), a
+progress count on an aggregate record (trackers), play events (histories) or event
+summaries. Observation turns all of them into one shape per *target anchor*: which
+target units were consumed, how many times, when; plus the facts a user set directly
+(status, rating, notes, dates, rewatches) on an aggregate record. The same fields are
+then derived from this shape for every pair of providers.
+
+Units are keyed by ``(target season or None, target episode)``. Each source episode is
+translated through the route's range pairs (the shortest containing source range wins;
+ratios weight the count), so one TVDB season can feed two AniList entries and one
+entry can collect several seasons. Records on a season container (a "season watched"
+flag) are expanded only to the parts its `Structure` lists — never to every mapped
+special (upstream #43).
+
+Conventions a provider must follow for part records: `STATUS` COMPLETED (or
+REPEATING) marks the part consumed, ACTIVE means started but unfinished, and
+`REPEAT_COUNT` counts plays beyond the first (a server's view count minus one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from anibridge.bridge.codec import ref_id
+from anibridge.bridge.identity import Identity, Route, part_season
+from anibridge.bridge.model import Snapshot
+from anibridge.provider.base import (
+    EventKind,
+    FacetName,
+    Progress,
+    Rating,
+    Record,
+    RecordField,
+    RecordKind,
+    Ref,
+    State,
+    Status,
+    Structure,
+)
+
+__all__ = ["Observation", "UnitKey", "observe", "record_kind_semantics"]
+
+type UnitKey = tuple[int | None, int]
+
+_CONSUMED = frozenset({Status.COMPLETED, Status.REPEATING})
+
+
+@dataclass(slots=True)
+class Observation:
+    """Everything the source says about one target anchor.
+
+    Attributes:
+        target: Target anchor ref.
+        sources: Source anchor keys that feed it.
+        provenance: Route descriptions (mapping edges, direct ids, overrides).
+        units: Consumed target units → [plays, first_at, last_at].
+        weighted: Sum of ratio weights of consumed source units (count mode).
+        in_progress: A unit was started but not finished after the last play.
+        events: Exact plays as (unit, at), for event-based targets.
+        explicit: Values a user set on an aggregate source record.
+        explicit_at: When that record last changed.
+        planned: The source has the anchor on a watchlist (`RecordKind.PLANNED`).
+        collected: The source has the anchor in a collection.
+        span: Highest target unit any route covers (a total when the target has
+            none), or None when some route is open-ended.
+        source_records: Aggregate source records used (for two-way baselines).
+    """
+
+    target: Ref
+    sources: list[str] = field(default_factory=list)
+    provenance: list[str] = field(default_factory=list)
+    units: dict[UnitKey, list[Any]] = field(default_factory=dict)
+    weighted: float = 0.0
+    in_progress: bool = False
+    events: list[tuple[UnitKey, datetime]] = field(default_factory=list)
+    explicit: dict[RecordField, Any] = field(default_factory=dict)
+    explicit_at: datetime | None = None
+    planned: bool = False
+    collected: bool = False
+    span: int | None = 0
+    source_records: list[Record] = field(default_factory=list)
+
+    @property
+    def first_at(self) -> datetime | None:
+        """Earliest consumption time."""
+        times = [u[1] for u in self.units.values() if u[1] is not None]
+        return min(times) if times else None
+
+    @property
+    def last_at(self) -> datetime | None:
+        """Latest consumption time."""
+        times = [u[2] for u in self.units.values() if u[2] is not None]
+        return max(times) if times else None
+
+
+def record_kind_semantics(snapshot: Snapshot) -> dict[str, RecordKind | None]:
+    """Native record kind → semantic; the default kind "" means PROGRESS."""
+    out: dict[str, RecordKind | None] = {"": RecordKind.PROGRESS}
+    for d in snapshot.capabilities.record_kinds:
+        out[d.native] = d.semantic
+    return out
+
+
+def _event_kinds(snapshot: Snapshot) -> set[str]:
+    kinds = {
+        d.native
+        for d in snapshot.capabilities.event_kinds
+        if d.semantic in (EventKind.PLAY, EventKind.CHECKIN)
+    }
+    return kinds or {""}
+
+
+def _route_span(route: Route) -> int | None:
+    if route.pairs is None:
+        return 0
+    top = 0
+    for p in route.pairs:
+        for _, end in p.target:
+            if end is None:
+                return None
+            top = max(top, end)
+    return top
+
+
+_KEEP = -1  # a one-to-one route without a target scope keeps the source season
+
+
+def _target_season(route: Route) -> int | None:
+    s = route.target_id.scope
+    if s and s[0] == "s" and s[1:].isdigit():
+        return int(s[1:])
+    if route.pairs is None:
+        return _KEEP
+    return None
+
+
+def _translate(route: Route, n: int) -> tuple[tuple[int, ...], float]:
+    if route.pairs is None:
+        return (n,), 1.0
+    best = None
+    best_len = 0.0
+    for p in route.pairs:
+        if p.contains(n):
+            length = p.source_length
+            if best is None or length < best_len:
+                best, best_len = p, length
+    if best is None:
+        return (), 0.0
+    return tuple(best.translate(n)), float(best.weight)
+
+
+class _Builder:
+    def __init__(self, source: Snapshot, identity: Identity) -> None:
+        self.source = source
+        self.identity = identity
+        self.obs: dict[str, Observation] = {}
+        self.kinds = record_kind_semantics(source)
+        self.play_kinds = _event_kinds(source)
+        axes = source.capabilities.coordinate_axes
+        self.leaf_axes = {v[-1] for v in axes.values() if v}
+
+    def get(self, route: Route, key: str) -> Observation:
+        rid = ref_id(route.target)
+        o = self.obs.get(rid)
+        if o is None:
+            o = self.obs[rid] = Observation(route.target)
+        if key not in o.sources:
+            o.sources.append(key)
+        if route.edge and route.edge not in o.provenance:
+            o.provenance.append(route.edge)
+            span = _route_span(route)
+            o.span = None if span is None or o.span is None else max(o.span, span)
+        return o
+
+    def consume(
+        self,
+        o: Observation,
+        route: Route,
+        tseason: int | None,
+        n: int,
+        plays: int,
+        first: datetime | None,
+        last: datetime | None,
+        season: int | None = None,
+    ) -> None:
+        targets, weight = _translate(route, n)
+        if not targets:
+            return
+        if tseason == _KEEP:
+            tseason = season
+        o.weighted += weight
+        units = o.units
+        for t in targets:
+            u = units.get((tseason, t))
+            if u is None:
+                units[(tseason, t)] = [plays, first, last]
+            else:
+                u[0] = max(u[0], plays)
+                if first is not None and (u[1] is None or first < u[1]):
+                    u[1] = first
+                if last is not None and (u[2] is None or last > u[2]):
+                    u[2] = last
+
+    def entry(self, key: str, routes: list[Route]) -> None:
+        entry = self.source.entries[key]
+        by_season: dict[int | None, list[tuple[Route, Observation, int | None]]] = {}
+        for r in routes:
+            by_season.setdefault(r.season, []).append(
+                (r, self.get(r, key), _target_season(r))
+            )
+        anchor_routes = by_season.get(None) or [
+            x for group in by_season.values() for x in group
+        ]
+        containers: list[Record] = []
+        event_units: dict[tuple[int | None, int], list[datetime]] = {}
+        for ev in entry.events:
+            if ev.kind not in self.play_kinds and "" not in self.play_kinds:
+                continue
+            if not ev.ref.path:
+                event_units.setdefault((None, 0), []).append(ev.at)
+                continue
+            try:
+                n = int(ev.ref.path[-1].value)
+            except (TypeError, ValueError):
+                continue
+            event_units.setdefault((part_season(ev.ref.path), n), []).append(ev.at)
+        summaries: dict[tuple[int | None, int], tuple[int, Any, Any]] = {}
+        for sm in entry.summaries:
+            if sm.kind not in self.play_kinds and "" not in self.play_kinds:
+                continue
+            n = 0
+            if sm.ref.path:
+                try:
+                    n = int(sm.ref.path[-1].value)
+                except (TypeError, ValueError):
+                    continue
+            skey = (part_season(sm.ref.path), n) if sm.ref.path else (None, 0)
+            summaries[skey] = (sm.count or 0, sm.first_at, sm.last_at)
+        seen: set[tuple[int | None, int]] = set()
+        kinds = self.kinds
+        for rec in entry.records:
+            path = rec.ref.path
+            semantic = kinds.get(rec.kind, RecordKind.PROGRESS)
+            if not path:
+                self.aggregate(rec, semantic, anchor_routes, key)
+                continue
+            if semantic is not RecordKind.PROGRESS:
+                continue
+            last_step = path[-1]
+            if last_step.axis == "season" or (
+                self.leaf_axes and last_step.axis not in self.leaf_axes
+            ):
+                containers.append(rec)
+                continue
+            try:
+                n = int(last_step.value)
+            except (TypeError, ValueError):
+                continue
+            season = part_season(path) if len(path) > 1 else None
+            values = rec.values
+            state = values.get(RecordField.STATUS)
+            status = state.status if isinstance(state, State) else None
+            ekey = (season, n)
+            evs = event_units.get(ekey)
+            summ = summaries.get(ekey)
+            if status not in _CONSUMED and not evs and not summ:
+                if status is Status.ACTIVE:
+                    for _, o, _ in by_season.get(season) or anchor_routes:
+                        o.in_progress = True
+                continue
+            seen.add(ekey)
+            repeat = values.get(RecordField.REPEAT_COUNT)
+            plays = 1 + repeat if isinstance(repeat, int) and repeat > 0 else 1
+            last = values.get(RecordField.LAST_ACTIVITY_AT)
+            first = last
+            if evs:
+                plays = max(plays, len(evs))
+                first, last = min(evs), max(evs)
+            if summ:
+                plays = max(plays, summ[0])
+                first = summ[1] or first
+                last = summ[2] or last
+            for route, o, tseason in by_season.get(season) or anchor_routes:
+                self.consume(o, route, tseason, n, plays, first, last, season)
+        for ekey, times in event_units.items():
+            if ekey in seen:
+                continue
+            seen.add(ekey)
+            summ = summaries.get(ekey)
+            plays = max(len(times), summ[0] if summ else 0)
+            season, n = ekey
+            if ekey == (None, 0):
+                for route, o, tseason in anchor_routes:
+                    self.consume_anchor(
+                        o, route, tseason, plays, min(times), max(times)
+                    )
+                continue
+            for route, o, tseason in by_season.get(season) or anchor_routes:
+                self.consume(
+                    o, route, tseason, n, plays, min(times), max(times), season
+                )
+        for ekey, (count, first, last) in summaries.items():
+            if ekey in seen or count <= 0:
+                continue
+            season, n = ekey
+            if ekey == (None, 0):
+                for route, o, tseason in anchor_routes:
+                    self.consume_anchor(o, route, tseason, count, first, last)
+                continue
+            for route, o, tseason in by_season.get(season) or anchor_routes:
+                self.consume(o, route, tseason, n, count, first, last, season)
+        if self.want_events:
+            for (season, n), times in event_units.items():
+                for route, o, tseason in (
+                    anchor_routes
+                    if n == 0 and season is None
+                    else by_season.get(season) or anchor_routes
+                ):
+                    if n == 0 and season is None:
+                        targets: tuple[int, ...] = (0,)
+                    else:
+                        targets, _ = _translate(route, n)
+                    ts = season if tseason == _KEEP else tseason
+                    for t in targets:
+                        o.events.extend(((ts, t), at) for at in times)
+        if containers and entry.node is not None:
+            self.expand_containers(containers, entry.node.facets, by_season)
+
+    want_events = False
+
+    def consume_anchor(
+        self,
+        o: Observation,
+        route: Route,
+        tseason: int | None,
+        plays: int,
+        first: datetime | None,
+        last: datetime | None,
+    ) -> None:
+        """A play of the anchor itself (a film): unit 0 stands for "the whole"."""
+        if tseason == _KEEP:
+            tseason = None
+        u = o.units.get((tseason, 0))
+        if u is None:
+            o.units[(tseason, 0)] = [plays, first, last]
+        else:
+            u[0] = max(u[0], plays)
+        o.weighted = max(o.weighted, 1.0)
+
+    def expand_containers(
+        self,
+        containers: list[Record],
+        facets: Mapping[FacetName, Any],
+        by_season: Mapping[int | None, list[tuple[Route, Observation, int | None]]],
+    ) -> None:
+        structure = facets.get(FacetName.STRUCTURE)
+        if not isinstance(structure, Structure):
+            return  # without a structure, a season flag says nothing per episode
+        for rec in containers:
+            state = rec.values.get(RecordField.STATUS)
+            if not isinstance(state, State) or state.status not in _CONSUMED:
+                continue
+            prefix = rec.ref.path
+            season = part_season(prefix)
+            last = rec.values.get(RecordField.LAST_ACTIVITY_AT)
+            for part in structure.parts:
+                pos = part.position
+                if len(pos) <= len(prefix) or tuple(pos[: len(prefix)]) != prefix:
+                    continue
+                try:
+                    n = int(pos[-1].value)
+                except (TypeError, ValueError):
+                    continue
+                for route, o, tseason in by_season.get(season, ()):
+                    self.consume(o, route, tseason, n, 1, last, last, season)
+
+    def aggregate(
+        self,
+        rec: Record,
+        semantic: RecordKind | None,
+        routes: Iterable[tuple[Route, Observation, int | None]],
+        key: str,
+    ) -> None:
+        values = rec.values
+        for route, o, tseason in routes:
+            if rec not in o.source_records:
+                o.source_records.append(rec)
+            if semantic is RecordKind.PLANNED:
+                o.planned = True
+                continue
+            if semantic is RecordKind.COLLECTION:
+                o.collected = True
+                continue
+            if semantic is RecordKind.RATINGS:
+                rating = values.get(RecordField.RATING)
+                if isinstance(rating, Rating):
+                    o.explicit.setdefault(RecordField.RATING, rating)
+                continue
+            if semantic is not RecordKind.PROGRESS:
+                continue
+            for f, v in values.items():
+                o.explicit.setdefault(f, v)
+            if rec.updated_at is not None and (
+                o.explicit_at is None or rec.updated_at > o.explicit_at
+            ):
+                o.explicit_at = rec.updated_at
+            prog = values.get(RecordField.PROGRESS)
+            state = values.get(RecordField.STATUS)
+            status = state.status if isinstance(state, State) else None
+            last = values.get(RecordField.LAST_ACTIVITY_AT) or values.get(
+                RecordField.FINISHED_AT
+            )
+            first = values.get(RecordField.STARTED_AT)
+            if isinstance(prog, Progress) and isinstance(prog.current, (int, float)):
+                repeat = values.get(RecordField.REPEAT_COUNT)
+                plays = 1 + repeat if isinstance(repeat, int) and repeat > 0 else 1
+                for n in range(1, int(prog.current) + 1):
+                    self.consume(o, route, tseason, n, plays, first, last)
+            elif status in _CONSUMED:
+                self.consume_anchor(o, route, tseason, 1, first, last)
+            elif status is Status.ACTIVE:
+                o.in_progress = True
+
+
+def observe(
+    source: Snapshot, identity: Identity, *, events: bool = False
+) -> dict[str, Observation]:
+    """Per-target observations keyed by the target anchor's `ref_id`.
+
+    Args:
+        source: The source snapshot.
+        identity: Routes from `identify`.
+        events: Also collect exact plays (for event-based targets).
+
+    Returns:
+        One observation per target anchor some source anchor routes to.
+    """
+    b = _Builder(source, identity)
+    b.want_events = events
+    for key, routes in identity.routes.items():
+        if routes and key in source.entries:
+            b.entry(key, routes)
+    return b.obs

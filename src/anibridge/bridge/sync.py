@@ -1,0 +1,299 @@
+"""One sync run: collect → identify → plan → (dry run stops) → apply → remember.
+
+`run_sync` is what the CLI, the scheduler and the web call. It reads every provider
+once, identifies and plans each configured pair (one-way or two-way), refuses guarded
+plans unless forced, applies (all actions or approved ids), and then — only for what
+succeeded — stores baselines, identity links and the run record. `undo_run` reverts a
+run or one action through `undo.plan_undo`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from anibridge.bridge.apply import ApplyReport, Sleep, apply_plan
+from anibridge.bridge.codec import encode_value
+from anibridge.bridge.collect import collect, fetch_anchors
+from anibridge.bridge.identity import EdgeIndex, Identity, identify
+from anibridge.bridge.model import Direction, GuardError, Plan, Policy, Snapshot
+from anibridge.bridge.plan import ENTRY, make_plan
+from anibridge.bridge.stores import Baseline, RunRecord, Stores
+from anibridge.bridge.undo import plan_undo
+from anibridge.dates import utcnow
+from anibridge.provider.base import Provider, Ref, SupportsNodeReads
+
+__all__ = ["Pair", "SyncResult", "run_sync", "undo_run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """A configured provider pair of a profile (direction defaults to the policy's)."""
+
+    source: str
+    target: str
+    direction: Direction | None = None
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What a run did."""
+
+    run: RunRecord
+    plan: Plan
+    report: ApplyReport | None = None
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+
+
+def _merge(plans: Sequence[Plan], profile: str) -> Plan:
+    return Plan(
+        profile,
+        tuple(a for p in plans for a in p.actions),
+        tuple(s for p in plans for s in p.skipped),
+        tuple(g for p in plans for g in p.guards),
+        tuple(b for p in plans for b in p.in_sync),
+    )
+
+
+async def _identify(
+    src: Snapshot,
+    tgt: Snapshot,
+    provider: Provider,
+    index: EdgeIndex | None,
+    stores: Stores,
+    policy: Policy,
+    now: str,
+) -> Identity:
+    overrides = stores.links.overrides(policy.profile, src.provider, tgt.provider)
+    ident = await identify(
+        src,
+        tgt,
+        index,
+        provider=provider,
+        overrides=overrides,
+        fuzzy_threshold=policy.fuzzy_threshold,
+    )
+    missing = {
+        r.target.key
+        for routes in ident.routes.values()
+        for r in routes
+        if r.target.key not in tgt.entries
+    }
+    if missing and isinstance(provider, SupportsNodeReads):
+        # Learn totals of entries the user does not have yet (to judge completion).
+        await fetch_anchors(provider, tgt, [Ref(k) for k in sorted(missing)])
+        for k in missing:
+            entry = tgt.entries.get(k)
+            if entry is not None and entry.node is None and not entry.records:
+                del tgt.entries[k]
+    stores.links.put_links(ident.links(policy.profile, src.provider, tgt.provider, now))
+    return ident
+
+
+def _baselines_after(
+    plan: Plan, report: ApplyReport | None, profile: str, now: str
+) -> list[Baseline]:
+    out = [replace(b, updated_at=now) for b in plan.in_sync]
+    if report is None:
+        return out
+    for action in report.succeeded:
+        if not action.link or not action.source_values:
+            continue
+        values = dict(action.source_values)
+        side_a = values.pop("@side", None) == "a"
+        entry = values.pop(ENTRY, None)
+        if isinstance(entry, list) and len(entry) == 2:
+            skey, tref = entry
+            a_key, b_key = (tref, skey) if side_a else (skey, tref)
+            out.append(Baseline(profile, action.link, ENTRY, a_key, b_key, now))
+        for name, src_val in values.items():
+            f = next((f for f in action.after if f.value == name), None)
+            written = encode_value(f, action.after[f]) if f is not None else None
+            a_val, b_val = (written, src_val) if side_a else (src_val, written)
+            out.append(Baseline(profile, action.link, name, a_val, b_val, now))
+    return out
+
+
+async def run_sync(
+    providers: Mapping[str, Provider],
+    pairs: Sequence[Pair],
+    policy: Policy,
+    stores: Stores,
+    *,
+    index: EdgeIndex | None,
+    dry_run: bool = False,
+    only: Collection[str] | None = None,
+    sleep: Sleep = asyncio.sleep,
+    run_id: str | None = None,
+    snapshots: Mapping[str, Snapshot] | None = None,
+    on_plan: Callable[[Plan], Any] | None = None,
+) -> SyncResult:
+    """Run one sync of a profile.
+
+    Args:
+        providers: Provider instances by key.
+        pairs: The profile's provider pairs.
+        policy: The profile's policy (`policy.force` overrides guards).
+        stores: Persistence.
+        index: The mappings index (None: direct ids and overrides only).
+        dry_run: Plan only; nothing is written to providers.
+        only: Apply only these action ids.
+        sleep: Backoff sleep (tests pass a fake).
+        run_id: Id for the run (default: a new UUID).
+        snapshots: Pre-collected snapshots by provider key (skips their collect).
+        on_plan: Called with the plan before anything is applied.
+
+    Returns:
+        The run record, the plan, and the apply report (None for dry runs).
+
+    Raises:
+        GuardError: a guard refused the plan (the run is recorded as refused).
+        KeyError: a pair names a provider that is not configured.
+    """
+    run_id = run_id or uuid.uuid4().hex
+    started = utcnow().isoformat()
+    run = RunRecord(
+        run_id, policy.profile, started, kind="dry_run" if dry_run else "sync"
+    )
+    stores.runs.start_run(run)
+    snaps: dict[str, Snapshot] = dict(snapshots or {})
+    for pair in pairs:
+        for key in (pair.source, pair.target):
+            if key not in providers:
+                raise KeyError(
+                    f"pair {pair.source}->{pair.target}: no provider {key!r}"
+                )
+            if key not in snaps:
+                snaps[key] = await collect(providers[key], key)
+    baselines = stores.baselines.baselines(policy.profile)
+    pins = stores.pins.pins(policy.profile)
+    journal = stores.journal
+    plans = []
+    for pair in pairs:
+        a, b = snaps[pair.source], snaps[pair.target]
+        direction = pair.direction or policy.direction
+        pol = replace(policy, direction=direction)
+        id_ab = await _identify(
+            a, b, providers[pair.target], index, stores, pol, started
+        )
+        id_ba = None
+        if direction is Direction.TWO_WAY:
+            id_ba = await _identify(
+                b, a, providers[pair.source], index, stores, pol, started
+            )
+        plans.append(
+            make_plan(
+                a,
+                b,
+                id_ab,
+                pol,
+                identity_ba=id_ba,
+                baselines=baselines,
+                pins=pins,
+                sent=journal.event_sent,
+            )
+        )
+    plan = _merge(plans, policy.profile)
+    if on_plan is not None:
+        on_plan(plan)
+    if plan.guards and not policy.force:
+        run = replace(
+            run,
+            finished_at=utcnow().isoformat(),
+            status="refused",
+            plan_id=plan.id,
+            error="; ".join(plan.guards),
+        )
+        stores.runs.finish_run(run)
+        raise GuardError("; ".join(plan.guards))
+    if dry_run:
+        run = replace(
+            run,
+            finished_at=utcnow().isoformat(),
+            status="ok",
+            plan_id=plan.id,
+            summary={"planned": len(plan.actions), "skipped": len(plan.skipped)},
+        )
+        stores.runs.finish_run(run)
+        return SyncResult(run, plan, None, snaps)
+    report = await apply_plan(
+        plan, providers, journal, run_id=run_id, only=only, force=True, sleep=sleep
+    )
+    now = utcnow().isoformat()
+    stores.baselines.put_baselines(_baselines_after(plan, report, policy.profile, now))
+    counts = report.counts()
+    failed = counts.get("failed", 0) + counts.get("skipped", 0)
+    run = replace(
+        run,
+        finished_at=now,
+        status="ok" if not failed else "partial",
+        plan_id=plan.id,
+        summary={
+            "planned": len(plan.actions),
+            **counts,
+            "stopped": dict(report.stopped),
+        },
+    )
+    stores.runs.finish_run(run)
+    return SyncResult(run, plan, report, snaps)
+
+
+async def undo_run(
+    providers: Mapping[str, Provider],
+    stores: Stores,
+    *,
+    profile: str,
+    run_id: str | None = None,
+    action_id: str | None = None,
+    dry_run: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> SyncResult:
+    """Revert a whole run, or one action, by applying the inverse of its journal.
+
+    Args:
+        providers: Provider instances by key.
+        stores: Persistence.
+        profile: Profile name.
+        run_id: The run to revert.
+        action_id: Or one action (its latest applied journal row).
+        dry_run: Plan the undo only.
+        sleep: Backoff sleep.
+
+    Returns:
+        The undo run, its plan and report.
+
+    Raises:
+        ValueError: neither `run_id` nor `action_id` names something in the journal.
+    """
+    if run_id is not None:
+        entries = stores.journal.entries(run_id)
+    elif action_id is not None:
+        entries = [
+            e for e in stores.journal.entries_for_action(action_id) if e.undoes is None
+        ][-1:]
+    else:
+        raise ValueError("undo needs a run id or an action id")
+    if not entries:
+        raise ValueError(f"nothing in the journal for {run_id or action_id!r}")
+    plan, undoes = await plan_undo(entries, providers, profile=profile)
+    new_id = uuid.uuid4().hex
+    run = RunRecord(new_id, profile, utcnow().isoformat(), kind="undo", plan_id=plan.id)
+    stores.runs.start_run(run)
+    if dry_run:
+        stores.runs.finish_run(replace(run, status="ok", finished_at=run.started_at))
+        return SyncResult(run, plan)
+    report = await apply_plan(
+        plan, providers, stores.journal, run_id=new_id, sleep=sleep, undoes=undoes
+    )
+    counts = report.counts()
+    run = replace(
+        run,
+        finished_at=utcnow().isoformat(),
+        status="ok" if not counts.get("failed") else "partial",
+        summary={"reverts": run_id or action_id, **counts},
+    )
+    stores.runs.finish_run(run)
+    return SyncResult(run, plan, report)
