@@ -1,0 +1,158 @@
+"""The shape of `anibridge.yaml`, as pydantic models (strict: unknown keys are errors).
+
+One file holds the app settings and any number of *profiles*. A profile pairs a source
+provider with a target provider and says how to sync them (direction, fields, policy,
+schedule). Provider configs stay free-form mappings: each provider validates its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from anibridge.provider.base import RecordField, Status
+
+__all__ = [
+    "AppConfig",
+    "BackupSettings",
+    "MappingsSettings",
+    "ProfileConfig",
+    "ProviderSpec",
+    "RuleConfig",
+    "ScheduleConfig",
+]
+
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderSpec(_Strict):
+    """One provider instance: which implementation and its own config."""
+
+    type: str = Field(description="entry-point name, e.g. local, anilist, plex")
+    name: str | None = Field(
+        default=None,
+        pattern=_NAME,
+        description="stable key for links/history (default: the type)",
+    )
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The provider key used in the store."""
+        return self.name or self.type
+
+
+class ScheduleConfig(_Strict):
+    """When the service runs a profile (the CLI ignores it)."""
+
+    interval: int | None = Field(default=None, ge=60, description="seconds")
+    cron: str | None = None
+    poll: int | None = Field(default=None, ge=10, description="change-feed seconds")
+    webhooks: bool = True
+
+    @model_validator(mode="after")
+    def _one_timer(self) -> ScheduleConfig:
+        if self.interval is not None and self.cron is not None:
+            raise ValueError("give either interval or cron, not both")
+        if self.cron is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(self.cron):
+                raise ValueError(f"cron {self.cron!r} is not a valid cron expression")
+        return self
+
+
+class RuleConfig(_Strict):
+    """A declarative skip rule: skip `fields` when every condition holds."""
+
+    name: str
+    fields: list[RecordField]
+    when_target_status: list[Status] = Field(default_factory=list)
+    when_desired_status: list[Status] = Field(default_factory=list)
+    when_provider: list[str] = Field(default_factory=list)
+
+
+class ProfileConfig(_Strict):
+    """One sync pairing and its policy."""
+
+    source: ProviderSpec
+    target: ProviderSpec
+    direction: Literal["one_way", "two_way"] = "one_way"
+    fields: list[RecordField] | Literal["all"] = "all"
+    progress_mode: Literal["count", "index"] = "count"
+    allow_deletes: bool = False
+    max_delete_fraction: float = Field(default=0.10, ge=0.0, le=1.0)
+    timezone: str | None = None
+    conflict: Literal["newest", "priority"] = "newest"
+    priority: list[str] = Field(default_factory=list)
+    status_inference_overrides: bool = False
+    sync_events: bool = True
+    fuzzy_threshold: float | None = Field(default=None, ge=0, le=100)
+    empty_status: bool = False
+    rules: list[RuleConfig] = Field(default_factory=list)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> ProfileConfig:
+        if self.source.key == self.target.key:
+            raise ValueError(
+                f"source and target both have the key {self.source.key!r}; give "
+                "one of them a distinct 'name'"
+            )
+        return self
+
+
+class BackupSettings(_Strict):
+    """Backups written before the first write of every run."""
+
+    before_write: bool = True
+    retention: int = Field(default=10, ge=0, description="files kept per target; 0=all")
+    directory: str | None = Field(
+        default=None, description="default: <data_dir>/backups"
+    )
+
+
+class MappingsSettings(_Strict):
+    """Which mappings the engine uses."""
+
+    include_default: bool = True
+    custom: list[str] = Field(default_factory=list, description="extra files/URLs")
+
+
+class AppConfig(_Strict):
+    """The whole `anibridge.yaml`."""
+
+    data_dir: str = "data"
+    store_url: str | None = None
+    timezone: str = "UTC"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    backups: BackupSettings = Field(default_factory=BackupSettings)
+    mappings: MappingsSettings = Field(default_factory=MappingsSettings)
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
+
+    @field_validator("profiles")
+    @classmethod
+    def _profile_names(
+        cls, value: dict[str, ProfileConfig]
+    ) -> dict[str, ProfileConfig]:
+        import re
+
+        for name in value:
+            if not re.match(_NAME, name):
+                raise ValueError(
+                    f"profile name {name!r} must be letters, digits, '.', '_' or '-'"
+                )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        from anibridge.dates import resolve_timezone
+
+        resolve_timezone(value)
+        return value
