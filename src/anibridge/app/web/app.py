@@ -1,0 +1,143 @@
+"""Assembles the ASGI application: routers, lifespan, error pages, path prefix.
+
+FastAPI because it is already a dependency, generates the OpenAPI document from the
+same type hints the handlers use, and lets one router-level dependency make a whole
+router private (secure by default: a new private route cannot forget its guard).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from anibridge.app.scheduler import EventBus, Scheduler
+from anibridge.app.web import routes_api, routes_login, routes_public, routes_ui
+from anibridge.app.web.auth_store import AuthStore
+from anibridge.app.web.backend import Backend
+from anibridge.app.web.context import ServiceContext
+from anibridge.app.web.logbuffer import LogBuffer
+from anibridge.app.web.render import render_login
+from anibridge.app.web.settings import WebSettings
+
+__all__ = ["PUBLIC_PATHS", "build_context", "create_app"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+# Paths (route templates) reachable without credentials. Everything else is private.
+PUBLIC_PATHS = frozenset(
+    {
+        "/livez",
+        "/readyz",
+        "/webhook/{provider}",
+        "/webhook/{provider}/{secret}",
+        "/login",
+        "/static",
+    }
+)
+
+
+def build_context(
+    settings: WebSettings, backend: Backend, *, bus: EventBus | None = None
+) -> tuple[ServiceContext, str | None]:
+    """Wire settings, credentials, scheduler and log buffer around a backend.
+
+    Returns:
+        The context and the admin password generated now (print it once), if any.
+    """
+    settings.check()
+    bus = bus or EventBus()
+    auth = AuthStore(settings.data_dir / "auth.json", scrypt_n=settings.scrypt_n)
+    generated = auth.ensure_admin(settings.admin_password) if settings.auth else None
+    scheduler = Scheduler(
+        backend,
+        {p.name: p.schedule for p in backend.profiles()},
+        bus=bus,
+        refresh_mappings=backend.refresh_mappings,
+    )
+    logs = LogBuffer(bus=bus)
+    ctx = ServiceContext(settings, auth, backend, scheduler, bus, logs)
+    return ctx, generated
+
+
+def create_app(ctx: ServiceContext) -> Starlette:
+    """The ASGI app for a context (mounted under the path prefix when set)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        logging.getLogger("anibridge").addHandler(ctx.logs)
+        await ctx.backend.start()
+        await ctx.scheduler.start()
+        log.info("service started with %d profile(s)", len(ctx.scheduler.workers))
+        try:
+            yield
+        finally:
+            ctx.stopping.set()
+            ctx.bus.publish("shutdown")
+            log.info("stopping: finishing the current batch of each profile")
+            await ctx.scheduler.stop()
+            await ctx.backend.close()
+            logging.getLogger("anibridge").removeHandler(ctx.logs)
+
+    app = FastAPI(
+        title="AniBridge",
+        summary="Sync media state between media servers and trackers.",
+        lifespan=lifespan,
+        # No bundled docs viewer: the stock ones load scripts from a CDN. The
+        # document itself is served privately by `routes_api.openapi_document`.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.ctx = ctx
+    app.include_router(routes_public.router)
+    app.include_router(routes_login.router)
+    app.include_router(routes_api.router)
+    app.include_router(routes_ui.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(HTTPException)
+    async def _errors(request: Request, exc: HTTPException) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if exc.status_code == 401 and wants_html:
+            return render_login(request, status_code=401)
+        return await http_exception_handler(request, exc)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
+        return response
+
+    prefix = ctx.settings.path_prefix
+    if not prefix:
+        return app
+    outer = Starlette(routes=[Mount(prefix, app=app)], lifespan=_forward(app))
+    outer.state.inner = app
+    return outer
+
+
+def _forward(app: FastAPI):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with app.router.lifespan_context(app):
+            yield
+
+    return lifespan

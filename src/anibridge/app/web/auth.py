@@ -1,0 +1,140 @@
+"""Request authentication: API tokens, browser sessions with CSRF, login throttling.
+
+Every route is private unless it is registered on the public router (health, login,
+webhooks with their own secret, static assets). Browser sessions must send the
+session's CSRF token on every unsafe request (header ``X-CSRF-Token`` or form field
+``csrf_token``); bearer tokens need none because browsers never attach them by
+themselves. With auth off (loopback only) a double-submit cookie still protects
+against other web sites posting to the local service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import HTTPException, Request
+
+from anibridge.app.web.context import ServiceContext
+from anibridge.app.web.security import same
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "LoginThrottle",
+    "Principal",
+    "authenticate",
+    "require_auth",
+]
+
+SESSION_COOKIE = "anibridge_session"
+CSRF_COOKIE = "anibridge_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: ``session``, ``token`` or ``anonymous`` (auth off)."""
+
+    kind: str
+    name: str
+    csrf: str | None = None
+
+
+def ctx_of(request: Request) -> ServiceContext:
+    """The service context of the app handling `request`."""
+    return request.app.state.ctx
+
+
+def authenticate(request: Request) -> Principal | None:
+    """Identify the caller from a bearer token or a session cookie."""
+    ctx = ctx_of(request)
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        info = ctx.auth.check_token(header[7:].strip())
+        return Principal("token", info.name) if info else None
+    if not ctx.settings.auth:
+        return Principal("anonymous", "local", request.cookies.get(CSRF_COOKIE))
+    session = ctx.auth.session(request.cookies.get(SESSION_COOKIE, ""))
+    if session is None:
+        return None
+    return Principal("session", session.user, session.csrf)
+
+
+async def submitted_csrf(request: Request) -> str:
+    """The CSRF token sent with a request (header first, then form field)."""
+    token = request.headers.get(CSRF_HEADER, "")
+    if token:
+        return token
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from another site."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin is None:
+        return True
+    if origin == "null":
+        return False
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+async def require_auth(request: Request) -> Principal:
+    """FastAPI dependency guarding every private route.
+
+    Raises:
+        HTTPException: 401 without valid credentials, 403 on a CSRF failure.
+    """
+    principal = authenticate(request)
+    if principal is None:
+        raise HTTPException(
+            401, "authentication required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if request.method not in SAFE_METHODS and principal.kind != "token":
+        sent = await submitted_csrf(request)
+        if not principal.csrf or not sent or not same(sent, principal.csrf):
+            raise HTTPException(403, "missing or wrong CSRF token")
+        if not same_origin(request):
+            raise HTTPException(403, "cross-site request refused")
+    request.state.principal = principal
+    return principal
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per client per `window` seconds."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        """Create an empty throttle."""
+        self.limit = limit
+        self.window = window
+        self._fails: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def blocked(self, client: str) -> float:
+        """Seconds until `client` may try again (0 = allowed now)."""
+        fails = self._fails[client]
+        now = time.monotonic()
+        while fails and fails[0] < now - self.window:
+            fails.popleft()
+        if len(fails) < self.limit:
+            return 0.0
+        return max(0.0, fails[0] + self.window - now)
+
+    def failed(self, client: str) -> None:
+        """Record a failed attempt."""
+        self._fails[client].append(time.monotonic())
+
+    def succeeded(self, client: str) -> None:
+        """Forget a client's failures."""
+        self._fails.pop(client, None)

@@ -1,0 +1,249 @@
+"""Persistent credentials of the service: admin password, API tokens, sessions.
+
+Kept in one small JSON file (mode 0600) next to the data, written atomically, so the
+credentials survive restarts and do not depend on the sync store's schema. Only
+hashes of passwords, tokens and session ids are stored; webhook secrets are stored as
+given because the settings page must be able to show the webhook URL again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from anibridge.app.web.security import (
+    generate_password,
+    hash_password,
+    hash_token,
+    new_token,
+    same,
+    verify_password,
+)
+
+__all__ = ["ADMIN_USER", "AuthStore", "Session", "TokenInfo"]
+
+ADMIN_USER = "admin"
+_SESSION_TTL = timedelta(days=7)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A personal API token as listed (never the secret itself)."""
+
+    id: str
+    name: str
+    created_at: str
+    hint: str
+    last_used_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A logged-in browser session: who, its CSRF token, and when it expires."""
+
+    user: str
+    csrf: str
+    expires_at: str
+
+
+class AuthStore:
+    """Credentials in a JSON file; every method is thread-safe.
+
+    Args:
+        path: The JSON file (created with mode 0600 on first write).
+        scrypt_n: scrypt cost for new password hashes (tests lower it).
+    """
+
+    def __init__(self, path: Path, *, scrypt_n: int = 2**15) -> None:
+        """Load the file if it exists; a corrupt file is an error, never reset."""
+        self.path = path
+        self._n = scrypt_n
+        self._lock = threading.RLock()
+        self._data: dict[str, Any] = {
+            "admin": None,
+            "tokens": [],
+            "sessions": {},
+            "webhook_secrets": {},
+        }
+        if path.exists():
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{path}: unreadable credentials file: {exc}") from exc
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{path}: credentials file must hold a JSON object")
+            self._data.update(loaded)
+
+    # -- persistence ---------------------------------------------------------
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".auth-", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self._data, fh, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    # -- admin password ------------------------------------------------------
+    @property
+    def has_admin(self) -> bool:
+        """Whether an admin password has been set."""
+        return bool(self._data.get("admin"))
+
+    def ensure_admin(self, password: str | None = None) -> str | None:
+        """Make sure an admin password exists.
+
+        A configured `password` always wins (re-hashed when it changed). With none
+        configured and none stored, a random one is generated and returned so the
+        caller can print it exactly once.
+
+        Returns:
+            The generated password, or None when nothing was generated.
+        """
+        with self._lock:
+            admin = self._data.get("admin")
+            if password:
+                if not admin or not verify_password(password, admin["password_hash"]):
+                    self.set_password(password)
+                return None
+            if admin:
+                return None
+            generated = generate_password()
+            self.set_password(generated)
+            return generated
+
+    def set_password(self, password: str) -> None:
+        """Replace the admin password and end every existing session."""
+        with self._lock:
+            self._data["admin"] = {
+                "username": ADMIN_USER,
+                "password_hash": hash_password(password, n=self._n),
+                "changed_at": _now().isoformat(),
+            }
+            self._data["sessions"] = {}
+            self._save()
+
+    def check_login(self, username: str, password: str) -> bool:
+        """Verify a username/password pair (constant time in the password)."""
+        admin = self._data.get("admin")
+        if not admin:
+            return False
+        ok_user = same(username, admin["username"])
+        ok_pass = verify_password(password, admin["password_hash"])
+        return ok_user and ok_pass
+
+    # -- sessions ------------------------------------------------------------
+    def create_session(self, user: str = ADMIN_USER) -> tuple[str, Session]:
+        """Start a session; returns the cookie value (only its hash is kept)."""
+        sid = secrets.token_urlsafe(32)
+        session = Session(
+            user=user,
+            csrf=secrets.token_urlsafe(24),
+            expires_at=(_now() + _SESSION_TTL).isoformat(),
+        )
+        with self._lock:
+            sessions = self._data["sessions"]
+            now = _now().isoformat()
+            for key in [k for k, v in sessions.items() if v["expires_at"] < now]:
+                del sessions[key]
+            sessions[hash_token(sid)] = asdict(session)
+            self._save()
+        return sid, session
+
+    def session(self, sid: str) -> Session | None:
+        """The live session for a cookie value, or None."""
+        if not sid:
+            return None
+        raw = self._data["sessions"].get(hash_token(sid))
+        if raw is None or raw["expires_at"] < _now().isoformat():
+            return None
+        return Session(**raw)
+
+    def end_session(self, sid: str) -> None:
+        """Log a session out."""
+        with self._lock:
+            if self._data["sessions"].pop(hash_token(sid), None) is not None:
+                self._save()
+
+    # -- API tokens ------------------------------------------------------------
+    def create_token(self, name: str) -> tuple[TokenInfo, str]:
+        """Create a personal API token; the secret is returned once and not kept.
+
+        Raises:
+            ValueError: the name is empty or longer than 80 characters.
+        """
+        name = name.strip()
+        if not name or len(name) > 80:
+            raise ValueError("token name must be 1-80 characters")
+        secret = new_token()
+        info = TokenInfo(
+            id=secrets.token_hex(6),
+            name=name,
+            created_at=_now().isoformat(),
+            hint=secret[:8] + "…",
+        )
+        with self._lock:
+            self._data["tokens"].append({**asdict(info), "hash": hash_token(secret)})
+            self._save()
+        return info, secret
+
+    def tokens(self) -> list[TokenInfo]:
+        """All tokens, oldest first."""
+        return [
+            TokenInfo(**{k: v for k, v in raw.items() if k != "hash"})
+            for raw in self._data["tokens"]
+        ]
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Delete a token; False when no token has that id."""
+        with self._lock:
+            before = len(self._data["tokens"])
+            self._data["tokens"] = [
+                t for t in self._data["tokens"] if t["id"] != token_id
+            ]
+            if len(self._data["tokens"]) == before:
+                return False
+            self._save()
+            return True
+
+    def check_token(self, secret: str) -> TokenInfo | None:
+        """The token a bearer secret belongs to, or None."""
+        digest = hash_token(secret)
+        found = None
+        for raw in self._data["tokens"]:
+            if same(raw["hash"], digest):
+                found = raw
+        if found is None:
+            return None
+        return TokenInfo(**{k: v for k, v in found.items() if k != "hash"})
+
+    # -- webhook secrets -----------------------------------------------------
+    def webhook_secret(self, provider: str) -> str:
+        """The inbound secret of a provider key, generated on first use."""
+        with self._lock:
+            secrets_map = self._data["webhook_secrets"]
+            if provider not in secrets_map:
+                secrets_map[provider] = secrets.token_urlsafe(24)
+                self._save()
+            return secrets_map[provider]
+
+    def rotate_webhook_secret(self, provider: str) -> str:
+        """Replace a provider's webhook secret (the old URL stops working)."""
+        with self._lock:
+            self._data["webhook_secrets"][provider] = secrets.token_urlsafe(24)
+            self._save()
+            return self._data["webhook_secrets"][provider]

@@ -1,0 +1,208 @@
+"""What the web service needs from the rest of the app, as one protocol.
+
+The web layer never imports the engine, the store or providers directly: it talks to
+a `Backend`, which the app implements on top of `anibridge.bridge`, `anibridge.store`
+and the configured providers (see `anibridge.app.web.engine_backend`). Everything
+returned is plain JSON-able data, so routes stay thin and tests can read the shapes.
+
+Shapes (dicts) returned by the read methods:
+- run: ``{id, profile, kind, status, started_at, finished_at, plan_id, summary,
+  error}`` (as `anibridge.bridge.stores.RunRecord`).
+- history row: a journal entry (``run_id, action_id, provider, ref, op, kind, before,
+  after, clear, outcome, error_text, reason, started_at, finished_at, created,
+  undoes``) plus optional ``title``, ``poster``, ``url``, ``labels`` for display.
+- plan: `anibridge.bridge.model.Plan.to_json()` plus ``created_at`` and ``status``
+  (``pending``, ``applied``, ``expired``); actions may carry ``title``/``poster``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from anibridge.app.scheduler import ProfileSchedule, Runner, RunResult
+
+__all__ = ["Backend", "BackendError", "ProfileInfo", "ProviderInfo"]
+
+
+class BackendError(Exception):
+    """A request the backend refuses, with an HTTP-ish status and a clear message."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        """Create the error; `status` is 400 (bad input), 404 or 409 (conflict)."""
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """A configured provider instance, as the UI shows it."""
+
+    key: str
+    namespace: str
+    display_name: str
+    role: str  # source | target | both
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInfo:
+    """A sync profile: who syncs to whom, and when."""
+
+    name: str
+    providers: tuple[ProviderInfo, ...]
+    schedule: ProfileSchedule = field(default_factory=ProfileSchedule)
+    direction: str = "one-way"
+    description: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form for the API."""
+        return {
+            "name": self.name,
+            "direction": self.direction,
+            "description": self.description,
+            "providers": [
+                {
+                    "key": p.key,
+                    "namespace": p.namespace,
+                    "display_name": p.display_name,
+                    "role": p.role,
+                    "labels": list(p.labels),
+                }
+                for p in self.providers
+            ],
+            "webhooks": self.schedule.webhooks,
+        }
+
+
+class Backend(Runner, Protocol):
+    """The app as the web service sees it (also the scheduler's `Runner`)."""
+
+    def profiles(self) -> Sequence[ProfileInfo]:
+        """Configured profiles."""
+        ...
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Whether the app can sync (store open, providers initialized)."""
+        ...
+
+    async def start(self) -> None:
+        """Open stores and initialize providers (called once at service start)."""
+        ...
+
+    async def close(self) -> None:
+        """Release providers and stores."""
+        ...
+
+    async def refresh_mappings(self) -> str:
+        """Update the mappings dataset (ETag-aware); return a short status."""
+        ...
+
+    # -- plans, runs, history --------------------------------------------------
+    def plans(self, profile: str) -> list[dict[str, Any]]:
+        """Kept dry-run plans of a profile, newest first (without actions)."""
+        ...
+
+    def plan(self, plan_id: str) -> dict[str, Any] | None:
+        """A kept plan with its actions and skips."""
+        ...
+
+    async def apply_plan(
+        self, profile: str, plan_id: str, action_ids: Sequence[str]
+    ) -> RunResult:
+        """Apply exactly the chosen actions of a kept plan (re-checked live)."""
+        ...
+
+    def runs(self, profile: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Recent runs of a profile, newest first."""
+        ...
+
+    def history(
+        self,
+        profile: str,
+        *,
+        outcome: str | None = None,
+        provider: str | None = None,
+        run_id: str | None = None,
+        query: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Journal rows (per-action diffs), newest first, filtered."""
+        ...
+
+    async def undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
+        """Revert applied actions (writes their `before` back)."""
+        ...
+
+    async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
+        """Re-plan and apply the refs of failed actions."""
+        ...
+
+    # -- pins ------------------------------------------------------------------
+    def pins(self, profile: str) -> list[dict[str, Any]]:
+        """Pinned fields per target ref: ``{provider, ref, fields}``."""
+        ...
+
+    def set_pin(
+        self, profile: str, provider: str, ref: str, fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """Pin fields of one target entry (empty `fields` unpins)."""
+        ...
+
+    # -- inbound ---------------------------------------------------------------
+    def webhook_profiles(self, provider: str) -> list[str]:
+        """Profiles whose source includes provider key `provider` and accept hooks."""
+        ...
+
+    def webhook_providers(self) -> list[str]:
+        """Provider keys that can receive webhooks (implement inbound changes)."""
+        ...
+
+    # -- mappings --------------------------------------------------------------
+    def mapping_lookup(self, descriptor: str) -> dict[str, Any]:
+        """Edges of a descriptor (``anilist:21``) in the effective dataset."""
+        ...
+
+    def overrides_text(self) -> str:
+        """The custom mappings file as text ("" when absent)."""
+        ...
+
+    def validate_overrides(self, text: str) -> list[str]:
+        """Problems in a custom mappings text, each naming where; [] = valid."""
+        ...
+
+    def write_overrides(self, text: str) -> None:
+        """Validate, then atomically replace the custom mappings file."""
+        ...
+
+    # -- backups ---------------------------------------------------------------
+    def backups(self, profile: str) -> list[dict[str, Any]]:
+        """Stored backups: ``{name, provider, size, created_at}``, newest first."""
+        ...
+
+    def backup_file(self, profile: str, name: str) -> Path:
+        """The path of one backup (validated: no traversal)."""
+        ...
+
+    async def restore_backup(self, profile: str, name: str) -> RunResult:
+        """Restore a backup into its provider (a backup of the current state first)."""
+        ...
+
+    # -- config ----------------------------------------------------------------
+    def config_text(self) -> str:
+        """The config file with secrets replaced by ``***``."""
+        ...
+
+    def validate_config(self, text: str) -> list[str]:
+        """Problems in a config text, each with its key path; [] = valid."""
+        ...
+
+    def write_config(self, text: str) -> list[str]:
+        """Validate and write the config; ``***`` keeps the stored secret.
+
+        Returns:
+            Settings that need a restart to take effect.
+        """
+        ...

@@ -1,0 +1,58 @@
+"""Everything a request handler needs, in one object on ``app.state.ctx``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from anibridge.app.scheduler import (
+    EventBus,
+    InboundItem,
+    Scheduler,
+    SyncMode,
+    SyncRequest,
+)
+from anibridge.app.web.auth_store import AuthStore
+from anibridge.app.web.backend import Backend
+from anibridge.app.web.logbuffer import LogBuffer
+from anibridge.app.web.settings import WebSettings
+from anibridge.provider.base import InboundRequest
+
+__all__ = ["ServiceContext"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ServiceContext:
+    """The running service: settings, credentials, backend, scheduler, live feeds."""
+
+    settings: WebSettings
+    auth: AuthStore
+    backend: Backend
+    scheduler: Scheduler
+    bus: EventBus
+    logs: LogBuffer
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    webhooks_received: int = 0
+
+    def webhook(self, provider: str, request: InboundRequest) -> list[str]:
+        """Queue a targeted sync on every profile fed by `provider`; never waits.
+
+        Returns:
+            The profiles that were triggered.
+        """
+        self.webhooks_received += 1
+        item = InboundItem(provider, request, datetime.now(UTC).isoformat())
+        profiles = self.backend.webhook_profiles(provider)
+        for profile in profiles:
+            self.scheduler.trigger(
+                profile,
+                SyncRequest(
+                    SyncMode.TARGETED, inbound=(item,), reasons=(f"webhook:{provider}",)
+                ),
+            )
+        self.bus.publish("webhook", provider=provider, profiles=profiles)
+        return profiles

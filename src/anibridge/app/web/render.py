@@ -1,0 +1,122 @@
+"""Server-side HTML rendering (Jinja2, autoescaped) and the values every page gets.
+
+Server-rendered pages with plain forms work without JavaScript and need no build
+step; a small hand-written script (`static/app.js`) adds live updates over SSE and
+plan-selection helpers. Nothing is loaded from a CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from anibridge.app.web.auth import CSRF_COOKIE, authenticate
+
+__all__ = ["render", "render_login", "secure_cookie"]
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _when(value: object) -> str:
+    if not value:
+        return "—"
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _short(value: object, size: int = 8) -> str:
+    text = str(value or "")
+    return text[:size]
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+_env.filters["when"] = _when
+_env.filters["short"] = _short
+_env.filters["show"] = _show
+
+
+def secure_cookie(request: Request) -> bool:
+    """Whether cookies must carry the Secure flag for this request."""
+    settings = request.app.state.ctx.settings
+    if isinstance(settings.secure_cookies, bool):
+        return settings.secure_cookies
+    scheme = request.url.scheme
+    if settings.trust_proxy:
+        scheme = request.headers.get("x-forwarded-proto", scheme)
+    return scheme == "https"
+
+
+def base_path(request: Request) -> str:
+    """The path prefix the app is mounted under (``""`` at the root)."""
+    return request.scope.get("root_path", "").rstrip("/")
+
+
+def render(
+    request: Request, template: str, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    """Render a page with the common values (user, CSRF token, base path, nav)."""
+    principal = authenticate(request)
+    csrf = principal.csrf if principal and principal.csrf else None
+    new_cookie = None
+    if csrf is None:
+        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        new_cookie = csrf if csrf != request.cookies.get(CSRF_COOKIE) else None
+    ctx = request.app.state.ctx
+    html = _env.get_template(template).render(
+        request=request,
+        base=base_path(request),
+        user=principal,
+        csrf=csrf,
+        auth_on=ctx.settings.auth,
+        profiles=[p.name for p in ctx.backend.profiles()],
+        path=request.url.path,
+        **values,
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    if new_cookie:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new_cookie,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request),
+            path=base_path(request) or "/",
+        )
+    return response
+
+
+def render_login(
+    request: Request, status_code: int = 200, error: str | None = None
+) -> HTMLResponse:
+    """The login page (also the body of a 401 for a browser)."""
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    if request.method != "GET" or target.startswith(base_path(request) + "/login"):
+        target = request.query_params.get("next", base_path(request) + "/")
+    return render(
+        request, "login.html", status_code=status_code, next=target, error=error
+    )

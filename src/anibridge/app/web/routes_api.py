@@ -1,0 +1,427 @@
+"""The JSON web API (``/api``), documented by the OpenAPI schema at ``/api/docs``.
+
+Every route here is private: the router carries `require_auth`. Writes that touch a
+profile's lists go through that profile's worker (see `anibridge.app.scheduler`), so
+an approve-and-apply never races a scheduled run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from anibridge.app.scheduler import RunResult, SyncMode, SyncRequest, WorkerStopped
+from anibridge.app.web.auth import ctx_of, require_auth
+from anibridge.app.web.backend import BackendError
+from anibridge.app.web.context import ServiceContext
+
+__all__ = ["router", "run_on_worker", "trigger_sync"]
+
+router = APIRouter(prefix="/api", dependencies=[Depends(require_auth)])
+
+SSE_KEEPALIVE = 15.0
+
+
+class SyncBody(BaseModel):
+    """Trigger a sync."""
+
+    mode: Literal["full", "incremental"] = "incremental"
+    dry_run: bool = False
+    wait: bool = Field(False, description="Answer only when the run has finished.")
+
+
+class ApplyBody(BaseModel):
+    """Apply the chosen actions of a reviewed plan."""
+
+    action_ids: list[str] = Field(min_length=1)
+
+
+class ActionsBody(BaseModel):
+    """Action ids for undo or retry."""
+
+    action_ids: list[str] = Field(min_length=1)
+
+
+class PinBody(BaseModel):
+    """Fields to pin on one target entry ([] unpins)."""
+
+    provider: str
+    ref: str
+    fields: list[str]
+
+
+class TextBody(BaseModel):
+    """A whole text file (config or custom mappings)."""
+
+    content: str
+
+
+class TokenBody(BaseModel):
+    """A new API token's name."""
+
+    name: str = Field(min_length=1, max_length=80)
+
+
+def _check_profile(ctx: ServiceContext, profile: str) -> None:
+    if profile not in ctx.scheduler.workers:
+        raise HTTPException(404, f"unknown profile {profile!r}")
+
+
+def _backend_call[T](call: Any, *args: Any, **kwargs: Any) -> T:
+    try:
+        return call(*args, **kwargs)
+    except BackendError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+
+
+async def trigger_sync(
+    ctx: ServiceContext, profile: str, mode: str, dry_run: bool, *, wait: bool
+) -> RunResult | None:
+    """Queue a sync from the API/UI; with `wait`, return its result."""
+    _check_profile(ctx, profile)
+    try:
+        future = ctx.scheduler.trigger(
+            profile, SyncRequest(SyncMode(mode), dry_run=dry_run, reasons=("api",))
+        )
+    except WorkerStopped as exc:
+        raise HTTPException(503, str(exc)) from exc
+    if not wait:
+        return None
+    return await asyncio.shield(future)
+
+
+async def run_on_worker(
+    ctx: ServiceContext, profile: str, label: str, call: Any
+) -> RunResult:
+    """Run a write job (apply/undo/retry/restore) on the profile's worker."""
+    _check_profile(ctx, profile)
+    try:
+        future = ctx.scheduler.worker(profile).submit(label, call)
+        return await asyncio.shield(future)
+    except WorkerStopped as exc:
+        raise HTTPException(503, str(exc)) from exc
+    except BackendError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+
+
+@router.get("/openapi.json", tags=["system"])
+async def openapi_document(request: Request) -> dict[str, Any]:
+    """This API's OpenAPI document."""
+    app = request.app
+    return app.openapi()
+
+
+# -- status & sync -------------------------------------------------------------
+@router.get("/status", tags=["status"])
+async def status(request: Request) -> dict[str, Any]:
+    """Scheduler and per-profile state, with the last run of each profile."""
+    ctx = ctx_of(request)
+    ready, detail = ctx.backend.ready()
+    return {
+        "ready": ready,
+        "backend": detail,
+        "scheduler": ctx.scheduler.state(),
+        "profiles": [p.to_json() for p in ctx.backend.profiles()],
+        "webhooks_received": ctx.webhooks_received,
+    }
+
+
+@router.post("/profiles/{profile}/sync", status_code=202, tags=["sync"])
+async def sync(request: Request, profile: str, body: SyncBody) -> dict[str, Any]:
+    """Trigger a full or incremental sync (or dry run) of one profile."""
+    ctx = ctx_of(request)
+    result = await trigger_sync(ctx, profile, body.mode, body.dry_run, wait=body.wait)
+    return {"queued": True, "result": result.to_json() if result else None}
+
+
+# -- plans -----------------------------------------------------------------------
+@router.get("/profiles/{profile}/plans", tags=["plans"])
+async def plans(request: Request, profile: str) -> list[dict[str, Any]]:
+    """Dry-run plans kept for review, newest first."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return ctx.backend.plans(profile)
+
+
+@router.get("/plans/{plan_id}", tags=["plans"])
+async def plan(request: Request, plan_id: str) -> dict[str, Any]:
+    """One plan with every action (before → after, reason, provenance)."""
+    found = ctx_of(request).backend.plan(plan_id)
+    if found is None:
+        raise HTTPException(404, f"no kept plan {plan_id!r}")
+    return found
+
+
+@router.post("/plans/{plan_id}/apply", tags=["plans"])
+async def apply_plan(request: Request, plan_id: str, body: ApplyBody) -> dict[str, Any]:
+    """Apply exactly the approved action ids of a reviewed plan."""
+    ctx = ctx_of(request)
+    found = ctx.backend.plan(plan_id)
+    if found is None:
+        raise HTTPException(404, f"no kept plan {plan_id!r}")
+    profile = found["profile"]
+    ids = list(dict.fromkeys(body.action_ids))
+    result = await run_on_worker(
+        ctx,
+        profile,
+        "apply",
+        lambda: ctx.backend.apply_plan(profile, plan_id, ids),
+    )
+    return result.to_json()
+
+
+# -- runs & history --------------------------------------------------------------
+@router.get("/profiles/{profile}/runs", tags=["history"])
+async def runs(
+    request: Request, profile: str, limit: int = Query(50, ge=1, le=500)
+) -> list[dict[str, Any]]:
+    """Recent runs, newest first."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return ctx.backend.runs(profile, limit)
+
+
+@router.get("/profiles/{profile}/history", tags=["history"])
+async def history(
+    request: Request,
+    profile: str,
+    outcome: str | None = None,
+    provider: str | None = None,
+    run_id: str | None = None,
+    q: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[dict[str, Any]]:
+    """Per-action history with before/after diffs, filterable."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return ctx.backend.history(
+        profile, outcome=outcome, provider=provider, run_id=run_id, query=q, limit=limit
+    )
+
+
+@router.post("/profiles/{profile}/undo", tags=["history"])
+async def undo(request: Request, profile: str, body: ActionsBody) -> dict[str, Any]:
+    """Revert applied actions."""
+    ctx = ctx_of(request)
+    ids = body.action_ids
+    result = await run_on_worker(
+        ctx, profile, "undo", lambda: ctx.backend.undo(profile, ids)
+    )
+    return result.to_json()
+
+
+@router.post("/profiles/{profile}/retry", tags=["history"])
+async def retry(request: Request, profile: str, body: ActionsBody) -> dict[str, Any]:
+    """Retry failed actions (re-planned against live state)."""
+    ctx = ctx_of(request)
+    ids = body.action_ids
+    result = await run_on_worker(
+        ctx, profile, "retry", lambda: ctx.backend.retry(profile, ids)
+    )
+    return result.to_json()
+
+
+# -- pins --------------------------------------------------------------------------
+@router.get("/profiles/{profile}/pins", tags=["pins"])
+async def pins(request: Request, profile: str) -> list[dict[str, Any]]:
+    """Pinned fields per target entry."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return ctx.backend.pins(profile)
+
+
+@router.put("/profiles/{profile}/pins", tags=["pins"])
+async def set_pin(request: Request, profile: str, body: PinBody) -> dict[str, Any]:
+    """Pin (or with no fields, unpin) fields of one target entry."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return _backend_call(
+        ctx.backend.set_pin, profile, body.provider, body.ref, body.fields
+    )
+
+
+# -- mappings ----------------------------------------------------------------------
+@router.get("/mappings/lookup", tags=["mappings"])
+async def mapping_lookup(request: Request, descriptor: str) -> dict[str, Any]:
+    """Edges of one descriptor (``anilist:21``, ``tvdb_show:81797:s1``)."""
+    return _backend_call(ctx_of(request).backend.mapping_lookup, descriptor)
+
+
+@router.get("/mappings/overrides", response_class=PlainTextResponse, tags=["mappings"])
+async def overrides(request: Request) -> str:
+    """The custom mappings file."""
+    return ctx_of(request).backend.overrides_text()
+
+
+@router.post("/mappings/overrides/validate", tags=["mappings"])
+async def validate_overrides(request: Request, body: TextBody) -> dict[str, Any]:
+    """Check a custom mappings text without saving it."""
+    problems = ctx_of(request).backend.validate_overrides(body.content)
+    return {"valid": not problems, "problems": problems}
+
+
+@router.put("/mappings/overrides", tags=["mappings"])
+async def write_overrides(request: Request, body: TextBody) -> dict[str, Any]:
+    """Validate and save the custom mappings file."""
+    ctx = ctx_of(request)
+    problems = ctx.backend.validate_overrides(body.content)
+    if problems:
+        raise HTTPException(422, {"problems": problems})
+    _backend_call(ctx.backend.write_overrides, body.content)
+    return {"saved": True}
+
+
+# -- backups -----------------------------------------------------------------------
+@router.get("/profiles/{profile}/backups", tags=["backups"])
+async def backups(request: Request, profile: str) -> list[dict[str, Any]]:
+    """Stored backups, newest first."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return ctx.backend.backups(profile)
+
+
+@router.get("/profiles/{profile}/backups/{name}", tags=["backups"])
+async def download_backup(request: Request, profile: str, name: str) -> FileResponse:
+    """Download one backup file."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    path = _backend_call(ctx.backend.backup_file, profile, name)
+    return FileResponse(path, filename=path.name)
+
+
+@router.post("/profiles/{profile}/backups/{name}/restore", tags=["backups"])
+async def restore_backup(request: Request, profile: str, name: str) -> dict[str, Any]:
+    """Restore a backup (the current state is backed up first)."""
+    ctx = ctx_of(request)
+    result = await run_on_worker(
+        ctx, profile, "restore", lambda: ctx.backend.restore_backup(profile, name)
+    )
+    return result.to_json()
+
+
+# -- logs & config -------------------------------------------------------------
+@router.get("/logs", tags=["system"])
+async def logs(
+    request: Request, limit: int = Query(200, ge=1, le=2000), level: str | None = None
+) -> list[dict[str, Any]]:
+    """Recent log records, oldest first."""
+    return ctx_of(request).logs.tail(limit, level)
+
+
+@router.get("/config", response_class=PlainTextResponse, tags=["system"])
+async def config(request: Request) -> str:
+    """The config file with secrets redacted."""
+    return ctx_of(request).backend.config_text()
+
+
+@router.post("/config/validate", tags=["system"])
+async def validate_config(request: Request, body: TextBody) -> dict[str, Any]:
+    """Check a config text without saving it."""
+    problems = ctx_of(request).backend.validate_config(body.content)
+    return {"valid": not problems, "problems": problems}
+
+
+@router.put("/config", tags=["system"])
+async def write_config(request: Request, body: TextBody) -> dict[str, Any]:
+    """Validate and save the config (``***`` keeps a stored secret)."""
+    ctx = ctx_of(request)
+    problems = ctx.backend.validate_config(body.content)
+    if problems:
+        raise HTTPException(422, {"problems": problems})
+    restart = _backend_call(ctx.backend.write_config, body.content)
+    return {"saved": True, "requires_restart": restart}
+
+
+# -- tokens & webhooks -------------------------------------------------------------
+@router.get("/tokens", tags=["auth"])
+async def tokens(request: Request) -> list[dict[str, Any]]:
+    """Personal API tokens (never their secrets)."""
+    return [_token(t) for t in ctx_of(request).auth.tokens()]
+
+
+def _token(info: Any) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "name": info.name,
+        "created_at": info.created_at,
+        "hint": info.hint,
+    }
+
+
+@router.post("/tokens", status_code=201, tags=["auth"])
+async def create_token(request: Request, body: TokenBody) -> dict[str, Any]:
+    """Create a token; the secret is in this answer only."""
+    try:
+        info, secret = ctx_of(request).auth.create_token(body.name)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {**_token(info), "token": secret}
+
+
+@router.delete("/tokens/{token_id}", tags=["auth"])
+async def revoke_token(request: Request, token_id: str) -> dict[str, Any]:
+    """Revoke a token."""
+    if not ctx_of(request).auth.revoke_token(token_id):
+        raise HTTPException(404, f"no token {token_id!r}")
+    return {"revoked": token_id}
+
+
+@router.get("/webhooks", tags=["webhooks"])
+async def webhooks(request: Request) -> list[dict[str, Any]]:
+    """Webhook URLs (with secrets) for each provider that accepts them."""
+    ctx = ctx_of(request)
+    base = str(request.base_url).rstrip("/")
+    return [
+        {
+            "provider": key,
+            "url": f"{base}/webhook/{key}/{ctx.auth.webhook_secret(key)}",
+            "profiles": ctx.backend.webhook_profiles(key),
+        }
+        for key in ctx.backend.webhook_providers()
+    ]
+
+
+@router.post("/webhooks/{provider}/rotate", tags=["webhooks"])
+async def rotate_webhook(request: Request, provider: str) -> dict[str, Any]:
+    """Replace a provider's webhook secret."""
+    ctx = ctx_of(request)
+    if provider not in ctx.backend.webhook_providers():
+        raise HTTPException(404, f"provider {provider!r} takes no webhooks")
+    ctx.auth.rotate_webhook_secret(provider)
+    return {"rotated": provider}
+
+
+# -- live events -----------------------------------------------------------------
+@router.get("/events", tags=["status"], response_class=StreamingResponse)
+async def events(request: Request) -> StreamingResponse:
+    """Server-sent events: run started/finished, webhooks, logs."""
+    ctx = ctx_of(request)
+    queue = ctx.bus.subscribe()
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield "retry: 3000\n\n"
+            while not ctx.stopping.is_set():
+                try:
+                    event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if event["kind"] == "shutdown":
+                    break
+                data = json.dumps(event, default=str)
+                yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n"
+        finally:
+            ctx.bus.unsubscribe(queue)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,373 @@
+"""The browser UI: server-rendered pages and their form actions.
+
+Every form posts to a ``/ui/...`` action that redirects back (post/redirect/get), so
+the UI works without JavaScript; the actions call the same backend and workers as the
+JSON API. All routes here are private.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from anibridge.app.scheduler import RunResult
+from anibridge.app.web.auth import ctx_of as _ctx
+from anibridge.app.web.auth import require_auth
+from anibridge.app.web.render import base_path, render
+from anibridge.app.web.routes_api import run_on_worker, trigger_sync
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_auth)])
+
+DRY_RUN_WAIT = 120.0
+OUTCOMES = ("applied", "failed", "skipped", "stale", "undone")
+
+
+def _back(
+    request: Request, path: str, msg: str | None = None, **query: str
+) -> Response:
+    params = {k: v for k, v in query.items() if v}
+    if msg:
+        params["msg"] = msg
+    url = base_path(request) + path
+    if params:
+        url += "?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
+    return RedirectResponse(url, status_code=303)
+
+
+def _result_msg(label: str, result: RunResult) -> str:
+    summary = ", ".join(f"{k} {v}" for k, v in result.summary.items() if v)
+    text = f"{label}: {result.status}"
+    if summary:
+        text += f" ({summary})"
+    if result.error:
+        text += f" — {result.error}"
+    return text
+
+
+def _profile(request: Request, profile: str) -> Any:
+    for info in _ctx(request).backend.profiles():
+        if info.name == profile:
+            return info
+    raise HTTPException(404, f"unknown profile {profile!r}")
+
+
+# -- pages ---------------------------------------------------------------------
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request) -> HTMLResponse:
+    """Per-profile state, last run, schedule and quick actions."""
+    ctx = _ctx(request)
+    state = ctx.scheduler.state()
+    cards = []
+    for info in ctx.backend.profiles():
+        cards.append(
+            {
+                "info": info,
+                "state": state["profiles"].get(info.name, {}),
+                "runs": ctx.backend.runs(info.name, 5),
+                "plans": [
+                    p for p in ctx.backend.plans(info.name) if p["status"] == "pending"
+                ][:3],
+            }
+        )
+    ready, _detail = ctx.backend.ready()
+    return render(request, "dashboard.html", cards=cards, scheduler=state, ready=ready)
+
+
+@router.get("/timeline/{profile}", response_class=HTMLResponse)
+async def timeline(
+    request: Request,
+    profile: str,
+    outcome: str | None = None,
+    provider: str | None = None,
+    run: str | None = None,
+    q: str | None = None,
+) -> HTMLResponse:
+    """History of a profile with per-action diffs, undo and retry."""
+    ctx = _ctx(request)
+    info = _profile(request, profile)
+    rows = ctx.backend.history(
+        profile,
+        outcome=outcome or None,
+        provider=provider or None,
+        run_id=run or None,
+        query=q or None,
+        limit=300,
+    )
+    return render(
+        request,
+        "timeline.html",
+        profile=info,
+        rows=rows,
+        runs=ctx.backend.runs(profile, 20),
+        outcomes=OUTCOMES,
+        filters={
+            "outcome": outcome or "",
+            "provider": provider or "",
+            "run": run or "",
+            "q": q or "",
+        },
+        pins=ctx.backend.pins(profile),
+    )
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+async def plan_page(request: Request, plan_id: str) -> HTMLResponse:
+    """Review a dry-run plan and approve actions one by one."""
+    plan = _ctx(request).backend.plan(plan_id)
+    if plan is None:
+        raise HTTPException(404, f"no kept plan {plan_id!r}")
+    return render(request, "plan.html", plan=plan)
+
+
+@router.get("/mappings", response_class=HTMLResponse)
+async def mappings_page(
+    request: Request, descriptor: str | None = None
+) -> HTMLResponse:
+    """Look up a descriptor's edges; edit the custom override file."""
+    ctx = _ctx(request)
+    lookup = error = None
+    if descriptor:
+        try:
+            lookup = ctx.backend.mapping_lookup(descriptor.strip())
+        except Exception as exc:  # the message is the user's answer
+            error = str(exc)
+    return render(
+        request,
+        "mappings.html",
+        descriptor=descriptor or "",
+        lookup=lookup,
+        error=error,
+        overrides=ctx.backend.overrides_text(),
+    )
+
+
+@router.get("/backups", response_class=HTMLResponse)
+async def backups_page(request: Request) -> HTMLResponse:
+    """Backups of every profile with download and restore."""
+    ctx = _ctx(request)
+    groups = [(p.name, ctx.backend.backups(p.name)) for p in ctx.backend.profiles()]
+    return render(request, "backups.html", groups=groups)
+
+
+@router.get("/logs", response_class=HTMLResponse)
+async def logs_page(request: Request, level: str | None = None) -> HTMLResponse:
+    """Recent logs; new lines arrive live."""
+    rows = _ctx(request).logs.tail(500, level or None)
+    return render(request, "logs.html", rows=rows, level=level or "")
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(request: Request, new_token: str | None = None) -> HTMLResponse:
+    """Config editor (secrets redacted), API tokens and webhook URLs."""
+    ctx = _ctx(request)
+    origin = str(request.base_url).rstrip("/")
+    hooks = [
+        {
+            "provider": key,
+            "url": f"{origin}/webhook/{key}/{ctx.auth.webhook_secret(key)}",
+            "profiles": ctx.backend.webhook_profiles(key),
+        }
+        for key in ctx.backend.webhook_providers()
+    ]
+    return render(
+        request,
+        "settings.html",
+        config=ctx.backend.config_text(),
+        tokens=ctx.auth.tokens(),
+        hooks=hooks,
+        new_token=new_token,
+        problems=None,
+    )
+
+
+# -- actions ---------------------------------------------------------------------
+@router.post("/ui/profiles/{profile}/sync")
+async def ui_sync(
+    request: Request,
+    profile: str,
+    mode: str = Form("incremental"),
+    dry_run: bool = Form(False),
+) -> Response:
+    """Start a sync; a dry run waits for its plan and opens it for review."""
+    ctx = _ctx(request)
+    if mode not in {"full", "incremental"}:
+        raise HTTPException(400, "mode must be full or incremental")
+    if not dry_run:
+        await trigger_sync(ctx, profile, mode, False, wait=False)
+        return _back(request, "/", f"{profile}: {mode} sync queued")
+    try:
+        result = await asyncio.wait_for(
+            trigger_sync(ctx, profile, mode, True, wait=True), DRY_RUN_WAIT
+        )
+    except TimeoutError:
+        return _back(request, "/", f"{profile}: dry run still running")
+    assert result is not None
+    if result.plan_id:
+        return _back(request, f"/plans/{result.plan_id}")
+    return _back(request, "/", _result_msg(f"{profile} dry run", result))
+
+
+@router.post("/ui/plans/{plan_id}/apply")
+async def ui_apply(request: Request, plan_id: str) -> Response:
+    """Apply the checked actions of a plan, then show them in the timeline."""
+    ctx = _ctx(request)
+    plan = ctx.backend.plan(plan_id)
+    if plan is None:
+        raise HTTPException(404, f"no kept plan {plan_id!r}")
+    form = await request.form()
+    ids = [str(v) for v in form.getlist("action_id")]
+    if not ids:
+        return _back(request, f"/plans/{plan_id}", "Select at least one action.")
+    profile = plan["profile"]
+    result = await run_on_worker(
+        ctx, profile, "apply", lambda: ctx.backend.apply_plan(profile, plan_id, ids)
+    )
+    return _back(
+        request,
+        f"/timeline/{profile}",
+        _result_msg(f"Applied {len(ids)} action(s)", result),
+        run=result.run_id or "",
+    )
+
+
+@router.post("/ui/profiles/{profile}/undo")
+async def ui_undo(
+    request: Request, profile: str, action_id: str = Form(...)
+) -> Response:
+    """Undo one applied action."""
+    ctx = _ctx(request)
+    result = await run_on_worker(
+        ctx, profile, "undo", lambda: ctx.backend.undo(profile, [action_id])
+    )
+    return _back(request, f"/timeline/{profile}", _result_msg("Undo", result))
+
+
+@router.post("/ui/profiles/{profile}/retry")
+async def ui_retry(
+    request: Request, profile: str, action_id: str = Form(...)
+) -> Response:
+    """Retry one failed action."""
+    ctx = _ctx(request)
+    result = await run_on_worker(
+        ctx, profile, "retry", lambda: ctx.backend.retry(profile, [action_id])
+    )
+    return _back(request, f"/timeline/{profile}", _result_msg("Retry", result))
+
+
+@router.post("/ui/profiles/{profile}/pins")
+async def ui_pin(
+    request: Request,
+    profile: str,
+    provider: str = Form(...),
+    ref: str = Form(...),
+    fields: str = Form(""),
+) -> Response:
+    """Pin fields (comma-separated) of one target entry; empty unpins."""
+    ctx = _ctx(request)
+    names = [f.strip() for f in fields.split(",") if f.strip()]
+    try:
+        ctx.backend.set_pin(profile, provider, ref, names)
+    except Exception as exc:
+        return _back(request, f"/timeline/{profile}", f"Pin refused: {exc}")
+    return _back(request, f"/timeline/{profile}", "Pins saved")
+
+
+@router.post("/ui/mappings/overrides", response_model=None)
+async def ui_overrides(
+    request: Request, content: str = Form(""), action: str = Form("validate")
+) -> Response:
+    """Validate or save the custom mappings file."""
+    ctx = _ctx(request)
+    problems = ctx.backend.validate_overrides(content)
+    if problems or action != "save":
+        return render(
+            request,
+            "mappings.html",
+            status_code=422 if problems else 200,
+            descriptor="",
+            lookup=None,
+            error=None,
+            overrides=content,
+            problems=problems,
+            validated=not problems,
+        )
+    ctx.backend.write_overrides(content)
+    return _back(request, "/mappings", "Custom mappings saved")
+
+
+@router.post("/ui/profiles/{profile}/backups/{name}/restore")
+async def ui_restore(request: Request, profile: str, name: str) -> Response:
+    """Restore one backup."""
+    ctx = _ctx(request)
+    result = await run_on_worker(
+        ctx, profile, "restore", lambda: ctx.backend.restore_backup(profile, name)
+    )
+    return _back(request, "/backups", _result_msg(f"Restore {name}", result))
+
+
+@router.post("/ui/config", response_model=None)
+async def ui_config(
+    request: Request, content: str = Form(""), action: str = Form("validate")
+) -> Response:
+    """Validate or save the config file."""
+    ctx = _ctx(request)
+    problems = ctx.backend.validate_config(content)
+    if problems or action != "save":
+        origin = str(request.base_url).rstrip("/")
+        hooks = [
+            {
+                "provider": key,
+                "url": f"{origin}/webhook/{key}/{ctx.auth.webhook_secret(key)}",
+                "profiles": ctx.backend.webhook_profiles(key),
+            }
+            for key in ctx.backend.webhook_providers()
+        ]
+        return render(
+            request,
+            "settings.html",
+            status_code=422 if problems else 200,
+            config=content,
+            tokens=ctx.auth.tokens(),
+            hooks=hooks,
+            new_token=None,
+            problems=problems,
+        )
+    restart = ctx.backend.write_config(content)
+    msg = "Settings saved"
+    if restart:
+        msg += "; restart needed for: " + ", ".join(restart)
+    return _back(request, "/settings", msg)
+
+
+@router.post("/ui/tokens", response_model=None)
+async def ui_token(request: Request, name: str = Form(...)) -> Response:
+    """Create an API token and show it once."""
+    ctx = _ctx(request)
+    try:
+        _info, secret = ctx.auth.create_token(name)
+    except ValueError as exc:
+        return _back(request, "/settings", str(exc))
+    response = await settings_page(request, new_token=secret)
+    return response
+
+
+@router.post("/ui/tokens/{token_id}/revoke")
+async def ui_revoke(request: Request, token_id: str) -> Response:
+    """Revoke an API token."""
+    revoked = _ctx(request).auth.revoke_token(token_id)
+    return _back(request, "/settings", "Token revoked" if revoked else "No such token")
+
+
+@router.post("/ui/webhooks/{provider}/rotate")
+async def ui_rotate(request: Request, provider: str) -> Response:
+    """Replace a webhook secret."""
+    ctx = _ctx(request)
+    if provider in ctx.backend.webhook_providers():
+        ctx.auth.rotate_webhook_secret(provider)
+    return _back(request, "/settings", f"New webhook secret for {provider}")

@@ -1,0 +1,102 @@
+// AniBridge UI helpers: live updates over server-sent events, plan selection and
+// confirmations. Plain ES2020, no dependencies; every page also works without it.
+"use strict";
+(() => {
+  const base = document.querySelector('meta[name="base-path"]')?.content ?? "";
+
+  function toast(text) {
+    const el = document.getElementById("toast");
+    if (!el) return;
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(el._t);
+    el._t = setTimeout(() => { el.hidden = true; }, 5000);
+  }
+
+  // Confirm destructive forms.
+  document.addEventListener("submit", (ev) => {
+    const form = ev.target;
+    const question = form.dataset.confirm;
+    if (question && !window.confirm(question)) { ev.preventDefault(); return; }
+    const button = form.querySelector("button[data-busy-label]");
+    if (button) { button.disabled = true; button.textContent = button.dataset.busyLabel; }
+  });
+
+  document.querySelectorAll("select[data-autosubmit]").forEach((el) =>
+    el.addEventListener("change", () => el.form.submit()));
+
+  // Plan review: select all / none and a live count.
+  const planForm = document.getElementById("plan-form");
+  if (planForm) {
+    const boxes = [...planForm.querySelectorAll('input[name="action_id"]')];
+    const all = planForm.querySelector("[data-select-all]");
+    const count = planForm.querySelector("[data-selected-count]");
+    const submit = planForm.querySelector('button[type="submit"]');
+    const update = () => {
+      const n = boxes.filter((b) => b.checked).length;
+      count.textContent = `${n} of ${boxes.length} selected`;
+      all.checked = n === boxes.length;
+      all.indeterminate = n > 0 && n < boxes.length;
+      if (submit && !submit.dataset.locked) submit.disabled = n === 0;
+      boxes.forEach((b) => b.closest("tr").classList.toggle("unselected", !b.checked));
+    };
+    if (submit && submit.disabled) submit.dataset.locked = "1";
+    boxes.forEach((b) => b.addEventListener("change", update));
+    all.addEventListener("change", () => { boxes.forEach((b) => { b.checked = all.checked; }); update(); });
+    update();
+  }
+
+  // Live updates.
+  if (!document.querySelector(".topbar") || !window.EventSource) return;
+  const live = document.getElementById("live");
+  const source = new EventSource(`${base}/api/events`);
+  source.onopen = () => live?.classList.add("on");
+  source.onerror = () => live?.classList.remove("on");
+  const card = (profile) => document.querySelector(`.profile[data-profile="${CSS.escape(profile)}"]`);
+  source.addEventListener("run_started", (ev) => {
+    const data = JSON.parse(ev.data);
+    const el = card(data.profile)?.querySelector("[data-state]");
+    if (el) { el.textContent = "Syncing…"; el.className = "badge state busy"; }
+  });
+  source.addEventListener("run_finished", (ev) => {
+    const data = JSON.parse(ev.data);
+    const c = card(data.profile);
+    if (c) {
+      const el = c.querySelector("[data-state]");
+      el.textContent = "Idle"; el.className = "badge state idle";
+      const last = c.querySelector("[data-last-run]");
+      if (last) {
+        const r = data.result;
+        last.textContent = `Last run ${r.status} · ${r.request.mode || ""}${r.request.dry_run ? " (dry run)" : ""} · just now`;
+      }
+    }
+    if (!data.result.request.dry_run) toast(`${data.profile}: sync ${data.result.status}`);
+  });
+  source.addEventListener("webhook", (ev) => {
+    const data = JSON.parse(ev.data);
+    toast(`Webhook from ${data.provider} → ${data.profiles.join(", ") || "no profile"}`);
+  });
+  const logs = document.getElementById("logs");
+  if (logs) {
+    const floor = { "": 0, INFO: 20, WARNING: 30, ERROR: 40 }[logs.dataset.level] ?? 0;
+    const levels = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
+    source.addEventListener("log", (ev) => {
+      const r = JSON.parse(ev.data).record;
+      if ((levels[r.level] ?? 0) < floor) return;
+      logs.querySelector("[data-empty]")?.remove();
+      const line = document.createElement("div");
+      line.className = `log ${r.level.toLowerCase()}`;
+      const time = document.createElement("time");
+      time.textContent = r.at.replace("T", " ").slice(0, 19) + " UTC";
+      const level = document.createElement("b");
+      level.textContent = r.level;
+      const name = document.createElement("span");
+      name.className = "muted";
+      name.textContent = r.logger;
+      line.append(time, " ", level, " ", name, " ", r.message);
+      const atEnd = logs.scrollTop + logs.clientHeight >= logs.scrollHeight - 20;
+      logs.append(line);
+      if (atEnd) logs.scrollTop = logs.scrollHeight;
+    });
+  }
+})();
