@@ -9,7 +9,13 @@ from anibridge.http.client import (
     RetryPolicy,
     retry_after_seconds,
 )
-from anibridge.http.clock import SYSTEM_CLOCK, Clock, ScaledClock, SystemClock
+from anibridge.http.clock import (
+    SYSTEM_CLOCK,
+    Clock,
+    ScaledClock,
+    SystemClock,
+    clock_from_config,
+)
 from anibridge.http.errors import HttpError, write_error_for_status
 from anibridge.http.limits import ANY, READ, WRITE, RateLimit, RateLimiter
 from anibridge.http.redact import redact, redact_headers
@@ -29,6 +35,7 @@ __all__ = [
     "RetryPolicy",
     "ScaledClock",
     "SystemClock",
+    "clock_from_config",
     "redact",
     "redact_headers",
     "retry_after_seconds",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 
@@ -63,3 +64,27 @@ class ScaledClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+def clock_from_config(config: Mapping[str, object]) -> Clock:
+    """The clock a provider config asks for: ``clock``, else ``time_scale``, else real.
+
+    Tests pass the fake service's clock (or its scale) so client-side limits and the
+    fake's limits run on one timeline.
+
+    Raises:
+        ValueError: ``clock`` is not a clock or ``time_scale`` is not a positive number.
+    """
+    clock = config.get("clock")
+    if clock is not None:
+        if not callable(getattr(clock, "monotonic", None)) or not callable(
+            getattr(clock, "sleep", None)
+        ):
+            raise ValueError("config 'clock' must have monotonic() and sleep()")
+        return clock  # type: ignore[return-value]
+    scale = config.get("time_scale")
+    if scale is None:
+        return SYSTEM_CLOCK
+    if isinstance(scale, bool) or not isinstance(scale, int | float):
+        raise ValueError(f"config 'time_scale' must be a number, got {scale!r}")
+    return ScaledClock(float(scale))
