@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -336,3 +338,18 @@ async def test_fetch_records_filters_and_explicit_mixins():
     assert [r.ref for r in page.items] == [Ref("b")] and page.items[0].key
     keyed = await p.fetch_records(RecordQuery(keys=(page.items[0].key,), limit=1))
     assert keyed.items == page.items and keyed.total == 1
+
+
+def test_memory_provider_does_not_need_pytest():
+    code = (
+        "import sys; import anibridge.provider.testing.memory; "
+        "import anibridge.provider.testing as t; "
+        "assert 'pytest' not in sys.modules, 'pytest imported'; "
+        "assert t.ProviderContractTests.__name__ == 'ProviderContractTests'; "
+        "assert 'pytest' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    import anibridge.provider.testing as testing
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        testing.Nope  # noqa: B018
