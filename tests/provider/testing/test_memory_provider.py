@@ -353,3 +353,21 @@ def test_memory_provider_does_not_need_pytest():
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         testing.Nope  # noqa: B018
+
+
+async def test_injected_exceptions():
+    p = tracker()
+    p.inject_exception(ConnectionError("down"), method="scan", times=2)
+    await p.initialize()
+    for _ in range(2):
+        with pytest.raises(ConnectionError, match="down"):
+            await p.scan(ScanQuery())
+    assert (await p.scan(ScanQuery())).total == 2
+    p.inject_exception(PermissionError("auth"), times=None)
+    with pytest.raises(PermissionError):
+        await p.fetch_records(RecordQuery())
+    with pytest.raises(PermissionError):
+        await p.initialize()
+    p.clear_failures()
+    await p.initialize()
+    assert [name for name, _ in p.calls].count("scan") == 3

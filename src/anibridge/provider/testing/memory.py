@@ -53,6 +53,8 @@ Test hooks
     - `inject_failure(code, op=None, ref=None, times=1, error=None)`: the next
       matching writes fail with that `WriteError` without being applied
       (`times=None`: until `clear_failures()`).
+    - `inject_exception(exc, method=None, times=1)`: the next calls of a contract
+      method (e.g. `"scan"`, `"initialize"`; any when None) raise `exc`.
     - `calls`: a log of `(method, argument)` for every contract call, to count requests.
     - `put_node`, `remove_node`, `put_record`, `remove_record`, `put_event` change the
       data directly (recorded in the change feed); `record(ref, kind)`, `records()`,
@@ -769,6 +771,7 @@ class MemoryProviderBase(Provider):
         self._events: dict[str, Event] = {}
         self._changes: list[Change] = []
         self._failures: list[_Failure] = []
+        self._exceptions: list[tuple[str | None, BaseException, list[int | None]]] = []
         for node in nodes:
             self._nodes[node.ref] = node
         for record in records:
@@ -780,16 +783,16 @@ class MemoryProviderBase(Provider):
 
     async def initialize(self) -> None:
         """Bind the account (there is nothing to authenticate)."""
-        self.calls.append(("initialize", None))
+        self._call(("initialize", None))
         self._initialized = True
 
     async def clear_cache(self) -> None:
         """Nothing is cached; recorded in `calls` only."""
-        self.calls.append(("clear_cache", None))
+        self._call(("clear_cache", None))
 
     async def close(self) -> None:
         """Nothing to release; recorded in `calls` only."""
-        self.calls.append(("close", None))
+        self._call(("close", None))
 
     def account(self) -> Account | None:
         """The configured account once `initialize()` has run."""
@@ -908,8 +911,35 @@ class MemoryProviderBase(Provider):
         )
 
     def clear_failures(self) -> None:
-        """Forget every injected failure."""
+        """Forget every injected write failure and exception."""
         self._failures.clear()
+        self._exceptions.clear()
+
+    def inject_exception(
+        self,
+        exception: BaseException,
+        *,
+        method: str | None = None,
+        times: int | None = 1,
+    ) -> None:
+        """Make the next calls of `method` (any contract method if None) raise.
+
+        For engine tests of misbehaving or unreachable providers (a network error
+        during `scan`, an auth failure in `initialize`). `times=None` keeps raising
+        until `clear_failures()`.
+        """
+        self._exceptions.append((method, exception, [times]))
+
+    def _call(self, entry: tuple[str, object]) -> None:
+        self.calls.append(entry)
+        for index, (method, exception, remaining) in enumerate(self._exceptions):
+            if method is not None and method != entry[0]:
+                continue
+            if remaining[0] is not None:
+                remaining[0] -= 1
+                if remaining[0] <= 0:
+                    del self._exceptions[index]
+            raise exception
 
     def _injected(self, write: RecordWrite | EventWrite) -> _Failure | None:
         op = _write_op_of(write)
@@ -977,7 +1007,7 @@ class MemoryProviderBase(Provider):
 
     async def fetch_nodes(self, query: NodeQuery) -> Page[Node]:
         """Nodes by ref (or all), filtered by native kind and flags, projected."""
-        self.calls.append(("fetch_nodes", query))
+        self._call(("fetch_nodes", query))
         if query.refs:
             found = [
                 self._nodes[r] for r in dict.fromkeys(query.refs) if r in self._nodes
@@ -1002,7 +1032,7 @@ class MemoryProviderBase(Provider):
 
         Exact titles rank first, then prefixes, then other substrings.
         """
-        self.calls.append(("search_nodes", query))
+        self._call(("search_nodes", query))
         needle = query.casefold().strip()
         scored: list[tuple[int, int, Node]] = []
         for index, node in enumerate(self._nodes.values()):
@@ -1037,7 +1067,7 @@ class MemoryProviderBase(Provider):
 
     async def scan(self, query: ScanQuery) -> Page[ScanItem]:
         """Enumerate nodes under `sources` with the records at or below each one."""
-        self.calls.append(("scan", query))
+        self._call(("scan", query))
         items: list[ScanItem] = []
         for node in self._nodes.values():
             if query.sources and not any(_under(node.ref, s) for s in query.sources):
@@ -1066,7 +1096,7 @@ class MemoryProviderBase(Provider):
 
     async def resolve(self, ids: Sequence[ExternalId]) -> Sequence[Match]:
         """Nodes listing each id in their IDS facet (exact, scope included)."""
-        self.calls.append(("resolve", tuple(ids)))
+        self._call(("resolve", tuple(ids)))
         matches: list[Match] = []
         for external_id in dict.fromkeys(ids):
             for node in self._nodes.values():
@@ -1077,7 +1107,7 @@ class MemoryProviderBase(Provider):
 
     async def fetch_records(self, query: RecordQuery) -> Page[Record]:
         """Records by ref and/or key (or all), filtered by kind, projected."""
-        self.calls.append(("fetch_records", query))
+        self._call(("fetch_records", query))
         refs = set(query.refs)
         keys = set(query.keys)
         found = [
@@ -1091,7 +1121,7 @@ class MemoryProviderBase(Provider):
 
     async def fetch_events(self, query: EventQuery) -> Page[Event]:
         """Events by ref (or all), filtered by kind, in time order."""
-        self.calls.append(("fetch_events", query))
+        self._call(("fetch_events", query))
         refs = set(query.refs)
         found = [
             e
@@ -1105,7 +1135,7 @@ class MemoryProviderBase(Provider):
         self, query: EventSummaryQuery
     ) -> Page[EventSummary]:
         """Per `(ref, kind)` counts and first/last times, computed from the events."""
-        self.calls.append(("fetch_event_summaries", query))
+        self._call(("fetch_event_summaries", query))
         refs = set(query.refs)
         groups: dict[tuple[Ref, str], list[datetime]] = {}
         for event in self.events():
@@ -1122,7 +1152,7 @@ class MemoryProviderBase(Provider):
 
     async def poll_changes(self, query: ChangeQuery) -> Page[Change]:
         """Changes after the cursor; the returned cursor is where to resume."""
-        self.calls.append(("poll_changes", query))
+        self._call(("poll_changes", query))
         start = 0
         if query.cursor is not None:
             prefix, _, number = query.cursor.partition(":")
@@ -1141,12 +1171,12 @@ class MemoryProviderBase(Provider):
         self, writes: Sequence[RecordWrite]
     ) -> Sequence[WriteResult]:
         """Apply each write independently; one positional result per write."""
-        self.calls.append(("write_records", tuple(writes)))
+        self._call(("write_records", tuple(writes)))
         return [self._write(w, self._apply_record_write) for w in writes]
 
     async def write_events(self, writes: Sequence[EventWrite]) -> Sequence[WriteResult]:
         """Apply each write independently; appends are idempotent on (ref, kind, at)."""
-        self.calls.append(("write_events", tuple(writes)))
+        self._call(("write_events", tuple(writes)))
         return [self._write(w, self._apply_event_write) for w in writes]
 
     def _write(
@@ -1433,7 +1463,7 @@ class MemoryProviderBase(Provider):
 
     async def export_backup(self) -> BackupArtifact | None:
         """Records and events as one JSON document."""
-        self.calls.append(("export_backup", None))
+        self._call(("export_backup", None))
         document = {
             "format": _BACKUP_FORMAT,
             "version": 1,
@@ -1468,7 +1498,7 @@ class MemoryProviderBase(Provider):
         Raises:
             ValueError: the payload is not a backup of this provider, naming where.
         """
-        self.calls.append(("import_backup", len(payload)))
+        self._call(("import_backup", len(payload)))
         try:
             document = json.loads(payload)
         except ValueError as exc:
@@ -1542,7 +1572,7 @@ class MemoryProviderBase(Provider):
         Raises:
             ValueError: the body targets this provider but a change is malformed.
         """
-        self.calls.append(("parse_inbound", request.path))
+        self._call(("parse_inbound", request.path))
         try:
             document = json.loads(request.body or b"null")
         except ValueError:
