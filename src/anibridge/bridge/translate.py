@@ -190,6 +190,8 @@ def _text(text: str, spec: FieldSpec, current: Any) -> Translated:
 
 def _count(n: int, spec: FieldSpec, current: Any) -> Translated:
     value = int(_quantize(float(n), _constraint(spec, NumericConstraint), floor=True))
+    if current is None:
+        return Translated(value, value == 0)  # no rewatches == none recorded
     equal = isinstance(current, int) and not isinstance(current, bool)
     return Translated(value, equal and current == value)
 

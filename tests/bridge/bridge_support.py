@@ -1,0 +1,121 @@
+"""Shared helpers for the engine tests (real mappings, real memory providers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from anibridge.bridge.collect import collect
+from anibridge.bridge.identity import identify
+from anibridge.bridge.model import Plan, Policy
+from anibridge.bridge.plan import make_plan
+from anibridge.bridge.stores import MemoryStores
+from anibridge.mappings import MappingIndex, load_index
+from anibridge.provider.testing.memory import (
+    episode_ref,
+    library_capabilities,
+    library_show,
+    list_capabilities,
+    list_entry,
+    memory_provider,
+    watched_record,
+)
+
+T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@cache
+def curated() -> MappingIndex:
+    """The bundled curated mappings file (real entries)."""
+    return load_index(notice=None)
+
+
+def custom_index(tmp: Path, yaml_text: str) -> MappingIndex:
+    path = tmp / "mappings.yaml"
+    path.write_text(yaml_text)
+    return load_index([path], include_default=False, notice=None)
+
+
+async def nosleep(_: float) -> None:
+    return None
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def library(shows, records=(), events=(), writable=False):
+    nodes = []
+    for key, title, seasons, ids in shows:
+        nodes.extend(library_show(key, title, seasons, ids=ids))
+    return memory_provider(
+        library_capabilities(writable=writable),
+        nodes=nodes,
+        records=records,
+        events=events,
+    )
+
+
+def tracker(entries, records=(), **caps):
+    nodes = [
+        list_entry(key, title, episodes=eps, ids=ids)
+        for key, title, eps, ids in entries
+    ]
+    return memory_provider(list_capabilities(**caps), nodes=nodes, records=records)
+
+
+def watched(key, season, episodes, *, start=T0, repeat=None, step_hours=1):
+    return [
+        watched_record(
+            episode_ref(key, season, e),
+            last_viewed=start + timedelta(hours=step_hours * i),
+            repeat_count=repeat,
+        )
+        for i, e in enumerate(episodes)
+    ]
+
+
+async def plan_between(
+    source,
+    target,
+    policy=None,
+    *,
+    index=None,
+    stores=None,
+    source_key="src",
+    target_key="tgt",
+    reverse=False,
+) -> Plan:
+    policy = policy or Policy()
+    stores = stores or MemoryStores()
+    a = await collect(source, source_key)
+    b = await collect(target, target_key)
+    idx = index if index is not None else curated()
+    ab = await identify(a, b, idx, provider=target)
+    ba = await identify(b, a, idx, provider=source) if reverse else None
+    return make_plan(
+        a,
+        b,
+        ab,
+        policy,
+        identity_ba=ba,
+        baselines=stores.baselines(policy.profile),
+        pins=stores.pins(policy.profile),
+        sent=stores.event_sent,
+    )
+
+
+def by_field(plan: Plan, provider: str | None = None):
+    """{(ref key, field): after} over all record actions of the plan."""
+    out = {}
+    for a in plan.actions:
+        if provider and a.provider != provider:
+            continue
+        for f, v in a.after.items():
+            out[(repr(a.ref), f)] = v
+    return out

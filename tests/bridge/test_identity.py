@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+from bridge_support import T0, curated, custom_index, library, tracker, watched
+
+from anibridge.bridge.collect import collect
+from anibridge.bridge.identity import identify
+from anibridge.bridge.observe import observe
+from anibridge.bridge.stores import Override
+from anibridge.provider.testing.memory import (
+    library_capabilities,
+    library_show,
+    list_capabilities,
+    list_entry,
+    memory_provider,
+)
+
+
+async def _identify(source, target, index=None, **kw):
+    a = await collect(source, "plex")
+    b = await collect(target, "anilist")
+    return a, b, await identify(a, b, index or curated(), provider=target, **kw)
+
+
+async def test_naruto_season_two_lands_on_offset_episodes():
+    src = library(
+        [("p1", "Naruto", {1: 35, 2: 48}, ["tvdb_show:78857"])],
+        watched("p1", 2, [1, 2, 3]),
+    )
+    dst = tracker([("20", "Naruto", 220, ["anilist:20"])])
+    a, _, ident = await _identify(src, dst)
+    routes = {r.source_part: r for r in ident.routes["p1"]}
+    assert routes["tvdb_show:78857:s2"].target.key == "20"
+    assert "36-83" in routes["tvdb_show:78857:s2"].edge
+    obs = observe(a, ident)
+    assert sorted(n for (_, n) in obs["20"].units) == [36, 37, 38]
+
+
+async def test_split_cour_season_feeds_two_entries():
+    src = library(
+        [("p2", "Split", {2: 25}, ["tvdb_show:246381"])],
+        watched("p2", 2, range(1, 17)),
+    )
+    dst = tracker(
+        [("117197", "Part 1", 13, ["anilist:117197"]),
+         ("151803", "Part 2", 12, ["anilist:151803"])]
+    )  # fmt: skip
+    a, _, ident = await _identify(src, dst)
+    obs = observe(a, ident)
+    assert sorted(n for (_, n) in obs["117197"].units) == list(range(1, 14))
+    assert sorted(n for (_, n) in obs["151803"].units) == [1, 2, 3]
+
+
+async def test_direct_id_wins_over_the_dataset():
+    caps = library_capabilities(authorities=("tvdb_show", "anilist"))
+    src = memory_provider(
+        caps,
+        nodes=library_show(
+            "p1", "Naruto", {2: 48}, ids=["tvdb_show:78857", "anilist:999"]
+        ),
+        records=watched("p1", 2, [1]),
+    )
+    dst = tracker(
+        [("20", "Naruto", 220, ["anilist:20"]), ("999", "X", 48, ["anilist:999"])]
+    )
+    _, _, ident = await _identify(src, dst)
+    assert {r.target.key for r in ident.routes["p1"]} == {"999"}
+    assert {r.via for r in ident.routes["p1"]} == {"direct"}
+
+
+async def test_override_beats_the_dataset_and_can_unlink():
+    src = library(
+        [("p1", "Naruto", {2: 48}, ["tvdb_show:78857"])], watched("p1", 2, [1])
+    )
+    dst = tracker(
+        [("20", "Naruto", 220, ["anilist:20"]), ("7", "Other", 48, ["anilist:7"])]
+    )
+    ov = [Override("default", "plex", "p1", "anilist", "7")]
+    _, _, ident = await _identify(src, dst, overrides=ov)
+    assert [(r.target.key, r.via) for r in ident.routes["p1"]] == [("7", "override")]
+    ov = [Override("default", "plex", "p1", "anilist", None)]
+    _, _, ident = await _identify(src, dst, overrides=ov)
+    assert "p1" not in ident.routes
+    assert ident.unresolved["p1"] == "unlinked by override"
+
+
+async def test_custom_file_beats_bundled_dataset(tmp_path):
+    index = custom_index(
+        tmp_path, 'anilist:5:\n  tvdb_show:78857:s2:\n    "1-48": "1-48"\n'
+    )
+    src = library(
+        [("p1", "Naruto", {2: 48}, ["tvdb_show:78857"])], watched("p1", 2, [5])
+    )
+    dst = tracker([("5", "Custom", 48, ["anilist:5"])])
+    a, _, ident = await _identify(src, dst, index)
+    assert sorted(n for (_, n) in observe(a, ident)["5"].units) == [5]
+
+
+async def test_resolve_is_batched_and_only_for_descriptors_the_snapshot_lacks():
+    src = library(
+        [("p2", "Split", {2: 25}, ["tvdb_show:246381"])], watched("p2", 2, [1, 20])
+    )
+    # The target's scan only lists entries the user has; 151803 must be resolved.
+    caps = list_capabilities()
+    nodes = [
+        list_entry("117197", "Part 1", episodes=13, ids=["anilist:117197"]),
+        list_entry("151803", "Part 2", episodes=12, ids=["anilist:151803"]),
+    ]
+    dst = memory_provider(caps, nodes=nodes)
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    del b.entries["151803"]
+    dst.calls.clear()
+    ident = await identify(a, b, curated(), provider=dst)
+    resolves = [arg for name, arg in dst.calls if name == "resolve"]
+    assert len(resolves) == 1
+    assert [i.descriptor for i in resolves[0]] == ["anilist:151803"]
+    assert {r.target.key for r in ident.routes["p2"]} == {"117197", "151803"}
+
+
+async def test_fuzzy_title_fallback_is_off_by_default_and_records_its_score():
+    src = library([("p9", "Frieren", {1: 28}, ["tvdb_show:1"])], watched("p9", 1, [1]))
+    dst = tracker([("154587", "Frieren", 28, ["anilist:154587"])])
+    _, _, ident = await _identify(src, dst)
+    assert "p9" in ident.unresolved and "p9" not in ident.routes
+    _, _, ident = await _identify(src, dst, fuzzy_threshold=90)
+    (route,) = ident.routes["p9"]
+    assert (
+        route.via == "fuzzy" and route.score == 100.0 and route.target.key == "154587"
+    )
+
+
+async def test_links_carry_edge_provenance():
+    src = library(
+        [("p1", "Naruto", {2: 48}, ["tvdb_show:78857"])], watched("p1", 2, [1])
+    )
+    dst = tracker([("20", "Naruto", 220, ["anilist:20"])])
+    _, _, ident = await _identify(src, dst)
+    links = ident.links("default", "plex", "anilist", T0.isoformat())
+    s2 = next(lk for lk in links if lk.source_part == "tvdb_show:78857:s2")
+    assert s2.via == "mapping" and "anilist:20" in s2.edge and s2.target_ref == "20"
