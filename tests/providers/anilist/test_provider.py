@@ -31,6 +31,8 @@ from anibridge.testing.fakes.server import Fault
 
 from .conftest import SCALE, TOKEN, make_provider
 
+ALL = frozenset(RecordField)
+
 
 async def scan_all(provider, **kwargs):
     items, cursor = [], None
@@ -79,7 +81,7 @@ async def test_hidden_and_custom_list_entries_are_read_once(fake, provider, cata
     )
     fake.add_entry(both, status="CURRENT", customLists=["Favourites", "Later"])
     fake.add_entry(plain, status="PLANNING")
-    items = await scan_all(provider)
+    items = await scan_all(provider, fields=ALL)
     by_key = {i.node.ref.key: i for i in items}
     assert sorted(by_key) == sorted(str(k) for k in (hidden, both, plain))
     assert len(items) == 3
@@ -110,7 +112,9 @@ async def test_every_status_round_trips(fake, provider, catalog, native, status)
     )
     assert result.ok, result
     assert fake.entry_for(media_id)["status"] == native
-    page = await provider.fetch_records(RecordQuery(refs=(Ref.anchor(str(media_id)),)))
+    page = await provider.fetch_records(
+        RecordQuery(fields=ALL, refs=(Ref.anchor(str(media_id)),))
+    )
     assert page.items[0].values[RecordField.STATUS] == State(native, status)
 
 
@@ -127,7 +131,7 @@ async def test_record_fields_are_read_faithfully(fake, provider, catalog):
         completedAt={"year": 2022, "month": None, "day": None},
     )
     page = await provider.fetch_records(
-        RecordQuery(refs=(Ref.anchor(str(item.anilist_id)),))
+        RecordQuery(fields=ALL, refs=(Ref.anchor(str(item.anilist_id)),))
     )
     [record] = page.items
     values = record.values
@@ -182,7 +186,7 @@ async def test_score_formats_drive_the_rating_scale(
             [UpsertRecord(ref, set={RecordField.RATING: written})]
         )
         assert result.ok, result
-        page = await provider.fetch_records(RecordQuery(refs=(ref,)))
+        page = await provider.fetch_records(RecordQuery(fields=ALL, refs=(ref,)))
         await provider.close()
     assert page.items[0].values[RecordField.RATING] == Rating(expected, scale)
 
@@ -289,7 +293,9 @@ async def test_clearing_fields(fake, provider, catalog):
         [UpsertRecord(Ref.anchor(str(media_id)), clear=cleared)]
     )
     assert result.ok, result
-    page = await provider.fetch_records(RecordQuery(refs=(Ref.anchor(str(media_id)),)))
+    page = await provider.fetch_records(
+        RecordQuery(fields=ALL, refs=(Ref.anchor(str(media_id)),))
+    )
     values = page.items[0].values
     assert RecordField.RATING not in values and RecordField.NOTES not in values
     assert (

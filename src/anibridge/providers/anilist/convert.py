@@ -130,9 +130,9 @@ def media_node(media: Mapping[str, Any], facets: Collection[FacetName]) -> Node:
 def record_from_entry(
     entry: Mapping[str, Any],
     score_format: str,
-    fields: Collection[RecordField] = (),
+    fields: Collection[RecordField],
 ) -> Record:
-    """A `MediaList` entry as the anchor's record (only `fields`; empty = all)."""
+    """A `MediaList` entry as the anchor's record with only the requested `fields`."""
     media = entry.get("media") or {}
     values: dict[RecordField, Value] = {}
     status = entry.get("status")
@@ -153,8 +153,7 @@ def record_from_entry(
     values[RecordField.REPEAT_COUNT] = int(entry.get("repeat") or 0)
     if entry.get("notes"):
         values[RecordField.NOTES] = str(entry["notes"])
-    if fields:
-        values = {k: v for k, v in values.items() if k in fields}
+    values = {k: v for k, v in values.items() if k in fields}
     ids = [ExternalId("anilist", str(entry["mediaId"]))]
     if media.get("idMal"):
         ids.append(ExternalId("mal", str(media["idMal"])))

@@ -117,6 +117,25 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{message}: {json.dumps(detail)}" if detail else message
 
 
+def page_refs(
+    refs: Sequence[Ref], cursor: str | None, limit: int | None
+) -> tuple[Sequence[Ref], str | None]:
+    """The slice of `refs` a ref-keyed query page covers, and the next cursor.
+
+    Raises:
+        ValueError: `cursor` is not one this function produced.
+    """
+    start = 0
+    if cursor is not None:
+        if not cursor.startswith("r:") or not cursor[2:].isdigit():
+            raise ValueError(f"not a ref-page cursor: {cursor!r}")
+        start = int(cursor[2:])
+    if limit is None or limit <= 0:
+        return refs[start:], None
+    end = start + limit
+    return refs[start:end], (f"r:{end}" if end < len(refs) else None)
+
+
 def _chunks[T](items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -437,17 +456,20 @@ class AniListProvider(
                 record_from_entry(e, self.score_format, query.fields) for e in entries
             )
             return Page(records, f"{chunk + 1}:{per}" if more else None)
+        refs, cursor = page_refs(query.refs, query.cursor, query.limit)
         entries: dict[int, dict[str, Any]] = {}
-        for entry in await self._entries_for_media(self._media_ids(query.refs)):
+        for entry in await self._entries_for_media(self._media_ids(refs)):
             entries[entry["id"]] = entry
-        keys = [int(k) for k in query.keys if k.isdigit()]
-        for entry in await self._entries_for_keys(keys):
-            entries[entry["id"]] = entry
+        if query.cursor is None or not query.refs:
+            keys = [int(k) for k in query.keys if k.isdigit()]
+            for entry in await self._entries_for_keys(keys):
+                entries[entry["id"]] = entry
         return Page(
             tuple(
                 record_from_entry(e, self.score_format, query.fields)
                 for e in entries.values()
-            )
+            ),
+            cursor,
         )
 
     async def fetch_nodes(self, query: NodeQuery) -> Page[Node]:
@@ -461,8 +483,9 @@ class AniListProvider(
             if query.native_node_kinds:
                 nodes = [n for n in nodes if n.kind in query.native_node_kinds]
             return Page(tuple(nodes), f"{chunk + 1}:{per}" if more else None)
+        refs, cursor = page_refs(query.refs, query.cursor, query.limit)
         nodes = []
-        for batch in _chunks(self._media_ids(query.refs), PAGE_SIZE):
+        for batch in _chunks(self._media_ids(refs), PAGE_SIZE):
             data = await self._query(docs.MEDIA_BY_ID, {"ids": list(batch), "page": 1})
             for media in (data.get("Page") or {}).get("media") or ():
                 if media:
@@ -472,7 +495,7 @@ class AniListProvider(
                         or node.kind in query.native_node_kinds
                     ):
                         nodes.append(node)
-        return Page(tuple(nodes))
+        return Page(tuple(nodes), cursor)
 
     async def resolve(self, ids: Sequence[ExternalId]) -> Sequence[Match]:
         """Map ``anilist:`` and ``mal:`` ids to AniList media, 50 each per request."""
