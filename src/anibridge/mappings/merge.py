@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from anibridge.mappings.errors import InvalidEntry, MappingError
 from anibridge.mappings.grammar import (
     canonical_descriptor,
@@ -45,18 +47,29 @@ def _alias(canonical: str) -> str | None:
     return None
 
 
+def _materialize(value: Any) -> Any:
+    """Decode a still-undecoded JSON range map so it can be edited."""
+    if isinstance(value, msgspec.Raw):
+        return msgspec.json.decode(value)
+    return value
+
+
 def _take(mapping: dict[Any, Any], canonical: str) -> Any:
-    """`mapping[canonical]`, first folding an alias spelling into it."""
+    """`mapping[canonical]` decoded, first folding an alias spelling into it."""
     alias = _alias(canonical)
     if alias is not None and alias in mapping:
-        moved = mapping.pop(alias)
-        existing = mapping.get(canonical)
+        moved = _materialize(mapping.pop(alias))
+        existing = _materialize(mapping.get(canonical))
         if isinstance(existing, dict) and isinstance(moved, dict):
             for key, value in moved.items():
                 existing.setdefault(key, value)
+            mapping[canonical] = existing
         elif existing is None:
             mapping[canonical] = moved
-    return mapping.get(canonical)
+    found = mapping.get(canonical)
+    if isinstance(found, msgspec.Raw):
+        found = mapping[canonical] = msgspec.json.decode(found)
+    return found
 
 
 def merge_layers(layers: Sequence[Layer]) -> Merged:
@@ -113,6 +126,7 @@ def _canonical_entries(
                     InvalidEntry(origin, source, str(raw_target), None, str(exc))
                 )
                 continue
+            ranges = _materialize(ranges)
             if ranges is None:
                 out.append((source, target, _WHOLE, None))
                 continue

@@ -69,7 +69,7 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
             data = yaml.load(raw, Loader=_YAML_LOADER)
         else:
             try:
-                data = msgspec.json.decode(raw)
+                data = _decode_json(raw)
             except msgspec.DecodeError:
                 if lowered.endswith(".json"):
                     raise
@@ -82,6 +82,22 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
             f"got {type(data).__name__}"
         )
     return data
+
+
+_JSON_SHAPE = dict[str, dict[str, msgspec.Raw] | list[str] | str | None]
+"""The v3 layout, with range maps left undecoded until the index needs them."""
+
+
+def _decode_json(raw: bytes) -> Any:
+    """Decode JSON keeping range maps as `msgspec.Raw` (fast, compact).
+
+    A payload that does not fit the v3 layout is decoded generically so that the
+    index can report each bad entry instead of rejecting the whole file.
+    """
+    try:
+        return msgspec.json.decode(raw, type=_JSON_SHAPE)
+    except msgspec.ValidationError:
+        return msgspec.json.decode(raw)
 
 
 def _zstd_decompress(raw: bytes) -> bytes:
