@@ -371,3 +371,31 @@ async def test_injected_exceptions():
     p.clear_failures()
     await p.initialize()
     assert [name for name, _ in p.calls].count("scan") == 3
+
+
+async def test_backup_errors_name_the_place():
+    p = MemoryProvider()
+    head = b'{"format": "anibridge-memory-backup", "version": 1, '
+    with pytest.raises(ValueError, match=r"events\[0\]: 'at'"):
+        await p.import_backup(head + b'"events": [{"ref": "a", "kind": "play"}]}')
+    with pytest.raises(
+        ValueError, match=r"records\[0\].values has unknown field 'mood'"
+    ):
+        await p.import_backup(
+            head + b'"records": [{"ref": "a", "values": {"mood": 1}}]}'
+        )
+    with pytest.raises(ValueError, match="unsupported version 2"):
+        await p.import_backup(b'{"format": "anibridge-memory-backup", "version": 2}')
+
+
+async def test_unexpected_write_error_becomes_internal_result():
+    class Buggy(MemoryProvider):
+        def _upsert_record(self, write):
+            raise RuntimeError("boom")
+
+    p = Buggy(nodes=[list_entry("1", "A")])
+    results = await p.write_records(
+        [UpsertRecord(Ref("1"), token="a"), DeleteRecord(Ref("1"), token="b")]
+    )
+    assert results[0].code == WriteError.INTERNAL and "boom" in results[0].error
+    assert results[1].code == WriteError.NOT_FOUND and results[1].token == "b"

@@ -1210,6 +1210,15 @@ class MemoryProviderBase(Provider):
                 code=failed.code,
                 error=failed.message,
             )
+        except Exception as exc:  # one bad write must not sink the batch
+            return WriteResult(
+                ok=False,
+                op=op,
+                token=token,
+                ref=ref,
+                code=WriteError.INTERNAL,
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     def _check_ref(self, ref: Ref | None) -> Ref:
         if ref is None:
@@ -1514,13 +1523,7 @@ class MemoryProviderBase(Provider):
             for i, item in enumerate(document.get("records") or ())
         ]
         events = [
-            Event(
-                ref=_ref_from_json(item.get("ref"), f"events[{i}].ref"),
-                kind=str(item.get("kind", "")),
-                at=parse_iso(item["at"]),
-                key=item.get("key"),
-                metadata=dict(item.get("metadata") or {}),
-            )
+            self._event_from_json(item, f"events[{i}]")
             for i, item in enumerate(document.get("events") or ())
         ]
         self._records.clear()
@@ -1538,6 +1541,19 @@ class MemoryProviderBase(Provider):
                     ref=stored_event.ref, key=stored_event.key, kind=event.kind, at=now
                 )
             )
+
+    @staticmethod
+    def _event_from_json(item: Any, where: str) -> Event:
+        try:
+            return Event(
+                ref=_ref_from_json(item.get("ref"), f"memory backup: {where}.ref"),
+                kind=str(item.get("kind", "")),
+                at=parse_iso(item["at"]),
+                key=item.get("key"),
+                metadata=dict(item.get("metadata") or {}),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"memory backup: {where}: {exc!s}") from None
 
     @staticmethod
     def _record_from_json(item: Any, where: str) -> Record:
