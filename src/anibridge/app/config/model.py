@@ -21,6 +21,7 @@ __all__ = [
     "ProviderSpec",
     "RuleConfig",
     "ScheduleConfig",
+    "WebConfig",
 ]
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -124,6 +125,21 @@ class MappingsSettings(_Strict):
     custom: list[str] = Field(default_factory=list, description="extra files/URLs")
 
 
+class WebConfig(_Strict):
+    """How `anibridge serve` listens and authenticates (see anibridge.app.web)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=4848, ge=0, le=65535)
+    path_prefix: str = ""
+    auth: bool = Field(default=True, description="off is refused on non-loopback")
+    admin_password: str | dict[str, str] | None = Field(
+        default=None, description="secret ({env: NAME} / {file: PATH}); else generated"
+    )
+    secure_cookies: bool | Literal["auto"] = "auto"
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    trust_proxy: bool = False
+
+
 class AppConfig(_Strict):
     """The whole `anibridge.yaml`."""
 
@@ -133,6 +149,7 @@ class AppConfig(_Strict):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     backups: BackupSettings = Field(default_factory=BackupSettings)
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
+    web: WebConfig = Field(default_factory=WebConfig)
     profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
 
     @field_validator("profiles")
