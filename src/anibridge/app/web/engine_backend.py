@@ -1,0 +1,966 @@
+"""The service's `Backend` on the real app: config, SQL store, providers, engine.
+
+Built from a loaded `anibridge.yaml`. Each profile gets its own provider instances,
+policy and pair; runs go through `anibridge.bridge.sync.run_sync` and
+`undo_run`. Runs are serialized per profile by the scheduler's workers, so this class
+never runs two writes on one profile at once.
+
+How each request mode reads the providers:
+- full: everything (`collect`).
+- incremental: the source's change feed from the stored cursor → a targeted re-read
+  of the touched anchors; the cursor is committed only after the run succeeded.
+  Sources without a change feed fall back to a full run.
+- targeted: the anchors named by inbound webhook payloads (`parse_inbound`).
+Dry-run plans are kept (in memory, newest 20 per profile) for review; applying one
+re-plans against live state and applies only the approved ids that are still valid
+(stable action ids: the same write on the same state has the same id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anibridge.app.config import (
+    ConfigError,
+    LoadedConfig,
+    ProfileConfig,
+    build_provider,
+    parse_config,
+    redact,
+)
+from anibridge.app.scheduler import (
+    ProfileSchedule,
+    RunResult,
+    SyncMode,
+    SyncRequest,
+    Timing,
+)
+from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
+from anibridge.bridge.codec import ref_from_json, ref_id
+from anibridge.bridge.collect import collect
+from anibridge.bridge.model import (
+    ConflictRule,
+    Direction,
+    GuardError,
+    Plan,
+    Policy,
+    ProgressMode,
+    Rule,
+    Snapshot,
+)
+from anibridge.bridge.stores import Pin
+from anibridge.bridge.sync import Pair, SyncResult, run_sync, undo_run
+from anibridge.provider.base import (
+    ChangeQuery,
+    ExternalId,
+    FacetName,
+    Provider,
+    Ref,
+    SupportsBackupExports,
+    SupportsBackupImports,
+    SupportsChangeFeed,
+    SupportsInboundChanges,
+)
+from anibridge.store import SqlStore
+
+__all__ = ["EngineBackend", "policy_for", "schedule_for"]
+
+log = logging.getLogger(__name__)
+
+KEEP_PLANS = 20
+CUSTOM_MAPPINGS = "mappings.custom.yaml"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def policy_for(name: str, cfg: ProfileConfig, timezone: str) -> Policy:
+    """The engine policy a profile's config describes."""
+    fields = Policy().fields if cfg.fields == "all" else frozenset(cfg.fields)
+    return Policy(
+        profile=name,
+        direction=Direction(cfg.direction),
+        fields=fields,
+        allow_deletes=cfg.allow_deletes,
+        progress_mode=ProgressMode(cfg.progress_mode),
+        timezone=cfg.timezone or timezone,
+        conflict=ConflictRule(cfg.conflict),
+        priority=tuple(cfg.priority),
+        max_delete_fraction=cfg.max_delete_fraction,
+        rules=tuple(
+            Rule(
+                r.name,
+                frozenset(r.fields),
+                frozenset(r.when_target_status),
+                frozenset(r.when_desired_status),
+                frozenset(r.when_provider),
+            )
+            for r in cfg.rules
+        ),
+        status_inference_overrides=cfg.status_inference_overrides,
+        sync_events=cfg.sync_events,
+        fuzzy_threshold=cfg.fuzzy_threshold,
+        empty_status=cfg.empty_status,
+    )
+
+
+def schedule_for(cfg: ProfileConfig) -> ProfileSchedule:
+    """The scheduler's view of a profile's `schedule:` block."""
+    s = cfg.schedule
+    scan = None
+    if s.cron:
+        scan = Timing(cron=s.cron)
+    elif s.interval:
+        scan = Timing(seconds=float(s.interval))
+    poll = Timing(seconds=float(s.poll)) if s.poll else None
+    return ProfileSchedule(scan=scan, poll=poll, webhooks=s.webhooks)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass(slots=True)
+class _Kept:
+    """A dry-run plan kept for review."""
+
+    plan: Plan
+    created_at: str
+    status: str = "pending"  # pending | applied
+    run_id: str | None = None
+
+
+@dataclass(slots=True)
+class _Profile:
+    name: str
+    cfg: ProfileConfig
+    policy: Policy
+    providers: dict[str, Provider] = field(default_factory=dict)
+    error: str | None = None
+    ready: bool = False
+
+    @property
+    def pair(self) -> Pair:
+        return Pair(self.cfg.source.key, self.cfg.target.key)
+
+
+class EngineBackend:
+    """`anibridge.app.web.backend.Backend` on the real engine.
+
+    Args:
+        loaded: The loaded config.
+        index: A mappings index to use (default: loaded from the config at start).
+        environ: Environment for secret resolution (tests).
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        index: Any = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """Prepare profiles; nothing is opened before `start`."""
+        self.loaded = loaded
+        self.index = index
+        self._environ = environ
+        self.store: SqlStore | None = None
+        self._profiles: dict[str, _Profile] = {
+            name: _Profile(name, cfg, policy_for(name, cfg, loaded.app.timezone))
+            for name, cfg in loaded.app.profiles.items()
+        }
+        self._plans: dict[str, OrderedDict[str, _Kept]] = {
+            name: OrderedDict() for name in self._profiles
+        }
+        self._titles: dict[tuple[str, str], dict[str, Any]] = {}
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the store, load mappings, build and initialize every profile."""
+        if self._started:
+            return
+        self._started = True
+        self.loaded.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = await asyncio.to_thread(SqlStore, self.loaded.store_url)
+        if self.index is None:
+            self.index = await asyncio.to_thread(self._load_index)
+        for prof in self._profiles.values():
+            try:
+                for spec, where in (
+                    (prof.cfg.source, f"profiles.{prof.name}.source"),
+                    (prof.cfg.target, f"profiles.{prof.name}.target"),
+                ):
+                    provider = build_provider(
+                        spec,
+                        where=where,
+                        base_dir=self.loaded.base_dir,
+                        environ=self._environ,
+                    )
+                    await provider.initialize()
+                    prof.providers[spec.key] = provider
+                prof.ready = True
+            except Exception as exc:
+                prof.error = f"{type(exc).__name__}: {exc}"
+                log.error("profile %s cannot start: %s", prof.name, prof.error)
+
+    def _load_index(self) -> Any:
+        from anibridge.mappings import load_index
+
+        settings = self.loaded.app.mappings
+        paths = [
+            str(self.loaded.resolve(p)) if "://" not in p else p
+            for p in settings.custom
+        ]
+        custom = self.custom_mappings_path
+        if custom.exists():
+            paths.append(str(custom))
+        return load_index(paths, include_default=settings.include_default, notice=None)
+
+    async def close(self) -> None:
+        """Close providers and the store."""
+        for prof in self._profiles.values():
+            for provider in prof.providers.values():
+                try:
+                    await provider.close()
+                except Exception:
+                    log.exception("closing provider failed")
+            prof.providers.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    async def refresh_mappings(self) -> str:
+        """Update the dataset with the mappings updater (ETag), then reload."""
+        try:
+            from anibridge.mappings import update as updater  # type: ignore[attr-defined]
+        except ImportError:
+            return "updater not available; using the installed dataset"
+        outcome = await asyncio.to_thread(updater.update_dataset)
+        self.index = await asyncio.to_thread(self._load_index)
+        return str(outcome)
+
+    # -- profiles --------------------------------------------------------------
+    def profiles(self) -> list[ProfileInfo]:
+        """Profiles with their providers' display names and roles."""
+        out = []
+        for prof in self._profiles.values():
+            infos = []
+            for spec, role in (
+                (prof.cfg.source, "source"),
+                (prof.cfg.target, "target"),
+            ):
+                provider = prof.providers.get(spec.key)
+                display = getattr(provider, "DISPLAY_NAME", None) or spec.type
+                account = provider.account() if provider is not None else None
+                labels = (account.title,) if account and account.title else ()
+                infos.append(ProviderInfo(spec.key, spec.type, display, role, labels))
+            out.append(
+                ProfileInfo(
+                    prof.name,
+                    tuple(infos),
+                    schedule_for(prof.cfg),
+                    "two-way" if prof.cfg.direction == "two_way" else "one-way",
+                )
+            )
+        return out
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Ready when the store is open and every profile initialized."""
+        detail = {
+            name: {"ready": p.ready, "error": p.error}
+            for name, p in self._profiles.items()
+        }
+        ok = self.store is not None and all(p.ready for p in self._profiles.values())
+        return ok, detail
+
+    def _prof(self, name: str) -> _Profile:
+        prof = self._profiles.get(name)
+        if prof is None:
+            raise BackendError(f"unknown profile {name!r}", status=404)
+        if not prof.ready:
+            raise BackendError(
+                f"profile {name!r} is not ready: {prof.error or 'starting'}", status=409
+            )
+        return prof
+
+    def _stores(self) -> Any:
+        if self.store is None:
+            raise BackendError("the store is not open", status=503)
+        return self.store.bundle()
+
+    # -- running -----------------------------------------------------------------
+    async def run(self, profile: str, request: SyncRequest) -> RunResult:
+        """One (possibly dry) run of a profile for a scheduler request."""
+        prof = self._prof(profile)
+        stores = self._stores()
+        source_key = prof.cfg.source.key
+        source = prof.providers[source_key]
+        snapshots: dict[str, Snapshot] = {}
+        cursor_after: str | None = None
+        mode = request.mode
+        touched: set[str] = set()
+        if mode is SyncMode.TARGETED:
+            touched, errors = await self._inbound_refs(prof, request)
+            if not touched:
+                return RunResult(
+                    "skipped",
+                    summary={"changes": 0, "rejected_payloads": len(errors)},
+                    error="; ".join(errors) or None,
+                )
+        elif mode is SyncMode.INCREMENTAL:
+            if isinstance(source, SupportsChangeFeed):
+                touched, cursor_after = await self._poll(prof, source)
+                if not touched:
+                    if cursor_after is not None and not request.dry_run:
+                        stores.cursors.set_cursor(profile, source_key, cursor_after)
+                    return RunResult("skipped", summary={"changes": 0})
+            else:
+                mode = SyncMode.FULL
+        if touched:
+            snapshots[source_key] = await collect(
+                source, source_key, refs=[Ref(k) for k in sorted(touched)]
+            )
+        if not request.dry_run:
+            await self._backup_targets(prof, reason="before-run")
+        result = await self._run_sync(prof, snapshots, dry_run=request.dry_run)
+        if isinstance(result, RunResult):
+            return result
+        if cursor_after is not None and not request.dry_run:
+            stores.cursors.set_cursor(profile, source_key, cursor_after)
+        self._remember_titles(result)
+        summary = dict(result.run.summary)
+        if touched:
+            summary["refs"] = len(touched)
+        if request.inbound:
+            summary["payloads"] = len(request.inbound)
+        if request.dry_run:
+            self._keep(profile, result.plan, result.run.id)
+        return RunResult(
+            result.run.status,
+            result.run.id,
+            result.plan.id,
+            summary,
+            result.run.error,
+        )
+
+    async def _run_sync(
+        self,
+        prof: _Profile,
+        snapshots: Mapping[str, Snapshot],
+        *,
+        dry_run: bool,
+        only: set[str] | None = None,
+    ) -> SyncResult | RunResult:
+        captured: list[Plan] = []
+        try:
+            return await run_sync(
+                prof.providers,
+                [prof.pair],
+                prof.policy,
+                self._stores(),
+                index=self.index,
+                dry_run=dry_run,
+                only=only,
+                snapshots=snapshots,
+                on_plan=captured.append,
+            )
+        except GuardError as exc:
+            if dry_run and captured:
+                kept = self._keep(prof.name, captured[0], None)
+                return RunResult(
+                    "refused", plan_id=kept.plan.id, error=str(exc), summary={}
+                )
+            return RunResult("refused", error=str(exc))
+
+    async def _inbound_refs(
+        self, prof: _Profile, request: SyncRequest
+    ) -> tuple[set[str], list[str]]:
+        keys: set[str] = set()
+        errors: list[str] = []
+        source_key = prof.cfg.source.key
+        provider = prof.providers[source_key]
+        for item in request.inbound:
+            if item.provider != source_key or not isinstance(
+                provider, SupportsInboundChanges
+            ):
+                continue
+            try:
+                parsed = await provider.parse_inbound(item.request)
+            except Exception as exc:
+                errors.append(f"{item.provider}: {exc}")
+                log.warning("webhook payload for %s rejected: %s", item.provider, exc)
+                continue
+            if parsed.matched:
+                keys.update(change.ref.key for change in parsed.changes)
+        return keys, errors
+
+    async def _poll(
+        self, prof: _Profile, source: SupportsChangeFeed
+    ) -> tuple[set[str], str | None]:
+        stores = self._stores()
+        key = prof.cfg.source.key
+        cursor = stores.cursors.cursor(prof.name, key)
+        keys: set[str] = set()
+        for _ in range(10_000):
+            page = await source.poll_changes(ChangeQuery(cursor=cursor, limit=500))
+            keys.update(change.ref.key for change in page.items)
+            if page.cursor is None or page.cursor == cursor or not page.items:
+                cursor = page.cursor or cursor
+                break
+            cursor = page.cursor
+        return keys, cursor
+
+    # -- plans -------------------------------------------------------------------
+    def _keep(self, profile: str, plan: Plan, run_id: str | None) -> _Kept:
+        kept = _Kept(plan, _now(), run_id=run_id)
+        plans = self._plans[profile]
+        plans[plan.id] = kept
+        plans.move_to_end(plan.id)
+        while len(plans) > KEEP_PLANS:
+            plans.popitem(last=False)
+        return kept
+
+    def _find_plan(self, plan_id: str) -> tuple[str, _Kept] | None:
+        for profile, plans in self._plans.items():
+            if plan_id in plans:
+                return profile, plans[plan_id]
+        return None
+
+    def plans(self, profile: str) -> list[dict[str, Any]]:
+        """Kept plans, newest first, without their actions."""
+        plans = self._plans.get(profile, OrderedDict())
+        return [
+            {
+                "id": k.plan.id,
+                "profile": profile,
+                "created_at": k.created_at,
+                "status": k.status,
+                "actions_count": len(k.plan.actions),
+                "skipped_count": len(k.plan.skipped),
+                "guards": list(k.plan.guards),
+            }
+            for k in reversed(plans.values())
+        ]
+
+    def plan(self, plan_id: str) -> dict[str, Any] | None:
+        """A kept plan with actions (titles added where known)."""
+        found = self._find_plan(plan_id)
+        if found is None:
+            return None
+        profile, kept = found
+        data = kept.plan.to_json()
+        for item in data["actions"] + data["skipped"]:
+            item.update(self._display(item["provider"], item["ref"]))
+        data.update(
+            profile=profile,
+            created_at=kept.created_at,
+            status=kept.status,
+            run_id=kept.run_id,
+        )
+        return data
+
+    async def apply_plan(
+        self, profile: str, plan_id: str, action_ids: Sequence[str]
+    ) -> RunResult:
+        """Apply the approved ids of a kept plan, re-planned against live state."""
+        prof = self._prof(profile)
+        found = self._find_plan(plan_id)
+        if found is None or found[0] != profile:
+            raise BackendError(f"no kept plan {plan_id!r} for {profile!r}", status=404)
+        kept = found[1]
+        if kept.status != "pending":
+            raise BackendError(f"plan {plan_id} was already applied", status=409)
+        approved = set(action_ids)
+        unknown = approved - {a.id for a in kept.plan.actions}
+        if unknown:
+            raise BackendError(
+                f"action ids not in plan {plan_id}: {', '.join(sorted(unknown))}"
+            )
+        only = set(approved)
+        dropped: list[str] = []
+
+        def keep_valid(fresh: Plan) -> None:
+            # Apply only approved ids that the fresh plan still contains.
+            valid = {a.id for a in fresh.actions}
+            dropped.extend(sorted(only - valid))
+            only.intersection_update(valid)
+
+        await self._backup_targets(prof, reason="before-apply")
+        stores = self._stores()
+        try:
+            result = await run_sync(
+                prof.providers,
+                [prof.pair],
+                replace(prof.policy, force=True),
+                stores,
+                index=self.index,
+                only=only,
+                on_plan=keep_valid,
+            )
+        except GuardError as exc:
+            return RunResult("refused", error=str(exc))
+        kept.status = "applied"
+        kept.run_id = result.run.id
+        self._remember_titles(result)
+        summary = {**result.run.summary, "approved": len(approved)}
+        if dropped:
+            summary["outdated"] = len(dropped)
+        return RunResult(
+            result.run.status if not dropped else "partial",
+            result.run.id,
+            plan_id,
+            summary,
+            (
+                f"{len(dropped)} approved change(s) no longer apply (the data changed "
+                "since the preview); preview again"
+            )
+            if dropped
+            else None,
+        )
+
+    # -- history -----------------------------------------------------------------
+    def runs(self, profile: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Recent runs, newest first."""
+        if self.store is None:
+            return []
+        return [_run_json(r) for r in self.store.runs(profile, limit)]
+
+    def history(
+        self,
+        profile: str,
+        *,
+        outcome: str | None = None,
+        provider: str | None = None,
+        run_id: str | None = None,
+        query: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Journal rows with per-action diffs, newest first."""
+        if self.store is None:
+            return []
+        runs = self.store.runs(profile, 200)
+        if run_id:
+            runs = [r for r in runs if r.id == run_id]
+        rows: list[dict[str, Any]] = []
+        undone: set[str] = set()
+        for run in runs:
+            for entry in self.store.entries(run.id):
+                row = asdict(entry)
+                row["run_kind"] = run.kind
+                row.update(self._display(entry.provider, entry.ref))
+                rows.append(row)
+                if entry.undoes and entry.outcome == "applied":
+                    undone.add(entry.undoes)
+        needle = (query or "").lower()
+        out = []
+        for row in rows:
+            row["undone"] = row["action_id"] in undone
+            wanted = row["outcome"] == outcome or (
+                outcome == "undone" and row["undone"]
+            )
+            if outcome and not wanted:
+                continue
+            if provider and row["provider"] != provider:
+                continue
+            if needle and needle not in (
+                f"{row.get('title') or ''} {row['ref_id']} {row['reason']}".lower()
+            ):
+                continue
+            out.append(row)
+        out.sort(key=lambda r: r["finished_at"] or r["started_at"] or "", reverse=True)
+        return out[:limit]
+
+    async def undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
+        """Revert applied actions one by one (each becomes an undo run)."""
+        prof = self._prof(profile)
+        stores = self._stores()
+        counts: dict[str, int] = {}
+        last: SyncResult | None = None
+        errors: list[str] = []
+        for action_id in action_ids:
+            try:
+                last = await undo_run(
+                    prof.providers, stores, profile=profile, action_id=action_id
+                )
+            except ValueError as exc:
+                errors.append(str(exc))
+                continue
+            for k, v in last.run.summary.items():
+                if isinstance(v, int):
+                    counts[k] = counts.get(k, 0) + v
+        if last is None:
+            raise BackendError("; ".join(errors) or "nothing to undo", status=404)
+        status = "ok" if not errors and not counts.get("failed") else "partial"
+        return RunResult(status, last.run.id, None, counts, "; ".join(errors) or None)
+
+    async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
+        """Re-plan and apply the failed actions that are still wanted."""
+        prof = self._prof(profile)
+        wanted = set(action_ids)
+        only = set(wanted)
+
+        def keep_valid(fresh: Plan) -> None:
+            only.intersection_update({a.id for a in fresh.actions})
+
+        try:
+            result = await run_sync(
+                prof.providers,
+                [prof.pair],
+                prof.policy,
+                self._stores(),
+                index=self.index,
+                only=only,
+                on_plan=keep_valid,
+            )
+        except GuardError as exc:
+            return RunResult("refused", error=str(exc))
+        self._remember_titles(result)
+        gone = len(wanted - only)
+        return RunResult(
+            result.run.status,
+            result.run.id,
+            result.plan.id,
+            {**result.run.summary, "no_longer_needed": gone},
+        )
+
+    # -- display helpers -----------------------------------------------------------
+    def _remember_titles(self, result: SyncResult) -> None:
+        for key, snap in result.snapshots.items():
+            for anchor, entry in snap.entries.items():
+                node = entry.node
+                if node is None or not node.title:
+                    continue
+                artwork = node.facets.get(FacetName.ARTWORK)
+                poster = getattr(artwork, "poster", None)
+                self._titles[(key, anchor)] = {
+                    "title": node.title,
+                    "url": node.url,
+                    "poster": poster,
+                    "labels": list(node.labels),
+                }
+
+    def _display(self, provider: str, ref_json: Mapping[str, Any]) -> dict[str, Any]:
+        ref = ref_from_json(ref_json)
+        shown = dict(self._titles.get((provider, ref.key), {}))
+        label = shown.get("title") or ref.key
+        if ref.path:
+            label += " · " + " ".join(f"{s.axis} {s.value}" for s in ref.path)
+        shown["ref_label"] = label
+        shown["ref_id"] = ref_id(ref)
+        shown["anchor_id"] = ref_id(Ref(ref.key))
+        return shown
+
+    # -- pins ------------------------------------------------------------------------
+    def pins(self, profile: str) -> list[dict[str, Any]]:
+        """Pins of a profile."""
+        if self.store is None:
+            return []
+        return [
+            {"provider": p.provider, "ref": p.ref, "fields": sorted(p.fields)}
+            for p in self.store.pins(profile)
+        ]
+
+    def set_pin(
+        self, profile: str, provider: str, ref: str, fields: Sequence[str]
+    ) -> dict[str, Any]:
+        """Pin fields of a target entry (validated against `RecordField`)."""
+        from anibridge.provider.base import RecordField
+
+        prof = self._prof(profile)
+        if provider not in prof.providers:
+            raise BackendError(f"profile {profile!r} has no provider {provider!r}")
+        names = {f.value for f in RecordField}
+        bad = sorted(set(fields) - names)
+        if bad:
+            raise BackendError(
+                f"unknown field(s) {', '.join(bad)}; "
+                f"pinnable: {', '.join(sorted(names))}"
+            )
+        anchor = ref.split("/", 1)[0]
+        pin = Pin(profile, provider, anchor, frozenset(fields))
+        self._stores().pins.set_pin(pin)
+        return {"provider": provider, "ref": anchor, "fields": sorted(fields)}
+
+    # -- inbound ---------------------------------------------------------------------
+    def webhook_providers(self) -> list[str]:
+        """Provider keys (sources) that parse inbound changes."""
+        keys = []
+        for prof in self._profiles.values():
+            key = prof.cfg.source.key
+            if isinstance(prof.providers.get(key), SupportsInboundChanges):
+                keys.append(key)
+        return sorted(set(keys))
+
+    def webhook_profiles(self, provider: str) -> list[str]:
+        """Profiles whose source is `provider` and that accept webhooks."""
+        return [
+            p.name
+            for p in self._profiles.values()
+            if p.cfg.source.key == provider and p.cfg.schedule.webhooks and p.ready
+        ]
+
+    # -- mappings --------------------------------------------------------------------
+    @property
+    def custom_mappings_path(self) -> Path:
+        """The custom override file edited from the UI."""
+        return self.loaded.data_dir / CUSTOM_MAPPINGS
+
+    def mapping_lookup(self, descriptor: str) -> dict[str, Any]:
+        """Edges of one descriptor in the effective dataset."""
+        from anibridge.mappings import MappingError, canonical_id
+
+        try:
+            source = canonical_id(ExternalId.parse(descriptor.strip()))
+        except (ValueError, MappingError) as exc:
+            raise BackendError(
+                f"{descriptor!r} is not a descriptor like anilist:21 or "
+                f"tvdb_show:81797:s1 ({exc})"
+            ) from exc
+        if self.index is None:
+            raise BackendError("mappings are still loading", status=503)
+        edges = []
+        for edge in self.index.edges(source):
+            edges.append(
+                {
+                    "source": str(edge.source),
+                    "target": str(edge.target),
+                    "ranges": [_pair_text(p) for p in edge.pairs],
+                    "provenance": sorted({o for p in edge.pairs for o in p.provenance}),
+                }
+            )
+        return {"descriptor": str(source), "edges": edges}
+
+    def overrides_text(self) -> str:
+        """The custom file's text."""
+        path = self.custom_mappings_path
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def validate_overrides(self, text: str) -> list[str]:
+        """Parse the text as a mappings payload; list every invalid entry."""
+        from anibridge.mappings import MappingError, load_index
+
+        if not text.strip():
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / CUSTOM_MAPPINGS
+            path.write_text(text, encoding="utf-8")
+            try:
+                index = load_index([str(path)], include_default=False, notice=None)
+            except MappingError as exc:
+                return [str(exc).replace(str(path), CUSTOM_MAPPINGS)]
+        return [str(item) for item in getattr(index, "invalid", [])]
+
+    def write_overrides(self, text: str) -> None:
+        """Save the custom file atomically and reload the index."""
+        problems = self.validate_overrides(text)
+        if problems:
+            raise BackendError("; ".join(problems), status=422)
+        _atomic_write(self.custom_mappings_path, text)
+        self.index = self._load_index()
+
+    # -- backups -----------------------------------------------------------------------
+    @property
+    def backup_dir(self) -> Path:
+        """Backups live here, one folder per profile."""
+        return self.loaded.backup_dir
+
+    async def _backup_targets(self, prof: _Profile, *, reason: str) -> None:
+        if not self.loaded.app.backups.before_write:
+            return
+        keys = [prof.cfg.target.key]
+        if prof.cfg.direction == "two_way":
+            keys.append(prof.cfg.source.key)
+        for key in keys:
+            await self._backup(prof, key, reason)
+
+    async def _backup(self, prof: _Profile, key: str, reason: str) -> str | None:
+        provider = prof.providers[key]
+        if not isinstance(provider, SupportsBackupExports):
+            return None
+        artifact = await provider.export_backup()
+        if artifact is None:
+            return None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        folder = self.backup_dir / prof.name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{key}-{stamp}-{reason}{artifact.file_extension}"
+        await asyncio.to_thread(path.write_bytes, artifact.content)
+        assert self.store is not None
+        self.store.add_backup(
+            profile=prof.name,
+            provider=key,
+            path=str(path),
+            size=len(artifact.content),
+            sha256=hashlib.sha256(artifact.content).hexdigest(),
+        )
+        self._prune(prof.name, key)
+        return path.name
+
+    def _prune(self, profile: str, key: str) -> None:
+        keep = self.loaded.app.backups.retention
+        if not keep or self.store is None:
+            return
+        for old in self.store.backups(profile, key)[keep:]:
+            Path(old.path).unlink(missing_ok=True)
+            self.store.remove_backup(old.id)
+
+    def backups(self, profile: str) -> list[dict[str, Any]]:
+        """Indexed backups of a profile, newest first."""
+        if self.store is None:
+            return []
+        return [
+            {
+                "name": Path(b.path).name,
+                "provider": b.provider,
+                "size": b.size,
+                "created_at": b.created_at,
+                "sha256": b.sha256,
+            }
+            for b in self.store.backups(profile)
+            if Path(b.path).exists()
+        ]
+
+    def backup_file(self, profile: str, name: str) -> Path:
+        """A backup's path; only names the index knows are served."""
+        if not _SAFE_NAME.match(name) or self.store is None:
+            raise BackendError(f"no backup {name!r}", status=404)
+        for b in self.store.backups(profile):
+            path = Path(b.path)
+            if path.name == name and path.exists():
+                return path
+        raise BackendError(f"no backup {name!r} for {profile!r}", status=404)
+
+    async def restore_backup(self, profile: str, name: str) -> RunResult:
+        """Back up the current state, then import the chosen backup."""
+        prof = self._prof(profile)
+        path = self.backup_file(profile, name)
+        entry = next(
+            b
+            for b in self.store.backups(profile)
+            if Path(b.path) == path  # type: ignore[union-attr]
+        )
+        provider = prof.providers.get(entry.provider)
+        if not isinstance(provider, SupportsBackupImports):
+            raise BackendError(f"provider {entry.provider!r} cannot restore backups")
+        safety = await self._backup(prof, entry.provider, "before-restore")
+        await provider.import_backup(path.read_bytes())
+        log.info("profile %s: restored %s into %s", profile, name, entry.provider)
+        return RunResult(
+            "ok",
+            summary={"restored": name, "provider": entry.provider},
+            error=None if safety else "no safety backup could be taken",
+        )
+
+    # -- config ----------------------------------------------------------------------
+    def _config_data(self) -> dict[str, Any]:
+        text = self.loaded.path.read_text(encoding="utf-8")
+        return yaml.safe_load(text) or {}
+
+    def config_text(self) -> str:
+        """The config with every secret replaced by ``***``."""
+        try:
+            data = self._config_data()
+        except (OSError, yaml.YAMLError) as exc:
+            return f"# config unreadable: {exc}\n"
+        return yaml.safe_dump(redact(data), sort_keys=False, allow_unicode=True)
+
+    def _unredact(self, text: str) -> dict[str, Any]:
+        try:
+            new = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise BackendError(f"not valid YAML{at}") from exc
+        if new is None:
+            new = {}
+        if not isinstance(new, dict):
+            raise BackendError("the top level must be a mapping of keys")
+        return _restore_secrets(new, self._config_data())
+
+    def validate_config(self, text: str) -> list[str]:
+        """Problems with a config text (after restoring ``***`` secrets)."""
+        try:
+            data = self._unredact(text)
+            parse_config(data, path=self.loaded.path, environ=self._environ)
+        except BackendError as exc:
+            return [str(exc)]
+        except ConfigError as exc:
+            return [str(exc)]
+        return []
+
+    def write_config(self, text: str) -> list[str]:
+        """Save a validated config; profile changes apply after a restart."""
+        problems = self.validate_config(text)
+        if problems:
+            raise BackendError("; ".join(problems), status=422)
+        data = self._unredact(text)
+        old = self._config_data()
+        _atomic_write(
+            self.loaded.path,
+            yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+        )
+        return sorted(k for k in set(old) | set(data) if old.get(k) != data.get(k))
+
+
+def _pair_text(pair: Any) -> str:
+    end = "" if pair.source_end is None else str(pair.source_end)
+    src = (
+        str(pair.source_start)
+        if pair.source_end == pair.source_start
+        else f"{pair.source_start}-{end}"
+    )
+    targets = ",".join(
+        str(a) if b == a else f"{a}-{'' if b is None else b}" for a, b in pair.target
+    )
+    ratio = f"|{pair.ratio}" if pair.ratio is not None else ""
+    return f"{src}={targets}{ratio}"
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    data = asdict(run)
+    data["summary"] = dict(run.summary)
+    return data
+
+
+def _restore_secrets(new: Any, old: Any) -> Any:
+    """Put stored values back where the edited text still says ``***``."""
+    if isinstance(new, dict):
+        return {
+            k: _restore_secrets(v, old.get(k) if isinstance(old, dict) else None)
+            for k, v in new.items()
+        }
+    if isinstance(new, list):
+        olds = old if isinstance(old, list) else []
+        return [
+            _restore_secrets(v, olds[i] if i < len(olds) else None)
+            for i, v in enumerate(new)
+        ]
+    masked = isinstance(new, str) and (new == "***" or new.startswith("<secret from "))
+    if masked and old is not None:
+        return copy.deepcopy(old)
+    return new
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
