@@ -434,3 +434,59 @@ def test_account_rule():
     assert validate_account("p", Account("k", "t")).key == "k"
     for bad in (None, Account("", "t"), {"key": "k"}):
         assert rule_of(validate_account, "p", bad) == Rule.ACCOUNT
+
+
+def test_structural_rules_and_plural_helpers():
+    from anibridge.provider.base import Provider
+    from anibridge.provider.validate import (
+        validate_capabilities,
+        validate_changes,
+        validate_event_summaries,
+        validate_events,
+        validate_nodes,
+        validate_records,
+    )
+
+    assert rule_of(validate_value, "p", None, RecordField.RATING, 5) == Rule.VALUE_TYPE
+    assert rule_of(validate_node, "p", Node(Ref("a"), 3), capabilities=CAPS) == (
+        Rule.VALUE_TYPE
+    )
+    assert rule_of(validate_node, "p", Node(Ref("a", (("e", 1),)), "show")) == (
+        Rule.OBJECT_TYPE
+    )
+    assert rule_of(validate_event, "p", Record(Ref("a"))) == Rule.OBJECT_TYPE
+    assert rule_of(validate_event_summary, "p", Event(Ref("a"), "play", T)) == (
+        Rule.OBJECT_TYPE
+    )
+    good_event = Event(Ref("a"), "play", T)
+    validate_events("p", [good_event], capabilities=CAPS)
+    validate_event_summaries("p", [EventSummary(Ref("a"), "play")], capabilities=CAPS)
+    validate_changes("p", [RecordChange(Ref("a"))], capabilities=CAPS)
+    validate_nodes("p", [Node(Ref("a"), "show")], capabilities=CAPS)
+    validate_records("p", [Record(Ref("a"))], capabilities=CAPS)
+    for helper, bad in [
+        (validate_events, [good_event, None]),
+        (validate_event_summaries, [None]),
+        (validate_changes, [None]),
+        (validate_nodes, [None]),
+        (validate_records, [None]),
+    ]:
+        assert rule_of(helper, "p", bad) == Rule.OBJECT_TYPE
+
+    class Odd(Provider):
+        def account(self):
+            return None
+
+        def capabilities(self):
+            return self.caps
+
+    odd = Odd(logger=__import__("logging").getLogger("t"))
+    odd.caps = {"roles": ()}
+    assert rule_of(validate_capabilities, "p", odd) == Rule.OBJECT_TYPE
+    odd.caps = Capabilities(
+        record_fields={RecordField.NOTES: FieldSpec(RecordField.RATING)}
+    )
+    with pytest.raises(ContractViolation, match="holds the spec of"):
+        validate_capabilities("p", odd)
+    odd.caps = Capabilities()
+    assert validate_capabilities("p", odd) == Capabilities()

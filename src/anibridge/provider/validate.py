@@ -135,7 +135,10 @@ class Rule(StrEnum):
 
 
 def _describe(obj: object) -> str:
-    text = repr(obj)
+    try:
+        text = repr(obj)
+    except Exception:  # a malformed object must still produce a violation
+        text = f"<unrepresentable {type(obj).__name__}>"
     return text if len(text) <= 160 else text[:157] + "..."
 
 
