@@ -119,3 +119,56 @@ def by_field(plan: Plan, provider: str | None = None):
         for f, v in a.after.items():
             out[(repr(a.ref), f)] = v
     return out
+
+
+def history_capabilities():
+    """A Trakt-like history: plays as appendable events, watchlist and ratings kinds."""
+    from anibridge.provider.base import (
+        Capabilities,
+        Descriptor,
+        EventKind,
+        FacetName,
+        FieldSpec,
+        NodeKind,
+        NumericConstraint,
+        RecordField,
+        RecordKind,
+        Role,
+        WriteOp,
+    )
+
+    return Capabilities(
+        roles=frozenset({Role.SOURCE, Role.TARGET}),
+        facets=frozenset(FacetName),
+        node_kinds=(Descriptor("show", NodeKind.SERIES),),
+        coordinate_axes={"show": ("season", "episode")},
+        record_kinds=(
+            Descriptor("watchlist", RecordKind.PLANNED),
+            Descriptor("ratings", RecordKind.RATINGS),
+        ),
+        record_fields={
+            RecordField.RATING: FieldSpec(
+                RecordField.RATING,
+                writable=True,
+                constraints=(NumericConstraint(1, 10, 1),),
+            )
+        },
+        event_kinds=(Descriptor("watch", EventKind.PLAY),),
+        write_ops=frozenset(
+            {
+                WriteOp.UPSERT_RECORD,
+                WriteOp.DELETE_RECORD,
+                WriteOp.APPEND_EVENT,
+                WriteOp.DELETE_EVENT,
+            }
+        ),
+        external_authorities=frozenset({"tvdb_show", "tmdb_show"}),
+    )
+
+
+def history(shows, events=(), records=()):
+    caps = history_capabilities()
+    nodes = []
+    for key, title, seasons, ids in shows:
+        nodes.extend(library_show(key, title, seasons, ids=ids)[:1])
+    return memory_provider(caps, nodes=nodes, events=events, records=records)

@@ -41,9 +41,11 @@ async def test_split_cour_season_feeds_two_entries():
         watched("p2", 2, range(1, 17)),
     )
     dst = tracker(
-        [("117197", "Part 1", 13, ["anilist:117197"]),
-         ("151803", "Part 2", 12, ["anilist:151803"])]
-    )  # fmt: skip
+        [
+            ("117197", "Part 1", 13, ["anilist:117197"]),
+            ("151803", "Part 2", 12, ["anilist:151803"]),
+        ]
+    )
     a, _, ident = await _identify(src, dst)
     obs = observe(a, ident)
     assert sorted(n for (_, n) in obs["117197"].units) == list(range(1, 14))

@@ -8,7 +8,6 @@ import pytest
 from bridge_support import (
     T0,
     by_field,
-    curated,
     custom_index,
     library,
     plan_between,
@@ -204,9 +203,12 @@ async def test_issue_43_only_watched_specials_are_marked():
     # Naruto specials: s0e1 -> anilist:761, s0e4 -> anilist:442, s0e9 -> anilist:7367.
     src = library([("n", "Naruto", {0: 9}, ["tvdb_show:78857"])], watched("n", 0, [4]))
     dst = tracker(
-        [("442", "Special A", 1, ["anilist:442"]), ("761", "Special B", 1, ["anilist:761"]),
-         ("7367", "Special C", 1, ["anilist:7367"])]
-    )  # fmt: skip
+        [
+            ("442", "Special A", 1, ["anilist:442"]),
+            ("761", "Special B", 1, ["anilist:761"]),
+            ("7367", "Special C", 1, ["anilist:7367"]),
+        ]
+    )
     plan = await plan_between(src, dst)
     fields = by_field(plan)
     assert {k[0] for k in fields} == {"442"}
@@ -253,9 +255,14 @@ async def test_issue_207_date_only_targets_get_the_users_calendar_day(idx12, tz,
 async def test_issue_207_same_calendar_day_is_not_a_change(idx12):
     late = datetime(2024, 3, 1, 23, 30, tzinfo=UTC)
     target = list_record(
-        "100", status=Status.COMPLETED, progress=12, started=datetime(2024, 3, 2, tzinfo=UTC),
-        finished=datetime(2024, 3, 2, tzinfo=UTC), repeat=0, updated_at=T0,
-    )  # fmt: skip
+        "100",
+        status=Status.COMPLETED,
+        progress=12,
+        started=datetime(2024, 3, 2, tzinfo=UTC),
+        finished=datetime(2024, 3, 2, tzinfo=UTC),
+        repeat=0,
+        updated_at=T0,
+    )
     src = show12(watched("s", 1, range(1, 13), start=late, step_hours=0))
     plan = await plan_between(
         src, list12(target), Policy(timezone="Asia/Tokyo"), index=idx12
@@ -273,9 +280,15 @@ async def test_started_never_after_finished_and_finished_only_when_completed(idx
     )
     # A list source whose start date is after its finish date gets clamped.
     src = list12(
-        list_record("100", status=Status.COMPLETED, progress=12, started=datetime(2024, 5, 1, tzinfo=UTC),
-                    finished=datetime(2024, 4, 1, tzinfo=UTC), updated_at=T0)
-    )  # fmt: skip
+        list_record(
+            "100",
+            status=Status.COMPLETED,
+            progress=12,
+            started=datetime(2024, 5, 1, tzinfo=UTC),
+            finished=datetime(2024, 4, 1, tzinfo=UTC),
+            updated_at=T0,
+        )
+    )
     fields = by_field(await plan_between(src, list12(authorities=("anilist",))))
     assert (
         fields[("100", RecordField.STARTED_AT)]
@@ -292,12 +305,24 @@ async def test_rating_rounding_noise_is_not_a_change():
             "100", status=Status.COMPLETED, progress=12, rating=85, updated_at=T0
         )
     )
-    target = list_record("100", status=Status.COMPLETED, progress=12, rating=9, updated_at=T0,
-                         rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    target = list_record(
+        "100",
+        status=Status.COMPLETED,
+        progress=12,
+        rating=9,
+        updated_at=T0,
+        rating_scale=(0.0, 10.0, 1.0),
+    )
     dst = list12(target, rating_scale=(0.0, 10.0, 1.0))
     assert (await plan_between(src, dst)).actions == ()
-    target = list_record("100", status=Status.COMPLETED, progress=12, rating=6, updated_at=T0,
-                         rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    target = list_record(
+        "100",
+        status=Status.COMPLETED,
+        progress=12,
+        rating=6,
+        updated_at=T0,
+        rating_scale=(0.0, 10.0, 1.0),
+    )
     plan = await plan_between(src, list12(target, rating_scale=(0.0, 10.0, 1.0)))
     assert by_field(plan)[("100", RecordField.RATING)] == Rating(9, (0.0, 10.0, 1.0))
 
@@ -320,10 +345,16 @@ async def test_notes_are_truncated_and_the_truncation_reported():
 def _watchlist_source(records):
     caps = list_capabilities()
     caps = type(caps)(
-        **{**{f: getattr(caps, f) for f in caps.__dataclass_fields__},
-           "record_kinds": (Descriptor("", RecordKind.PROGRESS), Descriptor("watchlist", RecordKind.PLANNED),
-                            Descriptor("ratings", RecordKind.RATINGS), Descriptor("owned", RecordKind.COLLECTION))}
-    )  # fmt: skip
+        **{
+            **{f: getattr(caps, f) for f in caps.__dataclass_fields__},
+            "record_kinds": (
+                Descriptor("", RecordKind.PROGRESS),
+                Descriptor("watchlist", RecordKind.PLANNED),
+                Descriptor("ratings", RecordKind.RATINGS),
+                Descriptor("owned", RecordKind.COLLECTION),
+            ),
+        }
+    )
     return memory_provider(
         caps,
         nodes=[list_entry("100", "Show", episodes=12, ids=["anilist:100"])],
@@ -369,8 +400,13 @@ async def test_collection_syncs_only_to_targets_that_declare_it():
 
 
 async def test_unchanged_state_plans_nothing_and_says_why(idx12):
-    target = list_record("100", status=Status.ACTIVE, progress=4,
-                         started=datetime(2024, 3, 1, tzinfo=UTC), updated_at=T0)  # fmt: skip
+    target = list_record(
+        "100",
+        status=Status.ACTIVE,
+        progress=4,
+        started=datetime(2024, 3, 1, tzinfo=UTC),
+        updated_at=T0,
+    )
     plan = await plan_between(
         show12(watched("s", 1, range(1, 5))), list12(target), index=idx12
     )
@@ -394,8 +430,11 @@ async def test_pinned_field_is_never_written(idx12):
 async def test_declarative_rule_skips_fields(idx12):
     from anibridge.bridge.model import Rule
 
-    rule = Rule("no rating unless completed", frozenset({RecordField.STARTED_AT}),
-                when_desired_status=frozenset({Status.ACTIVE}))  # fmt: skip
+    rule = Rule(
+        "no rating unless completed",
+        frozenset({RecordField.STARTED_AT}),
+        when_desired_status=frozenset({Status.ACTIVE}),
+    )
     plan = await plan_between(
         show12(watched("s", 1, range(1, 5))),
         list12(),
