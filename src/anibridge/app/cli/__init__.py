@@ -22,7 +22,10 @@ app = typer.Typer(
 )
 
 # Command modules, imported for their side effect of registering on `app`.
-_COMMAND_MODULES: tuple[str, ...] = ()
+_COMMAND_MODULES: tuple[str, ...] = (
+    "anibridge.app.cli.serve",
+    "anibridge.app.cli.token",
+)
 
 
 def _load_commands() -> None:

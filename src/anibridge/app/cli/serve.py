@@ -1,0 +1,82 @@
+"""`anibridge serve`: the scheduler, webhooks, web API and UI in one process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anibridge.app.cli import app
+
+__all__ = ["serve"]
+
+
+@app.command()
+def serve(
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-c", help="anibridge.yaml (default: $ANIBRIDGE_CONFIG)"
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 4848).")] = None,
+    path_prefix: Annotated[
+        str | None,
+        typer.Option(help="Serve under this URL path, e.g. /anibridge behind a proxy."),
+    ] = None,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Disable login (only allowed on loopback)."),
+    ] = False,
+    reset_password: Annotated[
+        bool,
+        typer.Option("--reset-password", help="Generate and print a new password."),
+    ] = False,
+) -> None:
+    """Run the service: schedules, webhooks, web UI and API (Ctrl-C stops cleanly)."""
+    import uvicorn
+
+    from anibridge.app.config import ConfigError, load_config
+    from anibridge.app.web.app import build_context, create_app
+    from anibridge.app.web.engine_backend import EngineBackend
+    from anibridge.app.web.security import generate_password
+    from anibridge.app.web.server import settings_from_config, uvicorn_config
+    from anibridge.app.web.settings import UnsafeBindError
+
+    try:
+        loaded = load_config(config)
+        settings = settings_from_config(
+            loaded,
+            host=host,
+            port=port,
+            path_prefix=path_prefix,
+            auth=False if no_auth else None,
+        )
+        ctx, generated = build_context(settings, EngineBackend(loaded))
+    except (ConfigError, UnsafeBindError, ValueError) as exc:
+        typer.echo(f"anibridge serve: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if reset_password and settings.auth:
+        generated = generate_password()
+        ctx.auth.set_password(generated)
+    if generated:
+        _announce_password(generated)
+    url = f"http://{settings.host}:{settings.port}{settings.path_prefix}/"
+    typer.echo(f"AniBridge is listening on {url}", err=True)
+    uvicorn.Server(uvicorn_config(create_app(ctx), settings)).run()
+
+
+def _announce_password(password: str) -> None:
+    line = "─" * 60
+    print(
+        f"\n{line}\n  Admin login for the AniBridge web UI (shown only now):\n"
+        f"    username: admin\n    password: {password}\n"
+        f"  Lost it? Run `anibridge serve --reset-password`.\n{line}\n",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,87 @@
+"""`anibridge token`: personal API tokens for scripts (shown once, stored hashed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from anibridge.app.cli import app
+
+__all__ = ["token_app"]
+
+token_app = typer.Typer(
+    help="Personal API tokens for the web API.", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+_Config = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="anibridge.yaml (default: $ANIBRIDGE_CONFIG)"),
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
+
+
+def _store(config: Path | None):  # type: ignore[no-untyped-def]
+    from anibridge.app.config import ConfigError, load_config
+    from anibridge.app.web.auth_store import AuthStore
+
+    try:
+        loaded = load_config(config)
+    except ConfigError as exc:
+        typer.echo(f"anibridge token: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return AuthStore(loaded.data_dir / "auth.json")
+
+
+@token_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="What it is for, e.g. backup-script.")],
+    config: _Config = None,
+    as_json: _Json = False,
+) -> None:
+    """Create a token and print it once (use as `Authorization: Bearer …`)."""
+    try:
+        info, secret = _store(config).create_token(name)
+    except ValueError as exc:
+        typer.echo(f"anibridge token create: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps({"id": info.id, "name": info.name, "token": secret}))
+        return
+    typer.echo(secret)
+    typer.echo(
+        f"Token {info.id} ({info.name}) created. It is shown only now.", err=True
+    )
+
+
+@token_app.command("list")
+def list_tokens(
+    config: _Config = None,
+    as_json: _Json = False,
+) -> None:
+    """List tokens (never their secrets)."""
+    tokens = _store(config).tokens()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"id": t.id, "name": t.name, "created_at": t.created_at}
+                    for t in tokens
+                ]
+            )
+        )
+        return
+    for t in tokens:
+        typer.echo(f"{t.id}  {t.name}  {t.hint}  {t.created_at}")
+
+
+@token_app.command("revoke")
+def revoke(token_id: str, config: _Config = None) -> None:
+    """Revoke a token by id."""
+    if not _store(config).revoke_token(token_id):
+        typer.echo(f"anibridge token revoke: no token {token_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {token_id}", err=True)
