@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 import pytest
 
@@ -9,7 +8,6 @@ from anibridge.providers.trakt import TraktProvider
 from anibridge.testing.fakes.trakt import FakeTrakt
 
 SCALE = 0.001  # one service second lasts a millisecond
-T0 = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
 
 
 def seed(fake: FakeTrakt) -> FakeTrakt:
@@ -28,24 +26,24 @@ def fake():
         yield seed(service)
 
 
-def config_for(fake: FakeTrakt, **extra) -> dict:
-    tokens = fake.issue_tokens()
-    config = {
-        "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "access_token": tokens["access_token"],
-        "refresh_token": tokens["refresh_token"],
-        "expires_at": tokens["created_at"] + tokens["expires_in"],
-        "base_url": fake.base_url,
-        "clock": fake.clock,
-    }
-    config.update(extra)
-    return config
+@pytest.fixture
+async def make_trakt(fake):
+    made: list[TraktProvider] = []
+
+    async def make(**extra) -> TraktProvider:
+        provider = TraktProvider(
+            logger=logging.getLogger("test.trakt"),
+            config=fake.provider_config(**extra),
+        )
+        await provider.initialize()
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        await provider.close()
 
 
 @pytest.fixture
-async def provider(fake):
-    p = TraktProvider(logger=logging.getLogger("test.trakt"), config=config_for(fake))
-    await p.initialize()
-    yield p
-    await p.close()
+async def provider(make_trakt):
+    return await make_trakt()

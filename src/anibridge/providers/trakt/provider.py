@@ -451,7 +451,7 @@ class TraktProvider(
                     node, query.native_node_kinds, query.flags
                 ):
                     nodes.append(node)
-            return Page(items=tuple(nodes))
+            return _page_of(nodes, query.cursor, query.limit)
         page = await self.scan(
             ScanQuery(
                 native_node_kinds=query.native_node_kinds,
@@ -585,15 +585,7 @@ class TraktProvider(
             if (not refs or record.ref in refs)
             and (not wanted_keys or record.key in wanted_keys)
         ]
-        start = _offset(query.cursor)
-        size = query.limit or len(found) or 1
-        chunk = found[start : start + size]
-        end = start + len(chunk)
-        return Page(
-            items=tuple(chunk),
-            cursor=str(end) if end < len(found) else None,
-            total=len(found),
-        )
+        return _page_of(found, query.cursor, query.limit)
 
     # -- events ------------------------------------------------------------------------
 
@@ -631,7 +623,7 @@ class TraktProvider(
                     if event.ref in refs and (not kinds or event.kind in kinds):
                         events.append(event)
             events.sort(key=lambda e: (e.at, e.key or ""))
-            return Page(items=tuple(events), total=len(events))
+            return _page_of(events, query.cursor, query.limit)
         page = _offset(query.cursor) or 1
         limit = query.limit or self.settings.page_size
         items, info = await self.api.get_page("/sync/history", page=page, limit=limit)
@@ -663,15 +655,7 @@ class TraktProvider(
             for s in summaries_for(state, key)
             if not refs or s.ref in refs
         ]
-        start = _offset(query.cursor)
-        size = query.limit or len(found) or 1
-        chunk = found[start : start + size]
-        end = start + len(chunk)
-        return Page(
-            items=tuple(chunk),
-            cursor=str(end) if end < len(found) else None,
-            total=len(found),
-        )
+        return _page_of(found, query.cursor, query.limit)
 
     async def _read_window(self, start: datetime, end: datetime) -> None:
         """Learn every play between `start` and `end` (for deduplication)."""
@@ -1139,6 +1123,18 @@ def _complete(
         else _fail(w, op, WriteError.INTERNAL, "trakt: write was not processed")
         for w, r in zip(writes, results, strict=True)
     ]
+
+
+def _page_of[T](items: Sequence[T], cursor: str | None, limit: int | None) -> Page[T]:
+    """One page of an in-memory list; the cursor is the next offset."""
+    start = _offset(cursor)
+    chunk = items[start : start + limit] if limit else items[start:]
+    end = start + len(chunk)
+    return Page(
+        items=tuple(chunk),
+        cursor=str(end) if end < len(items) else None,
+        total=len(items),
+    )
 
 
 def _offset(cursor: str | None) -> int:

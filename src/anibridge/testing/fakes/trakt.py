@@ -225,6 +225,25 @@ class FakeTrakt(FakeService):
             "created_at": created,
         }
 
+    def provider_config(self, **extra: Any) -> dict[str, Any]:
+        """A `TraktProvider` config signed in to this fake (fresh tokens).
+
+        Returns:
+            The config mapping (`extra` keys override).
+        """
+        tokens = self.issue_tokens()
+        config: dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "access_token": tokens["access_token"],
+            "refresh_token": tokens["refresh_token"],
+            "expires_at": tokens["created_at"] + tokens["expires_in"],
+            "base_url": self.base_url,
+            "clock": self.clock,
+        }
+        config.update(extra)
+        return config
+
     def revoke(self, access_token: str) -> None:
         """Invalidate an access token (its refresh token still works)."""
         self.access_tokens.pop(access_token, None)
