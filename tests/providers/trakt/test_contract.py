@@ -11,7 +11,6 @@ from anibridge.provider.testing.contract import KIT_TIME
 from anibridge.providers.trakt import TraktProvider
 from anibridge.providers.trakt.vocabulary import episode_ref, movie_ref
 
-
 T0 = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
 
 
