@@ -291,9 +291,11 @@ def library_capabilities(
     authorities: Iterable[str] = (
         "tvdb_show",
         "tmdb_show",
-        "imdb",
+        "imdb_show",
         "tvdb_movie",
         "tmdb_movie",
+        "imdb_movie",
+        "anidb",
     ),
 ) -> Capabilities:
     """Capabilities of a media server (Plex/Jellyfin-like): a source, or a target.
@@ -501,6 +503,7 @@ def library_show(
                 NodeFlag.ANCHOR,
                 NodeFlag.CONTAINER,
                 NodeFlag.ORDERED_PARTS,
+                NodeFlag.TRACKABLE,
                 NodeFlag.SCAN_ROOT,
             }
         ),
@@ -582,6 +585,7 @@ def list_record(
     *,
     status: Status | None = None,
     progress: int | None = None,
+    total: int | None = None,
     rating: float | None = None,
     started: datetime | None = None,
     finished: datetime | None = None,
@@ -592,12 +596,15 @@ def list_record(
     rating_scale: tuple[float, float, float] = (0.0, 100.0, 1.0),
     statuses: Sequence[Descriptor[Status]] = LIST_STATUSES,
 ) -> Record:
-    """A tracker list entry; arguments left `None` are absent from `values`."""
+    """A tracker list entry; arguments left `None` are absent from `values`.
+
+    `progress` becomes `Progress(progress, total)`.
+    """
     values: dict[RecordField, Value] = {}
     if status is not None:
         values[RecordField.STATUS] = State(_native_status(status, statuses), status)
     if progress is not None:
-        values[RecordField.PROGRESS] = Progress(current=progress)
+        values[RecordField.PROGRESS] = Progress(progress, total)
     if rating is not None:
         values[RecordField.RATING] = Rating(value=rating, scale=rating_scale)
     if started is not None:
