@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+import anibridge.provider.base as base_module
 from anibridge.provider.base import (
     Account,
     Artwork,
@@ -398,3 +399,21 @@ def test_replace_builds_a_new_object():
     record = Record(Ref("a"), values={RecordField.NOTES: "x"})
     changed = dataclasses.replace(record, kind="watchlist")
     assert record.kind == "" and changed.kind == "watchlist"
+
+
+ALL_DATACLASSES = [
+    getattr(base_module, name)
+    for name in base_module.__all__
+    if dataclasses.is_dataclass(getattr(base_module, name))
+]
+
+
+@pytest.mark.parametrize("cls", ALL_DATACLASSES, ids=lambda c: c.__name__)
+def test_every_dataclass_refuses_mutation_with_attribute_error(cls):
+    obj = object.__new__(cls)  # no __init__: only the class's guards are exercised
+    first = dataclasses.fields(cls)[0].name
+    for name in (first, "undeclared_attribute"):
+        with pytest.raises(AttributeError):
+            setattr(obj, name, 1)
+        with pytest.raises(AttributeError):
+            delattr(obj, name)
