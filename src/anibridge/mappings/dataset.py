@@ -47,6 +47,10 @@ def _stderr_notice(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _log_invalid(message: str) -> None:
+    log.warning("%s", message)
+
+
 def mappings_url() -> str:
     """The dataset URL: `$ANIBRIDGE_MAPPINGS_URL` or the v3 release asset."""
     return os.environ.get(URL_ENV) or DEFAULT_URL
@@ -68,13 +72,13 @@ class CacheFiles:
 
     @property
     def current(self) -> Path:
-        """The dataset in use (kept in its downloaded, usually zstd, form)."""
-        return self.directory / "mappings.json.zst"
+        """The dataset in use, byte for byte as downloaded (format is sniffed)."""
+        return self.directory / "mappings.dataset"
 
     @property
     def previous(self) -> Path:
         """The last good copy before the current one."""
-        return self.directory / "mappings.previous.json.zst"
+        return self.directory / "mappings.previous.dataset"
 
     @property
     def meta(self) -> Path:
@@ -117,6 +121,7 @@ def load_index(
     strict: bool = False,
     fetch: Fetch | None = None,
     notice: Notice | None = _stderr_notice,
+    report_invalid: Notice | None = _log_invalid,
     cache: Path | None = None,
 ) -> MappingIndex:
     """Load, merge and index the dataset plus custom files.
@@ -128,6 +133,8 @@ def load_index(
         strict: Raise instead of skipping invalid entries.
         fetch: Downloader for URL payloads and includes (tests).
         notice: Where the "using the bundled file" line goes (None: silent).
+        report_invalid: Gets the summary of invalid entries (count + first 10);
+            default: a logged warning.
         cache: Cache directory override.
 
     Returns:
@@ -162,7 +169,8 @@ def load_index(
     if index.invalid:
         if strict:
             raise MappingLoadError(index.invalid)
-        log.warning("%s", summarize_invalid(index.invalid, limit=10))
+        if report_invalid is not None:
+            report_invalid(summarize_invalid(index.invalid, limit=10))
     return index
 
 

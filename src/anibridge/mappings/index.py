@@ -340,6 +340,10 @@ class MappingIndex:
 
     # -- reporting --------------------------------------------------------------
 
+    def explicit_pair_count(self) -> int:
+        """Valid range pairs written in the payloads (no derived reverses)."""
+        return sum(len(pairs) for t in self._forward.values() for pairs in t.values())
+
     def stats(self) -> dict[str, Any]:
         """Counts over both directions (derived reverses included) and load time."""
         sources = 0

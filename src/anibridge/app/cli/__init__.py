@@ -23,6 +23,7 @@ app = typer.Typer(
 
 # Command modules, imported for their side effect of registering on `app`.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "anibridge.app.cli.mappings",
     "anibridge.app.cli.serve",
     "anibridge.app.cli.token",
 )
