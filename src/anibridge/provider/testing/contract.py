@@ -156,11 +156,15 @@ def _sample_value(spec: FieldSpec) -> Value | None:
                 current=int(current) if current == int(current) else current
             )
         case RecordField.RATING:
-            if numeric is None or numeric.maximum is None:
-                return None  # the scale is unknown: leave ratings alone
-            low = numeric.minimum or 0.0
-            value = _numeric(numeric, (low + numeric.maximum) / 2)
-            return Rating(value, (numeric.minimum, numeric.maximum, numeric.step))  # type: ignore[arg-type]
+            if (
+                numeric is None
+                or numeric.minimum is None
+                or numeric.maximum is None
+                or numeric.step is None
+            ):
+                return None  # the scale is not fully known: leave ratings alone
+            low, high, step = numeric.minimum, numeric.maximum, numeric.step
+            return Rating(_numeric(numeric, (low + high) / 2), (low, high, step))
         case RecordField.STARTED_AT | RecordField.FINISHED_AT:
             return KIT_TIME
         case RecordField.LAST_ACTIVITY_AT:
