@@ -26,6 +26,13 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "anibridge.app.cli.mappings",
     "anibridge.app.cli.serve",
     "anibridge.app.cli.token",
+    "anibridge.app.cli.init",
+    "anibridge.app.cli.sync",
+    "anibridge.app.cli.history",
+    "anibridge.app.cli.backup",
+    "anibridge.app.cli.providers",
+    "anibridge.app.cli.pin",
+    "anibridge.app.cli.demo",
 )
 
 

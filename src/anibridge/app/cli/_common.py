@@ -1,0 +1,124 @@
+"""Shared CLI plumbing: the --config option, one-paragraph errors, async runner.
+
+Every known failure (bad config, unknown provider, unreadable store, corrupt local
+file, bad document, missing secret) is printed as one paragraph on stderr naming what
+and where, with exit code 1 and nothing written; `--json` keeps stdout JSON-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from anibridge.app.config import (
+    ConfigError,
+    LoadedConfig,
+    ProviderLoadError,
+    SecretError,
+    load_config,
+)
+from anibridge.app.runtime import StopFlag
+from anibridge.mappings.errors import MappingError
+from anibridge.providers.local import DocumentError, InboundPayloadError, LocalFileError
+from anibridge.store import SecretKeyError, StoreError
+
+__all__ = [
+    "EXPECTED_ERRORS",
+    "ConfigOption",
+    "err_console",
+    "fail",
+    "load",
+    "out_console",
+    "print_json",
+    "run_async",
+]
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    ProviderLoadError,
+    SecretError,
+    SecretKeyError,
+    StoreError,
+    LocalFileError,
+    DocumentError,
+    InboundPayloadError,
+    MappingError,
+)
+
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ConfigOption = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="Config file (default: $ANIBRIDGE_CONFIG or ./anibridge.yaml).",
+    show_default=False,
+)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one error paragraph on stderr and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load(config: Path | None) -> LoadedConfig:
+    """Load the config or exit with its one-paragraph error.
+
+    Raises:
+        typer.Exit: the config is unusable.
+    """
+    try:
+        return load_config(config)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def print_json(data: Any) -> None:
+    """JSON, alone, on stdout."""
+    sys.stdout.write(json.dumps(data, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def run_async[T](
+    make: Callable[[], Awaitable[T]], *, stop: StopFlag | None = None
+) -> T:
+    """Run a coroutine; known errors exit 1 with their paragraph.
+
+    With `stop`, the first Ctrl-C after writes began lets the batch in flight
+    finish and skips the rest (journaled as not written); before any write, or on a
+    second Ctrl-C, it interrupts at once (nothing half-written: each batch is one
+    transaction on the target).
+
+    Raises:
+        typer.Exit: a known error happened (exit 1) or the user interrupted (130).
+    """
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop is not None and stop.writes_started and not stop.requested:
+            stop.requested = True
+            err_console.print(
+                "[yellow]Stopping after the current batch (Ctrl-C again to abort)…[/]"
+            )
+            return
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except EXPECTED_ERRORS as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)

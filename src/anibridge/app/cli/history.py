@@ -1,0 +1,127 @@
+"""`anibridge history` and `anibridge undo RUN_ID`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from anibridge.app.cli import app
+from anibridge.app.cli._common import (
+    ConfigOption,
+    fail,
+    load,
+    out_console,
+    print_json,
+    run_async,
+)
+from anibridge.app.config import LoadedConfig
+from anibridge.app.runtime import (
+    StopFlag,
+    close_session,
+    guard_writes,
+    open_session,
+)
+from anibridge.bridge.sync import undo_run
+from anibridge.store import SqlStore
+
+
+@app.command()
+def history(
+    limit: int = typer.Option(20, "--limit", "-n", help="Runs to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print runs as JSON."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Recent runs, newest first."""
+    loaded = load(config)
+
+    async def read() -> list:
+        store = SqlStore(loaded.store_url)
+        try:
+            return store.all_runs(limit)
+        finally:
+            store.close()
+
+    runs = run_async(read)
+    if as_json:
+        print_json(
+            [
+                {
+                    "run_id": r.id,
+                    "profile": r.profile,
+                    "kind": r.kind,
+                    "status": r.status,
+                    "started_at": r.started_at,
+                    "finished_at": r.finished_at,
+                    "summary": dict(r.summary),
+                    "error": r.error,
+                }
+                for r in runs
+            ]
+        )
+        return
+    table = Table(title="Runs")
+    for col in ("run", "profile", "kind", "status", "started", "summary"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        summary = ", ".join(
+            f"{k}={v}" for k, v in dict(r.summary).items() if not isinstance(v, dict)
+        )
+        table.add_row(r.id, r.profile, r.kind, r.status, r.started_at, summary)
+    out_console.print(table)
+
+
+async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
+    store = SqlStore(loaded.store_url)
+    try:
+        run = store.run(run_id)
+    finally:
+        store.close()
+    if run is None:
+        raise fail(f"no run {run_id!r} in the store at {loaded.store_url}")
+    session = await open_session(loaded, run.profile)
+    session.stop = stop
+    try:
+        guard_writes(session, run_id=lambda: run_id)
+        result = await undo_run(
+            session.providers,
+            session.store.bundle(),
+            profile=run.profile,
+            run_id=run_id,
+        )
+        counts = result.report.counts() if result.report else {}
+        return {
+            "run_id": result.run.id,
+            "undoes": run_id,
+            "profile": run.profile,
+            "planned": len(result.plan.actions),
+            "applied": counts.get("applied", 0) + counts.get("unchanged", 0),
+            "failed": counts.get("failed", 0),
+            "backups": [str(p) for p in session.backups],
+        }
+    finally:
+        await close_session(session)
+
+
+@app.command()
+def undo(
+    run_id: str = typer.Argument(..., help="The run to revert (see `history`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Revert every write a run made (entries it created are removed again)."""
+    loaded = load(config)
+    stop = StopFlag()
+    try:
+        summary = run_async(lambda: _undo(loaded, run_id, stop), stop=stop)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print_json(summary)
+    else:
+        out_console.print(
+            f"Undo run {summary['run_id']} reverted {summary['undoes']}: "
+            f"{summary['applied']} applied, {summary['failed']} failed"
+        )
+    raise typer.Exit(1 if summary["failed"] else 0)

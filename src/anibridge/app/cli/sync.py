@@ -1,0 +1,200 @@
+"""`anibridge sync` and `anibridge plan`: run a profile, or preview it.
+
+`sync --json` prints exactly one object: run_id, profile, dry_run, planned, applied,
+failed, skipped, unchanged, duration_s. Exit codes: 0 nothing failed, 1 errors or
+failed actions, 2 a guard refused the plan.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from anibridge.app.cli import app
+from anibridge.app.cli._common import (
+    ConfigOption,
+    err_console,
+    load,
+    out_console,
+    print_json,
+    run_async,
+)
+from anibridge.app.config import LoadedConfig
+from anibridge.app.runtime import (
+    Session,
+    StopFlag,
+    close_session,
+    guard_writes,
+    open_session,
+    policy_for,
+    summarize,
+)
+from anibridge.bridge.explain import plan_json, plan_table
+from anibridge.bridge.model import GuardError, Plan
+from anibridge.bridge.sync import run_sync
+from anibridge.mappings import load_index
+
+__all__ = ["execute", "print_summary"]
+
+
+async def execute(
+    config: LoadedConfig,
+    profile: str | None,
+    *,
+    dry_run: bool,
+    stop: StopFlag,
+    progress: bool,
+    force: bool = False,
+) -> tuple[dict[str, Any], Plan | None, int]:
+    """Run (or dry-run) one profile; returns (summary, plan, exit code)."""
+    session: Session = await open_session(config, profile)
+    session.stop = stop
+    run_id = uuid.uuid4().hex
+    started = time.monotonic()
+    holder: dict[str, Plan] = {}
+    bar = Progress(
+        TextColumn("writing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=not progress,
+    )
+    task = bar.add_task("write", total=None)
+
+    def on_plan(plan: Plan) -> None:
+        holder["plan"] = plan
+        bar.update(task, total=len(plan.actions))
+
+    guard_writes(
+        session,
+        run_id=lambda: run_id,
+        on_batch=lambda n: bar.advance(task, n),
+    )
+    try:
+        index = load_index(
+            [str(config.resolve(p)) for p in config.app.mappings.custom],
+            include_default=config.app.mappings.include_default,
+            notice=None,
+        )
+        policy = policy_for(session.name, session.profile, config)
+        if force:
+            from dataclasses import replace
+
+            policy = replace(policy, force=True)
+        code = 0
+        result = None
+        with bar:
+            try:
+                result = await run_sync(
+                    session.providers,
+                    session.pairs,
+                    policy,
+                    session.store.bundle(),
+                    index=index,
+                    dry_run=dry_run,
+                    run_id=run_id,
+                    on_plan=on_plan,
+                )
+            except GuardError as exc:
+                err_console.print(f"[bold red]refused by a guard:[/] {exc}")
+                code = 2
+        plan = holder.get("plan") or (result.plan if result else Plan(session.name))
+        summary = summarize(
+            result,
+            plan,
+            profile=session.name,
+            dry_run=dry_run,
+            duration_s=time.monotonic() - started,
+            run_id=run_id,
+        )
+        if code == 0 and summary["failed"]:
+            code = 1
+        if stop.requested:
+            summary["interrupted"] = True
+            code = code or 1
+        extra = {"backups": [str(p) for p in session.backups]}
+        return {**summary, "_extra": extra}, plan, code
+    finally:
+        await close_session(session)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The human summary line(s)."""
+    verb = "planned (dry run)" if summary["dry_run"] else "applied"
+    out_console.print(
+        f"[bold]Run {summary['run_id']}[/] profile [cyan]{summary['profile']}[/]: "
+        f"{summary['planned']} planned, {summary['applied']} {verb.split()[0]}, "
+        f"{summary['failed']} failed, {summary['skipped']} skipped, "
+        f"{summary['unchanged']} unchanged in {summary['duration_s']:.2f}s"
+        + (" [yellow](dry run: nothing written)[/]" if summary["dry_run"] else "")
+    )
+    for path in summary.get("_extra", {}).get("backups", []):
+        out_console.print(f"Backup before writing: {path}")
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if not k.startswith("_")}
+
+
+@app.command()
+def sync(
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan only; write nothing."),
+    full: bool = typer.Option(
+        False, "--full", help="Read every title (not only changes since last run)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Override safety guards."),
+    as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Sync a profile: read both sides, plan, back up, write, journal."""
+    loaded = load(config)
+    stop = StopFlag()
+    summary, plan, code = run_async(
+        lambda: execute(
+            loaded,
+            profile,
+            dry_run=dry_run,
+            stop=stop,
+            progress=not as_json,
+            force=force,
+        ),
+        stop=stop,
+    )
+    del full  # every run reads the full state today; kept for scripts
+    if as_json:
+        print_json(_public(summary))
+    else:
+        if plan is not None:
+            out_console.print(plan_table(plan, show_skipped=False))
+        print_summary(summary)
+    raise typer.Exit(code)
+
+
+@app.command()
+def plan(
+    profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Preview what a sync would write (a dry run), as a diff table or JSON."""
+    loaded = load(config)
+    stop = StopFlag()
+    summary, the_plan, code = run_async(
+        lambda: execute(loaded, profile, dry_run=True, stop=stop, progress=False),
+        stop=stop,
+    )
+    if as_json:
+        data = plan_json(the_plan) if the_plan is not None else {}
+        print_json({"summary": _public(summary), "plan": data})
+    else:
+        if the_plan is not None:
+            out_console.print(plan_table(the_plan))
+        print_summary(summary)
+    raise typer.Exit(code)

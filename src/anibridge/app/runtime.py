@@ -1,0 +1,296 @@
+"""Running a profile: config → store → providers → `bridge.sync.run_sync` → summary.
+
+Shared by the CLI (and usable by the service): it builds the providers a profile
+names (with the encrypted token store), backs each target up before its first write,
+reports progress per written batch, stops cleanly between batches when asked
+(Ctrl-C), and condenses the result into the summary the CLI prints and `--json`
+emits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
+from anibridge.bridge.codec import ref_id
+from anibridge.bridge.model import (
+    ConflictRule,
+    Direction,
+    Plan,
+    Policy,
+    ProgressMode,
+    Rule,
+    SkipReason,
+)
+from anibridge.bridge.sync import Pair, SyncResult
+from anibridge.provider.base import (
+    Provider,
+    RecordField,
+    SupportsBackupExports,
+    WriteError,
+    WriteOp,
+    WriteResult,
+)
+from anibridge.store import SqlStore, TokenStore, load_secret_key
+
+__all__ = [
+    "HELD_BACK",
+    "Session",
+    "StopFlag",
+    "close_session",
+    "open_session",
+    "policy_for",
+    "summarize",
+    "write_backup",
+]
+
+log = logging.getLogger("anibridge.app")
+
+# Skip reasons that mean "a wanted change was held back by policy".
+HELD_BACK = frozenset(
+    {
+        SkipReason.PINNED,
+        SkipReason.REGRESSION,
+        SkipReason.NOT_WRITABLE,
+        SkipReason.RULE,
+        SkipReason.GUARD,
+        SkipReason.CONFLICT,
+    }
+)
+
+
+@dataclass(slots=True)
+class StopFlag:
+    """Set by Ctrl-C: writes stop after the batch in flight."""
+
+    requested: bool = False
+    writes_started: bool = False
+
+
+@dataclass(slots=True)
+class Session:
+    """Everything needed to run one profile."""
+
+    config: LoadedConfig
+    store: SqlStore
+    name: str
+    profile: ProfileConfig
+    providers: dict[str, Provider]
+    stop: StopFlag = field(default_factory=StopFlag)
+    backups: list[Path] = field(default_factory=list)
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """The profile's provider pair."""
+        return [Pair(self.profile.source.key, self.profile.target.key)]
+
+
+def policy_for(name: str, profile: ProfileConfig, config: LoadedConfig) -> Policy:
+    """The engine policy a profile's settings describe."""
+    fields = (
+        frozenset(RecordField)
+        if profile.fields == "all"
+        else frozenset(RecordField(f) for f in profile.fields)
+    )
+    return Policy(
+        profile=name,
+        direction=Direction(profile.direction),
+        fields=fields,
+        allow_deletes=profile.allow_deletes,
+        progress_mode=ProgressMode(profile.progress_mode),
+        timezone=profile.timezone or config.app.timezone,
+        conflict=ConflictRule(profile.conflict),
+        priority=tuple(profile.priority),
+        max_delete_fraction=profile.max_delete_fraction,
+        rules=tuple(
+            Rule(
+                r.name,
+                frozenset(RecordField(f) for f in r.fields),
+                frozenset(r.when_target_status),
+                frozenset(r.when_desired_status),
+                frozenset(r.when_provider),
+            )
+            for r in profile.rules
+        ),
+        status_inference_overrides=profile.status_inference_overrides,
+        sync_events=profile.sync_events,
+        fuzzy_threshold=profile.fuzzy_threshold,
+        empty_status=profile.empty_status,
+    )
+
+
+async def open_session(config: LoadedConfig, profile_name: str | None) -> Session:
+    """Open the store and build + initialize the profile's providers.
+
+    Raises:
+        ConfigError: unknown profile.
+        StoreError: the store cannot be opened.
+        ProviderLoadError: a provider is unknown, missing or rejects its config.
+        SecretError: a secret cannot be resolved.
+    """
+    name, profile = config.profile(profile_name)
+    store = SqlStore(config.store_url)
+    providers: dict[str, Provider] = {}
+    try:
+        key = load_secret_key(config.data_dir)
+        for side, spec in (("source", profile.source), ("target", profile.target)):
+            tokens = TokenStore(store, key, namespace=f"{name}/{spec.key}")
+            provider = build_provider(
+                spec,
+                where=f"profiles.{name}.{side}",
+                base_dir=config.base_dir,
+                token_store=tokens,
+            )
+            await provider.initialize()
+            providers[spec.key] = provider
+    except BaseException:
+        for provider in providers.values():
+            await provider.close()
+        store.close()
+        raise
+    return Session(config, store, name, profile, providers)
+
+
+async def close_session(session: Session) -> None:
+    """Close providers and the store."""
+    for provider in session.providers.values():
+        await provider.close()
+    session.store.close()
+
+
+async def write_backup(
+    session: Session, key: str, *, run_id: str | None = None
+) -> Path | None:
+    """Back one provider up into the backup folder and index it; prune old ones.
+
+    Returns:
+        The file written, or None when the provider cannot export backups.
+    """
+    provider = session.providers[key]
+    if not isinstance(provider, SupportsBackupExports):
+        return None
+    artifact = await provider.export_backup()
+    if artifact is None:
+        return None
+    folder = session.config.backup_dir / session.name
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"{key}-{stamp}{artifact.file_extension}"
+    path.write_bytes(artifact.content)
+    session.store.add_backup(
+        profile=session.name,
+        provider=key,
+        path=str(path),
+        size=len(artifact.content),
+        sha256=hashlib.sha256(artifact.content).hexdigest(),
+        run_id=run_id,
+    )
+    session.backups.append(path)
+    keep = session.config.app.backups.retention
+    if keep:
+        for old in session.store.backups(session.name, key)[keep:]:
+            Path(old.path).unlink(missing_ok=True)
+            session.store.remove_backup(old.id)
+    return path
+
+
+def guard_writes(
+    session: Session,
+    *,
+    run_id: Callable[[], str | None],
+    on_batch: Callable[[int], None] | None = None,
+) -> None:
+    """Wrap every provider's write methods: backup first, progress, Ctrl-C stop.
+
+    The wrappers are instance attributes, so `isinstance` checks and the engine see
+    the same provider; nothing in the engine changes.
+    """
+    backed_up: set[str] = set()
+    settings = session.config.app.backups
+
+    for key, provider in session.providers.items():
+        for method in ("write_records", "write_events"):
+            original = getattr(provider, method, None)
+            if original is None:
+                continue
+
+            async def wrapped(
+                writes: Any,
+                *,
+                _key: str = key,
+                _original: Any = original,
+                _method: str = method,
+            ) -> Any:
+                if session.stop.requested:
+                    op = (
+                        WriteOp.UPSERT_RECORD
+                        if _method == "write_records"
+                        else WriteOp.APPEND_EVENT
+                    )
+                    return [
+                        WriteResult(
+                            False,
+                            op,
+                            getattr(w, "token", None),
+                            code=WriteError.INTERNAL,
+                            error="interrupted (Ctrl-C): not written",
+                        )
+                        for w in writes
+                    ]
+                session.stop.writes_started = True
+                if settings.before_write and _key not in backed_up and writes:
+                    backed_up.add(_key)
+                    await write_backup(session, _key, run_id=run_id())
+                results = await _original(writes)
+                if on_batch is not None:
+                    on_batch(len(writes))
+                return results
+
+            setattr(provider, method, wrapped)
+
+
+def summarize(
+    result: SyncResult | None,
+    plan: Plan,
+    *,
+    profile: str,
+    dry_run: bool,
+    duration_s: float,
+    run_id: str,
+) -> dict[str, Any]:
+    """The run summary in the documented `--json` shape."""
+    planned = len(plan.actions)
+    counts: dict[str, int] = {}
+    if result is not None and result.report is not None:
+        counts = result.report.counts()
+    applied = 0 if dry_run else counts.get("applied", 0) + counts.get("unchanged", 0)
+    failed = 0 if dry_run else counts.get("failed", 0)
+    acted = {(a.provider, ref_id(a.ref)) for a in plan.actions}
+    held = {
+        (s.provider, ref_id(s.ref))
+        for s in plan.skipped
+        if s.reason in HELD_BACK and s.provider
+    }
+    unchanged = {
+        (s.provider, ref_id(s.ref))
+        for s in plan.skipped
+        if s.reason is SkipReason.UNCHANGED and s.field is None
+    }
+    late_skips = 0 if dry_run else counts.get("stale", 0) + counts.get("skipped", 0)
+    return {
+        "run_id": run_id,
+        "profile": profile,
+        "dry_run": dry_run,
+        "planned": planned,
+        "applied": applied,
+        "failed": failed,
+        "skipped": len(held - acted) + late_skips,
+        "unchanged": len(unchanged - acted - held),
+        "duration_s": round(duration_s, 3),
+    }
