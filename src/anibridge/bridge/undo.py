@@ -26,6 +26,8 @@ __all__ = ["plan_undo"]
 def _same(f: RecordField, a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
+    if f is RecordField.PROGRESS:  # total/unit may be media metadata, not state
+        return getattr(a, "current", a) == getattr(b, "current", b)
     return encode_value(f, a) == encode_value(f, b)
 
 
