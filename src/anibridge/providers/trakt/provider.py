@@ -125,8 +125,9 @@ from anibridge.providers.trakt.writes import (
 )
 from anibridge.ratings import convert
 
-# GET 1000 per 5 minutes; POST/PUT/DELETE 1 per second (AUTHED_API_*_LIMIT).
-TRAKT_LIMITS = (RateLimit(1000, 300.0, READ), RateLimit(1, 1.0, WRITE))
+# GET 1000 per 5 minutes; POST/PUT/DELETE 1 per second (AUTHED_API_*_LIMIT). The
+# write window gets a wider margin: one refused write costs more than 0.1 s.
+TRAKT_LIMITS = (RateLimit(1000, 300.0, READ), RateLimit(1, 1.0, WRITE, margin=0.1))
 SCAN_PAGE = 500
 # last_activities fields that say a list changed, per record kind.
 ACTIVITY_FIELDS: Mapping[str, tuple[str, ...]] = {
@@ -928,6 +929,15 @@ class TraktProvider(
             apply = self._played(ref, write.at)
             pending.append(_Pending(position, write, op, ref, None, item, apply))
         await self._send("/sync/history", pending, results, safe=False)
+        if any(
+            (r := results[p.position]) is not None
+            and not r.ok
+            and r.code is not WriteError.NOT_FOUND
+            for p in pending
+        ):
+            # The request may have been applied with its answer lost: what we read
+            # of those windows is stale, so the next append reads them again.
+            self._windows.clear()
 
     def _played(self, ref: Ref, at: datetime) -> Callable[[], None]:
         def apply() -> None:

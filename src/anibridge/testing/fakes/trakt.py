@@ -125,6 +125,9 @@ class FakeTrakt(FakeService):
         self.device_interval = 5.0
         self.token_ttl = 7 * 86400
         self._ids = itertools.count(1_000_001)
+        self._sorted: list[dict[str, Any]] = []
+        self._sorted_stamp: tuple[int, int, int] | None = None
+        self._history_changes = 0
         self._routes_up()
 
     # -- catalog and state helpers (tests) ------------------------------------------
@@ -307,6 +310,8 @@ class FakeTrakt(FakeService):
         raise KeyError(user_code)
 
     def _touch(self, key: Key, field: str) -> None:
+        if field == "watched_at":
+            self._history_changes += 1
         group = {"movie": "movies", "show": "shows", "season": "seasons"}.get(
             key[0], "episodes"
         )
@@ -317,7 +322,7 @@ class FakeTrakt(FakeService):
         anchor = ("movie", key[1]) if key[0] == "movie" else ("show", key[1])
         self.updated[anchor] = now
 
-    # -- routing --------------------------------------------------------------------
+    # -- routing ----------------------------------------------------------------------
 
     def _routes_up(self) -> None:
         r = self.route
@@ -388,7 +393,7 @@ class FakeTrakt(FakeService):
         if not token or expires is None or expires <= time.time():
             raise HttpFault(401, {"error": "invalid_token"})
 
-    # -- OAuth ----------------------------------------------------------------------
+    # -- OAuth ------------------------------------------------------------------------
 
     def _check_client(self, body: Mapping[str, Any], secret: bool = True) -> None:
         if body.get("client_id") != self.client_id or (
@@ -464,7 +469,7 @@ class FakeTrakt(FakeService):
             "account": {"timezone": "UTC", "time_24hr": True},
         }
 
-    # -- rendering ------------------------------------------------------------------
+    # -- rendering --------------------------------------------------------------------
 
     def _movie(self, trakt_id: int) -> dict[str, Any]:
         m = self.movies[trakt_id]
@@ -526,7 +531,7 @@ class FakeTrakt(FakeService):
             },
         )
 
-    # -- reads ----------------------------------------------------------------------
+    # -- reads ------------------------------------------------------------------------
 
     def last_activities(self, request: FakeRequest) -> Any:
         """`GET /sync/last_activities`."""
@@ -551,6 +556,16 @@ class FakeTrakt(FakeService):
                 out[group][name] = iso(at)
         out["all"] = iso(latest)
         return out
+
+    def _newest_first(self) -> list[dict[str, Any]]:
+        """The history newest first, sorted once per change (big histories page fast)."""
+        stamp = (len(self.history), id(self.history), self._history_changes)
+        if self._sorted_stamp != stamp:
+            self._sorted = sorted(
+                self.history, key=lambda e: (e["watched_at"], e["id"]), reverse=True
+            )
+            self._sorted_stamp = stamp
+        return self._sorted
 
     def _plays(self) -> dict[Key, list[datetime]]:
         plays: dict[Key, list[datetime]] = {}
@@ -615,7 +630,7 @@ class FakeTrakt(FakeService):
         lo = parse_iso(start) if start else None
         hi = parse_iso(end) if end else None
         chosen = []
-        for entry in self.history:
+        for entry in self._newest_first():
             key = entry["key"]
             if kind == "movies" and key[0] != "movie":
                 continue
@@ -628,7 +643,6 @@ class FakeTrakt(FakeService):
             if hi is not None and entry["watched_at"] > hi:
                 continue
             chosen.append(entry)
-        chosen.sort(key=lambda e: (e["watched_at"], e["id"]), reverse=True)
         return self._paged(
             request,
             chosen,
@@ -794,7 +808,7 @@ class FakeTrakt(FakeService):
             out.append(item)
         return out
 
-    # -- writes ---------------------------------------------------------------------
+    # -- writes -----------------------------------------------------------------------
 
     def _find(self, table: Mapping[int, dict[str, Any]], ids: Any) -> int | None:
         if not isinstance(ids, Mapping):
