@@ -46,13 +46,17 @@ T0 = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
 LOG = logging.getLogger("test.trakt")
 
 
+def rate(ref, value, scale=(1, 10, 1)) -> UpsertRecord:
+    return UpsertRecord(ref, "ratings", set={RecordField.RATING: Rating(value, scale)})
+
+
 def history_gets(fake) -> int:
     return sum(
         1 for r in fake.requests if r.method == "GET" and r.path == "/sync/history"
     )
 
 
-# -- identity and catalog -------------------------------------------------------------
+# -- identity and catalog --------------------------------------------------------------
 
 
 async def test_movie_and_show_with_the_same_trakt_id_never_collide(fake, provider):
@@ -140,7 +144,7 @@ async def test_resolve_uses_search_by_id_once_per_id(fake, provider):
     assert sum(1 for r in fake.requests if r.path.startswith("/search/")) == 3
 
 
-# -- state ------------------------------------------------------------------------------
+# -- state -----------------------------------------------------------------------------
 
 
 async def test_watched_records_carry_plays_progress_and_last_watched(fake, provider):
@@ -216,7 +220,7 @@ async def test_ratings_watchlist_and_collection_records(fake, provider):
     }
 
 
-# -- writes -----------------------------------------------------------------------------
+# -- writes ----------------------------------------------------------------------------
 
 
 async def test_importing_5000_plays_batches_respects_the_write_rate_and_is_idempotent():
@@ -325,15 +329,15 @@ async def test_write_results_are_positional_with_not_found_from_the_envelope(
 
 async def test_ratings_and_watchlist_writes_are_batched_and_read_back(fake, provider):
     writes = [
-        UpsertRecord(movie_ref(1), "ratings", set={RecordField.RATING: Rating(8, (1, 10, 1))}),
-        UpsertRecord(show_ref(1), "ratings", set={RecordField.RATING: Rating(0.9, (0, 1, 0))}),
-        UpsertRecord(season_ref(1, 1), "ratings", set={RecordField.RATING: Rating(5, (1, 10, 1))}),
-        UpsertRecord(episode_ref(1, 1, 3), "ratings", set={RecordField.RATING: Rating(7, (1, 10, 1))}),
+        rate(movie_ref(1), 8),
+        rate(show_ref(1), 0.9, (0, 1, 0)),  # converted onto 1-10
+        rate(season_ref(1, 1), 5),
+        rate(episode_ref(1, 1, 3), 7),
         UpsertRecord(show_ref(2), "watchlist", set={RecordField.NOTES: "after Bebop"}),
         UpsertRecord(movie_ref(2), "watchlist"),
-        UpsertRecord(movie_ref(1), "ratings", set={RecordField.RATING: Rating(11, (1, 10, 1))}),
+        rate(movie_ref(1), 11),
         UpsertRecord(movie_ref(1), "watched", set={RecordField.REPEAT_COUNT: 2}),
-    ]  # fmt: skip
+    ]
     results = await provider.write_records(writes)
     assert [r.ok for r in results] == [True] * 6 + [False, False]
     assert results[6].code is WriteError.INVALID
@@ -402,10 +406,7 @@ async def test_http_failures_map_to_codes_for_every_item_of_the_batch(
     fake.inject(
         Fault(status=status, times=10, match=lambda r: r.path == "/sync/ratings")
     )
-    writes = [
-        UpsertRecord(movie_ref(n), "ratings", set={RecordField.RATING: Rating(5, (1, 10, 1))})
-        for n in (1, 2)
-    ]  # fmt: skip
+    writes = [rate(movie_ref(n), 5) for n in (1, 2)]
     results = await provider.write_records(writes)
     assert [r.code for r in results] == [code, code]
     # Ratings are absolute values: safe to resend after a 5xx; 4xx are final.
@@ -425,7 +426,7 @@ async def test_rate_limited_reads_wait_for_retry_after(fake, provider):
     assert provider.client.counter.rate_limited == 1
 
 
-# -- change feed --------------------------------------------------------------------------
+# -- change feed -----------------------------------------------------------------------
 
 
 async def test_change_feed_reports_only_what_moved(fake, provider):
@@ -467,7 +468,7 @@ async def test_a_foreign_cursor_is_refused(provider):
         await provider.poll_changes(ChangeQuery(cursor="change:3"))
 
 
-# -- backups ------------------------------------------------------------------------------
+# -- backups ---------------------------------------------------------------------------
 
 
 async def test_backup_round_trip_restores_onto_an_empty_account(fake, make_trakt):
@@ -506,7 +507,7 @@ async def test_backup_round_trip_restores_onto_an_empty_account(fake, make_trakt
 
 
 async def test_a_broken_backup_is_refused_with_a_reason(provider):
-    with pytest.raises(ValueError, match="not a anibridge.trakt.backup file"):
+    with pytest.raises(ValueError, match=r"not a anibridge\.trakt\.backup file"):
         await provider.import_backup(b'{"format": "other"}')
     with pytest.raises(ValueError, match=r"history\[0\]: needs 'at'"):
         await provider.import_backup(
@@ -514,7 +515,7 @@ async def test_a_broken_backup_is_refused_with_a_reason(provider):
         )
 
 
-# -- configuration --------------------------------------------------------------------------
+# -- configuration ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -558,7 +558,7 @@ class FakeTrakt(FakeService):
         return out
 
     def _newest_first(self) -> list[dict[str, Any]]:
-        """The history newest first, sorted once per change (big histories page fast)."""
+        """The history newest first, sorted once per change (fast big histories)."""
         stamp = (len(self.history), id(self.history), self._history_changes)
         if self._sorted_stamp != stamp:
             self._sorted = sorted(
