@@ -63,7 +63,10 @@ def build_context(
         backend,
         {p.name: p.schedule for p in backend.profiles()},
         bus=bus,
-        refresh_mappings=backend.refresh_mappings,
+        refresh_mappings=backend.refresh_mappings
+        if settings.mappings_refresh
+        else None,
+        mappings_every=settings.mappings_refresh or 86400.0,
     )
     logs = LogBuffer(bus=bus)
     ctx = ServiceContext(settings, auth, backend, scheduler, bus, logs)

@@ -18,6 +18,7 @@ from anibridge.app.web.auth_store import AuthStore
 from anibridge.app.web.backend import Backend
 from anibridge.app.web.logbuffer import LogBuffer
 from anibridge.app.web.settings import WebSettings
+from anibridge.app.web.throttle import LoginThrottle
 from anibridge.provider.base import InboundRequest
 
 __all__ = ["ServiceContext"]
@@ -37,6 +38,7 @@ class ServiceContext:
     logs: LogBuffer
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     webhooks_received: int = 0
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def webhook(self, provider: str, request: InboundRequest) -> list[str]:
         """Queue a targeted sync on every profile fed by `provider`; never waits.

@@ -243,14 +243,16 @@ class EngineBackend:
             self.store = None
 
     async def refresh_mappings(self) -> str:
-        """Update the dataset with the mappings updater (ETag), then reload."""
-        try:
-            from anibridge.mappings import update as updater  # type: ignore[attr-defined]
-        except ImportError:
-            return "updater not available; using the installed dataset"
-        outcome = await asyncio.to_thread(updater.update_dataset)
-        self.index = await asyncio.to_thread(self._load_index)
-        return str(outcome)
+        """Update the dataset (conditional GET with ETag); reload it when it changed."""
+        if not self.loaded.app.mappings.include_default:
+            return "default dataset disabled in the config"
+        from anibridge.mappings.update import update_dataset
+
+        result = await update_dataset()
+        if result.status == "updated":
+            self.index = await asyncio.to_thread(self._load_index)
+        detail = f": {result.error}" if getattr(result, "error", None) else ""
+        return f"{result.status}{detail}"
 
     # -- profiles --------------------------------------------------------------
     def profiles(self) -> list[ProfileInfo]:
@@ -638,7 +640,22 @@ class EngineBackend:
 
     # -- display helpers -----------------------------------------------------------
     def _remember_titles(self, result: SyncResult) -> None:
-        for key, snap in result.snapshots.items():
+        self._remember_snapshots(result.snapshots)
+        prof = self._profiles.get(result.run.profile)
+        if prof is None or self.store is None:
+            return
+        # Entries a run created on the target have no title there yet: borrow the
+        # linked source anchor's title.
+        src, tgt = prof.cfg.source.key, prof.cfg.target.key
+        for a, b in ((src, tgt), (tgt, src)):
+            for link in self.store.links(prof.name, a, b):
+                anchor = link.target_ref.split("/", 1)[0]
+                shown = self._titles.get((a, link.source_key))
+                if shown and (b, anchor) not in self._titles:
+                    self._titles[(b, anchor)] = {**shown, "borrowed": True}
+
+    def _remember_snapshots(self, snapshots: Mapping[str, Snapshot]) -> None:
+        for key, snap in snapshots.items():
             for anchor, entry in snap.entries.items():
                 node = entry.node
                 if node is None or not node.title:

@@ -45,10 +45,43 @@ def _short(value: object, size: int = 8) -> str:
 
 
 def _show(value: object) -> str:
+    """A record value (codec JSON form) as a person reads it."""
     if value is None:
         return "—"
-    if isinstance(value, dict | list):
+    if isinstance(value, dict):
+        if "current" in value:  # progress
+            text = (
+                f"{value['current']:g}"
+                if isinstance(value["current"], float)
+                else str(value["current"])
+            )
+            if value.get("total"):
+                text += f" / {value['total']}"
+            return text + (f" {value['unit']}s" if value.get("unit") else "")
+        if "native" in value or "status" in value:  # status
+            native, status = value.get("native"), value.get("status")
+            if native and status and native != status:
+                return f"{native} ({status})"
+            return str(native or status)
+        if "value" in value and "scale" in value:  # rating
+            scale = value["scale"]
+            return f"{value['value']} / {scale[1]}" if scale else str(value["value"])
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, list):
+        return json.dumps(value, ensure_ascii=False)
+    if (
+        isinstance(value, str)
+        and len(value) >= 20
+        and value[4:5] == "-"
+        and "T" in value
+    ):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if parsed.hour == parsed.minute == parsed.second == 0:
+            return parsed.strftime("%Y-%m-%d")
+        return parsed.strftime("%Y-%m-%d %H:%M UTC")
     return str(value)
 
 

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from anibridge.app.web.auth import (
     CSRF_COOKIE,
     SESSION_COOKIE,
-    LoginThrottle,
     ctx_of,
     require_auth,
     same_origin,
@@ -25,7 +24,6 @@ from anibridge.app.web.security import same
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-_throttle = LoginThrottle()
 
 
 def _safe_next(request: Request, target: str) -> str:
@@ -55,16 +53,16 @@ async def login(
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not same(cookie, csrf_token) or not same_origin(request):
         return render_login(request, 403, "The form expired; please try again.")
-    wait = _throttle.blocked(client)
+    wait = ctx.throttle.blocked(client)
     if wait:
         return render_login(
             request, 429, f"Too many failed attempts; try again in {int(wait) + 1} s."
         )
     ok = await asyncio.to_thread(ctx.auth.check_login, username, password)
     if not ok:
-        _throttle.failed(client)
+        ctx.throttle.failed(client)
         return render_login(request, 401, "Wrong username or password.")
-    _throttle.succeeded(client)
+    ctx.throttle.succeeded(client)
     sid, _session = ctx.auth.create_session()
     response = RedirectResponse(_safe_next(request, next), status_code=303)
     response.set_cookie(

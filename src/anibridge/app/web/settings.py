@@ -52,6 +52,7 @@ class WebSettings:
         webhook_max_bytes: Largest webhook body accepted.
         trust_proxy: Honour ``X-Forwarded-Proto`` for cookie security.
         scrypt_n: Password hashing cost (tests lower it).
+        mappings_refresh: Seconds between mappings dataset updates (None: never).
     """
 
     data_dir: Path
@@ -64,6 +65,7 @@ class WebSettings:
     webhook_max_bytes: int = 1024 * 1024
     trust_proxy: bool = False
     scrypt_n: int = 2**15
+    mappings_refresh: float | None = 86400.0
 
     def check(self) -> None:
         """Refuse settings that would expose the service.

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from anibridge.app.config import load_config
+from anibridge.app.web.engine_backend import EngineBackend
+from anibridge.app.web.server import ServerThread
+from anibridge.app.web.settings import WebSettings
+
+PASSWORD = "correct horse battery staple"
+
+
+def _episodes(numbers: range, played: int) -> str:
+    lines = []
+    for n in numbers:
+        if n <= played:
+            lines.append(
+                f'          - {{episode: {n}, plays: ["2024-01-{n:02d}T20:00:00Z"]}}'
+            )
+        else:
+            lines.append(f"          - {{episode: {n}}}")
+    return "\n".join(lines)
+
+
+# Real mappings from the bundled dataset: tvdb_show:81797:s1 1-8 -> anilist:21,
+# tvdb_show:78857:s1 1-35 -> anilist:20, tvdb_show:73532:s1 1-26 -> anilist:22.
+LIBRARY = f"""\
+anibridge_local: 1
+account: {{key: viewer, title: Viewer}}
+items:
+  - key: onepiece
+    kind: show
+    title: One Piece
+    ids: [tvdb_show:81797]
+    seasons:
+      - season: 1
+        episodes:
+{_episodes(range(1, 9), 3)}
+  - key: naruto
+    kind: show
+    title: Naruto
+    ids: [tvdb_show:78857]
+    seasons:
+      - season: 1
+        episodes:
+{_episodes(range(1, 36), 2)}
+  - key: yuyu
+    kind: show
+    title: Yu Yu Hakusho
+    ids: [tvdb_show:73532]
+    seasons:
+      - season: 1
+        episodes:
+{_episodes(range(1, 27), 1)}
+"""
+
+LIST = """\
+anibridge_local: 1
+rating_scale: [0, 100, 1]
+items:
+  - key: "anilist:21"
+    kind: series
+    title: One Piece
+    ids: ["anilist:21"]
+    record: {status: watching, progress: 1}
+"""
+
+CONFIG = """\
+data_dir: data
+profiles:
+  demo:
+    source:
+      type: local
+      name: library
+      config: {path: library.sqlite, seed: library.yaml, instance: library}
+    target:
+      type: local
+      name: list
+      config:
+        path: list.sqlite
+        seed: list.yaml
+        authorities: [anilist]
+        rating_scale: [0, 100, 1]
+        date_precision: date
+"""
+
+
+def make_workspace(root: Path, *, config: str = CONFIG) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "library.yaml").write_text(LIBRARY)
+    (root / "list.yaml").write_text(LIST)
+    path = root / "anibridge.yaml"
+    path.write_text(config)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mapping_index():
+    from anibridge.mappings import load_index
+
+    return load_index(notice=None)
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    return make_workspace(tmp_path / "ws")
+
+
+def start_service(config_path: Path, index, **settings) -> ServerThread:
+    loaded = load_config(config_path, environ={})
+    backend = EngineBackend(loaded, index=index, environ={})
+    web = WebSettings(
+        data_dir=loaded.data_dir,
+        admin_password=PASSWORD,
+        scrypt_n=2**10,
+        mappings_refresh=None,
+        **settings,
+    )
+    return ServerThread(web, backend).start()
+
+
+@pytest.fixture
+def service(workspace, mapping_index) -> Iterator[ServerThread]:
+    server = start_service(workspace, mapping_index)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def token(service) -> str:
+    _info, secret = service.ctx.auth.create_token("tests")
+    return secret
+
+
+@pytest.fixture
+def api(service, token) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=service.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def anon(service) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        yield client
+
+
+def _login(client: httpx.Client, password: str = PASSWORD) -> httpx.Response:
+    """Log in through the real form (double-submit CSRF cookie included)."""
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    return client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": password,
+            "csrf_token": csrf,
+            "next": "/",
+        },
+    )
+
+
+@pytest.fixture
+def login():
+    return _login
+
+
+@pytest.fixture
+def start():
+    return start_service
+
+
+def csrf_of(html: str) -> str:
+    return html.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+
+
+@pytest.fixture
+def csrf():
+    return csrf_of

@@ -1,0 +1,151 @@
+"""Every private route refuses anonymous callers; found from the router itself."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi.routing import APIRoute
+from starlette.routing import Mount
+
+from anibridge.app.web.app import PUBLIC_PATHS
+
+EXPECTED_PUBLIC = {
+    "/livez",
+    "/readyz",
+    "/webhook/{provider}",
+    "/webhook/{provider}/{secret}",
+    "/login",
+    "/static",
+}
+
+
+def walk(routes, prefix=""):
+    """(path template, method) of every route, through included routers and mounts."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:  # FastAPI >= 0.16x keeps included routers nested
+            yield from walk(included.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, Mount):
+            yield prefix + route.path, "GET"
+        elif isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                yield prefix + route.path, method
+        else:
+            for method in sorted(getattr(route, "methods", None) or {"GET"}):
+                yield prefix + route.path, method
+
+
+def routes(app):
+    return sorted(set(walk(app.router.routes)))
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+def test_public_surface_is_exactly_health_login_webhooks_static():
+    assert set(PUBLIC_PATHS) == EXPECTED_PUBLIC
+
+
+def test_every_private_route_and_stream_refuses_anonymous(service, anon):
+    found = routes(service.app)
+    assert len(found) > 40  # the enumeration really walked the router
+    paths = {p for p, _ in found}
+    assert "/api/events" in paths  # the live stream is among them
+    checked = 0
+    for path, method in found:
+        if path in PUBLIC_PATHS:
+            continue
+        response = anon.request(
+            method,
+            concrete(path),
+            headers={"Accept": "application/json"},
+            json={} if method in {"POST", "PUT", "PATCH"} else None,
+        )
+        assert response.status_code in (401, 403), (method, path, response.status_code)
+        checked += 1
+    assert checked > 35
+
+
+def test_private_routes_do_not_refuse_a_valid_token(service, api):
+    for path, method in routes(service.app):
+        if path in PUBLIC_PATHS or method != "GET" or path == "/api/events":
+            continue
+        response = api.get(concrete(path))
+        assert response.status_code not in (401, 403), (path, response.status_code)
+
+
+def test_browser_gets_the_login_page_with_401(anon):
+    response = anon.get("/timeline/demo", headers={"Accept": "text/html"})
+    assert response.status_code == 401
+    assert 'action="/login"' in response.text
+    assert 'name="next" value="/timeline/demo"' in response.text
+
+
+def test_live_stream_needs_credentials(anon, api):
+    assert anon.get("/api/events").status_code == 401
+    with api.stream("GET", "/api/events") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        first = next(stream.iter_lines())
+        assert first.startswith("retry:")
+
+
+def test_wrong_token_is_refused(anon):
+    response = anon.get(
+        "/api/status", headers={"Authorization": "Bearer abt_not-a-real-token"}
+    )
+    assert response.status_code == 401
+
+
+def test_session_needs_csrf_token_and_same_origin(service, login, csrf):
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        assert login(client).status_code == 303
+        assert client.get("/api/status").status_code == 200
+        no_csrf = client.post("/api/profiles/demo/sync", json={"dry_run": True})
+        assert no_csrf.status_code == 403
+        token = csrf(client.get("/").text)
+        wrong = client.post(
+            "/api/profiles/demo/sync",
+            json={"dry_run": True},
+            headers={"X-CSRF-Token": token + "x"},
+        )
+        assert wrong.status_code == 403
+        cross = client.post(
+            "/api/profiles/demo/sync",
+            json={"dry_run": True},
+            headers={"X-CSRF-Token": token, "Origin": "http://evil.example"},
+        )
+        assert cross.status_code == 403
+        ok = client.post(
+            "/api/profiles/demo/sync",
+            json={"dry_run": True},
+            headers={"X-CSRF-Token": token},
+        )
+        assert ok.status_code == 202
+
+
+def test_wrong_password_is_refused_and_throttled(service, login):
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        codes = [login(client, "wrong").status_code for _ in range(6)]
+        assert codes[:5] == [401] * 5
+        assert codes[5] == 429
+        assert "anibridge_session" not in client.cookies
+
+
+def test_login_form_needs_its_csrf_cookie(service):
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        response = client.post(
+            "/login",
+            data={"username": "admin", "password": "x", "csrf_token": "forged"},
+        )
+        assert response.status_code == 403
+
+
+def test_logout_ends_the_session(service, login, csrf):
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        login(client)
+        token = csrf(client.get("/").text)
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+        assert client.get("/api/status").status_code == 401
