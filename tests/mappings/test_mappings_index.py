@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from anibridge.mappings import BUNDLED, DERIVED, MappingIndex
+import msgspec
+import zstandard
+
+from anibridge.mappings import (
+    BUNDLED,
+    BUNDLED_SOURCE,
+    DERIVED,
+    MappingIndex,
+    load_index,
+)
+from anibridge.mappings.dataset import bundled_json_text
 from anibridge.provider.base import ExternalId
 
 
@@ -17,6 +27,21 @@ def test_curated_file_loads_completely(curated: MappingIndex) -> None:
     assert explicit == 10854  # every pair of the curated file is indexed
     assert stats["derived_pairs"] > 10000
     assert curated.origins == (str(BUNDLED),)
+
+
+def test_bundled_json_is_the_curated_yaml(curated: MappingIndex) -> None:
+    shipped = (
+        zstandard.ZstdDecompressor().decompressobj().decompress(BUNDLED.read_bytes())
+    )
+    assert msgspec.json.decode(shipped) == msgspec.json.decode(bundled_json_text())
+    assert curated.origins == (str(BUNDLED),)
+    assert curated.invalid == ()
+
+
+def test_the_yaml_source_itself_loads_completely() -> None:
+    index = load_index([BUNDLED_SOURCE], include_default=False, notice=None)
+    assert index.invalid == ()
+    assert index.explicit_pair_count() == 10854
 
 
 def test_offset_both_directions(curated: MappingIndex) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from anibridge.mappings.dataset import (
     BUNDLED,
+    BUNDLED_SOURCE,
     DEFAULT_URL,
     cache_dir,
     cache_files,
@@ -33,6 +34,7 @@ from anibridge.mappings.ranges import DERIVED, Edge, RangePair, reverse_pairs
 
 __all__ = [
     "BUNDLED",
+    "BUNDLED_SOURCE",
     "DEFAULT_URL",
     "DERIVED",
     "Edge",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -37,8 +38,44 @@ DEFAULT_URL = (
 URL_ENV = "ANIBRIDGE_MAPPINGS_URL"
 CACHE_ENV = "ANIBRIDGE_MAPPINGS_CACHE"
 
-BUNDLED = Path(__file__).parent / "data" / "mappings.edits.yaml"
+BUNDLED_SOURCE = Path(__file__).parent / "data" / "mappings.edits.yaml"
 """The curated anibridge-mappings file shipped in the package (MIT, see data/)."""
+
+BUNDLED = Path(__file__).parent / "data" / "mappings.edits.json.zst"
+"""The same data as `BUNDLED_SOURCE`, converted losslessly to zstd JSON.
+
+Decoding the YAML takes ~0.5 s, the JSON ~10 ms; `write_bundled_json()` makes
+it again and a test checks that both hold the same data.
+"""
+
+
+def bundled_json_text() -> bytes:
+    """The JSON form of the curated YAML file (keys and episode values as strings)."""
+    import msgspec
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(BUNDLED_SOURCE.read_bytes(), Loader=loader)
+    return msgspec.json.encode(_stringify(data))
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _stringify(v) for k, v in value.items()}
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def write_bundled_json() -> Path:
+    """Regenerate `BUNDLED` from `BUNDLED_SOURCE` (run after vendoring a new file)."""
+    import zstandard
+
+    BUNDLED.write_bytes(
+        zstandard.ZstdCompressor(level=19).compress(bundled_json_text())
+    )
+    return BUNDLED
+
 
 Notice = Callable[[str], None]
 
