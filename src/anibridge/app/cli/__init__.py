@@ -33,6 +33,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "anibridge.app.cli.providers",
     "anibridge.app.cli.pin",
     "anibridge.app.cli.demo",
+    "anibridge.app.cli.login",
 )
 
 

@@ -123,6 +123,8 @@ class FakeTrakt(FakeService):
         self.devices: dict[str, dict[str, Any]] = {}
         self.device_ttl = 600.0
         self.device_interval = 5.0
+        # Tests of unattended logins: approve a device code on its Nth poll.
+        self.auto_approve_after: int | None = None
         self.token_ttl = 7 * 86400
         self._ids = itertools.count(1_000_001)
         self._sorted: list[dict[str, Any]] = []
@@ -412,6 +414,7 @@ class FakeTrakt(FakeService):
             "state": "pending",
             "created": self.clock.monotonic(),
             "last_poll": None,
+            "polls": 0,
         }
         return {
             "device_code": code,
@@ -437,6 +440,13 @@ class FakeTrakt(FakeService):
             raise HttpFault(418, {"error": "denied"})
         last = device["last_poll"]
         device["last_poll"] = now
+        device["polls"] += 1
+        if (
+            self.auto_approve_after is not None
+            and device["state"] == "pending"
+            and device["polls"] >= self.auto_approve_after
+        ):
+            device["state"] = "approved"
         if last is not None and now - last < self.device_interval * 0.9:
             raise HttpFault(429, {"error": "slow_down"})
         if device["state"] == "pending":
