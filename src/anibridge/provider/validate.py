@@ -787,6 +787,7 @@ def validate_page(
     with_records: bool = True,
     native_record_kinds: Collection[str] = (),
     refs: Collection[Ref] = (),
+    native_kinds: Collection[str] = (),
 ) -> None:
     """Check one page and every item in it, whatever the item type.
 
@@ -801,6 +802,9 @@ def validate_page(
         native_record_kinds: The scan query's record kind filter.
         refs: The query's `refs` filter; returned nodes/records/events must be among
             them when it is not empty.
+        native_kinds: The query's native kind filter (`native_node_kinds` for nodes
+            and scan items, `native_record_kinds` for records, `native_event_kinds`
+            for events and summaries); returned kinds must be among them when given.
 
     Raises:
         ContractViolation: the page or an item breaks a rule.
@@ -830,6 +834,7 @@ def validate_page(
             f"{len(page.items)} items returned for limit={limit}",
         )
     wanted = set(refs)
+    kinds = set(native_kinds)
     for item in page.items:
         if isinstance(item, ScanItem):
             validate_scan_item(
@@ -841,6 +846,7 @@ def validate_page(
                 with_records=with_records,
                 native_record_kinds=native_record_kinds,
             )
+            _check_filtered_kind(provider_name, item.node, kinds)
             continue
         if isinstance(item, Node):
             validate_node(provider_name, item, facets=facets, capabilities=capabilities)
@@ -862,6 +868,19 @@ def validate_page(
                 Rule.REQUESTED_ITEMS,
                 f"ref {item.ref!r} was not among the requested refs",
             )
+        _check_filtered_kind(provider_name, item, kinds)
+
+
+def _check_filtered_kind(provider_name: str, item: object, kinds: set[str]) -> None:
+    kind = getattr(item, "kind", None)
+    if kinds and kind not in kinds:
+        raise ContractViolation(
+            provider_name,
+            item,
+            Rule.REQUESTED_ITEMS,
+            f"native kind {kind!r} was filtered out by the query "
+            f"(requested: {sorted(kinds)})",
+        )
 
 
 # --------------------------------------------------------------------------------------

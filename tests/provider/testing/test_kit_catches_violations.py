@@ -692,3 +692,37 @@ async def test_checks_skip_without_their_mixin_or_fixture():
         await KIT.test_repeated_append_event_is_idempotent(
             provider=reads_only, sample_event=AppendEvent(Ref("s"), "play", T0)
         )
+
+
+async def test_ignored_kind_filters_fail():
+    class IgnoresKinds(MemoryProvider):
+        async def fetch_events(self, query):
+            return await super().fetch_events(
+                dataclasses.replace(query, native_event_kinds=())
+            )
+
+        async def fetch_records(self, query):
+            return await super().fetch_records(
+                dataclasses.replace(query, native_record_kinds=())
+            )
+
+        async def scan(self, query):
+            return await super().scan(dataclasses.replace(query, native_node_kinds=()))
+
+    show = library_show("s", "S", {1: 1})
+    events = [
+        play(episode_ref("s", 1, 1), T0),
+        play(episode_ref("s", 1, 1), T0, kind="checkin"),
+    ]
+    records = [list_record("1", notes="a"), list_record("1", kind="watchlist")]
+    p = await ready(
+        IgnoresKinds(nodes=[*nodes(), *show], events=events, records=records)
+    )
+    error = await expect(Rule.REQUESTED_ITEMS, KIT.test_fetch_events(provider=p))
+    assert "filtered out" in error.detail
+    await expect(
+        Rule.REQUESTED_ITEMS, KIT.test_fetch_records(provider=p, sample_refs=())
+    )
+    await expect(
+        Rule.REQUESTED_ITEMS, KIT.test_scan_hydrates_only_requested(provider=p)
+    )

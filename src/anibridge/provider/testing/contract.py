@@ -357,7 +357,7 @@ class ProviderContractTests:
             )
 
     async def test_scan_hydrates_only_requested(self, provider: Provider) -> None:
-        """Scan returns only the requested facets, fields and records."""
+        """Scan returns only the requested facets, fields, records and kinds."""
         _require(provider, SupportsScan)
         assert isinstance(provider, SupportsScan)
         name, caps = _name(provider), provider.capabilities()
@@ -370,6 +370,14 @@ class ProviderContractTests:
             ScanQuery(fields=frozenset({f}), require_activity=True, limit=5)
             for f in _readable_fields(caps)
         ]
+        queries += [
+            ScanQuery(native_node_kinds=(d.native,), with_records=False, limit=5)
+            for d in caps.node_kinds
+        ]
+        queries += [
+            ScanQuery(native_record_kinds=frozenset({d.native}), limit=5)
+            for d in caps.record_kinds
+        ]
         for query in queries:
             page = await provider.scan(query)
             validate_page(
@@ -380,6 +388,8 @@ class ProviderContractTests:
                 capabilities=caps,
                 limit=query.limit,
                 with_records=query.with_records,
+                native_record_kinds=query.native_record_kinds,
+                native_kinds=query.native_node_kinds,
             )
 
     async def test_fetch_nodes(
@@ -499,6 +509,13 @@ class ProviderContractTests:
             validate_page(
                 name, page, fields=fields, capabilities=caps, refs=sample_refs
             )
+        for descriptor in caps.record_kinds:
+            kind = (descriptor.native,)
+            query = RecordQuery(native_record_kinds=kind, fields=readable)
+            page = await provider.fetch_records(query)
+            validate_page(
+                name, page, fields=readable, capabilities=caps, native_kinds=kind
+            )
 
         async def fetch(cursor: str | None) -> Page[Any]:
             return await provider.fetch_records(
@@ -529,6 +546,10 @@ class ProviderContractTests:
                 name, page, capabilities=caps, limit=_PAGE
             ),
         )
+        for descriptor in caps.event_kinds:
+            kind = (descriptor.native,)
+            page = await provider.fetch_events(EventQuery(native_event_kinds=kind))
+            validate_page(name, page, capabilities=caps, native_kinds=kind)
 
     async def test_fetch_event_summaries(self, provider: Provider) -> None:
         """Summaries: UTC bounds, declared kinds, terminating paging."""
