@@ -135,26 +135,49 @@ async def open_session(config: LoadedConfig, profile_name: str | None) -> Sessio
         SecretError: a secret cannot be resolved.
     """
     name, profile = config.profile(profile_name)
+    specs = (("source", profile.source), ("target", profile.target))
+    # Build first (no I/O): a bad provider config fails before anything is touched.
+    holders = {spec.key: _TokenHolder() for _, spec in specs}
+    providers: dict[str, Provider] = {
+        spec.key: build_provider(
+            spec,
+            where=f"profiles.{name}.{side}",
+            base_dir=config.base_dir,
+            token_store=holders[spec.key],
+        )
+        for side, spec in specs
+    }
     store = SqlStore(config.store_url)
-    providers: dict[str, Provider] = {}
+    initialized: list[Provider] = []
     try:
         key = load_secret_key(config.data_dir)
-        for side, spec in (("source", profile.source), ("target", profile.target)):
-            tokens = TokenStore(store, key, namespace=f"{name}/{spec.key}")
-            provider = build_provider(
-                spec,
-                where=f"profiles.{name}.{side}",
-                base_dir=config.base_dir,
-                token_store=tokens,
-            )
-            await provider.initialize()
-            providers[spec.key] = provider
-    except BaseException:
+        for spec_key, holder in holders.items():
+            holder.inner = TokenStore(store, key, namespace=f"{name}/{spec_key}")
         for provider in providers.values():
+            await provider.initialize()
+            initialized.append(provider)
+    except BaseException:
+        for provider in initialized:
             await provider.close()
         store.close()
         raise
     return Session(config, store, name, profile, providers)
+
+
+class _TokenHolder:
+    """The token store handed to a provider before the store is open."""
+
+    def __init__(self) -> None:
+        self.inner: TokenStore | None = None
+
+    async def load(self, key: str) -> dict[str, Any] | None:
+        """See `TokenStore.load`."""
+        return None if self.inner is None else await self.inner.load(key)
+
+    async def save(self, key: str, tokens: dict[str, Any]) -> None:
+        """See `TokenStore.save`."""
+        if self.inner is not None:
+            await self.inner.save(key, tokens)
 
 
 async def close_session(session: Session) -> None:

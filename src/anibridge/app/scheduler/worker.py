@@ -75,6 +75,7 @@ class ProfileWorker:
         self.last_finished_at: str | None = None
         self.runs = 0
         self.triggers = 0
+        self.recent: deque[RunResult] = deque(maxlen=50)
 
     # -- control ---------------------------------------------------------------
     def start(self) -> None:
@@ -211,6 +212,7 @@ class ProfileWorker:
         self.runs += 1
         self.current = None
         self.last_result = result
+        self.recent.append(result)
         self.last_finished_at = _now()
         for waiter in pending.waiters:
             if not waiter.done():

@@ -64,16 +64,23 @@ from anibridge.bridge.model import (
 )
 from anibridge.bridge.stores import Pin
 from anibridge.bridge.sync import Pair, SyncResult, run_sync, undo_run
+from anibridge.provider import validate
 from anibridge.provider.base import (
     ChangeQuery,
+    EventQuery,
+    EventSummaryQuery,
     ExternalId,
     FacetName,
     Provider,
+    RecordQuery,
     Ref,
     SupportsBackupExports,
     SupportsBackupImports,
     SupportsChangeFeed,
+    SupportsEventReads,
+    SupportsEventSummaries,
     SupportsInboundChanges,
+    SupportsRecordReads,
 )
 from anibridge.store import SqlStore
 
@@ -130,6 +137,77 @@ def schedule_for(cfg: ProfileConfig) -> ProfileSchedule:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+async def _all_pages(call: Any) -> list[Any]:
+    items: list[Any] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = await call(cursor)
+        items.extend(page.items)
+        if page.cursor is None or page.cursor in seen:
+            return items
+        seen.add(page.cursor)
+        cursor = page.cursor
+
+
+async def targeted_snapshot(
+    provider: Provider, key: str, anchors: Sequence[str]
+) -> Snapshot:
+    """Re-read only `anchors`, including the state kept on their parts.
+
+    `collect(refs=...)` reads anchors' own records and events; library-shaped
+    providers keep per-episode records and plays on part refs, so those are read
+    here too, part refs taken from each anchor's STRUCTURE facet.
+    """
+    snap = await collect(provider, key, refs=[Ref(k) for k in anchors])
+    parts: list[Ref] = []
+    for anchor in anchors:
+        entry = snap.entries.get(anchor)
+        node = entry.node if entry is not None else None
+        structure = node.facets.get(FacetName.STRUCTURE) if node else None
+        for part in getattr(structure, "parts", ()) or ():
+            if part.position:
+                parts.append(Ref(anchor, tuple(part.position)))
+    caps = snap.capabilities
+    fields = frozenset(caps.record_fields)
+    for i in range(0, len(parts), 100):
+        chunk = tuple(parts[i : i + 100])
+        if isinstance(provider, SupportsRecordReads):
+            records = await _all_pages(
+                lambda c, chunk=chunk: provider.fetch_records(
+                    RecordQuery(refs=chunk, fields=fields, cursor=c)
+                )
+            )
+            for rec in records:
+                entry = snap.entry(rec.ref.key)
+                entry.records = [
+                    r
+                    for r in entry.records
+                    if not (r.ref == rec.ref and r.kind == rec.kind)
+                ]
+                entry.records.append(rec)
+        if not caps.event_kinds:
+            continue
+        if isinstance(provider, SupportsEventReads):
+            events = await _all_pages(
+                lambda c, chunk=chunk: provider.fetch_events(
+                    EventQuery(refs=chunk, cursor=c)
+                )
+            )
+            for event in events:
+                validate.validate_event(key, event, capabilities=caps)
+                snap.entry(event.ref.key).events.append(event)
+        elif isinstance(provider, SupportsEventSummaries):
+            sums = await _all_pages(
+                lambda c, chunk=chunk: provider.fetch_event_summaries(
+                    EventSummaryQuery(refs=chunk, cursor=c)
+                )
+            )
+            for summary in sums:
+                snap.entry(summary.ref.key).summaries.append(summary)
+    return snap
 
 
 @dataclass(slots=True)
@@ -332,8 +410,8 @@ class EngineBackend:
             else:
                 mode = SyncMode.FULL
         if touched:
-            snapshots[source_key] = await collect(
-                source, source_key, refs=[Ref(k) for k in sorted(touched)]
+            snapshots[source_key] = await targeted_snapshot(
+                source, source_key, sorted(touched)
             )
         if not request.dry_run:
             await self._backup_targets(prof, reason="before-run")
