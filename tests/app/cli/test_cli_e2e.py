@@ -1,0 +1,180 @@
+"""End-to-end: the real CLI in a subprocess on a real demo workspace."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from anibridge.providers.local import LocalProvider
+
+CLI = [sys.executable, "-m", "anibridge.app.cli"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def export_list(path: Path, seed: Path | None = None) -> dict:
+    async def go() -> dict:
+        config = {
+            "path": str(path),
+            "authorities": ["anilist"],
+            "rating_scale": [0, 100, 1],
+            "date_precision": "date",
+        }
+        if seed is not None:
+            config["seed"] = str(seed)
+        provider = LocalProvider(logger=logging.getLogger("t"), config=config)
+        await provider.initialize()
+        try:
+            doc = provider.export_document()
+        finally:
+            await provider.close()
+        for item in doc["items"]:
+            record = item.get("record")
+            if record:
+                record.pop("updated_at", None)
+                record.pop("revision", None)
+        return doc
+
+    return asyncio.run(go())
+
+
+def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
+    ws = tmp_path / "ws"
+    first = run("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary) == {
+        "run_id",
+        "profile",
+        "dry_run",
+        "planned",
+        "applied",
+        "failed",
+        "skipped",
+        "unchanged",
+        "duration_s",
+    }
+    assert summary["planned"] == summary["applied"] > 0
+    assert summary["failed"] == 0 and summary["dry_run"] is False
+    before = export_list(tmp_path / "fresh.sqlite", seed=ws / "list.yaml")
+    after = export_list(ws / "list.sqlite")
+    assert after != before
+    backups = list((ws / "data" / "backups" / "demo").glob("list-*.json"))
+    assert len(backups) == 1
+
+    second = run("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(second.stdout)
+    assert again["applied"] == 0 and again["planned"] == 0
+    assert again["unchanged"] > 0
+
+    history = run(
+        "history", "--json", "--config", str(ws / "anibridge.yaml"), cwd=tmp_path
+    )
+    assert history.returncode == 0, history.stderr
+    assert summary["run_id"] in {r["run_id"] for r in json.loads(history.stdout)}
+
+    undone = run(
+        "undo",
+        summary["run_id"],
+        "--json",
+        "--config",
+        str(ws / "anibridge.yaml"),
+        cwd=tmp_path,
+    )
+    assert undone.returncode == 0, undone.stderr
+    assert json.loads(undone.stdout)["failed"] == 0
+    assert export_list(ws / "list.sqlite") == before
+
+
+def test_demo_human_output_shows_plan_and_summary(tmp_path):
+    result = run("demo", "--dir", str(tmp_path / "ws"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Plan " in result.stdout and "planned" in result.stdout
+    assert "anibridge undo" in result.stdout
+
+
+def _write_config(ws: Path, text: str) -> Path:
+    ws.mkdir(parents=True, exist_ok=True)
+    path = ws / "anibridge.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """\
+profiles:
+  p:
+    source: {name: lib, type: local, config: {path: lib.sqlite}}
+    target: {name: lst, type: %s, config: {path: lst.sqlite, authorities: [anilist]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("malformed", "not valid YAML at line"),
+        ("unknown-provider", "unknown provider 'nosuch'"),
+        ("unreadable-store", "anibridge.db"),
+        ("corrupt-local", "lib.sqlite is not a readable SQLite database"),
+    ],
+)
+def test_errors_are_one_paragraph_nonzero_and_write_nothing(tmp_path, setup, expected):
+    ws = tmp_path / "ws"
+    if setup == "malformed":
+        config = _write_config(ws, "profiles: {p: [unclosed\n")
+    elif setup == "unknown-provider":
+        config = _write_config(ws, GOOD % "nosuch")
+    elif setup == "unreadable-store":
+        config = _write_config(ws, GOOD % "local")
+        (ws / "data").mkdir()
+        (ws / "data" / "anibridge.db").write_bytes(b"garbage" * 1000)
+    else:
+        config = _write_config(ws, GOOD % "local")
+        (ws / "lib.sqlite").write_bytes(b"garbage" * 1000)
+    files_before = sorted(p.relative_to(ws) for p in ws.rglob("*") if p.is_file())
+    sizes_before = {p: (ws / p).read_bytes() for p in files_before}
+    result = run("sync", "--json", "--config", str(config), cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stdout == ""
+    message = " ".join(result.stderr.split())
+    assert expected in message, message
+    assert "Traceback" not in result.stderr
+    files_after = sorted(
+        p.relative_to(ws)
+        for p in ws.rglob("*")
+        if p.is_file() and p.name != "secret.key"
+    )
+    new = [p for p in files_after if p not in files_before]
+    # at most the store's own bookkeeping appears; no provider file is created
+    assert all(p.parts[0] == "data" for p in new), new
+    if setup in ("malformed", "unknown-provider"):
+        assert new == []
+    for p, data in sizes_before.items():
+        assert (ws / p).read_bytes() == data
+
+
+def test_init_writes_a_valid_template_and_providers_lists_local(tmp_path):
+    result = run("init", str(tmp_path / "anibridge.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    again = run("init", str(tmp_path / "anibridge.yaml"), cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    plan = run(
+        "plan", "--json", "--config", str(tmp_path / "anibridge.yaml"), cwd=tmp_path
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert json.loads(plan.stdout)["summary"]["dry_run"] is True
+    providers = run("providers", "--json", cwd=tmp_path)
+    rows = {r["name"]: r for r in json.loads(providers.stdout)}
+    assert rows["local"]["loaded"] and "target" in rows["local"]["roles"]
