@@ -1,0 +1,193 @@
+"""The per-profile worker and the scheduler, driven by a recording runner.
+
+The runner here is the scheduler's collaborator, not the thing under test: it records
+what it was asked and can be held mid-run to create the concurrency being tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from anibridge.app.scheduler import (
+    EventBus,
+    InboundItem,
+    ProfileSchedule,
+    ProfileWorker,
+    RunResult,
+    Scheduler,
+    SyncMode,
+    SyncRequest,
+    Timing,
+    WorkerStopped,
+)
+from anibridge.provider.base import InboundRequest
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, SyncRequest]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.entered = asyncio.Event()
+        self.finished: list[str] = []
+        self.fail = False
+
+    async def run(self, profile: str, request: SyncRequest) -> RunResult:
+        self.calls.append((profile, request))
+        self.entered.set()
+        await self.gate.wait()
+        if self.fail:
+            raise RuntimeError("provider exploded")
+        self.finished.append(profile)
+        return RunResult("ok", summary={"payloads": len(request.inbound)})
+
+
+def hook(n: int) -> SyncRequest:
+    item = InboundItem("local", InboundRequest("POST", "/", body=str(n).encode()))
+    return SyncRequest(SyncMode.TARGETED, inbound=(item,), reasons=("webhook",))
+
+
+async def test_triggers_during_a_run_coalesce_into_one_next_run():
+    runner = Recorder()
+    worker = ProfileWorker("p", runner)
+    worker.start()
+    runner.gate.clear()
+    first = worker.trigger(hook(0))
+    await runner.entered.wait()
+    later = [worker.trigger(hook(n)) for n in range(1, 51)]
+    assert worker.queued == 1  # fifty triggers, one pending request
+    runner.gate.set()
+    results = await asyncio.gather(first, *later)
+    assert len(runner.calls) == 2
+    second = runner.calls[1][1]
+    assert [i.request.body for i in second.inbound] == [
+        str(n).encode() for n in range(1, 51)
+    ]
+    assert results[0].summary["payloads"] == 1
+    assert {r.summary["payloads"] for r in results[1:]} == {50}
+    await worker.stop()
+
+
+async def test_dry_runs_queue_separately_and_jobs_go_first():
+    runner = Recorder()
+    worker = ProfileWorker("p", runner)
+    worker.start()
+    runner.gate.clear()
+    busy = worker.trigger(SyncRequest(SyncMode.FULL))
+    await runner.entered.wait()
+    order: list[str] = []
+    dry = worker.trigger(SyncRequest(SyncMode.FULL, dry_run=True))
+    real = worker.trigger(SyncRequest(SyncMode.INCREMENTAL))
+
+    async def job() -> str:
+        order.append("job")
+        return "done"
+
+    applied = worker.submit("apply", job)
+    runner.gate.set()
+    assert await applied == "done"
+    await asyncio.gather(busy, dry, real)
+    kinds = [(r.mode, r.dry_run) for _, r in runner.calls]
+    assert kinds == [
+        (SyncMode.FULL, False),
+        (SyncMode.INCREMENTAL, False),
+        (SyncMode.FULL, True),
+    ]
+    assert order == ["job"]
+    await worker.stop()
+
+
+async def test_a_failing_run_is_reported_not_raised():
+    runner = Recorder()
+    runner.fail = True
+    worker = ProfileWorker("p", runner)
+    worker.start()
+    result = await worker.trigger(SyncRequest())
+    assert result.status == "failed"
+    assert "provider exploded" in result.error
+    runner.fail = False
+    assert (await worker.trigger(SyncRequest())).status == "ok"  # still alive
+    await worker.stop()
+
+
+async def test_stop_finishes_the_current_batch_and_refuses_the_rest():
+    runner = Recorder()
+    worker = ProfileWorker("p", runner)
+    worker.start()
+    runner.gate.clear()
+    current = worker.trigger(SyncRequest())
+    await runner.entered.wait()
+    pending = worker.trigger(SyncRequest(SyncMode.FULL))
+    stopping = asyncio.create_task(worker.stop(timeout=5))
+    await asyncio.sleep(0.05)
+    assert not current.done()  # still finishing
+    runner.gate.set()
+    await stopping
+    assert (await current).status == "ok"
+    assert runner.finished == ["p"]  # the pending one never started
+    with pytest.raises(WorkerStopped):
+        await pending
+    with pytest.raises(WorkerStopped):
+        worker.trigger(SyncRequest())
+
+
+async def test_profiles_run_in_parallel():
+    runner = Recorder()
+    runner.gate.clear()
+    scheduler = Scheduler(runner, {"a": ProfileSchedule(), "b": ProfileSchedule()})
+    await scheduler.start()
+    fa = scheduler.trigger("a", SyncRequest())
+    fb = scheduler.trigger("b", SyncRequest())
+    for _ in range(100):
+        if len(runner.calls) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(p for p, _ in runner.calls) == ["a", "b"]  # both entered at once
+    runner.gate.set()
+    await asyncio.gather(fa, fb)
+    await scheduler.stop()
+    with pytest.raises(KeyError, match="known: a, b"):
+        scheduler.trigger("c", SyncRequest())
+
+
+async def test_interval_and_poll_timers_trigger_runs_and_publish_events():
+    runner = Recorder()
+    bus = EventBus()
+    events = bus.subscribe()
+    refreshed = []
+
+    async def refresh() -> str:
+        refreshed.append(1)
+        return "not_modified"
+
+    scheduler = Scheduler(
+        runner,
+        {"p": ProfileSchedule(scan=Timing(seconds=3600), poll=Timing(seconds=3600))},
+        bus=bus,
+        refresh_mappings=refresh,
+    )
+    await scheduler.start()
+
+    def reasons() -> set[str]:
+        return {reason for _, r in runner.calls for reason in r.reasons}
+
+    for _ in range(200):
+        if reasons() == {"schedule", "poll"} and refreshed:
+            break
+        await asyncio.sleep(0.01)
+    await scheduler.stop()
+    # Each timer fired once at start; the two may have merged into one full run.
+    assert reasons() == {"schedule", "poll"}
+    assert runner.calls[0][1].mode is SyncMode.FULL
+    assert len(runner.calls) <= 2
+    assert refreshed == [1]
+    kinds = []
+    while not events.empty():
+        kinds.append(events.get_nowait()["kind"])
+    assert "run_started" in kinds and "run_finished" in kinds
+    assert "mappings_refreshed" in kinds
+    state = scheduler.state()
+    assert state["profiles"]["p"]["scan"] == "every 1 h"
+    assert state["mappings"]["status"] == "not_modified"
