@@ -774,6 +774,8 @@ class MemoryProviderBase(Provider):
         self.calls: list[tuple[str, object]] = []
         self._counter = 0
         self._nodes: dict[Ref, Node] = {}
+        self._anchor_keys: set[str] | None = None  # cache, reset when nodes change
+        self._event_index: dict[tuple[Ref, str, datetime], str] = {}
         self._records: dict[tuple[Ref, str], Record] = {}
         self._events: dict[str, Event] = {}
         self._changes: list[Change] = []
@@ -830,7 +832,12 @@ class MemoryProviderBase(Provider):
             event = dataclasses.replace(event, key=self._next("e"))
         assert event.key is not None
         self._events[event.key] = event
+        self._event_index[(event.ref, event.kind, event.at)] = event.key
         return event
+
+    def _drop_event(self, event: Event) -> None:
+        del self._events[event.key or ""]
+        self._event_index.pop((event.ref, event.kind, event.at), None)
 
     def _now(self) -> datetime:
         return self.clock()
@@ -838,11 +845,13 @@ class MemoryProviderBase(Provider):
     def put_node(self, node: Node) -> None:
         """Add or replace a node (a NodeChange is recorded)."""
         self._nodes[node.ref] = node
+        self._anchor_keys = None
         self._changes.append(NodeChange(ref=node.ref, at=self._now()))
 
     def remove_node(self, ref: Ref) -> None:
         """Remove a node (a NodeChange is recorded)."""
         del self._nodes[ref]
+        self._anchor_keys = None
         self._changes.append(NodeChange(ref=ref, at=self._now()))
 
     def put_record(self, record: Record) -> Record:
@@ -980,6 +989,11 @@ class MemoryProviderBase(Provider):
         )
 
     @staticmethod
+    def _map_page[T, U](page: Page[T], transform: Callable[[T], U]) -> Page[U]:
+        # Project only the page that is returned, not everything that matched.
+        return Page(tuple(map(transform, page.items)), page.cursor, page.total)
+
+    @staticmethod
     def _offset(cursor: str | None) -> int:
         if cursor is None:
             return 0
@@ -1008,7 +1022,9 @@ class MemoryProviderBase(Provider):
         return (not kinds or node.kind in kinds) and flags <= node.flags
 
     def _anchor_known(self, ref: Ref) -> bool:
-        return any(r.key == ref.key for r in self._nodes)
+        if self._anchor_keys is None:
+            self._anchor_keys = {r.key for r in self._nodes}
+        return ref.key in self._anchor_keys
 
     # -- reads -----------------------------------------------------------------------
 
@@ -1022,11 +1038,12 @@ class MemoryProviderBase(Provider):
         else:
             found = list(self._nodes.values())
         matching = [
-            self._project_node(n, query.facets)
+            n
             for n in found
             if self._node_matches(n, query.native_node_kinds, query.flags)
         ]
-        return self._page(matching, query.cursor, query.limit)
+        page = self._page(matching, query.cursor, query.limit)
+        return self._map_page(page, lambda n: self._project_node(n, query.facets))
 
     async def search_nodes(
         self,
@@ -1066,51 +1083,62 @@ class MemoryProviderBase(Provider):
         items = tuple(self._project_node(n, facets) for _, _, n in scored[:limit])
         return Page(items=items)
 
-    def _has_activity(self, ref: Ref, kinds: frozenset[str]) -> bool:
-        return any(
-            _under(r.ref, ref) and (not kinds or r.kind in kinds)
-            for r in self._records.values()
-        ) or any(_under(e.ref, ref) for e in self._events.values())
-
     async def scan(self, query: ScanQuery) -> Page[ScanItem]:
         """Enumerate nodes under `sources` with the records at or below each one."""
         self._call(("scan", query))
-        items: list[ScanItem] = []
+        kinds = query.native_record_kinds
+        # Index state by anchor key once, so a scan stays linear in the data size.
+        records_by_key: dict[str, list[Record]] = {}
+        for record in self._records.values():
+            if not kinds or record.kind in kinds:
+                records_by_key.setdefault(record.ref.key, []).append(record)
+        event_refs_by_key: dict[str, list[Ref]] = {}
+        for event in self._events.values():
+            event_refs_by_key.setdefault(event.ref.key, []).append(event.ref)
+        items: list[tuple[Node, list[Record]]] = []
         for node in self._nodes.values():
             if query.sources and not any(_under(node.ref, s) for s in query.sources):
                 continue
             if not self._node_matches(node, query.native_node_kinds, query.flags):
                 continue
-            if query.require_activity and not self._has_activity(
-                node.ref, query.native_record_kinds
+            below = [
+                r
+                for r in records_by_key.get(node.ref.key, ())
+                if _under(r.ref, node.ref)
+            ]
+            if query.require_activity and not (
+                below
+                or any(
+                    _under(ref, node.ref)
+                    for ref in event_refs_by_key.get(node.ref.key, ())
+                )
             ):
                 continue
-            records: tuple[Record, ...] = ()
-            if query.with_records:
-                records = tuple(
-                    self._project_record(r, query.fields)
-                    for r in self._records.values()
-                    if _under(r.ref, node.ref)
-                    and (
-                        not query.native_record_kinds
-                        or r.kind in query.native_record_kinds
-                    )
-                )
-            items.append(
-                ScanItem(node=self._project_node(node, query.facets), records=records)
+            items.append((node, below if query.with_records else []))
+
+        def project(item: tuple[Node, list[Record]]) -> ScanItem:
+            node, records = item
+            return ScanItem(
+                node=self._project_node(node, query.facets),
+                records=tuple(self._project_record(r, query.fields) for r in records),
             )
-        return self._page(items, query.cursor, query.limit)
+
+        return self._map_page(self._page(items, query.cursor, query.limit), project)
 
     async def resolve(self, ids: Sequence[ExternalId]) -> Sequence[Match]:
         """Nodes listing each id in their IDS facet (exact, scope included)."""
         self._call(("resolve", tuple(ids)))
-        matches: list[Match] = []
-        for external_id in dict.fromkeys(ids):
-            for node in self._nodes.values():
-                facet = node.facets.get(FacetName.IDS)
-                if isinstance(facet, Identifiers) and external_id in facet.ids:
-                    matches.append(Match(external_id, node.ref, 1.0))
-        return tuple(matches)
+        index: dict[ExternalId, list[Ref]] = {}
+        for node in self._nodes.values():
+            facet = node.facets.get(FacetName.IDS)
+            if isinstance(facet, Identifiers):
+                for external_id in dict.fromkeys(facet.ids):
+                    index.setdefault(external_id, []).append(node.ref)
+        return tuple(
+            Match(external_id, ref, 1.0)
+            for external_id in dict.fromkeys(ids)
+            for ref in index.get(external_id, ())
+        )
 
     async def fetch_records(self, query: RecordQuery) -> Page[Record]:
         """Records by ref and/or key (or all), filtered by kind, projected."""
@@ -1118,13 +1146,14 @@ class MemoryProviderBase(Provider):
         refs = set(query.refs)
         keys = set(query.keys)
         found = [
-            self._project_record(r, query.fields)
+            r
             for r in self._records.values()
             if (not refs or r.ref in refs)
             and (not keys or r.key in keys)
             and (not query.native_record_kinds or r.kind in query.native_record_kinds)
         ]
-        return self._page(found, query.cursor, query.limit)
+        page = self._page(found, query.cursor, query.limit)
+        return self._map_page(page, lambda r: self._project_record(r, query.fields))
 
     async def fetch_events(self, query: EventQuery) -> Page[Event]:
         """Events by ref (or all), filtered by kind, in time order."""
@@ -1420,20 +1449,16 @@ class MemoryProviderBase(Provider):
                 check_utc(self.NAMESPACE, write, write.at, "at")
             except ContractViolation as violation:
                 raise _WriteFailed(WriteError.INVALID, violation.detail) from None
-            for event in self._events.values():
-                if (event.ref, event.kind, event.at) == (
-                    write.ref,
-                    write.kind,
-                    write.at,
-                ):
-                    # The same (ref, kind, at) is the same event: retries are no-ops.
-                    return WriteResult(
-                        ok=True,
-                        op=WriteOp.APPEND_EVENT,
-                        token=write.token,
-                        key=event.key,
-                        ref=event.ref,
-                    )
+            existing = self._event_index.get((write.ref, write.kind, write.at))
+            if existing is not None:
+                # The same (ref, kind, at) is the same event: retries are no-ops.
+                return WriteResult(
+                    ok=True,
+                    op=WriteOp.APPEND_EVENT,
+                    token=write.token,
+                    key=existing,
+                    ref=write.ref,
+                )
             stored = self.put_event(
                 Event(write.ref, write.kind, write.at, metadata=dict(write.metadata))
             )
@@ -1445,7 +1470,7 @@ class MemoryProviderBase(Provider):
                 ref=stored.ref,
             )
         target = self._find_event(write)
-        del self._events[target.key or ""]
+        self._drop_event(target)
         self._changes.append(
             EventChange(ref=target.ref, key=target.key, kind=target.kind, at=target.at)
         )
@@ -1467,9 +1492,9 @@ class MemoryProviderBase(Provider):
             raise _WriteFailed(
                 WriteError.INVALID, "delete needs a key or the full (ref, kind, at)"
             )
-        for event in self._events.values():
-            if (event.ref, event.kind, event.at) == (write.ref, write.kind, write.at):
-                return event
+        key = self._event_index.get((write.ref, write.kind, write.at))
+        if key is not None:
+            return self._events[key]
         raise _WriteFailed(
             WriteError.NOT_FOUND,
             f"no {write.kind!r} event at {write.ref!r} on {write.at.isoformat()}",
@@ -1535,6 +1560,7 @@ class MemoryProviderBase(Provider):
         ]
         self._records.clear()
         self._events.clear()
+        self._event_index.clear()
         now = self._now()
         for record in records:
             stored = self._store_record(record)
