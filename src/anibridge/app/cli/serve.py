@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -61,6 +62,10 @@ def serve(
     except (ConfigError, UnsafeBindError, ValueError) as exc:
         typer.echo(f"anibridge serve: {exc}", err=True)
         raise typer.Exit(2) from None
+    logging.basicConfig(
+        level=loaded.app.log_level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
     if reset_password and settings.auth:
         generated = generate_password()
         ctx.auth.set_password(generated)

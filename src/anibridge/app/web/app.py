@@ -78,7 +78,10 @@ def create_app(ctx: ServiceContext) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        logging.getLogger("anibridge").addHandler(ctx.logs)
+        root = logging.getLogger("anibridge")
+        root.addHandler(ctx.logs)
+        if root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)  # the logs page shows INFO and above
         await ctx.backend.start()
         await ctx.scheduler.start()
         log.info("service started with %d profile(s)", len(ctx.scheduler.workers))

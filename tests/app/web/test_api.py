@@ -1,0 +1,223 @@
+"""The JSON API end to end on a real service: review a plan, apply part, undo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from anibridge.app.cli import _load_commands
+from anibridge.app.cli import app as cli
+from anibridge.app.web.settings import UnsafeBindError, WebSettings
+
+
+def dry_run(api) -> dict:
+    response = api.post(
+        "/api/profiles/demo/sync", json={"mode": "full", "dry_run": True, "wait": True}
+    )
+    assert response.status_code == 202, response.text
+    result = response.json()["result"]
+    assert result["status"] == "ok"
+    return api.get(f"/api/plans/{result['plan_id']}").json()
+
+
+def test_review_apply_part_then_undo_one(api):
+    plan = dry_run(api)
+    titles = sorted(a["title"] for a in plan["actions"])
+    assert titles == ["Naruto", "One Piece", "Yu Yu Hakusho"]
+    chosen = [a["id"] for a in plan["actions"] if a["title"] != "Yu Yu Hakusho"]
+    applied = api.post(f"/api/plans/{plan['id']}/apply", json={"action_ids": chosen})
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["summary"]["applied"] == 2
+    again = api.post(f"/api/plans/{plan['id']}/apply", json={"action_ids": chosen})
+    assert again.status_code == 409  # a plan is applied once
+
+    history = api.get("/api/profiles/demo/history").json()
+    assert sorted(r["action_id"] for r in history) == sorted(chosen)
+    one_piece = next(r for r in history if r["title"] == "One Piece")
+    assert one_piece["before"]["progress"]["current"] == 1
+    assert one_piece["after"]["progress"]["current"] == 3
+
+    undo = api.post(
+        "/api/profiles/demo/undo", json={"action_ids": [one_piece["action_id"]]}
+    )
+    assert undo.status_code == 200, undo.text
+    assert undo.json()["summary"]["applied"] == 1
+    rows = api.get("/api/profiles/demo/history").json()
+    reverted = next(r for r in rows if r["action_id"] == one_piece["action_id"])
+    assert reverted["undone"] is True
+    undo_row = next(r for r in rows if r["undoes"] == one_piece["action_id"])
+    assert undo_row["after"]["progress"]["current"] == 1
+    assert [
+        r["action_id"]
+        for r in api.get(
+            "/api/profiles/demo/history", params={"outcome": "undone"}
+        ).json()
+    ] == [one_piece["action_id"]]
+
+    # The next preview wants One Piece again (it was undone), Yu Yu Hakusho still.
+    later = dry_run(api)
+    assert sorted(a["title"] for a in later["actions"]) == [
+        "One Piece",
+        "Yu Yu Hakusho",
+    ]
+
+
+def test_apply_rejects_ids_from_elsewhere(api):
+    plan = dry_run(api)
+    response = api.post(
+        f"/api/plans/{plan['id']}/apply", json={"action_ids": ["feedfacefeedface"]}
+    )
+    assert response.status_code == 400
+    assert "not in plan" in response.json()["detail"]
+    assert (
+        api.post("/api/plans/nope/apply", json={"action_ids": ["x"]}).status_code == 404
+    )
+
+
+def test_pins_are_validated_and_stored(api):
+    bad = api.put(
+        "/api/profiles/demo/pins",
+        json={"provider": "list", "ref": "anilist:21", "fields": ["colour"]},
+    )
+    assert bad.status_code == 400 and "colour" in bad.json()["detail"]
+    ok = api.put(
+        "/api/profiles/demo/pins",
+        json={"provider": "list", "ref": "anilist:21", "fields": ["progress"]},
+    )
+    assert ok.status_code == 200
+    assert api.get("/api/profiles/demo/pins").json() == [
+        {"provider": "list", "ref": "anilist:21", "fields": ["progress"]}
+    ]
+    plan = dry_run(api)
+    one_piece = [a for a in plan["actions"] if a["title"] == "One Piece"]
+    assert all("progress" not in a["after"] for a in one_piece)
+    assert any(s["reason"] == "pinned" for s in plan["skipped"])
+
+
+def test_mappings_lookup_and_overrides(api):
+    found = api.get("/api/mappings/lookup", params={"descriptor": "anilist:21"}).json()
+    assert any(e["target"].startswith("tvdb_show:81797") for e in found["edges"])
+    bad_descriptor = api.get("/api/mappings/lookup", params={"descriptor": "nonsense"})
+    assert bad_descriptor.status_code == 400
+    broken = "anilist:99999:\n  tvdb_show:1:s1:\n    'x-y': 'z'\n"
+    checked = api.post("/api/mappings/overrides/validate", json={"content": broken})
+    assert checked.json()["valid"] is False
+    assert (
+        api.put("/api/mappings/overrides", json={"content": broken}).status_code == 422
+    )
+    good = "anilist:99999:\n  tvdb_show:123:s1:\n    '1-12': '1-12'\n"
+    assert api.put("/api/mappings/overrides", json={"content": good}).status_code == 200
+    assert api.get("/api/mappings/overrides").text == good
+    edges = api.get("/api/mappings/lookup", params={"descriptor": "tvdb_show:123:s1"})
+    assert [e["target"] for e in edges.json()["edges"]] == ["anilist:99999"]
+
+
+def test_backups_list_download_restore(api):
+    plan = dry_run(api)
+    api.post(
+        f"/api/plans/{plan['id']}/apply",
+        json={"action_ids": [plan["actions"][0]["id"]]},
+    )
+    backups = api.get("/api/profiles/demo/backups").json()
+    assert len(backups) == 1 and backups[0]["provider"] == "list"
+    name = backups[0]["name"]
+    raw = api.get(f"/api/profiles/demo/backups/{name}")
+    assert raw.status_code == 200
+    assert json.loads(raw.content)["anibridge_local"] == 1
+    assert api.get("/api/profiles/demo/backups/..%2Fanibridge.yaml").status_code == 404
+    restored = api.post(f"/api/profiles/demo/backups/{name}/restore")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["summary"]["restored"] == name
+    # Restoring took a safety backup first, and the list is back to its old state.
+    assert len(api.get("/api/profiles/demo/backups").json()) == 2
+    again = dry_run(api)
+    assert len(again["actions"]) == 3
+
+
+def test_config_is_redacted_validated_and_written(api, workspace):
+    text = workspace.read_text().replace(
+        "data_dir: data", "data_dir: data\nweb:\n  admin_password: hunter2hunter2"
+    )
+    workspace.write_text(text)
+    shown = api.get("/api/config").text
+    assert "hunter2" not in shown and "admin_password: '***'" in shown
+    bad = api.post("/api/config/validate", json={"content": shown + "bogus_key: 1\n"})
+    assert bad.json()["valid"] is False
+    assert "bogus_key" in bad.json()["problems"][0]
+    saved = api.put("/api/config", json={"content": shown.replace("INFO", "INFO")})
+    assert saved.status_code == 200
+    assert "hunter2hunter2" in workspace.read_text()  # the secret was kept
+
+
+def test_tokens_api_and_openapi(api, anon):
+    created = api.post("/api/tokens", json={"name": "script"}).json()
+    assert created["token"].startswith("abt_")
+    listed = api.get("/api/tokens").json()
+    assert {"tests", "script"} == {t["name"] for t in listed}
+    assert all("token" not in t for t in listed)
+    other = anon.get(
+        "/api/status", headers={"Authorization": f"Bearer {created['token']}"}
+    )
+    assert other.status_code == 200
+    assert api.delete(f"/api/tokens/{created['id']}").status_code == 200
+    revoked = anon.get(
+        "/api/status", headers={"Authorization": f"Bearer {created['token']}"}
+    )
+    assert revoked.status_code == 401
+    doc = api.get("/api/openapi.json").json()
+    assert "/api/plans/{plan_id}/apply" in doc["paths"]
+    assert anon.get("/api/openapi.json").status_code == 401
+
+
+def test_status_and_logs(api):
+    status = api.get("/api/status").json()
+    assert status["ready"] is True
+    assert status["profiles"][0]["name"] == "demo"
+    assert status["scheduler"]["profiles"]["demo"]["busy"] is False
+    dry_run(api)
+    logs = api.get("/api/logs").json()
+    assert any("service started" in r["message"] for r in logs)
+
+
+def test_path_prefix(workspace, mapping_index, start):
+    import httpx
+
+    server = start(workspace, mapping_index, path_prefix="/anibridge")
+    try:
+        with httpx.Client(timeout=30) as client:
+            base = f"http://127.0.0.1:{server.settings.port}"
+            assert client.get(base + "/anibridge/livez").text == "ok"
+            assert client.get(base + "/livez").status_code == 404
+            page = client.get(base + "/anibridge/login")
+            assert 'action="/anibridge/login"' in page.text
+            assert 'href="/anibridge/static/app.css"' in page.text
+    finally:
+        server.stop()
+
+
+def test_refuses_network_bind_without_auth(tmp_path):
+    with pytest.raises(UnsafeBindError, match=r"0\.0\.0\.0"):
+        WebSettings(tmp_path, host="0.0.0.0", auth=False).check()
+    WebSettings(tmp_path, host="127.0.0.1", auth=False).check()
+    WebSettings(tmp_path, host="0.0.0.0", auth=True).check()
+
+
+def test_cli_refuses_network_bind_without_auth_and_creates_tokens(workspace):
+    _load_commands()
+    runner = CliRunner()
+    refused = runner.invoke(
+        cli, ["serve", "-c", str(workspace), "--host", "0.0.0.0", "--no-auth"]
+    )
+    assert refused.exit_code == 2
+    assert "refusing to listen" in refused.output
+    created = runner.invoke(
+        cli, ["token", "create", "ci", "-c", str(workspace), "--json"]
+    )
+    assert created.exit_code == 0, created.output
+    token = json.loads(created.stdout)["token"]
+    stored = (workspace.parent / "data" / "auth.json").read_text()
+    assert token not in stored  # only its hash is kept
+    listed = runner.invoke(cli, ["token", "list", "-c", str(workspace), "--json"])
+    assert [t["name"] for t in json.loads(listed.stdout)] == ["ci"]
