@@ -78,3 +78,9 @@ def test_unknown_newer_revision_is_refused(tmp_path):
 def test_bad_url_is_a_clear_error():
     with pytest.raises(StoreError, match="not a valid SQLAlchemy URL"):
         SqlStore("not a url at all")
+
+
+def test_head_constant_matches_alembic():
+    from anibridge.store.engine import HEAD
+
+    assert head_revision() == HEAD

@@ -12,10 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 __all__ = [
     "StoreError",
@@ -26,6 +22,9 @@ __all__ = [
 ]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest shipped revision; `tests/store` checks it against Alembic's head. Knowing
+# it lets an up-to-date store open without importing Alembic (slow to import).
+HEAD = "0001_initial"
 
 
 class StoreError(RuntimeError):
@@ -84,7 +83,9 @@ def create_store_engine(url: str, **kwargs: Any) -> sa.Engine:
     return engine
 
 
-def _config(connection: sa.Connection) -> Config:
+def _config(connection: sa.Connection) -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
@@ -93,6 +94,8 @@ def _config(connection: sa.Connection) -> Config:
 
 def head_revision() -> str:
     """The newest migration shipped with this AniBridge."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory(str(_MIGRATIONS))
     head = script.get_current_head()
     assert head is not None
@@ -101,6 +104,8 @@ def head_revision() -> str:
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision a database is at (None when never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -112,6 +117,22 @@ def migrate(engine: sa.Engine) -> None:
         StoreError: the database cannot be read or written (corrupt file, no
             permission, server down), or it is newer than this AniBridge.
     """
+    try:
+        with engine.connect() as connection:
+            if sa.inspect(connection).has_table("alembic_version"):
+                current = connection.execute(
+                    sa.text("SELECT version_num FROM alembic_version")
+                ).scalar_one_or_none()
+                if current == HEAD:
+                    return
+    except sa.exc.SQLAlchemyError:
+        pass  # reported with its location by the full path below
+    # Alembic is imported here, not at module level: most commands never migrate
+    # (the store is already at head) and the import is slow.
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     where = _redact(engine.url.render_as_string(hide_password=False))
     try:
         known = {

@@ -17,6 +17,28 @@ from anibridge.providers.local import LocalProvider
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
 
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def invoke(*args: str, cwd: Path) -> Result:
+    """The same CLI in-process (fast), for the many error/option cases."""
+    from typer.testing import CliRunner
+
+    from anibridge.app import cli
+
+    cli._load_commands()
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        env = {k: None for k in os.environ if k.startswith("ANIBRIDGE_")}
+        result = CliRunner().invoke(cli.app, list(args), env=env)
+    finally:
+        os.chdir(old)
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
     return subprocess.run(
@@ -80,7 +102,7 @@ def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
     assert again["applied"] == 0 and again["planned"] == 0
     assert again["unchanged"] > 0
 
-    history = run(
+    history = invoke(
         "history", "--json", "--config", str(ws / "anibridge.yaml"), cwd=tmp_path
     )
     assert history.returncode == 0, history.stderr
@@ -100,7 +122,7 @@ def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
 
 
 def test_demo_human_output_shows_plan_and_summary(tmp_path):
-    result = run("demo", "--dir", str(tmp_path / "ws"), cwd=tmp_path)
+    result = invoke("demo", "--dir", str(tmp_path / "ws"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Plan " in result.stdout and "planned" in result.stdout
     assert "anibridge undo" in result.stdout
@@ -145,7 +167,7 @@ def test_errors_are_one_paragraph_nonzero_and_write_nothing(tmp_path, setup, exp
         (ws / "lib.sqlite").write_bytes(b"garbage" * 1000)
     files_before = sorted(p.relative_to(ws) for p in ws.rglob("*") if p.is_file())
     sizes_before = {p: (ws / p).read_bytes() for p in files_before}
-    result = run("sync", "--json", "--config", str(config), cwd=tmp_path)
+    result = invoke("sync", "--json", "--config", str(config), cwd=tmp_path)
     assert result.returncode != 0
     assert result.stdout == ""
     message = " ".join(result.stderr.split())
@@ -166,15 +188,15 @@ def test_errors_are_one_paragraph_nonzero_and_write_nothing(tmp_path, setup, exp
 
 
 def test_init_writes_a_valid_template_and_providers_lists_local(tmp_path):
-    result = run("init", str(tmp_path / "anibridge.yaml"), cwd=tmp_path)
+    result = invoke("init", str(tmp_path / "anibridge.yaml"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    again = run("init", str(tmp_path / "anibridge.yaml"), cwd=tmp_path)
+    again = invoke("init", str(tmp_path / "anibridge.yaml"), cwd=tmp_path)
     assert again.returncode == 1 and "already exists" in again.stderr
-    plan = run(
+    plan = invoke(
         "plan", "--json", "--config", str(tmp_path / "anibridge.yaml"), cwd=tmp_path
     )
     assert plan.returncode == 0, plan.stderr
     assert json.loads(plan.stdout)["summary"]["dry_run"] is True
-    providers = run("providers", "--json", cwd=tmp_path)
+    providers = invoke("providers", "--json", cwd=tmp_path)
     rows = {r["name"]: r for r in json.loads(providers.stdout)}
     assert rows["local"]["loaded"] and "target" in rows["local"]["roles"]
