@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,9 +106,22 @@ def mapping_index():
     return load_index(notice=None)
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """One migrated store, copied into each workspace (migrating takes seconds)."""
+    from anibridge.store import SqlStore
+
+    path = tmp_path_factory.mktemp("store") / "anibridge.db"
+    SqlStore(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def workspace(tmp_path) -> Path:
-    return make_workspace(tmp_path / "ws")
+def workspace(tmp_path, migrated_db) -> Path:
+    config = make_workspace(tmp_path / "ws")
+    (config.parent / "data").mkdir()
+    shutil.copy(migrated_db, config.parent / "data" / "anibridge.db")
+    return config
 
 
 def start_service(config_path: Path, index, **settings) -> ServerThread:
