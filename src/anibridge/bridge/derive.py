@@ -102,6 +102,7 @@ def derive(
     """
     d = Desired(total=total)
     explicit = obs.explicit
+    first_at, last_at = obs.first_at, obs.last_at
     whole = any(n == 0 for (_, n) in obs.units)
     if policy.progress_mode is ProgressMode.INDEX:
         consumed = max((n for (_, n) in obs.units), default=0)
@@ -175,8 +176,8 @@ def derive(
     started = explicit.get(RecordField.STARTED_AT)
     if isinstance(started, datetime):
         d.set(RecordField.STARTED_AT, started, "source start date")
-    elif obs.first_at is not None:
-        d.set(RecordField.STARTED_AT, obs.first_at, "first activity")
+    elif first_at is not None:
+        d.set(RecordField.STARTED_AT, first_at, "first activity")
     if status in (Status.COMPLETED, Status.REPEATING):
         finished = explicit.get(RecordField.FINISHED_AT)
         if isinstance(finished, datetime):
@@ -192,8 +193,8 @@ def derive(
     last = explicit.get(RecordField.LAST_ACTIVITY_AT)
     if isinstance(last, datetime):
         d.set(RecordField.LAST_ACTIVITY_AT, last, "source last activity")
-    elif obs.last_at is not None:
-        d.set(RecordField.LAST_ACTIVITY_AT, obs.last_at, "latest activity")
+    elif last_at is not None:
+        d.set(RecordField.LAST_ACTIVITY_AT, last_at, "latest activity")
 
     # User-set values
     rating = explicit.get(RecordField.RATING)

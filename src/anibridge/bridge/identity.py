@@ -212,7 +212,11 @@ async def identify(
         if key not in source.entries:
             continue
         ids = _entry_ids(source, key)
-        seasons = sorted(_entry_seasons(source, key))
+        scoped = {(i.authority, i.value) for i in ids if i.scope is not None}
+        needs_seasons = any(
+            i.scope is None and (i.authority, i.value) not in scoped for i in ids
+        )
+        seasons = sorted(_entry_seasons(source, key)) if needs_seasons else []
         o = ov.get((key, ""))
         if o is not None:
             if o.target_ref is None:

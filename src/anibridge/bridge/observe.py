@@ -88,14 +88,16 @@ class Observation:
     @property
     def first_at(self) -> datetime | None:
         """Earliest consumption time."""
-        times = [u[1] for u in self.units.values() if u[1] is not None]
-        return min(times) if times else None
+        return min(
+            (u[1] for u in self.units.values() if u[1] is not None), default=None
+        )
 
     @property
     def last_at(self) -> datetime | None:
         """Latest consumption time."""
-        times = [u[2] for u in self.units.values() if u[2] is not None]
-        return max(times) if times else None
+        return max(
+            (u[2] for u in self.units.values() if u[2] is not None), default=None
+        )
 
 
 def record_kind_semantics(snapshot: Snapshot) -> dict[str, RecordKind | None]:
@@ -127,6 +129,7 @@ def _route_span(route: Route) -> int | None:
     return top
 
 
+_MISSING: Any = object()
 _KEEP = -1  # a one-to-one route without a target scope keeps the source season
 
 
@@ -137,6 +140,20 @@ def _target_season(route: Route) -> int | None:
     if route.pairs is None:
         return _KEEP
     return None
+
+
+def _simple(route: Route) -> tuple[int, int, int] | None:
+    """(lo, hi, offset) when the route is one plain closed range (the common case)."""
+    pairs = route.pairs
+    if pairs is None or len(pairs) != 1:
+        return None
+    p = pairs[0]
+    if p.ratio not in (None, 1) or len(p.target) != 1 or p.source_end is None:
+        return None
+    start, end = p.target[0]
+    if end is None or end - start != p.source_end - p.source_start:
+        return None
+    return p.source_start, p.source_end, start - p.source_start
 
 
 def _translate(route: Route, n: int) -> tuple[tuple[int, ...], float]:
@@ -163,6 +180,7 @@ class _Builder:
         self.play_kinds = _event_kinds(source)
         axes = source.capabilities.coordinate_axes
         self.leaf_axes = {v[-1] for v in axes.values() if v}
+        self.simple: dict[int, Any] = {}
 
     def get(self, route: Route, key: str) -> Observation:
         rid = ref_id(route.target)
@@ -188,9 +206,19 @@ class _Builder:
         last: datetime | None,
         season: int | None = None,
     ) -> None:
-        targets, weight = _translate(route, n)
-        if not targets:
-            return
+        simple = self.simple.get(id(route), _MISSING)
+        if simple is _MISSING:
+            simple = self.simple[id(route)] = _simple(route)
+        if simple is not None:
+            lo, hi, offset = simple
+            if not lo <= n <= hi:
+                return
+            targets: tuple[int, ...] = (n + offset,)
+            weight = 1.0
+        else:
+            targets, weight = _translate(route, n)
+            if not targets:
+                return
         if tseason == _KEEP:
             tseason = season
         o.weighted += weight
@@ -243,17 +271,28 @@ class _Builder:
             summaries[skey] = (sm.count or 0, sm.first_at, sm.last_at)
         seen: set[tuple[int | None, int]] = set()
         kinds = self.kinds
+        leaf_axes = self.leaf_axes
+        has_activity = bool(event_units or summaries)
+        status_f, repeat_f, last_f = (
+            RecordField.STATUS,
+            RecordField.REPEAT_COUNT,
+            RecordField.LAST_ACTIVITY_AT,
+        )
+        progress = RecordKind.PROGRESS
+        # Hot loop (one pass per episode record): plain locals, no per-episode objects
+        # beyond the unit key, and one-range routes translated inline.
+        targets_for: dict[int | None, list[Any]] = {}
         for rec in entry.records:
             path = rec.ref.path
-            semantic = kinds.get(rec.kind, RecordKind.PROGRESS)
+            semantic = kinds.get(rec.kind, progress)
             if not path:
                 self.aggregate(rec, semantic, anchor_routes, key)
                 continue
-            if semantic is not RecordKind.PROGRESS:
+            if semantic is not progress:
                 continue
             last_step = path[-1]
             if last_step.axis == "season" or (
-                self.leaf_axes and last_step.axis not in self.leaf_axes
+                leaf_axes and last_step.axis not in leaf_axes
             ):
                 containers.append(rec)
                 continue
@@ -261,22 +300,33 @@ class _Builder:
                 n = int(last_step.value)
             except (TypeError, ValueError):
                 continue
-            season = part_season(path) if len(path) > 1 else None
+            if len(path) > 1:
+                first_step = path[0]
+                season = (
+                    first_step.value
+                    if first_step.axis == "season" and type(first_step.value) is int
+                    else part_season(path)
+                )
+            else:
+                season = None
             values = rec.values
-            state = values.get(RecordField.STATUS)
+            state = values.get(status_f)
             status = state.status if isinstance(state, State) else None
+            evs = summ = None
             ekey = (season, n)
-            evs = event_units.get(ekey)
-            summ = summaries.get(ekey)
+            if has_activity:
+                evs = event_units.get(ekey)
+                summ = summaries.get(ekey)
             if status not in _CONSUMED and not evs and not summ:
                 if status is Status.ACTIVE:
                     for _, o, _ in by_season.get(season) or anchor_routes:
                         o.in_progress = True
                 continue
-            seen.add(ekey)
-            repeat = values.get(RecordField.REPEAT_COUNT)
+            if has_activity:
+                seen.add(ekey)
+            repeat = values.get(repeat_f)
             plays = 1 + repeat if isinstance(repeat, int) and repeat > 0 else 1
-            last = values.get(RecordField.LAST_ACTIVITY_AT)
+            last = values.get(last_f)
             first = last
             if evs:
                 plays = max(plays, len(evs))
@@ -285,8 +335,30 @@ class _Builder:
                 plays = max(plays, summ[0])
                 first = summ[1] or first
                 last = summ[2] or last
-            for route, o, tseason in by_season.get(season) or anchor_routes:
-                self.consume(o, route, tseason, n, plays, first, last, season)
+            targets = targets_for.get(season)
+            if targets is None:
+                targets = targets_for[season] = self.fast_routes(
+                    by_season.get(season) or anchor_routes, season
+                )
+            for route, o, tseason, simple in targets:
+                if simple is None:
+                    self.consume(o, route, tseason, n, plays, first, last, season)
+                    continue
+                lo, hi, offset = simple
+                if not lo <= n <= hi:
+                    continue
+                o.weighted += 1.0
+                ukey = (tseason, n + offset)
+                u = o.units.get(ukey)
+                if u is None:
+                    o.units[ukey] = [plays, first, last]
+                else:
+                    if plays > u[0]:
+                        u[0] = plays
+                    if first is not None and (u[1] is None or first < u[1]):
+                        u[1] = first
+                    if last is not None and (u[2] is None or last > u[2]):
+                        u[2] = last
         for ekey, times in event_units.items():
             if ekey in seen:
                 continue
@@ -332,6 +404,18 @@ class _Builder:
             self.expand_containers(containers, entry.node.facets, by_season)
 
     want_events = False
+
+    def fast_routes(
+        self, routes: list[tuple[Route, Observation, int | None]], season: int | None
+    ) -> list[tuple[Route, Observation, int | None, tuple[int, int, int] | None]]:
+        """Routes of one season with their one-range fast path precomputed."""
+        out = []
+        for route, o, tseason in routes:
+            simple = self.simple.get(id(route), _MISSING)
+            if simple is _MISSING:
+                simple = self.simple[id(route)] = _simple(route)
+            out.append((route, o, season if tseason == _KEEP else tseason, simple))
+        return out
 
     def consume_anchor(
         self,

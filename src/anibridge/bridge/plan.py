@@ -220,6 +220,7 @@ class _Direction:
             if axes:
                 self.leaf_axis = axes[-1]
                 break
+        self._pair_ids: dict[tuple[str, str], str] = {}
         self.actions: list[Action] = []
         self.skips: list[Skip] = []
         self.entries: dict[tuple[str, str], _EntryPlan] = {}
@@ -238,14 +239,20 @@ class _Direction:
         self.skips.append(Skip(self.target.provider, ref, f, reason, detail, link))
 
     def pair_id(self, source_key: str, target: Ref) -> str:
-        return link_id(
-            self.policy.profile,
-            self.source.provider,
-            source_key,
-            "",
-            self.target.provider,
-            ref_id(target),
-        )
+        key = (source_key, target.key)
+        found = self._pair_ids.get(key) if target.is_anchor else None
+        if found is None:
+            found = link_id(
+                self.policy.profile,
+                self.source.provider,
+                source_key,
+                "",
+                self.target.provider,
+                ref_id(target),
+            )
+            if target.is_anchor:
+                self._pair_ids[key] = found
+        return found
 
     # -- per observation -----------------------------------------------------
 
@@ -712,6 +719,8 @@ def _in_sync_baselines(
         if ep.record is None:
             continue
         out.append(Baseline(policy.profile, link, ENTRY, skey, tref))
+        if policy.direction is Direction.ONE_WAY:
+            continue  # one-way only needs to know the pair was in sync
         for f, c in ep.fields.items():
             if c.after == c.before and f not in blocked.get((skey, tref), set()):
                 out.append(
