@@ -77,9 +77,18 @@ PLAY_KINDS = frozenset({WATCH, SCROBBLE})
 RATING_SCALE = (1.0, 10.0, 1.0)
 NOTES_MAX = 500
 
-MOVIE_FLAGS = frozenset({NodeFlag.ANCHOR, NodeFlag.CONSUMABLE, NodeFlag.TRACKABLE})
+# Anchors are scan roots: a scan enumerates the user's movies and shows.
+MOVIE_FLAGS = frozenset(
+    {NodeFlag.ANCHOR, NodeFlag.CONSUMABLE, NodeFlag.TRACKABLE, NodeFlag.SCAN_ROOT}
+)
 SHOW_FLAGS = frozenset(
-    {NodeFlag.ANCHOR, NodeFlag.CONTAINER, NodeFlag.ORDERED_PARTS, NodeFlag.TRACKABLE}
+    {
+        NodeFlag.ANCHOR,
+        NodeFlag.CONTAINER,
+        NodeFlag.ORDERED_PARTS,
+        NodeFlag.TRACKABLE,
+        NodeFlag.SCAN_ROOT,
+    }
 )
 
 # Trakt id key → our authority, per media type.

@@ -1,0 +1,168 @@
+"""End-to-end through the real CLI (subprocesses) against the fake Trakt.
+
+`anibridge login trakt` signs in with a device code; `anibridge sync` then copies a
+local library's plays (with their timestamps) into Trakt's history, and a second sync
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from anibridge.testing.fakes.trakt import FakeTrakt
+
+CLI = [sys.executable, "-m", "anibridge.app.cli"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+LIBRARY = {
+    "anibridge_local": 1,
+    "account": {"key": "me", "title": "My library"},
+    "items": [
+        {
+            "key": "show-76885",
+            "kind": "show",
+            "title": "Cowboy Bebop",
+            "ids": ["tvdb_show:76885"],
+            "seasons": [
+                {
+                    "season": 1,
+                    "episodes": [
+                        {"episode": 1, "plays": ["2023-11-24T15:00:00Z"]},
+                        {
+                            "episode": 2,
+                            "plays": ["2023-11-25T13:00:00Z", "2024-02-01T20:30:00Z"],
+                        },
+                        {"episode": 3},
+                    ],
+                }
+            ],
+        },
+        {
+            "key": "movie-149",
+            "kind": "movie",
+            "title": "Akira",
+            "ids": ["tmdb_movie:149"],
+            "plays": ["2023-09-30T21:00:00Z"],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def fake():
+    with FakeTrakt(time_scale=0.001) as service:
+        service.add_show(1, "Cowboy Bebop", {1: 26}, tvdb=76885)
+        service.add_movie(1, "Akira", tmdb=149)  # same Trakt id as the show
+        service.auto_approve_after = 2
+        yield service
+
+
+@pytest.fixture
+def workspace(tmp_path, fake):
+    (tmp_path / "library.yaml").write_text(yaml.safe_dump(LIBRARY))
+    config = {
+        "data_dir": "data",
+        "profiles": {
+            "plays": {
+                "source": {
+                    "name": "lib",
+                    "type": "local",
+                    "config": {"path": "lib.sqlite", "seed": "library.yaml"},
+                },
+                "target": {
+                    "type": "trakt",
+                    "config": {
+                        "client_id": fake.client_id,
+                        "client_secret": fake.client_secret,
+                        "base_url": fake.base_url,
+                        "time_scale": 0.001,
+                    },
+                },
+            }
+        },
+    }
+    path = tmp_path / "anibridge.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def test_login_then_sync_library_plays_into_trakt_history(tmp_path, fake, workspace):
+    login = run("login", "trakt", "--json", "--config", str(workspace), cwd=tmp_path)
+    assert login.returncode == 0, login.stderr
+    result = json.loads(login.stdout)
+    assert result == {
+        "provider": "trakt",
+        "account": fake.username,
+        "saved_for": ["plays/trakt"],
+    }
+    assert "trakt.tv/activate" in login.stderr  # the code and URL were shown
+    tokens = [t for t in fake.access_tokens if t]
+    assert tokens and not any(t in login.stdout + login.stderr for t in tokens)
+
+    sync = run("sync", "--json", "--config", str(workspace), cwd=tmp_path)
+    assert sync.returncode == 0, sync.stderr
+    summary = json.loads(sync.stdout)
+    assert summary["failed"] == 0 and summary["applied"] == 4
+    assert fake.plays_of(("episode", 1, 1, 1)) == [at("2023-11-24T15:00:00Z")]
+    assert fake.plays_of(("episode", 1, 1, 2)) == [
+        at("2023-11-25T13:00:00Z"),
+        at("2024-02-01T20:30:00Z"),
+    ]
+    assert fake.plays_of(("episode", 1, 1, 3)) == []
+    assert fake.plays_of(("movie", 1)) == [at("2023-09-30T21:00:00Z")]
+    writes = fake.count("write")
+    assert writes == 1  # every play in one batched request
+
+    again = run("sync", "--json", "--config", str(workspace), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["applied"] == 0
+    assert fake.count("write") == writes
+    assert len(fake.history) == 4
+
+
+def test_login_without_a_trakt_provider_says_so(tmp_path):
+    config = tmp_path / "anibridge.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "profiles": {
+                    "p": {
+                        "source": {"type": "local", "config": {"path": "a.sqlite"}},
+                        "target": {
+                            "name": "b",
+                            "type": "local",
+                            "config": {"path": "b.sqlite"},
+                        },
+                    }
+                }
+            }
+        )
+    )
+    # In-process (the same typer app): no subprocess needed for an error path.
+    from typer.testing import CliRunner
+
+    from anibridge.app.cli import _load_commands, app
+
+    _load_commands()
+    result = CliRunner().invoke(app, ["login", "trakt", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "no Trakt provider is configured" in " ".join(result.output.split())
