@@ -991,14 +991,16 @@ def _two_way(
                     link,
                 )  # fmt: skip
                 continue
+            # A removal that may not propagate (deletes off) is undone from the
+            # other side rather than left diverging: nothing is lost either way.
             if wants_b and cb is not None and to_b is not None:
-                if ch_b and not ch_a:
+                if ch_b and not ch_a and vb is not None:
                     why = f"changed on {b.provider} since the last sync"
                     fwd.skip(to_b.target_ref, f, SkipReason.CONFLICT, why, link)
                     continue
                 fields_b.append(cb)
             elif ca is not None and to_a is not None:
-                if ch_a and not ch_b:
+                if ch_a and not ch_b and va is not None:
                     why = f"changed on {a.provider} since the last sync"
                     back.skip(to_a.target_ref, f, SkipReason.CONFLICT, why, link)
                     continue

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from bridge_support import T0, curated, nosleep, tracker
+
+from anibridge.bridge.model import ConflictRule, Direction, Policy
+from anibridge.bridge.stores import MemoryStores
+from anibridge.bridge.sync import Pair, run_sync
+from anibridge.provider.base import Progress, Rating, RecordField, Ref, Status, WriteOp
+from anibridge.provider.testing.memory import list_record
+
+LATER = datetime(2030, 1, 1, tzinfo=UTC)
+LATEST = datetime(2031, 1, 1, tzinfo=UTC)
+TWO = Policy(direction=Direction.TWO_WAY)
+PAIR = [Pair("al", "mal")]
+
+
+def lists(a_records=(), b_records=()):
+    al = tracker(
+        [
+            ("20", "Naruto", 220, ["anilist:20", "mal:20"]),
+            ("21", "One Piece", 1100, ["anilist:21", "mal:21"]),
+        ],
+        a_records,
+        authorities=("anilist", "mal"),
+    )
+    mal = tracker(
+        [("20", "Naruto", 220, ["mal:20"]), ("21", "One Piece", 1100, ["mal:21"])],
+        b_records,
+        authorities=("mal",),
+        rating_scale=(0.0, 10.0, 1.0),
+    )
+    return {"al": al, "mal": mal}
+
+
+async def sync(providers, stores, policy=TWO):
+    return await run_sync(
+        providers, PAIR, policy, stores.bundle(), index=curated(), sleep=nosleep
+    )
+
+
+def edit(provider, key, updated_at, **changes):
+    rec = provider.record(Ref(key))
+    values = dict(rec.values)
+    for name, value in changes.items():
+        f = RecordField(name)
+        if value is None:
+            values.pop(f, None)
+        else:
+            values[f] = value
+    provider.put_record(replace(rec, values=values, updated_at=updated_at))
+
+
+def value(provider, key, field):
+    rec = provider.record(Ref(key))
+    return None if rec is None else rec.values.get(field)
+
+
+async def test_first_sync_merges_both_sides_then_is_quiet():
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, rating=80, updated_at=T0)],
+        [
+            list_record(
+                "21",
+                status=Status.COMPLETED,
+                progress=1100,
+                updated_at=T0,
+                rating_scale=(0.0, 10.0, 1.0),
+            )
+        ],
+    )
+    stores = MemoryStores()
+    first = await sync(providers, stores)
+    assert first.report.counts() == {"applied": 2}
+    assert value(providers["mal"], "20", RecordField.RATING) == Rating(
+        8, (0.0, 10.0, 1.0)
+    )
+    assert value(providers["al"], "21", RecordField.STATUS).status is Status.COMPLETED
+    second = await sync(providers, stores)
+    assert second.plan.actions == ()
+
+
+async def test_change_on_one_side_propagates_even_backwards():
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+    )
+    stores = MemoryStores()
+    await sync(providers, stores)  # establishes baselines
+    edit(providers["mal"], "20", LATER, progress=Progress(3))  # the user corrects MAL
+    result = await sync(providers, stores)
+    assert [a.provider for a in result.plan.actions] == ["al"]
+    assert value(providers["al"], "20", RecordField.PROGRESS).current == 3
+    assert (await sync(providers, stores)).plan.actions == ()
+
+
+async def test_change_on_both_sides_newest_wins():
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+    )
+    stores = MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATER, progress=Progress(8))
+    edit(providers["mal"], "20", LATEST, progress=Progress(9))
+    result = await sync(providers, stores)
+    assert value(providers["al"], "20", RecordField.PROGRESS).current == 9
+    assert any(s.reason.value == "conflict" for s in result.plan.skipped)
+
+
+async def test_change_on_both_sides_priority_wins():
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+    )
+    stores = MemoryStores()
+    policy = replace(TWO, conflict=ConflictRule.PRIORITY, priority=("al", "mal"))
+    await sync(providers, stores, policy)
+    edit(providers["al"], "20", LATER, progress=Progress(8))
+    edit(providers["mal"], "20", LATEST, progress=Progress(9))
+    await sync(providers, stores, policy)
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 8
+
+
+async def test_removal_propagates_only_when_deletes_are_allowed():
+    rec = [
+        list_record("20", status=Status.ACTIVE, progress=5, notes="hi", updated_at=T0)
+    ]
+    providers = lists(
+        rec,
+        [
+            list_record(
+                "20", status=Status.ACTIVE, progress=5, notes="hi", updated_at=T0
+            )
+        ],
+    )
+    stores = MemoryStores()
+    await sync(providers, stores)
+    # Notes cleared on AniList: kept (and restored) while deletes are off.
+    edit(providers["al"], "20", LATER, notes=None)
+    await sync(providers, stores)
+    assert value(providers["mal"], "20", RecordField.NOTES) == "hi"
+    assert value(providers["al"], "20", RecordField.NOTES) == "hi"
+    edit(providers["al"], "20", LATER, notes=None)
+    await sync(
+        providers, stores, replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    )
+    assert value(providers["mal"], "20", RecordField.NOTES) is None
+    # The whole entry removed on MAL: restored while deletes are off ...
+    providers["mal"].remove_record(Ref("20"))
+    await sync(providers, stores)
+    assert providers["mal"].record(Ref("20")) is not None
+    # ... and propagated (guarded) when they are on.
+    providers["mal"].remove_record(Ref("20"))
+    result = await sync(
+        providers, stores, replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    )
+    assert [a.op for a in result.plan.actions] == [WriteOp.DELETE_RECORD]
+    assert providers["al"].record(Ref("20")) is None
