@@ -1,0 +1,111 @@
+"""Settings every media-server provider shares, validated once at construction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from anibridge.http import Clock, ScaledClock
+
+__all__ = ["ORDERINGS", "LibrarySettings", "parse_library_settings"]
+
+#: Config spelling of an episode ordering -> the authority whose seasons it follows.
+ORDERINGS = {
+    "tvdb": "tvdb_show",
+    "tmdb": "tmdb_show",
+    "anidb": "anidb",
+    "anilist": "anilist",
+    "mal": "mal",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LibrarySettings:
+    """Validated common settings.
+
+    Attributes:
+        base_url: Server root URL.
+        token: Access token (Plex token / Jellyfin or Emby API key or user token).
+        user: User to act for (Plex Home user, Jellyfin/Emby user name or id).
+        sections: Section (library) names to include; empty means every show/movie
+            section.
+        genres: Keep only items with one of these genres; empty keeps all.
+        strict: Keep only the ids of the show's episode ordering.
+        ordering: Ordering authority assumed when the server does not say.
+        page_size: Items per listing request.
+        clock: Clock for rate limits (tests speed it up).
+    """
+
+    base_url: str
+    token: str
+    user: str | None = None
+    sections: tuple[str, ...] = ()
+    genres: tuple[str, ...] = ()
+    strict: bool = False
+    ordering: str | None = None
+    page_size: int = 500
+    clock: Clock | None = None
+
+
+def _fail(provider: str, key: str, expected: str, got: object) -> ValueError:
+    return ValueError(
+        f"{provider} provider config '{key}': expected {expected}, got {got!r}"
+    )
+
+
+def _names(provider: str, config: Mapping[str, object], key: str) -> tuple[str, ...]:
+    value = config.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _fail(provider, key, "a name or a list of names", value)
+
+
+def parse_library_settings(
+    provider: str, config: Mapping[str, object], *, default_url: str | None = None
+) -> LibrarySettings:
+    """Validate the common keys of a media-server provider's config.
+
+    Raises:
+        ValueError: a key is missing or has the wrong type; the message names it.
+    """
+    base_url = config.get("base_url", default_url)
+    if not isinstance(base_url, str) or not base_url.startswith(
+        ("http://", "https://")
+    ):
+        raise _fail(provider, "base_url", "an http(s) URL of the server", base_url)
+    token = config.get("token")
+    if not isinstance(token, str) or not token:
+        raise _fail(provider, "token", "a non-empty access token", "<missing>")
+    user = config.get("user")
+    if user is not None and (not isinstance(user, str) or not user):
+        raise _fail(provider, "user", "a user name or id", user)
+    strict = config.get("strict", False)
+    if not isinstance(strict, bool):
+        raise _fail(provider, "strict", "true or false", strict)
+    ordering = config.get("ordering")
+    if ordering is not None and ordering not in ORDERINGS:
+        raise _fail(provider, "ordering", f"one of {sorted(ORDERINGS)}", ordering)
+    page_size = config.get("page_size", 500)
+    if not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1:
+        raise _fail(provider, "page_size", "a positive integer", page_size)
+    clock = config.get("clock")
+    scale = config.get("time_scale")
+    if clock is None and scale is not None:
+        if not isinstance(scale, (int, float)) or scale <= 0:
+            raise _fail(provider, "time_scale", "a positive number", scale)
+        clock = ScaledClock(float(scale))
+    return LibrarySettings(
+        base_url=base_url.rstrip("/"),
+        token=token,
+        user=user,
+        sections=_names(provider, config, "sections"),
+        genres=_names(provider, config, "genres"),
+        strict=strict,
+        ordering=ORDERINGS[ordering] if isinstance(ordering, str) else None,
+        page_size=page_size,
+        clock=clock,  # type: ignore[arg-type]
+    )

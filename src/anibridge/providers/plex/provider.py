@@ -1,0 +1,354 @@
+"""`PlexProvider`: a Plex Media Server library as a source and a target.
+
+Reads go straight to the server's JSON API with the selected user's token (a Plex Home
+user is switched to through plex.tv); play history is read with the admin token
+filtered by the user's ``accountID``. As a target it marks watched (``/:/scrobble``),
+unwatched (``/:/unscrobble``) and rates (``/:/rate``); Plex cannot set a view date,
+so ``LAST_ACTIVITY_AT`` is readable only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from logging import Logger
+from typing import Any
+
+from anibridge.dates import to_epoch
+from anibridge.provider.base import (
+    Account,
+    Event,
+    EventQuery,
+    InboundRequest,
+    InboundResult,
+    Page,
+    RecordField,
+    Ref,
+    SupportsEventReads,
+)
+from anibridge.providers._library.model import (
+    Changes,
+    LibraryEpisode,
+    LibraryItem,
+    Play,
+    Section,
+    UserState,
+)
+from anibridge.providers._library.provider import LibraryProvider, _paged
+from anibridge.providers._library.shape import PLAY, LibraryTraits, episode_ref
+from anibridge.providers.plex.client import PLEX_TV_URL, PlexClient, PlexTvClient
+from anibridge.providers.plex.convert import (
+    episode_from_json,
+    item_from_json,
+    play_from_json,
+    section_from_json,
+)
+from anibridge.providers.plex.guids import SHOW_ORDERINGS
+from anibridge.providers.plex.webhook import payload_changes, read_payload
+
+__all__ = ["PlexProvider"]
+
+_TYPES = {"movie": 1, "show": 2, "episode": 4}
+_PER_SHOW_HISTORY = 20  # above this many shows, read the section's history instead
+OWNER_ACCOUNT_ID = "1"  # the server owner's account id on their own server
+
+
+def _opt_str(config: Mapping[str, object], key: str) -> str | None:
+    value = config.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"plex provider config '{key}': expected a string, got {value!r}"
+        )
+    return value
+
+
+class PlexProvider(LibraryProvider, SupportsEventReads):
+    """Plex Media Server (JSON API).
+
+    Config keys: ``base_url`` (server URL), ``token`` (the owner's X-Plex-Token),
+    ``user`` (a Plex Home user to act for; default the owner), ``pin`` (that user's
+    PIN), ``account_id`` (override the server account id used for history and
+    webhooks), ``plex_tv_url``, ``sections``, ``genres``, ``strict``, ``ordering``,
+    ``page_size``, ``time_scale``/``clock`` (tests).
+    """
+
+    DISPLAY_NAME = "Plex"
+    NAMESPACE = "plex"
+    TRAITS = LibraryTraits(
+        rating_step=1.0,
+        writable=frozenset({RecordField.STATUS, RecordField.RATING}),
+        authorities=frozenset(
+            {
+                "tvdb_show",
+                "tmdb_show",
+                "imdb_show",
+                "tvdb_movie",
+                "tmdb_movie",
+                "imdb_movie",
+                "anidb",
+                "mal",
+            }
+        ),
+        events=True,
+        event_changes=True,
+    )
+
+    def __init__(
+        self, *, logger: Logger, config: Mapping[str, object] | None = None
+    ) -> None:
+        """Validate the config; nothing is contacted before `initialize`."""
+        super().__init__(logger=logger, config=config)
+        self._pin = _opt_str(self.config, "pin")
+        self._account_override = _opt_str(self.config, "account_id")
+        self._plex_tv_url = _opt_str(self.config, "plex_tv_url") or PLEX_TV_URL
+        self._client_id = _opt_str(self.config, "client_identifier") or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"anibridge:{self.settings.base_url}")
+        )
+        self._client = self._server_client(self.settings.token)
+        self._admin = self._client
+        self._plex_tv: PlexTvClient | None = None
+        self._machine_id: str | None = None
+        self._account_id = OWNER_ACCOUNT_ID
+
+    def _server_client(self, token: str) -> PlexClient:
+        return PlexClient(
+            self.settings.base_url,
+            token,
+            client_id=self._client_id,
+            page_size=self.settings.page_size,
+            clock=self.settings.clock,
+            logger=self.log,
+        )
+
+    @property
+    def clients(self) -> tuple[PlexClient, ...]:
+        """The server clients in use (user, and admin when different)."""
+        if self._admin is self._client:
+            return (self._client,)
+        return (self._client, self._admin)
+
+    # -- connection -------------------------------------------------------------------
+
+    async def _connect(self) -> Account:
+        identity = await self._admin.get("/identity")
+        self._machine_id = identity.get("machineIdentifier")
+        title = "Plex server owner"
+        if self.settings.user:
+            title = await self._switch_user(self.settings.user)
+        if self._account_override:
+            self._account_id = self._account_override
+        return Account(key=self._account_id, title=title)
+
+    async def _switch_user(self, wanted: str) -> str:
+        self._plex_tv = PlexTvClient(
+            self._plex_tv_url,
+            self.settings.token,
+            client_id=self._client_id,
+            clock=self.settings.clock,
+            logger=self.log,
+        )
+        users = await self._plex_tv.home_users()
+        match = next(
+            (
+                u
+                for u in users
+                if wanted.casefold()
+                in {str(u.get(k, "")).casefold() for k in ("title", "username", "id")}
+            ),
+            None,
+        )
+        if match is None:
+            names = ", ".join(str(u.get("title")) for u in users) or "none"
+            raise ValueError(
+                f"plex provider config 'user': no Plex Home user {wanted!r} "
+                f"(home users: {names})"
+            )
+        title = str(match.get("title") or wanted)
+        if match.get("admin"):
+            return title  # the owner: the configured token already is theirs
+        user_token = await self._plex_tv.switch(str(match["uuid"]), self._pin)
+        server_token = await self._plex_tv.server_token(
+            user_token, str(self._machine_id)
+        )
+        self._client = self._server_client(server_token)
+        self._account_id = str(match["id"])
+        return title
+
+    async def _close_client(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        if self._plex_tv is not None:
+            await self._plex_tv.aclose()
+
+    async def _list_sections(self) -> list[Section]:
+        container = await self._client.get("/library/sections")
+        sections: list[Section] = []
+        for entry in container.get("Directory") or ():
+            section = section_from_json(entry) if isinstance(entry, dict) else None
+            if section is None:
+                continue
+            if section.kind == "show":
+                section = Section(
+                    section.key,
+                    section.title,
+                    section.kind,
+                    await self._section_ordering(section.key),
+                )
+            sections.append(section)
+        return sections
+
+    async def _section_ordering(self, key: str) -> str | None:
+        prefs = await self._client.get(f"/library/sections/{key}/prefs")
+        for setting in prefs.get("Setting") or ():
+            if isinstance(setting, dict) and setting.get("id") == "showOrdering":
+                return SHOW_ORDERINGS.get(str(setting.get("value")))
+        return None
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def _section_items(self, section: Section) -> list[LibraryItem]:
+        listing = await self._client.paged(
+            f"/library/sections/{section.key}/all",
+            {"type": _TYPES[section.kind], "includeGuids": 1},
+        )
+        return [i for m in listing if (i := item_from_json(m, section.key)) is not None]
+
+    async def _section_episodes(self, section: Section) -> list[LibraryEpisode]:
+        listing = await self._client.paged(
+            f"/library/sections/{section.key}/all", {"type": _TYPES["episode"]}
+        )
+        return [e for m in listing if (e := episode_from_json(m)) is not None]
+
+    async def _items(self, keys: Sequence[str]) -> list[LibraryItem]:
+        allowed = {s.key for s in self._sections}
+        items = [
+            i for m in await self._client.metadata(keys) if (i := item_from_json(m))
+        ]
+        return [i for i in items if not allowed or i.section in allowed]
+
+    async def _episodes_of(self, show_keys: Sequence[str]) -> list[LibraryEpisode]:
+        out: list[LibraryEpisode] = []
+        for key in show_keys:
+            listing = await self._client.paged(f"/library/metadata/{key}/allLeaves")
+            out.extend(e for m in listing if (e := episode_from_json(m)) is not None)
+        return out
+
+    async def _changes_since(
+        self, sections: Sequence[Section], since: datetime
+    ) -> Changes:
+        after = str(to_epoch(since) - 1)  # `>>=` is "after"; keep the boundary second
+        episodes: dict[str, LibraryEpisode] = {}
+        items: dict[str, LibraryItem] = {}
+        added: list[str] = []
+        for section in sections:
+            path = f"/library/sections/{section.key}/all"
+            kinds = ("episode", "show") if section.kind == "show" else ("movie",)
+            for kind in kinds:
+                for field in ("lastViewedAt", "lastRatedAt", "addedAt"):
+                    if kind == "show" and field == "lastViewedAt":
+                        continue
+                    params = {"type": _TYPES[kind], f"{field}>>": after}
+                    for data in await self._client.paged(path, params):
+                        if kind == "episode":
+                            ep = episode_from_json(data)
+                            if ep is None:
+                                continue
+                            if field == "addedAt":
+                                added.append(ep.show_key)
+                            else:
+                                episodes[ep.key] = ep
+                            continue
+                        item = item_from_json(data, section.key)
+                        if item is None:
+                            continue
+                        if field == "addedAt":
+                            added.append(item.key)
+                        else:
+                            items[item.key] = item
+        plays = await self._history(sections, None, since)
+        return Changes(
+            episodes=tuple(episodes.values()),
+            items=tuple(items.values()),
+            added=tuple(dict.fromkeys(added)),
+            plays=tuple(plays),
+        )
+
+    async def _history(
+        self,
+        sections: Sequence[Section],
+        show_keys: Sequence[str] | None,
+        since: datetime | None = None,
+    ) -> list[Play]:
+        base: dict[str, object] = {
+            "accountID": self._account_id,
+            "sort": "viewedAt:desc",
+        }
+        if since is not None:
+            base["viewedAt>"] = to_epoch(since)
+        scopes: list[dict[str, object]] = (
+            [{"metadataItemID": key} for key in show_keys]
+            if show_keys is not None
+            else [{"librarySectionID": s.key} for s in sections]
+        )
+        plays: list[Play] = []
+        for scope in scopes:
+            listing = await self._admin.paged(
+                "/status/sessions/history/all", {**base, **scope}
+            )
+            plays.extend(p for m in listing if (p := play_from_json(m)) is not None)
+        return plays
+
+    async def fetch_events(self, query: EventQuery) -> Page[Event]:
+        """Plays from the server's history for the selected account.
+
+        A few shows are read one by one (``metadataItemID``); more than that, or no
+        refs, read the sections' history in pages: never a request per episode.
+        """
+        if query.native_event_kinds and PLAY not in query.native_event_kinds:
+            return Page(())
+        anchors = list(dict.fromkeys(r.key for r in query.refs))
+        per_show = 0 < len(anchors) <= _PER_SHOW_HISTORY
+        plays = await self._history(self._sections, anchors if per_show else None)
+        wanted = set(query.refs)
+        events: list[Event] = []
+        for play in sorted(plays, key=lambda p: (p.at, p.key or "")):
+            ref = (
+                episode_ref(play.item_key, play.season, play.episode)
+                if play.season is not None and play.episode is not None
+                else Ref.anchor(play.item_key)
+            )
+            if wanted and ref not in wanted:
+                continue
+            events.append(Event(ref=ref, kind=PLAY, at=play.at, key=play.key))
+        return _paged(events, query.cursor, query.limit, self.NAMESPACE)
+
+    # -- writes -----------------------------------------------------------------------
+
+    async def _mark_watched(
+        self, key: str, state: UserState, at: datetime | None
+    ) -> None:
+        await self._client.scrobble(key)
+
+    async def _mark_unwatched(self, key: str, state: UserState) -> None:
+        await self._client.unscrobble(key)
+
+    async def _set_rating(
+        self, key: str, state: UserState, value: float | None
+    ) -> None:
+        await self._client.rate(key, value)
+
+    # -- inbound ----------------------------------------------------------------------
+
+    async def _parse_inbound(self, request: InboundRequest) -> InboundResult:
+        payload: Mapping[str, Any] = read_payload(request.headers, request.body)
+        return payload_changes(
+            payload,
+            account_id=self._account_id,
+            server_id=self._machine_id,
+            sections={s.key for s in self._sections},
+        )
