@@ -180,6 +180,11 @@ def _login(client: httpx.Client, password: str = PASSWORD) -> httpx.Response:
 
 
 @pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
 def login():
     return _login
 

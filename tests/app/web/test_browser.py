@@ -1,0 +1,161 @@
+"""The web UI in real headless Chromium: log in, preview, approve part, apply, undo.
+
+Debian's ``chromium`` is installed when missing (we are root in CI); if that fails
+the tests fail loudly instead of skipping. Screenshots land in
+``test-artifacts/web/`` (gitignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "web"
+
+pytestmark = pytest.mark.browser
+
+
+def ensure_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") is None:
+        pytest.fail("Chromium is missing and apt-get is not available to install it")
+    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            step = " ".join(command)
+            pytest.fail(f"installing Chromium failed ({step}):\n{done.stderr[-2000:]}")
+    if not CHROMIUM.exists():
+        pytest.fail(f"apt-get installed chromium but {CHROMIUM} does not exist")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    ensure_chromium()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+    )
+    page.on("dialog", lambda dialog: dialog.accept())
+    yield page
+    context.close()
+    # The login page is served with 401 and a wrong password answers 401: expected.
+    real = [e for e in errors if "status of 401" not in e]
+    assert real == [], f"browser errors: {real}"
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_login_preview_approve_part_apply_and_undo(service, page, password):
+    from playwright.sync_api import expect
+
+    page.goto(service.url + "/")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    shot(page, "00-login")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Wrong username or password")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+    # Dashboard: the demo profile with its providers.
+    card = page.locator('.profile[data-profile="demo"]')
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("Local file")
+    expect(page.locator("#live")).to_have_class("live on")  # SSE connected
+    shot(page, "01-dashboard")
+
+    # Dry run → plan review.
+    card.get_by_role("button", name="Preview changes").click()
+    expect(page.get_by_role("heading", name="Review changes")).to_be_visible()
+    rows = page.locator("tr.action")
+    expect(rows).to_have_count(3)
+    yuyu = rows.filter(has_text="Yu Yu Hakusho")
+    yuyu.get_by_role("checkbox").uncheck()
+    expect(page.locator("[data-selected-count]")).to_have_text("2 of 3 selected")
+    shot(page, "02-plan-review")
+    page.get_by_role("button", name="Apply selected").click()
+
+    # Timeline: exactly the two approved changes were applied.
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    expect(page.locator(".flash")).to_contain_text("Applied 2 action(s): ok")
+    events = page.locator("li.event")
+    expect(events).to_have_count(2)
+    expect(page.locator("li.event.applied")).to_have_count(2)
+    expect(events.filter(has_text="Yu Yu Hakusho")).to_have_count(0)
+    shot(page, "03-timeline-applied")
+
+    # Undo One Piece.
+    one_piece = events.filter(has_text="One Piece")
+    one_piece.get_by_role("button", name="Undo").click()
+    expect(page.locator(".flash")).to_contain_text("Undo: ok")
+    expect(page.locator("li.event")).to_have_count(3)
+    undo_row = page.locator("li.event").filter(has_text="undoes")
+    expect(undo_row).to_contain_text("One Piece")
+    expect(undo_row.locator("ins").first).to_be_visible()
+    shot(page, "04-timeline-undone")
+
+    # The API agrees: One Piece's progress is back to 1 on the list.
+    status = page.request.get(service.url + "/api/profiles/demo/history").json()
+    undo = next(r for r in status if r["undoes"])
+    assert undo["after"]["progress"]["current"] == 1
+
+
+def test_other_pages_render(service, page, password):
+    from playwright.sync_api import expect
+
+    page.goto(service.url + "/login")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".profile")).to_have_count(1)
+
+    page.goto(service.url + "/mappings?descriptor=anilist:21")
+    expect(page.locator("table.mapping")).to_contain_text("tvdb_show:81797")
+    shot(page, "05-mappings")
+
+    page.goto(service.url + "/settings")
+    page.get_by_label("Token name").fill("browser-test")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.locator("code.secret").first).to_contain_text("abt_")
+    expect(page.get_by_role("cell", name="library", exact=True)).to_be_visible()
+    shot(page, "06-settings")
+
+    page.goto(service.url + "/backups")
+    expect(page.get_by_role("heading", name="Backups")).to_be_visible()
+    shot(page, "07-backups")
+
+    page.goto(service.url + "/logs")
+    expect(page.locator("#logs")).to_contain_text("service started")
+    shot(page, "08-logs")
