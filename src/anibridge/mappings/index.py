@@ -602,7 +602,8 @@ def build_index(merged: Merged, *, load_seconds: float = 0.0) -> MappingIndex:
     """Validate and parse a merged payload into a `MappingIndex`.
 
     Invalid descriptors and pairs are collected (all of them) and skipped; the
-    valid rest is indexed.
+    valid rest is indexed. The payload's dicts are reused in place (no copy of
+    the big tables), so the merged data belongs to the index afterwards.
     """
     builder = _Builder(merged)
     forward, reverse = builder.build()
