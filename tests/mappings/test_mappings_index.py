@@ -152,3 +152,15 @@ def test_authority_filter_and_unknown(curated: MappingIndex) -> None:
     assert curated.translate("anilist:999999999", 1) == {}
     assert curated.edges("anilist:999999999") == ()
     assert curated.weight("anilist:20", "mal:1", 1) == 0.0
+
+
+def test_unscoped_show_descriptors_are_their_own_key(curated: MappingIndex) -> None:
+    show = E("tvdb_show:262098")
+    # mal:61227 "1-12": "66-68,70-75,77-79" reverses per segment
+    assert curated.translate(show, 71)[E("mal:61227")] == (5,)
+    assert curated.translate(show, 69) == {}
+    assert curated.translate("mal:61227", 12)[show] == (79,)
+    # a season of the same show is a different descriptor
+    assert curated.edges("tvdb_show:262098:s1") == ()
+    assert curated.translate("anilist:206951", 300)[E("tvdb_show:473229")] == (300,)
+    assert curated.translate("tvdb_show:473229", 300)[E("anilist:206951")] == (300,)
