@@ -229,9 +229,10 @@ async def test_100_writes_take_ceil_100_over_batch_requests():
 
 async def test_300_writes_under_30_per_minute_without_failures_or_429():
     media = sample_media(300)
-    with AniListFake(media=media, time_scale=0.01, per_minute=30) as fake:
-        # batch_size 5 makes it 60 requests: two service minutes at the limit.
-        provider = make_provider(fake, batch_size=5)
+    with AniListFake(media=media, time_scale=0.05, per_minute=30) as fake:
+        # batch_size 8 makes it 38 requests: more than one minute's allowance, so
+        # the client has to wait for the window (a service minute lasts 3 s here).
+        provider = make_provider(fake, batch_size=8)
         await provider.initialize()
         results = await provider.write_records(
             [full_write(m.anilist_id, n) for n, m in enumerate(media)]
@@ -247,18 +248,18 @@ async def test_300_writes_under_30_per_minute_without_failures_or_429():
 async def test_server_limits_are_honoured_when_the_client_limit_is_too_generous(
     limit_headers,
 ):
-    media = sample_media(120)
+    media = sample_media(20)
     with AniListFake(
-        media=media, time_scale=0.01, per_minute=30, limit_headers=limit_headers
+        media=media, time_scale=0.01, per_minute=5, limit_headers=limit_headers
     ) as fake:
-        provider = make_provider(fake, batch_size=2, rate_limit=1000)
+        provider = make_provider(fake, batch_size=1, rate_limit=1000)
         await provider.initialize()
         results = await provider.write_records(
             [full_write(m.anilist_id, n) for n, m in enumerate(media)]
         )
         await provider.close()
         assert all(r.ok for r in results)
-        assert len(fake.entries) == 120
+        assert len(fake.entries) == 20
         if limit_headers:
             # X-RateLimit-Remaining: 0 + Retry-After make the client pause early.
             assert fake.statuses()[429] == 0
@@ -461,12 +462,12 @@ async def test_persistent_server_errors_are_transient(fake, catalog):
 
 
 async def test_timeouts_are_retried_then_transient(fake, catalog):
-    provider = make_provider(fake, timeout=0.2)
+    provider = make_provider(fake, timeout=0.5)
     await provider.initialize()
-    fake.inject(Fault(mode="timeout", delay=0.5, times=1))
+    fake.inject(Fault(mode="timeout", delay=1.5, times=1))
     [ok] = await provider.write_records([full_write(catalog[0].anilist_id, 1)])
     assert ok.ok
-    fake.inject(Fault(mode="timeout", delay=0.5, times=10))
+    fake.inject(Fault(mode="timeout", delay=1.5, times=10))
     [failed] = await provider.write_records([full_write(catalog[1].anilist_id, 1)])
     await provider.close()
     assert failed.code is WriteError.TRANSIENT

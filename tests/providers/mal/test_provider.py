@@ -366,10 +366,10 @@ async def test_server_errors_retried_then_transient(fake, provider, catalog):
 
 
 async def test_timeouts_and_malformed_bodies(fake, catalog):
-    provider = make_provider(fake, timeout=0.2)
+    provider = make_provider(fake, timeout=0.5)
     await provider.initialize()
     fake.add_entry(catalog[0].mal_id, status="watching")
-    fake.inject(Fault(mode="timeout", delay=0.5, times=1))
+    fake.inject(Fault(mode="timeout", delay=1.5, times=1))
     assert len((await provider.scan(ScanQuery())).items) == 1
     fake.inject(Fault(mode="malformed", times=1))
     assert len((await provider.scan(ScanQuery())).items) == 1
@@ -377,7 +377,7 @@ async def test_timeouts_and_malformed_bodies(fake, catalog):
     with pytest.raises(Exception) as info:
         await provider.scan(ScanQuery())
     assert getattr(info.value, "code", None) is WriteError.TRANSIENT
-    fake.inject(Fault(mode="timeout", delay=0.5, times=10))
+    fake.inject(Fault(mode="timeout", delay=1.5, times=10))
     [failed] = await provider.write_records(
         [UpsertRecord(Ref.anchor(str(catalog[0].mal_id)), set={RecordField.NOTES: "n"})]
     )
@@ -390,3 +390,14 @@ async def test_needs_credentials(fake):
     with pytest.raises(ValueError, match="token"):
         await provider.initialize()
     await provider.close()
+
+
+async def test_forbidden_means_back_off(fake, provider, catalog):
+    fake.inject(
+        Fault(status=403, body={"error": "forbidden", "message": "DoS detected"})
+    )
+    [result] = await provider.write_records(
+        [UpsertRecord(Ref.anchor(str(catalog[0].mal_id)), set={RecordField.NOTES: "n"})]
+    )
+    assert result.code is WriteError.RATE_LIMITED
+    assert "DoS" in result.error

@@ -104,6 +104,11 @@ def _token_url(config: Mapping[str, object]) -> str:
     return DEFAULT_TOKEN_URL
 
 
+def _write_code(exc: HttpError) -> WriteError:
+    """MAL answers 403 when it thinks a client is abusive ("DoS detected"): back off."""
+    return WriteError.RATE_LIMITED if exc.status == 403 else exc.code
+
+
 def _page_refs(
     refs: Sequence[Ref], cursor: str | None, limit: int | None
 ) -> tuple[Sequence[Ref], str | None]:
@@ -521,7 +526,7 @@ class MalProvider(
                 op=WriteOp.UPSERT_RECORD,
                 token=write.token,
                 ref=write.ref,
-                code=exc.code,
+                code=_write_code(exc),
                 error=str(exc),
             )
         # A 2xx means MAL applied it, even if the echoed body were unreadable.
@@ -561,7 +566,7 @@ class MalProvider(
                 op=WriteOp.DELETE_RECORD,
                 token=write.token,
                 ref=write.ref,
-                code=exc.code,
+                code=_write_code(exc),
                 error=str(exc),
             )
         return WriteResult(
