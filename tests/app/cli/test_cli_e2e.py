@@ -200,3 +200,30 @@ def test_init_writes_a_valid_template_and_providers_lists_local(tmp_path):
     providers = invoke("providers", "--json", cwd=tmp_path)
     rows = {r["name"]: r for r in json.loads(providers.stdout)}
     assert rows["local"]["loaded"] and "target" in rows["local"]["roles"]
+
+
+def test_export_import_round_trip_and_bad_document(tmp_path):
+    ws = tmp_path / "ws"
+    assert invoke("demo", "--dir", str(ws), "--json", cwd=tmp_path).returncode == 0
+    cfg = str(ws / "anibridge.yaml")
+    out = tmp_path / "list.json"
+    exported = invoke(
+        "export", "list", "-f", "json", "-o", str(out), "--config", cfg, cwd=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    before = export_list(ws / "list.sqlite")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("anibridge_local: 1\nitems:\n  - {key: x, kind: tv}\n")
+    rejected = invoke(
+        "import", str(bad), "--provider", "list", "--config", cfg, cwd=tmp_path
+    )
+    assert rejected.returncode == 1
+    assert "bad.yaml: items[0].kind" in " ".join(rejected.stderr.split())
+    assert export_list(ws / "list.sqlite") == before
+    imported = invoke(
+        "import", str(out), "--provider", "list", "--config", cfg, cwd=tmp_path
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert export_list(ws / "list.sqlite") == before
+    again = invoke("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    assert json.loads(again.stdout)["applied"] == 0

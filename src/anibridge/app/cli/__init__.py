@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "anibridge.app.cli.pin",
     "anibridge.app.cli.demo",
     "anibridge.app.cli.login",
+    "anibridge.app.cli.documents",
 )
 
 
