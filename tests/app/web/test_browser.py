@@ -122,8 +122,10 @@ def test_login_preview_approve_part_apply_and_undo(service, page, password):
     one_piece.get_by_role("button", name="Undo").click()
     expect(page.locator(".flash")).to_contain_text("Undo: ok")
     expect(page.locator("li.event")).to_have_count(3)
-    undo_row = page.locator("li.event").filter(has_text="undoes")
+    undo_row = page.locator("li.event.revert")
     expect(undo_row).to_contain_text("One Piece")
+    expect(undo_row).to_contain_text("reverts change")
+    expect(page.locator("li.event.undone")).to_contain_text("One Piece")
     expect(undo_row.locator("ins").first).to_be_visible()
     shot(page, "04-timeline-undone")
 

@@ -57,7 +57,10 @@ def _show(value: object) -> str:
             )
             if value.get("total"):
                 text += f" / {value['total']}"
-            return text + (f" {value['unit']}s" if value.get("unit") else "")
+            unit = value.get("unit")
+            if unit:
+                text += f" {unit}" + ("" if value["current"] == 1 else "s")
+            return text
         if "native" in value or "status" in value:  # status
             native, status = value.get("native"), value.get("status")
             if native and status and native != status:
@@ -85,6 +88,28 @@ def _show(value: object) -> str:
     return str(value)
 
 
+_FIELD_ORDER = (
+    "status",
+    "progress",
+    "rating",
+    "started_at",
+    "finished_at",
+    "repeat_count",
+    "notes",
+    "last_activity_at",
+)
+
+
+def _field_order(*groups: object) -> list[str]:
+    """Fields of a diff in reading order (status first, activity last)."""
+    names: set[str] = set()
+    for group in groups:
+        names.update(str(n) for n in (group or ()))  # type: ignore[attr-defined]
+    rank = {name: i for i, name in enumerate(_FIELD_ORDER)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+_env.globals["field_order"] = _field_order
 _env.filters["when"] = _when
 _env.filters["short"] = _short
 _env.filters["show"] = _show
