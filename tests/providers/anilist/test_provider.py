@@ -519,6 +519,16 @@ async def test_token_from_store(fake):
     await provider.close()
 
 
-def test_bad_config_is_refused():
-    with pytest.raises(ValueError, match="batch_size"):
-        AniListProvider(config={"token": "x", "batch_size": 500})
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"batch_size": 500}, "anilist.batch_size must be an integer 1-50"),
+        ({"batch_size": "x"}, "anilist.batch_size"),
+        ({"rate_limit": 0}, "anilist.rate_limit"),
+        ({"timeout": "slow"}, "anilist.timeout"),
+        ({"time_scale": "fast"}, "time_scale"),
+    ],
+)
+def test_bad_config_is_refused_with_the_key(config, message):
+    with pytest.raises(ValueError, match=message):
+        AniListProvider(config={"token": "x", **config})

@@ -401,3 +401,17 @@ async def test_forbidden_means_back_off(fake, provider, catalog):
     )
     assert result.code is WriteError.RATE_LIMITED
     assert "DoS" in result.error
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"rate_limit": 0}, "mal.rate_limit"),
+        ({"expires_at": [1]}, "expires_at"),
+    ],
+)
+def test_bad_config_is_refused_with_the_key(config, message):
+    from anibridge.providers.mal import MalProvider
+
+    with pytest.raises(ValueError, match=message):
+        MalProvider(config={"access_token": "a", **config})

@@ -136,6 +136,39 @@ def page_refs(
     return refs[start:end], (f"r:{end}" if end < len(refs) else None)
 
 
+def _number(
+    config: Mapping[str, object],
+    key: str,
+    default: float,
+    *,
+    low: float,
+    high: float | None = None,
+    integer: bool = True,
+) -> float:
+    """A numeric config value, checked, with an error that names the key.
+
+    Raises:
+        ValueError: the value is not a number or out of range.
+    """
+    value = config.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value) if integer else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = None
+    if (
+        number is None
+        or isinstance(value, bool)
+        or number < low
+        or (high is not None and number > high)
+    ):
+        bound = f"{low}-{high}" if high is not None else f">= {low}"
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"anilist.{key} must be {kind} {bound}, got {value!r}")
+    return number
+
+
 def _chunks[T](items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -179,14 +212,10 @@ class AniListProvider(
             config=config,
         )
         cfg = self.config
-        self.batch_size = int(cfg.get("batch_size") or DEFAULT_BATCH_SIZE)  # type: ignore[call-overload]
-        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
-            raise ValueError(
-                f"anilist.batch_size must be 1-{MAX_BATCH_SIZE}, got {self.batch_size}"
-            )
-        per_minute = int(cfg.get("rate_limit") or 30)  # type: ignore[call-overload]
-        if per_minute < 1:
-            raise ValueError(f"anilist.rate_limit must be >= 1, got {per_minute}")
+        self.batch_size = int(
+            _number(cfg, "batch_size", DEFAULT_BATCH_SIZE, low=1, high=MAX_BATCH_SIZE)
+        )
+        per_minute = int(_number(cfg, "rate_limit", 30, low=1))
         self._token = str(cfg.get("token") or "") or None
         self.http = HttpClient(
             name="anilist",
@@ -194,7 +223,7 @@ class AniListProvider(
             headers={"Accept": "application/json", "Content-Type": "application/json"},
             limits=[RateLimit(per_minute, 60.0, ANY)],
             clock=clock_from_config(cfg),
-            timeout=float(cfg.get("timeout") or 30.0),  # type: ignore[arg-type]
+            timeout=_number(cfg, "timeout", 30.0, low=0.001, integer=False),
             auth_headers=self._auth_headers,
             secrets=[self._token] if self._token else [],
             logger=self.log,

@@ -104,6 +104,39 @@ def _token_url(config: Mapping[str, object]) -> str:
     return DEFAULT_TOKEN_URL
 
 
+def _number(
+    config: Mapping[str, object],
+    key: str,
+    default: float,
+    *,
+    low: float,
+    high: float | None = None,
+    integer: bool = True,
+) -> float:
+    """A numeric config value, checked, with an error that names the key.
+
+    Raises:
+        ValueError: the value is not a number or out of range.
+    """
+    value = config.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value) if integer else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = None
+    if (
+        number is None
+        or isinstance(value, bool)
+        or number < low
+        or (high is not None and number > high)
+    ):
+        bound = f"{low}-{high}" if high is not None else f">= {low}"
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"mal.{key} must be {kind} {bound}, got {value!r}")
+    return number
+
+
 def _write_code(exc: HttpError) -> WriteError:
     """MAL answers 403 when it thinks a client is abusive ("DoS detected"): back off."""
     return WriteError.RATE_LIMITED if exc.status == 403 else exc.code
@@ -162,9 +195,7 @@ class MalProvider(
             config=config,
         )
         cfg = self.config
-        per_minute = int(cfg.get("rate_limit") or 60)  # type: ignore[call-overload]
-        if per_minute < 1:
-            raise ValueError(f"mal.rate_limit must be >= 1, got {per_minute}")
+        per_minute = int(_number(cfg, "rate_limit", 60, low=1))
         clock = clock_from_config(cfg)
         tokens = MalTokens.from_mapping(cfg)
         secrets = [
@@ -177,7 +208,7 @@ class MalProvider(
             headers={"Accept": "application/json"},
             limits=[RateLimit(per_minute, 60.0, ANY)],
             clock=clock,
-            timeout=float(cfg.get("timeout") or 30.0),  # type: ignore[arg-type]
+            timeout=_number(cfg, "timeout", 30.0, low=0.001, integer=False),
             auth_headers=self._auth_headers,
             refresh=self._on_unauthorized,
             secrets=secrets,
@@ -187,7 +218,7 @@ class MalProvider(
             name="mal-oauth",
             base_url=_token_url(cfg),
             clock=clock,
-            timeout=float(cfg.get("timeout") or 30.0),  # type: ignore[arg-type]
+            timeout=_number(cfg, "timeout", 30.0, low=0.001, integer=False),
             secrets=secrets,
             logger=self.log,
         )
