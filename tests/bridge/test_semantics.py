@@ -15,13 +15,16 @@ from bridge_support import (
     watched,
 )
 
+from anibridge.bridge.derive import derive
 from anibridge.bridge.model import Policy, ProgressMode, SkipReason
+from anibridge.bridge.observe import Observation
 from anibridge.provider.base import (
     Descriptor,
     Progress,
     Rating,
     RecordField,
     RecordKind,
+    Ref,
     State,
     Status,
 )
@@ -278,22 +281,14 @@ async def test_started_never_after_finished_and_finished_only_when_completed(idx
     assert by_field(partial)[("100", RecordField.STARTED_AT)] == datetime(
         2024, 3, 1, tzinfo=UTC
     )
-    # A list source whose start date is after its finish date gets clamped.
-    src = list12(
-        list_record(
-            "100",
-            status=Status.COMPLETED,
-            progress=12,
-            started=datetime(2024, 5, 1, tzinfo=UTC),
-            finished=datetime(2024, 4, 1, tzinfo=UTC),
-            updated_at=T0,
-        )
-    )
-    fields = by_field(await plan_between(src, list12(authorities=("anilist",))))
-    assert (
-        fields[("100", RecordField.STARTED_AT)]
-        <= fields[("100", RecordField.FINISHED_AT)]
-    )
+    # A derived start (first activity) never lies after a known finish date.
+    obs = Observation(Ref("100"))
+    obs.units[(None, 1)] = [1, datetime(2024, 5, 1, tzinfo=UTC), None]
+    obs.explicit[S] = State("COMPLETED", Status.COMPLETED)
+    obs.explicit[RecordField.FINISHED_AT] = datetime(2024, 4, 1, tzinfo=UTC)
+    d = derive(obs, None, 1, Policy())
+    assert d.values[RecordField.STARTED_AT] == datetime(2024, 4, 1, tzinfo=UTC)
+    assert "clamped" in d.reasons[RecordField.STARTED_AT]
 
 
 # -- user-set values -------------------------------------------------------------

@@ -188,7 +188,8 @@ def derive(
                 d.set(RecordField.FINISHED_AT, max(firsts), "last episode completed")
     s = d.values.get(RecordField.STARTED_AT)
     f = d.values.get(RecordField.FINISHED_AT)
-    if s is not None and f is not None and s > f:
+    if s is not None and f is not None and s > f and not isinstance(started, datetime):
+        # A derived start never lies after the finish; dates a user typed stay as is.
         d.set(RecordField.STARTED_AT, f, "clamped to the finish date")
     last = explicit.get(RecordField.LAST_ACTIVITY_AT)
     if isinstance(last, datetime):

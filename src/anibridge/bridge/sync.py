@@ -276,7 +276,7 @@ async def undo_run(
         ][-1:]
     else:
         raise ValueError("undo needs a run id or an action id")
-    if not entries:
+    if not entries and (run_id is None or stores.runs.run(run_id) is None):
         raise ValueError(f"nothing in the journal for {run_id or action_id!r}")
     plan, undoes = await plan_undo(entries, providers, profile=profile)
     new_id = uuid.uuid4().hex
