@@ -162,6 +162,9 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
                                     "client_secret": mal.client_secret,
                                     "access_token": "mal-access-0",
                                     "refresh_token": "mal-refresh-0",
+                                    # Expired: the first run must refresh, and the
+                                    # rotated pair must reach the app's token store.
+                                    "expires_at": 1,
                                     "time_scale": SCALE,
                                 },
                             },
@@ -172,6 +175,8 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
         )
         first = sync(config)
         assert first["failed"] == 0 and first["applied"] > 0
+        assert mal.refreshes == 1
+        assert "mal-refresh-0" not in mal.refresh_tokens  # rotated away
         for n, item in enumerate(media[:5]):
             entry = mal.entries.get(item.mal_id)
             assert entry is not None, item
@@ -191,6 +196,8 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
         assert second["applied"] == 0, second
         assert mutations(anilist, seen_anilist) == []
         assert mal.count(method="PATCH") == 0 and mal.count(method="DELETE") == 0
+        # The second run used the stored tokens: no refresh, no 401.
+        assert mal.refreshes == 1 and mal.statuses()[401] == 0
 
 
 @pytest.fixture(autouse=True)
