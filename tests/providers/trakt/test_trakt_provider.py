@@ -155,11 +155,16 @@ async def test_watched_records_carry_plays_progress_and_last_watched(fake, provi
     page = await provider.fetch_records(
         RecordQuery(
             refs=(episode_ref(1, 1, 1), season_ref(1, 1), show_ref(1)),
-            native_record_kinds=("watched",),
+            native_record_kinds=("watched", "progress"),
             fields=frozenset(RecordField),
         )
     )
     by_ref = {r.ref: r.values for r in page.items}
+    assert {(r.kind, r.ref) for r in page.items} == {
+        ("watched", episode_ref(1, 1, 1)),
+        ("progress", season_ref(1, 1)),
+        ("progress", show_ref(1)),
+    }
     episode = by_ref[episode_ref(1, 1, 1)]
     assert episode[RecordField.STATUS].status is Status.COMPLETED
     assert episode[RecordField.REPEAT_COUNT] == 1

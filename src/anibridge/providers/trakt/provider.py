@@ -103,6 +103,7 @@ from anibridge.providers.trakt.vocabulary import (
     MOVIE,
     NOTES_MAX,
     PLAY_KINDS,
+    PROGRESS,
     RATING_SCALE,
     RATINGS,
     RECORD_KINDS,
@@ -383,8 +384,9 @@ class TraktProvider(
 
     async def _ensure(self, parts: Iterable[str]) -> UserState:
         """The user state with `parts` loaded (each list is read once per session)."""
-        for part in RECORD_KINDS:
-            if part in parts and part not in self._loaded:
+        wanted = {WATCHED if p == PROGRESS else p for p in parts}
+        for part in (WATCHED, RATINGS, WATCHLIST, COLLECTION):
+            if part in wanted and part not in self._loaded:
                 await self._fetch_part(part, self._state)
                 self._loaded.add(part)
         return self._state

@@ -36,6 +36,7 @@ from anibridge.providers.trakt.vocabulary import (
     EPISODE,
     MOVIE,
     MOVIE_FLAGS,
+    PROGRESS,
     RATING_SCALE,
     RATINGS,
     SEASON,
@@ -358,12 +359,12 @@ def _latest(values: Iterable[datetime | None]) -> datetime | None:
 
 
 def watched_records(state: UserState, key: str) -> list[Record]:
-    """The "watched" records of one anchor: per episode/movie, per season, per show."""
+    """The "watched" records of one anchor: one per watched episode or movie."""
+    entries = sorted(
+        ((ref, w) for ref, w in state.watched.items() if ref.key == key),
+        key=lambda rw: _path_order(rw[0]),
+    )
     out: list[Record] = []
-    entries = [(ref, w) for ref, w in state.watched.items() if ref.key == key]
-    if not entries:
-        return out
-    entries.sort(key=lambda rw: tuple(int(s.value) for s in rw[0].path))
     for ref, w in entries:
         values: dict[RecordField, Any] = {
             RecordField.STATUS: State(WATCHED, Status.COMPLETED),
@@ -372,24 +373,40 @@ def watched_records(state: UserState, key: str) -> list[Record]:
         if w.last_at is not None:
             values[RecordField.LAST_ACTIVITY_AT] = w.last_at
         out.append(_record(WATCHED, ref, values, w.last_at))
-    if key.startswith(f"{SHOW}:"):
-        by_season: dict[int, list[Watched]] = {}
-        for ref, w in entries:
-            by_season.setdefault(int(ref.path[0].value), []).append(w)
-        show_id = int(key.partition(":")[2])
-        for season, plays in sorted(by_season.items()):
-            last = _latest(w.last_at for w in plays)
-            values = {RecordField.PROGRESS: Progress(len(plays), None, EPISODE)}
-            if last is not None:
-                values[RecordField.LAST_ACTIVITY_AT] = last
-            out.append(_record(WATCHED, season_ref(show_id, season), values, last))
-        regular = [w for ref, w in entries if int(ref.path[0].value) != 0]
-        last = _latest(w.last_at for _, w in entries)
-        values = {RecordField.PROGRESS: Progress(len(regular), None, EPISODE)}
+    return out
+
+
+def progress_records(state: UserState, key: str) -> list[Record]:
+    """Display-only "progress" records: distinct episodes watched per season/show.
+
+    Their kind has no semantic, so the engine never reads them as a tracker's
+    progress count (the episodes themselves carry the facts).
+    """
+    if not key.startswith(f"{SHOW}:"):
+        return []
+    entries = [(ref, w) for ref, w in state.watched.items() if ref.key == key]
+    if not entries:
+        return []
+    show_id = int(key.partition(":")[2])
+    by_season: dict[int, list[Watched]] = {}
+    for ref, w in entries:
+        by_season.setdefault(int(ref.path[0].value), []).append(w)
+    out: list[Record] = []
+    for season, plays in sorted(by_season.items()):
+        last = _latest(w.last_at for w in plays)
+        values: dict[RecordField, Any] = {
+            RecordField.PROGRESS: Progress(len(plays), None, EPISODE)
+        }
         if last is not None:
             values[RecordField.LAST_ACTIVITY_AT] = last
-        updated = state.updated.get(key) or last
-        out.append(_record(WATCHED, show_ref(show_id), values, updated))
+        out.append(_record(PROGRESS, season_ref(show_id, season), values, last))
+    regular = [w for ref, w in entries if int(ref.path[0].value) != 0]
+    last = _latest(w.last_at for _, w in entries)
+    values = {RecordField.PROGRESS: Progress(len(regular), None, EPISODE)}
+    if last is not None:
+        values[RecordField.LAST_ACTIVITY_AT] = last
+    updated = state.updated.get(key) or last
+    out.append(_record(PROGRESS, show_ref(show_id), values, updated))
     return out
 
 
@@ -415,6 +432,8 @@ def records_for(
     out: list[Record] = []
     if WATCHED in kinds:
         out.extend(watched_records(state, key))
+    if PROGRESS in kinds:
+        out.extend(progress_records(state, key))
     if RATINGS in kinds:
         for ref, r in sorted(
             ((ref, r) for ref, r in state.ratings.items() if ref.key == key),

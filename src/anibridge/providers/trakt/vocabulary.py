@@ -15,10 +15,14 @@ the provider knows of (`s0` = specials), as the library shape expects.
 
 Record kinds (one channel each, never mixed):
 
-- ``"watched"`` → `RecordKind.PROGRESS`: watched state from `/sync/watched`. On an
-  episode or movie: STATUS (`"watched"` → COMPLETED), REPEAT_COUNT (plays - 1),
-  LAST_ACTIVITY_AT (last watched). On a show or season: PROGRESS (distinct episodes
-  watched) and LAST_ACTIVITY_AT. Read-only: plays are written as events.
+- ``"watched"`` → `RecordKind.PROGRESS`: watched state from `/sync/watched`, one
+  record per watched episode or movie (the library shape): STATUS (`"watched"` →
+  COMPLETED), REPEAT_COUNT (plays - 1), LAST_ACTIVITY_AT (last watched).
+  Read-only: plays are written as events.
+- ``"progress"`` → no semantic (display only): PROGRESS (distinct episodes watched)
+  and LAST_ACTIVITY_AT per show and season. Kept out of sync on purpose: an anchor
+  record with PROGRESS would read as a tracker's "episodes 1..N" count on every
+  season route.
 - ``"ratings"`` → `RecordKind.RATINGS`: RATING 1-10 (step 1) on movies, shows,
   seasons and episodes; LAST_ACTIVITY_AT = when rated (read-only).
 - ``"watchlist"`` → `RecordKind.PLANNED`: the record's existence means "on the
@@ -64,10 +68,11 @@ SEASON = "season"
 EPISODE = "episode"
 
 WATCHED = "watched"
+PROGRESS = "progress"
 RATINGS = "ratings"
 WATCHLIST = "watchlist"
 COLLECTION = "collection"
-RECORD_KINDS = (WATCHED, RATINGS, WATCHLIST, COLLECTION)
+RECORD_KINDS = (WATCHED, PROGRESS, RATINGS, WATCHLIST, COLLECTION)
 
 WATCH = "watch"
 SCROBBLE = "scrobble"
@@ -205,7 +210,7 @@ def capabilities() -> Capabilities:
         RecordField.PROGRESS: FieldSpec(
             RecordField.PROGRESS,
             constraints=(ProgressConstraint(total=False, unit=False),),
-            description="distinct episodes watched on a show or season",
+            description="the display-only 'progress' records of shows/seasons",
         ),
         RecordField.RATING: FieldSpec(
             RecordField.RATING,
@@ -241,7 +246,8 @@ def capabilities() -> Capabilities:
         ),
         coordinate_axes={SHOW: (SEASON, EPISODE), SEASON: (EPISODE,)},
         record_kinds=(
-            Descriptor(WATCHED, RecordKind.PROGRESS, "watched state and plays"),
+            Descriptor(WATCHED, RecordKind.PROGRESS, "watched episodes and movies"),
+            Descriptor(PROGRESS, None, "episodes watched per show/season (display)"),
             Descriptor(RATINGS, RecordKind.RATINGS, "ratings 1-10"),
             Descriptor(WATCHLIST, RecordKind.PLANNED, "the watchlist"),
             Descriptor(COLLECTION, RecordKind.COLLECTION, "the collection"),
