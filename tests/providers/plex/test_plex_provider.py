@@ -331,7 +331,7 @@ async def test_reads_retry_transient_errors(provider, plex):
 
 async def test_token_is_redacted_from_logs(make_plex, plex, caplog):
     caplog.set_level(logging.DEBUG)
-    p = make_plex()
+    p = make_plex(time_scale=0.001)  # retry back-off in milliseconds
     await p.initialize()
     await p.scan(ScanQuery())
     plex.inject(Fault(status=500, times=10))

@@ -290,8 +290,12 @@ class LibraryProvider(
         grouped = group_episodes(e for e in eps if e.show_key in keys)
         return _Catalog(items, grouped)
 
+    def _valid_key(self, key: str) -> bool:
+        """Whether `key` can be a key of this server (others are simply unknown)."""
+        return bool(key)
+
     async def _catalog_of(self, keys: Sequence[str], *, episodes: bool) -> _Catalog:
-        unique = list(dict.fromkeys(keys))
+        unique = [k for k in dict.fromkeys(keys) if self._valid_key(k)]
         items = await self._items(unique) if unique else []
         by_key = {i.key: i for i in items}
         items = [by_key[k] for k in unique if k in by_key]
@@ -566,11 +570,7 @@ class LibraryProvider(
         }
         results: list[WriteResult] = []
         for write in writes:
-            op = (
-                WriteOp.UPSERT_RECORD
-                if isinstance(write, UpsertRecord)
-                else WriteOp.DELETE_RECORD
-            )
+            op = _op(write)
             try:
                 key, state, ref = self._target(write, items, episodes)
                 show_anchor = ref.is_anchor and items[ref.key].kind == "show"
@@ -714,6 +714,12 @@ class LibraryProvider(
         coords = tuple(int(step.value) for step in ref.path)
         ident = (ref.key, coords[0], coords[1])
         episodes[ident] = replace(episodes[ident], state=state)
+
+
+def _op(write: RecordWrite) -> WriteOp:
+    if isinstance(write, UpsertRecord):
+        return WriteOp.UPSERT_RECORD
+    return WriteOp.DELETE_RECORD
 
 
 def _native_rating(value: object, scale: tuple[float, float, float]) -> float:

@@ -62,6 +62,9 @@ class EmbyProvider(MediaBrowserProvider):
     def _auth_headers(self) -> dict[str, str]:
         return {"X-Emby-Token": self.settings.token}
 
+    def _valid_key(self, key: str) -> bool:
+        return key.isdigit()  # item ids are integers
+
     def routes(self) -> Routes:
         """The user is a path segment."""
         return Routes(

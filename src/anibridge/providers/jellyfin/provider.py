@@ -10,6 +10,7 @@ cleared); webhooks from jellyfin-plugin-webhook.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from anibridge.provider.base import (
@@ -30,6 +31,10 @@ from anibridge.providers._mediabrowser.webhook import json_body
 from anibridge.providers.jellyfin.webhook import payload_changes
 
 __all__ = ["MEDIABROWSER_AUTHORITIES", "JellyfinProvider"]
+
+_GUID = re.compile(
+    r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
+)
 
 MEDIABROWSER_AUTHORITIES = frozenset(
     {
@@ -72,6 +77,9 @@ class JellyfinProvider(MediaBrowserProvider):
                 f'DeviceId="anibridge", Version="0.1.0", Token="{self.settings.token}"'
             )
         }
+
+    def _valid_key(self, key: str) -> bool:
+        return bool(_GUID.match(key))  # item ids are GUIDs
 
     def routes(self) -> Routes:
         """10.9+: the user is a query parameter."""

@@ -126,7 +126,6 @@ class PlexClient:
             The items found (unknown keys are absent).
         """
         out: list[dict[str, Any]] = []
-        keys = [k for k in keys if k.isdigit()]  # ratingKeys are integers
         for start in range(0, len(keys), _BATCH):
             batch = ",".join(keys[start : start + _BATCH])
             response = await self.http.get(

@@ -224,6 +224,9 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         )
         return [e for m in listing if (e := episode_from_json(m)) is not None]
 
+    def _valid_key(self, key: str) -> bool:
+        return key.isdigit()  # ratingKeys are integers
+
     async def _items(self, keys: Sequence[str]) -> list[LibraryItem]:
         allowed = {s.key for s in self._sections}
         items = [

@@ -54,6 +54,10 @@ class FakeJellyfin(FakeMediaBrowser):
         """Jellyfin ids are GUIDs printed as 32 hex digits."""
         return f"{int(key):032x}"
 
+    def valid_id(self, item_id: str) -> bool:
+        """Jellyfin binds ids as GUIDs: anything else is a 400."""
+        return bool(re.fullmatch(r"[0-9a-fA-F]{32}|[0-9a-fA-F-]{36}", item_id))
+
     def token_of(self, request: FakeRequest) -> str | None:
         """``Authorization: MediaBrowser … Token="…"`` first."""
         found = _TOKEN.search(request.header("Authorization") or "")

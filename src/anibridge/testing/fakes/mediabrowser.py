@@ -81,6 +81,18 @@ class FakeMediaBrowser(FakeService):
             raise HttpFault(404, "Item not found")
         return key
 
+    def valid_id(self, item_id: str) -> bool:
+        """Whether `item_id` is well-formed for this server."""
+        return True
+
+    def _lookup(self, item_id: str) -> str | None:
+        if not self.valid_id(item_id):
+            raise HttpFault(400, f"The value '{item_id}' is not valid.")
+        try:
+            return self.key_of(item_id)
+        except HttpFault:
+            return None
+
     def library_user(self, user_id: str | None) -> str:
         """The library user of a server user id.
 
@@ -225,7 +237,7 @@ class FakeMediaBrowser(FakeService):
             parent = q.get("parentid")
             ids = q.get("ids")
             if ids:
-                keys = [self.key_of(i) for i in ids.split(",") if i]
+                keys = [k for i in ids.split(",") if (k := self._lookup(i))]
             elif parent is not None:
                 keys = self._children(parent)
             else:
