@@ -21,19 +21,31 @@ OUT = ROOT / "src/anibridge/app/demo/data"
 
 # AniList id -> (title, AniList episode total)
 ANILIST = {
-    20: ("Naruto", 220), 1735: ("Naruto: Shippuden", 500), 269: ("Bleach", 366),
-    11061: ("Hunter x Hunter (2011)", 148), 813: ("Dragon Ball Z", 291),
-    223: ("Dragon Ball", 153), 225: ("Dragon Ball GT", 64), 918: ("Gintama", 201),
-    6702: ("Fairy Tail", 175), 20626: ("Fairy Tail (2014)", 102),
-    5081: ("Bakemonogatari", 15), 15689: ("Nekomonogatari: Black", 4),
-    20593: ("Hanamonogatari", 5), 20918: ("Tsukimonogatari", 4),
+    20: ("Naruto", 220),
+    1735: ("Naruto: Shippuden", 500),
+    269: ("Bleach", 366),
+    11061: ("Hunter x Hunter (2011)", 148),
+    813: ("Dragon Ball Z", 291),
+    223: ("Dragon Ball", 153),
+    225: ("Dragon Ball GT", 64),
+    918: ("Gintama", 201),
+    6702: ("Fairy Tail", 175),
+    20626: ("Fairy Tail (2014)", 102),
+    5081: ("Bakemonogatari", 15),
+    15689: ("Nekomonogatari: Black", 4),
+    20593: ("Hanamonogatari", 5),
+    20918: ("Tsukimonogatari", 4),
     17074: ("Monogatari Series: Second Season", 26),
     8795: ("Panty & Stocking with Garterbelt", 13),
     151799: ("New Panty & Stocking with Garterbelt", 13),
-    5: ("Cowboy Bebop: The Movie", 1), 4037: ("Cowboy Bebop: Yose Atsume Blues", 1),
-    31: ("Evangelion: Death (True)²", 1), 32: ("The End of Evangelion", 1),
-    117197: ("Tiger & Bunny 2", 13), 151803: ("Tiger & Bunny 2 Part 2", 12),
-    12015: ("Tiger & Bunny: The Beginning", 1), 12017: ("Tiger & Bunny: The Rising", 1),
+    5: ("Cowboy Bebop: The Movie", 1),
+    4037: ("Cowboy Bebop: Yose Atsume Blues", 1),
+    31: ("Evangelion: Death (True)²", 1),
+    32: ("The End of Evangelion", 1),
+    117197: ("Tiger & Bunny 2", 13),
+    151803: ("Tiger & Bunny 2 Part 2", 12),
+    12015: ("Tiger & Bunny: The Beginning", 1),
+    12017: ("Tiger & Bunny: The Rising", 1),
     110277: ("Attack on Titan: The Final Season", 16),
     142329: ("Demon Slayer: Entertainment District Arc", 11),
     146065: ("Mushoku Tensei: Jobless Reincarnation Season 2", 13),
@@ -42,15 +54,25 @@ ANILIST = {
     849: ("The Melancholy of Haruhi Suzumiya", 14),
     4382: ("The Melancholy of Haruhi Suzumiya (2009)", 28),
     7311: ("The Disappearance of Haruhi Suzumiya", 1),
-    45: ("Rurouni Kenshin", 94), 170: ("Slam Dunk", 101),
-    232: ("Cardcaptor Sakura", 70), 249: ("InuYasha", 167),
-    392: ("Yu Yu Hakusho", 112), 527: ("Pokémon", 276),
-    820: ("Legend of the Galactic Heroes", 110), 967: ("Fist of the North Star", 109),
-    1356: ("Fist of the North Star 2", 43), 1254: ("Saint Seiya", 114),
-    1482: ("D.Gray-man", 103), 22: ("The Prince of Tennis", 178),
-    28: ("Yakitate!! Japan", 69), 150: ("Blood+", 50), 123: ("Fushigi Yûgi", 52),
-    132: ("GetBackers", 49), 16099: ("Sword Art Offline", 9),
-    21416: ("One Punch Man Specials", 6), 528: ("Pokémon: The First Movie", 1),
+    45: ("Rurouni Kenshin", 94),
+    170: ("Slam Dunk", 101),
+    232: ("Cardcaptor Sakura", 70),
+    249: ("InuYasha", 167),
+    392: ("Yu Yu Hakusho", 112),
+    527: ("Pokémon", 276),
+    820: ("Legend of the Galactic Heroes", 110),
+    967: ("Fist of the North Star", 109),
+    1356: ("Fist of the North Star 2", 43),
+    1254: ("Saint Seiya", 114),
+    1482: ("D.Gray-man", 103),
+    22: ("The Prince of Tennis", 178),
+    28: ("Yakitate!! Japan", 69),
+    150: ("Blood+", 50),
+    123: ("Fushigi Yûgi", 52),
+    132: ("GetBackers", 49),
+    16099: ("Sword Art Offline", 9),
+    21416: ("One Punch Man Specials", 6),
+    528: ("Pokémon: The First Movie", 1),
     987: ("Dragon Ball GT: A Hero's Legacy", 1),
 }
 FILMS = {5, 4037, 31, 32, 12015, 12017, 141534, 7311, 528, 987}
@@ -116,7 +138,20 @@ def _ends(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\d+", text.split("|")[0])]
 
 
+def _episodes(target: str) -> set[int]:
+    """Episode numbers a target range string covers (open ends stop at +60)."""
+    out: set[int] = set()
+    body = target.partition("|")[0]  # disabled (|0) ranges still exist in a library
+    for segment in body.split(","):
+        first, _, last = segment.partition("-")
+        start = int(first)
+        end = int(last) if last else (start + 59 if "-" in segment else start)
+        out |= set(range(start, end + 1))
+    return out
+
+
 def main() -> None:
+    """Write library.yaml and list.yaml next to the demo package."""
     data = yaml.load(MAPPINGS.read_text(), Loader=yaml.CSafeLoader)
     # target descriptor -> list of (anilist id, source range, target range)
     reach: dict[str, list[tuple[int, str, str]]] = {}
@@ -132,38 +167,50 @@ def main() -> None:
     used: set[int] = set()
     items = []
     for title, tvdb, tmdb, seasons in SHOWS:
-        ids = [f"tvdb_show:{tvdb}"] + ([f"tmdb_show:{tmdb}"] if tmdb else [])
+        # One episode-ordering source per show, as a media server keeps it (TMDB
+        # numbers some of these seasons differently, so mixing both would double
+        # count); the TMDB id is kept as metadata only.
+        del tmdb
+        ids = [f"tvdb_show:{tvdb}"]
         entry_seasons = []
         fraction = rng.choice([1.0, 1.0, 0.8, 0.5, 0.3])
         day = start + timedelta(days=rng.randrange(0, 900))
         for season in seasons:
             targets = reach.get(f"tvdb_show:{tvdb}:s{season}", [])
             if not targets:
-                raise SystemExit(f"{title}: no mapping reaches tvdb_show:{tvdb}:s{season}")
-            high = 0
+                raise SystemExit(
+                    f"{title}: no mapping reaches tvdb_show:{tvdb}:s{season}"
+                )
+            covered: set[int] = set()
             for aid, s_range, t_range in targets:
                 if aid not in ANILIST:
                     continue
                 used.add(aid)
-                high = max(high, max(_ends(t_range) or [0]))
                 total = ANILIST[aid][1]
                 if max(_ends(s_range) or [0]) > total:
                     raise SystemExit(f"anilist:{aid} total {total} < mapping {s_range}")
-            count = min(high, 60) if high else 0
-            if not count:
+                covered |= _episodes(t_range)
+            numbers = sorted(covered)[:60]
+            if not numbers:
                 continue
+            count = len(numbers)
             watched = max(1, int(count * fraction))
             episodes = []
-            for n in range(1, count + 1):
+            for i, n in enumerate(numbers, start=1):
                 ep: dict = {"episode": n}
-                if n <= watched:
+                if i <= watched:
                     day += timedelta(hours=rng.randrange(20, 80))
                     ep["plays"] = [day.isoformat().replace("+00:00", "Z")]
                 episodes.append(ep)
             entry_seasons.append({"season": season, "episodes": episodes})
         items.append(
-            {"key": f"show-{tvdb}", "kind": "show", "title": title, "ids": ids,
-             "seasons": entry_seasons}
+            {
+                "key": f"show-{tvdb}",
+                "kind": "show",
+                "title": title,
+                "ids": ids,
+                "seasons": entry_seasons,
+            }
         )
     for title, tmdb in MOVIES:
         hit = [a for a, _, _ in reach.get(f"tmdb_movie:{tmdb}", []) if a in ANILIST]
@@ -172,22 +219,39 @@ def main() -> None:
         used.update(hit)
         when = start + timedelta(days=rng.randrange(0, 1200), hours=2)
         items.append(
-            {"key": f"movie-{tmdb}", "kind": "movie", "title": title,
-             "ids": [f"tmdb_movie:{tmdb}"],
-             "plays": [when.isoformat().replace("+00:00", "Z")]}
+            {
+                "key": f"movie-{tmdb}",
+                "kind": "movie",
+                "title": title,
+                "ids": [f"tmdb_movie:{tmdb}"],
+                "plays": [when.isoformat().replace("+00:00", "Z")],
+            }
         )
-    library = {"anibridge_local": 1, "account": {"key": "demo", "title": "Demo library"},
-               "items": items}
+    library = {
+        "anibridge_local": 1,
+        "account": {"key": "demo", "title": "Demo library"},
+        "items": items,
+    }
     entries = []
     for aid in sorted(used):
         title, total = ANILIST[aid]
-        entry: dict = {"key": f"anilist:{aid}", "kind": "film" if aid in FILMS else "series",
-                       "title": title, "ids": [f"anilist:{aid}"], "episodes": total}
+        entry: dict = {
+            "key": f"anilist:{aid}",
+            "kind": "film" if aid in FILMS else "series",
+            "title": title,
+            "ids": [f"anilist:{aid}"],
+            "episodes": total,
+        }
         if aid in LIST_STATE:
             entry["record"] = {**LIST_STATE[aid], "updated_at": "2025-11-01T12:00:00Z"}
         entries.append(entry)
-    alist = {"anibridge_local": 1, "account": {"key": "demo", "title": "Demo list"},
-             "rating_scale": [0, 100, 1], "date_precision": "date", "items": entries}
+    alist = {
+        "anibridge_local": 1,
+        "account": {"key": "demo", "title": "Demo list"},
+        "rating_scale": [0, 100, 1],
+        "date_precision": "date",
+        "items": entries,
+    }
     header = "# Generated by scripts/make_demo_data.py; see docs/local-format.md.\n"
     OUT.mkdir(parents=True, exist_ok=True)
     for name, doc in (("library.yaml", library), ("list.yaml", alist)):

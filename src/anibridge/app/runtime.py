@@ -313,7 +313,7 @@ def summarize(
         "planned": planned,
         "applied": applied,
         "failed": failed,
-        "skipped": len(held - acted) + late_skips,
+        "skipped": len(held) + late_skips,
         "unchanged": len(unchanged - acted - held),
         "duration_s": round(duration_s, 3),
     }
