@@ -415,3 +415,28 @@ def test_bad_config_is_refused_with_the_key(config, message):
 
     with pytest.raises(ValueError, match=message):
         MalProvider(config={"access_token": "a", **config})
+
+
+async def test_tokens_never_reach_logs_or_errors(fake, catalog, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    store = MemoryTokenStore()
+    provider = make_provider(fake, token_store=store, expires_at=1)
+    await provider.initialize()
+    fake.inject(Fault(status=500, times=20, body={"error": "boom"}))
+    [failed] = await provider.write_records(
+        [UpsertRecord(Ref.anchor(str(catalog[0].mal_id)), set={RecordField.NOTES: "n"})]
+    )
+    await provider.close()
+    [(_, tokens)] = store.saves
+    secrets = {
+        "mal-access-0",
+        "mal-refresh-0",
+        fake.client_secret,
+        tokens["access_token"],
+        tokens["refresh_token"],
+    }
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in (failed.error or "")
