@@ -44,8 +44,10 @@ def ensure_chromium() -> None:
         pytest.fail(f"apt-get installed chromium but {CHROMIUM} does not exist")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    # One browser for all browser tests (they live in this module). Module scope
+    # also ends Playwright's event loop before other modules run asyncio code.
     from playwright.sync_api import sync_playwright
 
     ensure_chromium()

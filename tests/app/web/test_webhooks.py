@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import time
@@ -65,6 +66,12 @@ async def progress(path) -> dict[str, int]:
         await target.close()
 
 
+def run(coro):
+    """asyncio.run in a fresh thread: safe even if this thread has a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def secret(service) -> str:
     return service.ctx.auth.webhook_secret("library")
 
@@ -117,7 +124,7 @@ def test_malformed_payload_is_accepted_then_reported(service, anon):
 
 
 def test_local_webhook_triggers_a_targeted_sync_within_2s(service, anon, workspace):
-    asyncio.run(add_plays(workspace.parent / "library.sqlite", [("naruto", 3)]))
+    run(add_plays(workspace.parent / "library.sqlite", [("naruto", 3)]))
     started = time.monotonic()
     response = anon.post(
         "/webhook/library",
@@ -139,7 +146,7 @@ def test_local_webhook_triggers_a_targeted_sync_within_2s(service, anon, workspa
     assert result.request["mode"] == "targeted"
     assert result.summary["refs"] == 1  # only the touched show was re-read
     assert elapsed < 2.0, f"targeted sync took {elapsed:.2f} s"
-    got = asyncio.run(progress(workspace.parent / "list.sqlite"))
+    got = run(progress(workspace.parent / "list.sqlite"))
     assert got.get("anilist:20") == 3  # Naruto: 2 seeded plays + the new one
     assert "anilist:22" not in got  # Yu Yu Hakusho was not touched, so not synced
 
@@ -151,7 +158,7 @@ def test_100_concurrent_webhooks_coalesce_and_lose_nothing(service, workspace):
         + [("onepiece", ep) for ep in range(4, 9)]
     )
     assert len(plays) == 63
-    asyncio.run(add_plays(workspace.parent / "library.sqlite", plays))
+    run(add_plays(workspace.parent / "library.sqlite", plays))
     bodies = [payload(play(k, ep)) for k, ep in plays]
     bodies += [payload(play(*plays[i % len(plays)])) for i in range(100 - len(bodies))]
     url = f"{service.url}/webhook/library/{secret(service)}"
@@ -163,7 +170,7 @@ def test_100_concurrent_webhooks_coalesce_and_lose_nothing(service, workspace):
             )
         return [r.status_code for r in responses]
 
-    codes = asyncio.run(post_all())
+    codes = run(post_all())
     assert codes == [202] * 100
     wait_idle(service)
     worker = service.ctx.scheduler.workers["demo"]
@@ -172,7 +179,7 @@ def test_100_concurrent_webhooks_coalesce_and_lose_nothing(service, workspace):
     results = list(worker.recent)
     assert sum(r.summary.get("payloads", 0) for r in results) == 100
     assert all(r.status == "ok" for r in results), results
-    got = asyncio.run(progress(workspace.parent / "list.sqlite"))
+    got = run(progress(workspace.parent / "list.sqlite"))
     assert got["anilist:20"] == 35
     assert got["anilist:22"] == 26
     assert got["anilist:21"] == 8

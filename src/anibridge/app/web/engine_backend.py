@@ -19,14 +19,14 @@ re-plans against live state and applies only the approved ids that are still val
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
-import hashlib
 import logging
 import os
 import re
 import tempfile
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,9 +38,16 @@ from anibridge.app.config import (
     ConfigError,
     LoadedConfig,
     ProfileConfig,
-    build_provider,
     parse_config,
     redact,
+)
+from anibridge.app.runtime import (
+    Session,
+    close_session,
+    guard_writes,
+    open_session,
+    policy_for,
+    write_backup,
 )
 from anibridge.app.scheduler import (
     ProfileSchedule,
@@ -53,13 +60,9 @@ from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.bridge.codec import ref_from_json, ref_id
 from anibridge.bridge.collect import collect
 from anibridge.bridge.model import (
-    ConflictRule,
-    Direction,
     GuardError,
     Plan,
     Policy,
-    ProgressMode,
-    Rule,
     Snapshot,
 )
 from anibridge.bridge.stores import Pin
@@ -74,7 +77,6 @@ from anibridge.provider.base import (
     Provider,
     RecordQuery,
     Ref,
-    SupportsBackupExports,
     SupportsBackupImports,
     SupportsChangeFeed,
     SupportsEventReads,
@@ -84,43 +86,13 @@ from anibridge.provider.base import (
 )
 from anibridge.store import SqlStore
 
-__all__ = ["EngineBackend", "policy_for", "schedule_for"]
+__all__ = ["EngineBackend", "schedule_for", "targeted_snapshot"]
 
 log = logging.getLogger(__name__)
 
 KEEP_PLANS = 20
 CUSTOM_MAPPINGS = "mappings.custom.yaml"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def policy_for(name: str, cfg: ProfileConfig, timezone: str) -> Policy:
-    """The engine policy a profile's config describes."""
-    fields = Policy().fields if cfg.fields == "all" else frozenset(cfg.fields)
-    return Policy(
-        profile=name,
-        direction=Direction(cfg.direction),
-        fields=fields,
-        allow_deletes=cfg.allow_deletes,
-        progress_mode=ProgressMode(cfg.progress_mode),
-        timezone=cfg.timezone or timezone,
-        conflict=ConflictRule(cfg.conflict),
-        priority=tuple(cfg.priority),
-        max_delete_fraction=cfg.max_delete_fraction,
-        rules=tuple(
-            Rule(
-                r.name,
-                frozenset(r.fields),
-                frozenset(r.when_target_status),
-                frozenset(r.when_desired_status),
-                frozenset(r.when_provider),
-            )
-            for r in cfg.rules
-        ),
-        status_inference_overrides=cfg.status_inference_overrides,
-        sync_events=cfg.sync_events,
-        fuzzy_threshold=cfg.fuzzy_threshold,
-        empty_status=cfg.empty_status,
-    )
 
 
 def schedule_for(cfg: ProfileConfig) -> ProfileSchedule:
@@ -226,6 +198,7 @@ class _Profile:
     cfg: ProfileConfig
     policy: Policy
     providers: dict[str, Provider] = field(default_factory=dict)
+    session: Session | None = None
     error: str | None = None
     ready: bool = False
 
@@ -256,7 +229,7 @@ class EngineBackend:
         self._environ = environ
         self.store: SqlStore | None = None
         self._profiles: dict[str, _Profile] = {
-            name: _Profile(name, cfg, policy_for(name, cfg, loaded.app.timezone))
+            name: _Profile(name, cfg, policy_for(name, cfg, loaded))
             for name, cfg in loaded.app.profiles.items()
         }
         self._plans: dict[str, OrderedDict[str, _Kept]] = {
@@ -277,18 +250,9 @@ class EngineBackend:
             self.index = await asyncio.to_thread(self._load_index)
         for prof in self._profiles.values():
             try:
-                for spec, where in (
-                    (prof.cfg.source, f"profiles.{prof.name}.source"),
-                    (prof.cfg.target, f"profiles.{prof.name}.target"),
-                ):
-                    provider = build_provider(
-                        spec,
-                        where=where,
-                        base_dir=self.loaded.base_dir,
-                        environ=self._environ,
-                    )
-                    await provider.initialize()
-                    prof.providers[spec.key] = provider
+                # The CLI's session: providers with the encrypted token store.
+                prof.session = await open_session(self.loaded, prof.name)
+                prof.providers = prof.session.providers
                 prof.ready = True
             except Exception as exc:
                 prof.error = f"{type(exc).__name__}: {exc}"
@@ -310,12 +274,13 @@ class EngineBackend:
     async def close(self) -> None:
         """Close providers and the store."""
         for prof in self._profiles.values():
-            for provider in prof.providers.values():
+            if prof.session is not None:
                 try:
-                    await provider.close()
+                    await close_session(prof.session)
                 except Exception:
-                    log.exception("closing provider failed")
-            prof.providers.clear()
+                    log.exception("closing profile %s failed", prof.name)
+                prof.session = None
+            prof.providers = {}
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -413,9 +378,8 @@ class EngineBackend:
             snapshots[source_key] = await targeted_snapshot(
                 source, source_key, sorted(touched)
             )
-        if not request.dry_run:
-            await self._backup_targets(prof, reason="before-run")
-        result = await self._run_sync(prof, snapshots, dry_run=request.dry_run)
+        with self._backups_before_writes(prof):
+            result = await self._run_sync(prof, snapshots, dry_run=request.dry_run)
         if isinstance(result, RunResult):
             return result
         if cursor_after is not None and not request.dry_run:
@@ -578,18 +542,18 @@ class EngineBackend:
             dropped.extend(sorted(only - valid))
             only.intersection_update(valid)
 
-        await self._backup_targets(prof, reason="before-apply")
         stores = self._stores()
         try:
-            result = await run_sync(
-                prof.providers,
-                [prof.pair],
-                replace(prof.policy, force=True),
-                stores,
-                index=self.index,
-                only=only,
-                on_plan=keep_valid,
-            )
+            with self._backups_before_writes(prof):
+                result = await run_sync(
+                    prof.providers,
+                    [prof.pair],
+                    replace(prof.policy, force=True),
+                    stores,
+                    index=self.index,
+                    only=only,
+                    on_plan=keep_valid,
+                )
         except GuardError as exc:
             return RunResult("refused", error=str(exc))
         kept.status = "applied"
@@ -672,9 +636,10 @@ class EngineBackend:
         errors: list[str] = []
         for action_id in action_ids:
             try:
-                last = await undo_run(
-                    prof.providers, stores, profile=profile, action_id=action_id
-                )
+                with self._backups_before_writes(prof):
+                    last = await undo_run(
+                        prof.providers, stores, profile=profile, action_id=action_id
+                    )
             except ValueError as exc:
                 errors.append(str(exc))
                 continue
@@ -696,15 +661,16 @@ class EngineBackend:
             only.intersection_update({a.id for a in fresh.actions})
 
         try:
-            result = await run_sync(
-                prof.providers,
-                [prof.pair],
-                prof.policy,
-                self._stores(),
-                index=self.index,
-                only=only,
-                on_plan=keep_valid,
-            )
+            with self._backups_before_writes(prof):
+                result = await run_sync(
+                    prof.providers,
+                    [prof.pair],
+                    prof.policy,
+                    self._stores(),
+                    index=self.index,
+                    only=only,
+                    on_plan=keep_valid,
+                )
         except GuardError as exc:
             return RunResult("refused", error=str(exc))
         self._remember_titles(result)
@@ -872,45 +838,25 @@ class EngineBackend:
         """Backups live here, one folder per profile."""
         return self.loaded.backup_dir
 
-    async def _backup_targets(self, prof: _Profile, *, reason: str) -> None:
-        if not self.loaded.app.backups.before_write:
-            return
-        keys = [prof.cfg.target.key]
-        if prof.cfg.direction == "two_way":
-            keys.append(prof.cfg.source.key)
-        for key in keys:
-            await self._backup(prof, key, reason)
+    @contextlib.contextmanager
+    def _backups_before_writes(self, prof: _Profile) -> Iterator[None]:
+        """Back each provider up before its first write of this job (runtime's rule).
 
-    async def _backup(self, prof: _Profile, key: str, reason: str) -> str | None:
-        provider = prof.providers[key]
-        if not isinstance(provider, SupportsBackupExports):
-            return None
-        artifact = await provider.export_backup()
-        if artifact is None:
-            return None
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        folder = self.backup_dir / prof.name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{key}-{stamp}-{reason}{artifact.file_extension}"
-        await asyncio.to_thread(path.write_bytes, artifact.content)
-        assert self.store is not None
-        self.store.add_backup(
-            profile=prof.name,
-            provider=key,
-            path=str(path),
-            size=len(artifact.content),
-            sha256=hashlib.sha256(artifact.content).hexdigest(),
-        )
-        self._prune(prof.name, key)
-        return path.name
-
-    def _prune(self, profile: str, key: str) -> None:
-        keep = self.loaded.app.backups.retention
-        if not keep or self.store is None:
+        `runtime.guard_writes` wraps the providers' write methods for one job; the
+        wrappers are instance attributes, removed afterwards so the next job starts
+        with a fresh "not backed up yet" state.
+        """
+        session = prof.session
+        if session is None:
+            yield
             return
-        for old in self.store.backups(profile, key)[keep:]:
-            Path(old.path).unlink(missing_ok=True)
-            self.store.remove_backup(old.id)
+        guard_writes(session, run_id=lambda: None)
+        try:
+            yield
+        finally:
+            for provider in session.providers.values():
+                for method in ("write_records", "write_events"):
+                    provider.__dict__.pop(method, None)
 
     def backups(self, profile: str) -> list[dict[str, Any]]:
         """Indexed backups of a profile, newest first."""
@@ -950,7 +896,8 @@ class EngineBackend:
         provider = prof.providers.get(entry.provider)
         if not isinstance(provider, SupportsBackupImports):
             raise BackendError(f"provider {entry.provider!r} cannot restore backups")
-        safety = await self._backup(prof, entry.provider, "before-restore")
+        assert prof.session is not None
+        safety = await write_backup(prof.session, entry.provider)
         await provider.import_backup(path.read_bytes())
         log.info("profile %s: restored %s into %s", profile, name, entry.provider)
         return RunResult(
