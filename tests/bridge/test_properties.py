@@ -54,12 +54,12 @@ def list_state(draw, caps):
         lo, hi, step = caps["rating_scale"]
         steps = int((hi - lo) / step)
         status = draw(st.sampled_from([d.semantic for d in caps["statuses"]]))
-        day = lambda: (
-            T0
-            + timedelta(
+
+        def day():
+            return T0 + timedelta(
                 days=draw(st.integers(0, 400)), minutes=draw(st.integers(0, 1439))
             )
-        )
+
         started = draw(st.none() | st.just(1)) and day()
         finished = draw(st.none() | st.just(1)) and day()
         if caps["date_precision"] is TemporalPrecision.DATE:
@@ -71,7 +71,10 @@ def list_state(draw, caps):
                 status=status,
                 progress=draw(st.none() | st.integers(0, 12)),
                 rating=draw(
-                    st.none() | st.integers(0, steps).map(lambda n: lo + n * step)
+                    st.none()
+                    | st.integers(0, steps).map(
+                        lambda n, lo=lo, step=step: lo + n * step
+                    )
                 ),
                 started=started,
                 finished=finished,

@@ -182,7 +182,7 @@ def derive(
         finished = explicit.get(RecordField.FINISHED_AT)
         if isinstance(finished, datetime):
             d.set(RecordField.FINISHED_AT, finished, "source finish date")
-        else:
+        elif not explicit:  # a tracker's entry without a finish date has none
             firsts = [u[1] for u in obs.units.values() if u[1] is not None]
             if firsts and complete:
                 d.set(RecordField.FINISHED_AT, max(firsts), "last episode completed")
