@@ -227,3 +227,42 @@ def test_export_import_round_trip_and_bad_document(tmp_path):
     assert export_list(ws / "list.sqlite") == before
     again = invoke("demo", "--dir", str(ws), "--json", cwd=tmp_path)
     assert json.loads(again.stdout)["applied"] == 0
+
+
+def test_sync_dry_run_writes_nothing_and_pins_hold_fields(tmp_path):
+    from anibridge.app.demo import prepare_workspace
+
+    config, _ = prepare_workspace(tmp_path / "ws")
+    cfg = str(config)
+    dry = invoke("sync", "--dry-run", "--json", "--config", cfg, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    summary = json.loads(dry.stdout)
+    assert summary["dry_run"] is True and summary["applied"] == 0
+    assert summary["planned"] > 0
+    before = export_list(tmp_path / "ws" / "list.sqlite")
+    seed = export_list(tmp_path / "fresh.sqlite", seed=tmp_path / "ws" / "list.yaml")
+    assert before == seed
+    pinned = invoke(
+        "pin",
+        "set",
+        "anilist:20",
+        "progress",
+        "--profile",
+        "demo",
+        "--provider",
+        "list",
+        "--config",
+        cfg,
+        cwd=tmp_path,
+    )
+    assert pinned.returncode == 0, pinned.stderr
+    real = invoke("sync", "--json", "--config", cfg, cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    after = {i["key"]: i for i in export_list(tmp_path / "ws" / "list.sqlite")["items"]}
+    assert after["anilist:20"]["record"]["progress"] == 12  # pinned: never written
+    listed = invoke(
+        "pin", "list", "--profile", "demo", "--json", "--config", cfg, cwd=tmp_path
+    )
+    assert json.loads(listed.stdout) == [
+        {"provider": "list", "ref": "anilist:20", "fields": ["progress"]}
+    ]

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+
+from anibridge.app.config import load_config
+from anibridge.app.demo import prepare_workspace
+from anibridge.app.runtime import (
+    StopFlag,
+    close_session,
+    guard_writes,
+    open_session,
+    write_backup,
+)
+from anibridge.provider.base import (
+    Progress,
+    RecordField,
+    RecordQuery,
+    Ref,
+    UpsertRecord,
+    WriteError,
+)
+
+
+async def _session(tmp_path, retention: int = 2):
+    config_path, _ = prepare_workspace(tmp_path / "ws")
+    text = config_path.read_text().replace("retention: 5", f"retention: {retention}")
+    config_path.write_text(text)
+    return await open_session(load_config(config_path, environ={}), "demo")
+
+
+def _write(n: int) -> UpsertRecord:
+    return UpsertRecord(Ref("anilist:20"), set={RecordField.PROGRESS: Progress(n)})
+
+
+async def test_backup_before_first_write_then_stop_between_batches(tmp_path):
+    session = await _session(tmp_path)
+    try:
+        batches: list[int] = []
+        session.stop = StopFlag()
+        guard_writes(session, run_id=lambda: "run-1", on_batch=batches.append)
+        target = session.providers["list"]
+        first = await target.write_records([_write(13)])
+        assert first[0].ok
+        assert len(session.backups) == 1
+        backup = json.loads(session.backups[0].read_bytes())
+        entry = next(i for i in backup["items"] if i["key"] == "anilist:20")
+        assert entry["record"]["progress"] == 12  # the state before the first write
+        session.stop.requested = True  # Ctrl-C arrives
+        stopped = await target.write_records([_write(14), _write(15)])
+        assert [r.ok for r in stopped] == [False, False]
+        assert {r.code for r in stopped} == {WriteError.INTERNAL}
+        assert "interrupted" in (stopped[0].error or "")
+        page = await target.fetch_records(
+            RecordQuery(
+                refs=(Ref("anilist:20"),), fields=frozenset({RecordField.PROGRESS})
+            )
+        )
+        assert page.items[0].values[RecordField.PROGRESS].current == 13
+        assert batches == [1]
+        assert len(session.backups) == 1  # one backup per run
+        assert session.store.backups("demo", "list")[0].run_id == "run-1"
+    finally:
+        await close_session(session)
+
+
+async def test_backup_retention_keeps_newest(tmp_path):
+    session = await _session(tmp_path, retention=2)
+    try:
+        paths = [await write_backup(session, "list") for _ in range(4)]
+        kept = session.store.backups("demo", "list")
+        assert [e.path for e in kept] == [str(p) for p in paths[:1:-1]]
+        assert not paths[0].exists() and not paths[1].exists()
+        assert paths[3].exists()
+    finally:
+        await close_session(session)
