@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -123,7 +124,9 @@ def test_writes_answer_the_envelope_with_not_found_echoes(fake, http):
         {"ids": {"trakt": 4242}},
     ]
     # Like Trakt, the same item + watched_at is not deduplicated.
-    http.post("/sync/history", json={"movies": body["movies"][:1]})
+    time.sleep(1.2 * fake.clock.scale)  # one write per second
+    again = http.post("/sync/history", json={"movies": body["movies"][:1]})
+    assert again.status_code == 201
     assert len(fake.plays_of(("movie", 1))) == 2
 
 
