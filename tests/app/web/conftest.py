@@ -138,6 +138,19 @@ def start_service(config_path: Path, index, **settings) -> ServerThread:
 
 
 @pytest.fixture
+def demo_service(tmp_path, migrated_db, mapping_index) -> Iterator[ServerThread]:
+    """The service on the `anibridge demo` workspace (42 real titles)."""
+    from anibridge.app.demo import prepare_workspace
+
+    config, _created = prepare_workspace(tmp_path / "demo")
+    (config.parent / "data").mkdir()
+    shutil.copy(migrated_db, config.parent / "data" / "anibridge.db")
+    server = start_service(config, mapping_index)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def service(workspace, mapping_index) -> Iterator[ServerThread]:
     server = start_service(workspace, mapping_index)
     yield server
