@@ -35,8 +35,8 @@ class MemoryTokens:
 @pytest.fixture
 def slow_fake():
     # Device-code timing is checked on the fake's clock: a service second must
-    # outlast a request round trip (20 ms here), or every poll looks "slow".
-    with FakeTrakt(time_scale=0.02) as service:
+    # outlast a request round trip (50 ms here), or every poll looks "slow".
+    with FakeTrakt(time_scale=0.05) as service:
         yield service
 
 
