@@ -221,3 +221,44 @@ def test_cli_refuses_network_bind_without_auth_and_creates_tokens(workspace):
     assert token not in stored  # only its hash is kept
     listed = runner.invoke(cli, ["token", "list", "-c", str(workspace), "--json"])
     assert [t["name"] for t in json.loads(listed.stdout)] == ["ci"]
+
+
+def test_incremental_runs_follow_the_change_feed_from_the_stored_cursor(api, workspace):
+    import asyncio
+    import concurrent.futures
+    import logging
+    from datetime import UTC, datetime
+
+    from anibridge.provider.base import AppendEvent, Ref
+    from anibridge.providers.local import LocalProvider
+
+    def incremental() -> dict:
+        response = api.post(
+            "/api/profiles/demo/sync", json={"mode": "incremental", "wait": True}
+        )
+        assert response.status_code == 202, response.text
+        return response.json()["result"]
+
+    first = incremental()  # no cursor yet: every retained change counts
+    assert first["status"] == "ok"
+    assert first["summary"]["refs"] == 3
+    assert incremental()["status"] == "skipped"  # cursor committed: nothing new
+
+    async def play() -> None:
+        lib = LocalProvider(
+            logger=logging.getLogger("t"),
+            config={"path": str(workspace.parent / "library.sqlite")},
+        )
+        await lib.initialize()
+        at = datetime(2025, 3, 1, tzinfo=UTC)
+        ref = Ref.at("yuyu", ("season", 1), ("episode", 2))
+        assert (await lib.write_events([AppendEvent(ref, "play", at)]))[0].ok
+        await lib.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, play()).result()
+    third = incremental()
+    assert third["status"] == "ok"
+    assert third["summary"]["refs"] == 1  # only Yu Yu Hakusho was re-read
+    rows = api.get("/api/profiles/demo/history", params={"q": "Yu Yu"}).json()
+    assert rows[0]["after"]["progress"]["current"] == 2
