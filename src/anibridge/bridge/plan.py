@@ -264,6 +264,7 @@ class _Direction:
             entry = self.target.entries.get(o.target.key)
             if self.granular:
                 self.plan_units(o, entry)
+                self.plan_anchor_rating(o, entry)
             elif self.main_kind is not None:
                 self.plan_aggregate(o, entry)
             if self.play_kind is not None:
@@ -393,14 +394,15 @@ class _Direction:
         c = self.field(
             o, RecordField.RATING, desired, record, pinned, link, cur_status, None
         )
-        if c is None or c.after == c.before or self.ratings_kind is None:
+        kind = self.ratings_kind if self.ratings_kind is not None else self.main_kind
+        if c is None or c.after == c.before or kind is None:
             return
         self.actions.append(
             Action(
                 self.target.provider,
                 WriteOp.UPSERT_RECORD,
                 o.target,
-                self.ratings_kind,
+                kind,
                 before={} if c.before is None else {RecordField.RATING: c.before},
                 after={RecordField.RATING: c.after},
                 reason=f"rating: {c.reason}",
@@ -412,6 +414,21 @@ class _Direction:
                 revision=record.revision if record else None,
             )
         )
+
+    def plan_anchor_rating(self, o: Observation, entry: Entry | None) -> None:
+        """A granular target still rates the work itself (its anchor record)."""
+        rating = o.explicit.get(RecordField.RATING)
+        if rating is None or RecordField.RATING not in self.policy.fields:
+            return
+        kind = self.ratings_kind if self.ratings_kind is not None else self.main_kind
+        if kind is None:
+            return
+        record = _anchor_record(entry, kind)
+        desired = Desired()
+        desired.set(RecordField.RATING, rating, "source rating")
+        link = self.pair_id(o.sources[0], o.target)
+        pinned = self.pins.get((self.target.provider, ref_id(o.target)), frozenset())
+        self.plan_rating(o, desired, record, pinned, link, None)
 
     def watchlist(
         self,
