@@ -71,6 +71,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.anilist import documents as docs
 from anibridge.providers.anilist.convert import (
     Rejected,
@@ -117,58 +118,6 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{message}: {json.dumps(detail)}" if detail else message
 
 
-def page_refs(
-    refs: Sequence[Ref], cursor: str | None, limit: int | None
-) -> tuple[Sequence[Ref], str | None]:
-    """The slice of `refs` a ref-keyed query page covers, and the next cursor.
-
-    Raises:
-        ValueError: `cursor` is not one this function produced.
-    """
-    start = 0
-    if cursor is not None:
-        if not cursor.startswith("r:") or not cursor[2:].isdigit():
-            raise ValueError(f"not a ref-page cursor: {cursor!r}")
-        start = int(cursor[2:])
-    if limit is None or limit <= 0:
-        return refs[start:], None
-    end = start + limit
-    return refs[start:end], (f"r:{end}" if end < len(refs) else None)
-
-
-def _number(
-    config: Mapping[str, object],
-    key: str,
-    default: float,
-    *,
-    low: float,
-    high: float | None = None,
-    integer: bool = True,
-) -> float:
-    """A numeric config value, checked, with an error that names the key.
-
-    Raises:
-        ValueError: the value is not a number or out of range.
-    """
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value) if integer else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = None
-    if (
-        number is None
-        or isinstance(value, bool)
-        or number < low
-        or (high is not None and number > high)
-    ):
-        bound = f"{low}-{high}" if high is not None else f">= {low}"
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"anilist.{key} must be {kind} {bound}, got {value!r}")
-    return number
-
-
 def _chunks[T](items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -213,9 +162,18 @@ class AniListProvider(
         )
         cfg = self.config
         self.batch_size = int(
-            _number(cfg, "batch_size", DEFAULT_BATCH_SIZE, low=1, high=MAX_BATCH_SIZE)
+            number_option(
+                cfg,
+                "batch_size",
+                DEFAULT_BATCH_SIZE,
+                provider="anilist",
+                low=1,
+                high=MAX_BATCH_SIZE,
+            )
         )
-        per_minute = int(_number(cfg, "rate_limit", 30, low=1))
+        per_minute = int(
+            number_option(cfg, "rate_limit", 30, provider="anilist", low=1)
+        )
         self._token = str(cfg.get("token") or "") or None
         self.http = HttpClient(
             name="anilist",
@@ -223,7 +181,9 @@ class AniListProvider(
             headers={"Accept": "application/json", "Content-Type": "application/json"},
             limits=[RateLimit(per_minute, 60.0, ANY)],
             clock=clock_from_config(cfg),
-            timeout=_number(cfg, "timeout", 30.0, low=0.001, integer=False),
+            timeout=number_option(
+                cfg, "timeout", 30.0, provider="anilist", low=0.001, integer=False
+            ),
             auth_headers=self._auth_headers,
             secrets=[self._token] if self._token else [],
             logger=self.log,
@@ -485,7 +445,9 @@ class AniListProvider(
                 record_from_entry(e, self.score_format, query.fields) for e in entries
             )
             return Page(records, f"{chunk + 1}:{per}" if more else None)
-        refs, cursor = page_refs(query.refs, query.cursor, query.limit)
+        refs, cursor = page_refs(
+            query.refs, query.cursor, query.limit, provider="anilist"
+        )
         entries: dict[int, dict[str, Any]] = {}
         for entry in await self._entries_for_media(self._media_ids(refs)):
             entries[entry["id"]] = entry
@@ -512,7 +474,9 @@ class AniListProvider(
             if query.native_node_kinds:
                 nodes = [n for n in nodes if n.kind in query.native_node_kinds]
             return Page(tuple(nodes), f"{chunk + 1}:{per}" if more else None)
-        refs, cursor = page_refs(query.refs, query.cursor, query.limit)
+        refs, cursor = page_refs(
+            query.refs, query.cursor, query.limit, provider="anilist"
+        )
         nodes = []
         for batch in _chunks(self._media_ids(refs), PAGE_SIZE):
             data = await self._query(docs.MEDIA_BY_ID, {"ids": list(batch), "page": 1})
@@ -780,66 +744,53 @@ class AniListProvider(
     # -- change feed ----------------------------------------------------------------
 
     async def poll_changes(self, query: ChangeQuery) -> Page[Change]:
-        """Entries updated since the cursor, newest first on the wire, oldest first out.
+        """Entries updated since the cursor (read newest first, reported oldest first).
 
         The first poll (no cursor) records where the list stands and reports
         nothing: a full read is how a first sync starts. Deleted entries are not
         visible in this feed.
         """
-        since, seen_at_since = -1, set()
-        if query.cursor is not None:
-            try:
-                state = json.loads(query.cursor)
-                since, seen_at_since = int(state["t"]), {int(i) for i in state["ids"]}
-            except (ValueError, KeyError, TypeError):
-                raise ValueError(
-                    f"anilist: not a change cursor: {query.cursor!r}"
-                ) from None
-        fresh: list[dict[str, Any]] = []
+        first = query.cursor is None
+        position = (
+            FeedPosition()
+            if first
+            else FeedPosition.decode(query.cursor or "", provider="anilist")
+        )
+        unreported: dict[tuple[int, str], dict[str, Any]] = {}
         page, more = 1, True
         while more:
             data = await self._query(
                 docs.CHANGES,
-                {"userId": self._need_user(), "page": page, "perPage": PAGE_SIZE},
+                {
+                    "userId": self._need_user(),
+                    "page": page,
+                    "perPage": 1 if first else PAGE_SIZE,
+                },
             )
             block = data.get("Page") or {}
-            more = bool((block.get("pageInfo") or {}).get("hasNextPage"))
-            rows = [r for r in block.get("mediaList") or () if r]
-            if query.cursor is None:
-                fresh = rows[:1]
-                break
-            for row in rows:
-                stamp = int(row.get("updatedAt") or 0)
-                if stamp < since:
+            more = not first and bool((block.get("pageInfo") or {}).get("hasNextPage"))
+            for row in block.get("mediaList") or ():
+                if not row:
+                    continue
+                stamp, key = int(row.get("updatedAt") or 0), str(row["id"])
+                if position.is_past(stamp):
                     more = False
                     break
-                if stamp == since and int(row["id"]) in seen_at_since:
-                    continue
-                fresh.append(row)
+                if position.is_new(stamp, key):
+                    unreported[(stamp, key)] = row
             page += 1
-        if query.cursor is None:
-            if not fresh:
-                return Page((), json.dumps({"t": 0, "ids": []}))
-            top = int(fresh[0].get("updatedAt") or 0)
-            return Page((), json.dumps({"t": top, "ids": [int(fresh[0]["id"])]}))
-        fresh.sort(key=lambda r: (int(r.get("updatedAt") or 0), int(r["id"])))
-        if query.limit is not None:
-            fresh = fresh[: max(query.limit, 0)]
-        if not fresh:
-            return Page((), query.cursor)
-        last = int(fresh[-1].get("updatedAt") or 0)
-        ids = [int(r["id"]) for r in fresh if int(r.get("updatedAt") or 0) == last]
-        if last == since:
-            ids += sorted(seen_at_since)
+        if first:
+            return Page((), position.after(sorted(unreported)[-1:]).encode())
+        reported = FeedPosition.oldest_first(list(unreported), query.limit)
         changes = tuple(
             RecordChange(
-                ref=Ref.anchor(str(r["mediaId"])),
-                key=str(r["id"]),
-                at=from_epoch(int(r["updatedAt"])) if r.get("updatedAt") else None,
+                ref=Ref.anchor(str(unreported[item]["mediaId"])),
+                key=item[1],
+                at=from_epoch(item[0]) if item[0] else None,
             )
-            for r in fresh
+            for item in reported
         )
-        return Page(changes, json.dumps({"t": last, "ids": ids}))
+        return Page(changes, position.after(reported).encode())
 
     # -- backups --------------------------------------------------------------------
 

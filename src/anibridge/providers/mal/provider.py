@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from anibridge.dates import parse_iso, utcnow
+from anibridge.dates import from_epoch, parse_iso, utcnow
 from anibridge.http import (
     ANY,
     READ,
@@ -69,6 +69,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.mal.auth import MalTokens, TokenManager
 from anibridge.providers.mal.convert import (
     LIST_STATUS_FIELDS,
@@ -104,56 +105,9 @@ def _token_url(config: Mapping[str, object]) -> str:
     return DEFAULT_TOKEN_URL
 
 
-def _number(
-    config: Mapping[str, object],
-    key: str,
-    default: float,
-    *,
-    low: float,
-    high: float | None = None,
-    integer: bool = True,
-) -> float:
-    """A numeric config value, checked, with an error that names the key.
-
-    Raises:
-        ValueError: the value is not a number or out of range.
-    """
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value) if integer else float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = None
-    if (
-        number is None
-        or isinstance(value, bool)
-        or number < low
-        or (high is not None and number > high)
-    ):
-        bound = f"{low}-{high}" if high is not None else f">= {low}"
-        kind = "an integer" if integer else "a number"
-        raise ValueError(f"mal.{key} must be {kind} {bound}, got {value!r}")
-    return number
-
-
 def _write_code(exc: HttpError) -> WriteError:
     """MAL answers 403 when it thinks a client is abusive ("DoS detected"): back off."""
     return WriteError.RATE_LIMITED if exc.status == 403 else exc.code
-
-
-def _page_refs(
-    refs: Sequence[Ref], cursor: str | None, limit: int | None
-) -> tuple[Sequence[Ref], str | None]:
-    start = 0
-    if cursor is not None:
-        if not cursor.startswith("r:") or not cursor[2:].isdigit():
-            raise ValueError(f"mal: not a ref-page cursor: {cursor!r}")
-        start = int(cursor[2:])
-    if limit is None or limit <= 0:
-        return refs[start:], None
-    end = start + limit
-    return refs[start:end], (f"r:{end}" if end < len(refs) else None)
 
 
 class MalProvider(
@@ -195,8 +149,11 @@ class MalProvider(
             config=config,
         )
         cfg = self.config
-        per_minute = int(_number(cfg, "rate_limit", 60, low=1))
+        per_minute = int(number_option(cfg, "rate_limit", 60, provider="mal", low=1))
         clock = clock_from_config(cfg)
+        timeout = number_option(
+            cfg, "timeout", 30.0, provider="mal", low=0.001, integer=False
+        )
         tokens = MalTokens.from_mapping(cfg)
         secrets = [
             str(cfg.get(k) or "")
@@ -208,7 +165,7 @@ class MalProvider(
             headers={"Accept": "application/json"},
             limits=[RateLimit(per_minute, 60.0, ANY)],
             clock=clock,
-            timeout=_number(cfg, "timeout", 30.0, low=0.001, integer=False),
+            timeout=timeout,
             auth_headers=self._auth_headers,
             refresh=self._on_unauthorized,
             secrets=secrets,
@@ -218,7 +175,7 @@ class MalProvider(
             name="mal-oauth",
             base_url=_token_url(cfg),
             clock=clock,
-            timeout=_number(cfg, "timeout", 30.0, low=0.001, integer=False),
+            timeout=timeout,
             secrets=secrets,
             logger=self.log,
         )
@@ -449,10 +406,11 @@ class MalProvider(
                 for r in rows
             )
             return Page(records, str(offset + limit) if more else None)
-        refs, cursor = _page_refs(
+        refs, cursor = page_refs(
             (*query.refs, *(Ref.anchor(k) for k in query.keys)),
             query.cursor,
             query.limit,
+            provider="mal",
         )
         ids = list(
             dict.fromkeys(int(r.key) for r in refs if r.is_anchor and r.key.isdigit())
@@ -487,7 +445,7 @@ class MalProvider(
             if query.native_node_kinds:
                 nodes = [n for n in nodes if n.kind in query.native_node_kinds]
             return Page(tuple(nodes), str(offset + limit) if more else None)
-        refs, cursor = _page_refs(query.refs, query.cursor, query.limit)
+        refs, cursor = page_refs(query.refs, query.cursor, query.limit, provider="mal")
         nodes = []
         for ref in refs:
             if not ref.is_anchor or not ref.key.isdigit():
@@ -613,57 +571,40 @@ class MalProvider(
         nothing. Deleted entries are not visible in this feed.
         """
         fields = f"list_status{{{','.join(LIST_STATUS_FIELDS)}}}"
-        if query.cursor is None:
-            rows, _ = await self._list_page(0, 1, sort="list_updated_at", fields=fields)
-            if not rows:
-                return Page((), json.dumps({"t": "", "ids": []}))
-            top = rows[0]
-            stamp = (top.get("list_status") or {}).get("updated_at") or ""
-            return Page((), json.dumps({"t": stamp, "ids": [int(top["node"]["id"])]}))
-        try:
-            state = json.loads(query.cursor)
-            since = str(state["t"])
-            seen = {int(i) for i in state["ids"]}
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"mal: not a change cursor: {query.cursor!r}") from None
-        since_at = parse_iso(since) if since else None
-        fresh: list[tuple[str, int]] = []
+        first = query.cursor is None
+        position = (
+            FeedPosition()
+            if first
+            else FeedPosition.decode(query.cursor or "", provider="mal")
+        )
+        unreported: list[tuple[int, str]] = []
         offset, more = 0, True
+        size = 1 if first else CHANGE_PAGE
         while more:
             rows, more = await self._list_page(
-                offset, CHANGE_PAGE, sort="list_updated_at", fields=fields
+                offset, size, sort="list_updated_at", fields=fields
             )
-            offset += CHANGE_PAGE
+            more = more and not first
+            offset += size
             for row in rows:
-                stamp = (row.get("list_status") or {}).get("updated_at") or ""
-                anime_id = int(row["node"]["id"])
-                at = parse_iso(stamp) if stamp else None
-                if since_at is not None and at is not None and at < since_at:
+                text = (row.get("list_status") or {}).get("updated_at")
+                stamp = int(parse_iso(text).timestamp()) if text else 0
+                key = str(int(row["node"]["id"]))
+                if position.is_past(stamp):
                     more = False
                     break
-                if since_at is not None and at == since_at and anime_id in seen:
-                    continue
-                fresh.append((stamp, anime_id))
-        fresh.sort(
-            key=lambda item: (parse_iso(item[0]) if item[0] else utcnow(), item[1])
-        )
-        if query.limit is not None:
-            fresh = fresh[: max(query.limit, 0)]
-        if not fresh:
-            return Page((), query.cursor)
-        last = fresh[-1][0]
-        ids = [anime_id for stamp, anime_id in fresh if stamp == last]
-        if since and last and parse_iso(last) == since_at:
-            ids += sorted(seen)
+                if position.is_new(stamp, key):
+                    unreported.append((stamp, key))
+        if first:
+            return Page((), position.after(sorted(unreported)[-1:]).encode())
+        reported = FeedPosition.oldest_first(unreported, query.limit)
         changes = tuple(
             RecordChange(
-                ref=Ref.anchor(str(anime_id)),
-                key=str(anime_id),
-                at=parse_iso(stamp) if stamp else None,
+                ref=Ref.anchor(key), key=key, at=from_epoch(stamp) if stamp else None
             )
-            for stamp, anime_id in fresh
+            for stamp, key in reported
         )
-        return Page(changes, json.dumps({"t": last, "ids": ids}))
+        return Page(changes, position.after(reported).encode())
 
     # -- backups --------------------------------------------------------------------
 
