@@ -1,8 +1,11 @@
-"""End-to-end through the real CLI (subprocesses) against the fake Trakt.
+"""End-to-end through the CLI against the fake Trakt (and the fake AniList).
 
 `anibridge login trakt` signs in with a device code; `anibridge sync` then copies a
 local library's plays (with their timestamps) into Trakt's history, and a second sync
-writes nothing.
+writes nothing; Trakt's history and rating reach AniList. Most commands run
+in-process on the real typer app (the same code path, without paying the CLI's import
+time per command); the first sync runs in a subprocess so the tokens really cross a
+process boundary through the encrypted store.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from anibridge.app.cli import _load_commands, app
 from anibridge.testing.fakes.trakt import FakeTrakt
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
@@ -27,6 +33,20 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(*args: str) -> Done:
+    """The real typer app, in-process."""
+    _load_commands()
+    result = CliRunner().invoke(app, list(args))
+    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 LIBRARY = {
@@ -106,7 +126,7 @@ def at(text: str) -> datetime:
 
 
 def test_login_then_sync_library_plays_into_trakt_history(tmp_path, fake, workspace):
-    login = run("login", "trakt", "--json", "--config", str(workspace), cwd=tmp_path)
+    login = cli("login", "trakt", "--json", "--config", str(workspace))
     assert login.returncode == 0, login.stderr
     result = json.loads(login.stdout)
     assert result == {
@@ -132,7 +152,7 @@ def test_login_then_sync_library_plays_into_trakt_history(tmp_path, fake, worksp
     writes = fake.count("write")
     assert writes == 1  # every play in one batched request
 
-    again = run("sync", "--json", "--config", str(workspace), cwd=tmp_path)
+    again = cli("sync", "--json", "--config", str(workspace))
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["applied"] == 0
     assert fake.count("write") == writes
@@ -157,15 +177,9 @@ def test_login_without_a_trakt_provider_says_so(tmp_path):
             }
         )
     )
-    # In-process (the same typer app): no subprocess needed for an error path.
-    from typer.testing import CliRunner
-
-    from anibridge.app.cli import _load_commands, app
-
-    _load_commands()
-    result = CliRunner().invoke(app, ["login", "trakt", "--config", str(config)])
-    assert result.exit_code == 1
-    assert "no Trakt provider is configured" in " ".join(result.output.split())
+    result = cli("login", "trakt", "--config", str(config))
+    assert result.returncode == 1
+    assert "no Trakt provider is configured" in " ".join(result.stderr.split())
 
 
 def test_sync_trakt_history_and_rating_into_anilist(tmp_path):
@@ -212,7 +226,7 @@ def test_sync_trakt_history_and_rating_into_anilist(tmp_path):
         }
         path = tmp_path / "anibridge.yaml"
         path.write_text(yaml.safe_dump(config))
-        result = run("sync", "--json", "--config", str(path), cwd=tmp_path)
+        result = cli("sync", "--json", "--config", str(path))
         assert result.returncode == 0, result.stderr
         summary = json.loads(result.stdout)
         assert summary["failed"] == 0 and summary["applied"] >= 1, summary
