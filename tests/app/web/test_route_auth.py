@@ -149,3 +149,31 @@ def test_logout_ends_the_session(service, login, csrf):
         token = csrf(client.get("/").text)
         assert client.post("/logout", data={"csrf_token": token}).status_code == 303
         assert client.get("/api/status").status_code == 401
+
+
+def test_shutdown_ends_open_live_streams(service, token):
+    import threading
+
+    lines: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(timeout=60) as client,
+            client.stream(
+                "GET",
+                service.url + "/api/events",
+                headers={"Authorization": f"Bearer {token}"},
+            ) as stream,
+        ):
+            for line in stream.iter_lines():
+                lines.append(line)
+                opened.set()
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    assert opened.wait(10)
+    service.stop(timeout=20)
+    reader.join(20)
+    assert not reader.is_alive()  # the stream ended instead of holding shutdown
+    assert not service._thread.is_alive()

@@ -40,13 +40,15 @@ def serve(
     ] = False,
 ) -> None:
     """Run the service: schedules, webhooks, web UI and API (Ctrl-C stops cleanly)."""
-    import uvicorn
-
     from anibridge.app.config import ConfigError, load_config
     from anibridge.app.web.app import build_context, create_app
     from anibridge.app.web.engine_backend import EngineBackend
     from anibridge.app.web.security import generate_password
-    from anibridge.app.web.server import settings_from_config, uvicorn_config
+    from anibridge.app.web.server import (
+        ServiceServer,
+        settings_from_config,
+        uvicorn_config,
+    )
     from anibridge.app.web.settings import UnsafeBindError
 
     try:
@@ -73,7 +75,7 @@ def serve(
         _announce_password(generated)
     url = f"http://{settings.host}:{settings.port}{settings.path_prefix}/"
     typer.echo(f"AniBridge is listening on {url}", err=True)
-    uvicorn.Server(uvicorn_config(create_app(ctx), settings)).run()
+    ServiceServer(uvicorn_config(create_app(ctx), settings), ctx).run()
 
 
 def _announce_password(password: str) -> None:

@@ -24,7 +24,7 @@ from anibridge.app.web.backend import Backend
 from anibridge.app.web.context import ServiceContext
 from anibridge.app.web.settings import WebSettings, normalize_prefix
 
-__all__ = ["ServerThread", "settings_from_config", "uvicorn_config"]
+__all__ = ["ServerThread", "ServiceServer", "settings_from_config", "uvicorn_config"]
 
 _SECRET_PATH = re.compile(r"(/webhook/[^/\s]+/)[^\s\"?]+")
 
@@ -40,6 +40,25 @@ class RedactWebhookSecrets(logging.Filter):
                 for a in record.args
             )
         return True
+
+
+class ServiceServer(uvicorn.Server):
+    """Uvicorn that ends live streams first, so shutdown never waits on open tabs.
+
+    Uvicorn waits for in-flight responses before running the app's shutdown; an open
+    server-sent-events stream never completes by itself, so it is told to end here.
+    """
+
+    def __init__(self, config: uvicorn.Config, ctx: ServiceContext) -> None:
+        """Wrap a uvicorn config for the service context `ctx`."""
+        super().__init__(config)
+        self.ctx = ctx
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Signal the streams, then shut down as usual (current batches finish)."""
+        self.ctx.stopping.set()
+        self.ctx.bus.publish("shutdown")
+        await super().shutdown(sockets)
 
 
 def settings_from_config(
@@ -111,8 +130,8 @@ class ServerThread:
         self.ctx: ServiceContext
         self.ctx, self.generated_password = build_context(self.settings, backend)
         self.app = create_app(self.ctx)
-        self.server = uvicorn.Server(
-            uvicorn_config(self.app, self.settings, access_log=False)
+        self.server = ServiceServer(
+            uvicorn_config(self.app, self.settings, access_log=False), self.ctx
         )
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, daemon=True)
