@@ -352,3 +352,14 @@ async def test_inbound_payload(library):
         await library.parse_inbound(
             InboundRequest("POST", "/", body=json.dumps(bad).encode())
         )
+
+
+async def test_resolve_index_follows_imports_and_auto_titles(alist):
+    assert await alist.resolve([ExternalId("mal", "1")])  # from the seed document
+    alist.import_document(
+        b"anibridge_local: 1\nitems:\n  - {key: x, kind: series, ids: ['mal:99']}\n",
+        where="doc",
+    )
+    assert not await alist.resolve([ExternalId("mal", "1")])
+    (match,) = await alist.resolve([ExternalId("mal", "99")])
+    assert match.ref == Ref("x")

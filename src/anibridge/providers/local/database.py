@@ -46,6 +46,13 @@ CREATE TABLE nodes (
     auto INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key, path)
 );
+CREATE TABLE node_ids (
+    descriptor TEXT NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (descriptor, key, path)
+);
+CREATE INDEX node_ids_by_node ON node_ids (key, path);
 CREATE TABLE records (
     record_key TEXT PRIMARY KEY,
     key TEXT NOT NULL,
@@ -310,7 +317,15 @@ class LocalDatabase:
     # --- nodes ------------------------------------------------------------------
 
     def put_node(self, node: NodeRow) -> None:
-        """Insert or replace a node."""
+        """Insert or replace a node (and its id index rows)."""
+        path = encode_path(node.path)
+        self._conn.execute(
+            "DELETE FROM node_ids WHERE key = ? AND path = ?", (node.key, path)
+        )
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO node_ids (descriptor, key, path) VALUES (?, ?, ?)",
+            [(d, node.key, path) for d in node.ids],
+        )
         self._conn.execute(
             "INSERT OR REPLACE INTO nodes "
             "(key, path, kind, title, ids, metadata, extent, auto) "
@@ -355,17 +370,28 @@ class LocalDatabase:
         return sorted(rows, key=lambda n: (n.key, _path_sort_key(n.path)))
 
     def nodes_with_id(self, descriptor: str) -> list[NodeRow]:
-        """Nodes whose stored ids include `descriptor` exactly."""
-        pattern = f'%"{descriptor}"%'
+        """Nodes whose stored ids include `descriptor` exactly (indexed lookup)."""
         rows = self._conn.execute(
-            "SELECT * FROM nodes WHERE ids LIKE ?", (pattern,)
+            "SELECT nodes.* FROM node_ids JOIN nodes "
+            "ON nodes.key = node_ids.key AND nodes.path = node_ids.path "
+            "WHERE node_ids.descriptor = ? ORDER BY nodes.key, nodes.path",
+            (descriptor,),
         ).fetchall()
-        return [n for n in map(_node, rows) if descriptor in n.ids]
+        return [_node(r) for r in rows]
 
     def delete_anchor(self, key: str) -> None:
         """Remove an anchor with its parts, records and events."""
-        for table in ("nodes", "records", "events"):
+        for table in ("nodes", "node_ids", "records", "events"):
             self._conn.execute(f"DELETE FROM {table} WHERE key = ?", (key,))
+
+    def has_activity(self, key: str) -> bool:
+        """Whether an anchor or any of its parts holds a record or a play."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM records WHERE key = ?) "
+            "OR EXISTS (SELECT 1 FROM events WHERE key = ?)",
+            (key, key),
+        ).fetchone()
+        return bool(row[0])
 
     # --- records ----------------------------------------------------------------
 
@@ -501,7 +527,7 @@ class LocalDatabase:
 
     def clear_catalog(self) -> None:
         """Remove every node, record and event (the change feed is kept)."""
-        for table in ("nodes", "records", "events"):
+        for table in ("nodes", "node_ids", "records", "events"):
             self._conn.execute(f"DELETE FROM {table}")
 
 

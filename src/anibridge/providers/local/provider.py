@@ -453,9 +453,7 @@ class LocalProvider(
             row = self.db.node(key)
             if row is None or not self._keep(row, query.native_node_kinds, query.flags):
                 continue
-            if query.require_activity and not (
-                self.db.records_of(key) or self.db.events_of(key)
-            ):
+            if query.require_activity and not self.db.has_activity(key):
                 continue
             anchors.append(row)
         page = _page(anchors, query.cursor, query.limit)
@@ -667,12 +665,7 @@ class LocalProvider(
         an empty catalog row the run happened to add.
         """
         anchor = self.db.node(key)
-        if (
-            anchor is not None
-            and anchor.auto
-            and not self.db.records_of(key)
-            and not self.db.events_of(key)
-        ):
+        if anchor is not None and anchor.auto and not self.db.has_activity(key):
             self.db.delete_anchor(key)
             self.db.add_change("node", Ref(key), "", now)
 
