@@ -266,3 +266,43 @@ def test_sync_dry_run_writes_nothing_and_pins_hold_fields(tmp_path):
     assert json.loads(listed.stdout) == [
         {"provider": "list", "ref": "anilist:20", "fields": ["progress"]}
     ]
+
+
+def test_guard_refusal_exits_2_and_writes_nothing(tmp_path):
+    from anibridge.app.demo import prepare_workspace
+
+    config, _ = prepare_workspace(tmp_path / "ws")
+    config.write_text(
+        config.read_text().replace(
+            "direction: one_way", "direction: two_way\n    allow_deletes: true"
+        )
+    )
+    cfg = str(config)
+    assert invoke("sync", "--json", "--config", cfg, cwd=tmp_path).returncode == 0
+    exported = tmp_path / "list.json"
+    invoke(
+        "export",
+        "list",
+        "-f",
+        "json",
+        "-o",
+        str(exported),
+        "--config",
+        cfg,
+        cwd=tmp_path,
+    )
+    doc = json.loads(exported.read_text())
+    for item in doc["items"]:
+        item.pop("record", None)  # the user wiped their list
+    exported.write_text(json.dumps(doc))
+    wiped = invoke(
+        "import", str(exported), "--provider", "list", "--config", cfg, cwd=tmp_path
+    )
+    assert wiped.returncode == 0, wiped.stderr
+    library_before = (tmp_path / "ws" / "library.sqlite").read_bytes()
+    refused = invoke("sync", "--json", "--config", cfg, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    summary = json.loads(refused.stdout)
+    assert summary["applied"] == 0 and summary["planned"] > 0
+    assert "guard" in refused.stderr
+    assert (tmp_path / "ws" / "library.sqlite").read_bytes() == library_before
