@@ -499,8 +499,9 @@ class TraktProvider(
             keys = [k for k in keys if k in wanted]
         if query.native_node_kinds:
             keys = [k for k in keys if k.partition(":")[0] in query.native_node_kinds]
+        index = state.index()
         if query.require_activity and query.native_record_kinds:
-            keys = [k for k in keys if records_for(state, k, kinds, frozenset())]
+            keys = [k for k in keys if records_for(state, k, kinds, frozenset(), index)]
         start = _offset(query.cursor)
         size = query.limit or SCAN_PAGE
         chunk = keys[start : start + size]
@@ -514,7 +515,7 @@ class TraktProvider(
                 continue
             records: tuple[Record, ...] = ()
             if query.with_records:
-                records = tuple(records_for(state, key, kinds, query.fields))
+                records = tuple(records_for(state, key, kinds, query.fields, index))
             items.append(ScanItem(node=node, records=records))
         end = start + len(chunk)
         return Page(
@@ -525,18 +526,23 @@ class TraktProvider(
 
     # -- identity ----------------------------------------------------------------------
 
-    def _known(self, media: str, id_type: str, value: str) -> tuple[Ref, ...]:
-        out = []
+    def _known_ids(self) -> dict[tuple[str, str, str], tuple[Ref, ...]]:
+        """(media, id type, value) → refs of the catalog entries carrying that id."""
+        found: dict[tuple[str, str, str], list[Ref]] = {}
         for entry in self._catalog.values():
-            if entry.media == media and str(entry.ids.get(id_type)) == value:
-                out.append(entry.ref)
-        return tuple(out)
+            for id_type, value in entry.ids.items():
+                found.setdefault((entry.media, id_type, str(value)), []).append(
+                    entry.ref
+                )
+        return {k: tuple(v) for k, v in found.items()}
 
-    async def _lookup(self, base: ExternalId) -> tuple[Ref, ...]:
+    async def _lookup(
+        self, base: ExternalId, known: Mapping[tuple[str, str, str], tuple[Ref, ...]]
+    ) -> tuple[Ref, ...]:
         media, id_type = SEARCH_TYPES[base.authority]
-        known = self._known(media, id_type, base.value)
-        if known:
-            return known
+        hit = known.get((media, id_type, base.value))
+        if hit:
+            return hit
         results = await self.api.search_id(id_type, base.value, media)
         refs: list[Ref] = []
         for result in results:
@@ -555,7 +561,8 @@ class TraktProvider(
         wanted = [i for i in dict.fromkeys(ids) if i.authority in SEARCH_TYPES]
         bases = {ExternalId(i.authority, i.value) for i in wanted}
         todo = [b for b in bases if b.descriptor not in self._resolved]
-        found = await asyncio.gather(*(self._lookup(b) for b in todo))
+        known = self._known_ids() if todo else {}
+        found = await asyncio.gather(*(self._lookup(b, known) for b in todo))
         for base, refs in zip(todo, found, strict=True):
             self._resolved[base.descriptor] = refs
         matches: list[Match] = []
@@ -581,10 +588,11 @@ class TraktProvider(
         anchors = {r.key for r in refs | key_refs}
         state = await self._ensure(kinds)
         keys = sorted(anchors) if anchors else state.anchors()
+        index = state.index()
         found = [
             record
             for key in keys
-            for record in records_for(state, key, kinds, query.fields)
+            for record in records_for(state, key, kinds, query.fields, index)
             if (not refs or record.ref in refs)
             and (not wanted_keys or record.key in wanted_keys)
         ]
@@ -652,10 +660,11 @@ class TraktProvider(
         state = await self._ensure({WATCHED})
         refs = set(query.refs)
         keys = sorted({r.key for r in refs}) if refs else state.anchors()
+        index = state.index()
         found = [
             s
             for key in keys
-            for s in summaries_for(state, key)
+            for s in summaries_for(state, key, index)
             if not refs or s.ref in refs
         ]
         return _page_of(found, query.cursor, query.limit)

@@ -150,6 +150,26 @@ class UserState:
         keys |= {ref.key for ref in self.collection}
         return sorted(keys, key=_anchor_order)
 
+    def index(self) -> dict[str, dict[str, list[tuple[Ref, Any]]]]:
+        """Anchor key → kind → its (ref, value) pairs, parts in coordinate order.
+
+        Built once per read call so per-anchor work never scans the whole account
+        (a big library has tens of thousands of watched episodes).
+        """
+        out: dict[str, dict[str, list[tuple[Ref, Any]]]] = {}
+        for kind, source in (
+            (WATCHED, self.watched),
+            (RATINGS, self.ratings),
+            (WATCHLIST, self.watchlist),
+            (COLLECTION, self.collection),
+        ):
+            for ref, value in source.items():
+                out.setdefault(ref.key, {}).setdefault(kind, []).append((ref, value))
+        for kinds in out.values():
+            for pairs in kinds.values():
+                pairs.sort(key=lambda pair: _path_order(pair[0]))
+        return out
+
 
 def _anchor_order(key: str) -> tuple[str, int]:
     media, _, number = key.partition(":")
@@ -358,14 +378,13 @@ def _latest(values: Iterable[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
-def watched_records(state: UserState, key: str) -> list[Record]:
+type Slices = Mapping[str, list[tuple[Ref, Any]]]  # one anchor's slice of `index()`
+
+
+def watched_records(slices: Slices) -> list[Record]:
     """The "watched" records of one anchor: one per watched episode or movie."""
-    entries = sorted(
-        ((ref, w) for ref, w in state.watched.items() if ref.key == key),
-        key=lambda rw: _path_order(rw[0]),
-    )
     out: list[Record] = []
-    for ref, w in entries:
+    for ref, w in slices.get(WATCHED, ()):
         values: dict[RecordField, Any] = {
             RecordField.STATUS: State(WATCHED, Status.COMPLETED),
             RecordField.REPEAT_COUNT: max(0, w.plays - 1),
@@ -376,16 +395,16 @@ def watched_records(state: UserState, key: str) -> list[Record]:
     return out
 
 
-def progress_records(state: UserState, key: str) -> list[Record]:
+def progress_records(
+    slices: Slices, key: str, updated: datetime | None = None
+) -> list[Record]:
     """Display-only "progress" records: distinct episodes watched per season/show.
 
     Their kind has no semantic, so the engine never reads them as a tracker's
     progress count (the episodes themselves carry the facts).
     """
-    if not key.startswith(f"{SHOW}:"):
-        return []
-    entries = [(ref, w) for ref, w in state.watched.items() if ref.key == key]
-    if not entries:
+    entries = slices.get(WATCHED, [])
+    if not key.startswith(f"{SHOW}:") or not entries:
         return []
     show_id = int(key.partition(":")[2])
     by_season: dict[int, list[Watched]] = {}
@@ -405,8 +424,7 @@ def progress_records(state: UserState, key: str) -> list[Record]:
     values = {RecordField.PROGRESS: Progress(len(regular), None, EPISODE)}
     if last is not None:
         values[RecordField.LAST_ACTIVITY_AT] = last
-    updated = state.updated.get(key) or last
-    out.append(_record(PROGRESS, show_ref(show_id), values, updated))
+    out.append(_record(PROGRESS, show_ref(show_id), values, updated or last))
     return out
 
 
@@ -427,18 +445,20 @@ def records_for(
     key: str,
     kinds: frozenset[str],
     fields: frozenset[RecordField],
+    index: Mapping[str, Slices] | None = None,
 ) -> list[Record]:
-    """Every record of anchor `key` in `kinds`, projected onto `fields`."""
+    """Every record of anchor `key` in `kinds`, projected onto `fields`.
+
+    Pass `index` (from `state.index()`) when reading many anchors.
+    """
+    slices = (index if index is not None else state.index()).get(key, {})
     out: list[Record] = []
     if WATCHED in kinds:
-        out.extend(watched_records(state, key))
+        out.extend(watched_records(slices))
     if PROGRESS in kinds:
-        out.extend(progress_records(state, key))
+        out.extend(progress_records(slices, key, state.updated.get(key)))
     if RATINGS in kinds:
-        for ref, r in sorted(
-            ((ref, r) for ref, r in state.ratings.items() if ref.key == key),
-            key=lambda rr: _path_order(rr[0]),
-        ):
+        for ref, r in slices.get(RATINGS, ()):
             values: dict[RecordField, Any] = {
                 RecordField.RATING: Rating(float(r.rating), RATING_SCALE)
             }
@@ -446,17 +466,11 @@ def records_for(
                 values[RecordField.LAST_ACTIVITY_AT] = r.rated_at
             out.append(_record(RATINGS, ref, values, r.rated_at))
     if WATCHLIST in kinds:
-        for ref, entry in sorted(
-            ((ref, e) for ref, e in state.watchlist.items() if ref.key == key),
-            key=lambda re: _path_order(re[0]),
-        ):
+        for ref, entry in slices.get(WATCHLIST, ()):
             values = {RecordField.NOTES: entry.notes} if entry.notes else {}
             out.append(_record(WATCHLIST, ref, values, entry.listed_at))
     if COLLECTION in kinds:
-        for ref, at in sorted(
-            ((ref, a) for ref, a in state.collection.items() if ref.key == key),
-            key=lambda ra: _path_order(ra[0]),
-        ):
+        for ref, at in slices.get(COLLECTION, ()):
             values = {RecordField.LAST_ACTIVITY_AT: at} if at is not None else {}
             out.append(_record(COLLECTION, ref, values, at))
     return [
@@ -475,14 +489,14 @@ def _path_order(ref: Ref) -> tuple[int, ...]:
     return tuple(int(s.value) for s in ref.path)
 
 
-def summaries_for(state: UserState, key: str) -> list[EventSummary]:
+def summaries_for(
+    state: UserState, key: str, index: Mapping[str, Slices] | None = None
+) -> list[EventSummary]:
     """Play counts per episode/movie of one anchor, from `/sync/watched`."""
+    slices = (index if index is not None else state.index()).get(key, {})
     return [
         EventSummary(ref=ref, kind=WATCH, count=w.plays, last_at=w.last_at)
-        for ref, w in sorted(
-            ((ref, w) for ref, w in state.watched.items() if ref.key == key),
-            key=lambda rw: _path_order(rw[0]),
-        )
+        for ref, w in slices.get(WATCHED, ())
     ]
 
 
