@@ -532,3 +532,24 @@ async def test_token_from_store(fake):
 def test_bad_config_is_refused_with_the_key(config, message):
     with pytest.raises(ValueError, match=message):
         AniListProvider(config={"token": "x", **config})
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"status": "WATCHING"}, "status"),
+        ({"scoreRaw": -1}, "scoreRaw"),
+        ({"customLists": "Fav"}, "customLists"),
+        ({"startedAt": {"year": "2020"}}, "startedAt"),
+        ({"private": "yes"}, "private"),
+    ],
+)
+async def test_import_names_the_bad_entry_and_field(
+    fake, provider, catalog, change, field
+):
+    fake.add_entry(catalog[0].anilist_id, status="CURRENT")
+    artifact = await provider.export_backup()
+    data = json.loads(artifact.content)
+    data["entries"][0].update(change)
+    with pytest.raises(ValueError, match=rf"entries\[0\]\.{field}"):
+        await provider.import_backup(json.dumps(data).encode())

@@ -440,3 +440,26 @@ async def test_tokens_never_reach_logs_or_errors(fake, catalog, caplog):
     for secret in secrets:
         assert secret not in caplog.text
         assert secret not in (failed.error or "")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"status": "reading"}, "status"),
+        ({"score": -1}, "score"),
+        ({"tags": "a,b"}, "tags"),
+        ({"start_date": "01/02/2020"}, "start_date"),
+        ({"anime_id": "5"}, "anime_id"),
+    ],
+)
+async def test_import_names_the_bad_entry_and_field(
+    fake, provider, catalog, change, field
+):
+    fake.add_entry(catalog[0].mal_id, status="watching")
+    artifact = await provider.export_backup()
+    data = json.loads(artifact.content)
+    data["entries"][0].update(change)
+    with pytest.raises(ValueError, match=rf"entries\[0\]\.{field}"):
+        await provider.import_backup(json.dumps(data).encode())
+    with pytest.raises(ValueError, match="format"):
+        await provider.import_backup(b'{"format": "x"}')

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from anibridge.dates import from_epoch, utcnow
+from anibridge.dates import from_epoch
 from anibridge.http import (
     ANY,
     READ,
@@ -73,6 +73,7 @@ from anibridge.provider.base import (
 )
 from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.anilist import documents as docs
+from anibridge.providers.anilist.backup import backup_document, restore_arguments
 from anibridge.providers.anilist.convert import (
     Rejected,
     media_node,
@@ -95,7 +96,6 @@ DEFAULT_BATCH_SIZE = 25
 MAX_BATCH_SIZE = 50
 CHUNK_SIZE = 500
 PAGE_SIZE = 50
-BACKUP_FORMAT = "anibridge.anilist.backup"
 
 
 class AniListError(HttpError):
@@ -796,47 +796,13 @@ class AniListProvider(
 
     async def export_backup(self) -> BackupArtifact | None:
         """The whole list as JSON with every field AniList keeps for an entry."""
-        entries = await self._all_entries()
-        rows = []
-        for entry in sorted(entries, key=lambda e: int(e["mediaId"])):
-            custom = entry.get("customLists") or {}
-            rows.append(
-                {
-                    "mediaId": int(entry["mediaId"]),
-                    "status": entry.get("status"),
-                    "scoreRaw": round(float(entry.get("rawScore") or 0)),
-                    "progress": int(entry.get("progress") or 0),
-                    "repeat": int(entry.get("repeat") or 0),
-                    "priority": int(entry.get("priority") or 0),
-                    "private": bool(entry.get("private")),
-                    "notes": entry.get("notes") or "",
-                    "hiddenFromStatusLists": bool(entry.get("hiddenFromStatusLists")),
-                    "customLists": sorted(k for k, on in custom.items() if on)
-                    if isinstance(custom, dict)
-                    else [],
-                    "startedAt": entry.get("startedAt")
-                    or {"year": None, "month": None, "day": None},
-                    "completedAt": entry.get("completedAt")
-                    or {"year": None, "month": None, "day": None},
-                    "updatedAt": entry.get("updatedAt"),
-                }
-            )
-        payload = {
-            "format": BACKUP_FORMAT,
-            "version": 1,
-            "exported_at": utcnow().isoformat(),
-            "user": {
-                "id": self.user_id,
-                "name": self._account.title if self._account else None,
-            },
-            "scoreFormat": self.score_format,
-            "entries": rows,
-        }
-        return BackupArtifact(
-            json.dumps(payload, indent=1, sort_keys=True).encode(),
-            ".json",
-            "application/json",
+        content = backup_document(
+            await self._all_entries(),
+            user_id=self.user_id,
+            user_name=self._account.title if self._account else None,
+            score_format=self.score_format,
         )
+        return BackupArtifact(content, ".json", "application/json")
 
     async def import_backup(self, payload: bytes) -> None:
         """Restore every entry of a backup as upserts (other entries are kept).
@@ -845,28 +811,17 @@ class AniListProvider(
             ValueError: the payload is not an AniBridge AniList backup.
             AniListError: some entries could not be restored (the message lists them).
         """
-        try:
-            data = json.loads(payload)
-        except ValueError as exc:
-            raise ValueError(f"anilist backup: not JSON ({exc})") from None
-        if not isinstance(data, dict) or data.get("format") != BACKUP_FORMAT:
-            raise ValueError(f"anilist backup: format is not {BACKUP_FORMAT!r}")
-        rows = data.get("entries")
-        if not isinstance(rows, list):
-            raise ValueError("anilist backup: 'entries' must be a list")
-        items: list[dict[str, Any]] = []
-        for n, row in enumerate(rows):
-            if not isinstance(row, dict) or not isinstance(row.get("mediaId"), int):
-                raise ValueError(f"anilist backup: entries[{n}] has no integer mediaId")
-            args = {k: row[k] for k in docs.SAVE_ARG_TYPES if k in row and k != "score"}
-            args["notes"] = row.get("notes") or ""
-            items.append(args)
+        items = restore_arguments(payload)
         failures: list[str] = []
-        for batch in _chunks(list(enumerate(items)), self.batch_size):
-            query, variables = docs.save_batch([args for _, args in batch])
-            data_out, errors = await self._post(query, variables, route=WRITE)
-            for position, (_n, args) in enumerate(batch):
-                if not (data_out or {}).get(f"e{position}"):
+        for batch in _chunks(items, self.batch_size):
+            query, variables = docs.save_batch(batch)
+            try:
+                data, errors = await self._post(query, variables, route=WRITE)
+            except HttpError as exc:
+                failures.extend(f"mediaId {a['mediaId']} ({exc.code})" for a in batch)
+                continue
+            for position, args in enumerate(batch):
+                if not (data or {}).get(f"e{position}"):
                     failures.append(f"mediaId {args['mediaId']}")
             if errors and not failures:
                 failures.append(_describe(errors[0]))

@@ -9,13 +9,12 @@ before they expire and once on 401, and every new pair is saved to the token sto
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from anibridge.dates import from_epoch, parse_iso, utcnow
+from anibridge.dates import from_epoch, parse_iso
 from anibridge.http import (
     ANY,
     READ,
@@ -71,6 +70,7 @@ from anibridge.provider.base import (
 )
 from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.mal.auth import MalTokens, TokenManager
+from anibridge.providers.mal.backup import backup_document, restore_forms
 from anibridge.providers.mal.convert import (
     LIST_STATUS_FIELDS,
     MEDIA_TYPES,
@@ -91,7 +91,6 @@ CHANGE_PAGE = 100
 NODE_FIELDS = "num_episodes,media_type,alternative_titles"
 LIST_FIELDS = f"list_status{{{','.join(LIST_STATUS_FIELDS)}}},{NODE_FIELDS}"
 DETAIL_FIELDS = f"my_list_status{{{','.join(LIST_STATUS_FIELDS)}}},{NODE_FIELDS}"
-BACKUP_FORMAT = "anibridge.mal.backup"
 #: Ref lookups up to this many use one `GET anime/{id}` each; more read the list.
 PER_ID_LIMIT = 10
 
@@ -610,23 +609,11 @@ class MalProvider(
 
     async def export_backup(self) -> BackupArtifact | None:
         """The whole list as JSON, every list_status field MAL returns."""
-        rows = await self._all_rows()
-        entries = []
-        for row in sorted(rows, key=lambda r: int(r["node"]["id"])):
-            status = row.get("list_status") or {}
-            entries.append({"anime_id": int(row["node"]["id"]), **status})
-        payload = {
-            "format": BACKUP_FORMAT,
-            "version": 1,
-            "exported_at": utcnow().isoformat(),
-            "user": self._account.title if self._account else None,
-            "entries": entries,
-        }
-        return BackupArtifact(
-            json.dumps(payload, indent=1, sort_keys=True).encode(),
-            ".json",
-            "application/json",
+        content = backup_document(
+            await self._all_rows(),
+            user_name=self._account.title if self._account else None,
         )
+        return BackupArtifact(content, ".json", "application/json")
 
     async def import_backup(self, payload: bytes) -> None:
         """Restore every entry of a backup as upserts (other entries are kept).
@@ -637,34 +624,8 @@ class MalProvider(
             ValueError: the payload is not an AniBridge MAL backup.
             HttpError: some entries could not be restored (the message lists them).
         """
-        try:
-            data = json.loads(payload)
-        except ValueError as exc:
-            raise ValueError(f"mal backup: not JSON ({exc})") from None
-        if not isinstance(data, dict) or data.get("format") != BACKUP_FORMAT:
-            raise ValueError(f"mal backup: format is not {BACKUP_FORMAT!r}")
-        rows = data.get("entries")
-        if not isinstance(rows, list):
-            raise ValueError("mal backup: 'entries' must be a list")
         failures = []
-        for n, row in enumerate(rows):
-            if not isinstance(row, dict) or not isinstance(row.get("anime_id"), int):
-                raise ValueError(f"mal backup: entries[{n}] has no integer anime_id")
-            form = {
-                "status": str(row.get("status") or "plan_to_watch"),
-                "is_rewatching": "true" if row.get("is_rewatching") else "false",
-                "score": str(int(row.get("score") or 0)),
-                "num_watched_episodes": str(int(row.get("num_episodes_watched") or 0)),
-                "num_times_rewatched": str(int(row.get("num_times_rewatched") or 0)),
-                "priority": str(int(row.get("priority") or 0)),
-                "rewatch_value": str(int(row.get("rewatch_value") or 0)),
-                "tags": ",".join(str(t) for t in row.get("tags") or ()),
-                "comments": str(row.get("comments") or ""),
-            }
-            for name in ("start_date", "finish_date"):
-                if row.get(name):
-                    form[name] = str(row[name])
-            anime_id = row["anime_id"]
+        for anime_id, form in restore_forms(payload):
             result = await self._patch(
                 UpsertRecord(Ref.anchor(str(anime_id))), anime_id, form
             )
