@@ -337,3 +337,61 @@ async def test_undo_refuses_fields_changed_since_the_run(idx):
     after = providers["anilist"].record(Ref("200")).values
     assert after[RecordField.PROGRESS] == Progress(11)  # newer data kept
     assert after[RecordField.STATUS].status is Status.ACTIVE  # the rest restored
+
+
+async def test_incremental_sync_reads_only_touched_anchors_and_keeps_cursor_on_failure(
+    idx,
+):
+    providers, stores = setup()
+    first = await run_sync(
+        providers,
+        PAIR,
+        Policy(),
+        stores.bundle(),
+        index=idx,
+        sleep=nosleep,
+        incremental=True,
+    )
+    assert first.report.counts() == {"applied": 2}
+    cursor = stores.cursor("default", "plex")
+    assert cursor is not None
+    # Nothing changed: nothing is read beyond the feed, nothing planned.
+    quiet = await run_sync(
+        providers,
+        PAIR,
+        Policy(),
+        stores.bundle(),
+        index=idx,
+        sleep=nosleep,
+        incremental=True,
+    )
+    assert quiet.snapshots["plex"].entries == {} and quiet.plan.actions == ()
+    before_failure = stores.cursor("default", "plex")
+    for rec in watched("a", 1, [4, 5]):
+        providers["plex"].put_record(rec)
+    providers["anilist"].inject_failure(WriteError.INVALID, times=1)
+    failed = await run_sync(
+        providers,
+        PAIR,
+        Policy(),
+        stores.bundle(),
+        index=idx,
+        sleep=nosleep,
+        incremental=True,
+    )
+    assert set(failed.snapshots["plex"].entries) == {"a"}
+    assert failed.report.counts() == {"failed": 1}
+    kept = stores.cursor("default", "plex")
+    assert kept == before_failure
+    retry = await run_sync(
+        providers,
+        PAIR,
+        Policy(),
+        stores.bundle(),
+        index=idx,
+        sleep=nosleep,
+        incremental=True,
+    )
+    assert [a.ref.key for a in retry.plan.actions] == ["100"]
+    assert retry.report.counts() == {"applied": 1}
+    assert stores.cursor("default", "plex") != kept

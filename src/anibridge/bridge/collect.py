@@ -17,6 +17,7 @@ from anibridge.bridge.model import Snapshot
 from anibridge.dates import utcnow
 from anibridge.provider import validate
 from anibridge.provider.base import (
+    ChangeQuery,
     EventQuery,
     EventSummaryQuery,
     FacetName,
@@ -27,6 +28,7 @@ from anibridge.provider.base import (
     RecordQuery,
     Ref,
     ScanQuery,
+    SupportsChangeFeed,
     SupportsEventReads,
     SupportsEventSummaries,
     SupportsNodeReads,
@@ -34,7 +36,7 @@ from anibridge.provider.base import (
     SupportsScan,
 )
 
-__all__ = ["CollectError", "collect", "fetch_anchors"]
+__all__ = ["CollectError", "changes_since", "collect", "fetch_anchors"]
 
 _FACETS = frozenset({FacetName.IDS, FacetName.STRUCTURE})
 _MAX_PAGES = 100_000
@@ -91,29 +93,33 @@ async def collect(
     snap = Snapshot(key, caps, complete=refs is None, collected_at=utcnow())
     facets = facets & caps.facets if caps.facets else facets
     fields = frozenset(caps.record_fields)
-    if refs is not None:
-        await fetch_anchors(provider, snap, refs, facets)
-    elif isinstance(provider, SupportsScan):
-        items = await _pages(
-            key,
-            lambda c: provider.scan(
-                ScanQuery(
-                    flags=frozenset({NodeFlag.SCAN_ROOT}),
-                    facets=facets,
-                    fields=fields,
-                    with_records=True,
-                    cursor=c,
-                )
-            ),
-        )
-        for item in items:
-            validate.validate_scan_item(
-                key, item, facets=facets, fields=fields, capabilities=caps
+    if isinstance(provider, SupportsScan) and (refs is None or refs):
+        roots = tuple(sorted({Ref(r.key) for r in refs or ()}, key=lambda r: r.key))
+        for start in range(0, max(len(roots), 1), _BATCH if roots else 1):
+            chunk = roots[start : start + _BATCH]
+            items = await _pages(
+                key,
+                lambda c, chunk=chunk: provider.scan(
+                    ScanQuery(
+                        sources=chunk,
+                        flags=frozenset({NodeFlag.SCAN_ROOT}),
+                        facets=facets,
+                        fields=fields,
+                        with_records=True,
+                        cursor=c,
+                    )
+                ),
             )
-            entry = snap.entry(item.node.ref.key)
-            if item.node.ref.is_anchor:
-                entry.node = item.node
-            entry.records.extend(item.records)
+            for item in items:
+                validate.validate_scan_item(
+                    key, item, facets=facets, fields=fields, capabilities=caps
+                )
+                entry = snap.entry(item.node.ref.key)
+                if item.node.ref.is_anchor:
+                    entry.node = item.node
+                entry.records.extend(item.records)
+    elif refs is not None:
+        await fetch_anchors(provider, snap, refs, facets)
     elif isinstance(provider, SupportsRecordReads):
         records = await _pages(
             key,
@@ -200,3 +206,35 @@ async def fetch_anchors(
                     if not (r.ref == rec.ref and r.kind == rec.kind)
                 ]
                 entry.records.append(rec)
+
+
+async def changes_since(
+    provider: Provider, key: str, cursor: str | None
+) -> tuple[set[str] | None, str | None]:
+    """Anchor keys touched since `cursor`, and the cursor to resume from.
+
+    Returns `(None, None)` when the provider has no change feed. With `cursor` None
+    the feed is read to its end only to learn the current position (the keys are
+    then meaningless: the caller does a full collect).
+
+    Raises:
+        CollectError: the feed pages without end.
+    """
+    if not isinstance(provider, SupportsChangeFeed):
+        return None, None
+    keys: set[str] = set()
+    seen: set[str] = set()
+    for _ in range(_MAX_PAGES):
+        page = await provider.poll_changes(ChangeQuery(cursor=cursor))
+        for change in page.items:
+            if change.ref is not None:
+                keys.add(change.ref.key)
+        if page.cursor is None:
+            return keys, cursor
+        if not page.items:
+            return keys, page.cursor
+        if page.cursor in seen:
+            raise CollectError(f"{key}: change cursor {page.cursor!r} repeated")
+        seen.add(page.cursor)
+        cursor = page.cursor
+    raise CollectError(f"{key}: change feed longer than {_MAX_PAGES} pages")

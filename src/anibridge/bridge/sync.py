@@ -17,7 +17,7 @@ from typing import Any
 
 from anibridge.bridge.apply import ApplyReport, Sleep, apply_plan
 from anibridge.bridge.codec import encode_value
-from anibridge.bridge.collect import collect, fetch_anchors
+from anibridge.bridge.collect import changes_since, collect, fetch_anchors
 from anibridge.bridge.identity import EdgeIndex, Identity, identify
 from anibridge.bridge.model import Direction, GuardError, Plan, Policy, Snapshot
 from anibridge.bridge.plan import ENTRY, make_plan
@@ -117,6 +117,29 @@ def _baselines_after(
     return out
 
 
+async def _read_side(
+    provider: Provider,
+    key: str,
+    stores: Stores,
+    policy: Policy,
+    cursors: dict[str, str],
+    *,
+    incremental: bool,
+) -> Snapshot:
+    """Collect one provider, incrementally from its stored cursor when asked.
+
+    The change-feed position is taken *before* reading, so changes made during the
+    run are seen again next time rather than lost.
+    """
+    stored = stores.cursors.cursor(policy.profile, key) if incremental else None
+    touched, cursor = await changes_since(provider, key, stored)
+    if cursor is not None:
+        cursors[key] = cursor
+    if stored is not None and touched is not None:
+        return await collect(provider, key, refs=[Ref(k) for k in sorted(touched)])
+    return await collect(provider, key)
+
+
 async def run_sync(
     providers: Mapping[str, Provider],
     pairs: Sequence[Pair],
@@ -130,6 +153,7 @@ async def run_sync(
     run_id: str | None = None,
     snapshots: Mapping[str, Snapshot] | None = None,
     on_plan: Callable[[Plan], Any] | None = None,
+    incremental: bool = False,
 ) -> SyncResult:
     """Run one sync of a profile.
 
@@ -145,6 +169,9 @@ async def run_sync(
         run_id: Id for the run (default: a new UUID).
         snapshots: Pre-collected snapshots by provider key (skips their collect).
         on_plan: Called with the plan before anything is applied.
+        incremental: Re-read only anchors a one-way source's change feed touched
+            since the stored cursor (full read when there is none). Cursors are
+            stored after apply, and not for a source whose writes failed.
 
     Returns:
         The run record, the plan, and the apply report (None for dry runs).
@@ -160,14 +187,24 @@ async def run_sync(
     )
     stores.runs.start_run(run)
     snaps: dict[str, Snapshot] = dict(snapshots or {})
+    cursors: dict[str, str] = {}
+    one_way_sources = {
+        p.source
+        for p in pairs
+        if (p.direction or policy.direction) is Direction.ONE_WAY
+    } - {p.target for p in pairs}
     for pair in pairs:
         for key in (pair.source, pair.target):
             if key not in providers:
                 raise KeyError(
                     f"pair {pair.source}->{pair.target}: no provider {key!r}"
                 )
-            if key not in snaps:
-                snaps[key] = await collect(providers[key], key)
+            if key in snaps:
+                continue
+            snaps[key] = await _read_side(
+                providers[key], key, stores, policy, cursors,
+                incremental=incremental and key in one_way_sources,
+            )  # fmt: skip
     baselines = stores.baselines.baselines(policy.profile)
     pins = stores.pins.pins(policy.profile)
     journal = stores.journal
@@ -224,6 +261,12 @@ async def run_sync(
     )
     now = utcnow().isoformat()
     stores.baselines.put_baselines(_baselines_after(plan, report, policy.profile, now))
+    failed_sources = {o.action.source for o in report.outcomes.values() if not o.ok}
+    if only is not None:  # unapproved actions are still pending: keep the old cursor
+        failed_sources |= {a.source for a in plan.actions}
+    for key, cursor in cursors.items():
+        if key not in failed_sources:  # a failed write is retried from the old cursor
+            stores.cursors.set_cursor(policy.profile, key, cursor)
     counts = report.counts()
     failed = counts.get("failed", 0) + counts.get("skipped", 0)
     run = replace(
