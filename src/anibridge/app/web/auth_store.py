@@ -8,11 +8,13 @@ given because the settings page must be able to show the webhook URL again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,11 @@ from anibridge.app.web.security import (
     same,
     verify_password,
 )
+
+try:  # POSIX: serialize writers across processes (the CLI and the service)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["ADMIN_USER", "AuthStore", "Session", "TokenInfo"]
 
@@ -76,16 +83,45 @@ class AuthStore:
             "sessions": {},
             "webhook_secrets": {},
         }
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"{path}: unreadable credentials file: {exc}") from exc
-            if not isinstance(loaded, dict):
-                raise ValueError(f"{path}: credentials file must hold a JSON object")
-            self._data.update(loaded)
+        self._mtime: int | None = None
+        self._refresh()
 
     # -- persistence ---------------------------------------------------------
+    def _refresh(self) -> None:
+        """Reload when another process (``anibridge token create``) changed the file."""
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if mtime == self._mtime:
+            return
+        try:
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"{self.path}: unreadable credentials file: {exc}"
+            ) from exc
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{self.path}: credentials file must hold a JSON object")
+        self._data.update(loaded)
+        self._mtime = mtime
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Read-modify-write under a thread lock and an inter-process file lock."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                if fcntl is not None:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    self._refresh()
+                    yield
+                    self._save()
+                finally:
+                    if fcntl is not None:
+                        fcntl.flock(lock, fcntl.LOCK_UN)
+
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".auth-", dir=self.path.parent)
@@ -94,6 +130,7 @@ class AuthStore:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(self._data, fh, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
+            self._mtime = self.path.stat().st_mtime_ns
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -115,6 +152,7 @@ class AuthStore:
             The generated password, or None when nothing was generated.
         """
         with self._lock:
+            self._refresh()
             admin = self._data.get("admin")
             if password:
                 if not admin or not verify_password(password, admin["password_hash"]):
@@ -128,17 +166,18 @@ class AuthStore:
 
     def set_password(self, password: str) -> None:
         """Replace the admin password and end every existing session."""
-        with self._lock:
+        hashed = hash_password(password, n=self._n)
+        with self._writing():
             self._data["admin"] = {
                 "username": ADMIN_USER,
-                "password_hash": hash_password(password, n=self._n),
+                "password_hash": hashed,
                 "changed_at": _now().isoformat(),
             }
             self._data["sessions"] = {}
-            self._save()
 
     def check_login(self, username: str, password: str) -> bool:
         """Verify a username/password pair (constant time in the password)."""
+        self._refresh()
         admin = self._data.get("admin")
         if not admin:
             return False
@@ -155,19 +194,19 @@ class AuthStore:
             csrf=secrets.token_urlsafe(24),
             expires_at=(_now() + _SESSION_TTL).isoformat(),
         )
-        with self._lock:
+        with self._writing():
             sessions = self._data["sessions"]
             now = _now().isoformat()
             for key in [k for k, v in sessions.items() if v["expires_at"] < now]:
                 del sessions[key]
             sessions[hash_token(sid)] = asdict(session)
-            self._save()
         return sid, session
 
     def session(self, sid: str) -> Session | None:
         """The live session for a cookie value, or None."""
         if not sid:
             return None
+        self._refresh()
         raw = self._data["sessions"].get(hash_token(sid))
         if raw is None or raw["expires_at"] < _now().isoformat():
             return None
@@ -175,9 +214,8 @@ class AuthStore:
 
     def end_session(self, sid: str) -> None:
         """Log a session out."""
-        with self._lock:
-            if self._data["sessions"].pop(hash_token(sid), None) is not None:
-                self._save()
+        with self._writing():
+            self._data["sessions"].pop(hash_token(sid), None)
 
     # -- API tokens ------------------------------------------------------------
     def create_token(self, name: str) -> tuple[TokenInfo, str]:
@@ -196,13 +234,13 @@ class AuthStore:
             created_at=_now().isoformat(),
             hint=secret[:8] + "…",
         )
-        with self._lock:
+        with self._writing():
             self._data["tokens"].append({**asdict(info), "hash": hash_token(secret)})
-            self._save()
         return info, secret
 
     def tokens(self) -> list[TokenInfo]:
         """All tokens, oldest first."""
+        self._refresh()
         return [
             TokenInfo(**{k: v for k, v in raw.items() if k != "hash"})
             for raw in self._data["tokens"]
@@ -210,18 +248,16 @@ class AuthStore:
 
     def revoke_token(self, token_id: str) -> bool:
         """Delete a token; False when no token has that id."""
-        with self._lock:
+        with self._writing():
             before = len(self._data["tokens"])
             self._data["tokens"] = [
                 t for t in self._data["tokens"] if t["id"] != token_id
             ]
-            if len(self._data["tokens"]) == before:
-                return False
-            self._save()
-            return True
+            return len(self._data["tokens"]) != before
 
     def check_token(self, secret: str) -> TokenInfo | None:
         """The token a bearer secret belongs to, or None."""
+        self._refresh()
         digest = hash_token(secret)
         found = None
         for raw in self._data["tokens"]:
@@ -234,16 +270,17 @@ class AuthStore:
     # -- webhook secrets -----------------------------------------------------
     def webhook_secret(self, provider: str) -> str:
         """The inbound secret of a provider key, generated on first use."""
-        with self._lock:
+        self._refresh()
+        known = self._data["webhook_secrets"].get(provider)
+        if known is not None:
+            return known
+        with self._writing():
             secrets_map = self._data["webhook_secrets"]
-            if provider not in secrets_map:
-                secrets_map[provider] = secrets.token_urlsafe(24)
-                self._save()
-            return secrets_map[provider]
+            secrets_map.setdefault(provider, secrets.token_urlsafe(24))
+        return self._data["webhook_secrets"][provider]
 
     def rotate_webhook_secret(self, provider: str) -> str:
         """Replace a provider's webhook secret (the old URL stops working)."""
-        with self._lock:
+        with self._writing():
             self._data["webhook_secrets"][provider] = secrets.token_urlsafe(24)
-            self._save()
-            return self._data["webhook_secrets"][provider]
+        return self._data["webhook_secrets"][provider]
