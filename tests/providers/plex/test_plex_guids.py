@@ -24,6 +24,8 @@ S, A, N = Scoping.SEASON, Scoping.ANIDB, Scoping.NONE
          SourceId("tvdb_show", "81797", S)),
         ("com.plexapp.agents.thetvdb://81797?lang=en", "show",
          SourceId("tvdb_show", "81797", S)),
+        ("com.plexapp.agents.thetvdbdvd://81797/1/3?lang=en", "show",
+         SourceId("tvdb_show", "81797", N)),
         ("com.plexapp.agents.themoviedb://37854?lang=en", "show",
          SourceId("tmdb_show", "37854", S)),
         ("com.plexapp.agents.themoviedb://603?lang=en", "movie",
@@ -112,3 +114,15 @@ def test_hama_anidb_season_scopes_follow_episode_types():
 def test_hama_absolute_tvdb_is_not_season_scoped():
     (tvdb2,) = guid_ids(["com.plexapp.agents.hama://tvdb2-331753?lang=en"], "show")
     assert anchor_ids([tvdb2], seasons=[1, 2]) == (ExternalId("tvdb_show", "331753"),)
+
+
+def test_dvd_or_absolute_show_ordering_unscopes_tvdb():
+    from anibridge.providers.plex.convert import item_from_json
+
+    data = {"type": "show", "ratingKey": "7", "title": "x", "showOrdering": "dvd",
+            "Guid": [{"id": "tvdb://81797"}, {"id": "tmdb://37854"}]}  # fmt: skip
+    item = item_from_json(data, "1")
+    assert item is not None
+    assert [(i.authority, i.scoping) for i in item.ids] == [
+        ("tvdb_show", Scoping.NONE), ("tmdb_show", Scoping.SEASON)
+    ]  # fmt: skip

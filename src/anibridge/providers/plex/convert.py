@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from anibridge.dates import from_epoch
+from anibridge.providers._library.ids import Scoping, SourceId
 from anibridge.providers._library.model import (
     LibraryEpisode,
     LibraryItem,
@@ -16,7 +17,11 @@ from anibridge.providers._library.model import (
     Section,
     UserState,
 )
-from anibridge.providers.plex.guids import SHOW_ORDERINGS, item_ids
+from anibridge.providers.plex.guids import (
+    SHOW_ORDERINGS,
+    UNSCOPED_TVDB_ORDERINGS,
+    item_ids,
+)
 
 __all__ = [
     "episode_from_json",
@@ -80,8 +85,17 @@ def item_from_json(
         if isinstance(g, dict) and "tag" in g
     )
     state = state_from_json(data)
+    ids = item_ids(data, kind)
     if kind == "show":
         state = UserState(rating=state.rating, rated_at=state.rated_at)
+        if data.get("showOrdering") in UNSCOPED_TVDB_ORDERINGS:
+            # DVD/absolute seasons are not TVDB's aired seasons: no season scopes.
+            ids = tuple(
+                SourceId(i.authority, i.value, Scoping.NONE)
+                if i.authority == "tvdb_show"
+                else i
+                for i in ids
+            )
     return LibraryItem(
         key=str(data["ratingKey"]),
         kind=kind,
@@ -90,7 +104,7 @@ def item_from_json(
             section if section is not None else data.get("librarySectionID", "")
         ),
         year=_int(data.get("year")),
-        ids=item_ids(data, kind),
+        ids=ids,
         genres=genres,
         ordering=SHOW_ORDERINGS.get(str(data.get("showOrdering"))),
         state=state,

@@ -29,11 +29,11 @@ _SCHEME = re.compile(r"^(?P<agent>[a-z0-9.]+)://(?P<body>[^?#]*)", re.IGNORECASE
 _MODERN = {"tvdb": "tvdb", "tmdb": "tmdb", "imdb": "imdb"}
 _LEGACY = {
     "com.plexapp.agents.thetvdb": "tvdb",
-    "com.plexapp.agents.thetvdbdvd": "tvdb",
     "com.plexapp.agents.themoviedb": "tmdb",
     "com.plexapp.agents.tmdb": "tmdb",
     "com.plexapp.agents.imdb": "imdb",
 }
+_TVDB_DVD = "com.plexapp.agents.thetvdbdvd"  # TVDB ids, DVD seasons: not aired ones
 _HAMA = "com.plexapp.agents.hama"
 _MAL_AGENT = "net.fribbtastic.coding.plex.myanimelist"
 _HAMA_ID = re.compile(r"^(?P<source>anidb|tvdb[2-6]?|tmdb|imdb)-(?P<id>[^/]+)")
@@ -68,6 +68,10 @@ def parse_guid(guid: str, kind: str) -> SourceId | None:
         if not _valid(family, head):
             return None
         return SourceId(_authority(family, kind), head, scoping)
+    if agent == _TVDB_DVD:
+        if not _valid("tvdb", head):
+            return None
+        return SourceId(_authority("tvdb", kind), head, Scoping.NONE)
     if agent == _MAL_AGENT:
         return SourceId("mal", head, Scoping.NONE) if _valid("mal", head) else None
     if agent != _HAMA:
@@ -123,3 +127,5 @@ SHOW_ORDERINGS = {
     "tvdbAiring": "tvdb_show",
     "tmdbAiring": "tmdb_show",
 }
+#: Orderings whose seasons are TVDB's, but not TVDB's *aired* seasons.
+UNSCOPED_TVDB_ORDERINGS = frozenset({"dvd", "absolute", "tvdbDvd", "tvdbAbsolute"})
