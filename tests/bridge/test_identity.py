@@ -140,3 +140,53 @@ async def test_links_carry_edge_provenance():
     links = ident.links("default", "plex", "anilist", T0.isoformat())
     s2 = next(lk for lk in links if lk.source_part == "tvdb_show:78857:s2")
     assert s2.via == "mapping" and "anilist:20" in s2.edge and s2.target_ref == "20"
+
+
+async def test_stored_links_spare_later_resolve_calls():
+
+    from anibridge.bridge.model import Policy
+    from anibridge.bridge.stores import MemoryStores
+    from anibridge.bridge.sync import Pair, run_sync
+
+    src = library(
+        [("p2", "Split", {2: 25}, ["tvdb_show:246381"])], watched("p2", 2, [1, 20])
+    )
+    caps = list_capabilities()
+    # The target's scan does not list 151803 (the user has no entry): resolve it.
+    dst = memory_provider(
+        caps, nodes=[list_entry("117197", "P1", episodes=13, ids=["anilist:117197"])]
+    )
+    stores = MemoryStores()
+    resolved = []
+    real = dst.resolve
+
+    async def resolve(ids):
+        resolved.append([i.descriptor for i in ids])
+        from anibridge.provider.base import Match, Ref
+
+        matches = list(await real(ids))
+        matches += [
+            Match(i, Ref("151803")) for i in ids if i.descriptor == "anilist:151803"
+        ]
+        return matches
+
+    dst.resolve = resolve
+    providers = {"plex": src, "al": dst}
+    await run_sync(
+        providers,
+        [Pair("plex", "al")],
+        Policy(),
+        stores.bundle(),
+        index=curated(),
+        dry_run=True,
+    )
+    assert resolved == [["anilist:151803"]]
+    await run_sync(
+        providers,
+        [Pair("plex", "al")],
+        Policy(),
+        stores.bundle(),
+        index=curated(),
+        dry_run=True,
+    )
+    assert resolved == [["anilist:151803"]]  # the stored link answered

@@ -39,6 +39,7 @@ __all__ = [
     "EdgeIndex",
     "Identity",
     "Route",
+    "cached_targets",
     "identify",
     "part_season",
     "snapshot_resolver",
@@ -110,6 +111,25 @@ class Identity:
             for routes in self.routes.values()
             for r in routes
         ]
+
+
+def cached_targets(links: Iterable[Link]) -> dict[str, Ref]:
+    """Target descriptor → target ref from stored links (skips `resolve()` calls).
+
+    The target descriptor is read back from the link's provenance (`Route.edge`:
+    ``src -> dst {...}`` for mapping routes, the descriptor itself for direct ones).
+    """
+    out: dict[str, Ref] = {}
+    for link in links:
+        if link.via == "direct":
+            target = link.edge
+        elif link.via == "mapping" and " -> " in link.edge:
+            target = link.edge.split(" -> ", 1)[1].split(" ", 1)[0]
+        else:
+            continue
+        if target:
+            out.setdefault(target, _ref_from_id(link.target_ref))
+    return out
 
 
 def part_season(path: Sequence[Any]) -> int | None:

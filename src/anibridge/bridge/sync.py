@@ -18,7 +18,7 @@ from typing import Any
 from anibridge.bridge.apply import ApplyReport, Sleep, apply_plan
 from anibridge.bridge.codec import encode_value
 from anibridge.bridge.collect import changes_since, collect, fetch_anchors
-from anibridge.bridge.identity import EdgeIndex, Identity, identify
+from anibridge.bridge.identity import EdgeIndex, Identity, cached_targets, identify
 from anibridge.bridge.model import Direction, GuardError, Plan, Policy, Snapshot
 from anibridge.bridge.plan import ENTRY, make_plan
 from anibridge.bridge.stores import Baseline, RunRecord, Stores
@@ -68,12 +68,14 @@ async def _identify(
     now: str,
 ) -> Identity:
     overrides = stores.links.overrides(policy.profile, src.provider, tgt.provider)
+    known = stores.links.links(policy.profile, src.provider, tgt.provider)
     ident = await identify(
         src,
         tgt,
         index,
         provider=provider,
         overrides=overrides,
+        cached=cached_targets(known),
         fuzzy_threshold=policy.fuzzy_threshold,
     )
     missing = {
