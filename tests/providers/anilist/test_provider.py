@@ -553,3 +553,12 @@ async def test_import_names_the_bad_entry_and_field(
     data["entries"][0].update(change)
     with pytest.raises(ValueError, match=rf"entries\[0\]\.{field}"):
         await provider.import_backup(json.dumps(data).encode())
+
+
+async def test_search_nodes(fake, provider, catalog):
+    page = await provider.search_nodes(
+        "sample show 1", limit=3, facets=frozenset({FacetName.IDS})
+    )
+    assert 1 <= len(page.items) <= 3
+    assert all("Sample Show 1" in n.title for n in page.items)
+    assert (await provider.search_nodes("   ")).items == ()

@@ -463,3 +463,13 @@ async def test_import_names_the_bad_entry_and_field(
         await provider.import_backup(json.dumps(data).encode())
     with pytest.raises(ValueError, match="format"):
         await provider.import_backup(b'{"format": "x"}')
+
+
+async def test_search_nodes(fake, provider, catalog):
+    page = await provider.search_nodes(
+        "sample show 1", limit=3, facets=frozenset({FacetName.IDS})
+    )
+    assert 1 <= len(page.items) <= 3
+    assert all("Sample Show 1" in n.title for n in page.items)
+    assert page.items[0].facets[FacetName.IDS].ids[0].authority == "mal"
+    assert (await provider.search_nodes("")).items == ()

@@ -18,6 +18,7 @@ __all__ = [
     "MEDIA_BY_ID",
     "RESOLVE",
     "SAVE_ARG_TYPES",
+    "SEARCH",
     "VIEWER",
     "delete_batch",
     "entries_by_key",
@@ -131,6 +132,17 @@ query Resolve($anilist: [Int], $mal: [Int]) {
 }
 """
 
+SEARCH = (
+    """
+query Search($search: String!, $perPage: Int!) {
+  Page(page: 1, perPage: $perPage) {
+    media(search: $search, type: ANIME) { ...MediaFields }
+  }
+}
+"""
+    + MEDIA_FIELDS
+)
+
 CHANGES = """
 query Changes($userId: Int!, $page: Int!, $perPage: Int!) {
   Page(page: $page, perPage: $perPage) {
@@ -239,6 +251,7 @@ def sample_documents() -> Iterator[tuple[str, str, dict[str, Any]]]:
     yield "media_by_id", MEDIA_BY_ID, {"ids": [1, 2], "page": 1}
     yield "resolve", RESOLVE, {"anilist": [1], "mal": [1]}
     yield "changes", CHANGES, {"userId": 1, "page": 1, "perPage": 50}
+    yield "search", SEARCH, {"search": "bebop", "perPage": 10}
     every = {
         "mediaId": 1,
         "status": "CURRENT",

@@ -61,6 +61,7 @@ from anibridge.provider.base import (
     SupportsChangeFeed,
     SupportsMapping,
     SupportsNodeReads,
+    SupportsNodeSearch,
     SupportsRecordReads,
     SupportsRecordWrites,
     SupportsScan,
@@ -127,6 +128,7 @@ class AniListProvider(
     Provider,
     SupportsScan,
     SupportsNodeReads,
+    SupportsNodeSearch,
     SupportsMapping,
     SupportsRecordReads,
     SupportsRecordWrites,
@@ -489,6 +491,22 @@ class AniListProvider(
                     ):
                         nodes.append(node)
         return Page(tuple(nodes), cursor)
+
+    async def search_nodes(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        facets: frozenset[FacetName] = frozenset(),
+    ) -> Page[Node]:
+        """AniList's own title search (one request, at most 50 results)."""
+        if not query.strip():
+            return Page(())
+        data = await self._query(
+            docs.SEARCH, {"search": query, "perPage": min(max(limit, 1), PAGE_SIZE)}
+        )
+        media = (data.get("Page") or {}).get("media") or ()
+        return Page(tuple(media_node(m, facets) for m in media if m)[: max(limit, 0)])
 
     async def resolve(self, ids: Sequence[ExternalId]) -> Sequence[Match]:
         """Map ``anilist:`` and ``mal:`` ids to AniList media, 50 each per request."""

@@ -57,6 +57,7 @@ from anibridge.provider.base import (
     SupportsChangeFeed,
     SupportsMapping,
     SupportsNodeReads,
+    SupportsNodeSearch,
     SupportsRecordReads,
     SupportsRecordWrites,
     SupportsScan,
@@ -113,6 +114,7 @@ class MalProvider(
     Provider,
     SupportsScan,
     SupportsNodeReads,
+    SupportsNodeSearch,
     SupportsMapping,
     SupportsRecordReads,
     SupportsRecordWrites,
@@ -455,6 +457,34 @@ class MalProvider(
                 if not query.native_node_kinds or built.kind in query.native_node_kinds:
                     nodes.append(built)
         return Page(tuple(nodes), cursor)
+
+    async def search_nodes(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        facets: frozenset[FacetName] = frozenset(),
+    ) -> Page[Node]:
+        """MAL's title search (`GET anime?q=`, one request, at most 100 results)."""
+        if not query.strip():
+            return Page(())
+        body = await self._json(
+            "GET",
+            "/anime",
+            params={
+                "q": query,
+                "limit": min(max(limit, 1), 100),
+                "nsfw": "true",
+                "fields": NODE_FIELDS,
+            },
+        )
+        rows = body.get("data") if isinstance(body, dict) else None
+        nodes = [
+            anime_node(row["node"], facets)
+            for row in rows or ()
+            if isinstance(row, dict) and isinstance(row.get("node"), dict)
+        ]
+        return Page(tuple(nodes[: max(limit, 0)]))
 
     async def resolve(self, ids: Sequence[ExternalId]) -> Sequence[Match]:
         """``mal:`` ids are MAL anchors already: no request is needed."""

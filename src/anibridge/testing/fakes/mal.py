@@ -4,9 +4,10 @@ Serves what the MAL provider uses, with the official shapes: the OAuth2
 refresh-token grant (`POST /v1/oauth2/token`, rotating refresh tokens), `GET
 /v2/users/@me` (identity), `GET /v2/users/@me/animelist` (``limit`` <= 1000,
 ``offset``, ``paging.next`` as a full URL, ``fields=`` projection including
-``list_status{...}``, ``nsfw``, ``sort=list_updated_at``), `GET /v2/anime/{id}`, and
-`PATCH`/`DELETE /v2/anime/{id}/my_list_status` with form-encoded bodies using the
-write names (``num_watched_episodes``, not the read name ``num_episodes_watched``).
+``list_status{...}``, ``nsfw``, ``sort=list_updated_at``), `GET /v2/anime?q=`
+(search), `GET /v2/anime/{id}`, and `PATCH`/`DELETE /v2/anime/{id}/my_list_status`
+with form-encoded bodies using the write names (``num_watched_episodes``, not the
+read name ``num_episodes_watched``).
 
 Quirks kept on purpose because clients must cope with them: unknown form fields are
 ignored silently, and an empty ``start_date``/``finish_date`` does not clear a date
@@ -169,6 +170,7 @@ class MalFake(FakeService):
         self.route("POST", r"/v1/oauth2/token", self._token, kind="identity")
         self.route("GET", r"/v2/users/@me", self._me, kind="identity")
         self.route("GET", r"/v2/users/@me/animelist", self._animelist)
+        self.route("GET", r"/v2/anime", self._search)
         self.route("GET", r"/v2/anime/(?P<id>\d+)", self._anime)
         self.route("PATCH", r"/v2/anime/(?P<id>\d+)/my_list_status", self._patch)
         self.route("DELETE", r"/v2/anime/(?P<id>\d+)/my_list_status", self._delete)
@@ -384,6 +386,28 @@ class MalFake(FakeService):
             previous = max(0, offset - limit)
             paging["previous"] = f"{base}?{urlencode(params | {'offset': previous})}"
         return {"data": data, "paging": paging}
+
+    def _search(self, request: FakeRequest) -> Any:
+        self._authorize(request)
+        query = (request.arg("q") or "").strip().lower()
+        try:
+            limit = int(request.arg("limit", "100") or 100)
+        except ValueError:
+            raise HttpFault(
+                400, {"error": "bad_request", "message": "invalid q"}
+            ) from None
+        if not query or not 1 <= limit <= 100:
+            raise HttpFault(400, {"error": "bad_request", "message": "invalid q"})
+        fields = parse_fields(request.arg("fields"))
+        nsfw = (request.arg("nsfw") or "false").lower() in ("true", "1")
+        with self._lock:
+            found = [
+                m
+                for m in sorted(self.media.values(), key=lambda m: m.mal_id or 0)
+                if query in m.title.lower() and (nsfw or m.nsfw == "white")
+            ]
+            data = [{"node": self._node(m, fields)} for m in found[:limit]]
+        return {"data": data, "paging": {}}
 
     def _anime(self, request: FakeRequest) -> Any:
         self._authorize(request)
