@@ -565,3 +565,35 @@ async def test_wrong_api_key_is_an_auth_error(fake, make_trakt):
     with pytest.raises(HttpError) as info:
         await make_trakt(client_id="someone-else")
     assert info.value.code is WriteError.AUTH
+
+
+async def test_more_changes_than_the_limit_are_handed_out_over_several_polls(
+    fake, make_trakt
+):
+    provider = await make_trakt()
+    await provider.scan(ScanQuery())
+    baseline = await provider.poll_changes(ChangeQuery())
+    for n in range(1, 6):
+        fake.rate(("episode", 1, 1, n), n + 1)
+    seen = []
+    cursor = baseline.cursor
+    for _ in range(10):
+        page = await provider.poll_changes(ChangeQuery(cursor=cursor, limit=2))
+        assert len(page.items) <= 2
+        if not page.items:
+            break
+        seen.extend(page.items)
+        cursor = page.cursor
+    assert sorted(map(repr, (c.ref for c in seen))) == sorted(
+        repr(episode_ref(1, 1, n)) for n in range(1, 6)
+    )
+
+    # A new process cannot hand out another's remainder: it restarts from the
+    # cursor's baseline, so changes may repeat but are never lost.
+    for n in range(6, 9):
+        fake.rate(("episode", 1, 1, n), 5)
+    first = await provider.poll_changes(ChangeQuery(cursor=cursor, limit=1))
+    assert len(first.items) == 1
+    fresh = await make_trakt()
+    rest = await fresh.poll_changes(ChangeQuery(cursor=first.cursor))
+    assert {c.ref for c in rest.items} >= {episode_ref(1, 1, n) for n in (7, 8)}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -149,6 +150,7 @@ ACTIVITY_FIELDS: Mapping[str, tuple[str, ...]] = {
     COLLECTION: ("movies.collected_at", "episodes.collected_at"),
 }
 CURSOR_PREFIX = "trakt-activities:"
+PENDING = "pending:"
 
 
 def _iso(at: datetime) -> str:
@@ -225,6 +227,7 @@ class TraktProvider(
         self._plays: set[tuple[Ref, int]] = set()
         self._play_ids: dict[tuple[Ref, int], list[int]] = {}
         self._windows: list[tuple[datetime, datetime]] = []
+        self._pending: dict[str, tuple[list[Change], str]] = {}
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -1034,14 +1037,24 @@ class TraktProvider(
         The first poll (no cursor) only establishes the baseline: the caller has just
         scanned everything. Later polls re-read only the lists whose timestamp moved
         and report the refs that differ (`ref=None` when only "something was removed
-        from this list" is known).
+        from this list" is known). More changes than `limit` are handed out over
+        several polls; a cursor whose remainder this process no longer holds falls
+        back to its baseline (changes may repeat, none are lost).
         """
+        cursor = query.cursor
+        if cursor is not None and cursor.startswith(CURSOR_PREFIX + PENDING):
+            token, _, baseline = cursor[len(CURSOR_PREFIX + PENDING) :].partition(":")
+            stash = self._pending.pop(token, None)
+            if stash is not None:
+                rest, final = stash
+                return self._hand_out(rest, final, query.limit, baseline)
+            cursor = CURSOR_PREFIX + baseline
         activities = await self.api.last_activities()
         current = _flatten(activities)
-        cursor = CURSOR_PREFIX + json.dumps(current, sort_keys=True)
-        if query.cursor is None:
-            return Page(items=(), cursor=cursor)
-        previous = _parse_cursor(query.cursor)
+        final = CURSOR_PREFIX + json.dumps(current, sort_keys=True)
+        if cursor is None:
+            return Page(items=(), cursor=final)
+        previous = _parse_cursor(cursor)
         changes: list[Change] = []
         for kind, names in ACTIVITY_FIELDS.items():
             moved = [n for n in names if _later(current.get(n), previous.get(n))]
@@ -1052,7 +1065,20 @@ class TraktProvider(
                 default=None,
             )
             changes.extend(await self._changes_for(kind, since))
-        return Page(items=tuple(changes), cursor=cursor)
+        baseline = cursor[len(CURSOR_PREFIX) :]
+        return self._hand_out(changes, final, query.limit, baseline)
+
+    def _hand_out(
+        self, changes: list[Change], final: str, limit: int | None, baseline: str
+    ) -> Page[Change]:
+        if not limit or len(changes) <= limit:
+            return Page(items=tuple(changes), cursor=final)
+        token = secrets.token_hex(6)
+        self._pending[token] = (changes[limit:], final)
+        return Page(
+            items=tuple(changes[:limit]),
+            cursor=f"{CURSOR_PREFIX}{PENDING}{token}:{baseline}",
+        )
 
     async def _changes_for(self, kind: str, since: datetime | None) -> list[Change]:
         had = kind in self._loaded
