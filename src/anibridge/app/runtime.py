@@ -317,3 +317,56 @@ def summarize(
         "unchanged": len(unchanged - acted - held),
         "duration_s": round(duration_s, 3),
     }
+
+
+@dataclass(slots=True)
+class Incremental:
+    """What the source's change feed says since the last committed run."""
+
+    snapshots: dict[str, Any] = field(default_factory=dict)
+    cursor_after: str | None = None
+    nothing_changed: bool = False
+    touched: int = 0
+
+
+async def plan_incremental(session: Session, *, full: bool) -> Incremental:
+    """Read the source's change feed from the stored cursor.
+
+    A first run, `full`, a two-way profile (target changes matter too) or a source
+    without a change feed reads everything; otherwise only the touched anchors are
+    re-read (`targeted_snapshot`, shared with the service). The feed's head is taken
+    before anything is read, so changes made during the run are seen next time.
+    """
+    from anibridge.provider.base import ChangeQuery, SupportsChangeFeed
+
+    key = session.profile.source.key
+    source = session.providers[key]
+    if not isinstance(source, SupportsChangeFeed):
+        return Incremental()
+    stored = session.store.cursor(session.name, key)
+    cursor, touched = stored, set[str]()
+    for _ in range(100_000):
+        page = await source.poll_changes(ChangeQuery(cursor=cursor, limit=500))
+        touched.update(change.ref.key for change in page.items if change.ref)
+        if page.cursor is None or page.cursor == cursor or not page.items:
+            cursor = page.cursor or cursor
+            break
+        cursor = page.cursor
+    out = Incremental(cursor_after=cursor, touched=len(touched))
+    if full or stored is None or session.profile.direction == "two_way":
+        return out
+    if not touched:
+        out.nothing_changed = True
+        return out
+    from anibridge.app.web.engine_backend import targeted_snapshot
+
+    out.snapshots[key] = await targeted_snapshot(source, key, sorted(touched))
+    return out
+
+
+def commit_cursor(session: Session, incremental: Incremental) -> None:
+    """Remember where the change feed was read up to (after a clean run)."""
+    if incremental.cursor_after is not None:
+        session.store.set_cursor(
+            session.name, session.profile.source.key, incremental.cursor_after
+        )

@@ -306,3 +306,43 @@ def test_guard_refusal_exits_2_and_writes_nothing(tmp_path):
     assert summary["applied"] == 0 and summary["planned"] > 0
     assert "guard" in refused.stderr
     assert (tmp_path / "ws" / "library.sqlite").read_bytes() == library_before
+
+
+def test_sync_is_incremental_through_the_change_feed(tmp_path):
+    import asyncio as aio
+    from datetime import UTC, datetime
+
+    from anibridge.app.demo import prepare_workspace
+    from anibridge.provider.base import AppendEvent, Ref
+
+    config, _ = prepare_workspace(tmp_path / "ws")
+    cfg = str(config)
+    first = json.loads(invoke("sync", "--json", "--config", cfg, cwd=tmp_path).stdout)
+    assert first["applied"] > 0
+    idle = json.loads(invoke("sync", "--json", "--config", cfg, cwd=tmp_path).stdout)
+    assert idle["planned"] == 0 and idle["applied"] == 0
+
+    async def watch_more() -> None:
+        library = LocalProvider(
+            logger=logging.getLogger("t"),
+            config={"path": str(tmp_path / "ws" / "library.sqlite")},
+        )
+        await library.initialize()
+        ref = Ref.at("show-78857", ("season", 2), ("episode", 48))
+        (result,) = await library.write_events(
+            [AppendEvent(ref, "play", datetime(2025, 11, 20, 20, tzinfo=UTC))]
+        )
+        assert result.ok
+        await library.close()
+
+    aio.run(watch_more())
+    after = json.loads(invoke("sync", "--json", "--config", cfg, cwd=tmp_path).stdout)
+    assert after["planned"] == after["applied"] == 1
+    entry = {i["key"]: i for i in export_list(tmp_path / "ws" / "list.sqlite")["items"]}
+    assert entry["anilist:20"]["record"]["last_activity_at"].startswith("2025-11-20")
+    full = json.loads(
+        invoke("sync", "--full", "--json", "--config", cfg, cwd=tmp_path).stdout
+    )
+    assert full["planned"] == 0 and full["unchanged"] > 0
+    runs = json.loads(invoke("history", "--json", "--config", cfg, cwd=tmp_path).stdout)
+    assert idle["run_id"] in {r["run_id"] for r in runs}

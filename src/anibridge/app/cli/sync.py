@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,16 @@ from anibridge.app.runtime import (
     Session,
     StopFlag,
     close_session,
+    commit_cursor,
     guard_writes,
     open_session,
+    plan_incremental,
     policy_for,
     summarize,
 )
 from anibridge.bridge.explain import plan_json, plan_table
 from anibridge.bridge.model import GuardError, Plan
+from anibridge.bridge.stores import RunRecord
 from anibridge.bridge.sync import run_sync
 from anibridge.mappings import load_index
 
@@ -50,8 +54,13 @@ async def execute(
     stop: StopFlag,
     progress: bool,
     force: bool = False,
+    full: bool = True,
 ) -> tuple[dict[str, Any], Plan | None, int]:
-    """Run (or dry-run) one profile; returns (summary, plan, exit code)."""
+    """Run (or dry-run) one profile; returns (summary, plan, exit code).
+
+    Without `full`, only what the source's change feed reports since the last clean
+    run is re-read (see `runtime.plan_incremental`).
+    """
     session: Session = await open_session(config, profile)
     session.stop = stop
     run_id = uuid.uuid4().hex
@@ -89,6 +98,31 @@ async def execute(
             policy = replace(policy, force=True)
         code = 0
         result = None
+        incremental = await plan_incremental(session, full=full)
+        if incremental.nothing_changed:
+            summary = summarize(
+                None,
+                Plan(session.name),
+                profile=session.name,
+                dry_run=dry_run,
+                duration_s=time.monotonic() - started,
+                run_id=run_id,
+            )
+            now = datetime.now(UTC).isoformat()
+            session.store.finish_run(
+                RunRecord(
+                    run_id,
+                    session.name,
+                    now,
+                    kind="dry_run" if dry_run else "sync",
+                    finished_at=now,
+                    status="ok",
+                    summary={"planned": 0, "changes": 0},
+                )
+            )
+            if not dry_run:
+                commit_cursor(session, incremental)
+            return {**summary, "_extra": {"changes": 0}}, None, 0
         with bar:
             try:
                 result = await run_sync(
@@ -100,6 +134,7 @@ async def execute(
                     dry_run=dry_run,
                     run_id=run_id,
                     on_plan=on_plan,
+                    snapshots=incremental.snapshots or None,
                 )
             except GuardError as exc:
                 err_console.print(f"[bold red]refused by a guard:[/] {exc}")
@@ -116,8 +151,10 @@ async def execute(
         if code == 0 and summary["failed"]:
             code = 1
         if stop.requested:
-            summary["interrupted"] = True
+            summary["_interrupted"] = True
             code = code or 1
+        if code == 0 and not dry_run:
+            commit_cursor(session, incremental)
         extra = {"backups": [str(p) for p in session.backups]}
         return {**summary, "_extra": extra}, plan, code
     finally:
@@ -147,7 +184,7 @@ def sync(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan only; write nothing."),
     full: bool = typer.Option(
-        False, "--full", help="Read every title (not only changes since last run)."
+        False, "--full", help="Read everything, not only changes since the last run."
     ),
     force: bool = typer.Option(False, "--force", help="Override safety guards."),
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
@@ -164,10 +201,10 @@ def sync(
             stop=stop,
             progress=not as_json,
             force=force,
+            full=full,
         ),
         stop=stop,
     )
-    del full  # every run reads the full state today; kept for scripts
     if as_json:
         print_json(_public(summary))
     else:
