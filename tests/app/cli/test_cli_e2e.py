@@ -346,3 +346,24 @@ def test_sync_is_incremental_through_the_change_feed(tmp_path):
     assert full["planned"] == 0 and full["unchanged"] > 0
     runs = json.loads(invoke("history", "--json", "--config", cfg, cwd=tmp_path).stdout)
     assert idle["run_id"] in {r["run_id"] for r in runs}
+
+
+def test_backup_and_restore(tmp_path):
+    from anibridge.app.demo import prepare_workspace
+
+    config, _ = prepare_workspace(tmp_path / "ws")
+    cfg = str(config)
+    made = invoke("backup", "--config", cfg, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    files = sorted((tmp_path / "ws" / "data" / "backups" / "demo").glob("list-*.json"))
+    assert len(files) == 1
+    before = export_list(tmp_path / "ws" / "list.sqlite")
+    assert invoke("sync", "--json", "--config", cfg, cwd=tmp_path).returncode == 0
+    assert export_list(tmp_path / "ws" / "list.sqlite") != before
+    restored = invoke("restore", str(files[0]), "--config", cfg, cwd=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert export_list(tmp_path / "ws" / "list.sqlite") == before
+    missing = invoke(
+        "restore", str(tmp_path / "nope.json"), "--config", cfg, cwd=tmp_path
+    )
+    assert missing.returncode == 1 and "nope.json" in missing.stderr
