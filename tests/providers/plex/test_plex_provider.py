@@ -533,3 +533,25 @@ async def test_big_library_scan_is_o_pages(capsys):
         print(
             f"\nplex: 2,000 shows / 50,000 episodes scanned in {scan_requests} requests"
         )
+
+
+async def test_many_shows_are_read_by_section_not_one_by_one():
+    library = MediaLibrary.generate(60, 5, watched_share=1.0)
+    with FakePlex(library) as server:
+        from anibridge.providers.plex import PlexProvider
+
+        p = PlexProvider(
+            logger=logging.getLogger("test.plex"),
+            config={"base_url": server.base_url, "token": server.owner_token},
+        )
+        await p.initialize()
+        shows = [k for k, i in library.items.items() if i.kind == "show"]
+        refs = tuple(Ref(k) for k in shows)
+        server.reset_counters()
+        page = await p.fetch_nodes(
+            NodeQuery(refs=refs, facets=frozenset({FacetName.STRUCTURE}))
+        )
+        assert len(page.items) == 60
+        assert all(len(n.facets[FacetName.STRUCTURE].parts) == 5 for n in page.items)
+        assert server.count() == 2  # one batched metadata read + one section listing
+        await p.close()

@@ -89,6 +89,7 @@ from anibridge.providers._library.shape import (
 __all__ = ["LibraryProvider", "WriteRejected"]
 
 _DEFAULT_LIMIT = 100
+_PER_SHOW_READS = 20  # above this many shows, read whole sections' episodes
 _MAX_SCANS = 4
 PLAYED_FIELDS = frozenset(
     {RecordField.STATUS, RecordField.REPEAT_COUNT, RecordField.LAST_ACTIVITY_AT}
@@ -300,7 +301,17 @@ class LibraryProvider(
         by_key = {i.key: i for i in items}
         items = [by_key[k] for k in unique if k in by_key]
         shows = [i.key for i in items if i.kind == "show"]
-        eps = await self._episodes_of(shows) if episodes and shows else []
+        eps: list[LibraryEpisode] = []
+        if episodes and len(shows) > _PER_SHOW_READS:
+            # Many shows: a few section listings beat one request per show.
+            wanted = set(shows)
+            known = {i.section for i in items if i.kind == "show"}
+            for section in self._sections:
+                if section.kind == "show" and (section.key in known or "" in known):
+                    listing = await self._section_episodes(section)
+                    eps.extend(e for e in listing if e.show_key in wanted)
+        elif episodes and shows:
+            eps = await self._episodes_of(shows)
         return _Catalog(items, group_episodes(eps))
 
     def _readable(self, fields: frozenset[RecordField]) -> frozenset[RecordField]:
