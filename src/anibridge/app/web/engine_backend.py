@@ -25,8 +25,9 @@ import logging
 import os
 import re
 import tempfile
+import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,6 +183,38 @@ async def targeted_snapshot(
     return snap
 
 
+class _LoopThread:
+    """A thread running its own event loop: one per profile.
+
+    A profile's providers are created, used and closed only on its loop, so planning
+    a big library (CPU-bound, synchronous) never stalls the web server's loop: pages,
+    webhooks (202 at once) and other profiles stay responsive.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def call[T](self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on this thread's loop; cancelling the caller cancels it."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.wrap_future(future)
+
+    def stop(self) -> None:
+        """Stop the loop and join the thread."""
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
 @dataclass(slots=True)
 class _Kept:
     """A dry-run plan kept for review."""
@@ -201,6 +234,7 @@ class _Profile:
     session: Session | None = None
     error: str | None = None
     ready: bool = False
+    thread: _LoopThread | None = None
 
     @property
     def pair(self) -> Pair:
@@ -236,6 +270,7 @@ class EngineBackend:
             name: OrderedDict() for name in self._profiles
         }
         self._titles: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()  # plans are written on profile threads
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------
@@ -248,15 +283,26 @@ class EngineBackend:
         self.store = await asyncio.to_thread(SqlStore, self.loaded.store_url)
         if self.index is None:
             self.index = await asyncio.to_thread(self._load_index)
-        for prof in self._profiles.values():
-            try:
-                # The CLI's session: providers with the encrypted token store.
-                prof.session = await open_session(self.loaded, prof.name)
-                prof.providers = prof.session.providers
-                prof.ready = True
-            except Exception as exc:
-                prof.error = f"{type(exc).__name__}: {exc}"
-                log.error("profile %s cannot start: %s", prof.name, prof.error)
+        await asyncio.gather(*(self._open(p) for p in self._profiles.values()))
+
+    async def _open(self, prof: _Profile) -> None:
+        prof.thread = _LoopThread(f"anibridge-profile-{prof.name}")
+        try:
+            # The CLI's session: providers with the encrypted token store.
+            prof.session = await prof.thread.call(open_session(self.loaded, prof.name))
+            prof.providers = prof.session.providers
+            prof.ready = True
+        except Exception as exc:
+            prof.error = f"{type(exc).__name__}: {exc}"
+            log.error("profile %s cannot start: %s", prof.name, prof.error)
+
+    async def _on_profile[T](
+        self, profile: str, make: Callable[[], Coroutine[Any, Any, T]]
+    ) -> T:
+        """Run a job coroutine on the profile's own loop thread."""
+        prof = self._prof(profile)
+        assert prof.thread is not None
+        return await prof.thread.call(make())
 
     def _load_index(self) -> Any:
         from anibridge.mappings import load_index
@@ -274,13 +320,16 @@ class EngineBackend:
     async def close(self) -> None:
         """Close providers and the store."""
         for prof in self._profiles.values():
-            if prof.session is not None:
+            if prof.session is not None and prof.thread is not None:
                 try:
-                    await close_session(prof.session)
+                    await prof.thread.call(close_session(prof.session))
                 except Exception:
                     log.exception("closing profile %s failed", prof.name)
                 prof.session = None
             prof.providers = {}
+            if prof.thread is not None:
+                await asyncio.to_thread(prof.thread.stop)
+                prof.thread = None
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -349,6 +398,9 @@ class EngineBackend:
     # -- running -----------------------------------------------------------------
     async def run(self, profile: str, request: SyncRequest) -> RunResult:
         """One (possibly dry) run of a profile for a scheduler request."""
+        return await self._on_profile(profile, lambda: self._run(profile, request))
+
+    async def _run(self, profile: str, request: SyncRequest) -> RunResult:
         prof = self._prof(profile)
         stores = self._stores()
         source_key = prof.cfg.source.key
@@ -470,22 +522,25 @@ class EngineBackend:
     # -- plans -------------------------------------------------------------------
     def _keep(self, profile: str, plan: Plan, run_id: str | None) -> _Kept:
         kept = _Kept(plan, _now(), run_id=run_id)
-        plans = self._plans[profile]
-        plans[plan.id] = kept
-        plans.move_to_end(plan.id)
-        while len(plans) > KEEP_PLANS:
-            plans.popitem(last=False)
+        with self._lock:
+            plans = self._plans[profile]
+            plans[plan.id] = kept
+            plans.move_to_end(plan.id)
+            while len(plans) > KEEP_PLANS:
+                plans.popitem(last=False)
         return kept
 
     def _find_plan(self, plan_id: str) -> tuple[str, _Kept] | None:
-        for profile, plans in self._plans.items():
-            if plan_id in plans:
-                return profile, plans[plan_id]
+        with self._lock:
+            for profile, plans in self._plans.items():
+                if plan_id in plans:
+                    return profile, plans[plan_id]
         return None
 
     def plans(self, profile: str) -> list[dict[str, Any]]:
         """Kept plans, newest first, without their actions."""
-        plans = self._plans.get(profile, OrderedDict())
+        with self._lock:
+            kept = list(self._plans.get(profile, OrderedDict()).values())
         return [
             {
                 "id": k.plan.id,
@@ -496,7 +551,7 @@ class EngineBackend:
                 "skipped_count": len(k.plan.skipped),
                 "guards": list(k.plan.guards),
             }
-            for k in reversed(plans.values())
+            for k in reversed(kept)
         ]
 
     def plan(self, plan_id: str) -> dict[str, Any] | None:
@@ -520,6 +575,13 @@ class EngineBackend:
         self, profile: str, plan_id: str, action_ids: Sequence[str]
     ) -> RunResult:
         """Apply the approved ids of a kept plan, re-planned against live state."""
+        return await self._on_profile(
+            profile, lambda: self._apply_plan(profile, plan_id, action_ids)
+        )
+
+    async def _apply_plan(
+        self, profile: str, plan_id: str, action_ids: Sequence[str]
+    ) -> RunResult:
         prof = self._prof(profile)
         found = self._find_plan(plan_id)
         if found is None or found[0] != profile:
@@ -629,6 +691,9 @@ class EngineBackend:
 
     async def undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         """Revert applied actions one by one (each becomes an undo run)."""
+        return await self._on_profile(profile, lambda: self._undo(profile, action_ids))
+
+    async def _undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         prof = self._prof(profile)
         stores = self._stores()
         counts: dict[str, int] = {}
@@ -653,6 +718,9 @@ class EngineBackend:
 
     async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         """Re-plan and apply the failed actions that are still wanted."""
+        return await self._on_profile(profile, lambda: self._retry(profile, action_ids))
+
+    async def _retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         prof = self._prof(profile)
         wanted = set(action_ids)
         only = set(wanted)
@@ -886,6 +954,9 @@ class EngineBackend:
 
     async def restore_backup(self, profile: str, name: str) -> RunResult:
         """Back up the current state, then import the chosen backup."""
+        return await self._on_profile(profile, lambda: self._restore(profile, name))
+
+    async def _restore(self, profile: str, name: str) -> RunResult:
         prof = self._prof(profile)
         path = self.backup_file(profile, name)
         entry = next(

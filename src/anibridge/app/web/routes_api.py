@@ -262,7 +262,8 @@ async def overrides(request: Request) -> str:
 @router.post("/mappings/overrides/validate", tags=["mappings"])
 async def validate_overrides(request: Request, body: TextBody) -> dict[str, Any]:
     """Check a custom mappings text without saving it."""
-    problems = ctx_of(request).backend.validate_overrides(body.content)
+    backend = ctx_of(request).backend
+    problems = await asyncio.to_thread(backend.validate_overrides, body.content)
     return {"valid": not problems, "problems": problems}
 
 
@@ -270,10 +271,11 @@ async def validate_overrides(request: Request, body: TextBody) -> dict[str, Any]
 async def write_overrides(request: Request, body: TextBody) -> dict[str, Any]:
     """Validate and save the custom mappings file."""
     ctx = ctx_of(request)
-    problems = ctx.backend.validate_overrides(body.content)
+    problems = await asyncio.to_thread(ctx.backend.validate_overrides, body.content)
     if problems:
         raise HTTPException(422, {"problems": problems})
-    _backend_call(ctx.backend.write_overrides, body.content)
+    # Reloading the mappings index takes about a second: off the event loop.
+    await asyncio.to_thread(_backend_call, ctx.backend.write_overrides, body.content)
     return {"saved": True}
 
 

@@ -284,7 +284,7 @@ async def ui_overrides(
 ) -> Response:
     """Validate or save the custom mappings file."""
     ctx = _ctx(request)
-    problems = ctx.backend.validate_overrides(content)
+    problems = await asyncio.to_thread(ctx.backend.validate_overrides, content)
     if problems or action != "save":
         return render(
             request,
@@ -297,7 +297,7 @@ async def ui_overrides(
             problems=problems,
             validated=not problems,
         )
-    ctx.backend.write_overrides(content)
+    await asyncio.to_thread(ctx.backend.write_overrides, content)
     return _back(request, "/mappings", "Custom mappings saved")
 
 
