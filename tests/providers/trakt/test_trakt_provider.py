@@ -110,6 +110,26 @@ async def test_ids_facet_has_season_scopes_and_structure_has_episode_keys(
     assert first.key == "episode:100001"
 
 
+async def test_scan_structure_is_the_known_episodes_unless_full_is_asked(
+    fake, make_trakt
+):
+    fake.add_play(("episode", 2, 1, 3), T0)
+    fake.add_play(("episode", 2, 2, 1), T0)
+    query = ScanQuery(facets=frozenset({FacetName.STRUCTURE}), with_records=False)
+    cheap = await make_trakt()
+    (item,) = (await cheap.scan(query)).items
+    positions = [
+        tuple(s.value for s in p.position)
+        for p in item.node.facets[FacetName.STRUCTURE].parts
+    ]
+    assert positions == [(1, 3), (2, 1)]
+    assert not any("/seasons" in r.path for r in fake.requests)
+    full = await make_trakt(full_structure=True)
+    (item,) = (await full.scan(query)).items
+    assert len(item.node.facets[FacetName.STRUCTURE].parts) == 61 + 16
+    assert sum("/seasons" in r.path for r in fake.requests) == 1
+
+
 async def test_fetch_nodes_of_items_without_user_state_reads_the_catalog(
     fake, provider
 ):

@@ -202,8 +202,9 @@ class TraktProvider(
 
     Config: `client_id` (required), `client_secret` (to refresh), tokens from the
     `token_store` (key `token_key`, default "trakt") or `access_token` /
-    `refresh_token`, `base_url`, `page_size`, `write_batch_size`, `timeout`, and for
-    tests `clock` / `time_scale`.
+    `refresh_token`, `base_url`, `page_size`, `write_batch_size`, `timeout`,
+    `full_structure` (scan reads every show's season tree), and for tests `clock` /
+    `time_scale`.
     """
 
     DISPLAY_NAME = "Trakt"
@@ -493,7 +494,13 @@ class TraktProvider(
         return Page(items=tuple(nodes[:limit]))
 
     async def scan(self, query: ScanQuery) -> Page[ScanItem]:
-        """The user's movies and shows (everything with state), with their records."""
+        """The user's movies and shows (everything with state), with their records.
+
+        A show's STRUCTURE here lists the episodes known from the user's own lists
+        (no extra request); `full_structure: true` reads every show's season tree
+        (one GET per show, against 1000 GETs per 5 minutes). `fetch_nodes` with
+        STRUCTURE always reads the full tree of the refs asked for.
+        """
         kinds = frozenset(query.native_record_kinds) or frozenset(RECORD_KINDS)
         state = await self._ensure(kinds if query.with_records else RECORD_KINDS)
         keys = state.anchors()
@@ -511,7 +518,7 @@ class TraktProvider(
         items: list[ScanItem] = []
         for key in chunk:
             media = self._catalog[key]
-            if FacetName.STRUCTURE in query.facets:
+            if FacetName.STRUCTURE in query.facets and self.settings.full_structure:
                 await self._structure(media)
             node = node_for(media, query.facets)
             if not self._matches(node, (), query.flags):

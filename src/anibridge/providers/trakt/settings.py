@@ -28,6 +28,7 @@ _KNOWN_KEYS = frozenset(
         "page_size",
         "write_batch_size",
         "timeout",
+        "full_structure",
     }
 )
 
@@ -52,6 +53,7 @@ class TraktSettings:
     page_size: int
     write_batch_size: int
     timeout: float
+    full_structure: bool
 
 
 def _text(config: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -73,6 +75,13 @@ def _positive(config: Mapping[str, Any], key: str, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise TraktConfigError(f"trakt: config key {key!r} must be a positive number")
     return float(value)
+
+
+def _flag(config: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = config.get(key, default)
+    if not isinstance(value, bool):
+        raise TraktConfigError(f"trakt: config key {key!r} must be true or false")
+    return value
 
 
 def parse_settings(config: Mapping[str, Any]) -> TraktSettings:
@@ -117,4 +126,5 @@ def parse_settings(config: Mapping[str, Any]) -> TraktSettings:
         page_size=int(_positive(config, "page_size", 1000)),
         write_batch_size=int(_positive(config, "write_batch_size", 1000)),
         timeout=_positive(config, "timeout", 30.0),
+        full_structure=_flag(config, "full_structure", False),
     )
