@@ -334,13 +334,20 @@ def test_invalid_entries_in_the_fast_json_path_name_their_place(tmp_path: Path) 
     data = {f"anilist:{n}": {f"mal:{n}": {"1-2": "1-2"}} for n in range(50)}
     data["anilist:7"]["mal:7"] = {"1-2": "1-3|2", "3": "3"}
     data["anilist:8"]["mal:8"] = {"1-2": "1-3|2", "3": "3"}
+    data["anilist:9"]["tvdb show:1"] = {"1": "1"}
+    data["anidb:5:Q"] = {"anilist:1": {"1": "1"}}
+    data["anidb:6"] = {"anilist:2": {"1": "1"}}
     path = tmp_path / "fast.json"
     path.write_bytes(msgspec.json.encode(data))
     index = load(str(path))
     assert sorted((p.source, p.target, p.key) for p in index.invalid) == [
+        ("anidb:5:Q", None, None),
         ("anilist:7", "mal:7", "1-2"),
         ("anilist:8", "mal:8", "1-2"),
+        ("anilist:9", "tvdb show:1", None),
     ]
+    assert index.translate(ExternalId("anidb", "6"), 1) == {E("anilist:2"): (1,)}
+    assert index.translate("anilist:2", 1)[E("anidb:6:R")] == (1,)
     assert index.translate("anilist:7", 3) == {E("mal:7"): (3,)}
     assert index.translate("anilist:9", 2) == {E("mal:9"): (2,)}
 

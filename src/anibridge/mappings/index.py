@@ -39,7 +39,7 @@ _INF = math.inf
 
 # Regex passes over all descriptors at once (C speed) find the few that need
 # attention: malformed ones, unscoped AniDB ids and unknown AniDB scopes.
-_BAD_DESCRIPTOR_LINE = re.compile(r"^(?!\w+:[^:\s]+(?::[^:\s]+)?$)", re.MULTILINE)
+_BAD_DESCRIPTOR_LINE = re.compile(r"^(?!\w++:[^:\s]++(?::[^:\s]++)?+$)", re.MULTILINE)
 _ANIDB_NOT_CANONICAL = re.compile(r"\nanidb:[^:\n]+(?:\n|:(?![RSOCTP]\n))")
 
 
@@ -47,9 +47,10 @@ def _all_canonical(names: Collection[Any]) -> bool:
     """Whether every name is a valid, canonical descriptor string."""
     if not names:
         return True
-    if any(name.__class__ is not str for name in names):
-        return False
-    text = "\n".join(names)
+    try:
+        text = "\n".join(names)
+    except TypeError:
+        return False  # a key that is not a string
     if text.count("\n") != len(names) - 1:
         return False  # a name with a line break inside
     if _BAD_DESCRIPTOR_LINE.search(text) is not None:
@@ -533,12 +534,14 @@ class _Builder:
         parsed = self.parsed
         raw_errors = self.raw_errors
         reverse: dict[str, list[str]] = {}
-        empty: list[tuple[Any, Any]] = []
+        empty: list[tuple[Any, Any]] = []  # (source, target or None)
         broken: list[Any] = []
         for source, targets in forward.items():
             if targets.__class__ is not dict:
                 broken.append(source)
                 continue
+            if not targets:
+                empty.append((source, None))
             for target, ranges in targets.items():
                 if ranges.__class__ is _Raw:
                     text = bytes(ranges)
@@ -578,9 +581,11 @@ class _Builder:
                     InvalidEntry(self.base_origin, str(source), None, None, reason)
                 )
         for source, target in empty:
-            del forward[source][target]
-        for source in [s for s, targets in forward.items() if not targets]:
-            del forward[source]
+            if target is not None:
+                del forward[source][target]
+        for source in {source for source, _target in empty}:
+            if not forward[source]:
+                del forward[source]
         if not self._descriptors_clean(forward, reverse):
             return self._canonicalize(forward)
         return forward, reverse
