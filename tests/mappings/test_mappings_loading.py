@@ -368,3 +368,15 @@ def test_unreadable_custom_file_is_a_clear_error(tmp_path: Path) -> None:
     truncated.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(MappingError, match="zstd"):
         load(str(truncated))
+
+
+def test_cache_lives_in_the_user_cache_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anibridge.mappings import cache_dir, cache_files
+
+    monkeypatch.delenv("ANIBRIDGE_MAPPINGS_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "anibridge" / "mappings"
+    monkeypatch.setenv("ANIBRIDGE_MAPPINGS_CACHE", str(tmp_path / "elsewhere"))
+    assert cache_files().current.parent == tmp_path / "elsewhere"

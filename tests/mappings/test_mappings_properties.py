@@ -30,6 +30,7 @@ lengths = st.integers(min_value=1, max_value=60)
 ratios = st.integers(min_value=2, max_value=6)
 
 
+@settings(deadline=None)
 @given(s=starts, t=starts, length=lengths, data=st.data())
 def test_one_to_one_round_trips(s: int, t: int, length: int, data: Any) -> None:
     index = index_of(
@@ -45,6 +46,7 @@ def test_one_to_one_round_trips(s: int, t: int, length: int, data: Any) -> None:
     assert index.translate(B, target)[A] == (episode,)
 
 
+@settings(deadline=None)
 @given(s=starts, t=starts, length=lengths, n=ratios, data=st.data())
 def test_positive_ratio_round_trips_to_the_block(
     s: int, t: int, length: int, n: int, data: Any
@@ -62,6 +64,7 @@ def test_positive_ratio_round_trips_to_the_block(
     assert index.weight(B, A, target) == n
 
 
+@settings(deadline=None)
 @given(s=starts, t=starts, length=lengths, n=ratios, data=st.data())
 def test_negative_ratio_round_trips(
     s: int, t: int, length: int, n: int, data: Any
@@ -88,6 +91,7 @@ segments = st.lists(
 )
 
 
+@settings(deadline=None)
 @given(s=starts, parts=segments, data=st.data())
 def test_comma_targets_round_trip(
     s: int, parts: list[tuple[int, int]], data: Any
@@ -142,8 +146,8 @@ def payload_of(specs: list[tuple[int, int, int, int | None]]) -> dict[str, Any]:
 episodes = st.sets(st.integers(min_value=0, max_value=200), max_size=40)
 
 
+@settings(deadline=None, max_examples=150)
 @given(specs=pair_specs, watched=episodes, more=episodes)
-@settings(max_examples=150)
 def test_progress_is_monotonic(
     specs: list[tuple[int, int, int, int | None]], watched: set[int], more: set[int]
 ) -> None:
@@ -154,6 +158,7 @@ def test_progress_is_monotonic(
         assert after >= before
 
 
+@settings(deadline=None)
 @given(specs=pair_specs, watched=episodes)
 def test_disabled_ranges_never_produce_targets(
     specs: list[tuple[int, int, int, int | None]], watched: set[int]
@@ -176,6 +181,7 @@ def test_disabled_ranges_never_produce_targets(
     assert all(off.translate(B, e) == {} for e in watched)
 
 
+@settings(deadline=None)
 @given(specs=pair_specs, watched=episodes)
 def test_count_is_the_sum_of_weights_of_deciding_pairs(
     specs: list[tuple[int, int, int, int | None]], watched: set[int]
@@ -194,6 +200,7 @@ def test_count_is_the_sum_of_weights_of_deciding_pairs(
     assert got == int(expected + 1e-9)
 
 
+@settings(deadline=None)
 @given(
     s=st.integers(min_value=0, max_value=10_000),
     end=st.one_of(st.none(), st.integers(min_value=0, max_value=500)),
