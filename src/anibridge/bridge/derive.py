@@ -71,16 +71,43 @@ def _status_of(record: Record | None) -> Status | None:
     return state.status if isinstance(state, State) else None
 
 
-def _rounds(obs: Observation, total: int) -> tuple[int, int] | None:
-    """(min plays, max plays) over target units 1..total, None if any is missing."""
+@dataclass(slots=True)
+class _Units:
+    """One pass over an observation's units: everything derive needs from them."""
+
+    first: datetime | None = None
+    last: datetime | None = None
+    last_first: datetime | None = None  # when the last unit was first consumed
+    top: int = 0
+    whole: bool = False
+    rounds: tuple[int, int] | None = None  # (min, max) plays over units 1..total
+
+
+def _scan_units(obs: Observation, total: int | None) -> _Units:
+    out = _Units()
     plays: dict[int, int] = {}
+    first = last = last_first = None
+    top = 0
     for (_, n), u in obs.units.items():
-        if 1 <= n <= total and u[0] > plays.get(n, 0):
-            plays[n] = u[0]
-    if len(plays) < total:
-        return None
-    values = plays.values()
-    return min(values), max(values)
+        if n > top:
+            top = n
+        elif n == 0:
+            out.whole = True
+        p, f, lt = u
+        if total and 1 <= n <= total and p > plays.get(n, 0):
+            plays[n] = p
+        if f is not None:
+            if first is None or f < first:
+                first = f
+            if last_first is None or f > last_first:
+                last_first = f
+        if lt is not None and (last is None or lt > last):
+            last = lt
+    out.first, out.last, out.last_first, out.top = first, last, last_first, top
+    if total and not out.whole and len(plays) >= total:
+        counts = plays.values()
+        out.rounds = (min(counts), max(counts))
+    return out
 
 
 def derive(
@@ -102,10 +129,10 @@ def derive(
     """
     d = Desired(total=total)
     explicit = obs.explicit
-    first_at, last_at = obs.first_at, obs.last_at
-    whole = any(n == 0 for (_, n) in obs.units)
+    units = _scan_units(obs, total)
+    first_at, last_at, whole = units.first, units.last, units.whole
     if policy.progress_mode is ProgressMode.INDEX:
-        consumed = max((n for (_, n) in obs.units), default=0)
+        consumed = units.top
         how = "highest consumed episode"
     else:
         consumed = math.floor(obs.weighted + 1e-9)
@@ -120,7 +147,7 @@ def derive(
         d.set(RecordField.PROGRESS, consumed, reason)
 
     complete = bool(whole or (total and consumed >= total))
-    rounds = _rounds(obs, total) if total and not whole else None
+    rounds = units.rounds
     # STATUS
     state = explicit.get(RecordField.STATUS)
     if isinstance(state, State) and state.status is not None:
@@ -182,10 +209,9 @@ def derive(
         finished = explicit.get(RecordField.FINISHED_AT)
         if isinstance(finished, datetime):
             d.set(RecordField.FINISHED_AT, finished, "source finish date")
-        elif not explicit:  # a tracker's entry without a finish date has none
-            firsts = [u[1] for u in obs.units.values() if u[1] is not None]
-            if firsts and complete:
-                d.set(RecordField.FINISHED_AT, max(firsts), "last episode completed")
+        elif not explicit and units.last_first is not None and complete:
+            # (a tracker's entry without a finish date has none to derive)
+            d.set(RecordField.FINISHED_AT, units.last_first, "last episode completed")
     s = d.values.get(RecordField.STARTED_AT)
     f = d.values.get(RecordField.FINISHED_AT)
     if s is not None and f is not None and s > f and not isinstance(started, datetime):
