@@ -855,7 +855,7 @@ class TraktProvider(
                     self._play_ids.pop(play, None)
 
             return pending("/sync/history/remove", {}, unwatched)
-        if kind in (WATCHED, COLLECTION):
+        if kind in (WATCHED, PROGRESS, COLLECTION):
             return _fail(
                 write,
                 op,
