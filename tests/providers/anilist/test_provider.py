@@ -229,9 +229,9 @@ async def test_100_writes_take_ceil_100_over_batch_requests():
 
 async def test_300_writes_under_30_per_minute_without_failures_or_429():
     media = sample_media(300)
-    with AniListFake(media=media, time_scale=0.05, per_minute=30) as fake:
+    with AniListFake(media=media, time_scale=0.03, per_minute=30) as fake:
         # batch_size 8 makes it 38 requests: more than one minute's allowance, so
-        # the client has to wait for the window (a service minute lasts 3 s here).
+        # the client has to wait for the window (a service minute lasts 1.8 s here).
         provider = make_provider(fake, batch_size=8)
         await provider.initialize()
         results = await provider.write_records(
@@ -248,9 +248,9 @@ async def test_300_writes_under_30_per_minute_without_failures_or_429():
 async def test_server_limits_are_honoured_when_the_client_limit_is_too_generous(
     limit_headers,
 ):
-    media = sample_media(20)
+    media = sample_media(10)
     with AniListFake(
-        media=media, time_scale=0.01, per_minute=5, limit_headers=limit_headers
+        media=media, time_scale=0.01, per_minute=4, limit_headers=limit_headers
     ) as fake:
         provider = make_provider(fake, batch_size=1, rate_limit=1000)
         await provider.initialize()
@@ -259,7 +259,7 @@ async def test_server_limits_are_honoured_when_the_client_limit_is_too_generous(
         )
         await provider.close()
         assert all(r.ok for r in results)
-        assert len(fake.entries) == 20
+        assert len(fake.entries) == 10
         if limit_headers:
             # X-RateLimit-Remaining: 0 + Retry-After make the client pause early.
             assert fake.statuses()[429] == 0
@@ -462,7 +462,7 @@ async def test_persistent_server_errors_are_transient(fake, catalog):
 
 
 async def test_timeouts_are_retried_then_transient(fake, catalog):
-    provider = make_provider(fake, timeout=0.5)
+    provider = make_provider(fake, timeout=0.4)
     await provider.initialize()
     fake.inject(Fault(mode="timeout", delay=1.5, times=1))
     [ok] = await provider.write_records([full_write(catalog[0].anilist_id, 1)])

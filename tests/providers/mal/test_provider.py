@@ -366,7 +366,7 @@ async def test_server_errors_retried_then_transient(fake, provider, catalog):
 
 
 async def test_timeouts_and_malformed_bodies(fake, catalog):
-    provider = make_provider(fake, timeout=0.5)
+    provider = make_provider(fake, timeout=0.4)
     await provider.initialize()
     fake.add_entry(catalog[0].mal_id, status="watching")
     fake.inject(Fault(mode="timeout", delay=1.5, times=1))
