@@ -98,6 +98,15 @@ class MediaBrowserCases:
         with pytest.raises(ValueError, match="'user': required"):
             await make(user=None).initialize()
 
+    async def test_a_users_own_token_needs_no_user_list(self, make, server):
+        server.user_tokens["kid-token"] = "5000"
+        p = make(token="kid-token", user=None)
+        await p.initialize()
+        assert p.account().title == "Kid"
+        items = await scan_all(p, require_activity=True)
+        assert [i.node.title for i in items] == ["Haibane Renmei"]
+        await p.close()
+
     async def test_scan_shape_and_provider_ids(self, provider, server):
         facets = frozenset({FacetName.IDS, FacetName.STRUCTURE})
         items = {i.node.title: i for i in await scan_all(provider, facets=facets)}

@@ -90,7 +90,13 @@ class MediaBrowserProvider(LibraryProvider):
     async def _connect(self) -> Account:
         info = await self._json("/System/Info")
         self.server_id = str(info.get("Id")) if isinstance(info, dict) else None
-        users = await self._json("/Users")
+        try:
+            users = await self._json("/Users")
+        except HttpError as exc:
+            if exc.code is not WriteError.AUTH:
+                raise
+            # A non-admin user's own token may not list users: it is that user.
+            users = [await self._json("/Users/Me")]
         users = [u for u in users or () if isinstance(u, dict)]
         wanted = self.settings.user
         if wanted is None:

@@ -55,6 +55,7 @@ class FakeMediaBrowser(FakeService):
         self._ids: dict[str, str] = {}
         self.route("GET", r"/System/Info", self.system_info, kind="identity")
         self.route("GET", r"/Users", self.users, kind="identity")
+        self.route("GET", r"/Users/Me", self.me, kind="identity")
 
     # -- ids --------------------------------------------------------------------------
 
@@ -215,6 +216,15 @@ class FakeMediaBrowser(FakeService):
              "HasPassword": True, "Policy": {"IsAdministrator": u.admin}}
             for u in self.library.users.values()
         ]  # fmt: skip
+
+    def me(self, request: FakeRequest) -> dict:
+        """``/Users/Me``: the token's own user (400 for a bare API key)."""
+        owner = self.authorize(request)
+        if owner is None:
+            raise HttpFault(400, "The API key has no user")
+        u = self.library.users[owner]
+        return {"Name": u.name, "ServerId": self.server_id, "Id": self.user_id(u.id),
+                "Policy": {"IsAdministrator": u.admin}}  # fmt: skip
 
     def views(self, user: str) -> dict:
         """The user's views (libraries)."""
