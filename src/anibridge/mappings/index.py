@@ -256,13 +256,18 @@ class MappingIndex:
         disabled (`|0`) ranges and positions past a target's end give nothing, and
         targets with nothing are left out.
         """
+        entries = self._entries.get(source)  # type: ignore[call-overload]
+        if entries is None:
+            entries = self._entries_for(source)
         out: dict[ExternalId, tuple[int, ...]] = {}
-        for target, pairs in self._entries_for(source).items():
+        ids = self._ids
+        for target, pairs in entries.items():
             if to is not None and target[: target.index(":")] not in to:
                 continue
             if len(pairs) == 1:
                 pair = pairs[0]
-                if not pair.contains(episode):
+                end = pair.source_end
+                if episode < pair.source_start or (end is not None and episode > end):
                     continue
             else:
                 pair = _shortest(pairs, episode)
@@ -272,7 +277,10 @@ class MappingIndex:
                 continue
             found = pair.translate(episode)
             if found:
-                out[self._id(target)] = found
+                target_id = ids.get(target)
+                if target_id is None:
+                    target_id = self._id(target)
+                out[target_id] = found
         return out
 
     def weight(
