@@ -562,3 +562,22 @@ async def test_search_nodes(fake, provider, catalog):
     assert 1 <= len(page.items) <= 3
     assert all("Sample Show 1" in n.title for n in page.items)
     assert (await provider.search_nodes("   ")).items == ()
+
+
+async def test_ref_reads_take_200_refs_per_request():
+    media = sample_media(250)
+    with AniListFake(media=media, time_scale=SCALE) as fake:
+        for item in media:
+            fake.add_entry(item.anilist_id, status="CURRENT")
+        provider = make_provider(fake)
+        await provider.initialize()
+        refs = tuple(Ref.anchor(str(m.anilist_id)) for m in media)
+        fake.reset_counters()
+        records = await provider.fetch_records(RecordQuery(fields=ALL, refs=refs))
+        assert len(records.items) == 250
+        assert fake.count("data") == 2  # 4 aliased pages of 50, then 1
+        fake.reset_counters()
+        nodes = await provider.fetch_nodes(NodeQuery(refs=refs))
+        assert len(nodes.items) == 250
+        assert fake.count("data") == 2
+        await provider.close()

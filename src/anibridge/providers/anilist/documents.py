@@ -14,14 +14,15 @@ from typing import Any
 __all__ = [
     "CHANGES",
     "COLLECTION",
-    "ENTRIES_BY_MEDIA",
-    "MEDIA_BY_ID",
+    "PAGES_PER_REQUEST",
     "RESOLVE",
     "SAVE_ARG_TYPES",
     "SEARCH",
     "VIEWER",
     "delete_batch",
     "entries_by_key",
+    "entries_by_media",
+    "media_by_id",
     "sample_documents",
     "save_batch",
 ]
@@ -93,32 +94,6 @@ query Collection($userId: Int!, $chunk: Int!, $perChunk: Int!) {
 }
 """
     + ENTRY_FIELDS
-)
-
-ENTRIES_BY_MEDIA = (
-    """
-query EntriesByMedia($userId: Int!, $mediaIds: [Int], $page: Int!) {
-  Page(page: $page, perPage: 50) {
-    pageInfo { hasNextPage }
-    mediaList(userId: $userId, type: ANIME, mediaId_in: $mediaIds) {
-      ...EntryFields
-    }
-  }
-}
-"""
-    + ENTRY_FIELDS
-)
-
-MEDIA_BY_ID = (
-    """
-query MediaById($ids: [Int], $page: Int!) {
-  Page(page: $page, perPage: 50) {
-    pageInfo { hasNextPage }
-    media(id_in: $ids, type: ANIME) { ...MediaFields }
-  }
-}
-"""
-    + MEDIA_FIELDS
 )
 
 RESOLVE = """
@@ -206,6 +181,54 @@ def save_batch(items: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]
     return head + " {\n" + "\n".join(fields) + "\n}\n" + SAVED_FIELDS, variables
 
 
+#: Aliased `Page` blocks per lookup request (50 ids each; AniList caps a page at 50).
+PAGES_PER_REQUEST = 4
+
+
+def _paged(
+    groups: Sequence[Sequence[int]], head: str, field: str, extra: str = ""
+) -> tuple[str, dict[str, Any]]:
+    definitions = [extra] if extra else []
+    blocks = []
+    variables: dict[str, Any] = {}
+    for i, ids in enumerate(groups):
+        definitions.append(f"$ids{i}: [Int]")
+        blocks.append(
+            f"  p{i}: Page(page: 1, perPage: 50) {{ {field.format(var=f'$ids{i}')} }}"
+        )
+        variables[f"ids{i}"] = list(ids)
+    body = "\n".join(blocks)
+    return f"query {head}({', '.join(definitions)}) {{\n{body}\n}}\n", variables
+
+
+def entries_by_media(groups: Sequence[Sequence[int]]) -> tuple[str, dict[str, Any]]:
+    """The viewer's entries for media ids, one aliased Page (``p0``...) per group.
+
+    Returns:
+        The document and its variables (``userId`` still to be added).
+    """
+    query, variables = _paged(
+        groups,
+        "EntriesByMedia",
+        "mediaList(userId: $userId, type: ANIME, mediaId_in: {var}) "
+        "{{ ...EntryFields }}",
+        "$userId: Int!",
+    )
+    return query + ENTRY_FIELDS, variables
+
+
+def media_by_id(groups: Sequence[Sequence[int]]) -> tuple[str, dict[str, Any]]:
+    """Media by id, one aliased Page (``p0``...) per group of at most 50 ids.
+
+    Returns:
+        The document and its variables.
+    """
+    query, variables = _paged(
+        groups, "MediaById", "media(id_in: {var}, type: ANIME) {{ ...MediaFields }}"
+    )
+    return query + MEDIA_FIELDS, variables
+
+
 def delete_batch(entry_ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
     """One mutation deleting every entry under aliases ``d0``, ``d1``, ...
 
@@ -243,12 +266,9 @@ def sample_documents() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """``(name, document, variables)`` for every document shape the provider sends."""
     yield "viewer", VIEWER, {}
     yield "collection", COLLECTION, {"userId": 1, "chunk": 1, "perChunk": 500}
-    yield (
-        "entries_by_media",
-        ENTRIES_BY_MEDIA,
-        {"userId": 1, "mediaIds": [1], "page": 1},
-    )
-    yield "media_by_id", MEDIA_BY_ID, {"ids": [1, 2], "page": 1}
+    query, variables = entries_by_media([[1, 2], [3]])
+    yield "entries_by_media", query, {"userId": 1, **variables}
+    yield ("media_by_id", *media_by_id([[1, 2], [3], [4], [5]]))
     yield "resolve", RESOLVE, {"anilist": [1], "mal": [1]}
     yield "changes", CHANGES, {"userId": 1, "page": 1, "perPage": 50}
     yield "search", SEARCH, {"search": "bebop", "perPage": 10}

@@ -401,18 +401,22 @@ class AniListProvider(
             items.append(ScanItem(node, records))
         return Page(tuple(items), f"{chunk + 1}:{per}" if more else None)
 
+    @staticmethod
+    def _groups(ids: Sequence[int]) -> Iterable[list[Sequence[int]]]:
+        """Requests of up to `PAGES_PER_REQUEST` aliased pages of 50 ids."""
+        groups = list(_chunks(ids, PAGE_SIZE))
+        for start in range(0, len(groups), docs.PAGES_PER_REQUEST):
+            yield groups[start : start + docs.PAGES_PER_REQUEST]
+
     async def _entries_for_media(
         self, media_ids: Sequence[int]
     ) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for batch in _chunks(media_ids, PAGE_SIZE):
-            data = await self._query(
-                docs.ENTRIES_BY_MEDIA,
-                {"userId": self._need_user(), "mediaIds": list(batch), "page": 1},
-            )
-            found.extend(
-                e for e in (data.get("Page") or {}).get("mediaList") or () if e
-            )
+        for groups in self._groups(media_ids):
+            query, variables = docs.entries_by_media(groups)
+            data = await self._query(query, {"userId": self._need_user(), **variables})
+            for block in data.values():
+                found.extend(e for e in (block or {}).get("mediaList") or () if e)
         return found
 
     async def _entries_for_keys(self, keys: Sequence[int]) -> list[dict[str, Any]]:
@@ -480,9 +484,12 @@ class AniListProvider(
             query.refs, query.cursor, query.limit, provider="anilist"
         )
         nodes = []
-        for batch in _chunks(self._media_ids(refs), PAGE_SIZE):
-            data = await self._query(docs.MEDIA_BY_ID, {"ids": list(batch), "page": 1})
-            for media in (data.get("Page") or {}).get("media") or ():
+        for groups in self._groups(self._media_ids(refs)):
+            data = await self._query(*docs.media_by_id(groups))
+            found = [
+                m for block in data.values() for m in (block or {}).get("media") or ()
+            ]
+            for media in found:
                 if media:
                     node = media_node(media, query.facets)
                     if (
