@@ -555,3 +555,12 @@ async def test_many_shows_are_read_by_section_not_one_by_one():
         assert all(len(n.facets[FacetName.STRUCTURE].parts) == 5 for n in page.items)
         assert server.count() == 2  # one batched metadata read + one section listing
         await p.close()
+
+
+async def test_idle_poll_costs_a_few_requests_per_section(provider, plex):
+    first = await provider.poll_changes(ChangeQuery())
+    plex.reset_counters()
+    page = await provider.poll_changes(ChangeQuery(cursor=first.cursor))
+    assert page.items == ()
+    # shows: episodes x3 filters + shows x2 (Anime, TV); movies x3; history x1
+    assert plex.count() == 2 * 5 + 3 + 1

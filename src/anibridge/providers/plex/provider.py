@@ -293,15 +293,20 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         }
         if since is not None:
             base["viewedAt>"] = to_epoch(since)
-        scopes: list[dict[str, object]] = (
-            [{"metadataItemID": key} for key in show_keys]
-            if show_keys is not None
-            else [{"librarySectionID": s.key} for s in sections]
-        )
+        if show_keys is None:
+            # One listing for the account, kept to the selected sections here.
+            wanted = {s.key for s in sections}
+            listing = await self._admin.paged("/status/sessions/history/all", base)
+            return [
+                p
+                for m in listing
+                if str(m.get("librarySectionID")) in wanted
+                and (p := play_from_json(m)) is not None
+            ]
         plays: list[Play] = []
-        for scope in scopes:
+        for key in show_keys:
             listing = await self._admin.paged(
-                "/status/sessions/history/all", {**base, **scope}
+                "/status/sessions/history/all", {**base, "metadataItemID": key}
             )
             plays.extend(p for m in listing if (p := play_from_json(m)) is not None)
         return plays
@@ -310,7 +315,7 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         """Plays from the server's history for the selected account.
 
         A few shows are read one by one (``metadataItemID``); more than that, or no
-        refs, read the sections' history in pages: never a request per episode.
+        refs, read the account's history in pages: never a request per episode.
         """
         if query.native_event_kinds and PLAY not in query.native_event_kinds:
             return Page(())
