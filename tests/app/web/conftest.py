@@ -27,6 +27,12 @@ def _episodes(numbers: range, played: int) -> str:
     return "\n".join(lines)
 
 
+# A tiny inline poster (the CSP allows data: images): artwork from the ARTWORK facet.
+POSTER = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 2 3'%3E"
+    "%3Crect width='2' height='3' fill='%23e11d48'/%3E%3C/svg%3E"
+)
+
 # Real mappings from the bundled dataset: tvdb_show:81797:s1 1-8 -> anilist:21,
 # tvdb_show:78857:s1 1-35 -> anilist:20, tvdb_show:73532:s1 1-26 -> anilist:22.
 LIBRARY = f"""\
@@ -37,6 +43,7 @@ items:
     kind: show
     title: One Piece
     ids: [tvdb_show:81797]
+    metadata: {{poster: "{POSTER}"}}
     seasons:
       - season: 1
         episodes:

@@ -26,6 +26,9 @@ def test_review_apply_part_then_undo_one(api):
     plan = dry_run(api)
     titles = sorted(a["title"] for a in plan["actions"])
     assert titles == ["Naruto", "One Piece", "Yu Yu Hakusho"]
+    posters = {a["title"]: a.get("poster") for a in plan["actions"]}
+    assert posters["One Piece"].startswith("data:image/svg+xml")  # ARTWORK facet
+    assert posters["Naruto"] is None
     chosen = [a["id"] for a in plan["actions"] if a["title"] != "Yu Yu Hakusho"]
     applied = api.post(f"/api/plans/{plan['id']}/apply", json={"action_ids": chosen})
     assert applied.status_code == 200, applied.text

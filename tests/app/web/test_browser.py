@@ -156,6 +156,14 @@ def test_other_pages_render(service, page, password):
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(".profile")).to_have_count(1)
 
+    page.locator('.profile[data-profile="demo"]').get_by_role(
+        "button", name="Preview changes"
+    ).click()
+    poster = page.locator("tr.action", has_text="One Piece").locator("img.poster")
+    expect(poster).to_be_visible()  # from the ARTWORK facet (borrowed from source)
+    assert poster.evaluate("img => img.naturalWidth") > 0
+    shot(page, "09-plan-artwork")
+
     page.goto(service.url + "/mappings?descriptor=anilist:21")
     expect(page.locator("table.mapping")).to_contain_text("tvdb_show:81797")
     shot(page, "05-mappings")

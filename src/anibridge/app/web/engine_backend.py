@@ -75,6 +75,7 @@ from anibridge.provider.base import (
     EventSummaryQuery,
     ExternalId,
     FacetName,
+    NodeQuery,
     Provider,
     RecordQuery,
     Ref,
@@ -83,6 +84,7 @@ from anibridge.provider.base import (
     SupportsEventReads,
     SupportsEventSummaries,
     SupportsInboundChanges,
+    SupportsNodeReads,
     SupportsRecordReads,
 )
 from anibridge.store import SqlStore
@@ -270,6 +272,9 @@ class EngineBackend:
             name: OrderedDict() for name in self._profiles
         }
         self._titles: dict[tuple[str, str], dict[str, Any]] = {}
+        self._artwork: dict[tuple[str, str], str | None] = {}
+        # (target provider, target anchor) -> (source provider, source anchor)
+        self._source_of: dict[tuple[str, str], tuple[str, str]] = {}
         self._lock = threading.Lock()  # plans are written on profile threads
         self._started = False
 
@@ -443,6 +448,7 @@ class EngineBackend:
         if request.inbound:
             summary["payloads"] = len(request.inbound)
         if request.dry_run:
+            await self._fetch_artwork(prof, result.plan)
             self._keep(profile, result.plan, result.run.id)
         return RunResult(
             result.run.status,
@@ -762,6 +768,7 @@ class EngineBackend:
         for a, b in ((src, tgt), (tgt, src)):
             for link in self.store.links(prof.name, a, b):
                 anchor = link.target_ref.split("/", 1)[0]
+                self._source_of[(b, anchor)] = (a, link.source_key)
                 shown = self._titles.get((a, link.source_key))
                 if shown and (b, anchor) not in self._titles:
                     self._titles[(b, anchor)] = {**shown, "borrowed": True}
@@ -781,9 +788,60 @@ class EngineBackend:
                     "labels": list(node.labels),
                 }
 
+    async def _fetch_artwork(
+        self, prof: _Profile, plan: Plan, limit: int = 200
+    ) -> None:
+        """Posters for the entries a plan shows, where a provider offers ARTWORK.
+
+        One batched node read per provider, for entries not seen yet; entries a run
+        would create on the target borrow the linked source's poster. Best effort:
+        a failure only means no pictures.
+        """
+        wanted: dict[str, set[str]] = {}
+        for action in plan.actions[:limit]:
+            wanted.setdefault(action.provider, set()).add(action.ref.key)
+            origin = self._source_of.get((action.provider, action.ref.key))
+            if origin is not None:
+                wanted.setdefault(origin[0], set()).add(origin[1])
+        for key, anchors in wanted.items():
+            provider = prof.providers.get(key)
+            if not isinstance(provider, SupportsNodeReads):
+                continue
+            if FacetName.ARTWORK not in provider.capabilities().facets:
+                continue
+            todo = [a for a in sorted(anchors) if (key, a) not in self._artwork]
+            for i in range(0, len(todo), 100):
+                chunk = tuple(Ref(a) for a in todo[i : i + 100])
+                try:
+                    nodes = await _all_pages(
+                        lambda c, chunk=chunk, provider=provider: provider.fetch_nodes(
+                            NodeQuery(
+                                refs=chunk,
+                                facets=frozenset({FacetName.ARTWORK}),
+                                cursor=c,
+                            )
+                        )
+                    )
+                except Exception as exc:
+                    log.info("no artwork from %s: %s", key, exc)
+                    break
+                for ref in chunk:
+                    self._artwork[(key, ref.key)] = None
+                for node in nodes:
+                    art = node.facets.get(FacetName.ARTWORK)
+                    self._artwork[(key, node.ref.key)] = getattr(art, "poster", None)
+        for action in plan.actions[:limit]:
+            here = (action.provider, action.ref.key)
+            origin = self._source_of.get(here)
+            if not self._artwork.get(here) and origin and self._artwork.get(origin):
+                self._artwork[here] = self._artwork[origin]
+
     def _display(self, provider: str, ref_json: Mapping[str, Any]) -> dict[str, Any]:
         ref = ref_from_json(ref_json)
         shown = dict(self._titles.get((provider, ref.key), {}))
+        poster = self._artwork.get((provider, ref.key))
+        if poster and not shown.get("poster"):
+            shown["poster"] = poster
         label = shown.get("title") or ref.key
         if ref.path:
             label += " · " + " ".join(f"{s.axis} {s.value}" for s in ref.path)
