@@ -423,6 +423,9 @@ async def test_unwatching_and_deleting_plays(fake, provider):
         (422, WriteError.INVALID, False),
         (404, WriteError.NOT_FOUND, False),
         (503, WriteError.TRANSIENT, True),
+        (426, WriteError.UNSUPPORTED, False),  # VIP only
+        (420, WriteError.INVALID, False),  # account limit exceeded
+        (423, WriteError.AUTH, False),  # locked account
     ],
 )
 async def test_http_failures_map_to_codes_for_every_item_of_the_batch(

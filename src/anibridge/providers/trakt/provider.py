@@ -159,6 +159,21 @@ def _iso(at: datetime) -> str:
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
+# Trakt's own statuses, refined beyond the shared HTTP mapping.
+TRAKT_STATUS_CODES: Mapping[int, WriteError] = {
+    420: WriteError.INVALID,  # account limit exceeded (e.g. list size): not as-is
+    423: WriteError.AUTH,  # locked user account
+    426: WriteError.UNSUPPORTED,  # VIP only (e.g. watchlist notes)
+}
+
+
+def _code(exc: HttpError) -> WriteError:
+    """The contract code for a failed Trakt request."""
+    if exc.status is not None and exc.status in TRAKT_STATUS_CODES:
+        return TRAKT_STATUS_CODES[exc.status]
+    return exc.code
+
+
 def _fail(write: Any, op: WriteOp, code: WriteError, error: str) -> WriteResult:
     return WriteResult(
         ok=False,
@@ -709,7 +724,7 @@ class TraktProvider(
                 envelope = await self.api.post(path, build_body(items), safe=safe)
             except HttpError as exc:
                 for p in batch:
-                    results[p.position] = _fail(p.write, p.op, exc.code, str(exc))
+                    results[p.position] = _fail(p.write, p.op, _code(exc), str(exc))
                 continue
             missing = not_found_positions(items, envelope)
             for p in batch:
@@ -930,7 +945,7 @@ class TraktProvider(
                 )
             except HttpError as exc:
                 for position, write, _, _ in unknown:
-                    results[position] = _fail(write, op, exc.code, str(exc))
+                    results[position] = _fail(write, op, _code(exc), str(exc))
                 appends = [a for a in appends if a not in unknown]
         pending: list[_Pending] = []
         batch_keys: set[tuple[Ref, int]] = set()
@@ -1010,7 +1025,7 @@ class TraktProvider(
                 envelope = await self.api.post("/sync/history/remove", body, safe=True)
             except HttpError as exc:
                 for position, write, _ in batch:
-                    results[position] = _fail(write, op, exc.code, str(exc))
+                    results[position] = _fail(write, op, _code(exc), str(exc))
                 continue
             missing = not_found_history_ids(envelope)
             for position, write, ids in batch:

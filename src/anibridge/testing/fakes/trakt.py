@@ -381,6 +381,10 @@ class FakeTrakt(FakeService):
         return response
 
     def _check_app(self, request: FakeRequest) -> None:
+        if request.body and "application/json" not in (
+            request.header("Content-Type") or ""
+        ):
+            raise HttpFault(412, {"error": "use application/json content type"})
         if request.path.startswith("/oauth"):
             return
         if request.header("trakt-api-key") != self.client_id:
