@@ -265,3 +265,15 @@ def test_incremental_runs_follow_the_change_feed_from_the_stored_cursor(api, wor
     assert third["summary"]["refs"] == 1  # only Yu Yu Hakusho was re-read
     rows = api.get("/api/profiles/demo/history", params={"q": "Yu Yu"}).json()
     assert rows[0]["after"]["progress"]["current"] == 2
+
+
+def test_retry_applies_only_still_wanted_actions(api):
+    plan = dry_run(api)
+    one = next(a["id"] for a in plan["actions"] if a["title"] == "Naruto")
+    first = api.post("/api/profiles/demo/retry", json={"action_ids": [one]})
+    assert first.status_code == 200, first.text
+    assert first.json()["summary"]["applied"] == 1
+    assert first.json()["summary"]["no_longer_needed"] == 0
+    again = api.post("/api/profiles/demo/retry", json={"action_ids": [one]})
+    assert again.json()["summary"]["no_longer_needed"] == 1  # already in place
+    assert again.json()["summary"].get("applied", 0) == 0

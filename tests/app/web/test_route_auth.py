@@ -177,3 +177,27 @@ def test_shutdown_ends_open_live_streams(service, token):
     reader.join(20)
     assert not reader.is_alive()  # the stream ended instead of holding shutdown
     assert not service._thread.is_alive()
+
+
+def test_auth_off_on_loopback_still_needs_the_csrf_cookie(
+    workspace, mapping_index, start
+):
+    server = start(workspace, mapping_index, auth=False)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            assert client.get("/api/status").status_code == 200  # no login needed
+            # Another site cannot post: it has neither the cookie nor the header.
+            forged = client.post("/api/profiles/demo/sync", json={"dry_run": True})
+            assert forged.status_code == 403
+            page = client.get("/")
+            assert page.status_code == 200
+            token = page.text.split('name="csrf-token" content="', 1)[1].split('"')[0]
+            assert client.cookies.get("anibridge_csrf") == token
+            ok = client.post(
+                "/api/profiles/demo/sync",
+                json={"dry_run": True},
+                headers={"X-CSRF-Token": token},
+            )
+            assert ok.status_code == 202
+    finally:
+        server.stop()
