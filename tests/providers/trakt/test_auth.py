@@ -209,3 +209,14 @@ async def test_secrets_never_reach_logs(fake, caplog):
     await provider.close()
     for secret in (config["access_token"], fake.client_secret):
         assert secret not in caplog.text
+
+
+async def test_a_refused_early_renewal_still_tries_the_token_it_has(fake):
+    config = fake.provider_config(
+        expires_at=time.time() - 10, refresh_token="rt-unknown"
+    )
+    provider = TraktProvider(logger=LOG, config=config)
+    await provider.initialize()  # the token itself was still good
+    assert provider.tokens.access_token == config["access_token"]
+    assert [r.status for r in fake.requests[:2]] == [401, 200]
+    await provider.close()

@@ -12,6 +12,7 @@ Access tokens expire (Trakt: 7 days); the refresh token renews them through
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -156,9 +157,15 @@ class TokenKeeper:
         client.add_secret(client_secret)
 
     async def headers(self) -> dict[str, str]:
-        """The bearer header, renewing first when the token is about to expire."""
+        """The bearer header, renewing first when the token is about to expire.
+
+        A refused renewal is not raised here: the request goes out, Trakt answers
+        401 and the caller gets one `HttpError` with code AUTH, like any other
+        request failure.
+        """
         if self.tokens.expires_soon(self._now()) and self.tokens.refresh_token:
-            await self.refresh(stale=self.tokens.access_token)
+            with contextlib.suppress(TraktAuthError):
+                await self.refresh(stale=self.tokens.access_token)
         return {"Authorization": f"Bearer {self.tokens.access_token}"}
 
     async def on_unauthorized(self) -> bool:

@@ -993,10 +993,15 @@ class TraktProvider(
             (p, w) for p, w in deletes if w.key is None and w.ref and w.at is not None
         ]
         if by_signature:
-            await self._read_window(
-                min(w.at for _, w in by_signature if w.at),
-                max(w.at for _, w in by_signature if w.at),
-            )
+            try:
+                await self._read_window(
+                    min(w.at for _, w in by_signature if w.at),
+                    max(w.at for _, w in by_signature if w.at),
+                )
+            except HttpError as exc:
+                for position, write in by_signature:
+                    results[position] = _fail(write, op, _code(exc), str(exc))
+                deletes = [d for d in deletes if d not in by_signature]
         targets: list[tuple[int, DeleteEvent, list[int]]] = []
         for position, write in deletes:
             if write.key is not None:
