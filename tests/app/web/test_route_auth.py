@@ -201,3 +201,30 @@ def test_auth_off_on_loopback_still_needs_the_csrf_cookie(
             assert ok.status_code == 202
     finally:
         server.stop()
+
+
+def test_session_cookie_flags(workspace, mapping_index, start, login, service):
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        cookie = login(client).headers["set-cookie"].lower()
+        assert "anibridge_session=" in cookie
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        assert "secure" not in cookie  # plain HTTP on loopback: "auto" stays off
+    server = start(workspace, mapping_index, secure_cookies=True)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            page = client.get("/login")
+            token = page.text.split('name="csrf_token" value="', 1)[1].split('"')[0]
+            client.cookies.set("anibridge_csrf", token)
+            answer = client.post(
+                "/login",
+                data={
+                    "username": "admin",
+                    "password": "correct horse battery staple",
+                    "csrf_token": token,
+                    "next": "/",
+                },
+            )
+            assert answer.status_code == 303
+            assert "secure" in answer.headers["set-cookie"].lower()
+    finally:
+        server.stop()
