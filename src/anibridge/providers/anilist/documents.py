@@ -15,7 +15,6 @@ __all__ = [
     "CHANGES",
     "COLLECTION",
     "PAGES_PER_REQUEST",
-    "RESOLVE",
     "SAVE_ARG_TYPES",
     "SEARCH",
     "VIEWER",
@@ -23,6 +22,7 @@ __all__ = [
     "entries_by_key",
     "entries_by_media",
     "media_by_id",
+    "resolve",
     "sample_documents",
     "save_batch",
 ]
@@ -95,17 +95,6 @@ query Collection($userId: Int!, $chunk: Int!, $perChunk: Int!) {
 """
     + ENTRY_FIELDS
 )
-
-RESOLVE = """
-query Resolve($anilist: [Int], $mal: [Int]) {
-  byAniList: Page(perPage: 50) {
-    media(id_in: $anilist, type: ANIME) { id idMal }
-  }
-  byMal: Page(perPage: 50) {
-    media(idMal_in: $mal, type: ANIME) { id idMal }
-  }
-}
-"""
 
 SEARCH = (
     """
@@ -229,6 +218,28 @@ def media_by_id(groups: Sequence[Sequence[int]]) -> tuple[str, dict[str, Any]]:
     return query + MEDIA_FIELDS, variables
 
 
+def resolve(
+    pages: Sequence[tuple[str, Sequence[int]]],
+) -> tuple[str, dict[str, Any]]:
+    """Look media up by ``("anilist", ids)`` / ``("mal", ids)`` pages (``r0``...).
+
+    Returns:
+        The document and its variables.
+    """
+    definitions, blocks = [], []
+    variables: dict[str, Any] = {}
+    for i, (authority, ids) in enumerate(pages):
+        argument = "id_in" if authority == "anilist" else "idMal_in"
+        definitions.append(f"$ids{i}: [Int]")
+        blocks.append(
+            f"  r{i}: Page(page: 1, perPage: 50) "
+            f"{{ media({argument}: $ids{i}, type: ANIME) {{ id idMal }} }}"
+        )
+        variables[f"ids{i}"] = list(ids)
+    body = "\n".join(blocks)
+    return f"query Resolve({', '.join(definitions)}) {{\n{body}\n}}\n", variables
+
+
 def delete_batch(entry_ids: Sequence[int]) -> tuple[str, dict[str, Any]]:
     """One mutation deleting every entry under aliases ``d0``, ``d1``, ...
 
@@ -269,7 +280,7 @@ def sample_documents() -> Iterator[tuple[str, str, dict[str, Any]]]:
     query, variables = entries_by_media([[1, 2], [3]])
     yield "entries_by_media", query, {"userId": 1, **variables}
     yield ("media_by_id", *media_by_id([[1, 2], [3], [4], [5]]))
-    yield "resolve", RESOLVE, {"anilist": [1], "mal": [1]}
+    yield ("resolve", *resolve([("anilist", [1, 2]), ("mal", [1]), ("mal", [2])]))
     yield "changes", CHANGES, {"userId": 1, "page": 1, "perPage": 50}
     yield "search", SEARCH, {"search": "bebop", "perPage": 10}
     every = {

@@ -516,28 +516,42 @@ class AniListProvider(
         return Page(tuple(media_node(m, facets) for m in media if m)[: max(limit, 0)])
 
     async def resolve(self, ids: Sequence[ExternalId]) -> Sequence[Match]:
-        """Map ``anilist:`` and ``mal:`` ids to AniList media, 50 each per request."""
-        anilist = [i for i in ids if i.authority == "anilist" and i.value.isdigit()]
-        mal = [i for i in ids if i.authority == "mal" and i.value.isdigit()]
+        """Map ``anilist:`` and ``mal:`` ids to AniList media, 200 ids per request."""
+        anilist = [
+            i
+            for i in ids
+            if i.authority == "anilist" and i.value.isdigit() and not i.scope
+        ]
+        mal = [
+            i for i in ids if i.authority == "mal" and i.value.isdigit() and not i.scope
+        ]
         matches: list[Match] = []
-        a_values = list(dict.fromkeys(int(i.value) for i in anilist))
-        m_values = list(dict.fromkeys(int(i.value) for i in mal))
+        pages = [
+            ("anilist", group)
+            for group in _chunks(
+                list(dict.fromkeys(int(i.value) for i in anilist)), PAGE_SIZE
+            )
+        ] + [
+            ("mal", group)
+            for group in _chunks(
+                list(dict.fromkeys(int(i.value) for i in mal)), PAGE_SIZE
+            )
+        ]
         known_a: set[int] = set()
         by_mal: dict[int, list[int]] = {}
-        for n in range(max(len(a_values), len(m_values)) // PAGE_SIZE + 1):
-            a_batch = a_values[n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
-            m_batch = m_values[n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
-            if not a_batch and not m_batch:
-                break
-            data = await self._query(
-                docs.RESOLVE, {"anilist": a_batch or [0], "mal": m_batch or [0]}
-            )
-            for media in (data.get("byAniList") or {}).get("media") or ():
-                if media:
-                    known_a.add(int(media["id"]))
-            for media in (data.get("byMal") or {}).get("media") or ():
-                if media and media.get("idMal"):
-                    by_mal.setdefault(int(media["idMal"]), []).append(int(media["id"]))
+        for start in range(0, len(pages), docs.PAGES_PER_REQUEST):
+            batch = pages[start : start + docs.PAGES_PER_REQUEST]
+            data = await self._query(*docs.resolve(batch))
+            for n, (authority, _ids) in enumerate(batch):
+                for media in (data.get(f"r{n}") or {}).get("media") or ():
+                    if not media:
+                        continue
+                    if authority == "anilist":
+                        known_a.add(int(media["id"]))
+                    elif media.get("idMal"):
+                        targets = by_mal.setdefault(int(media["idMal"]), [])
+                        if int(media["id"]) not in targets:
+                            targets.append(int(media["id"]))
         for ext in anilist:
             if int(ext.value) in known_a:
                 matches.append(Match(ext, Ref.anchor(str(int(ext.value))), 1.0))
