@@ -122,7 +122,8 @@ class TokenKeeper:
     """Holds the current tokens, renews them once when needed, saves renewals.
 
     Args:
-        client: The provider's HTTP client (for `/oauth/token`).
+        client: An HTTP client without auth headers for `/oauth/token`, or a
+            callable making one on first use (most sessions never renew).
         client_id: The app's client id.
         client_secret: The app's client secret (needed to refresh).
         tokens: The tokens to start from.
@@ -134,7 +135,7 @@ class TokenKeeper:
     def __init__(
         self,
         *,
-        client: HttpClient,
+        client: HttpClient | Callable[[], HttpClient],
         client_id: str,
         client_secret: str | None,
         tokens: Tokens,
@@ -143,7 +144,7 @@ class TokenKeeper:
         now: Callable[[], float] = time.time,
     ) -> None:
         """Start from `tokens`."""
-        self._client = client
+        self._client_or_factory = client
         self._client_id = client_id
         self._client_secret = client_secret
         self.tokens = tokens
@@ -152,9 +153,19 @@ class TokenKeeper:
         self._now = now
         self._lock = asyncio.Lock()
         self.refreshes = 0
-        client.add_secret(tokens.access_token)
-        client.add_secret(tokens.refresh_token)
-        client.add_secret(client_secret)
+
+    @property
+    def _client(self) -> HttpClient:
+        if not isinstance(self._client_or_factory, HttpClient):
+            self._client_or_factory = self._client_or_factory()
+        client = self._client_or_factory
+        for secret in (
+            self.tokens.access_token,
+            self.tokens.refresh_token,
+            self._client_secret,
+        ):
+            client.add_secret(secret)
+        return client
 
     async def headers(self) -> dict[str, str]:
         """The bearer header, renewing first when the token is about to expire.

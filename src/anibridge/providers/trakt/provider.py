@@ -279,15 +279,6 @@ class TraktProvider(
             return
         s = self.settings
         clock = s.clock or SYSTEM_CLOCK
-        self._oauth = HttpClient(
-            name="trakt-oauth",
-            base_url=s.base_url,
-            headers=self._headers(),
-            clock=clock,
-            timeout=s.timeout,
-            secrets=[s.client_secret or ""],
-            logger=self.log,
-        )
         self._client = HttpClient(
             name="trakt",
             base_url=s.base_url,
@@ -302,7 +293,7 @@ class TraktProvider(
         )
         tokens = await self._load_tokens()
         self._keeper = TokenKeeper(
-            client=self._oauth,
+            client=self._oauth_client,
             client_id=s.client_id,
             client_secret=s.client_secret,
             tokens=tokens,
@@ -321,6 +312,21 @@ class TraktProvider(
             title=str(user.get("name") or user.get("username") or slug),
             url=f"https://trakt.tv/users/{slug}",
         )
+
+    def _oauth_client(self) -> HttpClient:
+        """The client for `/oauth/token`: no bearer header, made on first renewal."""
+        if self._oauth is None:
+            s = self.settings
+            self._oauth = HttpClient(
+                name="trakt-oauth",
+                base_url=s.base_url,
+                headers=self._headers(),
+                clock=s.clock or SYSTEM_CLOCK,
+                timeout=s.timeout,
+                secrets=[s.client_secret or ""],
+                logger=self.log,
+            )
+        return self._oauth
 
     async def _load_tokens(self) -> Tokens:
         s = self.settings
