@@ -277,3 +277,35 @@ def test_retry_applies_only_still_wanted_actions(api):
     again = api.post("/api/profiles/demo/retry", json={"action_ids": [one]})
     assert again.json()["summary"]["no_longer_needed"] == 1  # already in place
     assert again.json()["summary"].get("applied", 0) == 0
+
+
+def test_a_kept_plan_survives_a_restart(workspace, mapping_index, start):
+    import httpx
+
+    first = start(workspace, mapping_index)
+    try:
+        token = first.ctx.auth.create_token("t")[1]
+        with httpx.Client(
+            base_url=first.url, headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            plan = dry_run(api)
+    finally:
+        first.stop()
+    second = start(workspace, mapping_index)
+    try:
+        with httpx.Client(
+            base_url=second.url, headers={"Authorization": f"Bearer {token}"}
+        ) as api:
+            again = api.get(f"/api/plans/{plan['id']}").json()
+            assert [a["id"] for a in again["actions"]] == [
+                a["id"] for a in plan["actions"]
+            ]
+            chosen = [plan["actions"][0]["id"]]
+            applied = api.post(
+                f"/api/plans/{plan['id']}/apply", json={"action_ids": chosen}
+            )
+            assert applied.json()["summary"]["applied"] == 1
+            kept = api.get("/api/profiles/demo/plans").json()
+            assert kept[0]["status"] == "applied"
+    finally:
+        second.stop()

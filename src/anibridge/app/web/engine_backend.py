@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import json
 import logging
 import os
 import re
@@ -219,12 +220,28 @@ class _LoopThread:
 
 @dataclass(slots=True)
 class _Kept:
-    """A dry-run plan kept for review."""
+    """A dry-run plan kept for review, as its JSON (`Plan.to_json`).
 
-    plan: Plan
+    JSON is all review needs (display, and the ids an approval may name; applying
+    re-plans live), and it survives restarts as a file under ``<data_dir>/plans``.
+    """
+
+    plan: dict[str, Any]
     created_at: str
     status: str = "pending"  # pending | applied
     run_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.plan["id"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan,
+            "created_at": self.created_at,
+            "status": self.status,
+            "run_id": self.run_id,
+        }
 
 
 @dataclass(slots=True)
@@ -286,6 +303,7 @@ class EngineBackend:
         self._started = True
         self.loaded.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await asyncio.to_thread(SqlStore, self.loaded.store_url)
+        self._load_plans()
         if self.index is None:
             self.index = await asyncio.to_thread(self._load_index)
         await asyncio.gather(*(self._open(p) for p in self._profiles.values()))
@@ -482,9 +500,7 @@ class EngineBackend:
         except GuardError as exc:
             if dry_run and captured:
                 kept = self._keep(prof.name, captured[0], None)
-                return RunResult(
-                    "refused", plan_id=kept.plan.id, error=str(exc), summary={}
-                )
+                return RunResult("refused", plan_id=kept.id, error=str(exc), summary={})
             return RunResult("refused", error=str(exc))
 
     async def _inbound_refs(
@@ -527,14 +543,46 @@ class EngineBackend:
 
     # -- plans -------------------------------------------------------------------
     def _keep(self, profile: str, plan: Plan, run_id: str | None) -> _Kept:
-        kept = _Kept(plan, _now(), run_id=run_id)
+        kept = _Kept(plan.to_json(), _now(), run_id=run_id)
+        dropped: list[str] = []
         with self._lock:
             plans = self._plans[profile]
-            plans[plan.id] = kept
-            plans.move_to_end(plan.id)
+            plans[kept.id] = kept
+            plans.move_to_end(kept.id)
             while len(plans) > KEEP_PLANS:
-                plans.popitem(last=False)
+                dropped.append(plans.popitem(last=False)[0])
+        self._save_plan(profile, kept)
+        for plan_id in dropped:
+            (self._plan_dir(profile) / f"{plan_id}.json").unlink(missing_ok=True)
         return kept
+
+    def _plan_dir(self, profile: str) -> Path:
+        return self.loaded.data_dir / "plans" / profile
+
+    def _save_plan(self, profile: str, kept: _Kept) -> None:
+        try:
+            _atomic_write(
+                self._plan_dir(profile) / f"{kept.id}.json",
+                json.dumps(kept.to_json(), default=str),
+            )
+        except OSError as exc:  # review still works from memory
+            log.warning("could not save plan %s: %s", kept.id, exc)
+
+    def _load_plans(self) -> None:
+        """Plans kept by an earlier run of the service (oldest first)."""
+        for profile, plans in self._plans.items():
+            folder = self._plan_dir(profile)
+            if not folder.is_dir():
+                continue
+            found = []
+            for path in folder.glob("*.json"):
+                try:
+                    raw = json.loads(path.read_text(encoding="utf-8"))
+                    found.append(_Kept(**raw))
+                except (OSError, ValueError, TypeError) as exc:
+                    log.warning("ignoring unreadable kept plan %s: %s", path, exc)
+            for kept in sorted(found, key=lambda k: k.created_at)[-KEEP_PLANS:]:
+                plans[kept.id] = kept
 
     def _find_plan(self, plan_id: str) -> tuple[str, _Kept] | None:
         with self._lock:
@@ -549,13 +597,13 @@ class EngineBackend:
             kept = list(self._plans.get(profile, OrderedDict()).values())
         return [
             {
-                "id": k.plan.id,
+                "id": k.id,
                 "profile": profile,
                 "created_at": k.created_at,
                 "status": k.status,
-                "actions_count": len(k.plan.actions),
-                "skipped_count": len(k.plan.skipped),
-                "guards": list(k.plan.guards),
+                "actions_count": len(k.plan["actions"]),
+                "skipped_count": len(k.plan["skipped"]),
+                "guards": list(k.plan["guards"]),
             }
             for k in reversed(kept)
         ]
@@ -566,7 +614,7 @@ class EngineBackend:
         if found is None:
             return None
         profile, kept = found
-        data = kept.plan.to_json()
+        data = copy.deepcopy(kept.plan)
         for item in data["actions"] + data["skipped"]:
             item.update(self._display(item["provider"], item["ref"]))
         data.update(
@@ -596,7 +644,7 @@ class EngineBackend:
         if kept.status != "pending":
             raise BackendError(f"plan {plan_id} was already applied", status=409)
         approved = set(action_ids)
-        unknown = approved - {a.id for a in kept.plan.actions}
+        unknown = approved - {a["id"] for a in kept.plan["actions"]}
         if unknown:
             raise BackendError(
                 f"action ids not in plan {plan_id}: {', '.join(sorted(unknown))}"
@@ -626,6 +674,7 @@ class EngineBackend:
             return RunResult("refused", error=str(exc))
         kept.status = "applied"
         kept.run_id = result.run.id
+        self._save_plan(profile, kept)
         self._remember_titles(result)
         summary = {**result.run.summary, "approved": len(approved)}
         if dropped:
