@@ -47,7 +47,7 @@ def test_form_uses_write_names():
         )
     )
     assert form == {
-        "status": "watching",
+        "status": "completed",
         "is_rewatching": "true",
         "num_watched_episodes": "5",
         "score": "1",  # a set rating never becomes 0 ("not scored")

@@ -84,7 +84,7 @@ async def test_nsfw_entries_need_nsfw_true(fake, provider, catalog):
         (Status.PAUSED, "on_hold", False),
         (Status.DROPPED, "dropped", False),
         (Status.PLANNED, "plan_to_watch", False),
-        (Status.REPEATING, "watching", True),
+        (Status.REPEATING, "completed", True),
     ],
 )
 async def test_statuses_round_trip(fake, provider, catalog, status, native, rewatching):

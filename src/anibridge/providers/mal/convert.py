@@ -1,7 +1,8 @@
 """MyAnimeList JSON <-> contract values, without I/O.
 
 MAL reads progress as ``num_episodes_watched`` but writes it as
-``num_watched_episodes``; REPEATING is ``is_rewatching`` on top of a status; a score
+``num_watched_episodes``; REPEATING is ``is_rewatching`` on a completed entry (read:
+the flag wins over whatever status comes with it); a score
 of 0 means "not scored"; dates may be partial (``2017`` or ``2017-10``) and the
 official API documents no way to clear one, so a write that clears a date is refused
 as UNSUPPORTED instead of being silently dropped.
@@ -264,7 +265,9 @@ def _set(form: dict[str, str], name: RecordField, value: Value) -> Rejected | No
         if native is None:
             return wrong("a MAL status")
         if native == REWATCHING:
-            form["status"], form["is_rewatching"] = "watching", "true"
+            # MAL's re-watching flag belongs to a completed entry (the site only
+            # offers it there); MAL then lists the entry under "watching".
+            form["status"], form["is_rewatching"] = "completed", "true"
         else:
             form["status"], form["is_rewatching"] = native, "false"
     elif name is RecordField.PROGRESS:

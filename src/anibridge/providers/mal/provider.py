@@ -240,7 +240,7 @@ class MalProvider(
                 RecordField.STATUS,
                 writable=True,
                 values=status_descriptors(),
-                description="'rewatching' is status watching + is_rewatching=true",
+                description="'rewatching' is status completed + is_rewatching=true",
             ),
             RecordField.PROGRESS: FieldSpec(
                 RecordField.PROGRESS,

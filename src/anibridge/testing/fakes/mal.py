@@ -10,9 +10,10 @@ with form-encoded bodies using the write names (``num_watched_episodes``, not th
 read name ``num_episodes_watched``).
 
 Quirks kept on purpose because clients must cope with them: unknown form fields are
-ignored silently, and an empty ``start_date``/``finish_date`` does not clear a date
-(the official reference documents no way to clear one). Expired or unknown access
-tokens get 401 ``invalid_token``.
+ignored silently, ``is_rewatching`` only sticks on a ``completed`` entry, and an
+empty ``start_date``/``finish_date`` does not clear a date (the official reference
+documents no way to clear one). Expired or unknown access tokens get 401
+``invalid_token``.
 """
 
 from __future__ import annotations
@@ -459,6 +460,10 @@ class MalFake(FakeService):
             if value not in ("true", "false", "1", "0"):
                 raise bad("is_rewatching")
             entry["is_rewatching"] = value in ("true", "1")
+        # The re-watching flag exists only on completed entries (MAL's own list
+        # editor offers it only there); elsewhere it does not stick.
+        if entry["status"] != "completed":
+            entry["is_rewatching"] = False
         if "score" in form:
             entry["score"] = number("score", 0, 10)
         if "num_watched_episodes" in form:
