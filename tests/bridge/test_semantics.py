@@ -382,8 +382,13 @@ async def test_ratings_kind_feeds_the_rating_field():
     src = _watchlist_source(
         [list_record("100", kind="ratings", rating=70, updated_at=T0)]
     )
-    plan = await plan_between(src, list12(authorities=("anilist",)))
+    existing = list_record("100", status=Status.ACTIVE, progress=1, updated_at=T0)
+    plan = await plan_between(src, list12(existing, authorities=("anilist",)))
     assert by_field(plan)[("100", RecordField.RATING)] == Rating(70, (0.0, 100.0, 1.0))
+    # ... but a rating alone never invents a list entry (it needs a status)
+    plan = await plan_between(src, list12(authorities=("anilist",)))
+    assert plan.actions == ()
+    assert [s.detail for s in plan.skipped] == ["no status to create"]
 
 
 async def test_collection_syncs_only_to_targets_that_declare_it():

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from anibridge.bridge.codec import ref_id
 from anibridge.bridge.model import Snapshot
+from anibridge.bridge.pause_gc import paused_gc
 from anibridge.bridge.stores import Link, Override
 from anibridge.provider.base import (
     ExternalId,
@@ -228,6 +229,27 @@ async def identify(
     # (source key, part, season, target id, pairs, via, edge)
     pending: list[tuple[str, str, int | None, ExternalId, Any, str, str]] = []
     result = Identity()
+    with paused_gc():
+        _route_candidates(source, keys, ov, authorities, index, pending, result)
+    await _resolve_missing(pending, by_descriptor, provider)
+    with paused_gc():
+        _attach(pending, by_descriptor, result)
+    if fuzzy_threshold is not None and isinstance(provider, SupportsNodeSearch):
+        await _fuzzy(source, result, provider, fuzzy_threshold)
+    _prefer_direct(result)
+    return result
+
+
+def _route_candidates(
+    source: Snapshot,
+    keys: Iterable[str] | None,
+    ov: Mapping[tuple[str, str], Override],
+    authorities: frozenset[str],
+    index: EdgeIndex | None,
+    pending: list[tuple[str, str, int | None, ExternalId, Any, str, str]],
+    result: Identity,
+) -> None:
+    """Overrides, direct ids and mapping edges for every source anchor (no I/O)."""
     for key in keys if keys is not None else source.entries:
         if key not in source.entries:
             continue
@@ -289,7 +311,14 @@ async def identify(
                 if not ids
                 else "no mapping to " + ",".join(sorted(authorities))
             )
-    await _resolve_missing(pending, by_descriptor, provider)
+
+
+def _attach(
+    pending: Sequence[tuple[str, str, int | None, ExternalId, Any, str, str]],
+    by_descriptor: Mapping[str, Ref],
+    result: Identity,
+) -> None:
+    """Turn resolved target descriptors into routes."""
     for key, part, season, tid, pairs, via, edge in pending:
         ref = by_descriptor.get(tid.descriptor) or by_descriptor.get(
             _unscoped(tid).descriptor
@@ -302,10 +331,6 @@ async def identify(
             Route(key, part, season, tid, ref, pairs, via, edge)
         )
         result.unresolved.pop(key, None)
-    if fuzzy_threshold is not None and isinstance(provider, SupportsNodeSearch):
-        await _fuzzy(source, result, provider, fuzzy_threshold)
-    _prefer_direct(result)
-    return result
 
 
 def _prefer_direct(result: Identity) -> None:

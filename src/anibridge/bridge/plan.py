@@ -41,6 +41,7 @@ from anibridge.bridge.model import (
     Snapshot,
 )
 from anibridge.bridge.observe import Observation, observe, record_kind_semantics
+from anibridge.bridge.pause_gc import paused_gc
 from anibridge.bridge.stores import Baseline, Pin, link_id
 from anibridge.bridge.translate import translate
 from anibridge.dates import resolve_timezone
@@ -315,6 +316,21 @@ class _Direction:
             if c is not None:
                 ep.fields[f] = c
         self.collection(o, entry, link)
+        status_spec = self.caps.record_fields.get(RecordField.STATUS)
+        if (
+            record is None
+            and ep.fields
+            and RecordField.STATUS in policy.fields
+            and status_spec is not None
+            and status_spec.writable
+            and RecordField.STATUS not in ep.fields
+        ):
+            # A list entry is created with a status or not at all (an entry whose
+            # status the target cannot represent would be invented, not synced).
+            self.skip(
+                o.target, None, SkipReason.NOT_WRITABLE, "no status to create", link
+            )
+            return
         if ep.fields or record is not None:
             self.entries[(source_key, ref_id(o.target))] = ep
 
@@ -887,11 +903,12 @@ def make_plan(
         The plan.
     """
     base = baselines or {}
-    if policy.direction is Direction.ONE_WAY or identity_ba is None:
-        return plan_direction(
-            a, b, identity_ab, policy, baselines=base, pins=pins, sent=sent
-        )
-    return _two_way(a, b, identity_ab, identity_ba, policy, base, pins, sent)
+    with paused_gc():
+        if policy.direction is Direction.ONE_WAY or identity_ba is None:
+            return plan_direction(
+                a, b, identity_ab, policy, baselines=base, pins=pins, sent=sent
+            )
+        return _two_way(a, b, identity_ab, identity_ba, policy, base, pins, sent)
 
 
 def _two_way(
