@@ -473,3 +473,26 @@ async def test_search_nodes(fake, provider, catalog):
     assert all("Sample Show 1" in n.title for n in page.items)
     assert page.items[0].facets[FacetName.IDS].ids[0].authority == "mal"
     assert (await provider.search_nodes("")).items == ()
+
+
+async def test_abuse_403_is_rate_limited_and_the_client_limit_avoids_it(catalog):
+    with MalFake(media=catalog, time_scale=0.01, per_minute=5) as fake:
+        fast = make_provider(fake, rate_limit=1000)
+        await fast.initialize()
+        writes = [
+            UpsertRecord(Ref.anchor(str(m.mal_id)), set={RecordField.NOTES: "n"})
+            for m in catalog[:8]
+        ]
+        results = await fast.write_records(writes)
+        assert WriteError.RATE_LIMITED in {r.code for r in results}
+        with pytest.raises(Exception) as info:
+            await fast.scan(ScanQuery())
+        assert getattr(info.value, "code", None) is WriteError.RATE_LIMITED
+        await fast.close()
+    with MalFake(media=catalog, time_scale=0.01, per_minute=5) as fake:
+        polite = make_provider(fake, rate_limit=5)
+        await polite.initialize()
+        results = await polite.write_records(writes)
+        await polite.close()
+        assert all(r.ok for r in results)
+        assert fake.statuses()[403] == 0

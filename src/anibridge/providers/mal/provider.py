@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import httpx
+
 from anibridge.dates import from_epoch, parse_iso
 from anibridge.http import (
     ANY,
@@ -103,11 +105,6 @@ def _token_url(config: Mapping[str, object]) -> str:
         parts = urlsplit(str(config["base_url"]))
         return f"{parts.scheme}://{parts.netloc}/v1/oauth2/token"
     return DEFAULT_TOKEN_URL
-
-
-def _write_code(exc: HttpError) -> WriteError:
-    """MAL answers 403 when it thinks a client is abusive ("DoS detected"): back off."""
-    return WriteError.RATE_LIMITED if exc.status == 403 else exc.code
 
 
 class MalProvider(
@@ -293,10 +290,28 @@ class MalProvider(
 
     # -- transport ------------------------------------------------------------------
 
+    async def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """A request; MAL's 403 ("DoS detected") means "back off", not "no access".
+
+        Raises:
+            HttpError: the request failed for good (403 as RATE_LIMITED).
+        """
+        try:
+            return await self.http.request(method, url, **kwargs)
+        except HttpError as exc:
+            if exc.status != 403:
+                raise
+            raise HttpError(
+                f"{exc} (MAL refuses clients it considers abusive: slow down)",
+                code=WriteError.RATE_LIMITED,
+                status=403,
+                response=exc.response,
+            ) from exc
+
     async def _json(self, method: str, url: str, **kwargs: Any) -> Any:
         """A request whose JSON body matters; one malformed body is asked again."""
         for attempt in (1, 2):
-            response = await self.http.request(method, url, **kwargs)
+            response = await self._request(method, url, **kwargs)
             try:
                 return response.json()
             except ValueError:
@@ -381,8 +396,8 @@ class MalProvider(
         return Page(tuple(items), str(offset + limit) if more else None)
 
     async def _details(self, anime_id: int, fields: str) -> dict[str, Any] | None:
-        response = await self.http.get(
-            f"/anime/{anime_id}", params={"fields": fields}, expect=(404,)
+        response = await self._request(
+            "GET", f"/anime/{anime_id}", params={"fields": fields}, expect=(404,)
         )
         if response.status_code == 404:
             return None
@@ -535,7 +550,7 @@ class MalProvider(
     ) -> WriteResult:
         try:
             # Absolute values: repeating the same PATCH is harmless, so retry.
-            await self.http.request(
+            await self._request(
                 "PATCH", f"/anime/{anime_id}/my_list_status", data=form, retry=True
             )
         except HttpError as exc:
@@ -544,7 +559,7 @@ class MalProvider(
                 op=WriteOp.UPSERT_RECORD,
                 token=write.token,
                 ref=write.ref,
-                code=_write_code(exc),
+                code=exc.code,
                 error=str(exc),
             )
         # A 2xx means MAL applied it, even if the echoed body were unreadable.
@@ -577,14 +592,14 @@ class MalProvider(
                 error="a MAL delete needs a numeric anime id (key or anchor ref)",
             )
         try:
-            await self.http.request("DELETE", f"/anime/{int(key)}/my_list_status")
+            await self._request("DELETE", f"/anime/{int(key)}/my_list_status")
         except HttpError as exc:
             return WriteResult(
                 ok=False,
                 op=WriteOp.DELETE_RECORD,
                 token=write.token,
                 ref=write.ref,
-                code=_write_code(exc),
+                code=exc.code,
                 error=str(exc),
             )
         return WriteResult(

@@ -30,6 +30,7 @@ from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.server import (
     FakeLimit,
     FakeRequest,
+    FakeResponse,
     FakeService,
     HttpFault,
 )
@@ -126,6 +127,7 @@ class MalFake(FakeService):
         media: The catalog (`FakeMedia`; works without `mal_id` are ignored).
         time_scale: Real seconds per service second.
         per_minute: Optional request limit (MAL publishes none; off by default).
+            Going over it is answered like MAL answers abuse: 403 "DoS detected".
         client_id: The registered client id the token endpoint accepts.
         client_secret: The client secret (None: a public client without one).
         access_token: The initially valid access token.
@@ -175,6 +177,12 @@ class MalFake(FakeService):
         self.route("GET", r"/v2/anime/(?P<id>\d+)", self._anime)
         self.route("PATCH", r"/v2/anime/(?P<id>\d+)/my_list_status", self._patch)
         self.route("DELETE", r"/v2/anime/(?P<id>\d+)/my_list_status", self._delete)
+
+    def _limit_response(self, request: FakeRequest) -> FakeResponse | None:
+        refused = super()._limit_response(request)
+        if refused is None:
+            return None
+        return FakeResponse(403, {"error": "forbidden", "message": "DoS detected"})
 
     # -- test controls ----------------------------------------------------------------
 
