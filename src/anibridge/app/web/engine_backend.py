@@ -974,10 +974,20 @@ class EngineBackend:
                     "source": str(edge.source),
                     "target": str(edge.target),
                     "ranges": [_pair_text(p) for p in edge.pairs],
-                    "provenance": sorted({o for p in edge.pairs for o in p.provenance}),
+                    "provenance": sorted(
+                        {self._origin(o) for p in edge.pairs for o in p.provenance}
+                    ),
                 }
             )
         return {"descriptor": str(source), "edges": edges}
+
+    def _origin(self, origin: str) -> str:
+        """Where an edge came from, as a person reads it (no server paths)."""
+        if origin == str(self.custom_mappings_path):
+            return "your overrides"
+        if "://" in origin:
+            return origin
+        return Path(origin).name or origin
 
     def overrides_text(self) -> str:
         """The custom file's text."""
