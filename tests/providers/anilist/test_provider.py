@@ -584,3 +584,12 @@ async def test_ref_reads_take_200_refs_per_request():
         assert len(nodes.items) == 250
         assert fake.count("data") == 2
         await provider.close()
+
+
+async def test_refused_token_at_start_says_what_to_do(fake):
+    provider = make_provider(fake, token="wrong")
+    with pytest.raises(Exception, match="personal access token") as info:
+        await provider.initialize()
+    assert getattr(info.value, "code", None) is WriteError.AUTH
+    assert "wrong" not in str(info.value)
+    await provider.close()

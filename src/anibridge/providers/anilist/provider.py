@@ -217,7 +217,17 @@ class AniListProvider(
             raise ValueError(
                 "anilist: config 'token' (a personal access token) is required"
             )
-        data = await self._query(docs.VIEWER, {})
+        try:
+            data = await self._query(docs.VIEWER, {})
+        except HttpError as exc:
+            if exc.code is not WriteError.AUTH:
+                raise
+            raise AniListError(
+                f"{exc}: AniList refused the token; create a new personal access "
+                "token (anilist.co/settings/developer) and update the config",
+                code=WriteError.AUTH,
+                status=exc.status,
+            ) from exc
         viewer = data["Viewer"]
         self.user_id = int(viewer["id"])
         options = viewer.get("mediaListOptions") or {}
