@@ -161,3 +161,22 @@ async def test_update_runs_inside_an_event_loop(
     # the sync wrapper also works while a loop is running (worker thread)
     again = update(host.url(ASSET), cache=tmp_path, retry=FAST)
     assert again.status == "not_modified"
+
+
+def test_default_index_uses_the_configured_cache_once(
+    host: FakeReleases, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anibridge.mappings import default_index
+
+    host.publish(ASSET, payload(1))
+    monkeypatch.setenv("ANIBRIDGE_MAPPINGS_CACHE", str(tmp_path))
+    monkeypatch.setenv("ANIBRIDGE_MAPPINGS_URL", host.url(ASSET))
+    assert update(retry=FAST).status == "updated"  # URL and cache from the env
+    default_index.cache_clear()
+    try:
+        index = default_index()
+        assert index is default_index()
+        assert index.origins == (str(cache_files(tmp_path).current),)
+        assert index.translate("anilist:1", 3) == {ExternalId("mal", "1"): (3,)}
+    finally:
+        default_index.cache_clear()
