@@ -395,3 +395,36 @@ async def test_incremental_sync_reads_only_touched_anchors_and_keeps_cursor_on_f
     assert [a.ref.key for a in retry.plan.actions] == ["100"]
     assert retry.report.counts() == {"applied": 1}
     assert stores.cursor("default", "plex") != kept
+
+
+async def test_approved_ids_the_state_no_longer_produces_are_reported(idx):
+    providers, stores = setup()
+    preview = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
+    )
+    ids = {a.id for a in preview.plan.actions}
+    for rec in watched("a", 1, [4]):
+        providers["plex"].put_record(rec)  # entry "a" changes: its action id changes
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, only=ids, sleep=nosleep
+    )
+    assert len(result.run.summary["missing"]) == 1
+    assert result.report.counts() == {"applied": 1}
+    assert result.run.status == "partial"
+
+
+async def test_a_failing_provider_read_marks_the_run_failed(idx):
+    providers, stores = setup()
+    providers["plex"].inject_exception(RuntimeError("server down"), method="scan")
+    with pytest.raises(RuntimeError, match="server down"):
+        await run_sync(providers, PAIR, Policy(), stores.bundle(), index=idx)
+    (run,) = stores.runs("default")
+    assert run.status == "failed" and "server down" in run.error
+
+
+async def test_writes_are_batched_per_provider_config(idx):
+    providers, stores = setup()
+    providers["anilist"].config["write_batch_size"] = 1
+    await run_sync(providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep)
+    writes = [c for c, _ in providers["anilist"].calls if c == "write_records"]
+    assert len(writes) == 2

@@ -88,6 +88,12 @@ class ApplyReport:
         return out
 
 
+def _batch_size(provider: Provider, default: int) -> int:
+    """Writes per call: the provider's ``write_batch_size`` config, else `default`."""
+    value = provider.config.get("write_batch_size", default)
+    return value if isinstance(value, int) and value > 0 else default
+
+
 def _kind_key(ref: Any, kind: str) -> tuple[str, str]:
     return (ref_id(ref), kind)
 
@@ -259,8 +265,9 @@ class _Applier:
                 self.finish(o, "unchanged", None, "already sent (journal)")
                 continue
             ready.append((o, None))
-        for i in range(0, len(ready), self.batch_size):
-            batch = ready[i : i + self.batch_size]
+        size = _batch_size(provider, self.batch_size)
+        for i in range(0, len(ready), size):
+            batch = ready[i : i + size]
             if name in self.report.stopped:
                 for o, _ in batch:
                     self.finish(
@@ -380,7 +387,8 @@ async def apply_plan(
         sleep: Backoff sleep (tests pass a fake).
         retries: Retries for RATE_LIMITED/TRANSIENT.
         backoff: First backoff delay in seconds (doubles each retry).
-        batch_size: Writes per provider call.
+        batch_size: Writes per provider call (a provider's ``write_batch_size``
+            config wins).
         undoes: Action id → the action id it reverts (undo runs).
 
     Returns:

@@ -188,6 +188,40 @@ async def run_sync(
         run_id, policy.profile, started, kind="dry_run" if dry_run else "sync"
     )
     stores.runs.start_run(run)
+    try:
+        return await _execute(
+            run, providers, pairs, policy, stores, index, dry_run, only, sleep,
+            snapshots, on_plan, incremental,
+        )  # fmt: skip
+    except GuardError:
+        raise  # recorded as refused
+    except Exception as exc:
+        stores.runs.finish_run(
+            replace(
+                run,
+                finished_at=utcnow().isoformat(),
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        )
+        raise
+
+
+async def _execute(
+    run: RunRecord,
+    providers: Mapping[str, Provider],
+    pairs: Sequence[Pair],
+    policy: Policy,
+    stores: Stores,
+    index: EdgeIndex | None,
+    dry_run: bool,
+    only: Collection[str] | None,
+    sleep: Sleep,
+    snapshots: Mapping[str, Snapshot] | None,
+    on_plan: Callable[[Plan], Any] | None,
+    incremental: bool,
+) -> SyncResult:
+    run_id, started = run.id, run.started_at
     snaps: dict[str, Snapshot] = dict(snapshots or {})
     cursors: dict[str, str] = {}
     one_way_sources = {
@@ -258,6 +292,11 @@ async def run_sync(
         )
         stores.runs.finish_run(run)
         return SyncResult(run, plan, None, snaps)
+    missing: list[str] = []
+    if only is not None:  # approved ids the state no longer produces are reported
+        known = {a.id for a in plan.actions}
+        missing = sorted(set(only) - known)
+        only = [i for i in only if i in known]
     report = await apply_plan(
         plan, providers, journal, run_id=run_id, only=only, force=True, sleep=sleep
     )
@@ -270,7 +309,7 @@ async def run_sync(
         if key not in failed_sources:  # a failed write is retried from the old cursor
             stores.cursors.set_cursor(policy.profile, key, cursor)
     counts = report.counts()
-    failed = counts.get("failed", 0) + counts.get("skipped", 0)
+    failed = counts.get("failed", 0) + counts.get("skipped", 0) + len(missing)
     run = replace(
         run,
         finished_at=now,
@@ -280,6 +319,7 @@ async def run_sync(
             "planned": len(plan.actions),
             **counts,
             "stopped": dict(report.stopped),
+            "missing": missing,
         },
     )
     stores.runs.finish_run(run)
