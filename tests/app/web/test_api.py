@@ -115,7 +115,9 @@ def test_mappings_lookup_and_overrides(api):
     assert api.get("/api/mappings/overrides").text == good
     edges = api.get("/api/mappings/lookup", params={"descriptor": "tvdb_show:123:s1"})
     assert [e["target"] for e in edges.json()["edges"]] == ["anilist:99999"]
-    assert edges.json()["edges"][0]["provenance"] == ["your overrides"]
+    assert edges.json()["edges"][0]["provenance"] == ["derived"]  # the reverse
+    forward = api.get("/api/mappings/lookup", params={"descriptor": "anilist:99999"})
+    assert forward.json()["edges"][0]["provenance"] == ["your overrides"]
     assert all("/" not in o for e in found["edges"] for o in e["provenance"])
 
 
