@@ -216,7 +216,8 @@ class MappingIndex:
         found = entries.get(descriptor)  # type: ignore[call-overload]
         if found is None:
             key = self._key(descriptor)
-            found = entries.get(key)
+            if key is not descriptor:
+                found = entries.get(key)
             if found is None:
                 found = entries[key] = self._build_entries(key)
             if descriptor.__class__ is ExternalId:
