@@ -620,3 +620,41 @@ async def test_more_changes_than_the_limit_are_handed_out_over_several_polls(
     fresh = await make_trakt()
     rest = await fresh.poll_changes(ChangeQuery(cursor=first.cursor))
     assert {c.ref for c in rest.items} >= {episode_ref(1, 1, n) for n in (7, 8)}
+
+
+async def test_collection_writes_collect_and_remove_items(fake, provider, make_trakt):
+    results = await provider.write_records(
+        [
+            UpsertRecord(movie_ref(2), "collection"),
+            UpsertRecord(season_ref(1, 0), "collection"),  # both specials
+            UpsertRecord(movie_ref(77), "collection"),
+            UpsertRecord(
+                movie_ref(1), "collection", set={RecordField.LAST_ACTIVITY_AT: T0}
+            ),
+        ]
+    )
+    assert [r.code for r in results] == [
+        None,
+        None,
+        WriteError.NOT_FOUND,
+        WriteError.UNSUPPORTED,
+    ]
+    assert set(fake.collection) == {
+        ("movie", 2),
+        ("episode", 1, 0, 1),
+        ("episode", 1, 0, 2),
+    }
+    fresh = await make_trakt()
+    page = await fresh.fetch_records(RecordQuery(native_record_kinds=("collection",)))
+    assert {r.ref for r in page.items} == {
+        movie_ref(2),
+        show_ref(1),  # the show itself is "in the collection"
+        episode_ref(1, 0, 1),
+        episode_ref(1, 0, 2),
+    }
+    (removed,) = await fresh.write_records(
+        [DeleteRecord(ref=show_ref(1), kind="collection")]
+    )
+    assert removed.ok
+    assert set(fake.collection) == {("movie", 2)}
+    assert fake.count("write") == 2

@@ -748,7 +748,7 @@ class TraktProvider(
     async def write_records(
         self, writes: Sequence[RecordWrite]
     ) -> Sequence[WriteResult]:
-        """Ratings and watchlist upserts/deletes, un-watching, in batched requests."""
+        """Ratings, watchlist and collection upserts/deletes, un-watching, batched."""
         results: list[WriteResult | None] = [None] * len(writes)
         groups: dict[str, list[_Pending]] = {}
         for position, write in enumerate(writes):
@@ -876,7 +876,27 @@ class TraktProvider(
                     self._play_ids.pop(play, None)
 
             return pending("/sync/history/remove", {}, unwatched)
-        if kind in (WATCHED, PROGRESS, COLLECTION):
+        if kind == COLLECTION:
+            if isinstance(write, DeleteRecord):
+
+                def uncollected() -> None:
+                    for known in [r for r in state.collection if _under(r, ref)]:
+                        del state.collection[known]
+
+                return pending("/sync/collection/remove", {}, uncollected)
+            if write.set or write.clear:
+                return _fail(
+                    write,
+                    op,
+                    WriteError.UNSUPPORTED,
+                    "trakt: a collection record has no writable fields",
+                )
+            return pending(
+                "/sync/collection",
+                {},
+                lambda: state.collection.setdefault(ref, utcnow()),
+            )
+        if kind in (WATCHED, PROGRESS):
             return _fail(
                 write,
                 op,
@@ -1191,6 +1211,11 @@ class TraktProvider(
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _under(ref: Ref, root: Ref) -> bool:
+    """Whether `ref` is `root` or a part inside it."""
+    return ref.key == root.key and ref.path[: len(root.path)] == root.path
 
 
 def _complete(

@@ -293,9 +293,14 @@ def absorb_collection_movies(
 def absorb_collection_shows(
     state: UserState, items: Iterable[Mapping[str, Any]]
 ) -> None:
-    """`/sync/collection/shows` → collected episodes."""
+    """`/sync/collection/shows` → collected episodes, and the show itself.
+
+    The show's own record ("in the collection", last collected) is what the
+    engine compares an anchor-level collection state with.
+    """
     for item in items:
         media = state.note_media(SHOW, item.get("show"))
+        state.collection[media.ref] = _when(item.get("last_collected_at"))
         for season in item.get("seasons") or ():
             number = _number(season.get("number"), "season number")
             for episode in season.get("episodes") or ():

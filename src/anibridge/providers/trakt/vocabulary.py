@@ -27,7 +27,9 @@ Record kinds (one channel each, never mixed):
   seasons and episodes; LAST_ACTIVITY_AT = when rated (read-only).
 - ``"watchlist"`` → `RecordKind.PLANNED`: the record's existence means "on the
   watchlist" (intent to watch, not `Status.PLANNED`); NOTES are the watchlist notes.
-- ``"collection"`` → `RecordKind.COLLECTION`: LAST_ACTIVITY_AT = collected (read-only).
+- ``"collection"`` → `RecordKind.COLLECTION`: on movies, episodes and (derived) the
+  show; LAST_ACTIVITY_AT = collected (read-only). Upserting one collects the item
+  (a show: all its episodes), deleting one removes it.
 
 Events: history entries, native kinds ``"watch"`` / ``"scrobble"`` → PLAY and
 ``"checkin"`` → CHECKIN; appends are written as ``"watch"`` entries.

@@ -347,6 +347,8 @@ class FakeTrakt(FakeService):
         r("POST", r"/sync/watchlist", self.add_watchlist, kind="write")
         r("POST", r"/sync/watchlist/remove", self.remove_watchlist, kind="write")
         r("GET", r"/sync/collection/(?P<type>movies|shows)", self.get_collection)
+        r("POST", r"/sync/collection", self.add_collection, kind="write")
+        r("POST", r"/sync/collection/remove", self.remove_collection, kind="write")
         r("GET", r"/search/(?P<id_type>trakt|imdb|tmdb|tvdb)/(?P<id>[^/]+)", self.by_id)
         r("GET", r"/search/(?P<types>[a-z,]+)", self.by_text)
         r("GET", r"/movies/(?P<id>[^/]+)", self.movie_summary)
@@ -988,6 +990,40 @@ class FakeTrakt(FakeService):
                 (e["key"] for e in removed), ("movies", "episodes")
             ),
             "not_found": missing | {"ids": [i for i in ids if i not in known]},
+        }
+
+    def add_collection(self, request: FakeRequest) -> Any:
+        """`POST /sync/collection` (a show or season stands for its episodes)."""
+        found, missing = self._expand(request.json(), season_level=False)
+        added: list[Key] = []
+        existing: list[Key] = []
+        for key, fields in found:
+            if key in self.collection:
+                existing.append(key)
+                continue
+            at = fields.get("collected_at")
+            self.collect(key, parse_iso(at) if at else None)
+            added.append(key)
+        pair = ("movies", "episodes")
+        return FakeResponse(
+            201,
+            {
+                "added": self._counts(added, pair),
+                "updated": {"movies": 0, "episodes": 0},
+                "existing": self._counts(existing, pair),
+                "not_found": missing,
+            },
+        )
+
+    def remove_collection(self, request: FakeRequest) -> Any:
+        """`POST /sync/collection/remove`."""
+        found, missing = self._expand(request.json(), season_level=False)
+        deleted = [key for key, _ in found if self.collection.pop(key, None)]
+        for key in deleted:
+            self._touch(key, "collected_at")
+        return {
+            "deleted": self._counts(deleted, ("movies", "episodes")),
+            "not_found": missing,
         }
 
     def add_ratings(self, request: FakeRequest) -> Any:
