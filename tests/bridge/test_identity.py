@@ -190,3 +190,18 @@ async def test_stored_links_spare_later_resolve_calls():
         dry_run=True,
     )
     assert resolved == [["anilist:151803"]]  # the stored link answered
+
+
+async def test_one_catalogue_per_season_and_target_so_nothing_counts_twice(tmp_path):
+    index = custom_index(
+        tmp_path,
+        'anilist:7:\n  tvdb_show:1:s1:\n    "1-12": "1-12"\n  tmdb_show:2:s1:\n    "1-12": "1-12"\n',
+    )
+    src = library(
+        [("p", "Show", {1: 12}, ["tvdb_show:1", "tmdb_show:2"])],
+        watched("p", 1, range(1, 5)),
+    )
+    dst = tracker([("7", "Show", 12, ["anilist:7"])])
+    a, _, ident = await _identify(src, dst, index)
+    assert [r.source_part for r in ident.routes["p"]] == ["tvdb_show:1:s1"]
+    assert observe(a, ident)["7"].weighted == 4

@@ -334,9 +334,23 @@ def _attach(
 
 
 def _prefer_direct(result: Identity) -> None:
+    """Direct ids beat the dataset; one source authority per (season, target).
+
+    A server may list ids of several catalogues (TVDB and TMDB) whose season
+    numbering differs; only the first-listed authority that reaches a target is used
+    for it, so an episode is never counted twice or through the wrong ordering.
+    """
     for key, routes in result.routes.items():
         if any(r.via in ("direct", "override") for r in routes):
-            result.routes[key] = [r for r in routes if r.via != "mapping"]
+            routes = [r for r in routes if r.via != "mapping"]
+        chosen: dict[tuple[int | None, str], str] = {}
+        kept = []
+        for r in routes:
+            authority = r.source_part.split(":", 1)[0]
+            first = chosen.setdefault((r.season, r.target.key), authority)
+            if first == authority:
+                kept.append(r)
+        result.routes[key] = kept
 
 
 def _scope_season(i: ExternalId) -> int | None:
