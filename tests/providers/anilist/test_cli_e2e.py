@@ -107,7 +107,12 @@ def test_local_library_to_anilist_then_nothing_to_do(tmp_path):
         assert fake.statuses()[429] == 0
 
 
-def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
+# With and without AniList completion dates (the engine must not invent a finish
+# date for one side that it then copies back on the next run).
+@pytest.mark.parametrize("completion_dates", [True, False])
+def test_anilist_and_mal_two_way_converge_then_nothing_to_do(
+    tmp_path, completion_dates
+):
     media = sample_media(10)
     with (
         AniListFake(media=media, time_scale=SCALE) as anilist,
@@ -121,10 +126,9 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
                 progress=(item.episodes or 1) if done else min(2, item.episodes or 2),
                 score=10 * (5 + n),
                 startedAt={"year": 2023, "month": 1 + n, "day": 3},
-                # Completed entries carry their completion date, as on AniList.
-                # (Without one, the engine derives a finish date for MAL from the
-                # start date and copies it back to AniList on the second run.)
-                completedAt={"year": 2023, "month": 2 + n, "day": 1} if done else {},
+                completedAt={"year": 2023, "month": 2 + n, "day": 1}
+                if done and completion_dates
+                else {},
                 updatedAt=1_700_000_000 + n,
             )
         for n, item in enumerate(media[5:]):
