@@ -18,7 +18,6 @@ from anibridge.provider.base import (
     EventSummaryQuery,
     ExternalId,
     FacetName,
-    Identifiers,
     NodeQuery,
     Progress,
     Rating,
@@ -581,7 +580,6 @@ async def test_every_request_carries_the_trakt_headers(fake, provider):
     # The fake answers 403/400 without trakt-api-key / trakt-api-version: 2.
     assert fake.statuses()[403] == 0 and fake.statuses()[400] == 0
     assert fake.count("identity") == 1
-    assert isinstance(Identifiers(), Identifiers)
 
 
 async def test_wrong_api_key_is_an_auth_error(fake, make_trakt):

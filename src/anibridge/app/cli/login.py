@@ -84,6 +84,12 @@ async def _login_trakt(
     from anibridge.store import SqlStore, TokenStore, load_secret_key
 
     targets = trakt_targets(config, profile)
+    apps = {(t.config.get("client_id"), t.config.get("base_url")) for _, t in targets}
+    if len(apps) > 1:
+        raise fail(
+            "several Trakt apps (client_id/base_url) are configured; sign in to one "
+            "at a time with --profile"
+        )
     name, spec = targets[0]
     provider = build_provider(
         spec, where=f"profiles.{name}.{spec.key}", base_dir=config.base_dir
