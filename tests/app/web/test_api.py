@@ -313,3 +313,112 @@ def test_a_kept_plan_survives_a_restart(workspace, mapping_index, start):
             assert kept[0]["status"] == "applied"
     finally:
         second.stop()
+
+
+TWO_WAY = """\
+data_dir: data
+profiles:
+  demo:
+    direction: two_way
+    source:
+      type: local
+      name: mine
+      config: {path: mine.sqlite, seed: a.yaml, authorities: [anilist]}
+    target:
+      type: local
+      name: theirs
+      config: {path: theirs.sqlite, seed: b.yaml, authorities: [anilist]}
+"""
+
+LIST_DOC = """\
+anibridge_local: 1
+items:
+  - key: "anilist:21"
+    kind: series
+    title: One Piece
+    ids: ["anilist:21"]
+    episodes: 1100
+    record: {{status: watching, progress: {progress}}}
+"""
+
+
+def test_two_way_incremental_notices_changes_on_the_target(
+    tmp_path, migrated_db, mapping_index, start
+):
+    import asyncio
+    import concurrent.futures
+    import logging
+    import shutil
+
+    import httpx
+
+    from anibridge.provider.base import (
+        Progress,
+        RecordField,
+        RecordQuery,
+        Ref,
+        UpsertRecord,
+    )
+    from anibridge.providers.local import LocalProvider
+
+    root = tmp_path / "two"
+    root.mkdir()
+    (root / "a.yaml").write_text(LIST_DOC.format(progress=3))
+    (root / "b.yaml").write_text(LIST_DOC.format(progress=3))
+    (root / "anibridge.yaml").write_text(TWO_WAY)
+    (root / "data").mkdir()
+    shutil.copy(migrated_db, root / "data" / "anibridge.db")
+    server = start(root / "anibridge.yaml", mapping_index)
+
+    async def read(name: str) -> int:
+        p = LocalProvider(
+            logger=logging.getLogger("t"), config={"path": str(root / name)}
+        )
+        await p.initialize()
+        try:
+            page = await p.fetch_records(RecordQuery(fields=frozenset(RecordField)))
+            return page.items[0].values[RecordField.PROGRESS].current
+        finally:
+            await p.close()
+
+    async def bump() -> None:
+        p = LocalProvider(
+            logger=logging.getLogger("t"), config={"path": str(root / "theirs.sqlite")}
+        )
+        await p.initialize()
+        write = UpsertRecord(
+            Ref("anilist:21"), set={RecordField.PROGRESS: Progress(7, 1100, "episode")}
+        )
+        assert (await p.write_records([write]))[0].ok
+        await p.close()
+
+    def run(coro):
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
+
+    try:
+        token = server.ctx.auth.create_token("t")[1]
+        with httpx.Client(
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ) as api:
+
+            def incremental() -> dict:
+                r = api.post(
+                    "/api/profiles/demo/sync",
+                    json={"mode": "incremental", "wait": True},
+                )
+                return r.json()["result"]
+
+            # First runs: everything is new; our own writes show up in the feeds
+            # once, then the profile settles.
+            statuses = [incremental()["status"] for _ in range(3)]
+            assert statuses[-1] == "skipped", statuses
+            run(bump())  # someone edits the *target* side
+            result = incremental()
+            assert result["status"] == "ok", result
+            assert "refs" not in result["summary"]  # a full run, not targeted
+            assert run(read("mine.sqlite")) == 7  # the change came back to the source
+    finally:
+        server.stop()

@@ -432,6 +432,7 @@ class EngineBackend:
         cursor_after: str | None = None
         mode = request.mode
         touched: set[str] = set()
+        commit_later: list[tuple[str, str]] = []
         if mode is SyncMode.TARGETED:
             touched, errors = await self._inbound_refs(prof, request)
             if not touched:
@@ -441,14 +442,32 @@ class EngineBackend:
                     error="; ".join(errors) or None,
                 )
         elif mode is SyncMode.INCREMENTAL:
+            target_key = prof.cfg.target.key
+            target = prof.providers[target_key]
+            target_after: str | None = None
+            target_changed: set[str] = set()
+            if prof.cfg.direction == "two_way" and isinstance(
+                target, SupportsChangeFeed
+            ):
+                # Changes on the target matter too; they make this a full run.
+                target_changed, target_after = await self._poll(
+                    prof, target, target_key
+                )
             if isinstance(source, SupportsChangeFeed):
-                touched, cursor_after = await self._poll(prof, source)
-                if not touched:
+                touched, cursor_after = await self._poll(prof, source, source_key)
+                if target_changed:
+                    touched = set()
+                    mode = SyncMode.FULL
+                elif not touched:
                     if cursor_after is not None and not request.dry_run:
                         stores.cursors.set_cursor(profile, source_key, cursor_after)
+                    if target_after is not None and not request.dry_run:
+                        stores.cursors.set_cursor(profile, target_key, target_after)
                     return RunResult("skipped", summary={"changes": 0})
             else:
                 mode = SyncMode.FULL
+            if target_after is not None:
+                commit_later.append((target_key, target_after))
         if touched:
             snapshots[source_key] = await targeted_snapshot(
                 source, source_key, sorted(touched)
@@ -459,6 +478,9 @@ class EngineBackend:
             return result
         if cursor_after is not None and not request.dry_run:
             stores.cursors.set_cursor(profile, source_key, cursor_after)
+        if not request.dry_run and result.run.status == "ok":
+            for key, cursor in commit_later:
+                stores.cursors.set_cursor(profile, key, cursor)
         self._remember_titles(result)
         summary = dict(result.run.summary)
         if touched:
@@ -526,10 +548,10 @@ class EngineBackend:
         return keys, errors
 
     async def _poll(
-        self, prof: _Profile, source: SupportsChangeFeed
+        self, prof: _Profile, source: SupportsChangeFeed, key: str
     ) -> tuple[set[str], str | None]:
+        """Anchor keys changed since the stored cursor, and the cursor after them."""
         stores = self._stores()
-        key = prof.cfg.source.key
         cursor = stores.cursors.cursor(prof.name, key)
         keys: set[str] = set()
         for _ in range(10_000):
