@@ -80,6 +80,8 @@ async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
         store.close()
     if run is None:
         raise fail(f"no run {run_id!r} in the store at {loaded.store_url}")
+    if run.kind == "dry_run":
+        raise fail(f"run {run_id} was a dry run: it wrote nothing, so there is no undo")
     session = await open_session(loaded, run.profile)
     session.stop = stop
     try:
