@@ -461,17 +461,29 @@ class TraktProvider(
         """Nodes by ref (catalog lookups for ids the user has no state on), or all."""
         nodes: list[Node] = []
         if query.refs:
+            wanted: list[tuple[Ref, str, int]] = []
             for ref in dict.fromkeys(query.refs):
                 try:
                     media_type, trakt_id, _, _ = parse_ref(ref)
                 except TraktDataError:
                     continue
-                media = await self._media(media_type, trakt_id)
+                wanted.append((ref, media_type, trakt_id))
+            # Unknown items are looked up concurrently; the limiter paces them.
+            unique = list(dict.fromkeys((m, i) for _, m, i in wanted))
+            looked = await asyncio.gather(*(self._media(m, i) for m, i in unique))
+            by_id = dict(zip(unique, looked, strict=True))
+            found = [by_id[(m, i)] for _, m, i in wanted]
+            if FacetName.STRUCTURE in query.facets:
+                shows = {
+                    media.ref.key: media
+                    for (ref, _, _), media in zip(wanted, found, strict=True)
+                    if media is not None and ref.is_anchor
+                }
+                await asyncio.gather(*(self._structure(m) for m in shows.values()))
+            for (ref, _, _), media in zip(wanted, found, strict=True):
                 if media is None:
                     continue
                 if ref.is_anchor:
-                    if FacetName.STRUCTURE in query.facets:
-                        await self._structure(media)
                     node = node_for(media, query.facets)
                 else:
                     node = await self._part_node(media, ref)
