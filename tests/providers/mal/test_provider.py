@@ -496,3 +496,21 @@ async def test_abuse_403_is_rate_limited_and_the_client_limit_avoids_it(catalog)
         await polite.close()
         assert all(r.ok for r in results)
         assert fake.statuses()[403] == 0
+
+
+async def test_few_refs_use_the_cheaper_path(fake, provider, catalog):
+    for item in catalog[:3]:
+        fake.add_entry(item.mal_id, status="watching")
+    fake.reset_counters()
+    one = await provider.fetch_records(
+        RecordQuery(fields=ALL, refs=(Ref.anchor(str(catalog[0].mal_id)),))
+    )
+    assert len(one.items) == 1 and fake.count("data") == 1  # GET anime/{id}
+    await scan_all(provider)  # now the list size (one page) is known
+    fake.reset_counters()
+    three = await provider.fetch_records(
+        RecordQuery(
+            fields=ALL, refs=tuple(Ref.anchor(str(m.mal_id)) for m in catalog[:3])
+        )
+    )
+    assert len(three.items) == 3 and fake.count("data") == 1  # one list page

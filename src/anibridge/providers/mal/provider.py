@@ -94,8 +94,8 @@ CHANGE_PAGE = 100
 NODE_FIELDS = "num_episodes,media_type,alternative_titles"
 LIST_FIELDS = f"list_status{{{','.join(LIST_STATUS_FIELDS)}}},{NODE_FIELDS}"
 DETAIL_FIELDS = f"my_list_status{{{','.join(LIST_STATUS_FIELDS)}}},{NODE_FIELDS}"
-#: Ref lookups up to this many use one `GET anime/{id}` each; more read the list.
-PER_ID_LIMIT = 10
+#: List pages assumed when the list size is not known yet (most lists fit in two).
+ASSUMED_LIST_PAGES = 2
 
 
 def _token_url(config: Mapping[str, object]) -> str:
@@ -410,7 +410,7 @@ class MalProvider(
         return body if isinstance(body, dict) else None
 
     async def fetch_records(self, query: RecordQuery) -> Page[Record]:
-        """Records by ref (per id for a few, the list for many) or the whole list."""
+        """Records by ref (per id, or the list when that is fewer requests)."""
         if query.native_record_kinds and "" not in query.native_record_kinds:
             return Page(())
         if not query.refs and not query.keys:
@@ -432,8 +432,13 @@ class MalProvider(
             dict.fromkeys(int(r.key) for r in refs if r.is_anchor and r.key.isdigit())
         )
         records: list[Record] = []
-        list_pages = max(1, -(-(self._list_size or 1) // PAGE_SIZE))
-        if len(ids) > max(PER_ID_LIMIT, list_pages):
+        # One `GET anime/{id}` per ref, or the whole list: whichever is fewer requests.
+        list_pages = (
+            max(1, -(-self._list_size // PAGE_SIZE))
+            if self._list_size is not None
+            else ASSUMED_LIST_PAGES
+        )
+        if len(ids) >= list_pages:
             wanted = set(ids)
             for row in await self._all_rows():
                 if int(row["node"]["id"]) in wanted:
