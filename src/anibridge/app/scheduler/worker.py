@@ -185,6 +185,7 @@ class ProfileWorker:
         else:
             if not job.future.done():
                 job.future.set_result(value)
+            log.info("profile %s: %s → %s", self.profile, job.label, _describe(value))
             self._bus.publish("job_finished", profile=self.profile, job=job.label)
         finally:
             self.current = None
@@ -210,6 +211,17 @@ class ProfileWorker:
                 request.to_json(),
             )
         self.runs += 1
+        log.log(
+            logging.WARNING if result.status in ("failed", "refused") else logging.INFO,
+            "profile %s: %s%s run (%s) → %s %s%s",
+            self.profile,
+            request.mode.value,
+            " dry" if request.dry_run else "",
+            ", ".join(request.reasons) or "manual",
+            result.status,
+            ", ".join(f"{k} {v}" for k, v in result.summary.items() if v) or "",
+            f" — {result.error}" if result.error else "",
+        )
         self.current = None
         self.last_result = result
         self.recent.append(result)
@@ -243,6 +255,13 @@ class ProfileWorker:
             "last_result": self.last_result.to_json() if self.last_result else None,
             "last_finished_at": self.last_finished_at,
         }
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, RunResult):
+        counts = ", ".join(f"{k} {v}" for k, v in value.summary.items() if v)
+        return f"{value.status} {counts}".strip()
+    return "done"
 
 
 def _now() -> str:

@@ -57,4 +57,5 @@ class ServiceContext:
                 ),
             )
         self.bus.publish("webhook", provider=provider, profiles=profiles)
+        log.info("webhook from %s → %s", provider, ", ".join(profiles) or "no profile")
         return profiles
