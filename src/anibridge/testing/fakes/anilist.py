@@ -171,7 +171,7 @@ class AniListFake(FakeService):
         self._last_stamp = 0
         self.route("POST", r"/", self._graphql)
 
-    # -- test controls ------------------------------------------------------------
+    # -- test controls ----------------------------------------------------------------
 
     def add_media(self, *media: FakeMedia) -> None:
         """Make more works known to the catalog."""
@@ -235,7 +235,7 @@ class AniListFake(FakeService):
                 for e in self.entries.values()
             }
 
-    # -- HTTP -----------------------------------------------------------------------
+    # -- HTTP -------------------------------------------------------------------------
 
     def _graphql(self, request: FakeRequest) -> FakeResponse:
         try:
@@ -322,7 +322,7 @@ class AniListFake(FakeService):
         scheme, _, token = header.partition(" ")
         return scheme.lower() == "bearer" and token in self.tokens
 
-    # -- state ----------------------------------------------------------------------
+    # -- state ------------------------------------------------------------------------
 
     def _stamp(self) -> int:
         now = int(time.time())
