@@ -210,12 +210,16 @@ class LocalProvider(
         if self.settings.seed is not None and not db.anchor_keys():
             data = self.settings.seed.read_bytes()
             self._import(data, where=str(self.settings.seed))
-        stored_account = db.meta("account")
+        self._refresh_account()
+        self._refresh_authorities()
+
+    def _refresh_account(self) -> None:
+        """The account: config first, then the file's (imported) one, then its name."""
+        stored_account = self.db.meta("account")
         account = json.loads(stored_account) if stored_account else {}
         key = self.settings.account or account.get("key") or self.settings.path.stem
         title = self.settings.title or account.get("title") or key
         self._account = Account(key=key, title=title)
-        self._refresh_authorities()
 
     async def close(self) -> None:
         """Close the file."""
@@ -908,6 +912,8 @@ class LocalProvider(
             if parsed.account:
                 db.set_meta("account", json.dumps(parsed.account, sort_keys=True))
         self._refresh_authorities()
+        if self._account is not None:
+            self._refresh_account()
         return len(after_anchors)
 
     def _store(self, parsed: ParsedDocument, now: str) -> None:
