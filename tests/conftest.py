@@ -1,0 +1,25 @@
+"""Suite-wide isolation: no test reads or writes the real user's AniBridge state.
+
+Every test (and every CLI subprocess it starts, which inherits the environment) sees
+empty private cache/config/data directories, so a mappings dataset downloaded on the
+developer's machine can never change a test's outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_ISOLATED = Path(tempfile.mkdtemp(prefix="anibridge-tests-"))
+for _name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+    os.environ[_name] = str(_ISOLATED / _name.lower())
+os.environ["ANIBRIDGE_MAPPINGS_CACHE"] = str(_ISOLATED / "mappings-cache")
+for _name in [
+    n
+    for n in os.environ
+    if n.startswith("ANIBRIDGE_")
+    and n != "ANIBRIDGE_MAPPINGS_CACHE"
+    and not n.startswith("ANIBRIDGE_TEST_")
+]:
+    os.environ.pop(_name)
