@@ -163,6 +163,12 @@ async def execute(
 
 def print_summary(summary: dict[str, Any]) -> None:
     """The human summary line(s)."""
+    if summary.get("_extra", {}).get("changes") == 0:
+        out_console.print(
+            f"[bold]Run {summary['run_id']}[/]: no changes in the source since the "
+            "last run; nothing to do (use --full to re-check everything)"
+        )
+        return
     verb = "planned (dry run)" if summary["dry_run"] else "applied"
     out_console.print(
         f"[bold]Run {summary['run_id']}[/] profile [cyan]{summary['profile']}[/]: "
