@@ -189,3 +189,30 @@ def test_100_concurrent_webhooks_coalesce_and_lose_nothing(service, workspace):
 def test_health_is_public(anon, path):
     response = anon.get(path)
     assert response.status_code == 200
+
+
+def test_a_busy_profile_never_stalls_the_web_server(service, anon):
+    """Profile work runs on the profile's own loop thread, not the server's."""
+    import threading
+
+    released = threading.Event()
+    started = threading.Event()
+
+    async def cpu_bound_planning() -> str:
+        started.set()
+        released.wait(20)  # blocks this profile's loop, like a long synchronous plan
+        return "done"
+
+    backend = service.ctx.backend
+    job = service.call_soon(backend._on_profile("demo", cpu_bound_planning))
+    assert started.wait(10)
+    try:
+        assert anon.get("/livez").text == "ok"  # answered while the profile is busy
+        hook = anon.post(
+            f"/webhook/library/{secret(service)}", content=payload(play("naruto", 3))
+        )
+        assert hook.status_code == 202
+        assert not job.done()  # the busy job really was still running
+    finally:
+        released.set()
+    assert job.result(10) == "done"

@@ -174,8 +174,12 @@ class ServerThread:
 
     def call(self, coro: Any, timeout: float = 30.0) -> Any:
         """Run a coroutine on the server's loop and wait for its result."""
+        return self.call_soon(coro).result(timeout)
+
+    def call_soon(self, coro: Any) -> Any:
+        """Start a coroutine on the server's loop; returns a concurrent future."""
         assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def __enter__(self) -> ServerThread:
         """Start on entering a with-block."""
