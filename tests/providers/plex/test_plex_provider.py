@@ -564,3 +564,22 @@ async def test_idle_poll_costs_a_few_requests_per_section(provider, plex):
     assert page.items == ()
     # shows: episodes x3 filters + shows x2 (Anime, TV); movies x3; history x1
     assert plex.count() == 2 * 5 + 3 + 1
+
+
+async def test_unreadable_section_prefs_fall_back_to_config(make_plex, plex):
+    plex.inject(Fault(status=404, times=5, match=lambda r: r.path.endswith("/prefs")))
+    p = make_plex(ordering="tvdb")
+    await p.initialize()
+    assert {s.ordering for s in p.sections} == {None}
+    await p.close()
+
+
+async def test_poll_reports_fixed_matches_as_catalog_changes(provider, library):
+    import time
+
+    first = await provider.poll_changes(ChangeQuery())
+    show = library.find("Haibane Renmei")
+    show.plex_guid = "com.plexapp.agents.hama://anidb-70?lang=en"
+    show.updated_at = int(time.time())
+    page = await provider.poll_changes(ChangeQuery(cursor=first.cursor))
+    assert page.items == (NodeChange(ref=Ref(show.key), key=show.key),)

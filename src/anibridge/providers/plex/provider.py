@@ -16,6 +16,7 @@ from logging import Logger
 from typing import Any
 
 from anibridge.dates import to_epoch
+from anibridge.http import HttpError
 from anibridge.provider.base import (
     Account,
     Event,
@@ -26,6 +27,7 @@ from anibridge.provider.base import (
     RecordField,
     Ref,
     SupportsEventReads,
+    WriteError,
 )
 from anibridge.providers._library.model import (
     Changes,
@@ -50,6 +52,13 @@ from anibridge.providers.plex.webhook import payload_changes, read_payload
 __all__ = ["PlexProvider"]
 
 _TYPES = {"movie": 1, "show": 2, "episode": 4}
+#: Server-side filters of the change feed: user state (views, ratings) and catalog
+#: changes (new episodes; show/movie metadata such as a fixed match).
+_CHANGE_FILTERS = {
+    "episode": ("lastViewedAt", "lastRatedAt", "addedAt"),
+    "show": ("lastRatedAt", "updatedAt"),
+    "movie": ("lastViewedAt", "lastRatedAt", "updatedAt"),
+}
 _PER_SHOW_HISTORY = 20  # above this many shows, read the section's history instead
 OWNER_ACCOUNT_ID = "1"  # the server owner's account id on their own server
 
@@ -203,7 +212,12 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         return sections
 
     async def _section_ordering(self, key: str) -> str | None:
-        prefs = await self._client.get(f"/library/sections/{key}/prefs")
+        try:
+            prefs = await self._client.get(f"/library/sections/{key}/prefs")
+        except HttpError as exc:
+            if exc.code not in (WriteError.NOT_FOUND, WriteError.INVALID):
+                raise
+            return None  # no readable prefs: the show's own setting or config decides
         for setting in prefs.get("Setting") or ():
             if isinstance(setting, dict) and setting.get("id") == "showOrdering":
                 return SHOW_ORDERINGS.get(str(setting.get("value")))
@@ -252,16 +266,15 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
             path = f"/library/sections/{section.key}/all"
             kinds = ("episode", "show") if section.kind == "show" else ("movie",)
             for kind in kinds:
-                for field in ("lastViewedAt", "lastRatedAt", "addedAt"):
-                    if kind == "show" and field == "lastViewedAt":
-                        continue
+                for field in _CHANGE_FILTERS[kind]:
+                    catalog = field in ("addedAt", "updatedAt")
                     params = {"type": _TYPES[kind], f"{field}>>": after}
                     for data in await self._client.paged(path, params):
                         if kind == "episode":
                             ep = episode_from_json(data)
                             if ep is None:
                                 continue
-                            if field == "addedAt":
+                            if catalog:
                                 added.append(ep.show_key)
                             else:
                                 episodes[ep.key] = ep
@@ -269,7 +282,7 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
                         item = item_from_json(data, section.key)
                         if item is None:
                             continue
-                        if field == "addedAt":
+                        if catalog:
                             added.append(item.key)
                         else:
                             items[item.key] = item
