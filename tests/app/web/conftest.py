@@ -210,6 +210,11 @@ def login():
 
 
 @pytest.fixture
+def make_ws():
+    return make_workspace
+
+
+@pytest.fixture
 def start():
     return start_service
 

@@ -228,3 +228,28 @@ def test_session_cookie_flags(workspace, mapping_index, start, login, service):
             assert "secure" in answer.headers["set-cookie"].lower()
     finally:
         server.stop()
+
+
+def test_readyz_reports_a_profile_that_cannot_start(
+    tmp_path, mapping_index, start, make_ws
+):
+    config = make_ws(
+        tmp_path / "broken",
+        config=(
+            "data_dir: data\nprofiles:\n  demo:\n"
+            "    source: {type: local, name: library, "
+            "config: {path: missing.sqlite, create: false}}\n"
+            "    target: {type: local, name: list, config: {path: list.sqlite}}\n"
+        ),
+    )
+    server = start(config, mapping_index)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            ready = client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["status"] == "unavailable"
+            assert client.get("/livez").status_code == 200
+        detail = server.ctx.backend.ready()[1]["demo"]
+        assert "missing.sqlite" in detail["error"]
+    finally:
+        server.stop()
