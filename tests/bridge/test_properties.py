@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from bridge_support import T0, curated, nosleep
@@ -28,7 +29,8 @@ from anibridge.provider.testing.memory import (
 KEYS = ("20", "21", "22", "23")
 SCALES = [(0.0, 100.0, 1.0), (0.0, 10.0, 1.0), (0.0, 10.0, 0.5), (1.0, 5.0, 1.0)]
 PROPS = settings(
-    max_examples=25,
+    # BRIDGE_EXAMPLES=300 for a deep local run; the suite stays fast by default.
+    max_examples=int(os.environ.get("BRIDGE_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -201,3 +203,56 @@ async def test_apply_then_undo_restores_the_target(data):
 def test_dates_used_are_aware():
     assert datetime(2024, 1, 1, tzinfo=UTC).tzinfo is UTC
     assert Status.ACTIVE.value == "active"
+
+
+@PROPS
+@given(data=st.data(), deletes=st.booleans())
+async def test_two_way_reconverges_after_edits_on_either_side(data, deletes):
+    from dataclasses import replace
+
+    from anibridge.provider.base import Progress, RecordField
+
+    caps_a = data.draw(list_caps())
+    caps_b = data.draw(list_caps())
+    a = tracker_with(caps_a, data.draw(list_state(caps_a)), ("anilist", "mal"))
+    b = tracker_with(caps_b, data.draw(list_state(caps_b)), ("mal",))
+    providers, stores = {"a": a, "b": b}, MemoryStores()
+    policy = Policy(
+        direction=Direction.TWO_WAY, allow_deletes=deletes, max_delete_fraction=1.0
+    )
+    for _ in range(2):
+        await run(providers, [Pair("a", "b")], policy, stores)
+    later = T0 + timedelta(days=1000)
+    for step in range(data.draw(st.integers(1, 3))):
+        side = data.draw(st.sampled_from([a, b]))
+        records = side.records()
+        if not records:
+            continue
+        rec = data.draw(st.sampled_from(records))
+        values = dict(rec.values)
+        what = data.draw(st.sampled_from(["progress", "notes", "drop-notes", "remove"]))
+        if what == "remove":
+            side.remove_record(rec.ref)
+            continue
+        if what == "progress":
+            values[RecordField.PROGRESS] = Progress(data.draw(st.integers(0, 12)))
+        elif what == "notes":
+            values[RecordField.NOTES] = data.draw(st.text("xyz", max_size=4))
+        else:
+            values.pop(RecordField.NOTES, None)
+        side.put_record(
+            replace(rec, values=values, updated_at=later + timedelta(minutes=step))
+        )
+    counts = (len(a.records()), len(b.records()))
+    for _ in range(2):
+        result = await run(providers, [Pair("a", "b")], policy, stores)
+        if not deletes:
+            assert not [
+                x
+                for x in result.plan.actions
+                if x.op is WriteOp.DELETE_RECORD or x.clear
+            ]
+    third = await run(providers, [Pair("a", "b")], policy, stores)
+    assert third.plan.actions == ()
+    if not deletes:
+        assert (len(a.records()), len(b.records())) >= counts
