@@ -195,7 +195,8 @@ async def test_stored_links_spare_later_resolve_calls():
 async def test_one_catalogue_per_season_and_target_so_nothing_counts_twice(tmp_path):
     index = custom_index(
         tmp_path,
-        'anilist:7:\n  tvdb_show:1:s1:\n    "1-12": "1-12"\n  tmdb_show:2:s1:\n    "1-12": "1-12"\n',
+        'anilist:7:\n  tvdb_show:1:s1:\n    "1-12": "1-12"\n'
+        '  tmdb_show:2:s1:\n    "1-12": "1-12"\n',
     )
     src = library(
         [("p", "Show", {1: 12}, ["tvdb_show:1", "tmdb_show:2"])],
