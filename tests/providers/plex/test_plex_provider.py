@@ -583,3 +583,23 @@ async def test_poll_reports_fixed_matches_as_catalog_changes(provider, library):
     show.updated_at = int(time.time())
     page = await provider.poll_changes(ChangeQuery(cursor=first.cursor))
     assert page.items == (NodeChange(ref=Ref(show.key), key=show.key),)
+
+
+async def test_a_write_failing_midway_makes_later_writes_to_that_ref_conflict(
+    make_plex, plex, library
+):
+    provider = make_plex(time_scale=0.001)  # retry back-off in milliseconds
+    await provider.initialize()
+    ref = ep_ref(library, "Cowboy Bebop", 1, 3)
+    plex.inject(Fault(status=500, times=10, match=lambda r: r.path == "/:/rate"))
+    both = UpsertRecord(
+        ref,
+        set={RecordField.STATUS: WATCHED, RecordField.RATING: Rating(5, (0, 10, 1))},
+    )
+    again = UpsertRecord(ref, set={RecordField.STATUS: WATCHED})
+    first, second = await provider.write_records([both, again])
+    assert first.code is WriteError.TRANSIENT
+    assert second.code is WriteError.CONFLICT
+    # the scrobble went through once; nothing was sent twice
+    assert library.peek("1", library.episode("Cowboy Bebop", 1, 3).key).view_count == 1
+    await provider.close()

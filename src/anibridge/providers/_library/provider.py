@@ -580,9 +580,15 @@ class LibraryProvider(
             for e in eps
         }
         results: list[WriteResult] = []
+        uncertain: set[Ref] = set()  # a write failed midway: state unknown
         for write in writes:
             op = _op(write)
             try:
+                if write.ref in uncertain:
+                    raise WriteRejected(
+                        WriteError.CONFLICT,
+                        f"an earlier write to {write.ref!r} failed; re-read it first",
+                    )
                 key, state, ref = self._target(write, items, episodes)
                 show_anchor = ref.is_anchor and items[ref.key].kind == "show"
                 new_state = await self._apply(write, key, state, ref, show_anchor)
@@ -594,11 +600,13 @@ class LibraryProvider(
                                 error=str(exc))
                 )  # fmt: skip
             except HttpError as exc:
+                if write.ref is not None:
+                    uncertain.add(write.ref)
                 results.append(
                     WriteResult(False, op, write.token, ref=write.ref, code=exc.code,
                                 error=str(exc))
                 )  # fmt: skip
-        if any(r.ok for r in results):
+        if any(r.ok for r in results) or uncertain:
             self._scans.clear()
         return results
 
