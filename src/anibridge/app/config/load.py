@@ -42,6 +42,8 @@ _RESERVED = frozenset(
         "PYTHON",
         "VENV",
         "HOME",
+        "MAPPINGS_CACHE",  # read by anibridge.mappings.dataset
+        "MAPPINGS_URL",
     }
 )
 
