@@ -448,3 +448,41 @@ async def test_declarative_rule_skips_fields(idx12):
 def test_state_and_progress_types_are_what_the_contract_says():
     assert State("CURRENT", Status.ACTIVE).status is Status.ACTIVE
     assert Progress(1).current == 1
+
+
+async def test_two_descriptors_of_one_target_count_once():
+    # tvdb s1 maps to anilist:20 and to mal:20; an AniList-like target resolves both.
+    src = library(
+        [("n", "Naruto", {1: 35}, ["tvdb_show:78857"])], watched("n", 1, range(1, 6))
+    )
+    dst = tracker([("20", "Naruto", 220, ["anilist:20", "mal:20"])])
+    plan = await plan_between(src, dst)
+    assert by_field(plan)[("20", P)].current == 5
+
+
+async def test_rating_goes_to_the_ratings_kind_even_without_records():
+    from dataclasses import replace as dc_replace
+
+    caps = list_capabilities(authorities=("anilist",))
+    fields = dict(caps.record_fields)
+    fields[P] = dc_replace(fields[P], writable=False)
+    fields[S] = dc_replace(fields[S], writable=False)
+    caps = dc_replace(
+        caps,
+        record_kinds=(
+            Descriptor("watched", RecordKind.PROGRESS),
+            Descriptor("ratings", RecordKind.RATINGS),
+        ),
+        record_fields=fields,
+    )
+    dst = memory_provider(
+        caps, nodes=[list_entry("100", "Show", episodes=12, ids=["anilist:100"])]
+    )
+    src = list12(
+        list_record("100", status=Status.ACTIVE, progress=2, rating=90, updated_at=T0),
+        authorities=("anilist",),
+    )
+    plan = await plan_between(src, dst)
+    assert [(a.kind, a.after[RecordField.RATING].value) for a in plan.actions] == [
+        ("ratings", 90)
+    ]

@@ -338,17 +338,25 @@ def _prefer_direct(result: Identity) -> None:
 
     A server may list ids of several catalogues (TVDB and TMDB) whose season
     numbering differs; only the first-listed authority that reaches a target is used
-    for it, so an episode is never counted twice or through the wrong ordering.
+    for it, and only one target descriptor per source part and target, so an episode
+    is never counted twice or through the wrong ordering.
     """
     for key, routes in result.routes.items():
         if any(r.via in ("direct", "override") for r in routes):
             routes = [r for r in routes if r.via != "mapping"]
         chosen: dict[tuple[int | None, str], str] = {}
+        via_id: dict[tuple[str, str], str] = {}  # (part, target+scope) -> authority
         kept = []
         for r in routes:
             authority = r.source_part.split(":", 1)[0]
             first = chosen.setdefault((r.season, r.target.key), authority)
-            if first == authority:
+            if first != authority:
+                continue
+            # Two descriptors of one target (anilist:20 and mal:20 both resolving
+            # to the same entry) are one route, not two.
+            slot = (r.source_part, r.target.key + "\x1f" + (r.target_id.scope or ""))
+            target_id = via_id.setdefault(slot, r.target_id.authority)
+            if target_id == r.target_id.authority:
                 kept.append(r)
         result.routes[key] = kept
 

@@ -303,13 +303,16 @@ class _Direction:
                 )
         for f, why in desired.held.items():
             self.skip(o.target, f, SkipReason.RULE, why, link)
-        ratings_record = record
-        if self.ratings_kind is not None and self.ratings_kind != main:
-            ratings_record = _anchor_record(entry, self.ratings_kind)
+        separate_ratings = self.ratings_kind is not None and self.ratings_kind != main
+        ratings_record = (
+            _anchor_record(entry, self.ratings_kind)
+            if separate_ratings and self.ratings_kind is not None
+            else record
+        )
         for f in FIELD_ORDER:
             if f not in desired.values or f not in policy.fields:
                 continue
-            if f is RecordField.RATING and ratings_record is not record:
+            if f is RecordField.RATING and separate_ratings:
                 self.plan_rating(o, desired, ratings_record, pinned, link, cur_status)
                 continue
             c = self.field(o, f, desired, record, pinned, link, cur_status, total)
