@@ -603,3 +603,12 @@ async def test_a_write_failing_midway_makes_later_writes_to_that_ref_conflict(
     # the scrobble went through once; nothing was sent twice
     assert library.peek("1", library.episode("Cowboy Bebop", 1, 3).key).view_count == 1
     await provider.close()
+
+
+async def test_search_nodes_by_title(provider, library):
+    page = await provider.search_nodes(
+        "cowboy bebob", limit=3, facets=frozenset({FacetName.IDS})
+    )
+    assert [n.title for n in page.items][:1] == ["Cowboy Bebop"]
+    assert FacetName.IDS in page.items[0].facets
+    assert (await provider.search_nodes("zzzzqqq")).items == ()

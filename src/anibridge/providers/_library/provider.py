@@ -54,6 +54,7 @@ from anibridge.provider.base import (
     SupportsInboundChanges,
     SupportsMapping,
     SupportsNodeReads,
+    SupportsNodeSearch,
     SupportsRecordReads,
     SupportsRecordWrites,
     SupportsScan,
@@ -117,6 +118,7 @@ class LibraryProvider(
     Provider,
     SupportsScan,
     SupportsNodeReads,
+    SupportsNodeSearch,
     SupportsRecordReads,
     SupportsRecordWrites,
     SupportsEventSummaries,
@@ -412,6 +414,36 @@ class LibraryProvider(
         more = end < total if total is not None else len(catalog.items) == limit
         cursor = encode_cursor({"offset": end}) if more else None
         return Page(tuple(nodes), cursor, total)
+
+    async def search_nodes(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        facets: frozenset[FacetName] = frozenset(),
+    ) -> Page[Node]:
+        """Shows/movies of the selection whose titles resemble `query`.
+
+        Titles come from the section listings (a few requests); only the best
+        matches are hydrated with the requested facets.
+        """
+        from rapidfuzz import fuzz
+
+        wanted = query.strip().casefold()
+        if not wanted:
+            return Page(())
+        catalog = await self._catalog(episodes=False)
+        scored = [
+            (fuzz.WRatio(wanted, item.title.casefold()), item.key)
+            for item in catalog.items
+        ]
+        best = [k for score, k in sorted(scored, key=lambda p: -p[0]) if score >= 60]
+        need = bool(facets & {FacetName.IDS, FacetName.STRUCTURE})
+        found = await self._catalog_of(best[:limit], episodes=need)
+        nodes = [
+            self._node(i, found.episodes.get(i.key, []), facets) for i in found.items
+        ]
+        return Page(tuple(nodes))
 
     # -- records and summaries --------------------------------------------------------
 
