@@ -612,3 +612,31 @@ async def test_search_nodes_by_title(provider, library):
     assert [n.title for n in page.items][:1] == ["Cowboy Bebop"]
     assert FacetName.IDS in page.items[0].facets
     assert (await provider.search_nodes("zzzzqqq")).items == ()
+
+
+async def test_arbitrary_bodies_never_raise(provider):
+    import asyncio  # noqa: F401
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    results = []
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+    @given(
+        st.sampled_from(["multipart/form-data; boundary=x", "application/json",
+                         "text/plain", ""]),
+        st.binary(max_size=200) | st.text(max_size=200).map(str.encode),
+    )  # fmt: skip
+    def check(content_type, body):
+        results.append((content_type, body))
+
+    check()
+    for content_type, body in results:
+        result = await provider.parse_inbound(
+            InboundRequest(
+                "POST", "/", headers={"Content-Type": content_type}, body=body
+            )
+        )
+        assert result.matched is False

@@ -582,7 +582,7 @@ class LibraryProvider(
         """Parse a webhook; malformed or foreign payloads are `matched=False`."""
         try:
             return await self._parse_inbound(request)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             self.log.debug(
                 "%s: ignoring unparsable inbound request: %s", self.NAMESPACE, exc
             )
