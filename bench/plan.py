@@ -22,6 +22,7 @@ from pathlib import Path
 
 from anibridge.bridge.identity import identify
 from anibridge.bridge.model import Entry, Policy, Snapshot
+from anibridge.bridge.pause_gc import freeze_collected
 from anibridge.bridge.plan import make_plan
 from anibridge.mappings import load_index
 from anibridge.provider.base import (
@@ -131,6 +132,7 @@ async def run(anchors: int, episodes: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         index = load_index([mapping_file(anchors, episodes, Path(tmp))], notice=None)
     source, target = build(anchors, episodes)
+    freeze_collected()  # what run_sync does once providers are collected
     start, cpu = time.perf_counter(), time.process_time()
     ident = await identify(source, target, index)
     plan = make_plan(source, target, ident, Policy())

@@ -219,10 +219,6 @@ async def identify(
         The routes per source anchor and the reasons for anchors without one.
     """
     authorities = frozenset(target.capabilities.external_authorities)
-    by_descriptor = snapshot_resolver(target)
-    if cached:
-        for d, r in cached.items():
-            by_descriptor.setdefault(d, r)
     ov: dict[tuple[str, str], Override] = {
         (o.source_key, o.source_part): o for o in overrides
     }
@@ -230,6 +226,10 @@ async def identify(
     pending: list[tuple[str, str, int | None, ExternalId, Any, str, str]] = []
     result = Identity()
     with paused_gc():
+        by_descriptor = snapshot_resolver(target)
+        if cached:
+            for d, r in cached.items():
+                by_descriptor.setdefault(d, r)
         _route_candidates(source, keys, ov, authorities, index, pending, result)
     await _resolve_missing(pending, by_descriptor, provider)
     with paused_gc():

@@ -282,9 +282,15 @@ class _Builder:
         # Hot loop (one pass per episode record): plain locals, no per-episode objects
         # beyond the unit key, and one-range routes translated inline.
         targets_for: dict[int | None, list[Any]] = {}
+        last_season: Any = _MISSING
+        targets: list[Any] = []
+        progress_natives = {k for k, v in kinds.items() if v is progress}
         for rec in entry.records:
             path = rec.ref.path
-            semantic = kinds.get(rec.kind, progress)
+            kind = rec.kind
+            semantic = (
+                progress if kind in progress_natives else kinds.get(kind, progress)
+            )
             if not path:
                 self.aggregate(rec, semantic, anchor_routes, key)
                 continue
@@ -335,11 +341,14 @@ class _Builder:
                 plays = max(plays, summ[0])
                 first = summ[1] or first
                 last = summ[2] or last
-            targets = targets_for.get(season)
-            if targets is None:
-                targets = targets_for[season] = self.fast_routes(
-                    by_season.get(season) or anchor_routes, season
-                )
+            if season != last_season:
+                last_season = season
+                found = targets_for.get(season)
+                if found is None:
+                    found = targets_for[season] = self.fast_routes(
+                        by_season.get(season) or anchor_routes, season
+                    )
+                targets = found
             for route, o, tseason, simple in targets:
                 if simple is None:
                     self.consume(o, route, tseason, n, plays, first, last, season)

@@ -20,6 +20,7 @@ from anibridge.bridge.codec import encode_value
 from anibridge.bridge.collect import changes_since, collect, fetch_anchors
 from anibridge.bridge.identity import EdgeIndex, Identity, cached_targets, identify
 from anibridge.bridge.model import Direction, GuardError, Plan, Policy, Snapshot
+from anibridge.bridge.pause_gc import freeze_collected, thaw
 from anibridge.bridge.plan import ENTRY, make_plan
 from anibridge.bridge.stores import Baseline, RunRecord, Stores
 from anibridge.bridge.undo import plan_undo
@@ -205,6 +206,8 @@ async def run_sync(
             )
         )
         raise
+    finally:
+        thaw()
 
 
 async def _execute(
@@ -241,6 +244,7 @@ async def _execute(
                 providers[key], key, stores, policy, cursors,
                 incremental=incremental and key in one_way_sources,
             )  # fmt: skip
+    freeze_collected()
     baselines = stores.baselines.baselines(policy.profile)
     pins = stores.pins.pins(policy.profile)
     journal = stores.journal
