@@ -468,6 +468,10 @@ class EngineBackend:
                 mode = SyncMode.FULL
             if target_after is not None:
                 commit_later.append((target_key, target_after))
+            if request.inbound and mode is not SyncMode.FULL:
+                # Webhook payloads merged into this run: their refs count too.
+                hooked, _errors = await self._inbound_refs(prof, request)
+                touched |= hooked
         if touched:
             snapshots[source_key] = await targeted_snapshot(
                 source, source_key, sorted(touched)
@@ -476,8 +480,10 @@ class EngineBackend:
             result = await self._run_sync(prof, snapshots, dry_run=request.dry_run)
         if isinstance(result, RunResult):
             return result
-        if cursor_after is not None and not request.dry_run:
-            stores.cursors.set_cursor(profile, source_key, cursor_after)
+        if cursor_after is not None:
+            commit_later.append((source_key, cursor_after))
+        # Cursors move only after a fully successful apply: after a partial run the
+        # same changes are read again (re-planning what already succeeded is a no-op).
         if not request.dry_run and result.run.status == "ok":
             for key, cursor in commit_later:
                 stores.cursors.set_cursor(profile, key, cursor)
