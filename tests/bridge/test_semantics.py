@@ -486,3 +486,17 @@ async def test_rating_goes_to_the_ratings_kind_even_without_records():
     assert [(a.kind, a.after[RecordField.RATING].value) for a in plan.actions] == [
         ("ratings", 90)
     ]
+
+
+async def test_empty_status_plans_untouched_entries_only_where_the_target_has_none(
+    idx12,
+):
+    src = show12()  # in the library, nothing watched
+    assert (await plan_between(src, list12(), index=idx12)).actions == ()
+    plan = await plan_between(src, list12(), Policy(empty_status=True), index=idx12)
+    assert by_field(plan)[("100", S)].status is Status.PLANNED
+    existing = list_record("100", status=Status.DROPPED, updated_at=T0)
+    plan = await plan_between(
+        src, list12(existing), Policy(empty_status=True), index=idx12
+    )
+    assert plan.actions == ()

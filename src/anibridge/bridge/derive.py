@@ -167,6 +167,8 @@ def derive(
             inferred, why = Status.ACTIVE, "some episodes consumed"
         elif obs.planned:
             inferred, why = Status.PLANNED, "on the source watchlist"
+        elif policy.empty_status and target is None and not explicit:
+            inferred, why = Status.PLANNED, "in the source without activity"
         if inferred is not None:
             d.inferred_status = True
             current = _status_of(target)
