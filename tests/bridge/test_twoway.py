@@ -159,3 +159,44 @@ async def test_removal_propagates_only_when_deletes_are_allowed():
     )
     assert [a.op for a in result.plan.actions] == [WriteOp.DELETE_RECORD]
     assert providers["al"].record(Ref("20")) is None
+
+
+async def test_undo_never_carries_the_revert_over_to_the_other_side():
+    from anibridge.bridge.sync import undo_run
+
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)],
+    )
+    stores = MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATER, progress=Progress(9))
+    run = await sync(providers, stores)
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 9
+    await undo_run(
+        providers, stores.bundle(), profile="default", run_id=run.run.id, sleep=nosleep
+    )
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 5
+    after = await sync(providers, stores, replace(TWO, allow_deletes=True))
+    assert {a.provider for a in after.plan.actions} <= {"mal"}  # AniList keeps its 9
+    assert value(providers["al"], "20", RecordField.PROGRESS).current == 9
+
+
+async def test_undoing_a_created_entry_is_not_a_deletion_to_propagate():
+    from anibridge.bridge.sync import undo_run
+
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)]
+    )
+    stores = MemoryStores()
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    run = await sync(providers, stores, deletes)
+    assert providers["mal"].record(Ref("20")) is not None
+    await sync(providers, stores, deletes)  # in sync: the pair now has a baseline
+    await undo_run(
+        providers, stores.bundle(), profile="default", run_id=run.run.id, sleep=nosleep
+    )
+    assert providers["mal"].record(Ref("20")) is None
+    after = await sync(providers, stores, deletes)
+    assert WriteOp.DELETE_RECORD not in {a.op for a in after.plan.actions}
+    assert providers["al"].record(Ref("20")) is not None

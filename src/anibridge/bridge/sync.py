@@ -22,10 +22,10 @@ from anibridge.bridge.identity import EdgeIndex, Identity, cached_targets, ident
 from anibridge.bridge.model import Direction, GuardError, Plan, Policy, Snapshot
 from anibridge.bridge.pause_gc import freeze_collected, thaw
 from anibridge.bridge.plan import ENTRY, make_plan
-from anibridge.bridge.stores import Baseline, RunRecord, Stores
+from anibridge.bridge.stores import Baseline, RunRecord, Stores, link_id
 from anibridge.bridge.undo import plan_undo
 from anibridge.dates import utcnow
-from anibridge.provider.base import Provider, Ref, SupportsNodeReads
+from anibridge.provider.base import Provider, Ref, SupportsNodeReads, WriteOp
 
 __all__ = ["Pair", "SyncResult", "run_sync", "undo_run"]
 
@@ -377,6 +377,7 @@ async def undo_run(
     report = await apply_plan(
         plan, providers, stores.journal, run_id=new_id, sleep=sleep, undoes=undoes
     )
+    _rebase_after_undo(stores, profile, providers, entries, undoes, report)
     counts = report.counts()
     run = replace(
         run,
@@ -386,3 +387,71 @@ async def undo_run(
     )
     stores.runs.finish_run(run)
     return SyncResult(run, plan, report)
+
+
+def _rebase_after_undo(
+    stores: Stores,
+    profile: str,
+    providers: Mapping[str, Provider],
+    entries: Sequence[Any],
+    undoes: Mapping[str, str],
+    report: ApplyReport,
+) -> None:
+    """Make the baselines agree with what undo restored.
+
+    Otherwise the next two-way run would read the restored value as a fresh change
+    on that side and carry the revert over to the other provider, and an entry undo
+    removed again would read as a deletion to propagate.
+    """
+    by_action = {e.action_id: e for e in entries}
+    base = stores.baselines.baselines(profile)
+    updates: list[Baseline] = []
+    removals: list[tuple[str, str]] = []
+    now = utcnow().isoformat()
+    for action in report.succeeded:
+        original = by_action.get(undoes.get(action.id, ""))
+        if original is None or not original.link:
+            continue
+        link = original.link
+        entry = base.get((link, ENTRY))
+        if action.op is WriteOp.DELETE_RECORD:
+            removals += [k for k in base if k[0] == link]
+            continue
+        if entry is None:
+            continue
+        side = _side(profile, original.provider, link, entry, providers)
+        if side is None:
+            continue
+        touched = {f.value: f for f in (*action.after, *action.clear)}
+        for name, f in touched.items():
+            old = base.get((link, name))
+            if old is None:
+                continue
+            value = action.after.get(f)
+            restored = encode_value(f, value) if value is not None else None
+            updates.append(
+                replace(old, source_value=restored, updated_at=now)
+                if side == "a"
+                else replace(old, target_value=restored, updated_at=now)
+            )
+    if removals:
+        stores.baselines.remove_baselines(profile, removals)
+    if updates:
+        stores.baselines.put_baselines(updates)
+
+
+def _side(
+    profile: str,
+    provider: str,
+    link: str,
+    entry: Baseline,
+    providers: Mapping[str, Provider],
+) -> str | None:
+    """Which side ("a" or "b") of an entry pair `provider` is."""
+    akey, bkey = str(entry.source_value), str(entry.target_value)
+    for other in providers:
+        if link_id(profile, provider, akey, "", other, bkey) == link:
+            return "a"
+        if link_id(profile, other, akey, "", provider, bkey) == link:
+            return "b"
+    return None
