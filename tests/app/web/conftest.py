@@ -134,13 +134,13 @@ def workspace(tmp_path, migrated_db) -> Path:
 def start_service(config_path: Path, index, **settings) -> ServerThread:
     loaded = load_config(config_path, environ={})
     backend = EngineBackend(loaded, index=index, environ={})
-    web = WebSettings(
-        data_dir=loaded.data_dir,
-        admin_password=PASSWORD,
-        scrypt_n=2**10,
-        mappings_refresh=None,
+    options = {
+        "admin_password": PASSWORD,
+        "scrypt_n": 2**10,
+        "mappings_refresh": None,
         **settings,
-    )
+    }
+    web = WebSettings(data_dir=loaded.data_dir, **options)
     return ServerThread(web, backend).start()
 
 

@@ -253,3 +253,52 @@ def test_readyz_reports_a_profile_that_cannot_start(
         assert "missing.sqlite" in detail["error"]
     finally:
         server.stop()
+
+
+def test_flash_messages_only_from_the_service_itself(service, login):
+    with httpx.Client(base_url=service.url, timeout=30) as client:
+        login(client)
+        forged = client.get(
+            "/", params={"msg": "Session expired, log in at evil.example"}
+        )
+        assert "evil.example" not in forged.text
+        signed = service.ctx.sign_flash("Settings saved")
+        shown = client.get("/", params={"msg": "Settings saved", "sig": signed})
+        assert '<div class="flash" role="status">Settings saved</div>' in shown.text
+
+
+def test_password_change_ends_sessions(workspace, mapping_index, start, login, csrf):
+    server = start(workspace, mapping_index, admin_password=None)
+    try:
+        generated = server.generated_password
+        assert generated
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            assert login(client, generated).status_code == 303
+            token = csrf(client.get("/settings").text)
+            wrong = client.post(
+                "/ui/password",
+                data={
+                    "csrf_token": token,
+                    "current": "nope",
+                    "new": "x" * 12,
+                    "repeat": "x" * 12,
+                },
+            )
+            assert "sig=" in wrong.headers["location"]
+            assert client.get("/api/status").status_code == 200  # still signed in
+            changed = client.post(
+                "/ui/password",
+                data={
+                    "csrf_token": token,
+                    "current": generated,
+                    "new": "a much better one",
+                    "repeat": "a much better one",
+                },
+            )
+            assert changed.status_code == 303
+            assert changed.headers["location"].endswith("/login")
+            assert client.get("/api/status").status_code == 401  # session ended
+            assert login(client, generated).status_code == 401
+            assert login(client, "a much better one").status_code == 303
+    finally:
+        server.stop()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,6 +42,19 @@ class ServiceContext:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     webhooks_received: int = 0
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    flash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+
+    def sign_flash(self, message: str) -> str:
+        """Signature for a status message carried in a redirect URL."""
+        digest = hmac.new(self.flash_key, message.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    def flash(self, message: str | None, signature: str | None) -> str | None:
+        """The message if this service wrote it (links from elsewhere show nothing)."""
+        if not message or not signature:
+            return None
+        ok = hmac.compare_digest(self.sign_flash(message), signature)
+        return message if ok else None
 
     def webhook(self, provider: str, request: InboundRequest) -> list[str]:
         """Queue a targeted sync on every profile fed by `provider`; never waits.

@@ -150,6 +150,9 @@ def render(
         auth_on=ctx.settings.auth,
         profiles=[p.name for p in ctx.backend.profiles()],
         path=request.url.path,
+        flash=ctx.flash(
+            request.query_params.get("msg"), request.query_params.get("sig")
+        ),
         **values,
     )
     response = HTMLResponse(html, status_code=status_code)

@@ -34,6 +34,7 @@ def _back(
     params = {k: v for k, v in query.items() if v}
     if msg:
         params["msg"] = msg
+        params["sig"] = _ctx(request).sign_flash(msg)
     url = base_path(request) + path
     if params:
         url += "?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
@@ -343,6 +344,34 @@ async def ui_config(
     if restart:
         msg += "; restart needed for: " + ", ".join(restart)
     return _back(request, "/settings", msg)
+
+
+@router.post("/ui/password")
+async def ui_password(
+    request: Request,
+    current: str = Form(...),
+    new: str = Form(...),
+    repeat: str = Form(...),
+) -> Response:
+    """Change the admin password; every session (this one too) ends."""
+    ctx = _ctx(request)
+    if not ctx.settings.auth:
+        return _back(request, "/settings", "Authentication is off; no password to set")
+    if ctx.settings.admin_password:
+        return _back(
+            request,
+            "/settings",
+            "The password comes from the config (web.admin_password); change it there",
+        )
+    ok = await asyncio.to_thread(ctx.auth.check_login, "admin", current)
+    if not ok:
+        return _back(request, "/settings", "Current password is wrong; nothing changed")
+    if new != repeat:
+        return _back(request, "/settings", "The new passwords differ; nothing changed")
+    if len(new) < 10:
+        return _back(request, "/settings", "Use at least 10 characters")
+    await asyncio.to_thread(ctx.auth.set_password, new)
+    return RedirectResponse(base_path(request) + "/login", status_code=303)
 
 
 @router.post("/ui/tokens", response_model=None)
