@@ -126,6 +126,7 @@ async def collect(
             lambda c: provider.fetch_records(RecordQuery(fields=fields, cursor=c)),
         )
         for rec in records:
+            validate.validate_record(key, rec, fields=fields, capabilities=caps)
             snap.entry(rec.ref.key).records.append(rec)
     else:
         raise CollectError(f"{key}: provider can neither scan nor read records")
@@ -162,6 +163,7 @@ async def _collect_events(
                 ),
             )
             for sm in sums:
+                validate.validate_event_summary(key, sm, capabilities=snap.capabilities)
                 snap.entry(sm.ref.key).summaries.append(sm)
 
 
@@ -189,6 +191,9 @@ async def fetch_anchors(
                 ),
             )
             for node in nodes:
+                validate.validate_node(
+                    key, node, facets=facets, capabilities=snap.capabilities
+                )
                 if node.ref.is_anchor:
                     snap.entry(node.ref.key).node = node
         if isinstance(provider, SupportsRecordReads) and not snap.complete:
@@ -199,6 +204,9 @@ async def fetch_anchors(
                 ),
             )
             for rec in records:
+                validate.validate_record(
+                    key, rec, fields=fields, capabilities=snap.capabilities
+                )
                 entry = snap.entry(rec.ref.key)
                 entry.records = [
                     r
