@@ -102,6 +102,9 @@ def test_pins_are_validated_and_stored(api):
 def test_mappings_lookup_and_overrides(api):
     found = api.get("/api/mappings/lookup", params={"descriptor": "anilist:21"}).json()
     assert any(e["target"].startswith("tvdb_show:81797") for e in found["edges"])
+    search = api.get("/api/mappings/search", params={"q": "81797:s1"}).json()
+    assert "tvdb_show:81797:s1" in search
+    assert all("81797:s1" in d for d in search)
     bad_descriptor = api.get("/api/mappings/lookup", params={"descriptor": "nonsense"})
     assert bad_descriptor.status_code == 400
     broken = "anilist:99999:\n  tvdb_show:1:s1:\n    'x-y': 'z'\n"

@@ -164,6 +164,11 @@ def test_other_pages_render(service, page, password):
     assert poster.evaluate("img => img.naturalWidth") > 0
     shot(page, "09-plan-artwork")
 
+    page.goto(service.url + "/mappings")
+    page.get_by_label("Descriptor").fill("81797")
+    page.get_by_role("button", name="Look up").click()
+    page.get_by_role("link", name="tvdb_show:81797:s1", exact=True).click()
+    expect(page.locator("table.mapping")).to_contain_text("anilist:21")
     page.goto(service.url + "/mappings?descriptor=anilist:21")
     expect(page.locator("table.mapping")).to_contain_text("tvdb_show:81797")
     shot(page, "05-mappings")

@@ -165,6 +165,10 @@ class Backend(Runner, Protocol):
         """Edges of a descriptor (``anilist:21``) in the effective dataset."""
         ...
 
+    def mapping_search(self, text: str, limit: int = 50) -> list[str]:
+        """Descriptors that contain `text`, for browsing the dataset."""
+        ...
+
     def overrides_text(self) -> str:
         """The custom mappings file as text ("" when absent)."""
         ...

@@ -292,6 +292,7 @@ class EngineBackend:
         self._artwork: dict[tuple[str, str], str | None] = {}
         # (target provider, target anchor) -> (source provider, source anchor)
         self._source_of: dict[tuple[str, str], tuple[str, str]] = {}
+        self._descriptors: tuple[Any, list[str]] | None = None
         self._lock = threading.Lock()  # plans are written on profile threads
         self._started = False
 
@@ -1008,6 +1009,22 @@ class EngineBackend:
                 }
             )
         return {"descriptor": str(source), "edges": edges}
+
+    def mapping_search(self, text: str, limit: int = 50) -> list[str]:
+        """Descriptors containing `text` (the browser's search box), sorted."""
+        needle = text.strip().lower()
+        if not needle or self.index is None:
+            return []
+        index = self.index
+        if self._descriptors is None or self._descriptors[0] is not index:
+            self._descriptors = (index, index.descriptors())
+        found = []
+        for descriptor in self._descriptors[1]:
+            if needle in descriptor:
+                found.append(descriptor)
+                if len(found) >= limit:
+                    break
+        return found
 
     def _origin(self, origin: str) -> str:
         """Where an edge came from, as a person reads it (no server paths)."""

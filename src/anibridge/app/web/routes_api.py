@@ -253,6 +253,15 @@ async def mapping_lookup(request: Request, descriptor: str) -> dict[str, Any]:
     return _backend_call(ctx_of(request).backend.mapping_lookup, descriptor)
 
 
+@router.get("/mappings/search", tags=["mappings"])
+async def mapping_search(
+    request: Request, q: str, limit: int = Query(50, ge=1, le=500)
+) -> list[str]:
+    """Descriptors containing `q` (e.g. ``81797`` or ``anilist:2``)."""
+    backend = ctx_of(request).backend
+    return await asyncio.to_thread(backend.mapping_search, q, limit)
+
+
 @router.get("/mappings/overrides", response_class=PlainTextResponse, tags=["mappings"])
 async def overrides(request: Request) -> str:
     """The custom mappings file."""

@@ -133,17 +133,26 @@ async def mappings_page(
     """Look up a descriptor's edges; edit the custom override file."""
     ctx = _ctx(request)
     lookup = error = None
+    matches: list[str] = []
     if descriptor:
         try:
             lookup = ctx.backend.mapping_lookup(descriptor.strip())
         except Exception as exc:  # the message is the user's answer
             error = str(exc)
+        if lookup is None or not lookup["edges"]:
+            # Not a known descriptor: browse the ones that contain the text.
+            matches = await asyncio.to_thread(
+                ctx.backend.mapping_search, descriptor, 60
+            )
+            if matches:
+                error = None
     return render(
         request,
         "mappings.html",
         descriptor=descriptor or "",
         lookup=lookup,
         error=error,
+        matches=matches,
         overrides=ctx.backend.overrides_text(),
     )
 
