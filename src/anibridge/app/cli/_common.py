@@ -3,58 +3,40 @@
 Every known failure (bad config, unknown provider, unreadable store, corrupt local
 file, bad document, missing secret) is printed as one paragraph on stderr naming what
 and where, with exit code 1 and nothing written; `--json` keeps stdout JSON-only.
+
+Importing this module stays cheap (typer only): the consoles, the config loader and
+the error classes (which pull in SQLAlchemy, pydantic and the providers) load on first
+use, so `anibridge --help` and light commands never pay for them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
-from anibridge.app.config import (
-    ConfigError,
-    LoadedConfig,
-    ProviderLoadError,
-    SecretError,
-    load_config,
-)
-from anibridge.app.runtime import StopFlag
-from anibridge.mappings.errors import MappingError
-from anibridge.providers.local import DocumentError, InboundPayloadError, LocalFileError
-from anibridge.store import SecretKeyError, StoreError
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from anibridge.app.config import LoadedConfig
+    from anibridge.app.runtime import StopFlag
 
 __all__ = [
-    "EXPECTED_ERRORS",
+    "EXPECTED_ERRORS",  # noqa: F822 - created on first use by __getattr__
     "ConfigOption",
-    "err_console",
+    "err_console",  # noqa: F822 - created on first use by __getattr__
+    "expected_errors",
     "fail",
     "load",
-    "out_console",
+    "out_console",  # noqa: F822 - created on first use by __getattr__
     "print_json",
     "run_async",
 ]
-
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError,
-    ProviderLoadError,
-    SecretError,
-    SecretKeyError,
-    StoreError,
-    LocalFileError,
-    DocumentError,
-    InboundPayloadError,
-    MappingError,
-)
-
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
 
 ConfigOption = typer.Option(
     None,
@@ -65,8 +47,54 @@ ConfigOption = typer.Option(
 )
 
 
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command reports as one paragraph (imported on first use)."""
+    from anibridge.app.config import ConfigError, ProviderLoadError, SecretError
+    from anibridge.mappings.errors import MappingError
+    from anibridge.providers.local import (
+        DocumentError,
+        InboundPayloadError,
+        LocalFileError,
+    )
+    from anibridge.store import SecretKeyError, StoreError
+
+    return (
+        ConfigError,
+        ProviderLoadError,
+        SecretError,
+        SecretKeyError,
+        StoreError,
+        LocalFileError,
+        DocumentError,
+        InboundPayloadError,
+        MappingError,
+    )
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def __getattr__(name: str) -> Any:
+    """Create the consoles and the error tuple on first access (PEP 562)."""
+    if name == "out_console":
+        value: Any = _console(stderr=False)
+    elif name == "err_console":
+        value = _console(stderr=True)
+    elif name == "EXPECTED_ERRORS":
+        value = expected_errors()
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one error paragraph on stderr and return the exit to raise."""
+    from anibridge.app.cli._common import err_console
+
     err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
@@ -77,6 +105,8 @@ def load(config: Path | None) -> LoadedConfig:
     Raises:
         typer.Exit: the config is unusable.
     """
+    from anibridge.app.config import ConfigError, load_config
+
     try:
         return load_config(config)
     except ConfigError as exc:
@@ -102,6 +132,11 @@ def run_async[T](
     Raises:
         typer.Exit: a known error happened (exit 1) or the user interrupted (130).
     """
+    import asyncio
+
+    from anibridge.app.cli._common import err_console
+
+    errors = expected_errors()
     previous = signal.getsignal(signal.SIGINT)
 
     def on_sigint(signum: int, frame: Any) -> None:
@@ -116,7 +151,7 @@ def run_async[T](
     signal.signal(signal.SIGINT, on_sigint)
     try:
         return asyncio.run(make())  # type: ignore[arg-type]
-    except EXPECTED_ERRORS as exc:
+    except errors as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None

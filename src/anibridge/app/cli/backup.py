@@ -7,9 +7,7 @@ from pathlib import Path
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import ConfigOption, fail, load, out_console, run_async
-from anibridge.app.runtime import close_session, open_session, write_backup
-from anibridge.provider.base import SupportsBackupImports
+from anibridge.app.cli._common import ConfigOption, fail, load, run_async
 
 
 @app.command()
@@ -18,6 +16,9 @@ def backup(
     config: Path | None = ConfigOption,
 ) -> None:
     """Back up the profile's target (and source) now; keeps `backups.retention`."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import close_session, open_session, write_backup
+
     loaded = load(config)
 
     async def go() -> list[Path]:
@@ -46,6 +47,10 @@ def restore(
     config: Path | None = ConfigOption,
 ) -> None:
     """Restore a provider from a backup (its current state is backed up first)."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import close_session, open_session, write_backup
+    from anibridge.provider.base import SupportsBackupImports
+
     loaded = load(config)
     try:
         payload = file.read_bytes()

@@ -7,11 +7,8 @@ from pathlib import Path
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import load, out_console, print_json, run_async
+from anibridge.app.cli._common import load, print_json, run_async
 from anibridge.app.cli.sync import _public, execute, print_summary
-from anibridge.app.demo import prepare_workspace
-from anibridge.app.runtime import StopFlag
-from anibridge.bridge.explain import plan_table
 
 
 @app.command()
@@ -22,6 +19,11 @@ def demo(
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
 ) -> None:
     """Sync the demo library into the demo list (42 real titles, no accounts)."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.demo import prepare_workspace
+    from anibridge.app.runtime import StopFlag
+    from anibridge.bridge.explain import plan_table
+
     config_path, created = prepare_workspace(directory)
     loaded = load(config_path)
     stop = StopFlag()

@@ -13,10 +13,7 @@ from pathlib import Path
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import ConfigOption, fail, load, out_console, run_async
-from anibridge.app.runtime import close_session, open_session, write_backup
-from anibridge.providers.local import LocalProvider, dump_document
-from anibridge.providers.local.export import export_provider_state
+from anibridge.app.cli._common import ConfigOption, fail, load, run_async
 
 
 @app.command("export")
@@ -30,6 +27,11 @@ def export_command(
     config: Path | None = ConfigOption,
 ) -> None:
     """Export a provider's state (any provider) as a local document."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import close_session, open_session
+    from anibridge.providers.local import LocalProvider, dump_document
+    from anibridge.providers.local.export import export_provider_state
+
     if fmt not in ("yaml", "json"):
         raise fail(f"--format: expected yaml or json, got {fmt!r}")
     loaded = load(config)
@@ -69,6 +71,10 @@ def import_command(
     config: Path | None = ConfigOption,
 ) -> None:
     """Replace a local provider's state with a document (backed up first)."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import close_session, open_session, write_backup
+    from anibridge.providers.local import LocalProvider
+
     loaded = load(config)
     try:
         data = file.read_bytes()

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import (
-    ConfigOption,
-    fail,
-    load,
-    out_console,
-    print_json,
-    run_async,
-)
-from anibridge.app.config import LoadedConfig
-from anibridge.app.runtime import (
-    StopFlag,
-    close_session,
-    guard_writes,
-    open_session,
-)
-from anibridge.bridge.sync import undo_run
-from anibridge.store import SqlStore
+from anibridge.app.cli._common import ConfigOption, fail, load, print_json, run_async
+
+if TYPE_CHECKING:
+    from anibridge.app.config import LoadedConfig
+    from anibridge.app.runtime import StopFlag
 
 
 @app.command()
@@ -34,6 +22,11 @@ def history(
     config: Path | None = ConfigOption,
 ) -> None:
     """Recent runs, newest first."""
+    from rich.table import Table
+
+    from anibridge.app.cli._common import out_console
+    from anibridge.store import SqlStore
+
     loaded = load(config)
 
     async def read() -> list:
@@ -73,6 +66,10 @@ def history(
 
 
 async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
+    from anibridge.app.runtime import close_session, guard_writes, open_session
+    from anibridge.bridge.sync import undo_run
+    from anibridge.store import SqlStore
+
     store = SqlStore(loaded.store_url)
     try:
         run = store.run(run_id)
@@ -113,6 +110,9 @@ def undo(
     config: Path | None = ConfigOption,
 ) -> None:
     """Revert every write a run made (entries it created are removed again)."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import StopFlag
+
     loaded = load(config)
     stop = StopFlag()
     try:

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import fail, out_console
-from anibridge.app.config import TEMPLATE
+from anibridge.app.cli._common import fail
 
 
 @app.command()
@@ -17,6 +16,9 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented anibridge.yaml to start from."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.config import TEMPLATE
+
     if path.exists() and not force:
         raise fail(f"{path} already exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import (
-    err_console,
-    fail,
-    load,
-    out_console,
-    print_json,
-    run_async,
-)
-from anibridge.app.config import LoadedConfig, ProviderSpec, build_provider
+from anibridge.app.cli._common import fail, load, print_json, run_async
+
+if TYPE_CHECKING:
+    from anibridge.app.config import LoadedConfig, ProviderSpec
 
 __all__ = ["login_app"]
 
@@ -73,6 +68,8 @@ def trakt_targets(
 async def _login_trakt(
     config: LoadedConfig, profile: str | None, *, quiet: bool
 ) -> dict[str, object]:
+    from anibridge.app.cli._common import err_console, out_console
+    from anibridge.app.config import build_provider
     from anibridge.http import SYSTEM_CLOCK, HttpClient, HttpError
     from anibridge.providers.trakt import (
         TraktAuthError,
@@ -172,6 +169,8 @@ def login_trakt(
     as_json: _Json = False,
 ) -> None:
     """Sign in to Trakt with a device code and store the tokens (encrypted)."""
+    from anibridge.app.cli._common import err_console
+
     loaded = load(config)
     result = run_async(lambda: _login_trakt(loaded, profile, quiet=as_json))
     if as_json:

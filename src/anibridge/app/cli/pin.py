@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import ConfigOption, fail, load, out_console, print_json
-from anibridge.bridge.stores import Pin
-from anibridge.provider.base import RecordField
-from anibridge.store import SqlStore, StoreError
+from anibridge.app.cli._common import ConfigOption, fail, load, print_json
+
+if TYPE_CHECKING:
+    from anibridge.store import SqlStore
 
 pin_app = typer.Typer(help="Pin fields of target entries so syncs never write them.")
 app.add_typer(pin_app, name="pin")
 
 
 def _store(config: Path | None) -> tuple[SqlStore, str, str]:
+    from anibridge.store import SqlStore, StoreError
+
     loaded = load(config)
     try:
         return SqlStore(loaded.store_url), loaded.store_url, str(loaded.path)
@@ -34,6 +36,10 @@ def pin_set(
     config: Path | None = ConfigOption,
 ) -> None:
     """Pin fields (adds to existing pins)."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.bridge.stores import Pin
+    from anibridge.provider.base import RecordField
+
     try:
         wanted = frozenset(RecordField(f).value for f in fields)
     except ValueError:
@@ -56,6 +62,9 @@ def pin_clear(
     config: Path | None = ConfigOption,
 ) -> None:
     """Remove all pins of one entry."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.bridge.stores import Pin
+
     store, _, _ = _store(config)
     store.set_pin(Pin(profile, provider, ref, frozenset()))
     store.close()
@@ -69,6 +78,10 @@ def pin_list(
     config: Path | None = ConfigOption,
 ) -> None:
     """Show pins of a profile."""
+    from rich.table import Table
+
+    from anibridge.app.cli._common import out_console
+
     store, _, _ = _store(config)
     pins = store.pins(profile)
     store.close()

@@ -7,18 +7,14 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import out_console, print_json
-from anibridge.app.config import (
-    ProviderLoadError,
-    available_providers,
-    load_provider_class,
-)
+from anibridge.app.cli._common import print_json
 
 
 def _describe(name: str) -> dict:
+    from anibridge.app.config import ProviderLoadError, load_provider_class
+
     try:
         cls = load_provider_class(name)
     except ProviderLoadError as exc:
@@ -52,6 +48,11 @@ def providers_command(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Installed providers (the `anibridge.providers` entry points) and capabilities."""
+    from rich.table import Table
+
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.config import available_providers
+
     rows = [_describe(name) for name in sorted(available_providers())]
     if as_json:
         print_json(rows)

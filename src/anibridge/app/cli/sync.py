@@ -11,37 +11,17 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import (
-    ConfigOption,
-    err_console,
-    load,
-    out_console,
-    print_json,
-    run_async,
-)
-from anibridge.app.config import LoadedConfig
-from anibridge.app.runtime import (
-    Session,
-    StopFlag,
-    close_session,
-    commit_cursor,
-    guard_writes,
-    open_session,
-    plan_incremental,
-    policy_for,
-    summarize,
-)
-from anibridge.bridge.explain import plan_json, plan_table
-from anibridge.bridge.model import GuardError, Plan
-from anibridge.bridge.stores import RunRecord
-from anibridge.bridge.sync import run_sync
-from anibridge.mappings import load_index
+from anibridge.app.cli._common import ConfigOption, load, print_json, run_async
+
+if TYPE_CHECKING:
+    from anibridge.app.config import LoadedConfig
+    from anibridge.app.runtime import StopFlag
+    from anibridge.bridge.model import Plan
 
 __all__ = ["execute", "print_summary"]
 
@@ -61,6 +41,24 @@ async def execute(
     Without `full`, only what the source's change feed reports since the last clean
     run is re-read (see `runtime.plan_incremental`).
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from anibridge.app.cli._common import err_console
+    from anibridge.app.runtime import (
+        Session,
+        close_session,
+        commit_cursor,
+        guard_writes,
+        open_session,
+        plan_incremental,
+        policy_for,
+        summarize,
+    )
+    from anibridge.bridge.model import GuardError, Plan
+    from anibridge.bridge.stores import RunRecord
+    from anibridge.bridge.sync import run_sync
+    from anibridge.mappings import load_index
+
     session: Session = await open_session(config, profile)
     session.stop = stop
     run_id = uuid.uuid4().hex
@@ -163,6 +161,8 @@ async def execute(
 
 def print_summary(summary: dict[str, Any]) -> None:
     """The human summary line(s)."""
+    from anibridge.app.cli._common import out_console
+
     if summary.get("_extra", {}).get("changes") == 0:
         out_console.print(
             f"[bold]Run {summary['run_id']}[/]: no changes in the source since the "
@@ -197,6 +197,10 @@ def sync(
     config: Path | None = ConfigOption,
 ) -> None:
     """Sync a profile: read both sides, plan, back up, write, journal."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import StopFlag
+    from anibridge.bridge.explain import plan_table
+
     loaded = load(config)
     stop = StopFlag()
     summary, plan, code = run_async(
@@ -227,6 +231,10 @@ def plan(
     config: Path | None = ConfigOption,
 ) -> None:
     """Preview what a sync would write (a dry run), as a diff table or JSON."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import StopFlag
+    from anibridge.bridge.explain import plan_json, plan_table
+
     loaded = load(config)
     stop = StopFlag()
     summary, the_plan, code = run_async(
