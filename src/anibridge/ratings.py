@@ -2,7 +2,15 @@
 
 Trackers use 0-100, 0-10 with halves, 1-5 stars, 3-point smileys; servers 0-10. A
 rating is converted by normalizing it on its own scale, placing it on the target scale
-and snapping to the target step. Snapping loses information, so "is this a change?" is
+and snapping to the target step.
+
+Two kinds of scale normalize differently. A *count* scale starts one step above zero
+(0 < min <= step: Trakt's 1-10, where 0 means "unrated"): its value is a count of
+points out of max, so 8/10 is 0.8 and lands on 80/100 as users expect. Any other scale
+is an *interval* (0-100, 0-3 smileys, 1-5 stars in halves) and normalizes as
+(v - min) / (max - min). Placing a fraction on a scale inverts the same
+rule, snaps to the step (count scales from 0, intervals from min) and clamps into
+[min, max]. Snapping loses information, so "is this a change?" is
 answered on the target's scale: if the existing target rating is what the source
 rating converts to, a write would be rounding noise and is not planned.
 """
@@ -13,7 +21,7 @@ import math
 
 from anibridge.provider.base import NumericConstraint, Rating
 
-__all__ = ["convert", "normalize", "same_rating", "scale_for"]
+__all__ = ["convert", "is_count_scale", "normalize", "same_rating", "scale_for"]
 
 
 def _check_scale(scale: tuple[float, float, float]) -> None:
@@ -24,6 +32,12 @@ def _check_scale(scale: tuple[float, float, float]) -> None:
         raise ValueError(f"rating scale {scale!r}: step must be >= 0")
 
 
+def is_count_scale(scale: tuple[float, float, float]) -> bool:
+    """Whether `scale` counts points out of max (0 < min <= step; 0 = unrated)."""
+    lo, _, step = scale
+    return 0 < lo <= step
+
+
 def normalize(rating: Rating) -> float:
     """The rating as a fraction of its scale, clamped to 0-1.
 
@@ -32,14 +46,16 @@ def normalize(rating: Rating) -> float:
     """
     _check_scale(rating.scale)
     lo, hi, _ = rating.scale
+    if is_count_scale(rating.scale):
+        return min(1.0, max(0.0, rating.value / hi))
     return min(1.0, max(0.0, (rating.value - lo) / (hi - lo)))
 
 
-def _snap(value: float, lo: float, hi: float, step: float) -> float:
+def _snap(value: float, lo: float, hi: float, step: float, origin: float) -> float:
     if step > 0:
         # Round half up from the scale origin; tolerate float noise at .5.
-        n = math.floor((value - lo) / step + 0.5 + 1e-9)
-        value = lo + n * step
+        n = math.floor((value - origin) / step + 0.5 + 1e-9)
+        value = origin + n * step
         digits = max(0, -math.floor(math.log10(step)) + 1) if step < 1 else 0
         value = round(value, digits + 6)
     return min(hi, max(lo, value))
@@ -53,10 +69,12 @@ def convert(rating: Rating, scale: tuple[float, float, float]) -> Rating:
     """
     _check_scale(scale)
     lo, hi, step = scale
+    origin = 0.0 if is_count_scale(scale) else lo
     if tuple(rating.scale) == tuple(scale):
-        return Rating(_snap(rating.value, lo, hi, step), scale)
-    value = lo + normalize(rating) * (hi - lo)
-    return Rating(_snap(value, lo, hi, step), scale)
+        return Rating(_snap(rating.value, lo, hi, step, origin), scale)
+    fraction = normalize(rating)
+    value = fraction * hi if origin == 0.0 else lo + fraction * (hi - lo)
+    return Rating(_snap(value, lo, hi, step, origin), scale)
 
 
 def scale_for(

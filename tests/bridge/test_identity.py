@@ -206,3 +206,84 @@ async def test_one_catalogue_per_season_and_target_so_nothing_counts_twice(tmp_p
     a, _, ident = await _identify(src, dst, index)
     assert [r.source_part for r in ident.routes["p"]] == ["tvdb_show:1:s1"]
     assert observe(a, ident)["7"].weighted == 4
+
+
+def _unscoped_library(shows, records=(), writable=False):
+    nodes = []
+    for key, title, seasons, ids in shows:
+        nodes.extend(library_show(key, title, seasons, ids=ids, scoped_ids=False))
+    return memory_provider(
+        library_capabilities(writable=writable), nodes=nodes, records=records
+    )
+
+
+async def test_unscoped_source_id_is_not_rescoped_and_counts_absolute_positions(
+    tmp_path,
+):
+    # A HAMA tvdb2- style id: the server emits it unscoped on purpose (its seasons
+    # are not TVDB's). Its ranges address absolute positions over regular seasons.
+    index = custom_index(
+        tmp_path,
+        'anilist:1:\n  tvdb_show:9:\n    "1-12": "1-12"\n'
+        'anilist:2:\n  tvdb_show:9:\n    "1-12": "13-24"\n'
+        # A season-scoped edge of the same id must not be reached by re-scoping.
+        'anilist:3:\n  tvdb_show:9:s2:\n    "1-12": "1-12"\n',
+    )
+    src = _unscoped_library(
+        [("h", "Show", {1: 12, 2: 12}, ["tvdb_show:9"])],
+        watched("h", 1, range(1, 13)) + watched("h", 2, [1, 2]),
+    )
+    dst = tracker(
+        [
+            ("1", "Part 1", 12, ["anilist:1"]),
+            ("2", "Part 2", 12, ["anilist:2"]),
+            ("3", "Wrong", 12, ["anilist:3"]),
+        ]
+    )
+    a, _, ident = await _identify(src, dst, index)
+    assert {r.source_part for r in ident.routes["h"]} == {"tvdb_show:9"}
+    obs = observe(a, ident)
+    assert "3" not in obs
+    assert sorted(n for (_, n) in obs["1"].units) == list(range(1, 13))
+    # s2e1-2 are absolute 13-14 -> anilist:2 episodes 1-2.
+    assert sorted(obs["2"].units) == [(None, 1), (None, 2)]
+
+
+async def test_unscoped_absolute_positions_skip_specials_and_need_structure_past_s1(
+    tmp_path,
+):
+    from anibridge.bridge.observe import _UnitRoutes
+
+    index = custom_index(tmp_path, 'anilist:1:\n  tvdb_show:9:\n    "1-30": "1-30"\n')
+    src = _unscoped_library(
+        [("h", "Show", {0: 2, 1: 10, 2: 10}, ["tvdb_show:9"])],
+        watched("h", 0, [1]) + watched("h", 2, [3]),
+    )
+    dst = tracker([("1", "Show", 30, ["anilist:1"])])
+    a, _, ident = await _identify(src, dst, index)
+    assert sorted(observe(a, ident)["1"].units) == [(None, 13)]
+    no_structure = _UnitRoutes({}, [], type("E", (), {"node": None})())
+    assert no_structure.position(1, 7) == 7
+    assert no_structure.position(2, 3) is None
+
+
+async def test_curated_unscoped_show_target_lands_on_absolute_episodes():
+    # anilist:188034 -> tvdb_show:262098 (unscoped in the curated data): episodes
+    # 1-4 are absolute TVDB episodes 66-68, 70-75, 77-79 (three per episode).
+    from bridge_support import plan_between
+
+    from anibridge.provider.base import Status
+    from anibridge.provider.testing.memory import list_record
+
+    src = tracker(
+        [("188034", "Movie parts", 4, ["anilist:188034"])],
+        [list_record("188034", status=Status.ACTIVE, progress=1, updated_at=T0)],
+        authorities=("anilist",),
+    )
+    dst = library([("t", "Show", {1: 40, 2: 45}, ["tvdb_show:262098"])], writable=True)
+    plan = await plan_between(src, dst)
+    assert sorted(repr(a.ref) for a in plan.actions) == [
+        "t:season=2,episode=26",
+        "t:season=2,episode=27",
+        "t:season=2,episode=28",
+    ]

@@ -6,7 +6,15 @@ import json
 from datetime import timedelta
 
 import pytest
-from bridge_support import T0, curated, library, nosleep, tracker, watched
+from bridge_support import (
+    T0,
+    curated,
+    library,
+    nosleep,
+    plan_between,
+    tracker,
+    watched,
+)
 from rich.console import Console
 
 from anibridge.bridge.collect import CollectError, collect
@@ -125,3 +133,119 @@ async def test_explain_renders_table_and_json():
     assert action["provenance"] == ["tvdb_show:78857:s2 -> anilist:20 {1-48: 36-83}"]
     assert data["counts"]["actions"] == 1
     assert Ref("20") == result.plan.actions[0].ref
+
+
+def _dated_library(shows, records=()):
+    """A writable server that accepts a played date (Jellyfin/Emby-like)."""
+    from dataclasses import replace
+
+    from anibridge.provider.base import FieldSpec
+    from anibridge.provider.testing.memory import (
+        library_capabilities,
+        library_show,
+        memory_provider,
+    )
+
+    caps = library_capabilities(writable=True)
+    fields = dict(caps.record_fields)
+    spec = fields[RecordField.LAST_ACTIVITY_AT]
+    fields[RecordField.LAST_ACTIVITY_AT] = FieldSpec(
+        spec.field, writable=True, constraints=spec.constraints
+    )
+    nodes = []
+    for key, title, seasons, ids in shows:
+        nodes.extend(library_show(key, title, seasons, ids=ids))
+    return memory_provider(
+        replace(caps, record_fields=fields), nodes=nodes, records=records
+    )
+
+
+async def test_server_target_gets_the_real_played_date_when_writable():
+    src = library(
+        [("a", "Show", {1: 3}, ["tvdb_show:1234"])],
+        watched("a", 1, [1, 2], start=T0, step_hours=5),
+    )
+    shows = [("b", "Show", {1: 3}, ["tvdb_show:1234"])]
+    dated = _dated_library(shows)
+    plan = await plan_between(src, dated)
+    got = {repr(a.ref): a.after.get(RecordField.LAST_ACTIVITY_AT) for a in plan.actions}
+    assert got == {
+        "b:season=1,episode=1": T0,
+        "b:season=1,episode=2": T0 + timedelta(hours=5),
+    }
+    # Plex-like: the date is readable only, so it is never planned.
+    undated = await plan_between(src, library(shows, writable=True))
+    assert undated.actions
+    assert all(RecordField.LAST_ACTIVITY_AT not in a.after for a in undated.actions)
+
+
+async def test_server_played_date_is_not_invented_from_a_list_progress_count():
+    src = tracker(
+        [("20", "Naruto", 220, ["anilist:20"])],
+        [list_record("20", status=Status.ACTIVE, progress=3, updated_at=T0)],
+        authorities=("anilist",),
+    )
+    dst = _dated_library([("p1", "Naruto", {1: 35}, ["tvdb_show:78857"])])
+    plan = await plan_between(src, dst)
+    assert len(plan.actions) == 3
+    assert all(RecordField.LAST_ACTIVITY_AT not in a.after for a in plan.actions)
+
+
+async def test_server_played_date_synced_once_then_unchanged():
+    src = library(
+        [("a", "Show", {1: 3}, ["tvdb_show:1234"])],
+        watched("a", 1, [1], start=T0),
+    )
+    dst = _dated_library([("b", "Show", {1: 3}, ["tvdb_show:1234"])])
+    providers, stores = {"plex": src, "jf": dst}, MemoryStores()
+    pair = [Pair("plex", "jf")]
+    first = await run_sync(
+        providers, pair, Policy(), stores.bundle(), index=curated(), sleep=nosleep
+    )
+    assert [a.after.get(RecordField.LAST_ACTIVITY_AT) for a in first.plan.actions] == [
+        T0
+    ]
+    rec = dst.record(episode_ref("b", 1, 1))
+    assert rec.values[RecordField.LAST_ACTIVITY_AT] == T0
+    second = await run_sync(
+        providers, pair, Policy(), stores.bundle(), index=curated(), sleep=nosleep
+    )
+    assert second.plan.actions == ()
+
+
+def _history_with_scrobbles(events=()):
+    from dataclasses import replace
+
+    from bridge_support import history_capabilities
+
+    from anibridge.provider.base import Descriptor, EventKind
+    from anibridge.provider.testing.memory import library_show, memory_provider
+
+    caps = replace(
+        history_capabilities(),
+        event_kinds=(
+            Descriptor("watch", EventKind.PLAY),
+            Descriptor("scrobble", EventKind.PLAY),
+            Descriptor("checkin", EventKind.CHECKIN),
+        ),
+    )
+    nodes = library_show("t", "Naruto", {1: 35}, ids=["tvdb_show:78857"])[:1]
+    return memory_provider(caps, nodes=nodes, events=events)
+
+
+async def test_existing_plays_are_recognised_by_meaning_not_native_kind():
+    from anibridge.provider.testing.memory import play
+
+    src = library(
+        [("n", "Naruto", {1: 35}, ["tvdb_show:78857"])], watched("n", 1, [1, 2, 3])
+    )
+    dst = _history_with_scrobbles(
+        [
+            # Read back as a scrobble (to the second) and as a check-in.
+            play(episode_ref("t", 1, 1), T0, kind="scrobble"),
+            play(episode_ref("t", 1, 2), T0 + timedelta(hours=1), kind="checkin"),
+        ]
+    )
+    plan = await plan_between(src, dst)
+    appends = [(repr(a.ref), a.kind, a.at) for a in plan.actions]
+    assert appends == [("t:season=1,episode=3", "watch", T0 + timedelta(hours=2))]

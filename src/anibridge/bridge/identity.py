@@ -1,9 +1,13 @@
 """Who is who: source anchors (and their seasons) → target anchor refs.
 
 For each source anchor the engine gathers its external ids (the `IDS` facet and record
-ids). A part with a season coordinate is looked up with the season scope
-(``tvdb_show:78857`` + season 2 → ``tvdb_show:78857:s2``). Each descriptor then becomes
-routes to the target:
+ids) and uses them exactly as the provider emitted them: a scoped id
+(``tvdb_show:78857:s2``, ``anidb:69:R``) stands for its season; an unscoped show id
+(``tvdb_show:78857``, a HAMA ``tvdb2-`` absolute-order id) is looked up as is and
+covers the whole show, its mapping ranges addressing the show's *absolute* episode
+positions (see `anibridge.bridge.observe`). Ids are never re-scoped here: only the
+provider knows whether its seasons are the authority's seasons. Each descriptor then
+becomes routes to the target:
 
 1. a user override for the anchor/part wins over everything;
 2. a *direct* id — one whose authority the target resolves itself
@@ -159,22 +163,6 @@ def _entry_ids(snapshot: Snapshot, key: str) -> list[ExternalId]:
     return list(seen.values())
 
 
-def _entry_seasons(snapshot: Snapshot, key: str) -> set[int]:
-    entry = snapshot.entries[key]
-    seasons: set[int] = set()
-    for rec in entry.records:
-        if rec.ref.path:
-            s = part_season(rec.ref.path)
-            if s is not None:
-                seasons.add(s)
-    for ev in entry.events:
-        if ev.ref.path:
-            s = part_season(ev.ref.path)
-            if s is not None:
-                seasons.add(s)
-    return seasons
-
-
 def _pairs_text(pairs: Iterable[Any]) -> str:
     return "{" + ", ".join(f"{p.source_range}: {p.target_spec()}" for p in pairs) + "}"
 
@@ -254,11 +242,6 @@ def _route_candidates(
         if key not in source.entries:
             continue
         ids = _entry_ids(source, key)
-        scoped = {(i.authority, i.value) for i in ids if i.scope is not None}
-        needs_seasons = any(
-            i.scope is None and (i.authority, i.value) not in scoped for i in ids
-        )
-        seasons = sorted(_entry_seasons(source, key)) if needs_seasons else []
         o = ov.get((key, ""))
         if o is not None:
             if o.target_ref is None:
@@ -272,7 +255,7 @@ def _route_candidates(
                     )
                 ]  # fmt: skip
             continue
-        candidates = _candidates(ids, seasons)
+        candidates = [(i, _scope_season(i)) for i in ids]
         direct = [(c, s) for c, s in candidates if c.authority in authorities]
         found = False
         for c, s in direct or candidates:
@@ -371,26 +354,6 @@ def _scope_season(i: ExternalId) -> int | None:
     if i.authority == "anidb":
         return {"R": 1, "S": 0}.get(scope)
     return None
-
-
-def _candidates(
-    ids: Sequence[ExternalId], seasons: Sequence[int]
-) -> list[tuple[ExternalId, int | None]]:
-    """Descriptors to look up for one anchor, each with the season it covers.
-
-    Ids the provider already scoped are used as they are. An unscoped id gets one
-    ``sN`` variant per season with state, unless the provider listed scoped variants
-    of it itself; the unscoped id is kept for unseasoned parts.
-    """
-    scoped_bases = {(i.authority, i.value) for i in ids if i.scope is not None}
-    out: dict[str, tuple[ExternalId, int | None]] = {}
-    for i in ids:
-        if i.scope is None and seasons and (i.authority, i.value) not in scoped_bases:
-            for s in seasons:
-                c = ExternalId(i.authority, i.value, f"s{s}")
-                out.setdefault(c.descriptor, (c, s))
-        out.setdefault(i.descriptor, (i, _scope_season(i)))
-    return list(out.values())
 
 
 def _ref_from_id(text: str) -> Ref:

@@ -69,6 +69,9 @@ class Observation:
         span: Highest target unit any route covers (a total when the target has
             none), or None when some route is open-ended.
         source_records: Aggregate source records used (for two-way baselines).
+        approximate_times: Unit times came from an aggregate record (its last
+            activity stands for every counted episode), not from per-unit plays;
+            they feed entry dates but are never written as a unit's played date.
     """
 
     target: Ref
@@ -84,6 +87,7 @@ class Observation:
     collected: bool = False
     span: int | None = 0
     source_records: list[Record] = field(default_factory=list)
+    approximate_times: bool = False
 
     @property
     def first_at(self) -> datetime | None:
@@ -171,6 +175,103 @@ def _translate(route: Route, n: int) -> tuple[tuple[int, ...], float]:
     return tuple(best.translate(n)), float(best.weight)
 
 
+type _Routed = tuple[Route, "Observation", int | None]
+
+
+class _UnitRoutes:
+    """Which routes one source unit ``(season, episode)`` feeds, and at which number.
+
+    A seasoned part goes through its season's scoped routes (episode number within
+    the season). Mapping routes from an *unscoped* show id address the show's
+    absolute episode positions: regular seasons (1, 2, ...) in order, episodes in
+    order within each, numbered from 1; specials (season 0) have no absolute
+    position. Positions come from the anchor's `Structure`; without one only season
+    1 is placed (its episode n is position n). Such a route is skipped for a season
+    whose scoped routes already reach the same target, so no unit counts twice.
+    One-to-one routes without ranges (direct ids) keep the source season and number.
+    """
+
+    __slots__ = ("_abs", "_anchor", "_by_season", "_entry", "_plain", "_positions")
+
+    def __init__(
+        self,
+        by_season: Mapping[int | None, list[_Routed]],
+        anchor_routes: list[_Routed],
+        entry: Any,
+    ) -> None:
+        self._by_season = by_season
+        self._anchor = anchor_routes
+        self._entry = entry
+        self._positions: dict[tuple[int, int], int] | None = None
+        self._plain: dict[int | None, list[_Routed]] = {}
+        self._abs: dict[int | None, list[_Routed]] = {}
+
+    def plain(self, season: int | None) -> list[_Routed]:
+        """Routes that take the unit by its own number (season-scoped or direct)."""
+        found = self._plain.get(season)
+        if found is None:
+            if season is None:
+                found = self._anchor
+            else:
+                found = self._by_season.get(season) or [
+                    x for x in self._by_season.get(None, ()) if x[0].pairs is None
+                ]
+            self._plain[season] = found
+        return found
+
+    def absolute(self, season: int | None) -> list[_Routed]:
+        """Unscoped mapping routes that take a seasoned unit by absolute position."""
+        if season is None:
+            return []
+        found = self._abs.get(season)
+        if found is None:
+            covered = {id(o) for _, o, _ in self._by_season.get(season, ())}
+            found = self._abs[season] = [
+                x
+                for x in self._by_season.get(None, ())
+                if x[0].pairs is not None and id(x[1]) not in covered
+            ]
+        return found
+
+    def position(self, season: int | None, n: int) -> int | None:
+        """The absolute position of episode `n` of `season` (None: not placeable)."""
+        if season is None:
+            return n
+        if self._positions is None:
+            self._positions = _absolute_positions(self._entry)
+        if self._positions:
+            return self._positions.get((season, n))
+        return n if season == 1 else None
+
+    def all(self, season: int | None, n: int) -> list[tuple[Route, Any, Any, int]]:
+        """Every (route, observation, target season, source number) for a unit."""
+        out = [(r, o, t, n) for r, o, t in self.plain(season)]
+        absolute = self.absolute(season)
+        if absolute:
+            pos = self.position(season, n)
+            if pos is not None:
+                out.extend((r, o, t, pos) for r, o, t in absolute)
+        return out
+
+
+def _absolute_positions(entry: Any) -> dict[tuple[int, int], int]:
+    """(season, episode) → absolute position over regular seasons, from STRUCTURE."""
+    node = entry.node
+    st = node.facets.get(FacetName.STRUCTURE) if node is not None else None
+    if not isinstance(st, Structure):
+        return {}
+    keys: list[tuple[int, int]] = []
+    for part in st.parts:
+        season = part_season(part.position)
+        if season is None or season < 1 or not part.position:
+            continue
+        try:
+            keys.append((season, int(part.position[-1].value)))
+        except (TypeError, ValueError):
+            continue
+    return {k: i for i, k in enumerate(sorted(set(keys)), start=1)}
+
+
 class _Builder:
     def __init__(self, source: Snapshot, identity: Identity) -> None:
         self.source = source
@@ -244,6 +345,7 @@ class _Builder:
         anchor_routes = by_season.get(None) or [
             x for group in by_season.values() for x in group
         ]
+        unit_routes = _UnitRoutes(by_season, anchor_routes, entry)
         containers: list[Record] = []
         event_units: dict[tuple[int | None, int], list[datetime]] = {}
         for ev in entry.events:
@@ -284,6 +386,7 @@ class _Builder:
         targets_for: dict[int | None, list[Any]] = {}
         last_season: Any = _MISSING
         targets: list[Any] = []
+        absolute: list[tuple[Route, Observation, int | None]] = []
         progress_natives = {k for k, v in kinds.items() if v is progress}
         for rec in entry.records:
             path = rec.ref.path
@@ -325,7 +428,9 @@ class _Builder:
                 summ = summaries.get(ekey)
             if status not in _CONSUMED and not evs and not summ:
                 if status is Status.ACTIVE:
-                    for _, o, _ in by_season.get(season) or anchor_routes:
+                    for _, o, _ in unit_routes.plain(season) + unit_routes.absolute(
+                        season
+                    ):
                         o.in_progress = True
                 continue
             if has_activity:
@@ -344,9 +449,10 @@ class _Builder:
             if season != last_season:
                 last_season = season
                 found = targets_for.get(season)
+                absolute = unit_routes.absolute(season)
                 if found is None:
                     found = targets_for[season] = self.fast_routes(
-                        by_season.get(season) or anchor_routes, season
+                        unit_routes.plain(season), season
                     )
                 targets = found
             for route, o, tseason, simple in targets:
@@ -368,6 +474,11 @@ class _Builder:
                         u[1] = first
                     if last is not None and (u[2] is None or last > u[2]):
                         u[2] = last
+            if absolute:
+                pos = unit_routes.position(season, n)
+                if pos is not None:
+                    for route, o, tseason in absolute:
+                        self.consume(o, route, tseason, pos, plays, first, last)
         for ekey, times in event_units.items():
             if ekey in seen:
                 continue
@@ -381,9 +492,9 @@ class _Builder:
                         o, route, tseason, plays, min(times), max(times)
                     )
                 continue
-            for route, o, tseason in by_season.get(season) or anchor_routes:
+            for route, o, tseason, un in unit_routes.all(season, n):
                 self.consume(
-                    o, route, tseason, n, plays, min(times), max(times), season
+                    o, route, tseason, un, plays, min(times), max(times), season
                 )
         for ekey, (count, first, last) in summaries.items():
             if ekey in seen or count <= 0:
@@ -393,19 +504,19 @@ class _Builder:
                 for route, o, tseason in anchor_routes:
                     self.consume_anchor(o, route, tseason, count, first, last)
                 continue
-            for route, o, tseason in by_season.get(season) or anchor_routes:
-                self.consume(o, route, tseason, n, count, first, last, season)
+            for route, o, tseason, un in unit_routes.all(season, n):
+                self.consume(o, route, tseason, un, count, first, last, season)
         if self.want_events:
             for (season, n), times in event_units.items():
-                for route, o, tseason in (
-                    anchor_routes
+                for route, o, tseason, un in (
+                    [(r, o, t, 0) for r, o, t in anchor_routes]
                     if n == 0 and season is None
-                    else by_season.get(season) or anchor_routes
+                    else unit_routes.all(season, n)
                 ):
                     if n == 0 and season is None:
                         targets: tuple[int, ...] = (0,)
                     else:
-                        targets, _ = _translate(route, n)
+                        targets, _ = _translate(route, un)
                     ts = season if tseason == _KEEP else tseason
                     for t in targets:
                         o.events.extend(((ts, t), at) for at in times)
@@ -512,6 +623,8 @@ class _Builder:
             if isinstance(prog, Progress) and isinstance(prog.current, (int, float)):
                 repeat = values.get(RecordField.REPEAT_COUNT)
                 plays = 1 + repeat if isinstance(repeat, int) and repeat > 0 else 1
+                if prog.current:
+                    o.approximate_times = True
                 for n in range(1, int(prog.current) + 1):
                     self.consume(o, route, tseason, n, plays, first, last)
             elif status in _CONSUMED:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from anibridge.bridge.codec import JSON, encode_value, ref_id
@@ -205,6 +205,11 @@ class DirectionPlanner:
             caps.coordinate_axes
         )
         play = [d.native for d in caps.event_kinds if d.semantic is EventKind.PLAY]
+        self.play_kinds = frozenset(
+            d.native
+            for d in caps.event_kinds
+            if d.semantic in (EventKind.PLAY, EventKind.CHECKIN)
+        )
         status_spec = caps.record_fields.get(RecordField.STATUS)
         progress_spec = caps.record_fields.get(RecordField.PROGRESS)
         records_say_it = (
@@ -518,12 +523,22 @@ class DirectionPlanner:
 
     # -- granular targets ----------------------------------------------------
 
-    def unit_ref(self, anchor: Ref, season: int | None, n: int) -> Ref:
-        """The target ref of one unit (episode) of an anchor."""
+    def unit_ref(
+        self, anchor: Ref, season: int | None, n: int, entry: Entry | None = None
+    ) -> Ref:
+        """The target ref of one unit (episode) of an anchor.
+
+        A unit without a season reached a seasoned target through an unscoped target
+        id: `n` is then the show's absolute position (regular seasons in order, as in
+        `anibridge.bridge.observe`), placed through the target's `Structure`.
+        """
         if n == 0:
             return anchor
         if season is not None:
             return Ref.at(anchor.key, ("season", season), (self.leaf_axis, n))
+        placed = _absolute_parts(entry).get(n) if entry is not None else None
+        if placed is not None:
+            return Ref(anchor.key, placed)
         return anchor.child(self.leaf_axis, n)
 
     def plan_units(self, o: Observation, entry: Entry | None) -> None:
@@ -554,8 +569,17 @@ class DirectionPlanner:
             and rc_spec.writable
             and RecordField.REPEAT_COUNT in self.policy.fields
         )
+        # The real play time, where the server accepts one; otherwise it records
+        # "now" as the played date and the user's history is rewritten.
+        la_spec = self.caps.record_fields.get(RecordField.LAST_ACTIVITY_AT)
+        la_ok = (
+            la_spec is not None
+            and la_spec.writable
+            and RecordField.LAST_ACTIVITY_AT in self.policy.fields
+            and not o.approximate_times
+        )
         for (season, n), u in sorted(o.units.items(), key=_unit_order):
-            ref = self.unit_ref(o.target, season, n)
+            ref = self.unit_ref(o.target, season, n, entry)
             if parts is not None and ref not in parts and n != 0:
                 self.skip(
                     ref, None, SkipReason.NO_TARGET, "episode not on target", link
@@ -585,6 +609,24 @@ class DirectionPlanner:
                     after[RecordField.REPEAT_COUNT] = rtr.value
                     if cur_rc is not None:
                         before[RecordField.REPEAT_COUNT] = cur_rc
+            if la_ok and la_spec is not None and u[2] is not None:
+                cur_la = rec.values.get(RecordField.LAST_ACTIVITY_AT) if rec else None
+                ltr = translate(
+                    RecordField.LAST_ACTIVITY_AT,
+                    u[2],
+                    la_spec,
+                    cur_la,
+                    source_spec=self.source_fields.get(RecordField.LAST_ACTIVITY_AT),
+                    tz=self.tz,
+                )
+                if (
+                    ltr.value is not None
+                    and not ltr.equal
+                    and not regresses(RecordField.LAST_ACTIVITY_AT, cur_la, ltr.value)
+                ):
+                    after[RecordField.LAST_ACTIVITY_AT] = ltr.value
+                    if cur_la is not None:
+                        before[RecordField.LAST_ACTIVITY_AT] = cur_la
             if not after:
                 continue
             self.actions.append(
@@ -613,22 +655,32 @@ class DirectionPlanner:
         if kind is None:
             return
         link = self.pair_id(o.sources[0], o.target)
+        # Existing plays count by meaning, not by native kind: a play appended as
+        # "watch" may read back as "scrobble" (and a check-in is a play too).
         have: set[tuple[Ref, Any]] = set()
         played: set[Ref] = set()
         if entry is not None:
             for ev in entry.events:
-                if ev.kind == kind:
-                    have.add((ev.ref, ev.at))
+                if ev.kind in self.play_kinds:
+                    have.add((ev.ref, _second(ev.at)))
                     played.add(ev.ref)
+            for sm in entry.summaries:
+                if sm.kind in self.play_kinds and (sm.count or 0) > 0:
+                    played.add(sm.ref)
+                    for t in (sm.first_at, sm.last_at):
+                        if t is not None:
+                            have.add((sm.ref, _second(t)))
         wanted: list[tuple[Ref, Any, str]] = []
         exact_units = set()
         for (season, n), at in o.events:
             exact_units.add((season, n))
-            wanted.append((self.unit_ref(o.target, season, n), at, "source play"))
+            wanted.append(
+                (self.unit_ref(o.target, season, n, entry), at, "source play")
+            )
         for (season, n), u in o.units.items():
             if (season, n) in exact_units:
                 continue
-            ref = self.unit_ref(o.target, season, n)
+            ref = self.unit_ref(o.target, season, n, entry)
             if ref in played:
                 continue
             at = u[2] or u[1]
@@ -638,9 +690,10 @@ class DirectionPlanner:
             wanted.append((ref, at, "consumed on the source"))
         seen: set[tuple[Ref, Any]] = set()
         for ref, at, why in wanted:
-            if (ref, at) in have or (ref, at) in seen:
+            at_s = _second(at)
+            if (ref, at_s) in have or (ref, at_s) in seen:
                 continue
-            seen.add((ref, at))
+            seen.add((ref, at_s))
             if self.sent is not None and self.sent(
                 self.target.provider, ref_id(ref), kind, at.isoformat()
             ):
@@ -715,6 +768,31 @@ class DirectionPlanner:
                     self.pair_id(ep.source_key, ep.target_ref),
                 )
         return out
+
+
+def _absolute_parts(entry: Entry) -> dict[int, tuple[Any, ...]]:
+    """Absolute position → part position over a seasoned target's regular seasons."""
+    node = entry.node
+    st = node.facets.get(FacetName.STRUCTURE) if node is not None else None
+    if not isinstance(st, Structure):
+        return {}
+    keyed: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for part in st.parts:
+        pos = part.position
+        if len(pos) < 2 or pos[0].axis != "season":
+            continue
+        try:
+            season, n = int(pos[0].value), int(pos[-1].value)
+        except (TypeError, ValueError):
+            continue
+        if season >= 1:
+            keyed[(season, n)] = tuple(pos)
+    return {i: keyed[k] for i, k in enumerate(sorted(keyed), start=1)}
+
+
+def _second(at: datetime) -> datetime:
+    """Play times compare to the second (histories store no finer)."""
+    return at.replace(microsecond=0)
 
 
 def _unit_order(item: tuple[tuple[int | None, int], Any]) -> tuple[int, int]:
