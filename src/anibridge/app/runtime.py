@@ -334,10 +334,13 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
 
     A first run, `full`, a two-way profile (target changes matter too) or a source
     without a change feed reads everything; otherwise only the touched anchors are
-    re-read (`targeted_snapshot`, shared with the service). The feed's head is taken
-    before anything is read, so changes made during the run are seen next time.
+    re-read (`bridge.collect.collect` with refs: anchors and their parts). A change
+    that names no ref ("something was removed") makes it a full read. The feed's
+    head is taken before anything is read, so changes made during the run are seen
+    next time.
     """
-    from anibridge.provider.base import ChangeQuery, SupportsChangeFeed
+    from anibridge.bridge.collect import collect
+    from anibridge.provider.base import ChangeQuery, Ref, SupportsChangeFeed
 
     key = session.profile.source.key
     source = session.providers[key]
@@ -345,22 +348,27 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
         return Incremental()
     stored = session.store.cursor(session.name, key)
     cursor, touched = stored, set[str]()
+    whole = False
     for _ in range(100_000):
         page = await source.poll_changes(ChangeQuery(cursor=cursor, limit=500))
-        touched.update(change.ref.key for change in page.items if change.ref)
+        for change in page.items:
+            if change.ref is None:
+                whole = True
+            else:
+                touched.add(change.ref.key)
         if page.cursor is None or page.cursor == cursor or not page.items:
             cursor = page.cursor or cursor
             break
         cursor = page.cursor
     out = Incremental(cursor_after=cursor, touched=len(touched))
-    if full or stored is None or session.profile.direction == "two_way":
+    if full or whole or stored is None or session.profile.direction == "two_way":
         return out
     if not touched:
         out.nothing_changed = True
         return out
-    from anibridge.app.web.engine_backend import targeted_snapshot
-
-    out.snapshots[key] = await targeted_snapshot(source, key, sorted(touched))
+    out.snapshots[key] = await collect(
+        source, key, refs=[Ref(k) for k in sorted(touched)]
+    )
     return out
 
 

@@ -3,7 +3,10 @@
 A full collect scans anchors with their records (ids and structure hydrated), then
 reads plays (events, or event summaries when the provider has no event reads), paging
 every call by cursor. A targeted collect (`refs`) re-reads only given anchors and is
-marked incomplete, so nothing absent from it counts as deleted. Everything a provider
+marked incomplete, so nothing absent from it counts as deleted. Fetches answer only on
+exactly the requested refs, and library-shaped providers keep episode state on part
+refs, so a targeted collect expands each anchor to its parts (from its `STRUCTURE`)
+for record, event and summary reads. Everything a provider
 returns is checked by `anibridge.provider.validate` before planning uses it: a broken
 promise (naive datetime, `None` value, unadvertised kind) stops the run with a message
 naming the provider, instead of being planned into someone's list.
@@ -12,6 +15,7 @@ naming the provider, instead of being planned into someone's list.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from anibridge.bridge.model import Snapshot
 from anibridge.dates import utcnow
@@ -36,11 +40,12 @@ from anibridge.provider.base import (
     SupportsScan,
 )
 
-__all__ = ["CollectError", "changes_since", "collect", "fetch_anchors"]
+__all__ = ["CollectError", "changes_since", "collect", "fetch_anchors", "part_refs"]
 
 _FACETS = frozenset({FacetName.IDS, FacetName.STRUCTURE})
 _MAX_PAGES = 100_000
 _BATCH = 100
+_MAX_REFS = 1000  # refs per fetch call; an anchor's parts stay together below it
 
 
 class CollectError(RuntimeError):
@@ -91,6 +96,8 @@ async def collect(
     """
     caps = provider.capabilities()
     snap = Snapshot(key, caps, complete=refs is None, collected_at=utcnow())
+    if refs is not None:
+        facets = facets | {FacetName.STRUCTURE}  # a targeted read needs the parts
     facets = facets & caps.facets if caps.facets else facets
     fields = frozenset(caps.record_fields)
     if isinstance(provider, SupportsScan) and (refs is None or refs):
@@ -130,20 +137,85 @@ async def collect(
             snap.entry(rec.ref.key).records.append(rec)
     else:
         raise CollectError(f"{key}: provider can neither scan nor read records")
+    parts: list[Ref] = []
+    if refs is not None:
+        parts = part_refs(snap, sorted({r.key for r in refs}))
+        if parts:
+            await _part_records(provider, snap, parts, fields)
     if events and caps.event_kinds:
-        await _collect_events(provider, snap, refs)
+        wanted = None if refs is None else [*refs, *parts]
+        await _collect_events(provider, snap, wanted)
     return snap
+
+
+def _by_anchor(refs: Sequence[Ref]) -> list[tuple[Ref, ...]]:
+    """Batches of refs that keep an anchor's refs together where they fit.
+
+    A provider may answer per anchor (one history request per show), so splitting an
+    anchor's parts over batches would repeat that request.
+    """
+    groups: dict[str, list[Ref]] = {}
+    for r in refs:
+        groups.setdefault(r.key, []).append(r)
+    out: list[tuple[Ref, ...]] = []
+    current: list[Ref] = []
+    for group in groups.values():
+        for i in range(0, len(group), _MAX_REFS):
+            piece = group[i : i + _MAX_REFS]
+            if current and len(current) + len(piece) > _MAX_REFS:
+                out.append(tuple(current))
+                current = []
+            current.extend(piece)
+    if current:
+        out.append(tuple(current))
+    return out
+
+
+def part_refs(snap: Snapshot, anchors: Sequence[str]) -> list[Ref]:
+    """The part refs of `anchors`, from each anchor's `STRUCTURE` in `snap`."""
+    out: list[Ref] = []
+    for anchor in anchors:
+        entry = snap.entries.get(anchor)
+        node = entry.node if entry is not None else None
+        structure = node.facets.get(FacetName.STRUCTURE) if node is not None else None
+        for part in getattr(structure, "parts", ()) or ():
+            if part.position:
+                out.append(Ref(anchor, tuple(part.position)))
+    return out
+
+
+async def _part_records(
+    provider: Provider, snap: Snapshot, parts: Sequence[Ref], fields: frozenset[Any]
+) -> None:
+    """Records on part refs (episode state), replacing any the scan returned."""
+    if not isinstance(provider, SupportsRecordReads):
+        return
+    key = snap.provider
+    for chunk in _by_anchor(parts):
+        records = await _pages(
+            key,
+            lambda c, chunk=chunk: provider.fetch_records(
+                RecordQuery(refs=chunk, fields=fields, cursor=c)
+            ),
+        )
+        for rec in records:
+            validate.validate_record(
+                key, rec, fields=fields, capabilities=snap.capabilities
+            )
+            entry = snap.entry(rec.ref.key)
+            entry.records = [
+                r
+                for r in entry.records
+                if not (r.ref == rec.ref and r.kind == rec.kind)
+            ]
+            entry.records.append(rec)
 
 
 async def _collect_events(
     provider: Provider, snap: Snapshot, refs: Sequence[Ref] | None
 ) -> None:
     key = snap.provider
-    chunks: list[tuple[Ref, ...]] = (
-        [()]
-        if refs is None
-        else [tuple(refs[i : i + _BATCH]) for i in range(0, len(refs), _BATCH)]
-    )
+    chunks: list[tuple[Ref, ...]] = [()] if refs is None else _by_anchor(refs)
     for chunk in chunks:
         if isinstance(provider, SupportsEventReads):
             events = await _pages(
@@ -221,7 +293,9 @@ async def changes_since(
 ) -> tuple[set[str] | None, str | None]:
     """Anchor keys touched since `cursor`, and the cursor to resume from.
 
-    Returns `(None, None)` when the provider has no change feed. With `cursor` None
+    Returns `(None, None)` when the provider has no change feed, and `(None,
+    cursor)` when some change names no ref ("something was removed"): the caller
+    must then read the whole provider, never drop the change. With `cursor` None
     the feed is read to its end only to learn the current position (the keys are
     then meaningless: the caller does a full collect).
 
@@ -231,16 +305,19 @@ async def changes_since(
     if not isinstance(provider, SupportsChangeFeed):
         return None, None
     keys: set[str] = set()
+    whole = False
     seen: set[str] = set()
     for _ in range(_MAX_PAGES):
         page = await provider.poll_changes(ChangeQuery(cursor=cursor))
         for change in page.items:
             if change.ref is not None:
                 keys.add(change.ref.key)
+            else:
+                whole = True
         if page.cursor is None:
-            return keys, cursor
+            return (None if whole else keys), cursor
         if not page.items:
-            return keys, page.cursor
+            return (None if whole else keys), page.cursor
         if page.cursor in seen:
             raise CollectError(f"{key}: change cursor {page.cursor!r} repeated")
         seen.add(page.cursor)

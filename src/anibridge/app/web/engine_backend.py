@@ -69,24 +69,17 @@ from anibridge.bridge.model import (
 )
 from anibridge.bridge.stores import Pin
 from anibridge.bridge.sync import Pair, SyncResult, run_sync, undo_run
-from anibridge.provider import validate
 from anibridge.provider.base import (
     ChangeQuery,
-    EventQuery,
-    EventSummaryQuery,
     ExternalId,
     FacetName,
     NodeQuery,
     Provider,
-    RecordQuery,
     Ref,
     SupportsBackupImports,
     SupportsChangeFeed,
-    SupportsEventReads,
-    SupportsEventSummaries,
     SupportsInboundChanges,
     SupportsNodeReads,
-    SupportsRecordReads,
 )
 from anibridge.store import SqlStore
 
@@ -131,59 +124,8 @@ async def _all_pages(call: Any) -> list[Any]:
 async def targeted_snapshot(
     provider: Provider, key: str, anchors: Sequence[str]
 ) -> Snapshot:
-    """Re-read only `anchors`, including the state kept on their parts.
-
-    `collect(refs=...)` reads anchors' own records and events; library-shaped
-    providers keep per-episode records and plays on part refs, so those are read
-    here too, part refs taken from each anchor's STRUCTURE facet.
-    """
-    snap = await collect(provider, key, refs=[Ref(k) for k in anchors])
-    parts: list[Ref] = []
-    for anchor in anchors:
-        entry = snap.entries.get(anchor)
-        node = entry.node if entry is not None else None
-        structure = node.facets.get(FacetName.STRUCTURE) if node else None
-        for part in getattr(structure, "parts", ()) or ():
-            if part.position:
-                parts.append(Ref(anchor, tuple(part.position)))
-    caps = snap.capabilities
-    fields = frozenset(caps.record_fields)
-    for i in range(0, len(parts), 100):
-        chunk = tuple(parts[i : i + 100])
-        if isinstance(provider, SupportsRecordReads):
-            records = await _all_pages(
-                lambda c, chunk=chunk: provider.fetch_records(
-                    RecordQuery(refs=chunk, fields=fields, cursor=c)
-                )
-            )
-            for rec in records:
-                entry = snap.entry(rec.ref.key)
-                entry.records = [
-                    r
-                    for r in entry.records
-                    if not (r.ref == rec.ref and r.kind == rec.kind)
-                ]
-                entry.records.append(rec)
-        if not caps.event_kinds:
-            continue
-        if isinstance(provider, SupportsEventReads):
-            events = await _all_pages(
-                lambda c, chunk=chunk: provider.fetch_events(
-                    EventQuery(refs=chunk, cursor=c)
-                )
-            )
-            for event in events:
-                validate.validate_event(key, event, capabilities=caps)
-                snap.entry(event.ref.key).events.append(event)
-        elif isinstance(provider, SupportsEventSummaries):
-            sums = await _all_pages(
-                lambda c, chunk=chunk: provider.fetch_event_summaries(
-                    EventSummaryQuery(refs=chunk, cursor=c)
-                )
-            )
-            for summary in sums:
-                snap.entry(summary.ref.key).summaries.append(summary)
-    return snap
+    """Re-read only `anchors` (and, through `collect`, the state on their parts)."""
+    return await collect(provider, key, refs=[Ref(k) for k in anchors])
 
 
 class _LoopThread:
@@ -435,18 +377,22 @@ class EngineBackend:
         touched: set[str] = set()
         commit_later: list[tuple[str, str]] = []
         if mode is SyncMode.TARGETED:
-            touched, errors = await self._inbound_refs(prof, request)
-            if not touched:
+            hooked, errors = await self._inbound_refs(prof, request)
+            if hooked is None:
+                mode = SyncMode.FULL  # a change without a ref: read everything
+            elif not hooked:
                 return RunResult(
                     "skipped",
                     summary={"changes": 0, "rejected_payloads": len(errors)},
                     error="; ".join(errors) or None,
                 )
+            else:
+                touched = hooked
         elif mode is SyncMode.INCREMENTAL:
             target_key = prof.cfg.target.key
             target = prof.providers[target_key]
             target_after: str | None = None
-            target_changed: set[str] = set()
+            target_changed: set[str] | None = set()
             if prof.cfg.direction == "two_way" and isinstance(
                 target, SupportsChangeFeed
             ):
@@ -455,8 +401,11 @@ class EngineBackend:
                     prof, target, target_key
                 )
             if isinstance(source, SupportsChangeFeed):
-                touched, cursor_after = await self._poll(prof, source, source_key)
-                if target_changed:
+                polled, cursor_after = await self._poll(prof, source, source_key)
+                touched = polled or set()
+                if target_changed is None or target_changed or polled is None:
+                    # Target changes matter in two-way runs; a change without a ref
+                    # ("something was removed") cannot be targeted.
                     touched = set()
                     mode = SyncMode.FULL
                 elif not touched:
@@ -472,7 +421,11 @@ class EngineBackend:
             if request.inbound and mode is not SyncMode.FULL:
                 # Webhook payloads merged into this run: their refs count too.
                 hooked, _errors = await self._inbound_refs(prof, request)
-                touched |= hooked
+                if hooked is None:
+                    touched = set()
+                    mode = SyncMode.FULL
+                else:
+                    touched |= hooked
         if touched:
             snapshots[source_key] = await targeted_snapshot(
                 source, source_key, sorted(touched)
@@ -534,8 +487,10 @@ class EngineBackend:
 
     async def _inbound_refs(
         self, prof: _Profile, request: SyncRequest
-    ) -> tuple[set[str], list[str]]:
+    ) -> tuple[set[str] | None, list[str]]:
+        """Anchor keys the webhook payloads name (None: one named no ref)."""
         keys: set[str] = set()
+        whole = False
         errors: list[str] = []
         source_key = prof.cfg.source.key
         provider = prof.providers[source_key]
@@ -551,24 +506,36 @@ class EngineBackend:
                 log.warning("webhook payload for %s rejected: %s", item.provider, exc)
                 continue
             if parsed.matched:
-                keys.update(change.ref.key for change in parsed.changes)
-        return keys, errors
+                for change in parsed.changes:
+                    if change.ref is None:
+                        whole = True
+                    else:
+                        keys.add(change.ref.key)
+        return (None if whole else keys), errors
 
     async def _poll(
         self, prof: _Profile, source: SupportsChangeFeed, key: str
-    ) -> tuple[set[str], str | None]:
-        """Anchor keys changed since the stored cursor, and the cursor after them."""
+    ) -> tuple[set[str] | None, str | None]:
+        """Anchor keys changed since the stored cursor, and the cursor after them.
+
+        The keys are None when a change names no ref: the run must read everything.
+        """
         stores = self._stores()
         cursor = stores.cursors.cursor(prof.name, key)
         keys: set[str] = set()
+        whole = False
         for _ in range(10_000):
             page = await source.poll_changes(ChangeQuery(cursor=cursor, limit=500))
-            keys.update(change.ref.key for change in page.items)
+            for change in page.items:
+                if change.ref is None:
+                    whole = True
+                else:
+                    keys.add(change.ref.key)
             if page.cursor is None or page.cursor == cursor or not page.items:
                 cursor = page.cursor or cursor
                 break
             cursor = page.cursor
-        return keys, cursor
+        return (None if whole else keys), cursor
 
     # -- plans -------------------------------------------------------------------
     def _keep(self, profile: str, plan: Plan, run_id: str | None) -> _Kept:
