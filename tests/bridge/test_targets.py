@@ -126,7 +126,9 @@ async def test_explain_renders_table_and_json():
     console = Console(record=True, width=200)
     console.print(plan_table(result.plan))
     text = console.export_text()
-    assert "upsert_record" in text and "progress: ∅ → 2" in text
+    rows = [line.split() for line in text.splitlines()]
+    assert [r[:2] for r in rows if "20" in r] == [["new", "20"]]
+    assert ["progress", "—", "→", "2"] in [r[:4] for r in rows]
     data = json.loads(json.dumps(plan_json(result.plan)))
     (action,) = data["actions"]
     assert action["after"]["progress"]["current"] == 2

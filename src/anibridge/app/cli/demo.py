@@ -8,7 +8,7 @@ import typer
 
 from anibridge.app.cli import app
 from anibridge.app.cli._common import load, print_json, run_async
-from anibridge.app.cli.sync import _public, execute, print_summary
+from anibridge.app.cli.sync import _public, execute, print_plan, print_summary
 
 
 @app.command()
@@ -22,7 +22,6 @@ def demo(
     from anibridge.app.cli._common import out_console
     from anibridge.app.demo import prepare_workspace
     from anibridge.app.runtime import StopFlag
-    from anibridge.bridge.explain import plan_table
 
     config_path, created = prepare_workspace(directory)
     loaded = load(config_path)
@@ -35,12 +34,14 @@ def demo(
         print_json(_public(summary))
         raise typer.Exit(code)
     out_console.print(
-        f"Demo workspace: {directory} ({'created' if created else 'reused'})"
+        f"Demo workspace: {directory} ({'created' if created else 'reused'})",
+        soft_wrap=True,
     )
     if plan is not None:
-        out_console.print(plan_table(plan, show_skipped=False))
+        print_plan(plan, summary, show_skipped=False)
     print_summary(summary)
     out_console.print(
-        f"Undo this run: anibridge undo {summary['run_id']} --config {config_path}"
+        f"Undo this run: anibridge undo {summary['run_id']} --config {config_path}",
+        soft_wrap=True,  # never break the command a person copies
     )
     raise typer.Exit(code)

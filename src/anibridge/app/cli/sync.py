@@ -20,10 +20,11 @@ from anibridge.app.cli._common import ConfigOption, load, print_json, run_async
 
 if TYPE_CHECKING:
     from anibridge.app.config import LoadedConfig
-    from anibridge.app.runtime import StopFlag
+    from anibridge.app.runtime import Session, StopFlag
     from anibridge.bridge.model import Plan
+    from anibridge.provider.base import RecordField
 
-__all__ = ["execute", "print_summary"]
+__all__ = ["execute", "print_plan", "print_summary"]
 
 
 async def execute(
@@ -45,7 +46,6 @@ async def execute(
 
     from anibridge.app.cli._common import err_console
     from anibridge.app.runtime import (
-        Session,
         close_session,
         commit_cursor,
         guard_writes,
@@ -94,6 +94,10 @@ async def execute(
             from dataclasses import replace
 
             policy = replace(policy, force=True)
+        display = {
+            "timezone": policy.timezone,
+            "date_fields": _date_fields(session),
+        }
         code = 0
         result = None
         incremental = await plan_incremental(session, full=full)
@@ -120,7 +124,7 @@ async def execute(
             )
             if not dry_run:
                 commit_cursor(session, incremental)
-            return {**summary, "_extra": {"changes": 0}}, None, 0
+            return {**summary, "_extra": {"changes": 0, **display}}, None, 0
         with bar:
             try:
                 result = await run_sync(
@@ -153,10 +157,41 @@ async def execute(
             code = code or 1
         if code == 0 and not dry_run:
             commit_cursor(session, incremental)
-        extra = {"backups": [str(p) for p in session.backups]}
+        extra = {"backups": [str(p) for p in session.backups], **display}
         return {**summary, "_extra": extra}, plan, code
     finally:
         await close_session(session)
+
+
+def _date_fields(session: Session) -> dict[str, frozenset[RecordField]]:
+    """Per provider key, the date fields it keeps at DATE precision (for display)."""
+    from anibridge.bridge.translate import precision
+    from anibridge.provider.base import TemporalPrecision
+
+    return {
+        key: frozenset(
+            f
+            for f, spec in provider.capabilities().record_fields.items()
+            if precision(spec) is TemporalPrecision.DATE
+        )
+        for key, provider in session.providers.items()
+    }
+
+
+def print_plan(plan: Plan, summary: dict[str, Any], *, show_skipped: bool) -> None:
+    """The plan for people, dates in the profile's timezone and precision."""
+    from anibridge.app.cli._common import out_console
+    from anibridge.bridge.explain import plan_table
+
+    extra = summary.get("_extra", {})
+    out_console.print(
+        plan_table(
+            plan,
+            show_skipped=show_skipped,
+            timezone=extra.get("timezone"),
+            date_fields=extra.get("date_fields"),
+        )
+    )
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -169,16 +204,21 @@ def print_summary(summary: dict[str, Any]) -> None:
             "last run; nothing to do (use --full to re-check everything)"
         )
         return
-    verb = "planned (dry run)" if summary["dry_run"] else "applied"
     out_console.print(
-        f"[bold]Run {summary['run_id']}[/] profile [cyan]{summary['profile']}[/]: "
-        f"{summary['planned']} planned, {summary['applied']} {verb.split()[0]}, "
-        f"{summary['failed']} failed, {summary['skipped']} skipped, "
-        f"{summary['unchanged']} unchanged in {summary['duration_s']:.2f}s"
-        + (" [yellow](dry run: nothing written)[/]" if summary["dry_run"] else "")
+        f"\n[bold]Run {summary['run_id']}[/] (profile [cyan]{summary['profile']}[/])"
+    )
+    done = (
+        "[yellow]dry run: nothing written[/]"
+        if summary["dry_run"]
+        else f"{summary['applied']} applied"
+    )
+    out_console.print(
+        f"{summary['planned']} planned, {done}, {summary['failed']} failed, "
+        f"{summary['skipped']} skipped, {summary['unchanged']} unchanged "
+        f"in {summary['duration_s']:.2f}s"
     )
     for path in summary.get("_extra", {}).get("backups", []):
-        out_console.print(f"Backup before writing: {path}")
+        out_console.print(f"Backup before writing: {path}", soft_wrap=True)
 
 
 def _public(summary: dict[str, Any]) -> dict[str, Any]:
@@ -197,9 +237,7 @@ def sync(
     config: Path | None = ConfigOption,
 ) -> None:
     """Sync a profile: read both sides, plan, back up, write, journal."""
-    from anibridge.app.cli._common import out_console
     from anibridge.app.runtime import StopFlag
-    from anibridge.bridge.explain import plan_table
 
     loaded = load(config)
     stop = StopFlag()
@@ -219,7 +257,7 @@ def sync(
         print_json(_public(summary))
     else:
         if plan is not None:
-            out_console.print(plan_table(plan, show_skipped=False))
+            print_plan(plan, summary, show_skipped=False)
         print_summary(summary)
     raise typer.Exit(code)
 
@@ -231,9 +269,8 @@ def plan(
     config: Path | None = ConfigOption,
 ) -> None:
     """Preview what a sync would write (a dry run), as a diff table or JSON."""
-    from anibridge.app.cli._common import out_console
     from anibridge.app.runtime import StopFlag
-    from anibridge.bridge.explain import plan_json, plan_table
+    from anibridge.bridge.explain import plan_json
 
     loaded = load(config)
     stop = StopFlag()
@@ -246,6 +283,6 @@ def plan(
         print_json({"summary": _public(summary), "plan": data})
     else:
         if the_plan is not None:
-            out_console.print(plan_table(the_plan))
+            print_plan(the_plan, summary, show_skipped=True)
         print_summary(summary)
     raise typer.Exit(code)
