@@ -153,3 +153,30 @@ def test_json_is_the_full_plan_untouched_by_the_layout():
         "skipped": {"regression": 1, "unchanged": 2},
     }
     assert data["actions"][0]["after"]["started_at"] == "2023-12-25T00:00:00+00:00"
+
+
+def test_two_way_plan_names_the_provider_and_quotes_cut_notes():
+    to_list = Action(
+        "list",
+        WriteOp.UPSERT_RECORD,
+        Ref("anilist:1"),
+        before={F.NOTES: "old"},
+        after={F.NOTES: "a very long note that goes on and on about the show"},
+        reason="notes: newer on plex",
+    )
+    to_plex = Action(
+        "plex",
+        WriteOp.UPSERT_RECORD,
+        Ref("p9"),
+        after={F.REPEAT_COUNT: 2},
+        reason="repeat_count: newer on list",
+    )
+    lines = _render(Plan("two", (to_list, to_plex)), 100)
+    header = next(line for line in lines if line.startswith("op"))
+    assert header.split()[:3] == ["op", "to", "target"]
+    (row,) = [line for line in lines if "anilist:1" in line]
+    assert row.split()[:4] == ["update", "list", "anilist:1", "notes"]
+    assert "'old' → 'a very long note that…'" in row
+    assert "writes to list, plex" in lines[0]
+    (row,) = [line for line in lines if "p9" in line]
+    assert "rewatches" in row and "— → 2" in row and "newer on list" in row

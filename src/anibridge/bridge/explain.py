@@ -122,7 +122,9 @@ def _show(
     if isinstance(value, datetime):
         return _show_date(value, date_precision, tz)
     if isinstance(value, str):
-        return _cut(repr(value) if f is RecordField.NOTES else value)
+        if f is RecordField.NOTES:  # quoted, so blanks and cuts stay visible
+            return repr(_cut(value, _VALUE_WIDTH - 2))
+        return _cut(value)
     return _cut(str(value))
 
 
@@ -171,7 +173,7 @@ def _summary(plan: Plan, shown: int) -> Text:
     line.append(f"Plan {plan.id}", style="bold")
     line.append(f" (profile {plan.profile})")
     if targets:
-        route = ", ".join(sources) + " → " if sources else "→ "
+        route = ", ".join(sources) + " → " if sources else "writes to "
         line.append(f": {route}{', '.join(targets)}")
     line.append("\n")
     total = len(plan.actions)
