@@ -24,6 +24,7 @@ __all__ = [
     "LocalFileError",
     "NodeRow",
     "RecordRow",
+    "check_file",
     "decode_path",
     "encode_path",
     "record_key",
@@ -202,6 +203,69 @@ def _event(row: sqlite3.Row) -> EventRow:
     )
 
 
+def _format_problem(conn: sqlite3.Connection, tables: set[str]) -> str | None:
+    """Why an existing, non-empty SQLite file is not a local file (None: it is)."""
+    if "meta" not in tables:
+        return "it has no 'meta' table"
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if meta.get("format") != _MAGIC:
+        return "its meta table does not say format=anibridge-local"
+    if meta.get("version") != FORMAT_VERSION:
+        return (
+            f"it has format version {meta.get('version')!r}; this AniBridge "
+            f"reads version {FORMAT_VERSION}"
+        )
+    return None
+
+
+def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> LocalFileError:
+    return LocalFileError(
+        f"local provider file {path} is not a readable SQLite database "
+        f"({exc}); point 'path' at an AniBridge local file or move it away"
+    )
+
+
+def _not_local(path: Path, problem: str) -> LocalFileError:
+    return LocalFileError(
+        f"local provider file {path} is not an AniBridge local file: {problem}"
+    )
+
+
+def check_file(path: Path, *, create: bool) -> bool:
+    """Whether `path` exists, after checking it is usable — without writing anything.
+
+    Run before any file is created, so a profile whose second provider's file is
+    corrupt fails before the first one's file (or the store) appears.
+
+    Raises:
+        LocalFileError: missing with `create` off, not SQLite, or not a local file.
+    """
+    if not path.exists():
+        if not create:
+            raise LocalFileError(
+                f"local provider file {path} does not exist (set 'create: true' "
+                "in its config to start an empty one)"
+            )
+        return False
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            }
+            problem = _format_problem(conn, tables) if tables else None
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise _unreadable(path, exc) from exc
+    if problem:
+        raise _not_local(path, problem)
+    return True
+
+
 class LocalDatabase:
     """Row-level access to one local file; the provider owns the semantics."""
 
@@ -213,12 +277,8 @@ class LocalDatabase:
                 SQLite file that is not an AniBridge local file.
         """
         self.path = path
-        exists = path.exists()
-        if not exists and not create:
-            raise LocalFileError(
-                f"local provider file {path} does not exist (set 'create: true' "
-                "in its config to start an empty one)"
-            )
+        self.created = False
+        exists = check_file(path, create=create)
         if not exists:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -233,15 +293,15 @@ class LocalDatabase:
                 )
             }
         except sqlite3.DatabaseError as exc:
-            raise LocalFileError(
-                f"local provider file {path} is not a readable SQLite database "
-                f"({exc}); point 'path' at an AniBridge local file or move it away"
-            ) from exc
+            raise _unreadable(path, exc) from exc
         if not tables:
             with self.transaction():
                 self._create_schema()
+            self.created = True
             return
-        self._check_format(tables)
+        problem = _format_problem(self._conn, tables)
+        if problem:
+            raise _not_local(path, problem)
 
     def _create_schema(self) -> None:
         for statement in _SCHEMA.split(";"):
@@ -251,25 +311,6 @@ class LocalDatabase:
             "INSERT INTO meta (key, value) VALUES (?, ?)",
             [("format", _MAGIC), ("version", FORMAT_VERSION)],
         )
-
-    def _check_format(self, tables: set[str]) -> None:
-        problem = None
-        if "meta" not in tables:
-            problem = "it has no 'meta' table"
-        else:
-            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
-            if meta.get("format") != _MAGIC:
-                problem = "its meta table does not say format=anibridge-local"
-            elif meta.get("version") != FORMAT_VERSION:
-                problem = (
-                    f"it has format version {meta.get('version')!r}; this AniBridge "
-                    f"reads version {FORMAT_VERSION}"
-                )
-        if problem:
-            raise LocalFileError(
-                f"local provider file {self.path} is not an AniBridge local file: "
-                f"{problem}"
-            )
 
     def close(self) -> None:
         """Close the connection."""

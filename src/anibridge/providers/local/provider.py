@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from logging import Logger
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz
@@ -90,10 +91,12 @@ from anibridge.providers.local.database import (
     LocalDatabase,
     NodeRow,
     RecordRow,
+    check_file,
     decode_path,
     record_key,
 )
 from anibridge.providers.local.document import (
+    DocumentError,
     ParsedDocument,
     canonical_at,
     dump_document,
@@ -152,6 +155,20 @@ def _meta_value(value: object) -> Any:
     return json.dumps(value, sort_keys=True)
 
 
+def _read_seed(seed: Path) -> bytes:
+    """The seed document's bytes.
+
+    Raises:
+        DocumentError: the seed file cannot be read (path and reason named).
+    """
+    try:
+        return seed.read_bytes()
+    except OSError as exc:
+        raise DocumentError(
+            f"seed document {seed} cannot be read ({exc.strerror or exc})"
+        ) from exc
+
+
 class LocalProvider(
     Provider,
     SupportsNodeReads,
@@ -205,13 +222,42 @@ class LocalProvider(
         """
         if self._db is not None:
             return
+        seed = self.settings.seed
         db = LocalDatabase(self.settings.path, create=self.settings.create)
         self._db = db
-        if self.settings.seed is not None and not db.anchor_keys():
-            data = self.settings.seed.read_bytes()
-            self._import(data, where=str(self.settings.seed))
+        # Only a file created just now is seeded: an existing file that is empty
+        # was emptied on purpose (import, restore) and must stay empty.
+        if seed is not None and db.created:
+            try:
+                self._import(_read_seed(seed), where=str(seed))
+                with db.transaction():
+                    db.set_meta("seeded_from", str(seed))
+            except BaseException:
+                # Not left half-made: the next start creates and seeds it again.
+                self._db = None
+                db.close()
+                self.settings.path.unlink(missing_ok=True)
+                raise
         self._refresh_account()
         self._refresh_authorities()
+
+    def preflight(self) -> None:
+        """Check the file, and the seed it would be created from, writing nothing.
+
+        The app runs this for every provider of a profile before it creates any
+        file, so one unusable file leaves the workspace exactly as it was.
+
+        Raises:
+            LocalFileError: the file is unusable (named in the message).
+            DocumentError: the file would be created and its seed is malformed.
+        """
+        exists = check_file(self.settings.path, create=self.settings.create)
+        seed = self.settings.seed
+        if not exists and seed is not None:
+            where = str(seed)
+            parse_document(
+                load_document_bytes(_read_seed(seed), where), self.settings, where=where
+            )
 
     def _refresh_account(self) -> None:
         """The account: config first, then the file's (imported) one, then its name."""
