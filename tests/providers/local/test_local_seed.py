@@ -53,7 +53,7 @@ async def test_bad_seed_leaves_no_file_and_the_next_start_seeds(
     path = tmp_path / "lib.sqlite"
     seed = tmp_path / "seed.yaml"
     seed.write_text("anibridge_local: 1\nitems: [{kind: show}]\n")
-    with pytest.raises(DocumentError, match="seed.yaml"):
+    with pytest.raises(DocumentError, match=r"seed\.yaml"):
         await make_local(path, seed=str(seed)).initialize()
     assert not path.exists()
     seed.write_bytes(library_seed.read_bytes())
