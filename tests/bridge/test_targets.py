@@ -251,3 +251,40 @@ async def test_existing_plays_are_recognised_by_meaning_not_native_kind():
     plan = await plan_between(src, dst)
     appends = [(repr(a.ref), a.kind, a.at) for a in plan.actions]
     assert appends == [("t:season=1,episode=3", "watch", T0 + timedelta(hours=2))]
+
+
+async def test_history_target_is_read_by_summaries_when_counts_suffice():
+    from anibridge.provider.base import SupportsEventReads
+    from anibridge.provider.testing.memory import (
+        library_capabilities,
+        library_show,
+        memory_provider,
+        mixins_for,
+        play,
+    )
+
+    # A Jellyfin-like source: play summaries only, no exact plays.
+    caps = library_capabilities()
+    src = memory_provider(
+        caps,
+        mixins=[m for m in mixins_for(caps) if m is not SupportsEventReads],
+        nodes=library_show("n", "Naruto", {1: 35}, ids=["tvdb_show:78857"]),
+        records=watched("n", 1, [1, 2]),
+    )
+    dst = _history_with_scrobbles(
+        [play(episode_ref("t", 1, 1), T0 - timedelta(days=3), kind="scrobble")]
+    )
+    providers, stores = {"jf": src, "trakt": dst}, MemoryStores()
+    result = await run_sync(
+        providers,
+        [Pair("jf", "trakt")],
+        Policy(),
+        stores.bundle(),
+        index=curated(),
+        sleep=nosleep,
+    )
+    read = [name for name, _ in dst.calls]
+    assert "fetch_event_summaries" in read and "fetch_events" not in read
+    # e1 was played (at another time) on the target: only e2 is appended.
+    appends = [repr(a.ref) for a in result.plan.actions]
+    assert appends == ["t:season=1,episode=2"]

@@ -78,6 +78,7 @@ async def collect(
     refs: Sequence[Ref] | None = None,
     facets: frozenset[FacetName] = _FACETS,
     events: bool = True,
+    prefer_summaries: bool = False,
 ) -> Snapshot:
     """Read one provider into a snapshot.
 
@@ -87,6 +88,9 @@ async def collect(
         refs: Only these anchors (a targeted re-read; the snapshot is incomplete).
         facets: Node facets to hydrate.
         events: Read plays too.
+        prefer_summaries: Read play summaries (counts, first/last per ref) instead
+            of paging every play when the provider offers both: enough when the
+            caller only needs to know what was played, not each play's time.
 
     Returns:
         The snapshot, grouped per anchor.
@@ -144,7 +148,7 @@ async def collect(
             await _part_records(provider, snap, parts, fields)
     if events and caps.event_kinds:
         wanted = None if refs is None else [*refs, *parts]
-        await _collect_events(provider, snap, wanted)
+        await _collect_events(provider, snap, wanted, prefer_summaries)
     return snap
 
 
@@ -212,12 +216,18 @@ async def _part_records(
 
 
 async def _collect_events(
-    provider: Provider, snap: Snapshot, refs: Sequence[Ref] | None
+    provider: Provider,
+    snap: Snapshot,
+    refs: Sequence[Ref] | None,
+    prefer_summaries: bool = False,
 ) -> None:
     key = snap.provider
     chunks: list[tuple[Ref, ...]] = [()] if refs is None else _by_anchor(refs)
+    summaries = isinstance(provider, SupportsEventSummaries) and (
+        prefer_summaries or not isinstance(provider, SupportsEventReads)
+    )
     for chunk in chunks:
-        if isinstance(provider, SupportsEventReads):
+        if not summaries and isinstance(provider, SupportsEventReads):
             events = await _pages(
                 key,
                 lambda c, chunk=chunk: provider.fetch_events(
@@ -227,7 +237,7 @@ async def _collect_events(
             for ev in events:
                 validate.validate_event(key, ev, capabilities=snap.capabilities)
                 snap.entry(ev.ref.key).events.append(ev)
-        elif isinstance(provider, SupportsEventSummaries):
+        elif summaries and isinstance(provider, SupportsEventSummaries):
             sums = await _pages(
                 key,
                 lambda c, chunk=chunk: provider.fetch_event_summaries(

@@ -25,7 +25,13 @@ from anibridge.bridge.plan import ENTRY, make_plan
 from anibridge.bridge.stores import Baseline, RunRecord, Stores, link_id
 from anibridge.bridge.undo import plan_undo
 from anibridge.dates import utcnow
-from anibridge.provider.base import Provider, Ref, SupportsNodeReads, WriteOp
+from anibridge.provider.base import (
+    Provider,
+    Ref,
+    SupportsEventReads,
+    SupportsNodeReads,
+    WriteOp,
+)
 
 __all__ = ["Pair", "SyncResult", "run_sync", "undo_run"]
 
@@ -128,6 +134,7 @@ async def _read_side(
     cursors: dict[str, str],
     *,
     incremental: bool,
+    prefer_summaries: bool = False,
 ) -> Snapshot:
     """Collect one provider, incrementally from its stored cursor when asked.
 
@@ -139,8 +146,38 @@ async def _read_side(
     if cursor is not None:
         cursors[key] = cursor
     if stored is not None and touched is not None:
-        return await collect(provider, key, refs=[Ref(k) for k in sorted(touched)])
-    return await collect(provider, key)
+        return await collect(
+            provider,
+            key,
+            refs=[Ref(k) for k in sorted(touched)],
+            prefer_summaries=prefer_summaries,
+        )
+    return await collect(provider, key, prefer_summaries=prefer_summaries)
+
+
+def _summaries_enough(
+    key: str,
+    pairs: Sequence[Pair],
+    providers: Mapping[str, Provider],
+    policy: Policy,
+) -> bool:
+    """Whether play summaries tell the planner all it needs of `key`'s plays.
+
+    True for a provider that is only ever a one-way target fed by sources without
+    exact plays (no event reads): the planner then asks only "was this unit
+    played?", which a summary answers without paging the whole history.
+    """
+    sources = []
+    for p in pairs:
+        two_way = (p.direction or policy.direction) is Direction.TWO_WAY
+        if p.source == key or (two_way and p.target == key):
+            return False
+        if p.target == key:
+            sources.append(providers[p.source])
+    return bool(sources) and not any(
+        isinstance(s, SupportsEventReads) and s.capabilities().event_kinds
+        for s in sources
+    )
 
 
 async def run_sync(
@@ -243,6 +280,7 @@ async def _execute(
             snaps[key] = await _read_side(
                 providers[key], key, stores, policy, cursors,
                 incremental=incremental and key in one_way_sources,
+                prefer_summaries=_summaries_enough(key, pairs, providers, policy),
             )  # fmt: skip
     freeze_collected()
     baselines = stores.baselines.baselines(policy.profile)
