@@ -73,3 +73,47 @@ async def test_backup_retention_keeps_newest(tmp_path):
         assert paths[3].exists()
     finally:
         await close_session(session)
+
+
+async def test_plan_incremental_reads_parts_and_reads_all_on_a_refless_change(tmp_path):
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from anibridge.app.runtime import plan_incremental
+    from anibridge.provider.base import RecordChange
+    from anibridge.provider.testing.memory import (
+        episode_ref,
+        library_capabilities,
+        library_show,
+        memory_provider,
+        watched_record,
+    )
+
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    session = await _session(tmp_path)
+    try:
+        key = session.profile.source.key
+        assert session.profile.direction != "two_way"
+        mem = memory_provider(
+            library_capabilities(),
+            nodes=library_show("a", "A", {1: 3}, ids=["tvdb_show:1"]),
+            records=[watched_record(episode_ref("a", 1, 1), last_viewed=at)],
+        )
+        s = replace(session, providers={**session.providers, key: mem})
+        first = await plan_incremental(s, full=False)  # no cursor yet: full read
+        assert first.snapshots == {}
+        session.store.set_cursor(session.name, key, first.cursor_after)
+        mem.put_record(watched_record(episode_ref("a", 1, 2), last_viewed=at))
+        touched = await plan_incremental(s, full=False)
+        snap = touched.snapshots[key]
+        assert sorted(repr(r.ref) for r in snap.entries["a"].records) == [
+            "a:season=1,episode=1",
+            "a:season=1,episode=2",
+        ]
+        session.store.set_cursor(session.name, key, touched.cursor_after)
+        mem._changes.append(RecordChange(ref=None, at=at))  # "something was removed"
+        refless = await plan_incremental(s, full=False)
+        assert refless.snapshots == {} and not refless.nothing_changed
+        assert refless.cursor_after != touched.cursor_after
+    finally:
+        await close_session(session)
