@@ -138,22 +138,28 @@ async def test_removal_propagates_only_when_deletes_are_allowed():
     )
     stores = MemoryStores()
     await sync(providers, stores)
-    # Notes cleared on AniList: kept (and restored) while deletes are off.
+    # Notes cleared on AniList: held (neither propagated nor reverted) while deletes
+    # are off.
     edit(providers["al"], "20", LATER, notes=None)
-    await sync(providers, stores)
+    held = await sync(providers, stores)
+    assert held.plan.actions == ()
+    assert [(s.field, s.reason.value) for s in held.plan.skipped if s.field] == [
+        (RecordField.NOTES, "deletes-off")
+    ]
     assert value(providers["mal"], "20", RecordField.NOTES) == "hi"
-    assert value(providers["al"], "20", RecordField.NOTES) == "hi"
-    edit(providers["al"], "20", LATER, notes=None)
+    assert value(providers["al"], "20", RecordField.NOTES) is None
     await sync(
         providers, stores, replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
     )
     assert value(providers["mal"], "20", RecordField.NOTES) is None
-    # The whole entry removed on MAL: restored while deletes are off ...
+    # The whole entry removed on MAL: held while deletes are off (not re-created) ...
     providers["mal"].remove_record(Ref("20"))
-    await sync(providers, stores)
-    assert providers["mal"].record(Ref("20")) is not None
+    for _ in range(2):
+        kept = await sync(providers, stores)
+        assert kept.plan.actions == ()
+        assert providers["mal"].record(Ref("20")) is None
+        assert "deletes-off" in {s.reason.value for s in kept.plan.skipped}
     # ... and propagated (guarded) when they are on.
-    providers["mal"].remove_record(Ref("20"))
     result = await sync(
         providers, stores, replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
     )
@@ -200,3 +206,64 @@ async def test_undoing_a_created_entry_is_not_a_deletion_to_propagate():
     after = await sync(providers, stores, deletes)
     assert WriteOp.DELETE_RECORD not in {a.op for a in after.plan.actions}
     assert providers["al"].record(Ref("20")) is not None
+
+
+async def test_rating_across_scales_is_written_once_and_never_bounces_back():
+    # AniList 73/100 creates MAL 7/10; the next run must not "correct" 73 to 70.
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, rating=73, updated_at=T0)]
+    )
+    stores = MemoryStores()
+    first = await sync(providers, stores)
+    assert [a.provider for a in first.plan.actions] == ["mal"]
+    assert value(providers["mal"], "20", RecordField.RATING).value == 7
+    second = await sync(providers, stores)
+    assert second.plan.actions == ()
+    assert value(providers["al"], "20", RecordField.RATING).value == 73
+
+
+async def test_ratings_agreeing_at_the_coarser_scale_are_equal():
+    providers = lists(
+        [list_record("20", status=Status.ACTIVE, progress=5, rating=77, updated_at=T0)],
+        [
+            list_record(
+                "20",
+                status=Status.ACTIVE,
+                progress=5,
+                rating=8,
+                updated_at=T0,
+                rating_scale=(0.0, 10.0, 1.0),
+            )
+        ],
+    )
+    stores = MemoryStores()
+    first = await sync(providers, stores)
+    assert first.plan.actions == ()
+    assert value(providers["al"], "20", RecordField.RATING).value == 77
+    assert (await sync(providers, stores)).plan.actions == ()
+    # A real change on the coarse side still propagates.
+    edit(providers["mal"], "20", LATER, rating=Rating(5, (0.0, 10.0, 1.0)))
+    third = await sync(providers, stores)
+    assert [a.provider for a in third.plan.actions] == ["al"]
+    assert value(providers["al"], "20", RecordField.RATING).value == 50
+    assert (await sync(providers, stores)).plan.actions == ()
+
+
+async def test_two_way_counts_linked_entries_in_sync_as_unchanged():
+    from anibridge.app.runtime import summarize
+
+    rec = list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0)
+    providers = lists([rec], [rec])
+    stores = MemoryStores()
+    await sync(providers, stores)
+    second = await sync(providers, stores)
+    summary = summarize(
+        second,
+        second.plan,
+        profile="default",
+        dry_run=False,
+        duration_s=0.0,
+        run_id="r",
+    )
+    assert summary["unchanged"] == 1
+    assert summary["planned"] == 0

@@ -61,6 +61,7 @@ HELD_BACK = frozenset(
         SkipReason.RULE,
         SkipReason.GUARD,
         SkipReason.CONFLICT,
+        SkipReason.DELETES_OFF,
     }
 )
 

@@ -214,6 +214,7 @@ class SkipReason(StrEnum):
     GUARD = "guard"
     STALE = "stale"
     CONFLICT = "conflict"
+    DELETES_OFF = "deletes-off"  # a removal held: neither propagated nor reverted
 
 
 @dataclass(frozen=True, slots=True)

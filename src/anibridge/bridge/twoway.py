@@ -4,8 +4,12 @@ Both directions are planned (`DirectionPlanner`), then per entry pair and field:
 changed on one side since the baseline → propagate; changed on both → the policy's
 `ConflictRule` (newest `updated_at`, or provider priority); absent on one side that had
 it at the baseline → clear/delete on the other, only with `allow_deletes` (otherwise
-the value is restored from the other side, so nothing is lost and both converge).
-Writes the in-sync baselines the run stores afterwards.
+the removal is held: neither propagated nor reverted, reported as ``deletes-off``).
+Two values are equal when they agree at the coarser precision of the two sides (a
+rating at the coarser scale, a date at the coarser precision, text after the shorter
+truncation), and a field neither side changed since its baseline is left alone, so a
+value translated or derived for one side never bounces back onto the other. Writes
+the in-sync baselines (each side's own native value) the run stores afterwards.
 """
 
 from __future__ import annotations
@@ -114,16 +118,24 @@ def plan_two_way(
         entry_base = base.get((link, ENTRY))
         ra, rb = a_record(akey), b_record(bkey)
         if ra is None or rb is None:
-            gone = entry_base is not None and policy.allow_deletes
-            if gone:
+            if entry_base is not None:  # in sync before: a removal, not "new"
                 actions.extend(
                     _entry_gone(policy, a, b, fwd, back, akey, bkey, ra, rb, link)
                 )
                 continue
-            # Never seen in sync (or deletes off): restore/create from the other side.
+            # Never seen in sync: create it from the other side.
             src = to_b if rb is None else to_a
             if src is not None:
                 changes = [c for c in src.fields.values() if c.after != c.before]
+                for c in src.fields.values():
+                    if c.after == c.before:  # already equal: baseline both sides
+                        mine = encoded(c.field, c.before)
+                        pair = (
+                            (c.source_value, mine)
+                            if rb is None
+                            else (mine, c.source_value)
+                        )
+                        in_sync.append(Baseline(prof, link, c.field.value, *pair))
                 if changes:
                     d = fwd if rb is None else back
                     act = d.entry_action(src, changes)
@@ -141,20 +153,38 @@ def plan_two_way(
             wants_a = ca is not None and ca.after != ca.before
             bl = base.get((link, f.value))
             ch_a, ch_b = _changed(bl, "a", va), _changed(bl, "b", vb)
-            if policy.allow_deletes and bl is not None:
-                if va is None and bl.source_value is not None and vb == bl.target_value:
-                    _removal(fields_b, fwd, f, rb, vb, link)
-                    continue
-                if vb is None and bl.target_value is not None and va == bl.source_value:
-                    _removal(fields_a, back, f, ra, va, link)
-                    continue
-            if not wants_a and not wants_b:
-                if (
-                    (cb is not None and cb.after == cb.before)
-                    or (ca is not None and ca.after == ca.before)
-                    or (va is None and vb is None)
+            if bl is not None:
+                gone_a = va is None and bl.source_value is not None
+                gone_b = vb is None and bl.target_value is not None
+                if (gone_a and vb == bl.target_value) or (
+                    gone_b and va == bl.source_value
                 ):
-                    in_sync.append(Baseline(prof, link, f.value, va, vb))
+                    if not policy.allow_deletes:  # held, neither side is touched
+                        who = a.provider if gone_a else b.provider
+                        why = f"cleared on {who}; deletes not allowed"
+                        d = fwd if gone_a else back
+                        d.skip((rb if gone_a else ra).ref, f,
+                               SkipReason.DELETES_OFF, why, link)  # fmt: skip
+                    elif gone_a:
+                        _removal(fields_b, fwd, f, rb, vb, link)
+                    else:
+                        _removal(fields_a, back, f, ra, va, link)
+                    continue
+            # Equal at the coarser precision of the two sides: translating one
+            # side's value into the other's scale is a no-op (73/100 vs 7/10,
+            # a datetime vs its calendar date, a note vs its truncation).
+            if (
+                (cb is not None and cb.after == cb.before)
+                or (ca is not None and ca.after == ca.before)
+                or (va is None and vb is None)
+            ):
+                in_sync.append(Baseline(prof, link, f.value, va, vb))
+                continue
+            if not wants_a and not wants_b:
+                continue
+            if ch_a is False and ch_b is False:
+                # Neither side moved since they were last in sync: a difference is
+                # only translation (or a value derived for the other side).
                 continue
             if wants_b and wants_a:
                 winner = _conflict(policy, a.provider, b.provider, ch_a, ch_b, ra, rb)
@@ -190,6 +220,8 @@ def plan_two_way(
         if fields_a and to_a is not None:
             act = back.entry_action(to_a, fields_a)
             actions.append(_relink(act, link, reverse=True))
+        if not fields_a and not fields_b:  # counted as unchanged by summaries
+            fwd.skip(rb.ref, None, SkipReason.UNCHANGED, "", link)
     actions += deletions(policy, a, b, base, fwd, handled)
     return finish_plan(
         policy, actions, fwd.skips + back.skips, [(a, b), (b, a)], in_sync
@@ -245,9 +277,9 @@ def _entry_gone(
     gone_on, keep_on, d, rec = (a, b, fwd, rb) if ra is None else (b, a, back, ra)
     if not gone_on.complete or rec is None:
         return []
-    if not policy.allow_deletes:
-        d.skip(rec.ref, None, SkipReason.REGRESSION,
-               f"removed on {gone_on.provider}; deletes off", link)  # fmt: skip
+    if not policy.allow_deletes:  # held: neither propagated nor re-created
+        d.skip(rec.ref, None, SkipReason.DELETES_OFF,
+               f"removed on {gone_on.provider}; deletes not allowed", link)  # fmt: skip
         return []
     if WriteOp.DELETE_RECORD not in keep_on.capabilities.write_ops:
         d.skip(rec.ref, None, SkipReason.NOT_WRITABLE, "cannot delete records", link)
