@@ -22,6 +22,7 @@ from anibridge.bridge.stores import MemoryStores
 from anibridge.bridge.sync import Pair, run_sync, undo_run
 from anibridge.provider.base import (
     Progress,
+    Rating,
     RecordField,
     Ref,
     Status,
@@ -337,6 +338,40 @@ async def test_undo_refuses_fields_changed_since_the_run(idx):
     after = providers["anilist"].record(Ref("200")).values
     assert after[RecordField.PROGRESS] == Progress(11)  # newer data kept
     assert after[RecordField.STATUS].status is Status.ACTIVE  # the rest restored
+
+
+async def test_undo_keeps_a_created_entry_the_user_added_data_to(idx):
+    providers, stores = setup(
+        [list_record("200", status=Status.ACTIVE, progress=2, updated_at=T0)]
+    )
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    created = providers["anilist"].record(Ref("100"))
+    assert created is not None
+    values = dict(created.values)
+    values[RecordField.RATING] = Rating(70, (0.0, 100.0, 1.0))
+    values[RecordField.NOTES] = "loved the ending"
+    providers["anilist"].put_record(replace(created, values=values))
+    undo = await undo_run(
+        providers,
+        stores.bundle(),
+        profile="default",
+        run_id=result.run.id,
+        sleep=nosleep,
+    )
+    kept = providers["anilist"].record(Ref("100"))
+    assert kept is not None  # the user's rating and notes survive
+    assert kept.values[RecordField.NOTES] == "loved the ending"
+    assert kept.values[RecordField.RATING].value == 70
+    refused = [s for s in undo.plan.skipped if s.ref.key == "100"]
+    assert [s.reason.value for s in refused] == ["stale"]
+    assert "notes, rating" in refused[0].detail
+    # The rest of the run is still reverted.
+    assert undo.report.counts() == {"applied": 1}
+    assert providers["anilist"].record(Ref("200")).values[
+        RecordField.PROGRESS
+    ] == Progress(2)
 
 
 async def test_incremental_sync_reads_only_touched_anchors_and_keeps_cursor_on_failure(

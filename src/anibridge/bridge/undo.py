@@ -4,8 +4,11 @@ Undo restores; it is not a new destructive decision. For every applied action th
 inverse is planned against the target's *current* state: fields that changed since the
 run are refused (someone else's newer data wins), an entry the run created is removed
 again, a deleted entry is re-created from its journaled values, and an appended play is
-deleted where the provider can delete events. The inverse is an ordinary `Plan`, so it
-can be previewed, partially approved and applied with the same safety checks.
+deleted where the provider can delete events. An entry the run created is never
+removed while it holds a value the run did not write (a rating or notes added since):
+that is refused and reported with the field names, the rest of the run is reverted.
+The inverse is an ordinary `Plan`, so it can be previewed, partially approved and
+applied with the same safety checks.
 """
 
 from __future__ import annotations
@@ -29,6 +32,22 @@ def _same(f: RecordField, a: Any, b: Any) -> bool:
     if f is RecordField.PROGRESS:  # total/unit may be media metadata, not state
         return getattr(a, "current", a) == getattr(b, "current", b)
     return encode_value(f, a) == encode_value(f, b)
+
+
+def _not_written(
+    now: Mapping[RecordField, Any], after: Mapping[RecordField, Any]
+) -> list[RecordField]:
+    """Fields holding a value the run did not write (someone added them since).
+
+    A zero rewatch count is what a tracker reports for "none", not user data.
+    """
+    return [
+        f
+        for f, v in now.items()
+        if f not in after
+        and v is not None
+        and not (f is RecordField.REPEAT_COUNT and v == 0)
+    ]
 
 
 async def plan_undo(
@@ -115,6 +134,13 @@ def _invert(
     changed = [f for f, v in after.items() if not _same(f, now.get(f), v)]
     changed += [f for f in cleared if f in now]
     if e.created:
+        foreign = _not_written(now, after)
+        if rec is not None and foreign and not changed:
+            kept = ", ".join(sorted(f.value for f in foreign))
+            why_not = (
+                f"refused to remove the entry the run created: it now holds {kept}"
+            )
+            return None, Skip(name, ref, None, SkipReason.STALE, why_not)
         if changed or rec is None:
             detail = "changed since the run: " + ", ".join(
                 sorted(f.value for f in changed)
