@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
 from anibridge.bridge.codec import ref_id
@@ -41,6 +41,7 @@ from anibridge.store import SqlStore, TokenStore, load_secret_key
 
 __all__ = [
     "HELD_BACK",
+    "Preflight",
     "Session",
     "StopFlag",
     "close_session",
@@ -148,6 +149,11 @@ async def open_session(config: LoadedConfig, profile_name: str | None) -> Sessio
         )
         for side, spec in specs
     }
+    # Then check every provider's files without writing: one unusable file must
+    # fail before the store, the secret key or another provider's file appears.
+    for provider in providers.values():
+        if isinstance(provider, Preflight):
+            provider.preflight()
     store = SqlStore(config.store_url)
     initialized: list[Provider] = []
     try:
@@ -163,6 +169,18 @@ async def open_session(config: LoadedConfig, profile_name: str | None) -> Sessio
         store.close()
         raise
     return Session(config, store, name, profile, providers)
+
+
+@runtime_checkable
+class Preflight(Protocol):
+    """A provider that can check its local resources before anything is created."""
+
+    def preflight(self) -> None:
+        """Raise the provider's own clear error if initialize() would fail on a file.
+
+        Must not create or change any file.
+        """
+        ...
 
 
 class _TokenHolder:

@@ -150,6 +150,7 @@ profiles:
         ("unknown-provider", "unknown provider 'nosuch'"),
         ("unreadable-store", "anibridge.db"),
         ("corrupt-local", "lib.sqlite is not a readable SQLite database"),
+        ("corrupt-target", "lst.sqlite is not a readable SQLite database"),
     ],
 )
 def test_errors_are_one_paragraph_nonzero_and_write_nothing(tmp_path, setup, expected):
@@ -162,9 +163,12 @@ def test_errors_are_one_paragraph_nonzero_and_write_nothing(tmp_path, setup, exp
         config = _write_config(ws, GOOD % "local")
         (ws / "data").mkdir()
         (ws / "data" / "anibridge.db").write_bytes(b"garbage" * 1000)
-    else:
+    elif setup == "corrupt-local":
         config = _write_config(ws, GOOD % "local")
         (ws / "lib.sqlite").write_bytes(b"garbage" * 1000)
+    else:  # the source file is new (would be created); the target is corrupt
+        config = _write_config(ws, GOOD % "local")
+        (ws / "lst.sqlite").write_bytes(b"garbage" * 1000)
     files_before = sorted(p.relative_to(ws) for p in ws.rglob("*") if p.is_file())
     sizes_before = {p: (ws / p).read_bytes() for p in files_before}
     result = invoke("sync", "--json", "--config", str(config), cwd=tmp_path)
@@ -181,8 +185,10 @@ def test_errors_are_one_paragraph_nonzero_and_write_nothing(tmp_path, setup, exp
     new = [p for p in files_after if p not in files_before]
     # at most the store's own bookkeeping appears; no provider file is created
     assert all(p.parts[0] == "data" for p in new), new
-    if setup in ("malformed", "unknown-provider"):
-        assert new == []
+    if setup != "unreadable-store":
+        # nothing at all: no store, no secret key, no source file
+        all_after = sorted(p.relative_to(ws) for p in ws.rglob("*") if p.is_file())
+        assert all_after == files_before
     for p, data in sizes_before.items():
         assert (ws / p).read_bytes() == data
 
@@ -367,3 +373,69 @@ def test_backup_and_restore(tmp_path):
         "restore", str(tmp_path / "nope.json"), "--config", cfg, cwd=tmp_path
     )
     assert missing.returncode == 1 and "nope.json" in missing.stderr
+
+
+def _edit_list(path: Path, key: str, **record: object) -> None:
+    """Change one entry's record in the list file, as the user would."""
+
+    async def go() -> None:
+        config = {"path": str(path), "authorities": ["anilist"], "create": False}
+        config |= {"rating_scale": [0, 100, 1], "date_precision": "date"}
+        provider = LocalProvider(logger=logging.getLogger("t"), config=config)
+        await provider.initialize()
+        try:
+            doc = provider.export_document()
+            (item,) = [i for i in doc["items"] if i["key"] == key]
+            item["record"].update(record)
+            provider.import_document(json.dumps(doc).encode(), where="edit")
+        finally:
+            await provider.close()
+
+    asyncio.run(go())
+
+
+def test_undo_reports_fields_it_refused_to_revert(tmp_path):
+    ws = tmp_path / "ws"
+    first = invoke("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    run_id = json.loads(first.stdout)["run_id"]
+    # the run moved anilist:8795 from 2 to 3 episodes; the user then watched more
+    assert export_list(ws / "list.sqlite")["items"]
+    _edit_list(ws / "list.sqlite", "anilist:8795", progress=5)
+    config = str(ws / "anibridge.yaml")
+
+    human = invoke("undo", run_id, "--config", config, cwd=tmp_path)
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert lines[0].endswith("0 failed, 1 refused"), lines
+    assert len(lines) == 2, lines
+    assert "anilist:8795" in lines[1] and "stale" in lines[1]
+    assert "changed since the run, kept: progress" in lines[1]
+    (item,) = [
+        i
+        for i in export_list(ws / "list.sqlite")["items"]
+        if i["key"] == "anilist:8795"
+    ]
+    assert item["record"]["progress"] == 5  # the user's newer value stayed
+    assert "started_at" not in item["record"]  # what the run added was reverted
+
+
+def test_undo_json_lists_refusals(tmp_path):
+    ws = tmp_path / "ws"
+    first = invoke("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    run_id = json.loads(first.stdout)["run_id"]
+    _edit_list(ws / "list.sqlite", "anilist:8795", progress=5)
+    result = invoke(
+        "undo", run_id, "--json", "--config", str(ws / "anibridge.yaml"), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    refused = json.loads(result.stdout)["refused"]
+    assert refused == [
+        {
+            "provider": refused[0]["provider"],
+            "ref": "anilist:8795",
+            "field": None,
+            "reason": "stale",
+            "detail": "changed since the run, kept: progress",
+        }
+    ]

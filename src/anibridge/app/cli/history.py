@@ -13,6 +13,7 @@ from anibridge.app.cli._common import ConfigOption, fail, load, print_json, run_
 if TYPE_CHECKING:
     from anibridge.app.config import LoadedConfig
     from anibridge.app.runtime import StopFlag
+    from anibridge.bridge.model import Skip
 
 
 @app.command()
@@ -97,10 +98,24 @@ async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
             "planned": len(result.plan.actions),
             "applied": counts.get("applied", 0) + counts.get("unchanged", 0),
             "failed": counts.get("failed", 0),
+            "refused": [_refusal(skip) for skip in result.plan.skipped],
             "backups": [str(p) for p in session.backups],
         }
     finally:
         await close_session(session)
+
+
+def _refusal(skip: Skip) -> dict:
+    """One journal write undo left alone (the user's newer data wins), as JSON."""
+    from anibridge.bridge.codec import ref_id
+
+    return {
+        "provider": skip.provider,
+        "ref": ref_id(skip.ref),
+        "field": skip.field.value if skip.field else None,
+        "reason": skip.reason.value,
+        "detail": skip.detail,
+    }
 
 
 @app.command()
@@ -122,8 +137,21 @@ def undo(
     if as_json:
         print_json(summary)
     else:
+        refused = summary["refused"]
         out_console.print(
             f"Undo run {summary['run_id']} reverted {summary['undoes']}: "
-            f"{summary['applied']} applied, {summary['failed']} failed"
+            f"{summary['applied']} applied, {summary['failed']} failed, "
+            f"{len(refused)} refused",
+            markup=False,
+            soft_wrap=True,
         )
+        for r in refused:
+            field = f" {r['field']}" if r["field"] else ""
+            out_console.print(
+                f"  refused {r['provider']} {r['ref']}{field} ({r['reason']}): "
+                f"{r['detail']}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
     raise typer.Exit(1 if summary["failed"] else 0)
