@@ -148,17 +148,23 @@ def test_backups_list_download_restore(api):
 
 def test_config_is_redacted_validated_and_written(api, workspace):
     text = workspace.read_text().replace(
-        "data_dir: data", "data_dir: data\nweb:\n  admin_password: hunter2hunter2"
+        "data_dir: data",
+        "data_dir: data  # next to the config\n"
+        "web:\n  # who may log in\n  admin_password: hunter2hunter2",
     )
-    workspace.write_text(text)
+    workspace.write_text("# my setup, keep these notes\n" + text)
     shown = api.get("/api/config").text
     assert "hunter2" not in shown and "admin_password: '***'" in shown
+    assert shown.startswith("# my setup, keep these notes\n")
     bad = api.post("/api/config/validate", json={"content": shown + "bogus_key: 1\n"})
     assert bad.json()["valid"] is False
     assert "bogus_key" in bad.json()["problems"][0]
     saved = api.put("/api/config", json={"content": shown.replace("INFO", "INFO")})
     assert saved.status_code == 200
-    assert "hunter2hunter2" in workspace.read_text()  # the secret was kept
+    written = workspace.read_text()
+    assert "hunter2hunter2" in written  # the secret was kept
+    for comment in ("# my setup", "# next to the config", "# who may log in"):
+        assert comment in written, written
 
 
 def test_tokens_api_and_openapi(api, anon):

@@ -59,6 +59,7 @@ from anibridge.app.scheduler import (
     Timing,
 )
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
+from anibridge.app.web.config_yaml import YAMLError, rewrite_text
 from anibridge.bridge.codec import ref_from_json, ref_id
 from anibridge.bridge.collect import collect
 from anibridge.bridge.model import (
@@ -1114,10 +1115,10 @@ class EngineBackend:
     def config_text(self) -> str:
         """The config with every secret replaced by ``***``."""
         try:
-            data = self._config_data()
-        except (OSError, yaml.YAMLError) as exc:
+            text = self.loaded.path.read_text(encoding="utf-8")
+            return rewrite_text(text, redact)  # the user's comments are kept
+        except (OSError, YAMLError) as exc:
             return f"# config unreadable: {exc}\n"
-        return yaml.safe_dump(redact(data), sort_keys=False, allow_unicode=True)
 
     def _unredact(self, text: str) -> dict[str, Any]:
         try:
@@ -1150,9 +1151,10 @@ class EngineBackend:
             raise BackendError("; ".join(problems), status=422)
         data = self._unredact(text)
         old = self._config_data()
+        # Written as submitted (comments, order, quoting), masks put back.
         _atomic_write(
             self.loaded.path,
-            yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+            rewrite_text(text, lambda doc: _restore_secrets(doc, old)),
         )
         return sorted(k for k in set(old) | set(data) if old.get(k) != data.get(k))
 
