@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
 from anibridge.bridge.codec import ref_id
 from anibridge.bridge.model import (
+    DEFAULT_NON_REGRESSION,
     ConflictRule,
     Direction,
     Plan,
@@ -93,6 +94,15 @@ class Session:
         return [Pair(self.profile.source.key, self.profile.target.key)]
 
 
+def _non_regression(allowed: bool | list[RecordField]) -> frozenset[RecordField]:
+    """The fields kept from moving backwards, given the profile's exceptions."""
+    if allowed is True:
+        return frozenset()
+    if allowed is False:
+        return DEFAULT_NON_REGRESSION
+    return DEFAULT_NON_REGRESSION - frozenset(allowed)
+
+
 def policy_for(name: str, profile: ProfileConfig, config: LoadedConfig) -> Policy:
     """The engine policy a profile's settings describe."""
     fields = (
@@ -104,6 +114,7 @@ def policy_for(name: str, profile: ProfileConfig, config: LoadedConfig) -> Polic
         profile=name,
         direction=Direction(profile.direction),
         fields=fields,
+        non_regression=_non_regression(profile.allow_regression),
         allow_deletes=profile.allow_deletes,
         progress_mode=ProgressMode(profile.progress_mode),
         timezone=profile.timezone or config.app.timezone,

@@ -32,6 +32,7 @@ from anibridge.provider.base import (
 
 __all__ = [
     "ALL_FIELDS",
+    "DEFAULT_NON_REGRESSION",
     "Action",
     "ConflictRule",
     "Direction",

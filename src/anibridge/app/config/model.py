@@ -87,6 +87,13 @@ class ProfileConfig(_Strict):
     fields: list[RecordField] | Literal["all"] = "all"
     progress_mode: Literal["count", "index"] = "count"
     allow_deletes: bool = False
+    allow_regression: bool | list[RecordField] = Field(
+        default=False,
+        description=(
+            "let status/progress/dates/rewatches move backwards (un-watching lowers "
+            "progress): true for all, or a list of fields"
+        ),
+    )
     max_delete_fraction: float = Field(default=0.10, ge=0.0, le=1.0)
     timezone: str | None = None
     conflict: Literal["newest", "priority"] = "newest"

@@ -67,6 +67,9 @@ profiles:
     progress_mode: count
     # Allow removing entries / clearing fields on the target.
     allow_deletes: false
+    # Let status, progress, dates and rewatch counts move backwards (e.g. progress
+    # drops when you un-watch episodes): false, true, or a list of those fields.
+    allow_regression: false
     # Refuse a plan that would delete more than this share of the target.
     max_delete_fraction: 0.1
     # Let an inferred status replace a PAUSED/DROPPED you set by hand.
