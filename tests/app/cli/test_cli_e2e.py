@@ -439,3 +439,21 @@ def test_undo_json_lists_refusals(tmp_path):
             "detail": "changed since the run, kept: progress",
         }
     ]
+
+
+def test_undo_names_a_created_entry_it_kept_because_the_user_rated_it(tmp_path):
+    ws = tmp_path / "ws"
+    first = invoke("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    run_id = json.loads(first.stdout)["run_id"]
+    # the run created anilist:110277; the user rated it afterwards
+    _edit_list(ws / "list.sqlite", "anilist:110277", rating=80)
+    result = invoke(
+        "undo", run_id, "--config", str(ws / "anibridge.yaml"), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("0 failed, 1 refused"), lines
+    assert "anilist:110277" in lines[1] and "it now holds rating" in lines[1]
+    items = export_list(ws / "list.sqlite")["items"]
+    keys = {i["key"] for i in items if i.get("record")}
+    assert "anilist:110277" in keys
