@@ -124,3 +124,16 @@ def test_unwatching_a_season_lowers_progress_only_when_allowed(tmp_path, allowed
             if s.ref.key == NARUTO_LIST and s.field is RecordField.PROGRESS
         }
         assert reasons == {"regression"}
+
+
+def test_a_title_with_every_play_removed_is_not_reported_unchanged(tmp_path):
+    config_path = _workspace(tmp_path, "")
+    ws = config_path.parent
+    _sync(config_path)
+    before = _list_record(ws / "list.sqlite", NARUTO_LIST)
+    _unwatch(ws / "library.sqlite", NARUTO_LIB, None)
+    plan = _sync(config_path)
+    assert _list_record(ws / "list.sqlite", NARUTO_LIST) == before
+    reasons = {s.reason.value for s in plan.skipped if s.ref.key == NARUTO_LIST}
+    assert "unchanged" not in reasons
+    assert reasons == {"deletes-off"}

@@ -238,6 +238,8 @@ class DirectionPlanner:
         self.actions: list[Action] = []
         self.skips: list[Skip] = []
         self.entries: dict[tuple[str, str], EntryPlan] = {}
+        self.held: set[str] = set()  # pair ids held back as a whole (not unchanged)
+        self.in_sync_before: frozenset[str] = frozenset()  # pair ids with @entry
         self.source_fields = source.capabilities.record_fields
 
     # -- helpers -------------------------------------------------------------
@@ -307,6 +309,7 @@ class DirectionPlanner:
             st = record.values.get(RecordField.STATUS)
             cur_status = st.status if isinstance(st, State) else None
         self.watchlist(o, entry, record, want_status, link)
+        self.all_plays_removed(o, record, link)
         if want_status is Status.PLANNED and record is not None:
             # A watchlist never downgrades an entry the target already has.
             desired.values.pop(RecordField.STATUS, None)
@@ -353,6 +356,29 @@ class DirectionPlanner:
             return
         if ep.fields or record is not None:
             self.entries[(source_key, ref_id(o.target))] = ep
+
+    def all_plays_removed(
+        self, o: Observation, record: Record | None, link: str
+    ) -> None:
+        """Report a target with progress whose source has no activity left.
+
+        Every play of the title was removed on the source: lowering the target to
+        nothing is a deletion, never planned; say so instead of "unchanged".
+        """
+        if link not in self.in_sync_before:
+            return  # never in sync: the source simply never had it
+        prog = record.values.get(RecordField.PROGRESS) if record is not None else None
+        current = prog.current if isinstance(prog, Progress) else None
+        if not current or o.units or o.weighted or o.explicit or o.planned:
+            return
+        if self.policy.allow_deletes:
+            reason = SkipReason.REGRESSION
+            why = "nothing left on the source (plays removed); progress kept"
+        else:
+            reason = SkipReason.DELETES_OFF
+            why = "nothing left on the source (plays removed); deletes not allowed"
+        self.skip(o.target, RecordField.PROGRESS, reason, why, link)
+        self.held.add(link)
 
     def field(
         self,
@@ -759,7 +785,7 @@ class DirectionPlanner:
             changes = [c for c in ep.fields.values() if c.after != c.before]
             if changes:
                 out.append(self.entry_action(ep, changes))
-            else:
+            elif self.pair_id(ep.source_key, ep.target_ref) not in self.held:
                 self.skip(
                     ep.target_ref,
                     None,

@@ -61,6 +61,7 @@ def plan_direction(
     """
     tz = resolve_timezone(policy.timezone)
     d = DirectionPlanner(source, target, identity, policy, pin_map(pins), tz, sent)
+    d.in_sync_before = frozenset(link for link, f in baselines or {} if f == ENTRY)
     d.run()
     actions = d.one_way_actions()
     in_sync = in_sync_baselines(policy, d, {}, None)

@@ -220,7 +220,7 @@ def plan_two_way(
         if fields_a and to_a is not None:
             act = back.entry_action(to_a, fields_a)
             actions.append(_relink(act, link, reverse=True))
-        if not fields_a and not fields_b:  # counted as unchanged by summaries
+        if not fields_a and not fields_b and link not in fwd.held | back.held:
             fwd.skip(rb.ref, None, SkipReason.UNCHANGED, "", link)
     actions += deletions(policy, a, b, base, fwd, handled)
     return finish_plan(
