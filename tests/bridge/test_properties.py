@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from bridge_support import T0, curated, nosleep
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +13,7 @@ from anibridge.bridge.codec import encode_fields
 from anibridge.bridge.model import Direction, Policy, ProgressMode
 from anibridge.bridge.stores import MemoryStores
 from anibridge.bridge.sync import Pair, run_sync, undo_run
-from anibridge.provider.base import Status, TemporalPrecision, WriteOp
+from anibridge.provider.base import TemporalPrecision, WriteOp
 from anibridge.provider.testing.memory import (
     LIST_STATUSES,
     episode_ref,
@@ -162,7 +162,7 @@ async def test_one_way_converges_and_never_writes_the_source(data, mode):
 
 @PROPS
 @given(data=st.data())
-async def test_two_way_converges_within_two_runs_and_deletes_nothing(data):
+async def test_two_way_is_quiet_on_the_second_run_and_deletes_nothing(data):
     caps_a = data.draw(list_caps())
     caps_b = data.draw(list_caps())
     a = tracker_with(caps_a, data.draw(list_state(caps_a)), ("anilist", "mal"))
@@ -170,11 +170,22 @@ async def test_two_way_converges_within_two_runs_and_deletes_nothing(data):
     count_a, count_b = len(a.records()), len(b.records())
     providers, stores = {"a": a, "b": b}, MemoryStores()
     policy = Policy(direction=Direction.TWO_WAY)
-    for _ in range(2):
-        result = await run(providers, [Pair("a", "b")], policy, stores)
-        assert not [
-            x for x in result.plan.actions if x.op is WriteOp.DELETE_RECORD or x.clear
-        ]
+    first = await run(providers, [Pair("a", "b")], policy, stores)
+    assert not [
+        x for x in first.plan.actions if x.op is WriteOp.DELETE_RECORD or x.clear
+    ]
+    # Run 2 may fill a gap run 1 opened (a status it wrote lets a finish date
+    # follow) but a field run 1 settled (copied across) is never written again on
+    # either side: nothing bounces back (73/100 -> 7/10 must not turn 73 into 70).
+    settled = {(x.ref.key, f) for x in first.plan.actions for f in x.after}
+    second = await run(providers, [Pair("a", "b")], policy, stores)
+    bounced = [
+        (x.provider, x.ref.key, f.value, x.before.get(f), x.after.get(f))
+        for x in second.plan.actions
+        for f in (*x.after, *x.clear)
+        if (x.ref.key, f) in settled
+    ]
+    assert bounced == []
     third = await run(providers, [Pair("a", "b")], policy, stores)
     assert third.plan.actions == ()
     assert len(a.records()) >= count_a and len(b.records()) >= count_b
@@ -200,9 +211,33 @@ async def test_apply_then_undo_restores_the_target(data):
     assert snapshot_values(dst) == before
 
 
-def test_dates_used_are_aware():
-    assert datetime(2024, 1, 1, tzinfo=UTC).tzinfo is UTC
-    assert Status.ACTIVE.value == "active"
+def _naive_datetimes(action):
+    found = []
+    for where, values in (("before", action.before), ("after", action.after)):
+        for f, v in values.items():
+            if isinstance(v, datetime) and v.utcoffset() is None:
+                found.append((action.ref.key, where, f.value, v))
+    if action.at is not None and action.at.utcoffset() is None:
+        found.append((action.ref.key, "at", None, action.at))
+    return found
+
+
+@PROPS
+@given(data=st.data(), tz=st.sampled_from(["UTC", "Asia/Tokyo", "America/New_York"]))
+async def test_every_planned_date_is_timezone_aware(data, tz):
+    caps = data.draw(list_caps())
+    src = library_with(data.draw(library_state()))
+    dst = tracker_with(caps, data.draw(list_state(caps)), ("anilist",))
+    providers, stores = {"lib": src, "list": dst}, MemoryStores()
+    result = await run(providers, [Pair("lib", "list")], Policy(timezone=tz), stores)
+    naive = [n for a in result.plan.actions for n in _naive_datetimes(a)]
+    assert naive == []
+    for rec in dst.records():  # what landed on the target, too
+        assert all(
+            v.utcoffset() is not None
+            for v in rec.values.values()
+            if isinstance(v, datetime)
+        ), rec
 
 
 @PROPS
