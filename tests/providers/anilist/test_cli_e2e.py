@@ -119,7 +119,9 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
                 item.anilist_id,
                 status="COMPLETED" if done else "CURRENT",
                 progress=(item.episodes or 1) if done else min(2, item.episodes or 2),
-                score=10 * (5 + n),
+                # 73 is not a multiple of 10: MAL (0-10) stores 7, and that 7
+                # must never come back to AniList as 70.
+                score=73 if n == 0 else 10 * (5 + n),
                 startedAt={"year": 2023, "month": 1 + n, "day": 3},
                 # No completion date: the engine must not invent one for MAL
                 # that it would copy back to AniList on the next run.
@@ -171,15 +173,25 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
                 }
             )
         )
+        seen_anilist = len(anilist.documents)
         first = sync(config)
         assert first["failed"] == 0 and first["applied"] > 0
+        # Run 1 writes only the missing sides: one entry per MAL-only title on
+        # AniList, nothing back onto the five AniList had.
+        saves = "".join(mutations(anilist, seen_anilist)).count("{ ...SavedFields }")
+        assert saves == len(media[5:])
+        assert all(
+            anilist.entry_for(item.anilist_id)["score"]
+            == (73 if n == 0 else 10 * (5 + n))
+            for n, item in enumerate(media[:5])
+        )
         assert mal.refreshes == 1
         assert "mal-refresh-0" not in mal.refresh_tokens  # rotated away
         for n, item in enumerate(media[:5]):
             entry = mal.entries.get(item.mal_id)
             assert entry is not None, item
             assert entry["status"] == ("completed" if n % 2 else "watching")
-            assert entry["score"] == 5 + n
+            assert entry["score"] == (7 if n == 0 else 5 + n)
             assert entry["start_date"] == f"2023-0{1 + n}-03"
         for n, item in enumerate(media[5:]):
             entry = anilist.entry_for(item.anilist_id)
@@ -194,6 +206,7 @@ def test_anilist_and_mal_two_way_converge_then_nothing_to_do(tmp_path):
         assert second["applied"] == 0, second
         assert mutations(anilist, seen_anilist) == []
         assert mal.count(method="PATCH") == 0 and mal.count(method="DELETE") == 0
+        assert anilist.entry_for(media[0].anilist_id)["score"] == 73
         # The second run used the stored tokens: no refresh, no 401.
         assert mal.refreshes == 1 and mal.statuses()[401] == 0
 
