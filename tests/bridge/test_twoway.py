@@ -267,3 +267,47 @@ async def test_two_way_counts_linked_entries_in_sync_as_unchanged():
     )
     assert summary["unchanged"] == 1
     assert summary["planned"] == 0
+
+
+async def test_dates_and_notes_agreeing_at_the_coarser_precision_are_left_alone():
+    from anibridge.provider.base import TemporalPrecision
+
+    al = tracker(
+        [("20", "Naruto", 220, ["anilist:20", "mal:20"])],
+        [
+            list_record(
+                "20",
+                status=Status.COMPLETED,
+                progress=220,
+                started=datetime(2024, 1, 5, 18, 30, tzinfo=UTC),
+                notes="a long note about the ending",
+                updated_at=T0,
+            )
+        ],
+        authorities=("anilist", "mal"),
+        date_precision=TemporalPrecision.DATETIME,
+    )
+    mal = tracker(
+        [("20", "Naruto", 220, ["mal:20"])],
+        [
+            list_record(
+                "20",
+                status=Status.COMPLETED,
+                progress=220,
+                started=datetime(2024, 1, 5, tzinfo=UTC),
+                notes="a long",
+                updated_at=LATER,
+                rating_scale=(0.0, 10.0, 1.0),
+            )
+        ],
+        authorities=("mal",),
+        rating_scale=(0.0, 10.0, 1.0),
+        notes_max_length=6,
+    )
+    providers, stores = {"al": al, "mal": mal}, MemoryStores()
+    first = await sync(providers, stores)
+    written = {(a.provider, f) for a in first.plan.actions for f in a.after}
+    assert not {f for _, f in written} & {RecordField.STARTED_AT, RecordField.NOTES}
+    assert value(al, "20", RecordField.NOTES) == "a long note about the ending"
+    assert value(al, "20", RecordField.STARTED_AT).hour == 18
+    assert (await sync(providers, stores)).plan.actions == ()
