@@ -61,20 +61,54 @@ def _snap(value: float, lo: float, hi: float, step: float, origin: float) -> flo
     return min(hi, max(lo, value))
 
 
+def _place(rating: Rating, scale: tuple[float, float, float]) -> tuple[float, float]:
+    """The unsnapped position of `rating` on `scale`, and the nearest step on it."""
+    lo, hi, step = scale
+    origin = 0.0 if is_count_scale(scale) else lo
+    if tuple(rating.scale) == tuple(scale):
+        raw = rating.value
+    else:
+        fraction = normalize(rating)
+        raw = fraction * hi if origin == 0.0 else lo + fraction * (hi - lo)
+    return raw, _snap(raw, lo, hi, step, origin)
+
+
+def _nearest(rating: Rating, scale: tuple[float, float, float]) -> float:
+    return _place(rating, scale)[1]
+
+
 def convert(rating: Rating, scale: tuple[float, float, float]) -> Rating:
     """Place `rating` on `scale` (min, max, step), snapped to the step.
+
+    Of the steps next to the exact position, the nearest one that converts back to
+    the original value is preferred, so a value synced there and back settles at
+    once instead of drifting one step per round trip (0 on a 0-3 scale and 1 on a
+    1-5 scale are each other's images).
 
     Raises:
         ValueError: either scale is empty or inverted.
     """
     _check_scale(scale)
+    _check_scale(rating.scale)
     lo, hi, step = scale
+    raw, nearest = _place(rating, scale)
+    if step <= 0 or tuple(rating.scale) == tuple(scale):
+        return Rating(nearest, scale)
     origin = 0.0 if is_count_scale(scale) else lo
-    if tuple(rating.scale) == tuple(scale):
-        return Rating(_snap(rating.value, lo, hi, step, origin), scale)
-    fraction = normalize(rating)
-    value = fraction * hi if origin == 0.0 else lo + fraction * (hi - lo)
-    return Rating(_snap(value, lo, hi, step, origin), scale)
+    candidates = sorted(
+        {
+            _snap(nearest + offset, lo, hi, step, origin)
+            for offset in (-step, 0.0, step)
+        },
+        key=lambda value: (abs(value - raw), value != nearest),
+    )
+    own = _nearest(rating, rating.scale)
+    for value in candidates:
+        if math.isclose(
+            _nearest(Rating(value, scale), rating.scale), own, abs_tol=1e-9
+        ):
+            return Rating(value, scale)
+    return Rating(nearest, scale)
 
 
 def scale_for(
