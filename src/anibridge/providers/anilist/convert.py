@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -36,6 +35,7 @@ from anibridge.provider.base import (
     Value,
     WriteError,
 )
+from anibridge.providers._lists.writes import Rejected, check_list_upsert
 from anibridge.providers.anilist.vocabulary import (
     SCORE_SCALES,
     STATUS_FROM_NATIVE,
@@ -56,14 +56,6 @@ __all__ = [
 
 ANCHOR_FLAGS = frozenset({NodeFlag.ANCHOR, NodeFlag.TRACKABLE, NodeFlag.ORDERED_PARTS})
 _EMPTY_DATE = {"year": None, "month": None, "day": None}
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """Why a write cannot be sent: the contract code and a message for the user."""
-
-    code: WriteError
-    error: str
 
 
 def fuzzy_date(value: Mapping[str, Any] | None) -> datetime | None:
@@ -179,23 +171,9 @@ def _score_value(rating: Rating, score_format: str) -> float:
 
 def save_arguments(write: UpsertRecord, score_format: str) -> dict[str, Any] | Rejected:
     """`SaveMediaListEntry` arguments for `write`, or why it cannot be written."""
-    if write.kind != "":
-        return Rejected(
-            WriteError.UNSUPPORTED, f"AniList has no record kind {write.kind!r}"
-        )
-    if not write.ref.is_anchor or not write.ref.key.isdigit():
-        return Rejected(
-            WriteError.INVALID,
-            f"AniList records live on a media anchor (a numeric id), not {write.ref!r}",
-        )
-    if write.expected_revision is not None:
-        return Rejected(
-            WriteError.UNSUPPORTED, "AniList offers no optimistic concurrency check"
-        )
-    both = set(write.set) & set(write.clear)
-    if both:
-        names = ", ".join(sorted(f.value for f in both))
-        return Rejected(WriteError.INVALID, f"fields both set and cleared: {names}")
+    problem = check_list_upsert(write, "AniList", "a media anchor")
+    if problem is not None:
+        return problem
     args: dict[str, Any] = {"mediaId": int(write.ref.key)}
     for name, value in write.set.items():
         problem = _set_argument(args, name, value, score_format)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -41,6 +40,7 @@ from anibridge.provider.base import (
     Value,
     WriteError,
 )
+from anibridge.providers._lists.writes import Rejected, check_list_upsert
 from anibridge.ratings import convert
 
 __all__ = [
@@ -93,14 +93,6 @@ MEDIA_TYPES: dict[str, NodeKind] = {
     "pv": NodeKind.SERIES,
     "unknown": NodeKind.SERIES,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """Why a write cannot be sent: the contract code and a message for the user."""
-
-    code: WriteError
-    error: str
 
 
 def status_descriptors() -> tuple[Descriptor[Status], ...]:
@@ -200,23 +192,9 @@ def _date_text(value: datetime) -> str:
 
 def form_for(write: UpsertRecord) -> dict[str, str] | Rejected:
     """The ``PATCH my_list_status`` form for `write`, or why it cannot be sent."""
-    if write.kind != "":
-        return Rejected(
-            WriteError.UNSUPPORTED, f"MAL has no record kind {write.kind!r}"
-        )
-    if not write.ref.is_anchor or not write.ref.key.isdigit():
-        return Rejected(
-            WriteError.INVALID,
-            f"MAL records live on an anime anchor (a numeric id), not {write.ref!r}",
-        )
-    if write.expected_revision is not None:
-        return Rejected(
-            WriteError.UNSUPPORTED, "MAL offers no optimistic concurrency check"
-        )
-    both = set(write.set) & set(write.clear)
-    if both:
-        names = ", ".join(sorted(f.value for f in both))
-        return Rejected(WriteError.INVALID, f"fields both set and cleared: {names}")
+    problem = check_list_upsert(write, "MAL", "an anime anchor")
+    if problem is not None:
+        return problem
     dates = {RecordField.STARTED_AT, RecordField.FINISHED_AT} & set(write.clear)
     if dates:
         names = " and ".join(sorted(f.value for f in dates))
