@@ -180,3 +180,38 @@ def test_two_way_plan_names_the_provider_and_quotes_cut_notes():
     assert "writes to list, plex" in lines[0]
     (row,) = [line for line in lines if "p9" in line]
     assert "rewatches" in row and "— → 2" in row and "newer on list" in row
+
+
+def test_titles_show_under_target_ids_and_created_entries_borrow_the_source_title():
+    from anibridge.bridge.explain import display_titles
+    from anibridge.bridge.model import Entry, Snapshot
+    from anibridge.bridge.stores import Link
+    from anibridge.provider.base import Capabilities, Node
+
+    library = Snapshot("plex", Capabilities())
+    library.entries["show-1"] = Entry(
+        "show-1", node=Node(Ref("show-1"), "show", title="One Piece")
+    )
+    links = [
+        Link(
+            "p", "plex", "show-1", "tvdb_show:81797:s1", "list", "anilist:21", "mapping"
+        )
+    ]
+    titles = display_titles(
+        {"plex": library, "list": Snapshot("list", Capabilities())}, links
+    )
+    assert titles == {
+        ("plex", "show-1"): "One Piece",
+        ("list", "anilist:21"): "One Piece",
+    }
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(plan_table(_plan(), titles=titles))
+    lines = console.export_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if "anilist:21" in line)
+    assert "One Piece" in lines[at + 1]
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    # Without titles the layout is unchanged: no title line appears.
+    plain = Console(width=80, record=True, color_system=None)
+    plain.print(plan_table(_plan()))
+    assert "One Piece" not in plain.export_text()

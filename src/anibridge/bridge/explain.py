@@ -22,7 +22,8 @@ from rich.table import Table
 from rich.text import Text
 
 from anibridge.bridge.codec import JSON
-from anibridge.bridge.model import Action, Plan, Skip, SkipReason
+from anibridge.bridge.model import Action, Plan, Skip, SkipReason, Snapshot
+from anibridge.bridge.stores import Link
 from anibridge.dates import as_utc, resolve_timezone
 from anibridge.provider.base import (
     Progress,
@@ -37,6 +38,7 @@ __all__ = ["change_text", "op_label", "plan_json", "plan_table", "skip_counts"]
 
 UNSET = "—"
 _VALUE_WIDTH = 24
+_TITLE_WIDTH = 36
 _DATE_FIELDS = frozenset(
     {RecordField.STARTED_AT, RecordField.FINISHED_AT, RecordField.LAST_ACTIVITY_AT}
 )
@@ -85,6 +87,28 @@ def _target(ref: Ref) -> str:
         return ref.key
     steps = " ".join(f"{s.axis[:1]}{s.value}" for s in ref.path)
     return f"{ref.key} {steps}"
+
+
+def display_titles(
+    snapshots: Mapping[str, Snapshot], links: Iterable[Link] = ()
+) -> dict[tuple[str, str], str]:
+    """Titles people know entries by, keyed by (provider key, anchor key).
+
+    An entry a run is about to create has no title on the target yet; it borrows the
+    title of the source anchor it is linked to.
+    """
+    titles: dict[tuple[str, str], str] = {}
+    for provider, snapshot in snapshots.items():
+        for anchor, entry in snapshot.entries.items():
+            if entry.node is not None and entry.node.title:
+                titles[(provider, anchor)] = entry.node.title
+    for link in links:
+        shown = titles.get((link.source_provider, link.source_key))
+        # `codec.ref_id` joins an anchor key and its path with "/".
+        target = (link.target_provider, link.target_ref.split("/", 1)[0])
+        if shown and target not in titles:
+            titles[target] = shown
+    return titles
 
 
 def _cut(text: str, width: int = _VALUE_WIDTH) -> str:
@@ -230,14 +254,20 @@ def _action_rows(
 
 
 def _actions_table(
-    actions: list[Action], tz: tzinfo, date_fields: DateFields | None
+    actions: list[Action],
+    tz: tzinfo,
+    date_fields: DateFields | None,
+    titles: Mapping[tuple[str, str], str],
 ) -> Table:
     several = len({a.provider for a in actions}) > 1
+    width = _widest(actions)
     table = Table(box=None, pad_edge=False, padding=(0, 2, 0, 0), header_style="dim")
     table.add_column("op", no_wrap=True)
     if several:
         table.add_column("to", no_wrap=True)
-    table.add_column("target", overflow="fold", min_width=_widest(actions))
+    table.add_column(
+        "target", overflow="fold", min_width=width, max_width=max(width, _TITLE_WIDTH)
+    )
     table.add_column("field", no_wrap=True)
     table.add_column("change", no_wrap=True, overflow="ellipsis", max_width=44)
     table.add_column("why", overflow="ellipsis", min_width=8)
@@ -249,12 +279,18 @@ def _actions_table(
             head.append(action.provider)
         head.append(Text(_target(action.ref), style="bold"))
         rows = _action_rows(action, tz, date_fields)
+        title = titles.get((action.provider, action.ref.key))
+        if title and len(rows) == 1:
+            rows.append(("", "", ""))
         if previous and max(previous, len(rows)) > 1:
             table.add_row()  # a blank line groups multi-field actions
         previous = len(rows)
         blank = [""] * len(head)
         for i, (name, change, why) in enumerate(rows):
             cells = head if i == 0 else blank
+            if i == 1 and title:
+                shown = Text(title, style="dim", no_wrap=True, overflow="ellipsis")
+                cells = [*blank[:-1], shown]
             table.add_row(*cells, name, change, _dim(why))
     return table
 
@@ -278,6 +314,7 @@ def plan_table(
     limit: int = 200,
     timezone: str | tzinfo | None = None,
     date_fields: DateFields | None = None,
+    titles: Mapping[tuple[str, str], str] | None = None,
 ) -> Group:
     """A rich renderable of the plan: summary line, actions, then skipped ones.
 
@@ -288,6 +325,8 @@ def plan_table(
         timezone: IANA name or tzinfo for DATETIME values (default UTC).
         date_fields: Per provider key, its DATE-precision date fields; without it a
             value at exactly midnight UTC is taken for a calendar date.
+        titles: Titles by (provider key, anchor key), shown under each target id
+            (see `display_titles`).
     """
     tz = timezone if isinstance(timezone, tzinfo) else resolve_timezone(timezone)
     parts: list[Any] = []
@@ -296,7 +335,9 @@ def plan_table(
     parts.append(_summary(plan, min(limit, len(plan.actions))))
     if plan.actions:
         parts.append(Text())
-        parts.append(_actions_table(list(plan.actions[:limit]), tz, date_fields))
+        parts.append(
+            _actions_table(list(plan.actions[:limit]), tz, date_fields, titles or {})
+        )
     if len(plan.actions) > limit:
         more = len(plan.actions) - limit
         parts.append(Text(f"… {more} more actions (see --json)", style="dim"))

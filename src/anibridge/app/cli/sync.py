@@ -157,7 +157,11 @@ async def execute(
             code = code or 1
         if code == 0 and not dry_run:
             commit_cursor(session, incremental)
-        extra = {"backups": [str(p) for p in session.backups], **display}
+        extra = {
+            "backups": [str(p) for p in session.backups],
+            "titles": _titles(session, result),
+            **display,
+        }
         return {**summary, "_extra": extra}, plan, code
     finally:
         await close_session(session)
@@ -178,6 +182,22 @@ def _date_fields(session: Session) -> dict[str, frozenset[RecordField]]:
     }
 
 
+def _titles(session: Any, result: Any) -> dict[tuple[str, str], str]:
+    """Entry titles for the plan table, from this run's snapshots and links."""
+    from anibridge.bridge.explain import display_titles
+
+    if result is None:
+        return {}
+    links = [
+        link
+        for a in result.snapshots
+        for b in result.snapshots
+        if a != b
+        for link in session.store.links(session.name, a, b)
+    ]
+    return display_titles(result.snapshots, links)
+
+
 def print_plan(plan: Plan, summary: dict[str, Any], *, show_skipped: bool) -> None:
     """The plan for people, dates in the profile's timezone and precision."""
     from anibridge.app.cli._common import out_console
@@ -190,6 +210,7 @@ def print_plan(plan: Plan, summary: dict[str, Any], *, show_skipped: bool) -> No
             show_skipped=show_skipped,
             timezone=extra.get("timezone"),
             date_fields=extra.get("date_fields"),
+            titles=extra.get("titles"),
         )
     )
 
