@@ -48,3 +48,26 @@ def test_shapes_no_list_tracker_takes_are_refused(write, code, words):
     assert problem.code is code
     assert words in problem.error
     assert "MAL" in problem.error or code is WriteError.INVALID
+
+
+def test_native_status_keeps_a_label_that_still_means_the_status():
+    from anibridge.provider.base import State, Status
+    from anibridge.providers._lists.writes import native_status
+
+    from_native = {"CURRENT": Status.ACTIVE, "REPEATING": Status.REPEATING}
+    to_native = {Status.ACTIVE: "CURRENT", Status.REPEATING: "REPEATING"}
+    # A matching native label is kept; a stale or foreign one is replaced.
+    assert (
+        native_status(State("REPEATING", Status.REPEATING), from_native, to_native)
+        == "REPEATING"
+    )
+    assert (
+        native_status(State("REPEATING", Status.ACTIVE), from_native, to_native)
+        == "CURRENT"
+    )
+    assert (
+        native_status(State("watching", Status.ACTIVE), from_native, to_native)
+        == "CURRENT"
+    )
+    assert native_status(State(None, Status.PAUSED), from_native, to_native) is None
+    assert native_status(State("CURRENT", None), from_native, to_native) == "CURRENT"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from anibridge.provider.base import UpsertRecord, WriteError
+from anibridge.provider.base import State, Status, UpsertRecord, WriteError
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,22 @@ def check_list_upsert(
         names = ", ".join(sorted(f.value for f in both))
         return Rejected(WriteError.INVALID, f"fields both set and cleared: {names}")
     return None
+
+
+def native_status(
+    value: State,
+    from_native: Mapping[str, Status],
+    to_native: Mapping[Status, str],
+) -> str | None:
+    """The service's status label for `value`.
+
+    The native label is kept when it still means the requested status (so a
+    tracker-specific label survives a round trip); otherwise the status's default
+    label is used. None when the service has no label for it.
+    """
+    native = value.native if value.native in from_native else None
+    if value.status is not None and (
+        native is None or from_native[native] is not value.status
+    ):
+        native = to_native.get(value.status)
+    return native

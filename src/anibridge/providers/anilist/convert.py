@@ -35,7 +35,11 @@ from anibridge.provider.base import (
     Value,
     WriteError,
 )
-from anibridge.providers._lists.writes import Rejected, check_list_upsert
+from anibridge.providers._lists.writes import (
+    Rejected,
+    check_list_upsert,
+    native_status,
+)
 from anibridge.providers.anilist.vocabulary import (
     SCORE_SCALES,
     STATUS_FROM_NATIVE,
@@ -212,11 +216,7 @@ def _set_argument(
     if name is RecordField.STATUS:
         if not isinstance(value, State):
             return wrong("State")
-        native = value.native if value.native in STATUS_FROM_NATIVE else None
-        if value.status is not None and (
-            native is None or STATUS_FROM_NATIVE[native] is not value.status
-        ):
-            native = STATUS_TO_NATIVE.get(value.status)
+        native = native_status(value, STATUS_FROM_NATIVE, STATUS_TO_NATIVE)
         if native is None:
             return wrong("an AniList status")
         args["status"] = native

@@ -40,7 +40,11 @@ from anibridge.provider.base import (
     Value,
     WriteError,
 )
-from anibridge.providers._lists.writes import Rejected, check_list_upsert
+from anibridge.providers._lists.writes import (
+    Rejected,
+    check_list_upsert,
+    native_status,
+)
 from anibridge.ratings import convert
 
 __all__ = [
@@ -235,11 +239,7 @@ def _set(form: dict[str, str], name: RecordField, value: Value) -> Rejected | No
     if name is RecordField.STATUS:
         if not isinstance(value, State):
             return wrong("State")
-        native = value.native if value.native in STATUS_FROM_NATIVE else None
-        if value.status is not None and (
-            native is None or STATUS_FROM_NATIVE[native] is not value.status
-        ):
-            native = _STATUS_TO_NATIVE.get(value.status)
+        native = native_status(value, STATUS_FROM_NATIVE, _STATUS_TO_NATIVE)
         if native is None:
             return wrong("a MAL status")
         if native == REWATCHING:
