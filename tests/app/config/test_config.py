@@ -166,3 +166,37 @@ def test_build_provider_resolves_relative_paths(tmp_path):
         ProviderLoadError, match=r"profiles\.p\.source\.config: .*colour"
     ):
         build_provider(bad, where="profiles.p.source", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("web", "expected"),
+    [
+        ("trusted_proxies: ['*']", "web.trusted_proxies: '*' would let every client"),
+        ("trusted_proxies: [0.0.0.0/0]", "trusts every address"),
+        ("trusted_proxies: [proxy.lan]", "not an IP address or CIDR"),
+        ("trust_proxy: true", "web.trust_proxy: replaced by trusted_proxies"),
+        ("allowed_hosts: ['*']", "web.allowed_hosts: '*' is not a host name"),
+        ("public_url: anibridge.example.com", "web.public_url: 'anibridge.example"),
+    ],
+)
+def test_web_proxy_and_host_settings_are_checked(tmp_path, web, expected):
+    path = tmp_path / "anibridge.yaml"
+    path.write_text(f"web:\n  {web}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert expected in str(err.value)
+
+
+def test_web_proxy_and_host_settings_reach_the_service(tmp_path):
+    from anibridge.app.web.server import settings_from_config
+
+    path = tmp_path / "anibridge.yaml"
+    path.write_text(
+        "web:\n  trusted_proxies: [172.18.0.0/16]\n  allowed_hosts: ['*.lan']\n"
+        "  public_url: https://ab.example/\n"
+    )
+    settings = settings_from_config(load_config(path, environ={}), environ={})
+    assert settings.trusted_proxies == ("172.18.0.0/16",)
+    policy = settings.host_policy()
+    assert policy.allows("nas.lan") and policy.allows("ab.example")
+    assert not policy.allows("evil.example")

@@ -127,6 +127,9 @@ def test_session_needs_csrf_token_and_same_origin(service, login, csrf):
 
 
 def test_wrong_password_is_refused_and_throttled(service, login):
+    from anibridge.app.web.throttle import LoginThrottle
+
+    service.ctx.throttle = LoginThrottle(clock=lambda: 0.0)  # time stands still
     with httpx.Client(base_url=service.url, timeout=30) as client:
         codes = [login(client, "wrong").status_code for _ in range(6)]
         assert codes[:5] == [401] * 5

@@ -143,8 +143,58 @@ class WebConfig(_Strict):
         default=None, description="secret ({env: NAME} / {file: PATH}); else generated"
     )
     secure_cookies: bool | Literal["auto"] = "auto"
-    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024)
-    trust_proxy: bool = False
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies (addresses/CIDRs) whose X-Forwarded-For counts",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="host names answered besides the bind address, localhost and "
+        "public_url's host",
+    )
+    public_url: str | None = Field(
+        default=None, description="how users reach the service, e.g. https://a.example"
+    )
+    trust_proxy: bool = Field(
+        default=False, description="replaced by trusted_proxies (true is refused)"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        from anibridge.app.web.hosts import parse_proxies
+
+        parse_proxies(value)
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        from anibridge.app.web.hosts import host_pattern
+
+        for item in value:
+            host_pattern(item)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        from anibridge.app.web.hosts import parse_public_url
+
+        parse_public_url(value)
+        return value
+
+    @field_validator("trust_proxy")
+    @classmethod
+    def _old_proxy(cls, value: bool) -> bool:
+        if value:
+            raise ValueError(
+                "replaced by trusted_proxies: list your reverse proxy's addresses "
+                "(e.g. [172.18.0.0/16]); trust_proxy believed X-Forwarded-For from "
+                "every client, so anyone could pick their own address"
+            )
+        return value
 
 
 class AppConfig(_Strict):

@@ -36,6 +36,25 @@ mappings:
   # Your own mapping files (YAML/JSON, v3 format); they win over the bundled data.
   custom: []
 
+# `anibridge serve`: the web UI, API and webhooks (see docs/security.md).
+web:
+  host: 127.0.0.1
+  port: 4848
+  # Log in to the web UI (off is refused unless bound to loopback).
+  auth: true
+  # How you reach the service, e.g. https://anibridge.example.com; its host is
+  # answered and webhook URLs are shown with it.
+  public_url:
+  # Host names the service answers besides the bind address, localhost,
+  # 127.0.0.1, [::1] and public_url's host (IP addresses always work). Other
+  # names get 400: this stops DNS-rebinding web pages. e.g. [nas.lan, "*.home.arpa"]
+  allowed_hosts: []
+  # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For and
+  # X-Forwarded-Proto are believed; nobody else's are. e.g. [172.18.0.0/16]
+  trusted_proxies: []
+  # Largest webhook body accepted (bytes).
+  webhook_max_bytes: 1048576
+
 profiles:
   default:
     # Where your watching happens.

@@ -24,6 +24,7 @@ from anibridge.app.web import routes_api, routes_login, routes_public, routes_ui
 from anibridge.app.web.auth_store import AuthStore
 from anibridge.app.web.backend import Backend
 from anibridge.app.web.context import ServiceContext
+from anibridge.app.web.edge import EdgeGuard
 from anibridge.app.web.logbuffer import LogBuffer
 from anibridge.app.web.render import render_login
 from anibridge.app.web.settings import WebSettings
@@ -132,10 +133,16 @@ def create_app(ctx: ServiceContext) -> Starlette:
         )
         return response
 
+    edge = {
+        "hosts": ctx.hosts,
+        "proxies": ctx.settings.proxy_networks(),
+    }
     prefix = ctx.settings.path_prefix
     if not prefix:
+        app.add_middleware(EdgeGuard, **edge)
         return app
     outer = Starlette(routes=[Mount(prefix, app=app)], lifespan=_forward(app))
+    outer.add_middleware(EdgeGuard, **edge)
     outer.state.inner = app
     return outer
 

@@ -11,7 +11,6 @@ against other web sites posting to the local service.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
@@ -78,14 +77,17 @@ async def submitted_csrf(request: Request) -> str:
 
 
 def same_origin(request: Request) -> bool:
-    """False when the browser says the request comes from another site."""
+    """False when the browser says the request comes from another site.
+
+    The origin must be the service itself: the Host the request came in on (which
+    `edge.EdgeGuard` already checked against ``web.allowed_hosts``, port included)
+    or ``web.public_url``.
+    """
     origin = request.headers.get("origin") or request.headers.get("referer")
     if origin is None:
         return True
-    if origin == "null":
-        return False
     host = request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
+    return ctx_of(request).hosts.allows_origin(origin, host)
 
 
 async def require_auth(request: Request) -> Principal:

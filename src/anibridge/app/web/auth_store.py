@@ -9,6 +9,8 @@ given because the settings page must be able to show the webhook URL again.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -216,6 +218,32 @@ class AuthStore:
         """Log a session out."""
         with self._writing():
             self._data["sessions"].pop(hash_token(sid), None)
+
+    # -- known devices ------------------------------------------------------------
+    def _device_key(self) -> bytes:
+        self._refresh()
+        key = self._data.get("device_key")
+        if not key:
+            with self._writing():
+                self._data.setdefault("device_key", secrets.token_hex(32))
+            key = self._data["device_key"]
+        return bytes.fromhex(key)
+
+    def new_device(self) -> str:
+        """A signed cookie value marking a browser that logged in successfully."""
+        ident = secrets.token_urlsafe(16)
+        return f"{ident}.{self._device_sig(ident)}"
+
+    def _device_sig(self, ident: str) -> str:
+        digest = hmac.new(self._device_key(), ident.encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    def known_device(self, cookie: str) -> bool:
+        """Whether `cookie` is a device value this service signed (see `new_device`)."""
+        ident, _, sig = cookie.partition(".")
+        if not ident or len(cookie) > 200:
+            return False
+        return same(sig, self._device_sig(ident))
 
     # -- API tokens ------------------------------------------------------------
     def create_token(self, name: str) -> tuple[TokenInfo, str]:

@@ -9,6 +9,7 @@ import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from anibridge.app.scheduler import (
     EventBus,
@@ -19,6 +20,7 @@ from anibridge.app.scheduler import (
 )
 from anibridge.app.web.auth_store import AuthStore
 from anibridge.app.web.backend import Backend
+from anibridge.app.web.hosts import HostPolicy
 from anibridge.app.web.logbuffer import LogBuffer
 from anibridge.app.web.settings import WebSettings
 from anibridge.app.web.throttle import LoginThrottle
@@ -43,6 +45,29 @@ class ServiceContext:
     webhooks_received: int = 0
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     flash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    hosts: HostPolicy = field(
+        default_factory=lambda: HostPolicy.build(bind_host="127.0.0.1")
+    )
+
+    def __post_init__(self) -> None:
+        """Derive the Host policy from the settings."""
+        self.hosts = self.settings.host_policy()
+
+    def webhook_urls(self, request_base: str) -> list[dict[str, Any]]:
+        """Each webhook provider's URL (with its secret) and the profiles it feeds.
+
+        The base is ``web.public_url`` when set (what the media server must call),
+        else the URL this request came in on.
+        """
+        base = (self.settings.public_url or request_base).rstrip("/")
+        return [
+            {
+                "provider": key,
+                "url": f"{base}/webhook/{key}/{self.auth.webhook_secret(key)}",
+                "profiles": self.backend.webhook_profiles(key),
+            }
+            for key in self.backend.webhook_providers()
+        ]
 
     def sign_flash(self, message: str) -> str:
         """Signature for a status message carried in a redirect URL."""

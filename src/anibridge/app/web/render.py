@@ -120,10 +120,8 @@ def secure_cookie(request: Request) -> bool:
     settings = request.app.state.ctx.settings
     if isinstance(settings.secure_cookies, bool):
         return settings.secure_cookies
-    scheme = request.url.scheme
-    if settings.trust_proxy:
-        scheme = request.headers.get("x-forwarded-proto", scheme)
-    return scheme == "https"
+    # The scheme already says https behind a trusted proxy (see `edge.EdgeGuard`).
+    return request.url.scheme == "https"
 
 
 def base_path(request: Request) -> str:

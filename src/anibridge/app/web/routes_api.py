@@ -386,16 +386,7 @@ async def revoke_token(request: Request, token_id: str) -> dict[str, Any]:
 @router.get("/webhooks", tags=["webhooks"])
 async def webhooks(request: Request) -> list[dict[str, Any]]:
     """Webhook URLs (with secrets) for each provider that accepts them."""
-    ctx = ctx_of(request)
-    base = str(request.base_url).rstrip("/")
-    return [
-        {
-            "provider": key,
-            "url": f"{base}/webhook/{key}/{ctx.auth.webhook_secret(key)}",
-            "profiles": ctx.backend.webhook_profiles(key),
-        }
-        for key in ctx.backend.webhook_providers()
-    ]
+    return ctx_of(request).webhook_urls(str(request.base_url))
 
 
 @router.post("/webhooks/{provider}/rotate", tags=["webhooks"])

@@ -1,12 +1,14 @@
 """Login and logout for the browser UI.
 
 The login form is protected by a double-submit CSRF cookie (it has no session yet)
-and a per-client throttle; a successful login rotates to a fresh session id.
+and a per-client and per-account throttle; a successful login rotates to a fresh
+session id and marks the browser as a known device.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +23,10 @@ from anibridge.app.web.auth import (
 from anibridge.app.web.render import base_path, render_login, secure_cookie
 from anibridge.app.web.security import same
 
-__all__ = ["router"]
+__all__ = ["DEVICE_COOKIE", "router"]
+
+# A browser that logged in before: exempt from the per-account throttle.
+DEVICE_COOKIE = "anibridge_device"
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,22 +52,32 @@ async def login(
     csrf_token: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
-    """Check the admin password and start a session."""
+    """Check the admin password and start a session.
+
+    The throttle reserves the attempt before the password is checked (see
+    `throttle.LoginThrottle`), so concurrent guesses cannot all slip through.
+    """
     ctx = ctx_of(request)
     client = request.client.host if request.client else "?"
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not cookie or not same(cookie, csrf_token) or not same_origin(request):
         return render_login(request, 403, "The form expired; please try again.")
-    wait = ctx.throttle.blocked(client)
-    if wait:
+    device = request.cookies.get(DEVICE_COOKIE, "")
+    attempt = ctx.throttle.begin(
+        client,
+        username,
+        trusted_device=bool(device) and ctx.auth.known_device(device),
+    )
+    if attempt.wait:
         return render_login(
-            request, 429, f"Too many failed attempts; try again in {int(wait) + 1} s."
+            request,
+            429,
+            f"Too many failed attempts; try again in {math.ceil(attempt.wait)} s.",
         )
     ok = await asyncio.to_thread(ctx.auth.check_login, username, password)
+    ctx.throttle.finish(attempt, ok)
     if not ok:
-        ctx.throttle.failed(client)
         return render_login(request, 401, "Wrong username or password.")
-    ctx.throttle.succeeded(client)
     sid, _session = ctx.auth.create_session()
     response = RedirectResponse(_safe_next(request, next), status_code=303)
     response.set_cookie(
@@ -74,6 +89,16 @@ async def login(
         secure=secure_cookie(request),
         path=base_path(request) or "/",
     )
+    if not (device and ctx.auth.known_device(device)):
+        response.set_cookie(
+            DEVICE_COOKIE,
+            ctx.auth.new_device(),
+            max_age=400 * 86400,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookie(request),
+            path=base_path(request) or "/",
+        )
     return response
 
 

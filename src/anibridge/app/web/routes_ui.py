@@ -176,15 +176,7 @@ async def logs_page(request: Request, level: str | None = None) -> HTMLResponse:
 async def settings_page(request: Request, new_token: str | None = None) -> HTMLResponse:
     """Config editor (secrets redacted), API tokens and webhook URLs."""
     ctx = _ctx(request)
-    origin = str(request.base_url).rstrip("/")
-    hooks = [
-        {
-            "provider": key,
-            "url": f"{origin}/webhook/{key}/{ctx.auth.webhook_secret(key)}",
-            "profiles": ctx.backend.webhook_profiles(key),
-        }
-        for key in ctx.backend.webhook_providers()
-    ]
+    hooks = ctx.webhook_urls(str(request.base_url))
     return render(
         request,
         "settings.html",
@@ -329,15 +321,7 @@ async def ui_config(
     ctx = _ctx(request)
     problems = ctx.backend.validate_config(content)
     if problems or action != "save":
-        origin = str(request.base_url).rstrip("/")
-        hooks = [
-            {
-                "provider": key,
-                "url": f"{origin}/webhook/{key}/{ctx.auth.webhook_secret(key)}",
-                "profiles": ctx.backend.webhook_profiles(key),
-            }
-            for key in ctx.backend.webhook_providers()
-        ]
+        hooks = ctx.webhook_urls(str(request.base_url))
         return render(
             request,
             "settings.html",
@@ -372,7 +356,14 @@ async def ui_password(
             "/settings",
             "The password comes from the config (web.admin_password); change it there",
         )
+    client = request.client.host if request.client else "?"
+    attempt = ctx.throttle.begin(client, "admin")
+    if attempt.wait:
+        return _back(
+            request, "/settings", "Too many wrong passwords; try again in a while"
+        )
     ok = await asyncio.to_thread(ctx.auth.check_login, "admin", current)
+    ctx.throttle.finish(attempt, ok)
     if not ok:
         return _back(request, "/settings", "Current password is wrong; nothing changed")
     if new != repeat:

@@ -86,7 +86,9 @@ def settings_from_config(
         admin_password=password or None,
         secure_cookies=web.secure_cookies,
         webhook_max_bytes=web.webhook_max_bytes,
-        trust_proxy=web.trust_proxy,
+        trusted_proxies=tuple(web.trusted_proxies),
+        allowed_hosts=tuple(web.allowed_hosts),
+        public_url=web.public_url,
     )
     given = {k: v for k, v in overrides.items() if v is not None}
     if "path_prefix" in given:
@@ -95,14 +97,17 @@ def settings_from_config(
 
 
 def uvicorn_config(app: Any, settings: WebSettings, **kwargs: Any) -> uvicorn.Config:
-    """Uvicorn settings: graceful shutdown, proxy headers only when trusted."""
+    """Uvicorn settings: graceful shutdown; proxy headers are the app's business.
+
+    Uvicorn's own proxy handling stays off: `anibridge.app.web.edge.EdgeGuard`
+    believes ``X-Forwarded-*`` only from ``web.trusted_proxies``.
+    """
     logging.getLogger("uvicorn.access").addFilter(RedactWebhookSecrets())
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        proxy_headers=settings.trust_proxy,
-        forwarded_allow_ips="*" if settings.trust_proxy else None,
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
         server_header=False,
         log_config=None,

@@ -6,6 +6,13 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from anibridge.app.web.hosts import (
+    HostPolicy,
+    Network,
+    parse_proxies,
+    parse_public_url,
+)
+
 __all__ = ["UnsafeBindError", "WebSettings", "is_loopback", "normalize_prefix"]
 
 
@@ -50,7 +57,13 @@ class WebSettings:
         admin_password: Configured admin password (else one is generated once).
         secure_cookies: ``"auto"`` (Secure when the request is HTTPS), or a bool.
         webhook_max_bytes: Largest webhook body accepted.
-        trust_proxy: Honour ``X-Forwarded-Proto`` for cookie security.
+        trusted_proxies: Reverse proxies (addresses/CIDRs) whose
+            ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed (default none).
+        allowed_hosts: Host names answered besides the defaults (bind address,
+            loopback names, `public_url`'s host); ``*.example.com`` wildcards.
+        public_url: How users reach the service (``https://host[:port][/prefix]``):
+            its host is allowed, its origin passes the Origin check, and webhook
+            URLs are shown with it.
         scrypt_n: Password hashing cost (tests lower it).
         mappings_refresh: Seconds between mappings dataset updates (None: never).
     """
@@ -63,7 +76,9 @@ class WebSettings:
     admin_password: str | None = None
     secure_cookies: bool | str = "auto"
     webhook_max_bytes: int = 1024 * 1024
-    trust_proxy: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    public_url: str | None = None
     scrypt_n: int = 2**15
     mappings_refresh: float | None = 86400.0
 
@@ -72,7 +87,8 @@ class WebSettings:
 
         Raises:
             UnsafeBindError: auth is off on a non-loopback host.
-            ValueError: port or limits are out of range.
+            ValueError: port or limits are out of range, or a proxy, host name or
+                the public URL is malformed.
         """
         if not self.auth and not is_loopback(self.host):
             raise UnsafeBindError(
@@ -80,7 +96,40 @@ class WebSettings:
                 "anyone on the network could trigger syncs, undo and restore. "
                 "Turn auth on or bind 127.0.0.1."
             )
+        if not self.auth and (self.trusted_proxies or self._public_elsewhere()):
+            raise UnsafeBindError(
+                "refusing to run with authentication off behind a reverse proxy "
+                "(web.trusted_proxies or a non-local web.public_url is set): the "
+                "proxy would make the service reachable without a login. Turn auth on."
+            )
         if not 0 <= self.port <= 65535:
             raise ValueError(f"web.port: {self.port} is not a TCP port")
         if self.webhook_max_bytes < 1024:
             raise ValueError("web.webhook_max_bytes: must be at least 1024")
+        self.host_policy()
+        try:
+            self.proxy_networks()
+        except ValueError as exc:
+            raise ValueError(f"web.trusted_proxies: {exc}") from None
+
+    def _public_elsewhere(self) -> bool:
+        public = parse_public_url(self.public_url) if self.public_url else None
+        return public is not None and not is_loopback(public[1])
+
+    def host_policy(self) -> HostPolicy:
+        """The Host names this service answers.
+
+        Raises:
+            ValueError: an allowed host or the public URL is malformed.
+        """
+        return HostPolicy.build(
+            bind_host=self.host, allowed=self.allowed_hosts, public_url=self.public_url
+        )
+
+    def proxy_networks(self) -> tuple[Network, ...]:
+        """The trusted reverse proxies as networks.
+
+        Raises:
+            ValueError: an entry is malformed or trusts everyone.
+        """
+        return parse_proxies(self.trusted_proxies)
