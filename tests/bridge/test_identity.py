@@ -287,3 +287,45 @@ async def test_curated_unscoped_show_target_lands_on_absolute_episodes():
         "t:season=2,episode=27",
         "t:season=2,episode=28",
     ]
+
+
+async def test_direct_ids_the_target_refuses_fall_back_to_the_dataset():
+    # A target that declares tvdb_show but does not know this show by it (a catalogue
+    # filing each anime season as its own title refuses a series-wide id): the
+    # anchor is routed through the mappings instead of being left unresolved.
+    caps = list_capabilities(authorities=("anilist", "tvdb_show"))
+    dst = memory_provider(
+        caps, nodes=[list_entry("20", "Naruto", episodes=220, ids=["anilist:20"])]
+    )
+    src = library(
+        [("p1", "Naruto", {1: 35, 2: 48}, ["tvdb_show:78857"])],
+        watched("p1", 2, [1, 2]),
+    )
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    ident = await identify(a, b, curated(), provider=dst)
+    routes = {r.source_part: r for r in ident.routes["p1"]}
+    assert routes["tvdb_show:78857:s2"].via == "mapping"
+    assert routes["tvdb_show:78857:s2"].target.key == "20"
+    assert sorted(n for (_, n) in observe(a, ident)["20"].units) == [36, 37]
+    # Without the dataset the direct miss is reported, not a vague "no mapping".
+    ident = await identify(a, b, None, provider=dst)
+    assert ident.unresolved["p1"] == "tvdb_show:78857 not on target"
+
+
+async def test_a_resolved_direct_id_still_beats_the_dataset():
+    caps = list_capabilities(authorities=("anilist", "tvdb_show"))
+    dst = memory_provider(
+        caps,
+        nodes=[
+            list_entry("20", "Naruto", episodes=220, ids=["anilist:20"]),
+            list_entry("5", "Show", episodes=48, ids=["tvdb_show:78857"]),
+        ],
+    )
+    src = library(
+        [("p1", "Naruto", {2: 48}, ["tvdb_show:78857"])], watched("p1", 2, [1])
+    )
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    ident = await identify(a, b, curated(), provider=dst)
+    assert {(r.target.key, r.via) for r in ident.routes["p1"]} == {("5", "direct")}

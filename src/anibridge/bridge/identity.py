@@ -11,7 +11,10 @@ becomes routes to the target:
 
 1. a user override for the anchor/part wins over everything;
 2. a *direct* id — one whose authority the target resolves itself
-   (`Capabilities.external_authorities`) — wins over the dataset;
+   (`Capabilities.external_authorities`) — wins over the dataset; when none of an
+   anchor's direct ids resolves on the target (a catalogue that files a series'
+   seasons as separate titles refuses a series-wide id), its ids go through the
+   dataset after all;
 3. otherwise the mappings index's edges towards the target's authorities, each carrying
    its range pairs (which source episodes go where, with ratios);
 4. optionally, when nothing matched, a fuzzy title search on the target (rapidfuzz,
@@ -222,6 +225,23 @@ async def identify(
     await _resolve_missing(pending, by_descriptor, provider)
     with paused_gc():
         _attach(pending, by_descriptor, result)
+        fallback: list[tuple[str, str, int | None, ExternalId, Any, str, str]] = []
+        if index is not None:
+            direct_keys = {p[0] for p in pending if p[5] == "direct"}
+            _route_candidates(
+                source,
+                [k for k in direct_keys if k not in result.routes],
+                ov,
+                authorities,
+                index,
+                fallback,
+                result,
+                direct=False,
+            )
+    if fallback:
+        await _resolve_missing(fallback, by_descriptor, provider)
+        with paused_gc():
+            _attach(fallback, by_descriptor, result)
     if fuzzy_threshold is not None and isinstance(provider, SupportsNodeSearch):
         await _fuzzy(source, result, provider, fuzzy_threshold)
     _prefer_direct(result)
@@ -236,8 +256,14 @@ def _route_candidates(
     index: EdgeIndex | None,
     pending: list[tuple[str, str, int | None, ExternalId, Any, str, str]],
     result: Identity,
+    *,
+    direct: bool = True,
 ) -> None:
-    """Overrides, direct ids and mapping edges for every source anchor (no I/O)."""
+    """Overrides, direct ids and mapping edges for every source anchor (no I/O).
+
+    With `direct` False, ids the target resolves itself are not taken as direct:
+    only the dataset's edges are followed (the fallback for unresolved anchors).
+    """
     for key in keys if keys is not None else source.entries:
         if key not in source.entries:
             continue
@@ -256,9 +282,11 @@ def _route_candidates(
                 ]  # fmt: skip
             continue
         candidates = [(i, _scope_season(i)) for i in ids]
-        direct = [(c, s) for c, s in candidates if c.authority in authorities]
+        own = [(c, s) for c, s in candidates if c.authority in authorities]
+        if not direct:
+            own = []
         found = False
-        for c, s in direct or candidates:
+        for c, s in own or candidates:
             po = ov.get((key, c.descriptor))
             if po is not None:
                 if po.target_ref is not None:
@@ -271,7 +299,7 @@ def _route_candidates(
                     )  # fmt: skip
                 found = True
                 continue
-            if direct:
+            if own:
                 pending.append((key, c.descriptor, s, c, None, "direct", c.descriptor))
                 found = True
                 continue
@@ -289,11 +317,15 @@ def _route_candidates(
                 )
                 found = True
         if not found:
-            result.unresolved[key] = (
+            reason = (
                 "no ids"
                 if not ids
                 else "no mapping to " + ",".join(sorted(authorities))
             )
+            if direct:
+                result.unresolved[key] = reason
+            else:  # keep why the direct ids failed
+                result.unresolved.setdefault(key, reason)
 
 
 def _attach(

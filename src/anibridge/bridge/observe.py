@@ -17,6 +17,11 @@ special (upstream #43).
 Conventions a provider must follow for part records: `STATUS` COMPLETED (or
 REPEATING) marks the part consumed, ACTIVE means started but unfinished, and
 `REPEAT_COUNT` counts plays beyond the first (a server's view count minus one).
+
+A source anchor with per-episode facts (plays, play summaries or part records) is
+counted by those alone: a `PROGRESS` count on its aggregate record (a tracker that
+also keeps watch history, like Simkl) is a summary of the same facts, and reading it
+as "episodes 1..N" as well would count episodes twice or invent ones never watched.
 """
 
 from __future__ import annotations
@@ -388,6 +393,14 @@ class _Builder:
         targets: list[Any] = []
         absolute: list[tuple[Route, Observation, int | None]] = []
         progress_natives = {k for k, v in kinds.items() if v is progress}
+        granular = has_activity or any(
+            rec.ref.path
+            and (
+                rec.kind in progress_natives
+                or kinds.get(rec.kind, progress) is progress
+            )
+            for rec in entry.records
+        )
         for rec in entry.records:
             path = rec.ref.path
             kind = rec.kind
@@ -395,7 +408,7 @@ class _Builder:
                 progress if kind in progress_natives else kinds.get(kind, progress)
             )
             if not path:
-                self.aggregate(rec, semantic, anchor_routes, key)
+                self.aggregate(rec, semantic, anchor_routes, key, granular=granular)
                 continue
             if semantic is not progress:
                 continue
@@ -589,6 +602,8 @@ class _Builder:
         semantic: RecordKind | None,
         routes: Iterable[tuple[Route, Observation, int | None]],
         key: str,
+        *,
+        granular: bool = False,
     ) -> None:
         values = rec.values
         for route, o, tseason in routes:
@@ -621,6 +636,8 @@ class _Builder:
             )
             first = values.get(RecordField.STARTED_AT)
             if isinstance(prog, Progress) and isinstance(prog.current, (int, float)):
+                if granular:
+                    continue  # the anchor's per-episode facts say which episodes
                 repeat = values.get(RecordField.REPEAT_COUNT)
                 plays = 1 + repeat if isinstance(repeat, int) and repeat > 0 else 1
                 if prog.current:

@@ -556,10 +556,17 @@ class DirectionPlanner:
 
         A unit without a season reached a seasoned target through an unscoped target
         id: `n` is then the show's absolute position (regular seasons in order, as in
-        `anibridge.bridge.observe`), placed through the target's `Structure`.
+        `anibridge.bridge.observe`), placed through the target's `Structure`. A unit
+        with a season on a target kind whose coordinates have no season (one season
+        of a series kept as its own title, reached through an id scoped to that
+        season) is that title's episode `n`.
         """
         if n == 0:
             return anchor
+        if season is not None and entry is not None and entry.node is not None:
+            axes = self.caps.coordinate_axes.get(entry.node.kind)
+            if axes and "season" not in axes:
+                return anchor.child(axes[-1], n)
         if season is not None:
             return Ref.at(anchor.key, ("season", season), (self.leaf_axis, n))
         placed = _absolute_parts(entry).get(n) if entry is not None else None
