@@ -229,6 +229,24 @@ async def test_events_are_appended_at_least_once_without_doubles():
     assert len(dst.events()) == 2
 
 
+async def test_plays_are_written_before_the_records_of_the_same_batch():
+    src_rating = list_record(Ref("n"), rating=8, rating_scale=(0.0, 10.0, 1.0))
+    src = library(
+        [("n", "Naruto", {1: 35}, ["tvdb_show:78857"])],
+        [*watched("n", 1, [1]), src_rating],
+    )
+    dst = history([("t", "Naruto", {1: 35}, ["tvdb_show:78857"])])
+    providers, stores = {"plex": src, "trakt": dst}, MemoryStores()
+    result = await run_sync(
+        providers, [Pair("plex", "trakt")], Policy(), stores.bundle(),
+        index=curated(), sleep=nosleep,
+    )  # fmt: skip
+    ops = {a.op for a in result.plan.actions}
+    assert {WriteOp.APPEND_EVENT, WriteOp.UPSERT_RECORD} <= ops
+    writes = [name for name, _ in dst.calls if name.startswith("write_")]
+    assert writes == ["write_events", "write_records"]
+
+
 async def test_guard_refuses_mass_deletion_unless_forced(idx):
     providers, stores = setup()
     await run_sync(providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep)

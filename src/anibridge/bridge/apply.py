@@ -286,9 +286,12 @@ class _Applier:
         recs = [(o, r) for o, r in items if o.action.op in _RECORD_OPS]
         evs = [(o, r) for o, r in items if o.action.op not in _RECORD_OPS]
         results: dict[int, WriteResult] = {}
+        # Plays before records: a tracker that files a title as watched when it
+        # sees the play (Simkl) then keeps the play's real date, where a status
+        # written first would have made it "watched now".
         for group, supported, call in (
-            (recs, SupportsRecordWrites, "write_records"),
             (evs, SupportsEventWrites, "write_events"),
+            (recs, SupportsRecordWrites, "write_records"),
         ):
             if not group:
                 continue

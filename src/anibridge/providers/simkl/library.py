@@ -250,7 +250,7 @@ class Library:
                 else:
                     title.episodes[(number, n)] = when
         title.watched_at = None
-        if title.is_film and title.status == "completed":
+        if title.is_film and (title.status == "completed" or title.episodes):
             title.watched_at = title.last_watched_at
         return title
 

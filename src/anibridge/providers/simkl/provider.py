@@ -125,7 +125,8 @@ __all__ = ["SimklProvider"]
 
 CURSOR_PREFIX = "simkl:"
 SCAN_PAGE = 500
-_LIST_STAMPS = ("all", "plantowatch", "watching", "completed", "hold", "dropped")
+_LIST_STAMPS = ("plantowatch", "watching", "completed", "hold", "dropped")
+_OTHER_STAMPS = ("rated_at", "removed_from_list", "playback")
 _SHOW_AUTHORITIES = frozenset({"tvdb_show", "tmdb_show", "imdb_show"})
 _MOVIE_AUTHORITIES = frozenset({"tmdb_movie", "imdb_movie"})
 _CLEAR: Any = object()
@@ -158,6 +159,20 @@ def _later(now: str | None, before: str | None) -> bool:
         return parse_iso(now) > parse_iso(before)
     except ValueError:
         return now != before
+
+
+def _list_moved(now: Mapping[str, str], before: Mapping[str, str]) -> bool:
+    """Whether a type's list entries changed (not only its ratings or removals).
+
+    A status stamp moved, or ``all`` moved past everything the other stamps
+    explain (a change Simkl files under no status, such as a memo).
+    """
+    if any(_later(now.get(n), before.get(n)) for n in _LIST_STAMPS):
+        return True
+    if not _later(now.get("all"), before.get("all")):
+        return False
+    others = [now[n] for n in _OTHER_STAMPS if now.get(n)]
+    return not any(not _later(now["all"], o) for o in others)
 
 
 def _since(stamp: str | None) -> str | None:
@@ -370,7 +385,7 @@ class SimklProvider(
                 for row in await self.api.all_items(bucket):
                     library.absorb(kind, row)
             return []
-        if any(_later(now.get(n), before.get(n)) for n in _LIST_STAMPS):
+        if _list_moved(now, before):
             since = _since(before.get("all"))
             for row in await self.api.all_items(bucket, date_from=since):
                 library.absorb(kind, row)
@@ -414,9 +429,14 @@ class SimklProvider(
             return None
         title = self._library.titles.get(key)
         segment = {SHOW: "tv", ANIME: "anime", MOVIE: "movies"}[kind]
-        if title is None or (
-            title.total is None and kind != MOVIE and not title.listed
-        ):
+        unknown = title is None or (
+            not title.listed
+            and (
+                (kind != MOVIE and title.total is None)
+                or (kind == ANIME and title.anime_type is None)
+            )
+        )
+        if unknown:
             summary = await self.api.summary(segment, simkl_id)
             if summary is None:
                 return title
@@ -1163,7 +1183,7 @@ class SimklProvider(
         for kind in TYPES:
             now, then = _group(activities, kind), _group(before, kind)
             bucket = BUCKETS[kind][0]
-            if any(_later(now.get(n), then.get(n)) for n in _LIST_STAMPS):
+            if _list_moved(now, then):
                 for row in await self.api.all_items(
                     bucket, date_from=_since(then.get("all"))
                 ):
@@ -1274,8 +1294,10 @@ class SimklProvider(
                     AppendEvent(ref=saved.ref, kind=WATCH, at=saved.watched_at)
                 )
             library.titles.setdefault(saved.key, _catalog_copy(saved))
-        outcomes = list(await self.write_records(records)) if records else []
-        outcomes += list(await self.write_events(events)) if events else []
+        # Plays first: a film filed as completed by its status alone would be
+        # "watched now" and keep that date.
+        outcomes = list(await self.write_events(events)) if events else []
+        outcomes += list(await self.write_records(records)) if records else []
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise RuntimeError(

@@ -143,6 +143,7 @@ class LoggedRequest:
     kind: str
     status: int
     body: bytes
+    query: dict[str, list[str]] = field(default_factory=dict)
 
 
 class FakeService:
@@ -357,7 +358,12 @@ class FakeService:
         with self._lock:
             self.requests.append(
                 LoggedRequest(
-                    request.method, request.path, request.kind, response.status, body
+                    request.method,
+                    request.path,
+                    request.kind,
+                    response.status,
+                    body,
+                    request.query,
                 )
             )
         payload, content_type = response.encoded()

@@ -302,6 +302,8 @@ class SimklFake(FakeService):
                 item["episodes"][key] = _when(when) or stamp
             if title.kind == "movie" and status == "completed":
                 item["watched_at"] = watched_at or stamp
+            elif title.anime_type == "movie" and status == "completed":
+                item["episodes"][(1, 1)] = watched_at or stamp  # a one-episode anime
             if rating is not None:
                 item["rating"], item["rated_at"] = rating, stamp
                 item["rated_stamp"] = stamp
@@ -621,9 +623,10 @@ class SimklFake(FakeService):
                     hit = any(str(title.ids.get(k)) == v for k, v in ids.items())
                 if not hit:
                     continue
-                if wanted_type == "show" and title.kind == "movie":
+                film = title.kind == "movie" or title.anime_type == "movie"
+                if wanted_type == "show" and film:
                     continue
-                if wanted_type == "movie" and title.kind != "movie":
+                if wanted_type == "movie" and not film:
                     continue
                 entry = {
                     "type": title.kind,
@@ -775,7 +778,8 @@ class SimklFake(FakeService):
                 ):
                     raise HttpFault(400, {"error": "wrong_rating"})
                 new = self._mark(title, entry, status)
-                counts["episodes"] += new
+                if title.kind != "movie":
+                    counts["episodes"] += new
                 if new or title.kind == "movie":
                     counts["movies" if title.kind == "movie" else "shows"] += 1
                 item = self.items[title.simkl_id]
