@@ -26,6 +26,11 @@ def _describe(name: str) -> dict:
         "mixins": sorted(
             b.__name__ for b in cls.__mro__ if b.__name__.startswith("Supports")
         ),
+        # Optional convention: a provider class may list its config keys with a
+        # one-line description each (see docs/writing-a-provider.md).
+        "config_keys": {
+            str(k): str(v) for k, v in (getattr(cls, "CONFIG_KEYS", None) or {}).items()
+        },
     }
     try:  # capabilities of a default instance, when it can be built offline
         with tempfile.TemporaryDirectory() as tmp:
@@ -58,12 +63,12 @@ def providers_command(
         print_json(rows)
         return
     table = Table(title="Providers")
-    for col in ("name", "status", "roles", "writable fields", "mixins"):
+    for col in ("name", "status", "roles", "writable fields", "config keys", "mixins"):
         table.add_column(col, overflow="fold")
     for r in rows:
         if not r["loaded"]:
             table.add_row(
-                r["name"], "[red]not installed / failed to load[/]", "", "", ""
+                r["name"], "[red]not installed / failed to load[/]", "", "", "", ""
             )
             continue
         table.add_row(
@@ -71,6 +76,7 @@ def providers_command(
             "ok",
             ", ".join(r.get("roles", [])) or r.get("note", ""),
             ", ".join(r.get("fields", [])),
+            ", ".join(r["config_keys"]),
             ", ".join(m.removeprefix("Supports") for m in r["mixins"]),
         )
     out_console.print(table)
