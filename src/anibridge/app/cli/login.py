@@ -300,3 +300,77 @@ def login_simkl(
     loaded = load(config)
     result = run_async(lambda: _login_simkl(loaded, profile, quiet=as_json))
     _done("Simkl", result, as_json)
+
+
+async def _login_kitsu(
+    config: LoadedConfig, profile: str | None, username: str, password: str
+) -> dict[str, object]:
+    from anibridge.app.config import build_provider
+    from anibridge.http import HttpClient, HttpError
+    from anibridge.providers.kitsu import KitsuAuthError, KitsuProvider, password_grant
+
+    targets = provider_targets(
+        config, profile, "kitsu", "Kitsu", "(optionally) its base_url"
+    )
+    name, spec = _one_app(targets, "Kitsu", "base_url", "token_url")
+    provider = build_provider(
+        spec, where=f"profiles.{name}.{spec.key}", base_dir=config.base_dir
+    )
+    if not isinstance(provider, KitsuProvider):
+        raise fail(f"profiles.{name}.{spec.key}: 'kitsu' is not the Kitsu provider")
+    await provider.close()
+    settings = provider.settings
+    client = HttpClient(
+        name="kitsu-oauth",
+        base_url=settings.token_url,
+        clock=settings.clock,
+        timeout=settings.timeout,
+        secrets=[password],
+        logger=logging.getLogger("anibridge.providers.kitsu"),
+    )
+    try:
+        tokens = await password_grant(
+            client,
+            settings.token_url,
+            username=username,
+            password=password,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+        )
+    except (KitsuAuthError, HttpError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        await client.aclose()
+    account, saved = await _save_and_check(
+        config, targets, settings.token_key, tokens.to_dict(),
+        (KitsuAuthError, HttpError), "Kitsu",
+    )  # fmt: skip
+    return {"provider": "kitsu", "account": account, "saved_for": saved}
+
+
+@login_app.command("kitsu")
+def login_kitsu(
+    config: _Config = None,
+    profile: _Profile = None,
+    username: Annotated[
+        str,
+        typer.Option(
+            "--username", envvar="KITSU_USERNAME", prompt="Kitsu username or e-mail"
+        ),
+    ] = "",
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            envvar="KITSU_PASSWORD",
+            prompt="Kitsu password",
+            hide_input=True,
+            help="Better left to the prompt or KITSU_PASSWORD than the command line.",
+        ),
+    ] = "",
+    as_json: _Json = False,
+) -> None:
+    """Sign in to Kitsu once with your password; only the tokens are kept."""
+    loaded = load(config)
+    result = run_async(lambda: _login_kitsu(loaded, profile, username, password))
+    _done("Kitsu", result, as_json)

@@ -18,7 +18,8 @@ class FakeMedia:
 
     `mal_id` is None for works MAL does not list. `nsfw` is MAL's rating class
     (``"white"``, ``"gray"``, ``"black"``); MAL hides non-white works from lists
-    unless the client asks for ``nsfw=true``.
+    unless the client asks for ``nsfw=true``. `kitsu_id`, `anidb_id` and `tvdb`
+    ((series, season)) are for the fakes that know them (Kitsu's mappings).
     """
 
     anilist_id: int
@@ -27,6 +28,9 @@ class FakeMedia:
     episodes: int | None = 12
     format: str = "TV"
     nsfw: str = "white"
+    kitsu_id: int | None = None
+    anidb_id: int | None = None
+    tvdb: tuple[int, int] | None = None
 
 
 _FORMATS = ("TV", "TV", "TV", "MOVIE", "OVA", "ONA", "SPECIAL", "TV_SHORT")
