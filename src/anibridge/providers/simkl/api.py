@@ -74,12 +74,16 @@ class SimklApi:
         return response.json() if response.content else None
 
     async def settings(self) -> dict[str, Any]:
-        """`/users/settings`: who the token belongs to.
+        """`POST /users/settings` (a read, POST "for historical reasons"): who we are.
 
         Returns:
             The settings object.
         """
-        return _object(await self.get("/users/settings"), "users/settings")
+        response = await self.client.post(
+            "/users/settings", params=self.app, json={}, retry=True, route=WRITE
+        )
+        data = response.json() if response.content else None
+        return _object(data, "users/settings")
 
     async def activities(self) -> dict[str, Any]:
         """`/sync/activities`: the per-list change timestamps (the gate).

@@ -9,7 +9,7 @@ Simkl provider uses:
   ``expires_in``, ``interval``) and `GET /oauth/pin/{user_code}` answering
   ``{"result": "KO", "message": "Authorization pending" | "Slow down"}`` or
   ``{"result": "OK", "access_token": ...}``. Simkl tokens do not expire.
-- `GET|POST /users/settings` (identity), `GET|POST /sync/activities`: per bucket
+- `POST /users/settings` (identity; POST only), `GET|POST /sync/activities`: per bucket
   (``tv_shows``, ``anime``, ``movies``) the timestamps ``all``, ``rated_at``,
   ``playback``, ``plantowatch``, ``watching``, ``completed``, ``hold``, ``dropped``,
   ``removed_from_list`` (movies have no ``watching``/``hold``); null = never.
@@ -80,11 +80,8 @@ def iso(at: datetime) -> str:
 
 
 def _is_write(request: FakeRequest) -> bool:
-    return (
-        request.method == "POST"
-        and request.path.startswith("/sync/")
-        and request.path != "/sync/activities"
-    )
+    """Every POST counts against Simkl's 1 POST/second, reads sent as POST too."""
+    return request.method == "POST" and not request.path.startswith("/oauth")
 
 
 def _is_get(request: FakeRequest) -> bool:
@@ -183,8 +180,8 @@ class SimklFake(FakeService):
         r = self.route
         r("GET", r"/oauth/pin", self._pin, kind="auth")
         r("GET", r"/oauth/pin/(?P<code>[A-Za-z0-9]+)", self._pin_status, kind="auth")
+        r("POST", r"/users/settings", self._settings, kind="identity")
         for method in ("GET", "POST"):
-            r(method, r"/users/settings", self._settings, kind="identity")
             r(method, r"/sync/activities", self._activities)
         r(
             "GET",
