@@ -335,6 +335,7 @@ async def test_an_append_whose_answer_was_lost_is_not_sent_again(fake, make_simk
     play = AppendEvent(ep("anime:100", None, 7), "watch", T0, token="t1")
     (lost,) = await provider.write_events([play])
     assert not lost.ok and lost.code is WriteError.TRANSIENT
+
     def history_posts() -> list[str]:
         return [p for p in paths(fake, "POST") if p == "/sync/history"]
 
