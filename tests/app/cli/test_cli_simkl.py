@@ -175,15 +175,21 @@ def test_login_then_local_library_plays_converge_on_simkl(tmp_path, fake):
     assert fake.items[300]["status"] == "completed"
     assert fake.items[100]["status"] == "watching"
     assert fake.items[200]["status"] == "watching"
-    writes = fake.count("write")
-    assert writes <= 3  # batched: one history request (+ statuses if needed)
+    landed = [r.path for r in fake.requests if r.kind == "write" and r.status == 200]
+    assert landed.count("/sync/history") == 1  # every play in one batched request
 
+    fake.reset_counters()
     again = run("sync", "--json", "--config", str(path), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["applied"] == 0
-    assert fake.count("write") == writes  # converged: nothing written
+    assert fake.count("write") == 0  # converged: nothing written
+    # The second process started from the library it kept: no whole-library pull.
+    assert not [
+        r
+        for r in fake.requests
+        if r.path.startswith("/sync/all-items") and "date_from" not in r.query
+    ]
     assert fake.ungated_pulls == 0
-    assert fake.statuses()[429] == 0
 
 
 def plex_library() -> MediaLibrary:

@@ -12,6 +12,17 @@ SCALE = 0.001  # one service second lasts a millisecond
 T0 = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
 
 
+class MemoryTokenStore:
+    def __init__(self):
+        self.saved = {}
+
+    async def load(self, key):
+        return self.saved.get(key)
+
+    async def save(self, key, data):
+        self.saved[key] = dict(data)
+
+
 def seed(fake: SimklFake) -> SimklFake:
     """A small catalog: an anime, a TV show, a movie and an anime film."""
     fake.add_anime(

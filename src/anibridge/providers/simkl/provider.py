@@ -125,6 +125,7 @@ __all__ = ["SimklProvider"]
 
 CURSOR_PREFIX = "simkl:"
 SCAN_PAGE = 500
+SNAPSHOT_VERSION = 1
 _LIST_STAMPS = ("plantowatch", "watching", "completed", "hold", "dropped")
 _OTHER_STAMPS = ("rated_at", "removed_from_list", "playback")
 _SHOW_AUTHORITIES = frozenset({"tvdb_show", "tmdb_show", "imdb_show"})
@@ -255,6 +256,8 @@ class SimklProvider(
         self._refresh_lock = asyncio.Lock()
         self._resolved: dict[str, tuple[Ref, ...]] = {}
         self._pending: dict[str, list[Change]] = {}
+        self._snapshot_checked = False
+        self._dirty = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -326,7 +329,9 @@ class SimklProvider(
         )
 
     async def close(self) -> None:
-        """Close the HTTP client."""
+        """Keep the library for the next session, then close the HTTP client."""
+        if self._dirty:
+            await self._save_snapshot()
         if self._api is not None:
             await self._api.client.aclose()
         self._api = None
@@ -337,6 +342,68 @@ class SimklProvider(
         self._activities = None
         self._fresh_until = 0.0
         self._resolved.clear()
+        self._snapshot_checked = True  # and do not reload the kept copy either
+
+    # -- the library kept between sessions --------------------------------------------
+    #
+    # Simkl asks clients to pull a library once and then only what the activities
+    # say moved. A CLI run is a new process each time, so the library and the
+    # activities it matches are kept in the token store (encrypted, per profile and
+    # provider) and the next session starts from there with `date_from` deltas.
+
+    @property
+    def _snapshot_key(self) -> str:
+        return f"{self.settings.token_key}.library"
+
+    async def _load_snapshot(self) -> None:
+        self._snapshot_checked = True
+        store = self.settings.token_store
+        if store is None or self._account is None:
+            return
+        try:
+            saved = await store.load(self._snapshot_key)
+        except Exception as exc:  # a damaged copy only costs a full read
+            self.log.warning(
+                "simkl: kept library unreadable (%s); reading it again", exc
+            )
+            return
+        if (
+            not isinstance(saved, dict)
+            or saved.get("v") != SNAPSHOT_VERSION
+            or saved.get("account") != self._account.key
+            or not isinstance(saved.get("activities"), dict)
+            or not isinstance(saved.get("rows"), dict)
+        ):
+            return
+        library = Library()
+        for kind in TYPES:
+            rows = saved["rows"].get(BUCKETS[kind][0]) or []
+            for row in rows if isinstance(rows, list) else ():
+                if isinstance(row, dict):
+                    library.absorb(kind, row)
+        self._library = library
+        self._activities = saved["activities"]
+
+    async def _save_snapshot(self) -> None:
+        store = self.settings.token_store
+        if store is None or self._account is None or self._activities is None:
+            return
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for title in self._library.listed():
+            rows.setdefault(BUCKETS[title.kind][0], []).append(self._library.row(title))
+        try:
+            await store.save(
+                self._snapshot_key,
+                {
+                    "v": SNAPSHOT_VERSION,
+                    "account": self._account.key,
+                    "activities": self._activities,
+                    "rows": rows,
+                },
+            )
+            self._dirty = False
+        except Exception as exc:  # keeping it is an optimisation, never a failure
+            self.log.warning("simkl: could not keep the library: %s", exc)
 
     def account(self) -> Account | None:
         """The signed-in account, or None before `initialize`."""
@@ -355,14 +422,19 @@ class SimklProvider(
             fresh = clock.monotonic() < self._fresh_until
             if not force and self._activities is not None and fresh:
                 return self._library
+            if self._activities is None and not self._snapshot_checked:
+                await self._load_snapshot()
             activities = await self.api.activities()
             first = self._activities is None
+            moved = first or activities != self._activities
             for kind in TYPES:
                 now = _group(activities, kind)
                 before = {} if first else _group(self._activities or {}, kind)
                 await self._catch_up(kind, now, before, first=first)
             self._activities = activities
             self._fresh_until = clock.monotonic() + self.settings.refresh_interval
+            if moved:
+                await self._save_snapshot()
             return self._library
 
     async def _catch_up(
@@ -902,6 +974,7 @@ class SimklProvider(
             safe=True,
             apply=removed,
         )
+        self._dirty = True  # the kept library must learn what was written
         return [
             p.failed
             if p.failed is not None
@@ -1035,6 +1108,7 @@ class SimklProvider(
             positions.append(position)
         await self._append(list(appends.values()), writes, results)
         await self._remove_plays(list(removals.values()), writes, results)
+        self._dirty = True
         return [
             r
             if r is not None
