@@ -6,7 +6,9 @@ has ever changed (`/sync/all-items/{type}` with watched episodes, their dates an
 memos); later ones (after `refresh_interval` seconds) pull only what moved since
 (`date_from`), patch ratings from `/sync/ratings/{type}?date_from=`, and find removals
 by diffing an ids-only listing when ``removed_from_list`` moved. The library is never
-polled without that gate. The change feed works the same way from a stored cursor.
+polled without that gate, and it is kept (with the activities it matches) in the
+token store, so the next session — a new CLI process — continues with deltas. The
+change feed works the same way from a stored cursor.
 
 Writes go out as batched array bodies under 1 POST per second: statuses through
 `/sync/add-to-list`, ratings through `/sync/ratings` (`/remove`), memos through
