@@ -257,7 +257,6 @@ class SimklProvider(
         self._fresh_until = 0.0
         self._refresh_lock = asyncio.Lock()
         self._resolved: dict[str, tuple[Ref, ...]] = {}
-        self._pending: dict[str, list[Change]] = {}
         self._snapshot_checked = False
         self._dirty = False
 
