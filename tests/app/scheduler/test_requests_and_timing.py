@@ -3,9 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from anibridge.app.scheduler import (
-    InboundItem,
+    MAX_PENDING_REFS,
     SyncMode,
     SyncRequest,
     Timing,
@@ -13,24 +15,46 @@ from anibridge.app.scheduler import (
     next_fire,
     parse_timing,
 )
-from anibridge.provider.base import InboundRequest
 
 
-def item(n: int) -> InboundItem:
-    return InboundItem(
-        "local", InboundRequest("POST", "/webhook/local", body=b"%d" % n)
-    )
-
-
-def test_merge_keeps_the_widest_mode_and_every_payload():
-    a = SyncRequest(SyncMode.TARGETED, inbound=(item(1),), reasons=("webhook:local",))
+def test_merge_keeps_the_widest_mode_and_every_ref():
+    a = SyncRequest.for_refs(["1"], reason="webhook:local")
     b = SyncRequest(SyncMode.INCREMENTAL, reasons=("poll",))
-    c = SyncRequest(SyncMode.TARGETED, inbound=(item(2),), reasons=("webhook:local",))
+    c = SyncRequest.for_refs(["2", "1"], reason="webhook:local")
     merged = merge_requests(merge_requests(a, b), c)
     assert merged.mode is SyncMode.INCREMENTAL
-    assert [i.request.body for i in merged.inbound] == [b"1", b"2"]
+    assert merged.refs == {"1", "2"} and merged.payloads == 2
     assert merged.reasons == ("webhook:local", "poll")
-    assert merge_requests(merged, SyncRequest(SyncMode.FULL)).mode is SyncMode.FULL
+    full = merge_requests(merged, SyncRequest(SyncMode.FULL))
+    assert full.mode is SyncMode.FULL and full.refs == frozenset()
+    assert full.to_json() == {
+        "mode": "full",
+        "dry_run": False,
+        "refs": 0,
+        "payloads": 2,
+        "reasons": ["webhook:local", "poll"],
+    }
+
+
+def test_a_change_without_a_ref_or_too_many_refs_read_everything():
+    assert SyncRequest.for_refs([], whole=True).mode is SyncMode.FULL
+    many = SyncRequest.for_refs(map(str, range(MAX_PENDING_REFS + 1)))
+    assert many.mode is SyncMode.FULL and not many.refs
+
+
+@given(st.lists(st.frozensets(st.integers(0, 300).map(str), max_size=40), min_size=1))
+def test_merging_covers_every_ref_within_the_bound(batches):
+    """Whatever arrives, the merged request re-reads every named ref or everything."""
+    limit = 100
+    merged = SyncRequest.for_refs(batches[0], limit=limit)
+    for keys in batches[1:]:
+        merged = merge_requests(
+            merged, SyncRequest.for_refs(keys, limit=limit), limit=limit
+        )
+    assert len(merged.refs) <= limit
+    assert merged.payloads == len(batches)
+    everything = frozenset().union(*batches)
+    assert merged.mode is SyncMode.FULL or merged.refs == everything
 
 
 def test_dry_runs_never_merge_with_real_runs():

@@ -11,8 +11,8 @@ import asyncio
 import pytest
 
 from anibridge.app.scheduler import (
+    MAX_PENDING_REFS,
     EventBus,
-    InboundItem,
     ProfileSchedule,
     ProfileWorker,
     RunResult,
@@ -22,7 +22,6 @@ from anibridge.app.scheduler import (
     Timing,
     WorkerStopped,
 )
-from anibridge.provider.base import InboundRequest
 
 
 class Recorder:
@@ -41,12 +40,11 @@ class Recorder:
         if self.fail:
             raise RuntimeError("provider exploded")
         self.finished.append(profile)
-        return RunResult("ok", summary={"payloads": len(request.inbound)})
+        return RunResult("ok", summary={"payloads": request.payloads})
 
 
-def hook(n: int) -> SyncRequest:
-    item = InboundItem("local", InboundRequest("POST", "/", body=str(n).encode()))
-    return SyncRequest(SyncMode.TARGETED, inbound=(item,), reasons=("webhook",))
+def hook(n: int, *keys: str) -> SyncRequest:
+    return SyncRequest.for_refs(keys or (f"show-{n}",), reason="webhook")
 
 
 async def test_triggers_during_a_run_coalesce_into_one_next_run():
@@ -62,9 +60,8 @@ async def test_triggers_during_a_run_coalesce_into_one_next_run():
     results = await asyncio.gather(first, *later)
     assert len(runner.calls) == 2
     second = runner.calls[1][1]
-    assert [i.request.body for i in second.inbound] == [
-        str(n).encode() for n in range(1, 51)
-    ]
+    assert second.refs == {f"show-{n}" for n in range(1, 51)}
+    assert second.mode is SyncMode.TARGETED
     assert results[0].summary["payloads"] == 1
     assert {r.summary["payloads"] for r in results[1:]} == {50}
     await worker.stop()
@@ -191,3 +188,25 @@ async def test_interval_and_poll_timers_trigger_runs_and_publish_events():
     state = scheduler.state()
     assert state["profiles"]["p"]["scan"] == "every 1 h"
     assert state["mappings"]["status"] == "not_modified"
+
+
+async def test_a_busy_profiles_pending_refs_are_bounded():
+    """Past the bound the pending request becomes one full run; no payload is lost."""
+    runner = Recorder()
+    worker = ProfileWorker("p", runner)
+    worker.start()
+    runner.gate.clear()
+    first = worker.trigger(hook(0))
+    await runner.entered.wait()
+    per_hook = 1000
+    later = [
+        worker.trigger(hook(n, *(f"s{n}-{i}" for i in range(per_hook))))
+        for n in range(1, 21)
+    ]
+    runner.gate.set()
+    await asyncio.gather(first, *later)
+    second = runner.calls[1][1]
+    assert 20 * per_hook > MAX_PENDING_REFS
+    assert second.mode is SyncMode.FULL and second.refs == frozenset()
+    assert second.payloads == 20
+    await worker.stop()

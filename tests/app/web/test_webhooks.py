@@ -111,16 +111,14 @@ def test_body_size_is_limited(service, anon):
     assert service.ctx.webhooks_received == 0
 
 
-def test_malformed_payload_is_accepted_then_reported(service, anon):
+def test_malformed_payload_is_refused_at_once(service, anon):
     response = anon.post(
         f"/webhook/library/{secret(service)}",
         content=b'{"type": "anibridge.local.changes", "changes": 5}',
     )
-    assert response.status_code == 202
-    wait_idle(service)
-    result = service.ctx.scheduler.workers["demo"].last_result
-    assert result.status == "skipped"
-    assert "changes: expected a list" in (result.error or "")
+    assert response.status_code == 400
+    assert "changes: expected a list" in response.json()["detail"]
+    assert service.ctx.scheduler.workers["demo"].triggers == 0
 
 
 def test_local_webhook_triggers_a_targeted_sync_within_2s(service, anon, workspace):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from anibridge.app.scheduler.events import EventBus
 from anibridge.app.scheduler.requests import (
-    InboundItem,
+    MAX_PENDING_REFS,
+    InboundRefs,
     Runner,
     RunResult,
     SyncMode,
@@ -22,8 +23,9 @@ from anibridge.app.scheduler.timing import Timing, next_fire, parse_timing
 from anibridge.app.scheduler.worker import ProfileWorker, WorkerStopped
 
 __all__ = [
+    "MAX_PENDING_REFS",
     "EventBus",
-    "InboundItem",
+    "InboundRefs",
     "ProfileSchedule",
     "ProfileWorker",
     "RunResult",

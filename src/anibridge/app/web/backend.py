@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from anibridge.app.scheduler import ProfileSchedule, Runner, RunResult
+from anibridge.app.scheduler import InboundRefs, ProfileSchedule, Runner, RunResult
+from anibridge.provider.base import InboundRequest
 
 __all__ = ["Backend", "BackendError", "ProfileInfo", "ProviderInfo"]
 
@@ -158,6 +159,15 @@ class Backend(Runner, Protocol):
 
     def webhook_providers(self) -> list[str]:
         """Provider keys that can receive webhooks (implement inbound changes)."""
+        ...
+
+    async def parse_inbound(self, profile: str, request: InboundRequest) -> InboundRefs:
+        """What a webhook payload asks `profile` to re-read (no I/O, bounded).
+
+        Raises:
+            BackendError: status 400 when the payload is addressed to the profile's
+                source but malformed (the message says what, never echoes it all).
+        """
         ...
 
     # -- mappings --------------------------------------------------------------

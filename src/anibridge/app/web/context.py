@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from anibridge.app.scheduler import (
-    EventBus,
-    InboundItem,
-    Scheduler,
-    SyncMode,
-    SyncRequest,
-)
+from anibridge.app.scheduler import EventBus, Scheduler, SyncRequest
 from anibridge.app.web.auth_store import AuthStore
-from anibridge.app.web.backend import Backend
+from anibridge.app.web.backend import Backend, BackendError
+from anibridge.app.web.envelope import envelope_problem
 from anibridge.app.web.hosts import HostPolicy
 from anibridge.app.web.logbuffer import LogBuffer
 from anibridge.app.web.settings import WebSettings
 from anibridge.app.web.throttle import LoginThrottle
 from anibridge.provider.base import InboundRequest
 
-__all__ = ["ServiceContext"]
+__all__ = ["ServiceContext", "WebhookOutcome"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +39,8 @@ class ServiceContext:
     logs: LogBuffer
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     webhooks_received: int = 0
+    # Bytes of webhook bodies held in memory at once (read, parsed, dropped).
+    webhook_budget: ByteBudget = field(default_factory=lambda: ByteBudget(16 << 20))
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     flash_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     hosts: HostPolicy = field(
@@ -81,22 +79,80 @@ class ServiceContext:
         ok = hmac.compare_digest(self.sign_flash(message), signature)
         return message if ok else None
 
-    def webhook(self, provider: str, request: InboundRequest) -> list[str]:
-        """Queue a targeted sync on every profile fed by `provider`; never waits.
+    async def webhook(self, provider: str, request: InboundRequest) -> WebhookOutcome:
+        """Parse a webhook now and queue only the refs it names; never waits for a run.
 
-        Returns:
-            The profiles that were triggered.
+        Each profile fed by `provider` parses the payload with its own source
+        provider; profiles the payload names get a targeted sync (coalesced while
+        busy, bounded). The body is not kept.
+
+        Raises:
+            BackendError: 400 when the payload is malformed for a profile's source,
+                or when it is not JSON or a form at all.
         """
         self.webhooks_received += 1
-        item = InboundItem(provider, request, datetime.now(UTC).isoformat())
-        profiles = self.backend.webhook_profiles(provider)
-        for profile in profiles:
+        triggered: list[str] = []
+        matched = False
+        refs = 0
+        for profile in self.backend.webhook_profiles(provider):
+            found = await self.backend.parse_inbound(profile, request)
+            matched = matched or found.matched
+            if found.empty:
+                continue
             self.scheduler.trigger(
                 profile,
-                SyncRequest(
-                    SyncMode.TARGETED, inbound=(item,), reasons=(f"webhook:{provider}",)
+                SyncRequest.for_refs(
+                    found.keys, whole=found.whole, reason=f"webhook:{provider}"
                 ),
             )
-        self.bus.publish("webhook", provider=provider, profiles=profiles)
-        log.info("webhook from %s → %s", provider, ", ".join(profiles) or "no profile")
-        return profiles
+            triggered.append(profile)
+            refs += len(found.keys)
+        if not matched:
+            problem = envelope_problem(request.headers, request.body)
+            if problem is not None:
+                raise BackendError(f"webhook refused: {problem}", status=400)
+        self.bus.publish("webhook", provider=provider, profiles=triggered)
+        log.info(
+            "webhook from %s → %s",
+            provider,
+            ", ".join(triggered) or ("nothing to sync" if matched else "not for us"),
+        )
+        return WebhookOutcome(matched, triggered, refs)
+
+
+class ByteBudget:
+    """A weighted semaphore over bytes: how much webhook body may be in memory.
+
+    Each request reserves its declared size (or the limit when undeclared) before
+    reading, so small webhooks flow freely while a flood of big ones waits its turn,
+    and a slow sender holds only its own share.
+    """
+
+    def __init__(self, total: int) -> None:
+        """A budget of `total` bytes."""
+        self.total = total
+        self.free = total
+        self._changed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, size: int) -> AsyncIterator[None]:
+        """Reserve `size` bytes (at most the whole budget) for the block."""
+        size = max(0, min(size, self.total))
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.free >= size)
+            self.free -= size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.free += size
+                self._changed.notify_all()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """What a webhook led to: whether it was ours, who syncs, how many refs."""
+
+    matched: bool
+    profiles: list[str]
+    refs: int

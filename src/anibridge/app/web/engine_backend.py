@@ -10,7 +10,8 @@ How each request mode reads the providers:
 - incremental: the source's change feed from the stored cursor → a targeted re-read
   of the touched anchors; the cursor is committed only after the run succeeded.
   Sources without a change feed fall back to a full run.
-- targeted: the anchors named by inbound webhook payloads (`parse_inbound`).
+- targeted: the anchors named by webhook payloads (parsed at receipt by
+  `parse_inbound`; requests carry only the refs).
 Dry-run plans are kept (in memory, newest 20 per profile) for review; applying one
 re-plans against live state and applies only the approved ids that are still valid
 (stable action ids: the same write on the same state has the same id).
@@ -52,6 +53,7 @@ from anibridge.app.runtime import (
     write_backup,
 )
 from anibridge.app.scheduler import (
+    InboundRefs,
     ProfileSchedule,
     RunResult,
     SyncMode,
@@ -70,10 +72,13 @@ from anibridge.bridge.model import (
 )
 from anibridge.bridge.stores import Pin
 from anibridge.bridge.sync import Pair, SyncResult, run_sync, undo_run
+from anibridge.messages import clip
 from anibridge.provider.base import (
     ChangeQuery,
     ExternalId,
     FacetName,
+    InboundRequest,
+    InboundResult,
     NodeQuery,
     Provider,
     Ref,
@@ -89,6 +94,8 @@ __all__ = ["EngineBackend", "schedule_for", "targeted_snapshot"]
 log = logging.getLogger(__name__)
 
 KEEP_PLANS = 20
+# Webhook bodies up to this size are parsed on the web loop (well under a millisecond).
+INLINE_PARSE_BYTES = 64 * 1024
 CUSTOM_MAPPINGS = "mappings.custom.yaml"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -378,17 +385,10 @@ class EngineBackend:
         touched: set[str] = set()
         commit_later: list[tuple[str, str]] = []
         if mode is SyncMode.TARGETED:
-            hooked, errors = await self._inbound_refs(prof, request)
-            if hooked is None:
-                mode = SyncMode.FULL  # a change without a ref: read everything
-            elif not hooked:
-                return RunResult(
-                    "skipped",
-                    summary={"changes": 0, "rejected_payloads": len(errors)},
-                    error="; ".join(errors) or None,
-                )
-            else:
-                touched = hooked
+            # Webhook payloads were parsed at receipt; only their refs are here.
+            if not request.refs:
+                return RunResult("skipped", summary={"changes": 0})
+            touched = set(request.refs)
         elif mode is SyncMode.INCREMENTAL:
             target_key = prof.cfg.target.key
             target = prof.providers[target_key]
@@ -419,14 +419,8 @@ class EngineBackend:
                 mode = SyncMode.FULL
             if target_after is not None:
                 commit_later.append((target_key, target_after))
-            if request.inbound and mode is not SyncMode.FULL:
-                # Webhook payloads merged into this run: their refs count too.
-                hooked, _errors = await self._inbound_refs(prof, request)
-                if hooked is None:
-                    touched = set()
-                    mode = SyncMode.FULL
-                else:
-                    touched |= hooked
+            if request.refs and mode is not SyncMode.FULL:
+                touched |= request.refs  # webhook refs merged into this run
         if touched:
             snapshots[source_key] = await targeted_snapshot(
                 source, source_key, sorted(touched)
@@ -446,8 +440,8 @@ class EngineBackend:
         summary = dict(result.run.summary)
         if touched:
             summary["refs"] = len(touched)
-        if request.inbound:
-            summary["payloads"] = len(request.inbound)
+        if request.payloads:
+            summary["payloads"] = request.payloads
         if request.dry_run:
             await self._fetch_artwork(prof, result.plan)
             self._keep(profile, result.plan, result.run.id)
@@ -485,34 +479,6 @@ class EngineBackend:
                 kept = self._keep(prof.name, captured[0], None)
                 return RunResult("refused", plan_id=kept.id, error=str(exc), summary={})
             return RunResult("refused", error=str(exc))
-
-    async def _inbound_refs(
-        self, prof: _Profile, request: SyncRequest
-    ) -> tuple[set[str] | None, list[str]]:
-        """Anchor keys the webhook payloads name (None: one named no ref)."""
-        keys: set[str] = set()
-        whole = False
-        errors: list[str] = []
-        source_key = prof.cfg.source.key
-        provider = prof.providers[source_key]
-        for item in request.inbound:
-            if item.provider != source_key or not isinstance(
-                provider, SupportsInboundChanges
-            ):
-                continue
-            try:
-                parsed = await provider.parse_inbound(item.request)
-            except Exception as exc:
-                errors.append(f"{item.provider}: {exc}")
-                log.warning("webhook payload for %s rejected: %s", item.provider, exc)
-                continue
-            if parsed.matched:
-                for change in parsed.changes:
-                    if change.ref is None:
-                        whole = True
-                    else:
-                        keys.add(change.ref.key)
-        return (None if whole else keys), errors
 
     async def _poll(
         self, prof: _Profile, source: SupportsChangeFeed, key: str
@@ -937,6 +903,43 @@ class EngineBackend:
                 keys.append(key)
         return sorted(set(keys))
 
+    async def parse_inbound(self, profile: str, request: InboundRequest) -> InboundRefs:
+        """Parse a webhook with the profile's source provider, never on its loop.
+
+        `parse_inbound` only reads the payload and the provider's settings (no I/O),
+        so it never waits for the profile's loop, which may be busy planning: small
+        bodies are parsed right here, big ones in a worker thread on a throwaway
+        loop so the web server's loop is not held either. Malformed payloads (the
+        provider raises ValueError, KeyError or TypeError) are refused with 400; an
+        unexpected failure is logged and turns into "read everything" so no change
+        is lost.
+
+        Raises:
+            BackendError: 400 for a malformed payload, 409 if the profile is down.
+        """
+        prof = self._prof(profile)
+        key = prof.cfg.source.key
+        provider = prof.providers.get(key)
+        if not isinstance(provider, SupportsInboundChanges):
+            return InboundRefs(False)
+        try:
+            if len(request.body) <= INLINE_PARSE_BYTES:
+                parsed = await provider.parse_inbound(request)
+            else:
+                parsed = await asyncio.to_thread(_parse_now, provider, request)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendError(
+                f"{key} webhook payload refused: {clip(str(exc), 300)}", status=400
+            ) from None
+        except Exception:
+            log.exception("profile %s: parsing a %s webhook failed", profile, key)
+            return InboundRefs(True, whole=True)
+        if not parsed.matched:
+            return InboundRefs(False)
+        keys = {c.ref.key for c in parsed.changes if c.ref is not None}
+        whole = any(c.ref is None for c in parsed.changes)
+        return InboundRefs(True, frozenset(keys), whole)
+
     def webhook_profiles(self, provider: str) -> list[str]:
         """Profiles whose source is `provider` and that accept webhooks."""
         return [
@@ -1157,6 +1160,12 @@ class EngineBackend:
             rewrite_text(text, lambda doc: _restore_secrets(doc, old)),
         )
         return sorted(k for k in set(old) | set(data) if old.get(k) != data.get(k))
+
+
+def _parse_now(
+    provider: SupportsInboundChanges, request: InboundRequest
+) -> InboundResult:
+    return asyncio.run(provider.parse_inbound(request))
 
 
 def _pair_text(pair: Any) -> str:

@@ -2,24 +2,28 @@
 
 Webhooks carry their own per-provider secret (path segment for services that cannot
 set headers, like Plex, or the ``X-AniBridge-Secret`` header), compared in constant
-time. The body is read up to a limit, handed to the scheduler, and answered with 202
-at once: parsing and syncing happen on the profile's worker, never in the request.
+time. The body is read up to a limit (a few at a time), parsed at once (400 when it
+is malformed, 200 when it is well-formed but not for us) and only the refs it names
+are queued (202); syncing happens on the profile's worker, never in the request.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from anibridge.app.web.auth import ctx_of
+from anibridge.app.web.backend import BackendError
 from anibridge.app.web.security import same
 from anibridge.provider.base import InboundRequest
 
 __all__ = ["SECRET_HEADER", "router"]
 
 SECRET_HEADER = "x-anibridge-secret"
+BODY_TIMEOUT = 30.0  # seconds to receive a webhook body
 _DROP_HEADERS = frozenset({SECRET_HEADER, "authorization", "cookie"})
 
 router = APIRouter()
@@ -42,9 +46,6 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"webhook body larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -63,27 +64,50 @@ async def _webhook(request: Request, provider: str, secret: str | None) -> JSONR
     expected = ctx.auth.webhook_secret(provider) if known else "\x00unknown"
     if not sent or not same(sent, expected) or not known:
         raise HTTPException(403, "wrong or missing webhook secret")
-    body = await _read_limited(request, ctx.settings.webhook_max_bytes)
     path = request.url.path
     if secret:
         path = path[: -len(secret)] + "***"
-    inbound = InboundRequest(
-        method=request.method,
-        path=path,
-        headers={
-            k.lower(): v
-            for k, v in request.headers.items()
-            if k.lower() not in _DROP_HEADERS
-        },
-        query={
-            key: tuple(request.query_params.getlist(key))
-            for key in request.query_params
-        },
-        body=body,
-    )
-    profiles = ctx.webhook(provider, inbound)
-    payload: dict[str, Any] = {"accepted": True, "profiles": profiles}
-    return JSONResponse(payload, status_code=202)
+    limit = ctx.settings.webhook_max_bytes
+    declared = request.headers.get("content-length", "")
+    size = int(declared) if declared.isdigit() else limit
+    if size > limit:
+        raise HTTPException(413, f"webhook body larger than {limit} bytes")
+    # Bounded bytes in memory at once, however many webhooks come in together.
+    async with ctx.webhook_budget.hold(size):
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                body = await _read_limited(request, limit)
+        except TimeoutError:
+            raise HTTPException(408, "webhook body not received in time") from None
+        inbound = InboundRequest(
+            method=request.method,
+            path=path,
+            headers={
+                k.lower(): v
+                for k, v in request.headers.items()
+                if k.lower() not in _DROP_HEADERS
+            },
+            query={
+                key: tuple(request.query_params.getlist(key))
+                for key in request.query_params
+            },
+            body=body,
+        )
+        del body
+        try:
+            outcome = await ctx.webhook(provider, inbound)
+        except BackendError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        finally:
+            del inbound
+    payload: dict[str, Any] = {
+        "accepted": outcome.matched,
+        "profiles": outcome.profiles,
+        "refs": outcome.refs,
+    }
+    if not outcome.matched:
+        payload["detail"] = "well-formed, but not addressed to any profile (ignored)"
+    return JSONResponse(payload, status_code=202 if outcome.profiles else 200)
 
 
 @router.post("/webhook/{provider}", status_code=202, tags=["webhooks"])
