@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 import pytest
 
 from anibridge.http import (
     HttpClient,
     HttpError,
+    ManualClock,
     RateLimit,
     RetryPolicy,
     ScaledClock,
@@ -24,7 +26,7 @@ from anibridge.testing.fakes.server import (
     HttpFault,
 )
 
-SCALE = 0.005  # one service minute = 0.3 s
+HANG = 60.0  # only turns a hang into a failure
 
 
 class Echo(FakeService):
@@ -58,7 +60,7 @@ class Echo(FakeService):
 
 @pytest.fixture
 def echo():
-    with Echo(time_scale=SCALE) as service:
+    with Echo(clock=ManualClock()) as service:
         yield service
 
 
@@ -127,8 +129,8 @@ async def test_retries_give_up_after_max_attempts(echo):
 
 async def test_timeout_is_transient_and_retried(echo):
     echo.items["a"] = 5
-    echo.inject(Fault(mode="timeout", delay=0.5, times=1))
-    async with client_for(echo, timeout=0.1) as client:
+    echo.inject(Fault(mode="timeout", delay=60, times=1))  # held until hang-up
+    async with client_for(echo, timeout=0.3) as client:
         response = await client.get("/items/a")
         assert response.json()["value"] == 5
         assert client.counter.total == 2
@@ -151,10 +153,9 @@ async def test_malformed_and_truncated_bodies_surface(echo):
 
 
 async def test_client_limit_keeps_under_service_limit():
-    # A wide margin (10 service seconds = 100 ms here) keeps scheduling jitter on a
-    # loaded machine from reordering arrivals across the service's window edge.
-    with Echo(time_scale=0.01, limits=[FakeLimit(10, 20)]) as service:
-        limit = RateLimit(10, 20, margin=0.5)
+    # Virtual time shared by client and service: exact, however busy the machine.
+    with Echo(clock=ManualClock(), limits=[FakeLimit(10, 20)]) as service:
+        limit = RateLimit(10, 20)
         async with client_for(service, limits=[limit]) as client:
             for i in range(25):
                 await client.post(f"/items/k{i}", json={"value": i})
@@ -164,7 +165,7 @@ async def test_client_limit_keeps_under_service_limit():
 
 
 async def test_retry_after_is_honoured_without_client_limits():
-    with Echo(time_scale=SCALE, limits=[FakeLimit(5, 60)]) as service:
+    with Echo(clock=ManualClock(), limits=[FakeLimit(5, 60)]) as service:
         async with client_for(service) as client:
             results = await asyncio.gather(
                 *(client.post(f"/items/k{i}", json={"value": i}) for i in range(12))
@@ -177,7 +178,7 @@ async def test_retry_after_is_honoured_without_client_limits():
 
 
 async def test_rate_limit_gives_up_when_wait_is_too_long():
-    with Echo(time_scale=SCALE, limits=[FakeLimit(1, 3600)]) as service:
+    with Echo(clock=ManualClock(), limits=[FakeLimit(1, 3600)]) as service:
         policy = RetryPolicy(max_retry_after=60)
         async with client_for(service, retry=policy) as client:
             await client.get("/me")
@@ -203,6 +204,49 @@ async def test_401_refreshes_credentials_once(echo):
         response = await client.get("/private")
         assert response.json() == {"secret": True}
         assert refreshes == 1
+
+
+async def test_a_401_that_returns_after_another_renewal_does_not_renew_again():
+    """Two requests leave with a stale token; the second 401 comes back only after
+    the first request's renewal has finished. It must retry with the new token, not
+    renew (and save, and rotate the refresh token) a second time."""
+    stale_answers = 0
+    second_may_answer = threading.Event()
+
+    class Slow(Echo):
+        def private(self, request):
+            nonlocal stale_answers
+            if request.header("Authorization") != f"Bearer {self.valid_token}":
+                stale_answers += 1
+                if stale_answers == 2:
+                    assert second_may_answer.wait(HANG)
+                raise HttpFault(401, {"error": "invalid_token"})
+            return {"secret": True}
+
+    token = {"value": "stale"}
+    refreshes = 0
+
+    async def auth_headers():
+        return {"Authorization": f"Bearer {token['value']}"}
+
+    with Slow(clock=ManualClock()) as service:
+
+        async def refresh():
+            nonlocal refreshes
+            refreshes += 1
+            token["value"] = service.valid_token
+            second_may_answer.set()  # the other 401 arrives after this renewal
+            return True
+
+        async with client_for(
+            service, auth_headers=auth_headers, refresh=refresh
+        ) as client:
+            results = await asyncio.gather(
+                client.get("/private"), client.get("/private")
+            )
+    assert [r.json() for r in results] == [{"secret": True}] * 2
+    assert stale_answers == 2
+    assert refreshes == 1
 
 
 async def test_401_after_refresh_is_auth_error(echo):

@@ -12,6 +12,7 @@ from anibridge.http.client import (
 from anibridge.http.clock import (
     SYSTEM_CLOCK,
     Clock,
+    ManualClock,
     ScaledClock,
     SystemClock,
     clock_from_config,
@@ -28,6 +29,7 @@ __all__ = [
     "Clock",
     "HttpClient",
     "HttpError",
+    "ManualClock",
     "RateLimit",
     "RateLimiter",
     "RequestCounter",

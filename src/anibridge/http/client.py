@@ -222,8 +222,10 @@ class HttpClient:
             attempt += 1
             await self.limiter.acquire(route)
             headers = dict(base_headers)
+            credentials: Mapping[str, str] = {}
             if self._auth_headers is not None:
-                headers.update(await self._auth_headers())
+                credentials = await self._auth_headers()
+                headers.update(credentials)
             try:
                 response = await self._client.request(
                     method, url, headers=headers, **kwargs
@@ -256,7 +258,7 @@ class HttpClient:
                     continue
             elif status == 401 and self._refresh is not None and not refreshed:
                 refreshed = True
-                if await self._refresh():
+                if await self._renewed_since(credentials) or await self._refresh():
                     self.counter.retries += 1
                     continue
             elif (
@@ -276,6 +278,18 @@ class HttpClient:
                 status=status,
                 response=response,
             )
+
+    async def _renewed_since(self, sent: Mapping[str, str]) -> bool:
+        """Whether the credentials changed after a request went out with `sent`.
+
+        Requests in flight together with a stale token all come back 401, some
+        only after the first one's renewal has finished; they retry with the new
+        token instead of renewing again (which would rotate a refresh token twice
+        and save twice).
+        """
+        if self._auth_headers is None:
+            return False
+        return dict(await self._auth_headers()) != dict(sent)
 
     def _respect_remaining(self, route: str, response: httpx.Response) -> None:
         """Pause early when the service says the current window is used up."""

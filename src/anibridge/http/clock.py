@@ -8,6 +8,7 @@ together and stay faithful without costing real minutes.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Mapping
 from typing import Protocol
@@ -61,6 +62,43 @@ class ScaledClock:
     async def sleep(self, seconds: float) -> None:
         """Sleep `seconds` service seconds (`seconds * scale` real seconds)."""
         await asyncio.sleep(max(0.0, seconds) * self.scale)
+
+
+class ManualClock:
+    """Virtual time for tests: no real second ever passes.
+
+    Time moves only when someone sleeps on it (`sleep(s)` adds `s` and returns at
+    once) or a test calls `advance`. A fake service and the client under test that
+    share one `ManualClock` agree on every rate-limit window however slow or busy
+    the machine is: a request takes no virtual time, so what the fake counts
+    inside a window is exactly what the client sent. Thread-safe, because fake
+    services answer on their own threads.
+    """
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        """Start the virtual timeline at `start` seconds."""
+        self._now = float(start)
+        self._lock = threading.Lock()
+        self.slept = 0.0
+        """Total virtual seconds requested through `sleep` (for assertions)."""
+
+    def monotonic(self) -> float:
+        """The current virtual time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass (a test's "wait a second")."""
+        with self._lock:
+            self._now += max(0.0, seconds)
+
+    async def sleep(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass, then yield to other tasks once."""
+        wanted = max(0.0, seconds)
+        with self._lock:
+            self.slept += wanted
+            self._now += wanted
+        await asyncio.sleep(0)
 
 
 SYSTEM_CLOCK = SystemClock()

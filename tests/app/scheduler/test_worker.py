@@ -2,6 +2,8 @@
 
 The runner here is the scheduler's collaborator, not the thing under test: it records
 what it was asked and can be held mid-run to create the concurrency being tested.
+Tests wait for states (an `asyncio.Condition`), never for a number of real seconds;
+the 60 s deadlines only turn a hang into a failure.
 """
 
 from __future__ import annotations
@@ -23,9 +25,27 @@ from anibridge.app.scheduler import (
     WorkerStopped,
 )
 
+HANG = 60.0
+
+
+class Changes:
+    """Wake waiters whenever something they may be waiting for happened."""
+
+    def __init__(self) -> None:
+        self._condition = asyncio.Condition()
+
+    async def notify(self) -> None:
+        async with self._condition:
+            self._condition.notify_all()
+
+    async def until(self, predicate) -> None:
+        async with self._condition:
+            await asyncio.wait_for(self._condition.wait_for(predicate), HANG)
+
 
 class Recorder:
     def __init__(self) -> None:
+        self.changes = Changes()
         self.calls: list[tuple[str, SyncRequest]] = []
         self.gate = asyncio.Event()
         self.gate.set()
@@ -36,6 +56,7 @@ class Recorder:
     async def run(self, profile: str, request: SyncRequest) -> RunResult:
         self.calls.append((profile, request))
         self.entered.set()
+        await self.changes.notify()
         await self.gate.wait()
         if self.fail:
             raise RuntimeError("provider exploded")
@@ -117,9 +138,10 @@ async def test_stop_finishes_the_current_batch_and_refuses_the_rest():
     current = worker.trigger(SyncRequest())
     await runner.entered.wait()
     pending = worker.trigger(SyncRequest(SyncMode.FULL))
-    stopping = asyncio.create_task(worker.stop(timeout=5))
-    await asyncio.sleep(0.05)
-    assert not current.done()  # still finishing
+    stopping = asyncio.create_task(worker.stop(timeout=HANG))
+    for _ in range(10):  # let stop() reach its wait for the current job
+        await asyncio.sleep(0)
+    assert not stopping.done() and not current.done()  # still finishing
     runner.gate.set()
     await stopping
     assert (await current).status == "ok"
@@ -137,10 +159,7 @@ async def test_profiles_run_in_parallel():
     await scheduler.start()
     fa = scheduler.trigger("a", SyncRequest())
     fb = scheduler.trigger("b", SyncRequest())
-    for _ in range(100):
-        if len(runner.calls) == 2:
-            break
-        await asyncio.sleep(0.01)
+    await runner.changes.until(lambda: len(runner.calls) == 2)
     assert sorted(p for p, _ in runner.calls) == ["a", "b"]  # both entered at once
     runner.gate.set()
     await asyncio.gather(fa, fb)
@@ -157,6 +176,7 @@ async def test_interval_and_poll_timers_trigger_runs_and_publish_events():
 
     async def refresh() -> str:
         refreshed.append(1)
+        await runner.changes.notify()
         return "not_modified"
 
     scheduler = Scheduler(
@@ -170,10 +190,7 @@ async def test_interval_and_poll_timers_trigger_runs_and_publish_events():
     def reasons() -> set[str]:
         return {reason for _, r in runner.calls for reason in r.reasons}
 
-    for _ in range(200):
-        if reasons() == {"schedule", "poll"} and refreshed:
-            break
-        await asyncio.sleep(0.01)
+    await runner.changes.until(lambda: reasons() == {"schedule", "poll"} and refreshed)
     await scheduler.stop()
     # Each timer fired once at start; the two may have merged into one full run.
     assert reasons() == {"schedule", "poll"}

@@ -175,9 +175,9 @@ def test_shutdown_ends_open_live_streams(service, token):
 
     reader = threading.Thread(target=listen, daemon=True)
     reader.start()
-    assert opened.wait(10)
-    service.stop(timeout=20)
-    reader.join(20)
+    assert opened.wait(60)
+    service.stop(timeout=60)
+    reader.join(60)
     assert not reader.is_alive()  # the stream ended instead of holding shutdown
     assert not service._thread.is_alive()
 

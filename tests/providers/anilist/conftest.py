@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.providers.anilist import AniListProvider
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import sample_media
@@ -18,7 +19,7 @@ def catalog():
 @pytest.fixture
 def fake(catalog):
     with AniListFake(
-        media=catalog, time_scale=SCALE, custom_lists=["Favourites", "Later"]
+        media=catalog, clock=ManualClock(), custom_lists=["Favourites", "Later"]
     ) as service:
         yield service
 

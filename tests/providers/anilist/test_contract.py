@@ -4,13 +4,14 @@ import logging
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.provider.base import Ref
 from anibridge.provider.testing import ProviderContractTests
 from anibridge.providers.anilist import AniListProvider
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import sample_media
 
-from .conftest import SCALE, TOKEN
+from .conftest import TOKEN
 
 MEDIA = sample_media(12)
 
@@ -19,7 +20,7 @@ class TestAniListContract(ProviderContractTests):
     @pytest.fixture
     def fake(self):
         with AniListFake(
-            media=MEDIA, time_scale=SCALE, custom_lists=["Favourites"]
+            media=MEDIA, clock=ManualClock(), custom_lists=["Favourites"]
         ) as service:
             for n, item in enumerate(MEDIA[:7]):
                 service.add_entry(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.provider.base import (
     ChangeQuery,
     DeleteRecord,
@@ -29,7 +30,7 @@ from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import sample_media
 from anibridge.testing.fakes.server import Fault
 
-from .conftest import SCALE, TOKEN, make_provider
+from .conftest import TOKEN, make_provider
 
 ALL = frozenset(RecordField)
 
@@ -54,7 +55,7 @@ async def test_initialize_is_one_identity_call(fake, provider):
 
 async def test_reading_1500_entries_takes_three_data_requests():
     media = sample_media(1500)
-    with AniListFake(media=media, time_scale=SCALE, custom_lists=["Fav"]) as fake:
+    with AniListFake(media=media, clock=ManualClock(), custom_lists=["Fav"]) as fake:
         for n, item in enumerate(media):
             fake.add_entry(
                 item.anilist_id,
@@ -174,7 +175,7 @@ async def test_score_formats_drive_the_rating_scale(
     catalog, score_format, scale, written, expected
 ):
     with AniListFake(
-        media=catalog, time_scale=SCALE, score_format=score_format
+        media=catalog, clock=ManualClock(), score_format=score_format
     ) as fake:
         provider = make_provider(fake)
         await provider.initialize()
@@ -210,7 +211,7 @@ def full_write(media_id: int, n: int) -> UpsertRecord:
 
 async def test_100_writes_take_ceil_100_over_batch_requests():
     media = sample_media(100)
-    with AniListFake(media=media, time_scale=SCALE) as fake:
+    with AniListFake(media=media, clock=ManualClock()) as fake:
         for batch in (DEFAULT_BATCH_SIZE, 10):
             provider = make_provider(fake, batch_size=batch)
             await provider.initialize()
@@ -230,10 +231,10 @@ async def test_100_writes_take_ceil_100_over_batch_requests():
 async def test_300_writes_under_30_per_minute_without_failures_or_429():
     media = sample_media(300)
     # No X-RateLimit hints: only the client's own limiter can keep it under the
-    # limit. batch_size 8 makes it 38 requests, more than one minute's allowance
-    # (a service minute lasts 3 s here, so the requests come much faster than that).
+    # limit. batch_size 8 makes it 38 requests, more than one minute's allowance;
+    # on virtual time no request takes any time, so only the limiter spaces them.
     with AniListFake(
-        media=media, time_scale=0.05, per_minute=30, limit_headers=False
+        media=media, clock=ManualClock(), per_minute=30, limit_headers=False
     ) as fake:
         provider = make_provider(fake, batch_size=8)
         await provider.initialize()
@@ -253,7 +254,7 @@ async def test_server_limits_are_honoured_when_the_client_limit_is_too_generous(
 ):
     media = sample_media(10)
     with AniListFake(
-        media=media, time_scale=0.01, per_minute=4, limit_headers=limit_headers
+        media=media, clock=ManualClock(), per_minute=4, limit_headers=limit_headers
     ) as fake:
         provider = make_provider(fake, batch_size=1, rate_limit=1000)
         await provider.initialize()
@@ -467,10 +468,10 @@ async def test_persistent_server_errors_are_transient(fake, catalog):
 async def test_timeouts_are_retried_then_transient(fake, catalog):
     provider = make_provider(fake, timeout=0.4)
     await provider.initialize()
-    fake.inject(Fault(mode="timeout", delay=1.5, times=1))
+    fake.inject(Fault(mode="timeout", delay=60, times=1))
     [ok] = await provider.write_records([full_write(catalog[0].anilist_id, 1)])
     assert ok.ok
-    fake.inject(Fault(mode="timeout", delay=1.5, times=10))
+    fake.inject(Fault(mode="timeout", delay=60, times=10))
     [failed] = await provider.write_records([full_write(catalog[1].anilist_id, 1)])
     await provider.close()
     assert failed.code is WriteError.TRANSIENT
@@ -569,7 +570,7 @@ async def test_search_nodes(fake, provider, catalog):
 
 async def test_ref_reads_take_200_refs_per_request():
     media = sample_media(250)
-    with AniListFake(media=media, time_scale=SCALE) as fake:
+    with AniListFake(media=media, clock=ManualClock()) as fake:
         for item in media:
             fake.add_entry(item.anilist_id, status="CURRENT")
         provider = make_provider(fake)

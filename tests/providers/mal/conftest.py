@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.providers.mal import MalProvider
 from anibridge.testing.fakes.catalog import sample_media
 from anibridge.testing.fakes.mal import MalFake
 
-SCALE = 0.002
+SCALE = 0.002  # for fakes shared with a subprocess (no virtual clock there)
 
 
 class MemoryTokenStore:
@@ -29,7 +30,7 @@ def catalog():
 
 @pytest.fixture
 def fake(catalog):
-    with MalFake(media=catalog, time_scale=SCALE) as service:
+    with MalFake(media=catalog, clock=ManualClock()) as service:
         yield service
 
 

@@ -4,13 +4,12 @@ import logging
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.provider.base import Ref
 from anibridge.provider.testing import ProviderContractTests
 from anibridge.providers.mal import MalProvider
 from anibridge.testing.fakes.catalog import sample_media
 from anibridge.testing.fakes.mal import MalFake
-
-from .conftest import SCALE
 
 MEDIA = sample_media(12)
 
@@ -18,7 +17,7 @@ MEDIA = sample_media(12)
 class TestMalContract(ProviderContractTests):
     @pytest.fixture
     def fake(self):
-        with MalFake(media=MEDIA, time_scale=SCALE) as service:
+        with MalFake(media=MEDIA, clock=ManualClock()) as service:
             for n, item in enumerate(MEDIA[:7]):
                 service.add_entry(
                     item.mal_id,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.provider.base import (
     ChangeQuery,
     DeleteRecord,
@@ -28,7 +29,7 @@ from anibridge.testing.fakes.catalog import sample_media
 from anibridge.testing.fakes.mal import MalFake
 from anibridge.testing.fakes.server import Fault
 
-from .conftest import SCALE, MemoryTokenStore, make_provider
+from .conftest import MemoryTokenStore, make_provider
 
 ALL = frozenset(RecordField)
 
@@ -57,7 +58,7 @@ async def test_initialize_is_one_identity_call(fake, provider):
 
 async def test_reading_1500_entries_takes_two_data_requests():
     media = sample_media(1500)
-    with MalFake(media=media, time_scale=SCALE) as fake:
+    with MalFake(media=media, clock=ManualClock()) as fake:
         for n, item in enumerate(media):
             fake.add_entry(item.mal_id, status="completed", num_episodes_watched=n % 12)
         provider = make_provider(fake)
@@ -369,7 +370,7 @@ async def test_timeouts_and_malformed_bodies(fake, catalog):
     provider = make_provider(fake, timeout=0.4)
     await provider.initialize()
     fake.add_entry(catalog[0].mal_id, status="watching")
-    fake.inject(Fault(mode="timeout", delay=1.5, times=1))
+    fake.inject(Fault(mode="timeout", delay=60, times=1))
     assert len((await provider.scan(ScanQuery())).items) == 1
     fake.inject(Fault(mode="malformed", times=1))
     assert len((await provider.scan(ScanQuery())).items) == 1
@@ -377,7 +378,7 @@ async def test_timeouts_and_malformed_bodies(fake, catalog):
     with pytest.raises(Exception) as info:
         await provider.scan(ScanQuery())
     assert getattr(info.value, "code", None) is WriteError.TRANSIENT
-    fake.inject(Fault(mode="timeout", delay=1.5, times=10))
+    fake.inject(Fault(mode="timeout", delay=60, times=10))
     [failed] = await provider.write_records(
         [UpsertRecord(Ref.anchor(str(catalog[0].mal_id)), set={RecordField.NOTES: "n"})]
     )
@@ -476,7 +477,7 @@ async def test_search_nodes(fake, provider, catalog):
 
 
 async def test_abuse_403_is_rate_limited_and_the_client_limit_avoids_it(catalog):
-    with MalFake(media=catalog, time_scale=0.01, per_minute=5) as fake:
+    with MalFake(media=catalog, clock=ManualClock(), per_minute=5) as fake:
         fast = make_provider(fake, rate_limit=1000)
         await fast.initialize()
         writes = [
@@ -489,7 +490,7 @@ async def test_abuse_403_is_rate_limited_and_the_client_limit_avoids_it(catalog)
             await fast.scan(ScanQuery())
         assert getattr(info.value, "code", None) is WriteError.RATE_LIMITED
         await fast.close()
-    with MalFake(media=catalog, time_scale=0.01, per_minute=5) as fake:
+    with MalFake(media=catalog, clock=ManualClock(), per_minute=5) as fake:
         polite = make_provider(fake, rate_limit=5)
         await polite.initialize()
         results = await polite.write_records(writes)

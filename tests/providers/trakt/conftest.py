@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.providers.trakt import TraktProvider
 from anibridge.testing.fakes.trakt import FakeTrakt
 
@@ -22,7 +23,7 @@ def seed(fake: FakeTrakt) -> FakeTrakt:
 
 @pytest.fixture
 def fake():
-    with FakeTrakt(time_scale=SCALE) as service:
+    with FakeTrakt(clock=ManualClock()) as service:
         yield seed(service)
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from anibridge.http import HttpClient, HttpError
+from anibridge.http import HttpClient, HttpError, ManualClock
 from anibridge.provider.base import EventSummaryQuery, WriteError
 from anibridge.providers.trakt import (
     TraktAuthError,
@@ -34,9 +34,9 @@ class MemoryTokens:
 
 @pytest.fixture
 def slow_fake():
-    # Device-code timing is checked on the fake's clock: a service second must
-    # outlast a request round trip (50 ms here), or every poll looks "slow".
-    with FakeTrakt(time_scale=0.05) as service:
+    # Device-code timing is checked on the fake's virtual clock, which moves only
+    # when the client waits: a round trip never makes a poll look "too soon".
+    with FakeTrakt(clock=ManualClock()) as service:
         yield service
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.testing.fakes.anilist import (
     AniListFake,
     raw_from_score,
@@ -91,7 +92,7 @@ def test_validation_errors_leave_no_entry_behind(fake):
 
 
 def test_rate_limit_answers_429_with_retry_after():
-    with AniListFake(media=MEDIA, time_scale=1.0, per_minute=3) as fake:
+    with AniListFake(media=MEDIA, clock=ManualClock(), per_minute=3) as fake:
         statuses = [post(fake, "query { Viewer { id } }").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         limited = post(fake, "query { Viewer { id } }")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from anibridge.http import ManualClock
 from anibridge.testing.fakes.trakt import FakeTrakt
 
 T0 = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
@@ -16,7 +16,8 @@ T0 = datetime(2024, 1, 1, 20, 0, tzinfo=UTC)
 
 @pytest.fixture
 def fake():
-    with FakeTrakt(time_scale=0.01) as service:
+    # Virtual time: the fake's windows move only when a test advances the clock.
+    with FakeTrakt(clock=ManualClock()) as service:
         service.add_show(1, "Cowboy Bebop", {1: 26}, tvdb=76885)
         service.add_movie(1, "Akira", imdb="tt0094625")
         yield service
@@ -124,15 +125,15 @@ def test_writes_answer_the_envelope_with_not_found_echoes(fake, http):
         {"ids": {"trakt": 4242}},
     ]
     # Like Trakt, the same item + watched_at is not deduplicated.
-    time.sleep(1.2 * fake.clock.scale)  # one write per second
+    fake.clock.advance(1.2)  # one write per second
     again = http.post("/sync/history", json={"movies": body["movies"][:1]})
     assert again.status_code == 201
     assert len(fake.plays_of(("movie", 1))) == 2
 
 
 def test_one_write_per_second_with_retry_after_and_x_ratelimit():
-    # Real time: two POSTs sent back to back land well inside one second.
-    with FakeTrakt(time_scale=1.0) as fake:
+    # Virtual time: two POSTs sent back to back land inside one second.
+    with FakeTrakt(clock=ManualClock()) as fake:
         fake.add_movie(1, "Akira")
         headers = {
             "trakt-api-version": "2",
@@ -156,8 +157,11 @@ def test_one_write_per_second_with_retry_after_and_x_ratelimit():
 
 
 def test_get_budget_is_1000_per_five_minutes():
-    # 300 service seconds = 30 s here: the window outlasts the 1001 requests.
-    with FakeTrakt(time_scale=0.1) as fake:
+    # Virtual time: the 1001 requests all land inside one 300-second window, and
+    # the window really is 300 seconds: just before it ends the budget is still
+    # spent, just after it a request goes through again.
+    clock = ManualClock()
+    with FakeTrakt(clock=clock) as fake:
         token = fake.issue_tokens()["access_token"]
         headers = {
             "trakt-api-version": "2",
@@ -168,8 +172,13 @@ def test_get_budget_is_1000_per_five_minutes():
             statuses = [
                 client.get("/sync/last_activities").status_code for _ in range(1001)
             ]
+            clock.advance(299)
+            still_spent = client.get("/sync/last_activities").status_code
+            clock.advance(1.5)
+            renewed = client.get("/sync/last_activities").status_code
     assert statuses[:1000] == [200] * 1000
     assert statuses[1000] == 429
+    assert (still_spent, renewed) == (429, 200)
 
 
 def test_last_activities_moves_per_category(fake, http):

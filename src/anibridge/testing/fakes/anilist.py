@@ -37,6 +37,7 @@ from graphql import (
 from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode
 
+from anibridge.http.clock import Clock
 from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.server import (
     FakeLimit,
@@ -127,6 +128,7 @@ class AniListFake(FakeService):
     Args:
         media: The catalog the fake knows (`FakeMedia`).
         time_scale: Real seconds per service second (see `FakeService`).
+        clock: A clock instead of `time_scale` (see `FakeService`).
         per_minute: Requests allowed per minute (None disables the limit).
         token: The bearer token the fake accepts.
         user_id: The viewer's user id.
@@ -144,6 +146,7 @@ class AniListFake(FakeService):
         *,
         media: Iterable[FakeMedia] = (),
         time_scale: float = 1.0,
+        clock: Clock | None = None,
         per_minute: int | None = 30,
         token: str = "anilist-test-token",
         user_id: int = 5001,
@@ -154,7 +157,7 @@ class AniListFake(FakeService):
     ) -> None:
         """Create the fake; call `start()` (or use `with`) to serve."""
         limits = [FakeLimit(per_minute, 60.0, name="minute")] if per_minute else []
-        super().__init__(time_scale=time_scale, limits=limits)
+        super().__init__(time_scale=time_scale, limits=limits, clock=clock)
         if score_format not in SCORE_FORMATS:
             raise ValueError(f"unknown AniList score format {score_format!r}")
         self.schema = anilist_schema()

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from anibridge.http.clock import Clock
 from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.server import (
     FakeLimit,
@@ -126,6 +127,7 @@ class MalFake(FakeService):
     Args:
         media: The catalog (`FakeMedia`; works without `mal_id` are ignored).
         time_scale: Real seconds per service second.
+        clock: A clock instead of `time_scale` (see `FakeService`).
         per_minute: Optional request limit (MAL publishes none; off by default).
             Going over it is answered like MAL answers abuse: 403 "DoS detected".
         client_id: The registered client id the token endpoint accepts.
@@ -142,6 +144,7 @@ class MalFake(FakeService):
         *,
         media: Iterable[FakeMedia] = (),
         time_scale: float = 1.0,
+        clock: Clock | None = None,
         per_minute: int | None = None,
         client_id: str = "mal-test-client",
         client_secret: str | None = "mal-test-secret",
@@ -153,7 +156,7 @@ class MalFake(FakeService):
     ) -> None:
         """Create the fake; call `start()` (or use `with`) to serve."""
         limits = [FakeLimit(per_minute, 60.0, name="minute")] if per_minute else []
-        super().__init__(time_scale=time_scale, limits=limits)
+        super().__init__(time_scale=time_scale, limits=limits, clock=clock)
         self.media: dict[int, FakeMedia] = {
             m.mal_id: m for m in media if m.mal_id is not None
         }

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import select
+import socket
 import threading
 import time
 from collections import Counter, deque
@@ -23,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from anibridge.http.clock import ScaledClock
+from anibridge.http.clock import Clock, ScaledClock
 
 type Handler = Callable[..., Any]
 
@@ -121,9 +123,11 @@ class FakeLimit:
 class Fault:
     """A queued misbehaviour for the next `times` matching requests.
 
-    `mode` is ``"status"`` (answer `status` with `body`), ``"timeout"`` (hang for
-    `delay` real seconds, then answer), ``"malformed"`` (200 with a broken JSON body)
-    or ``"truncated"`` (announce a longer body than is sent, then close).
+    `mode` is ``"status"`` (answer `status` with `body`), ``"timeout"`` (hold the
+    request until the client hangs up — at most `delay` real seconds — then process
+    it and answer into the void: a timeout whose request still lands, whatever the
+    machine's speed), ``"malformed"`` (200 with a broken JSON body) or
+    ``"truncated"`` (announce a longer body than is sent, then close).
     """
 
     mode: str = "status"
@@ -153,14 +157,22 @@ class FakeService:
         time_scale: Real seconds per service second (0.01 makes a minute 0.6 s).
             Clients under test use `self.clock` so both sides share the timeline.
         limits: Rate limits the fake enforces with 429 + `Retry-After`.
+        clock: A clock to use instead (an `anibridge.http.ManualClock` makes the
+            limits independent of how fast the machine is).
     """
 
     #: Header names for rate-limit information, as the real service sends them.
     RATE_LIMIT_HEADERS: bool = True
 
-    def __init__(self, *, time_scale: float = 1.0, limits: Iterable[FakeLimit] = ()):
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        limits: Iterable[FakeLimit] = (),
+        clock: Clock | None = None,
+    ):
         """Prepare the fake; `start()` opens the socket."""
-        self.clock = ScaledClock(time_scale)
+        self.clock: Clock = clock if clock is not None else ScaledClock(time_scale)
         self.limits = list(limits)
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
@@ -348,7 +360,7 @@ class FakeService:
             response = FakeResponse(fault.status, fault.body or {"error": "injected"})
         else:
             if fault is not None and fault.mode == "timeout":
-                time.sleep(fault.delay)
+                _wait_for_hangup(http.connection, fault.delay)
             response = self._limit_response(request) or self._call(handler, request)
             if fault is not None and fault.mode == "malformed":
                 response = FakeResponse(
@@ -395,3 +407,18 @@ class FakeService:
         if isinstance(result, FakeResponse):
             return result
         return FakeResponse(200, result)
+
+
+def _wait_for_hangup(connection: socket.socket, limit: float) -> None:
+    """Block until the peer closes `connection` (or `limit` seconds pass)."""
+    deadline = time.monotonic() + limit
+    while (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([connection], [], [], left)
+        if not readable:
+            return
+        try:
+            if connection.recv(1, socket.MSG_PEEK) == b"":
+                return
+        except OSError:
+            return
+        time.sleep(0.01)  # data, not a hang-up: a pipelined request; keep holding

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anibridge.dates import parse_iso
+from anibridge.http.clock import Clock
 from anibridge.testing.fakes.server import (
     FakeLimit,
     FakeRequest,
@@ -77,6 +78,7 @@ class FakeTrakt(FakeService):
 
     Args:
         time_scale: Real seconds per service second (limits and device-code timing).
+        clock: A clock instead of `time_scale` (see `FakeService`).
         client_id: The app's client id (`trakt-api-key`).
         client_secret: The app's client secret.
         max_page_size: The largest `limit` paginated methods honour.
@@ -90,6 +92,7 @@ class FakeTrakt(FakeService):
         self,
         *,
         time_scale: float = 1.0,
+        clock: Clock | None = None,
         client_id: str = "fake-trakt-client",
         client_secret: str = "fake-trakt-secret",
         max_page_size: int = 250,
@@ -105,7 +108,7 @@ class FakeTrakt(FakeService):
             if enforce_limits
             else []
         )
-        super().__init__(time_scale=time_scale, limits=limits)
+        super().__init__(time_scale=time_scale, limits=limits, clock=clock)
         self.client_id = client_id
         self.client_secret = client_secret
         self.max_page_size = max_page_size
