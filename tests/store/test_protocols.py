@@ -187,3 +187,37 @@ def test_pins_set_and_empty_unpins(stores):
     stores.set_pin(Pin("p", "anilist", "22", frozenset()))
     assert [pin.ref for pin in stores.pins("p")] == ["21"]
     assert stores.pins("q") == []
+
+
+def test_a_batch_repeating_a_key_acts_like_upserts_one_after_the_other(stores):
+    first = _link(via="mapping")
+    second = replace(first, via="override", created_at="2027-01-01T00:00:00+00:00")
+    stores.put_links([first, second])
+    (got,) = stores.links("p", "plex", "anilist")
+    assert (got.via, got.created_at) == ("override", first.created_at)
+    b = Baseline("p", "L1", "status", 1, 1, "t")
+    stores.put_baselines([b, replace(b, target_value=2), replace(b, target_value=3)])
+    assert stores.baselines("p")[("L1", "status")].target_value == 3
+    stores.record([_entry("a", outcome="failed"), _entry("b"), _entry("a")])
+    assert [(e.action_id, e.outcome) for e in stores.entries("r1")] == [
+        ("a", "applied"),
+        ("b", "applied"),
+    ]
+
+
+def test_big_batches_round_trip(stores):
+    links = [_link(source_key=f"show{n}", target_ref=str(n)) for n in range(2500)]
+    stores.put_links(links)
+    assert len(stores.links("p", "plex", "anilist")) == 2500
+    baselines = [Baseline("p", f"L{n}", "progress", n, n, "t") for n in range(2500)]
+    stores.put_baselines(baselines)
+    got = stores.baselines("p")
+    assert len(got) == 2500 and got[("L1234", "progress")].source_value == 1234
+    stores.remove_baselines("p", [(f"L{n}", "progress") for n in range(0, 2500, 2)])
+    assert len(stores.baselines("p")) == 1250
+    stores.record([_entry(f"a{n:05}") for n in range(2500)])
+    assert [e.action_id for e in stores.entries("r1")][:3] == [
+        "a00000",
+        "a00001",
+        "a00002",
+    ]

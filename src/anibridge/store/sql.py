@@ -9,6 +9,7 @@ a run interrupted between calls leaves every table consistent.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,37 +89,50 @@ class SqlStore:
         *,
         keep: Sequence[str] = (),
     ) -> None:
-        """Insert or update by `keys`; columns in `keep` keep their old value."""
-        dialect = conn.dialect.name
-        if dialect in ("sqlite", "postgresql"):
-            if dialect == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert
-            else:
-                from sqlalchemy.dialects.postgresql import insert
-            stmt = insert(table).values(**values)
-            update = {
-                c: stmt.excluded[c] for c in values if c not in keys and c not in keep
-            }
-            if update:
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=list(keys), set_=update
-                )
-            else:
-                stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-            conn.execute(stmt)
+        """Insert or update one row by `keys` (see `_upsert_many`)."""
+        self._upsert_many(conn, table, [values], keys, keep=keep)
+
+    def _upsert_many(
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        rows: Iterable[Mapping[str, Any]],
+        keys: Sequence[str],
+        *,
+        keep: Sequence[str] = (),
+    ) -> None:
+        """Insert or update many rows by `keys`; columns in `keep` keep old values.
+
+        On SQLite and PostgreSQL this is one prepared ``INSERT … ON CONFLICT``
+        executed with the whole batch (`executemany`), so a run's thousands of
+        baselines or journal rows cost one statement compilation, not one per
+        row. Rows repeating a key within the batch are folded first, exactly as
+        if they had been upserted one after the other (the last values win, `keep`
+        columns keep the first), because a single multi-row statement may not
+        touch the same row twice.
+        """
+        batch = _fold(rows, keys, keep)
+        if not batch:
             return
-        where = sa.and_(*(table.c[k] == values[k] for k in keys))
-        exists = conn.execute(
-            sa.select(sa.func.count()).select_from(table).where(where)
-        )
-        if exists.scalar_one():
-            update = {
-                c: v for c, v in values.items() if c not in keys and c not in keep
-            }
-            if update:
-                conn.execute(table.update().where(where).values(**update))
-        else:
-            conn.execute(table.insert().values(**values))
+        if conn.dialect.name in ("sqlite", "postgresql"):
+            stmt = _upsert_statement(
+                conn.dialect.name, table, tuple(batch[0]), tuple(keys), tuple(keep)
+            )
+            conn.execute(stmt, batch)
+            return
+        for values in batch:
+            where = sa.and_(*(table.c[k] == values[k] for k in keys))
+            exists = conn.execute(
+                sa.select(sa.func.count()).select_from(table).where(where)
+            )
+            if exists.scalar_one():
+                update = {
+                    c: v for c, v in values.items() if c not in keys and c not in keep
+                }
+                if update:
+                    conn.execute(table.update().where(where).values(**update))
+            else:
+                conn.execute(table.insert().values(**values))
 
     # --- LinkStore -----------------------------------------------------------
 
@@ -152,10 +166,10 @@ class SqlStore:
     def put_links(self, links: Iterable[Link]) -> None:
         """See `LinkStore.put_links` (the first `created_at` is kept)."""
         with self.engine.begin() as conn:
-            for lk in links:
-                self._upsert(
-                    conn,
-                    t.links,
+            self._upsert_many(
+                conn,
+                t.links,
+                (
                     {
                         "id": lk.id,
                         "profile": lk.profile,
@@ -168,10 +182,12 @@ class SqlStore:
                         "edge": lk.edge,
                         "score": lk.score,
                         "created_at": lk.created_at or _now(),
-                    },
-                    ["id"],
-                    keep=["created_at"],
-                )
+                    }
+                    for lk in links
+                ),
+                ["id"],
+                keep=["created_at"],
+            )
 
     def remove_links(self, ids: Iterable[str]) -> None:
         """See `LinkStore.remove_links`."""
@@ -250,33 +266,37 @@ class SqlStore:
 
     def put_baselines(self, baselines: Iterable[Baseline]) -> None:
         """See `BaselineStore.put_baselines`."""
+        now = _now()
         with self.engine.begin() as conn:
-            for b in baselines:
-                self._upsert(
-                    conn,
-                    t.baselines,
+            self._upsert_many(
+                conn,
+                t.baselines,
+                (
                     {
                         "profile": b.profile,
                         "link": b.link,
                         "field": b.field,
                         "source_value": b.source_value,
                         "target_value": b.target_value,
-                        "updated_at": b.updated_at or _now(),
-                    },
-                    ["profile", "link", "field"],
-                )
+                        "updated_at": b.updated_at or now,
+                    }
+                    for b in baselines
+                ),
+                ["profile", "link", "field"],
+            )
 
     def remove_baselines(self, profile: str, keys: Iterable[tuple[str, str]]) -> None:
         """See `BaselineStore.remove_baselines`."""
+        rows = [{"p": profile, "l": link, "f": fld} for link, fld in keys]
+        if not rows:
+            return
+        stmt = t.baselines.delete().where(
+            t.baselines.c.profile == sa.bindparam("p"),
+            t.baselines.c.link == sa.bindparam("l"),
+            t.baselines.c.field == sa.bindparam("f"),
+        )
         with self.engine.begin() as conn:
-            for link, fld in keys:
-                conn.execute(
-                    t.baselines.delete().where(
-                        t.baselines.c.profile == profile,
-                        t.baselines.c.link == link,
-                        t.baselines.c.field == fld,
-                    )
-                )
+            conn.execute(stmt, rows)
 
     # --- RunStore ------------------------------------------------------------
 
@@ -378,36 +398,40 @@ class SqlStore:
 
     def record(self, entries: Iterable[JournalEntry]) -> None:
         """See `JournalStore.record` (a rewritten entry keeps its position)."""
+        now = _now()
         with self.engine.begin() as conn:
-            for e in entries:
-                self._upsert(
-                    conn,
-                    t.journal,
-                    {
-                        "run_id": e.run_id,
-                        "action_id": e.action_id,
-                        "provider": e.provider,
-                        "ref": dict(e.ref),
-                        "ref_id": ref_id(ref_from_json(e.ref)),
-                        "op": e.op,
-                        "kind": e.kind,
-                        "before": dict(e.before),
-                        "after": dict(e.after),
-                        "clear": list(e.clear),
-                        "at": e.at,
-                        "outcome": e.outcome,
-                        "error_code": e.error_code,
-                        "error_text": e.error_text,
-                        "started_at": e.started_at or _now(),
-                        "finished_at": e.finished_at,
-                        "link": e.link,
-                        "created": e.created,
-                        "reason": e.reason,
-                        "attempts": e.attempts,
-                        "undoes": e.undoes,
-                    },
-                    ["run_id", "action_id"],
-                )
+            self._upsert_many(
+                conn,
+                t.journal,
+                (self._journal_values(e, now) for e in entries),
+                ["run_id", "action_id"],
+            )
+
+    @staticmethod
+    def _journal_values(e: JournalEntry, now: str) -> dict[str, Any]:
+        return {
+            "run_id": e.run_id,
+            "action_id": e.action_id,
+            "provider": e.provider,
+            "ref": dict(e.ref),
+            "ref_id": ref_id(ref_from_json(e.ref)),
+            "op": e.op,
+            "kind": e.kind,
+            "before": dict(e.before),
+            "after": dict(e.after),
+            "clear": list(e.clear),
+            "at": e.at,
+            "outcome": e.outcome,
+            "error_code": e.error_code,
+            "error_text": e.error_text,
+            "started_at": e.started_at or now,
+            "finished_at": e.finished_at,
+            "link": e.link,
+            "created": e.created,
+            "reason": e.reason,
+            "attempts": e.attempts,
+            "undoes": e.undoes,
+        }
 
     def entries(self, run_id: str) -> list[JournalEntry]:
         """See `JournalStore.entries`."""
@@ -583,3 +607,38 @@ class SqlStore:
         """Remove a token blob."""
         with self.engine.begin() as conn:
             conn.execute(t.tokens.delete().where(t.tokens.c.key == key))
+
+
+def _fold(
+    rows: Iterable[Mapping[str, Any]], keys: Sequence[str], keep: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One row per key, as sequential upserts would leave it (see `_upsert_many`)."""
+    folded: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        first = folded.get(key)
+        if first is None:
+            folded[key] = dict(row)
+        else:
+            folded[key] = {**row, **{c: first[c] for c in keep if c in first}}
+    return list(folded.values())
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    keep: tuple[str, ...],
+) -> sa.Insert:
+    """The ``INSERT … ON CONFLICT`` for one table and column set (built once)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    stmt = insert(table)
+    update = {c: stmt.excluded[c] for c in columns if c not in keys and c not in keep}
+    if update:
+        return stmt.on_conflict_do_update(index_elements=list(keys), set_=update)
+    return stmt.on_conflict_do_nothing(index_elements=list(keys))
