@@ -65,7 +65,7 @@ def _entries(n: int) -> list[JournalEntry]:
             after={"progress": i},
             outcome="applied",
             started_at="t",
-        )  # fmt: skip
+        )
         for i in range(n)
     ]
 
