@@ -8,6 +8,7 @@ instead of being "repaired" by creating tables in it.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 FORMAT_VERSION = "1"
+_IN_BATCH = 500  # keys per `IN (...)` query, far below SQLite's variable limit
 _MAGIC = "anibridge-local"
 
 _SCHEMA = """
@@ -86,6 +88,28 @@ CREATE TABLE changes (
 );
 """
 
+# Added after the first release of format 1, in a backward-compatible way: an older
+# AniBridge ignores them (and its writes still keep `authorities` right, because
+# the triggers live in the file). `LocalDatabase` adds them to older files once.
+_UPGRADE: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS events_in_order ON events (key, at, id)",
+    "CREATE TABLE IF NOT EXISTS authorities "
+    "(name TEXT PRIMARY KEY, ids INTEGER NOT NULL)",
+    """CREATE TRIGGER IF NOT EXISTS node_ids_counted AFTER INSERT ON node_ids BEGIN
+        INSERT OR IGNORE INTO authorities (name, ids)
+            VALUES (substr(NEW.descriptor, 1, instr(NEW.descriptor, ':') - 1), 0);
+        UPDATE authorities SET ids = ids + 1
+            WHERE name = substr(NEW.descriptor, 1, instr(NEW.descriptor, ':') - 1);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS node_ids_uncounted AFTER DELETE ON node_ids BEGIN
+        UPDATE authorities SET ids = ids - 1
+            WHERE name = substr(OLD.descriptor, 1, instr(OLD.descriptor, ':') - 1);
+        DELETE FROM authorities WHERE ids <= 0;
+    END""",
+)
+_UPGRADE_MARK = "authorities"
+"""The table whose absence says a file predates `_UPGRADE`."""
+
 
 class LocalFileError(RuntimeError):
     """The local SQLite file cannot be used; the message names the file and why."""
@@ -96,8 +120,12 @@ def encode_path(path: Sequence[Step]) -> str:
     return json.dumps([[s.axis, s.value] for s in path], separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4096)
 def decode_path(text: str) -> tuple[Step, ...]:
-    """Inverse of `encode_path`."""
+    """Inverse of `encode_path` (cached: a library repeats the same few paths).
+
+    Steps are frozen, so every row with the same path can share one tuple.
+    """
     return tuple(Step(str(axis), value) for axis, value in json.loads(text))
 
 
@@ -302,15 +330,41 @@ class LocalDatabase:
         problem = _format_problem(self._conn, tables)
         if problem:
             raise _not_local(path, problem)
+        if _UPGRADE_MARK not in tables:
+            self._upgrade()
 
     def _create_schema(self) -> None:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        for statement in _UPGRADE:
+            self._conn.execute(statement)
         self._conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)",
             [("format", _MAGIC), ("version", FORMAT_VERSION)],
         )
+
+    def _upgrade(self) -> None:
+        """Add `_UPGRADE` to a file made before it, in one transaction.
+
+        Either the index, the authorities table (filled from the ids already
+        there) and its triggers all appear, or — on any error, or a crash — none
+        does and the next open tries again; the data itself is never touched.
+        """
+        try:
+            with self.transaction():
+                for statement in _UPGRADE:
+                    self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO authorities (name, ids) "
+                    "SELECT substr(descriptor, 1, instr(descriptor, ':') - 1), "
+                    "count(*) FROM node_ids GROUP BY 1"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise LocalFileError(
+                f"local provider file {self.path} could not be upgraded ({exc}); "
+                "it is unchanged"
+            ) from exc
 
     def close(self) -> None:
         """Close the connection."""
@@ -410,6 +464,89 @@ class LocalDatabase:
         rows = [_node(r) for r in self._conn.execute("SELECT * FROM nodes")]
         return sorted(rows, key=lambda n: (n.key, _path_sort_key(n.path)))
 
+    def id_nodes_of(self, key: str) -> list[NodeRow]:
+        """The anchor and its seasons (what an `IDS` facet needs), not episodes."""
+        rows = [
+            _node(r)
+            for r in self._conn.execute(
+                "SELECT * FROM nodes WHERE key = ? AND path NOT LIKE '%],[%'", (key,)
+            )
+        ]
+        return sorted(rows, key=lambda n: _path_sort_key(n.path))
+
+    def anchors(self, keys: Sequence[str]) -> list[NodeRow]:
+        """The anchors among `keys` that exist, sorted by key."""
+        rows: list[NodeRow] = []
+        for start in range(0, len(keys), _IN_BATCH):
+            chunk = keys[start : start + _IN_BATCH]
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                _node(r)
+                for r in self._conn.execute(
+                    f"SELECT * FROM nodes WHERE path = '[]' AND key IN ({marks})",
+                    tuple(chunk),
+                )
+            )
+        return sorted(rows, key=lambda n: n.key)
+
+    def anchors_after(
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        kinds: Sequence[str] | None = None,
+        require_activity: bool = False,
+    ) -> list[NodeRow]:
+        """Up to `limit` anchors with a key above `after`, in key order (keyset).
+
+        Each page costs what it returns: the primary key walks from `after`, and
+        the activity test is two indexed probes per candidate.
+        """
+        where = ["path = '[]'"]
+        params: list[object] = []
+        if after is not None:
+            where.append("key > ?")
+            params.append(after)
+        if kinds is not None:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        if require_activity:
+            where.append(
+                "(EXISTS (SELECT 1 FROM records r WHERE r.key = nodes.key) "
+                "OR EXISTS (SELECT 1 FROM events e WHERE e.key = nodes.key))"
+            )
+        params.append(limit)
+        rows = self._conn.execute(
+            f"SELECT * FROM nodes WHERE {' AND '.join(where)} ORDER BY key LIMIT ?",
+            params,
+        )
+        return [_node(r) for r in rows]
+
+    def anchor_rows(self) -> list[NodeRow]:
+        """Every anchor, sorted by key (one query)."""
+        rows = self._conn.execute(
+            "SELECT * FROM nodes WHERE path = '[]' ORDER BY key"
+        ).fetchall()
+        return [_node(r) for r in rows]
+
+    def keys_from(self, table: str, start: str | None) -> Iterator[str]:
+        """Distinct anchor keys of `table` from `start` on (inclusive), in order.
+
+        Read lazily, so a page that stops early never walks the rest.
+        """
+        if table not in ("nodes", "records"):
+            raise ValueError(f"no anchor keys in table {table!r}")
+        cursor = self._conn.execute(
+            f"SELECT DISTINCT key FROM {table} WHERE key >= ? ORDER BY key",
+            ("" if start is None else start,),
+        )
+        for (key,) in cursor:
+            yield key
+
+    def authorities(self) -> set[str]:
+        """Authorities of every id the file's nodes carry (kept by triggers)."""
+        return {r[0] for r in self._conn.execute("SELECT name FROM authorities")}
+
     def nodes_with_id(self, descriptor: str) -> list[NodeRow]:
         """Nodes whose stored ids include `descriptor` exactly (indexed lookup)."""
         rows = self._conn.execute(
@@ -493,6 +630,59 @@ class LocalDatabase:
             "SELECT * FROM events WHERE key = ? ORDER BY at, id", (key,)
         ).fetchall()
         return [_event(r) for r in rows]
+
+    def events_after(
+        self,
+        after: tuple[str, str, int] | None,
+        limit: int,
+        kinds: Sequence[str] = (),
+    ) -> list[EventRow]:
+        """Up to `limit` events after (key, at, id), in that order (keyset).
+
+        The `events_in_order` index serves the order and the seek, so every page
+        costs what it returns, however long the history.
+        """
+        where, params = [], []
+        if after is not None:
+            where.append("(key, at, id) > (?, ?, ?)")
+            params.extend(after)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._conn.execute(
+            f"SELECT * FROM events {clause}ORDER BY key, at, id LIMIT ?",
+            (*params, limit),
+        )
+        return [_event(r) for r in rows]
+
+    def summaries_after(
+        self,
+        after: tuple[str, str, str] | None,
+        limit: int,
+        kinds: Sequence[str] = (),
+    ) -> list[tuple[str, tuple[Step, ...], str, int, str, str]]:
+        """Play counts with first/last time per (key, path, kind), keyset-paged.
+
+        Counted by SQLite over the `events` indexes; no event is decoded.
+        """
+        where, params = [], []
+        if after is not None:
+            where.append("(key, path, kind) > (?, ?, ?)")
+            params.extend(after)
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            params.extend(kinds)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._conn.execute(
+            "SELECT key, path, kind, count(*), min(at), max(at) FROM events "
+            f"{clause}GROUP BY key, path, kind ORDER BY key, path, kind LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            (key, decode_path(path), kind, count, first, last)
+            for key, path, kind, count, first, last in rows
+        ]
 
     def all_events(self) -> list[EventRow]:
         """Every event, by anchor then time."""

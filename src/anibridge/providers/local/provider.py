@@ -10,7 +10,7 @@ provider authors have a complete reference. One file can hold an episode-level
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from logging import Logger
 from pathlib import Path
@@ -93,6 +93,7 @@ from anibridge.providers.local.database import (
     RecordRow,
     check_file,
     decode_path,
+    encode_path,
     record_key,
 )
 from anibridge.providers.local.document import (
@@ -137,6 +138,59 @@ def _offset(cursor: str | None) -> int:
     if not cursor.isdigit():
         raise ValueError(f"local provider: invalid cursor {cursor!r}")
     return int(cursor)
+
+
+def _size(limit: int | None) -> int:
+    return limit if limit and limit > 0 else _DEFAULT_PAGE
+
+
+def _keyset(cursor: str | None, shape: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """Decode a keyset cursor (a JSON array of `shape`); None starts at the top.
+
+    Raises:
+        ValueError: the cursor is not one this provider handed out.
+    """
+    if cursor is None:
+        return None
+    try:
+        values = json.loads(cursor)
+    except ValueError:
+        values = None
+    if (
+        not isinstance(values, list)
+        or len(values) != len(shape)
+        or not all(type(v) is t for v, t in zip(values, shape, strict=True))
+    ):
+        raise ValueError(f"local provider: invalid cursor {cursor!r}")
+    return tuple(values)
+
+
+def _keyset_cursor(*values: object) -> str:
+    return json.dumps(list(values), separators=(",", ":"))
+
+
+def _grouped_page[T](
+    keys: Callable[[str | None], Iterable[str]],
+    load: Callable[[str], list[T]],
+    cursor: str | None,
+    limit: int | None,
+) -> Page[T]:
+    """Page over items grouped by anchor key (groups in key order).
+
+    The cursor is (key, position in that key's group): a page reads only the
+    groups it returns items from, never the ones before.
+    """
+    start = _keyset(cursor, (str, int))
+    start_key, skip = start if start is not None else (None, 0)
+    size = _size(limit)
+    items: list[T] = []
+    for key in keys(start_key):
+        group = load(key)
+        for position in range(skip if key == start_key else 0, len(group)):
+            if len(items) == size:
+                return Page(tuple(items), _keyset_cursor(key, position))
+            items.append(group[position])
+    return Page(tuple(items), None)
 
 
 def _page[T](items: Sequence[T], cursor: str | None, limit: int | None) -> Page[T]:
@@ -289,11 +343,14 @@ class LocalProvider(
         return self._db
 
     def _refresh_authorities(self) -> None:
-        found = set(self.settings.authorities)
-        for node in self.db.all_nodes():
-            for descriptor in node.ids:
-                found.add(descriptor.split(":", 1)[0])
-        self._authorities = frozenset(found)
+        """Configured authorities plus those of every stored id.
+
+        The file keeps the second set itself (a trigger-maintained table), so
+        opening a big library reads a few rows instead of decoding every node.
+        """
+        self._authorities = frozenset(self.settings.authorities) | frozenset(
+            self.db.authorities()
+        )
 
     # --- capabilities --------------------------------------------------------
 
@@ -371,8 +428,10 @@ class LocalProvider(
         group: Sequence[NodeRow] | None = None,
     ) -> Node:
         built: dict[FacetName, Any] = {}
-        if facets:
-            group = group if group is not None else self.db.nodes_of(row.key)
+        if group is None and FacetName.STRUCTURE in facets:
+            group = self.db.nodes_of(row.key)
+        elif group is None and FacetName.IDS in facets:
+            group = self.db.id_nodes_of(row.key)
         if FacetName.TITLES in facets:
             built[FacetName.TITLES] = Titles(row.title or row.key)
         if FacetName.ARTWORK in facets:
@@ -450,12 +509,20 @@ class LocalProvider(
 
     async def fetch_nodes(self, query: NodeQuery) -> Page[Node]:
         """Nodes by ref (anchors, seasons, episodes), or all nodes matching filters."""
+        kinds, flags = query.native_node_kinds, query.flags
         if query.refs:
             rows = [r for r in map(self._lookup_node, query.refs) if r is not None]
+            rows = [r for r in rows if self._keep(r, kinds, flags)]
+            page = _page(rows, query.cursor, query.limit)
         else:
-            rows = self.db.all_nodes()
-        rows = [r for r in rows if self._keep(r, query.native_node_kinds, query.flags)]
-        page = _page(rows, query.cursor, query.limit)
+            page = _grouped_page(
+                lambda start: self.db.keys_from("nodes", start),
+                lambda key: [
+                    r for r in self.db.nodes_of(key) if self._keep(r, kinds, flags)
+                ],
+                query.cursor,
+                query.limit,
+            )
         return Page(
             tuple(self._node(r, query.facets) for r in page.items),
             page.cursor,
@@ -473,10 +540,8 @@ class LocalProvider(
         needle = query.strip().lower()
         scored: list[tuple[float, str, NodeRow]] = []
         if needle:
-            for key in self.db.anchor_keys():
-                row = self.db.node(key)
-                if row is None:
-                    continue
+            for row in self.db.anchor_rows():
+                key = row.key
                 title = (row.title or "").lower()
                 if needle in title or any(needle == d.lower() for d in row.ids):
                     score = 100.0
@@ -491,27 +556,40 @@ class LocalProvider(
         )
 
     async def scan(self, query: ScanQuery) -> Page[ScanItem]:
-        """Anchors (optionally with their records), sorted by key, paged."""
+        """Anchors (optionally with their records), sorted by key, paged.
+
+        A full scan pages in SQL by key (keyset), so each page reads only its own
+        anchors, their parts and records; `sources` scans read just those keys.
+        """
+        prefixes: dict[str, tuple[Step, ...]] = {}
         if query.sources:
             keys = sorted({ref.key for ref in query.sources})
             prefixes = {ref.key: ref.path for ref in query.sources}
+            anchors = [
+                row
+                for row in self.db.anchors(keys)
+                if self._keep(row, query.native_node_kinds, query.flags)
+                and (not query.require_activity or self.db.has_activity(row.key))
+            ]
+            page = _page(anchors, query.cursor, query.limit)
         else:
-            keys = self.db.anchor_keys()
-            prefixes = {}
-        anchors: list[NodeRow] = []
-        for key in keys:
-            row = self.db.node(key)
-            if row is None or not self._keep(row, query.native_node_kinds, query.flags):
-                continue
-            if query.require_activity and not self.db.has_activity(key):
-                continue
-            anchors.append(row)
-        page = _page(anchors, query.cursor, query.limit)
+            after = _keyset(query.cursor, (str,))
+            size = _size(query.limit)
+            rows = self.db.anchors_after(
+                None if after is None else after[0],
+                size + 1,
+                kinds=self._kinds(query.native_node_kinds, query.flags),
+                require_activity=query.require_activity,
+            )
+            more = len(rows) > size
+            rows = rows[:size]
+            page = Page(
+                tuple(rows), _keyset_cursor(rows[-1].key) if more and rows else None
+            )
         items = []
         wanted = query.fields
         kinds = query.native_record_kinds
         for row in page.items:
-            group = self.db.nodes_of(row.key)
             records: tuple[Record, ...] = ()
             if query.with_records:
                 prefix = prefixes.get(row.key, ())
@@ -521,8 +599,22 @@ class LocalProvider(
                     if r.path[: len(prefix)] == prefix
                     and (not kinds or r.kind in kinds)
                 )
-            items.append(ScanItem(self._node(row, query.facets, group), records))
+            items.append(ScanItem(self._node(row, query.facets), records))
         return Page(tuple(items), page.cursor, page.total)
+
+    @staticmethod
+    def _kinds(
+        kinds: Iterable[str], flags: frozenset[NodeFlag]
+    ) -> tuple[str, ...] | None:
+        """The native kinds a (kinds, flags) filter admits; None admits all."""
+        kinds = tuple(kinds)
+        if not kinds and not flags:
+            return None
+        return tuple(
+            d.native
+            for d in NODE_KINDS
+            if (not kinds or d.native in kinds) and flags <= flags_for(d.native)
+        )
 
     # --- mapping -------------------------------------------------------------
 
@@ -582,11 +674,19 @@ class LocalProvider(
                 if row is not None and row.record_key not in seen:
                     rows.append(row)
                     seen.add(row.record_key)
-        else:
-            rows = self.db.all_records()
         kinds = query.native_record_kinds
-        rows = [r for r in rows if not kinds or r.kind in kinds]
-        page = _page(rows, query.cursor, query.limit)
+        if query.refs or query.keys:
+            rows = [r for r in rows if not kinds or r.kind in kinds]
+            page = _page(rows, query.cursor, query.limit)
+        else:
+            page = _grouped_page(
+                lambda start: self.db.keys_from("records", start),
+                lambda key: [
+                    r for r in self.db.records_of(key) if not kinds or r.kind in kinds
+                ],
+                query.cursor,
+                query.limit,
+            )
         wanted = query.fields
         return Page(
             tuple(self._record(r, wanted, None) for r in page.items),
@@ -783,35 +883,74 @@ class LocalProvider(
         )
 
     def _events_for(self, refs: Sequence[Ref], kinds: Sequence[str]) -> list[Any]:
-        if refs:
-            rows = []
-            wanted = set(refs)
-            for key in dict.fromkeys(r.key for r in refs):
-                rows.extend(e for e in self.db.events_of(key) if e.ref in wanted)
-        else:
-            rows = self.db.all_events()
+        rows = []
+        wanted = set(refs)
+        for key in dict.fromkeys(r.key for r in refs):
+            rows.extend(e for e in self.db.events_of(key) if e.ref in wanted)
         return [e for e in rows if not kinds or e.kind in kinds]
 
     async def fetch_events(self, query: EventQuery) -> Page[Event]:
-        """Plays at exactly the given refs (all plays when none are given)."""
-        rows = self._events_for(query.refs, query.native_event_kinds)
-        page = _page(rows, query.cursor, query.limit)
-        return Page(tuple(map(self._event, page.items)), page.cursor, page.total)
+        """Plays at exactly the given refs (all plays when none are given).
+
+        All plays are paged in SQL by (anchor, time, id): a page reads and decodes
+        only its own events, so reading a whole history is linear in its size.
+        """
+        if query.refs:
+            rows = self._events_for(query.refs, query.native_event_kinds)
+            page = _page(rows, query.cursor, query.limit)
+            return Page(tuple(map(self._event, page.items)), page.cursor, page.total)
+        after = _keyset(query.cursor, (str, str, int))
+        size = _size(query.limit)
+        found = self.db.events_after(after, size + 1, query.native_event_kinds)
+        more = len(found) > size
+        found = found[:size]
+        cursor = None
+        if more and found:
+            last = found[-1]
+            cursor = _keyset_cursor(last.key, last.at, last.id)
+        return Page(tuple(map(self._event, found)), cursor)
 
     async def fetch_event_summaries(
         self, query: EventSummaryQuery
     ) -> Page[EventSummary]:
-        """Play counts with first/last times per (ref, kind)."""
-        groups: dict[tuple[Ref, str], list[datetime]] = {}
-        for row in self._events_for(query.refs, query.native_event_kinds):
-            groups.setdefault((row.ref, row.kind), []).append(
-                datetime.fromisoformat(row.at)
-            )
-        summaries = [
-            EventSummary(ref, kind, len(times), min(times), max(times))
-            for (ref, kind), times in groups.items()
-        ]
-        return _page(summaries, query.cursor, query.limit)
+        """Play counts with first/last times per (ref, kind).
+
+        Without refs SQLite counts them (grouped, keyset-paged); no play is
+        decoded.
+        """
+        if query.refs:
+            groups: dict[tuple[Ref, str], list[datetime]] = {}
+            for row in self._events_for(query.refs, query.native_event_kinds):
+                groups.setdefault((row.ref, row.kind), []).append(
+                    datetime.fromisoformat(row.at)
+                )
+            summaries = [
+                EventSummary(ref, kind, len(times), min(times), max(times))
+                for (ref, kind), times in groups.items()
+            ]
+            return _page(summaries, query.cursor, query.limit)
+        after = _keyset(query.cursor, (str, str, str))
+        size = _size(query.limit)
+        found = self.db.summaries_after(after, size + 1, query.native_event_kinds)
+        more = len(found) > size
+        found = found[:size]
+        cursor = None
+        if more and found:
+            key, path, kind = found[-1][:3]
+            cursor = _keyset_cursor(key, encode_path(path), kind)
+        return Page(
+            tuple(
+                EventSummary(
+                    Ref(key, path),
+                    kind,
+                    count,
+                    datetime.fromisoformat(first),
+                    datetime.fromisoformat(last),
+                )
+                for key, path, kind, count, first, last in found
+            ),
+            cursor,
+        )
 
     def _append(self, write: AppendEvent, now: str) -> WriteResult:
         if write.kind != PLAY:
