@@ -25,7 +25,12 @@ import platformdirs
 from anibridge.mappings.errors import MappingError, MappingLoadError, summarize_invalid
 from anibridge.mappings.index import MappingIndex, build_index
 from anibridge.mappings.merge import merge_layers
-from anibridge.mappings.payload import Fetch, LoadedLayers, load_layers
+from anibridge.mappings.payload import (
+    Fetch,
+    LoadedLayers,
+    load_layers,
+    normalize_location,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +133,24 @@ def cache_files(directory: Path | None = None) -> CacheFiles:
     return CacheFiles(Path(directory) if directory is not None else cache_dir())
 
 
+def _default_root(cache: Path | None) -> Path:
+    """The default dataset a load would start from: current, previous, bundled."""
+    files = cache_files(cache)
+    for candidate in (files.current, files.previous):
+        if candidate.exists():
+            return candidate
+    return BUNDLED
+
+
+def _bundled_notice(notice: Notice | None, problems: list[str]) -> None:
+    if notice is not None:
+        why = "unusable" if problems else "not downloaded yet"
+        notice(
+            f"anibridge: mappings dataset {why}; using the bundled curated file "
+            "(run `anibridge mappings update` for the full dataset)"
+        )
+
+
 def _load_default(
     notice: Notice | None, fetch: Fetch | None, cache: Path | None
 ) -> LoadedLayers:
@@ -142,12 +165,7 @@ def _load_default(
         except MappingError as exc:
             problems.append(str(exc))
             log.warning("cached mappings unusable: %s", exc)
-    if notice is not None:
-        why = "unusable" if problems else "not downloaded yet"
-        notice(
-            f"anibridge: mappings dataset {why}; using the bundled curated file "
-            "(run `anibridge mappings update` for the full dataset)"
-        )
+    _bundled_notice(notice, problems)
     return load_layers([str(BUNDLED)], fetch=fetch)
 
 
@@ -160,8 +178,13 @@ def load_index(
     notice: Notice | None = _stderr_notice,
     report_invalid: Notice | None = _log_invalid,
     cache: Path | None = None,
+    compiled: bool = True,
 ) -> MappingIndex:
     """Load, merge and index the dataset plus custom files.
+
+    With `compiled` (the default) the index is opened from the compiled cache
+    next to the downloaded dataset when one was built from exactly these inputs
+    (see `anibridge.mappings.compiled`), and written there after a build.
 
     Args:
         paths: Custom payloads (files or URLs); a later one beats an earlier one,
@@ -173,6 +196,7 @@ def load_index(
         report_invalid: Gets the summary of invalid entries (count + first 10);
             default: a logged warning.
         cache: Cache directory override.
+        compiled: Use (and keep) the compiled index cache.
 
     Returns:
         The index; `index.invalid` lists every skipped entry.
@@ -181,11 +205,27 @@ def load_index(
         MappingError: a custom file cannot be read or decoded.
         MappingLoadError: `strict` and some entries are invalid.
     """
+    from anibridge.mappings import compiled as compiled_cache
+
     started = time.perf_counter()
+    custom = [os.fspath(p) for p in paths]
+    default_root = _default_root(cache) if include_default else None
+    roots = [
+        normalize_location(str(r)) for r in ([default_root] if default_root else [])
+    ]
+    roots += [normalize_location(c) for c in custom]
+    directory = cache_files(cache).directory
+    key = compiled_cache.cache_key(roots) if compiled else None
+    if key is not None:
+        index = compiled_cache.open_compiled(directory, key)
+        if index is not None:
+            if default_root == BUNDLED:
+                _bundled_notice(notice, [])
+            index.load_seconds = time.perf_counter() - started
+            return _checked(index, strict, report_invalid)
     loaded = LoadedLayers()
     if include_default:
         loaded = _load_default(notice, fetch, cache)
-    custom = [os.fspath(p) for p in paths]
     if custom:
         more = load_layers(custom, fetch=fetch)
         loaded.layers.extend(more.layers)
@@ -203,6 +243,35 @@ def load_index(
             gc.enable()
     index.origins = tuple(layer.origin for layer in loaded.layers)
     index.load_seconds = time.perf_counter() - started
+    if key is not None:
+        _compile(directory, key, roots, index)
+    return _checked(index, strict, report_invalid)
+
+
+def _compile(directory: Path, key: str, roots: list[str], index: MappingIndex) -> None:
+    """Write the compiled cache when the build used exactly the keyed inputs.
+
+    Not when the default dataset that was predicted could not be used (a corrupt
+    download: the fallback's index must not be filed under the download's key),
+    nor when an include is a URL (its content cannot be checked later).
+    """
+    from anibridge.mappings import compiled as compiled_cache
+
+    origins = list(index.origins)
+    if not set(roots) <= set(origins):
+        return
+    includes = [o for o in origins if o not in roots]
+    includes += [
+        e.file for e in index.invalid if e.reason.startswith("include not loaded")
+    ]
+    if any("://" in include for include in includes):
+        return
+    compiled_cache.write_compiled(directory, key, index, includes=includes)
+
+
+def _checked(
+    index: MappingIndex, strict: bool, report_invalid: Notice | None
+) -> MappingIndex:
     if index.invalid:
         if strict:
             raise MappingLoadError(index.invalid)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
@@ -123,6 +124,8 @@ class MappingIndex:
         self.invalid: tuple[InvalidEntry, ...] = tuple(invalid)
         self.origins: tuple[str, ...] = tuple(origins)
         self.load_seconds = load_seconds
+        self.compiled_path: Path | None = None
+        """The compiled file this index was opened from (None: built in memory)."""
 
     # -- identities -------------------------------------------------------------
 
