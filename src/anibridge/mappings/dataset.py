@@ -284,3 +284,33 @@ def _checked(
 def default_index() -> MappingIndex:
     """The default dataset's index, loaded once per process."""
     return load_index()
+
+
+class LazyIndex:
+    """A `MappingIndex` loaded on first use, so a run that plans nothing loads none.
+
+    The CLI and the service hand this to the engine: a sync that finds no change in
+    the source's feed, or no entry with ids, never pays for the index.
+    """
+
+    def __init__(self, load: Callable[[], MappingIndex]) -> None:
+        """Remember how to load; nothing is read yet."""
+        self._load = load
+        self._index: MappingIndex | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the index has been loaded."""
+        return self._index is not None
+
+    def get(self) -> MappingIndex:
+        """The index, loading it now if needed."""
+        if self._index is None:
+            self._index = self._load()
+        return self._index
+
+    def __getattr__(self, name: str) -> Any:
+        """Every `MappingIndex` attribute, from the loaded index."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.get(), name)

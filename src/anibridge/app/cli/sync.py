@@ -57,7 +57,7 @@ async def execute(
     from anibridge.bridge.model import GuardError, Plan
     from anibridge.bridge.stores import RunRecord
     from anibridge.bridge.sync import run_sync
-    from anibridge.mappings import load_index
+    from anibridge.mappings import LazyIndex, load_index
 
     session: Session = await open_session(config, profile)
     session.stop = stop
@@ -84,10 +84,14 @@ async def execute(
         on_batch=lambda n: bar.advance(task, n),
     )
     try:
-        index = load_index(
-            [str(config.resolve(p)) for p in config.app.mappings.custom],
-            include_default=config.app.mappings.include_default,
-            notice=None,
+        # Loaded on first use: a run whose change feed says nothing changed, or
+        # that reads no entry with ids, never opens the index.
+        index = LazyIndex(
+            lambda: load_index(
+                [str(config.resolve(p)) for p in config.app.mappings.custom],
+                include_default=config.app.mappings.include_default,
+                notice=None,
+            )
         )
         policy = policy_for(session.name, session.profile, config)
         if force:
