@@ -20,11 +20,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from anibridge.mappings.errors import MappingError, MappingLoadError, summarize_invalid
 from anibridge.mappings.index import MappingIndex, build_index
-from anibridge.mappings.merge import merge_layers
 from anibridge.mappings.payload import (
     Fetch,
     LoadedLayers,
@@ -103,6 +100,8 @@ def cache_dir() -> Path:
     override = os.environ.get(CACHE_ENV)
     if override:
         return Path(override).expanduser()
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir("anibridge", appauthor=False)) / "mappings"
 
 
@@ -232,6 +231,8 @@ def load_index(
         loaded.invalid.extend(more.invalid)
     # The build allocates hundreds of thousands of long-lived containers; cyclic
     # GC passes over them would only cost time (there are no cycles to find).
+    from anibridge.mappings.merge import merge_layers
+
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:

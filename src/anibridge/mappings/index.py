@@ -14,13 +14,12 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from anibridge.mappings.errors import InvalidEntry, MappingError
 from anibridge.mappings.grammar import canonical_descriptor, descriptor_key, parse_pair
-from anibridge.mappings.merge import Merged
 from anibridge.mappings.ranges import (
     DERIVED,
     Edge,
@@ -28,6 +27,9 @@ from anibridge.mappings.ranges import (
     reverse_pairs,
 )
 from anibridge.provider.base import ExternalId
+
+if TYPE_CHECKING:
+    from anibridge.mappings.merge import Merged
 
 ProgressMode = Literal["count", "index"]
 Pairs = tuple[RangePair, ...]

@@ -13,8 +13,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import msgspec
-import yaml
-import zstandard
 
 from anibridge.mappings.errors import InvalidEntry, MappingError
 
@@ -23,10 +21,16 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 Fetch = Callable[[str], bytes]
 """Downloads one URL and returns its body (raises on any failure)."""
 
-try:
-    _YAML_LOADER: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _YAML_LOADER = yaml.SafeLoader
+
+def _yaml() -> tuple[Any, Any]:
+    """PyYAML and its fastest safe loader, imported only when YAML is read.
+
+    A process that opens the compiled index never decodes a payload, so it
+    never pays for importing the YAML and zstd libraries.
+    """
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(slots=True)
@@ -56,6 +60,9 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
     Raises:
         MappingError: the bytes are not a (compressed) JSON/YAML object.
     """
+    import zstandard
+
+    yaml, loader = _yaml()
     if raw.startswith(ZSTD_MAGIC):
         try:
             raw = _zstd_decompress(raw)
@@ -66,14 +73,14 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
     lowered = name.lower()
     try:
         if lowered.endswith((".yaml", ".yml")):
-            data = yaml.load(raw, Loader=_YAML_LOADER)
+            data = yaml.load(raw, Loader=loader)
         else:
             try:
                 data = _decode_json(raw)
             except msgspec.DecodeError:
                 if lowered.endswith(".json"):
                     raise
-                data = yaml.load(raw, Loader=_YAML_LOADER)
+                data = yaml.load(raw, Loader=loader)
     except (msgspec.DecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise MappingError(f"{name}: not valid JSON/YAML ({exc})") from exc
     if not isinstance(data, dict):
@@ -102,6 +109,8 @@ def _decode_json(raw: bytes) -> Any:
 
 def _zstd_decompress(raw: bytes) -> bytes:
     """Decompress a whole zstd stream, also when the frame has no content size."""
+    import zstandard
+
     decompressor = zstandard.ZstdDecompressor().decompressobj()
     out = decompressor.decompress(raw)
     if not decompressor.eof:

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("fastapi", "sqlalchemy", "uvicorn", "graphql", "alembic", "httpx")
 
 PROBE = """
@@ -67,3 +69,52 @@ def test_lazy_common_attributes_resolve():
         assert "no_such_thing" in str(exc)
     else:
         raise AssertionError("unknown attribute did not raise")
+
+
+LIGHT = ("rich", "pydantic", "sqlalchemy", "fastapi", "httpx", "yaml", "zstandard")
+
+RUN_AND_LIST = """
+import sys
+sys.argv = ["anibridge", *sys.argv[1:]]
+from anibridge.app.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print("LOADED", sorted({m.split(".")[0] for m in sys.modules}))
+"""
+
+
+def _loaded(args: list[str], env: dict | None = None) -> set[str]:
+    import ast
+    import os
+
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("LOADED "))
+    return set(ast.literal_eval(line.removeprefix("LOADED ")))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["sync", "--help"], ["mappings", "--help"], ["init", "{tmp}/a.yaml"]],
+    ids=["help", "sync-help", "mappings-help", "init"],
+)
+def test_light_commands_import_nothing_heavy(args, tmp_path):
+    loaded = _loaded([a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert not loaded & set(LIGHT), sorted(loaded & set(LIGHT))
+
+
+def test_a_warm_translate_opens_the_compiled_index_without_decoders(tmp_path):
+    env = {"ANIBRIDGE_MAPPINGS_CACHE": str(tmp_path / "cache")}
+    args = ["mappings", "translate", "anilist:20", "40", "--json"]
+    cold = _loaded(args, env)
+    assert {"yaml", "zstandard"} & cold  # the first run decodes the dataset
+    warm = _loaded(args, env)
+    assert not warm & set(LIGHT), sorted(warm & set(LIGHT))
+    assert list((tmp_path / "cache").glob("index-*.abmx"))

@@ -11,6 +11,7 @@ import importlib
 import typer
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="anibridge",
     help=(
         "Keep media state (status, progress, ratings, dates, rewatches, notes, plays) "

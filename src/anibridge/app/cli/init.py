@@ -16,11 +16,10 @@ def init(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write a commented anibridge.yaml to start from."""
-    from anibridge.app.cli._common import out_console
-    from anibridge.app.config import TEMPLATE
+    from anibridge.app.config.template import TEMPLATE
 
     if path.exists() and not force:
         raise fail(f"{path} already exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(TEMPLATE, encoding="utf-8")
-    out_console.print(f"Wrote {path}; edit it, then run `anibridge plan`.")
+    typer.echo(f"Wrote {path}; edit it, then run `anibridge plan`.")

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["login_app"]
 
-login_app = typer.Typer(help="Sign in to a provider (OAuth).", no_args_is_help=True)
+login_app = typer.Typer(
+    rich_markup_mode=None, help="Sign in to a provider (OAuth).", no_args_is_help=True
+)
 app.add_typer(login_app, name="login")
 
 _Config = Annotated[

@@ -19,7 +19,9 @@ from anibridge.app.cli import app
 __all__ = ["mappings_app", "parse_episode_ranges"]
 
 mappings_app = typer.Typer(
-    help="Query and update the anibridge-mappings dataset.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Query and update the anibridge-mappings dataset.",
+    no_args_is_help=True,
 )
 app.add_typer(mappings_app, name="mappings")
 

@@ -13,7 +13,10 @@ from anibridge.app.cli._common import ConfigOption, fail, load, print_json
 if TYPE_CHECKING:
     from anibridge.store import SqlStore
 
-pin_app = typer.Typer(help="Pin fields of target entries so syncs never write them.")
+pin_app = typer.Typer(
+    rich_markup_mode=None,
+    help="Pin fields of target entries so syncs never write them.",
+)
 app.add_typer(pin_app, name="pin")
 
 

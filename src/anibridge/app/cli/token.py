@@ -13,7 +13,9 @@ from anibridge.app.cli import app
 __all__ = ["token_app"]
 
 token_app = typer.Typer(
-    help="Personal API tokens for the web API.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Personal API tokens for the web API.",
+    no_args_is_help=True,
 )
 app.add_typer(token_app, name="token")
 
