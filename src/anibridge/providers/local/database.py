@@ -195,14 +195,23 @@ class EventRow:
         return Ref(self.key, self.path)
 
 
+def _ids(text: str) -> tuple[str, ...]:
+    # Most rows are episodes without ids or metadata: skip the JSON decoder.
+    return () if text == "[]" else tuple(json.loads(text))
+
+
+def _object(text: str) -> dict[str, object]:
+    return {} if text == "{}" else json.loads(text)
+
+
 def _node(row: sqlite3.Row) -> NodeRow:
     return NodeRow(
         key=row["key"],
         path=decode_path(row["path"]),
         kind=row["kind"],
         title=row["title"],
-        ids=tuple(json.loads(row["ids"])),
-        metadata=json.loads(row["metadata"]),
+        ids=_ids(row["ids"]),
+        metadata=_object(row["metadata"]),
         extent=row["extent"],
         auto=bool(row["auto"]),
     )
@@ -227,7 +236,7 @@ def _event(row: sqlite3.Row) -> EventRow:
         path=decode_path(row["path"]),
         kind=row["kind"],
         at=row["at"],
-        metadata=json.loads(row["metadata"]),
+        metadata=_object(row["metadata"]),
     )
 
 
@@ -762,8 +771,9 @@ class LocalDatabase:
             self._conn.execute(f"DELETE FROM {table}")
 
 
-def _path_sort_key(path: Sequence[Step]) -> tuple[tuple[int, int, str], ...]:
-    """Order coordinates numerically where they are numbers."""
+@functools.lru_cache(maxsize=4096)
+def _path_sort_key(path: tuple[Step, ...]) -> tuple[tuple[int, int, str], ...]:
+    """Order coordinates numerically where they are numbers (cached, like paths)."""
     return tuple(
         (0, s.value, "") if isinstance(s.value, int) else (1, 0, str(s.value))
         for s in path
