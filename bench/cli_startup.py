@@ -13,7 +13,11 @@ compiling sources when no `.pyc` can be read:
   what a pip-installed AniBridge sees.
 
 `--src` puts another checkout's `src` first on PYTHONPATH (e.g. an exported older
-commit) to compare before/after on the same machine. Prints JSON.
+commit) to compare before/after on the same machine. `--full-dataset` makes the
+downloaded dataset the full-scale synthetic payload of `bench/mappings_load.py`
+(163k sources), so `mappings_translate` measures a warm process on it: the first
+call compiles the index, the measured ones open it. `bare_python` (`python -c pass`)
+is the floor the ratios divide by. Prints JSON.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 from pathlib import Path
 
 COMMANDS: dict[str, list[str]] = {
+    "bare_python": ["--bare-python"],
     "help": ["--help"],
     "sync_help": ["sync", "--help"],
     "mappings_translate": ["mappings", "translate", "anilist:20", "40", "--json"],
@@ -44,8 +49,13 @@ def _child_cpu() -> float:
 
 def _once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     cpu0, wall0 = _child_cpu(), time.perf_counter()
+    command = (
+        [sys.executable, "-c", "pass"]
+        if args == ["--bare-python"]
+        else [sys.executable, "-m", "anibridge.app.cli", *args]
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "anibridge.app.cli", *args],
+        command,
         env=env,
         capture_output=True,
         check=False,
@@ -68,10 +78,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--src", type=Path, help="Another checkout's src directory.")
+    parser.add_argument(
+        "--full-dataset",
+        action="store_true",
+        help="Translate on the full-scale synthetic dataset (generated once).",
+    )
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         base = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
-        base["ANIBRIDGE_MAPPINGS_CACHE"] = str(Path(tmp) / "mappings-cache")
+        cache = Path(tmp) / "mappings-cache"
+        base["ANIBRIDGE_MAPPINGS_CACHE"] = str(cache)
+        if opts.full_dataset:
+            cache.mkdir()
+            subprocess.run(
+                [sys.executable, "-c", "import sys, mappings_load, pathlib; "
+                 "p = mappings_load.write_payload(pathlib.Path(sys.argv[1]), 'zst'); "
+                 "p.rename(pathlib.Path(sys.argv[1]) / 'mappings.dataset')",
+                 str(cache)],
+                cwd=Path(__file__).parent, check=True,
+            )  # fmt: skip
         if opts.src is not None:
             base["PYTHONPATH"] = str(opts.src.resolve())
         cached = {**base, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
@@ -82,14 +107,18 @@ def main() -> None:
             "runs": opts.runs,
             "src": str(opts.src) if opts.src else "installed",
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "dataset": "full-scale synthetic" if opts.full_dataset else "bundled",
         }
         for mode, env in modes.items():
             rows: dict[str, dict[str, float]] = {}
             for name, template in COMMANDS.items():
                 args = [a.replace("{tmp}", tmp) for a in template]
-                if mode == "cached":
-                    _once(args, env)  # warm the private bytecode cache
+                if mode == "cached" or name == "mappings_translate":
+                    _once(args, env)  # warm the bytecode / compiled index cache
                 rows[name] = _measure(args, env, opts.runs)
+            floor = rows["bare_python"]["cpu_s"] or 0.001
+            for row in rows.values():
+                row["cpu_vs_bare_python"] = round(row["cpu_s"] / floor, 1)
             result[mode] = rows
     print(json.dumps(result, indent=2))
 
