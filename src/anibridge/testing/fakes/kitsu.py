@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from anibridge.dates import parse_iso
+from anibridge.http.clock import Clock
 from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.server import (
     FakeLimit,
@@ -118,6 +119,7 @@ class KitsuFake(FakeService):
         *,
         media: Iterable[FakeMedia] = (),
         time_scale: float = 1.0,
+        clock: Clock | None = None,
         per_minute: int | None = None,
         username: str = "fake-kitsu-user",
         email: str = "user@example.org",
@@ -127,7 +129,7 @@ class KitsuFake(FakeService):
     ) -> None:
         """Create the fake; call `start()` (or use `with`) to serve."""
         limits = [FakeLimit(per_minute, 60.0, name="minute")] if per_minute else []
-        super().__init__(time_scale=time_scale, limits=limits)
+        super().__init__(time_scale=time_scale, limits=limits, clock=clock)
         self.anime: dict[int, FakeMedia] = {
             m.kitsu_id: m for m in media if m.kitsu_id is not None
         }

@@ -53,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anibridge.dates import parse_iso
+from anibridge.http.clock import Clock
 from anibridge.testing.fakes.server import (
     FakeLimit,
     FakeRequest,
@@ -143,6 +144,7 @@ class SimklFake(FakeService):
         self,
         *,
         time_scale: float = 1.0,
+        clock: Clock | None = None,
         client_id: str = "simkl-test-client",
         enforce_limits: bool = True,
         user_id: int = 51,
@@ -157,7 +159,7 @@ class SimklFake(FakeService):
             if enforce_limits
             else []
         )
-        super().__init__(time_scale=time_scale, limits=limits)
+        super().__init__(time_scale=time_scale, limits=limits, clock=clock)
         self.client_id = client_id
         self.user_id = user_id
         self.user_name = user_name
