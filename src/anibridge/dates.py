@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, tzinfo
 from zoneinfo import ZoneInfo
 
+from anibridge.messages import quote
 from anibridge.provider.base import TemporalPrecision
 
 __all__ = [
@@ -88,7 +89,7 @@ def resolve_timezone(name: str | None) -> tzinfo:
         return ZoneInfo(name)
     except (KeyError, ValueError) as exc:
         raise ValueError(
-            f"unknown timezone {name!r} (use an IANA name such as 'Europe/Berlin')"
+            f"unknown timezone {quote(name)} (use an IANA name such as 'Europe/Berlin')"
         ) from exc
 
 

@@ -22,15 +22,25 @@ Fetch = Callable[[str], bytes]
 """Downloads one URL and returns its body (raises on any failure)."""
 
 
+# A mappings payload (any file or URL a config names) decodes to at most this much.
+MAX_PAYLOAD_BYTES = 512 << 20
+
+
 def _yaml() -> tuple[Any, Any]:
-    """PyYAML and its fastest safe loader, imported only when YAML is read.
+    """PyYAML and a bounded loader (`anibridge.safeyaml`), imported on first use.
 
     A process that opens the compiled index never decodes a payload, so it
-    never pays for importing the YAML and zstd libraries.
+    never pays for importing the YAML and zstd libraries. Mappings may come from any
+    URL a config names, so aliases and size are bounded like every YAML we read.
     """
     import yaml
 
-    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from anibridge.safeyaml import load_yaml
+
+    def load(raw: bytes) -> Any:
+        return load_yaml(raw, max_bytes=MAX_PAYLOAD_BYTES, max_alias_nodes=100_000)
+
+    return yaml, load
 
 
 @dataclass(slots=True)
@@ -73,14 +83,14 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
     lowered = name.lower()
     try:
         if lowered.endswith((".yaml", ".yml")):
-            data = yaml.load(raw, Loader=loader)
+            data = loader(raw)
         else:
             try:
                 data = _decode_json(raw)
             except msgspec.DecodeError:
                 if lowered.endswith(".json"):
                     raise
-                data = yaml.load(raw, Loader=loader)
+                data = loader(raw)
     except (msgspec.DecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise MappingError(f"{name}: not valid JSON/YAML ({exc})") from exc
     if not isinstance(data, dict):
@@ -107,15 +117,32 @@ def _decode_json(raw: bytes) -> Any:
         return msgspec.json.decode(raw)
 
 
-def _zstd_decompress(raw: bytes) -> bytes:
-    """Decompress a whole zstd stream, also when the frame has no content size."""
+def _zstd_decompress(raw: bytes, limit: int | None = None) -> bytes:
+    """Decompress a whole zstd stream, also when the frame has no content size.
+
+    At most `limit` bytes (default `MAX_PAYLOAD_BYTES`) come out: a small download
+    must not decompress into gigabytes.
+    """
     import zstandard
 
+    limit = MAX_PAYLOAD_BYTES if limit is None else limit
     decompressor = zstandard.ZstdDecompressor().decompressobj()
-    out = decompressor.decompress(raw)
+    parts: list[bytes] = []
+    size = 0
+    # Small input steps bound each step's output (a 4-byte RLE block can stand for
+    # 128 KB), so a bomb is caught after a few MB, not after it filled the memory.
+    step = 256
+    for start in range(0, len(raw), step):
+        chunk = decompressor.decompress(raw[start : start + step])
+        size += len(chunk)
+        if size > limit:
+            raise zstandard.ZstdError(f"decompresses to more than {limit:,} bytes")
+        parts.append(chunk)
+        if decompressor.eof:
+            break
     if not decompressor.eof:
         raise zstandard.ZstdError("truncated stream")
-    return out
+    return b"".join(parts)
 
 
 def read_location(location: str, fetch: Fetch | None = None) -> bytes:

@@ -85,7 +85,7 @@ def test_env_override_errors_name_the_variable(tmp_path):
             "profiles.p.fields",
         ),
         ("timezone: Mars/Olympus", "unknown timezone"),
-        ("key: [unclosed", "not valid YAML at line 1"),
+        ("key: [unclosed", "not valid YAML at line 2, column 1"),
         ("- just\n- a list\n", "top level must be a mapping"),
     ],
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anibridge.app.scheduler import (
@@ -42,6 +42,7 @@ def test_a_change_without_a_ref_or_too_many_refs_read_everything():
     assert many.mode is SyncMode.FULL and not many.refs
 
 
+@settings(deadline=None)
 @given(st.lists(st.frozensets(st.integers(0, 300).map(str), max_size=40), min_size=1))
 def test_merging_covers_every_ref_within_the_bound(batches):
     """Whatever arrives, the merged request re-reads every named ref or everything."""

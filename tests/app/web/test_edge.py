@@ -259,3 +259,19 @@ def test_https_behind_a_trusted_proxy_sets_secure_cookies(
         assert "secure" not in page.headers["set-cookie"].lower()
     finally:
         untrusted.stop()
+
+
+def test_no_route_reads_an_unbounded_body(service):
+    import socket
+
+    host, port = service.url.removeprefix("http://").split(":")
+    for path in ("/login", "/api/config", "/webhook/library/x"):
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(
+                f"PUT {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Content-Length: 1000000000\r\nConnection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413"), (path, answer[:80])

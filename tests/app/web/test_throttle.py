@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anibridge.app.web.throttle import LoginThrottle, client_key
@@ -120,6 +120,7 @@ def test_memory_stays_bounded_under_address_spraying():
     assert len(throttle._accounts.buckets) <= 1000
 
 
+@settings(deadline=None)
 @given(st.lists(st.sampled_from(["fail", "wait", "ok"]), max_size=60))
 def test_never_a_permanent_lockout(steps):
     """Whatever happened before, waiting the announced time always allows a try."""

@@ -36,6 +36,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "anibridge.app.cli.demo",
     "anibridge.app.cli.login",
     "anibridge.app.cli.documents",
+    "anibridge.app.cli.configcheck",
 )
 
 

@@ -72,9 +72,15 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def _console(stderr: bool) -> Console:
+    """A console that prints text as given: no markup, no highlighting.
+
+    Messages carry user data (paths, titles, config values); with markup on, a path
+    containing ``[/x]`` crashes the print and ``[min, max, step]`` disappears. Styled
+    output passes a style or `rich.text.Text` instead of markup.
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, markup=False)
 
 
 def __getattr__(name: str) -> Any:
@@ -93,9 +99,14 @@ def __getattr__(name: str) -> Any:
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one error paragraph on stderr and return the exit to raise."""
-    from anibridge.app.cli._common import err_console
+    from rich.text import Text
 
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    from anibridge.app.cli._common import err_console
+    from anibridge.messages import clip
+
+    err_console.print(
+        Text.assemble(("error:", "bold red"), " ", clip(message)), soft_wrap=True
+    )
     return typer.Exit(code)
 
 
@@ -143,7 +154,8 @@ def run_async[T](
         if stop is not None and stop.writes_started and not stop.requested:
             stop.requested = True
             err_console.print(
-                "[yellow]Stopping after the current batch (Ctrl-C again to abort)…[/]"
+                "Stopping after the current batch (Ctrl-C again to abort)…",
+                style="yellow",
             )
             return
         raise KeyboardInterrupt

@@ -226,10 +226,15 @@ def _done(display: str, result: dict[str, object], as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    saved = result["saved_for"]
+    from rich.text import Text
+
+    saved = ", ".join(str(s) for s in result["saved_for"])  # type: ignore[union-attr]
     err_console.print(
-        f"Signed in to {display} as [bold]{result['account']}[/]; tokens saved for "
-        f"{', '.join(str(s) for s in saved)}."  # type: ignore[union-attr]
+        Text.assemble(
+            f"Signed in to {display} as ",
+            (str(result["account"]), "bold"),
+            f"; tokens saved for {saved}.",
+        )
     )
 
 

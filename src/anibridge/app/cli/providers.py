@@ -54,6 +54,7 @@ def providers_command(
 ) -> None:
     """Installed providers (the `anibridge.providers` entry points) and capabilities."""
     from rich.table import Table
+    from rich.text import Text
 
     from anibridge.app.cli._common import out_console
     from anibridge.app.config import available_providers
@@ -68,7 +69,12 @@ def providers_command(
     for r in rows:
         if not r["loaded"]:
             table.add_row(
-                r["name"], "[red]not installed / failed to load[/]", "", "", "", ""
+                r["name"],
+                Text("not installed / failed to load", style="red"),
+                "",
+                "",
+                "",
+                "",
             )
             continue
         table.add_row(

@@ -43,6 +43,7 @@ async def execute(
     run is re-read (see `runtime.plan_incremental`).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.text import Text
 
     from anibridge.app.cli._common import err_console
     from anibridge.app.runtime import (
@@ -143,7 +144,9 @@ async def execute(
                     snapshots=incremental.snapshots or None,
                 )
             except GuardError as exc:
-                err_console.print(f"[bold red]refused by a guard:[/] {exc}")
+                err_console.print(
+                    Text.assemble(("refused by a guard:", "bold red"), f" {exc}")
+                )
                 code = 2
         plan = holder.get("plan") or (result.plan if result else Plan(session.name))
         summary = summarize(
@@ -221,26 +224,35 @@ def print_plan(plan: Plan, summary: dict[str, Any], *, show_skipped: bool) -> No
 
 def print_summary(summary: dict[str, Any]) -> None:
     """The human summary line(s)."""
+    from rich.text import Text
+
     from anibridge.app.cli._common import out_console
 
+    run = (f"Run {summary['run_id']}", "bold")
     if summary.get("_extra", {}).get("changes") == 0:
         out_console.print(
-            f"[bold]Run {summary['run_id']}[/]: no changes in the source since the "
-            "last run; nothing to do (use --full to re-check everything)"
+            Text.assemble(
+                run,
+                ": no changes in the source since the last run; nothing to do "
+                "(use --full to re-check everything)",
+            )
         )
         return
     out_console.print(
-        f"\n[bold]Run {summary['run_id']}[/] (profile [cyan]{summary['profile']}[/])"
+        Text.assemble("\n", run, " (profile ", (summary["profile"], "cyan"), ")")
     )
     done = (
-        "[yellow]dry run: nothing written[/]"
+        ("dry run: nothing written", "yellow")
         if summary["dry_run"]
         else f"{summary['applied']} applied"
     )
     out_console.print(
-        f"{summary['planned']} planned, {done}, {summary['failed']} failed, "
-        f"{summary['skipped']} skipped, {summary['unchanged']} unchanged "
-        f"in {summary['duration_s']:.2f}s"
+        Text.assemble(
+            f"{summary['planned']} planned, ",
+            done,
+            f", {summary['failed']} failed, {summary['skipped']} skipped, "
+            f"{summary['unchanged']} unchanged in {summary['duration_s']:.2f}s",
+        )
     )
     for path in summary.get("_extra", {}).get("backups", []):
         out_console.print(f"Backup before writing: {path}", soft_wrap=True)

@@ -4,7 +4,9 @@ Public API: `load_config` / `parse_config` → `LoadedConfig` (with `.app`, an
 `AppConfig`), `ConfigError` (one paragraph: file, key path, expectation),
 `build_provider` / `load_provider_class` / `available_providers` (the
 ``anibridge.providers`` entry-point group), `resolve_secrets` / `redact`, and
-`TEMPLATE` (what `anibridge init` writes).
+`TEMPLATE` (what `anibridge init` writes), and the one validator every front end
+uses (`validate_config_text` / `validate_config_data`: YAML limits, schema,
+providers).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from anibridge.app.config.load import (
         CONFIG_ENV,
+        CONFIG_MAX_BYTES,
         ConfigError,
         LoadedConfig,
         default_config_path,
         load_config,
         parse_config,
+        read_yaml,
     )
     from anibridge.app.config.model import (
         AppConfig,
@@ -38,6 +42,11 @@ if TYPE_CHECKING:
     )
     from anibridge.app.config.secrets import SecretError, redact, resolve_secrets
     from anibridge.app.config.template import TEMPLATE
+    from anibridge.app.config.validate import (
+        check_providers,
+        validate_config_data,
+        validate_config_text,
+    )
 
 # Imported on first use (PEP 562): `anibridge init` needs only the template, and
 # should not pay for pydantic, which the models and the loader import.
@@ -45,11 +54,13 @@ _HOMES = {
     **dict.fromkeys(
         (
             "CONFIG_ENV",
+            "CONFIG_MAX_BYTES",
             "ConfigError",
             "LoadedConfig",
             "default_config_path",
             "load_config",
             "parse_config",
+            "read_yaml",
         ),
         "load",
     ),
@@ -76,6 +87,10 @@ _HOMES = {
     ),
     **dict.fromkeys(("SecretError", "redact", "resolve_secrets"), "secrets"),
     "TEMPLATE": "template",
+    **dict.fromkeys(
+        ("check_providers", "validate_config_data", "validate_config_text"),
+        "validate",
+    ),
 }
 
 
@@ -95,6 +110,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CONFIG_ENV",
+    "CONFIG_MAX_BYTES",
     "TEMPLATE",
     "AppConfig",
     "BackupSettings",
@@ -109,10 +125,14 @@ __all__ = [
     "SecretError",
     "available_providers",
     "build_provider",
+    "check_providers",
     "default_config_path",
     "load_config",
     "load_provider_class",
     "parse_config",
+    "read_yaml",
     "redact",
     "resolve_secrets",
+    "validate_config_data",
+    "validate_config_text",
 ]

@@ -20,18 +20,23 @@ import yaml
 from pydantic import ValidationError
 
 from anibridge.app.config.model import AppConfig, ProfileConfig
+from anibridge.messages import clip, quote
+from anibridge.safeyaml import YamlLimitError, load_yaml
 
 __all__ = [
     "CONFIG_ENV",
+    "CONFIG_MAX_BYTES",
     "ConfigError",
     "LoadedConfig",
     "default_config_path",
     "env_overrides",
     "load_config",
     "parse_config",
+    "read_yaml",
 ]
 
 CONFIG_ENV = "ANIBRIDGE_CONFIG"
+CONFIG_MAX_BYTES = 1 << 20  # a config is a few KB; anything near this is a mistake
 _PREFIX = "ANIBRIDGE_"
 # ANIBRIDGE_* variables that are not config keys.
 _RESERVED = frozenset(
@@ -112,7 +117,8 @@ class LoadedConfig:
             )
         if name not in profiles:
             raise ConfigError(
-                f"{self.path}: no profile {name!r} (configured: {', '.join(profiles)})"
+                f"{self.path}: no profile {quote(name)} "
+                f"(configured: {', '.join(profiles)})"
             )
         return name, profiles[name]
 
@@ -125,7 +131,7 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 def _scalar(text: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, max_bytes=64 * 1024, max_alias_nodes=0)
     except yaml.YAMLError:
         return text
 
@@ -238,6 +244,11 @@ def load_config(
     env = os.environ if environ is None else environ
     path = path or default_config_path(env)
     try:
+        if path.stat().st_size > CONFIG_MAX_BYTES:
+            raise ConfigError(
+                f"config file {path} refused: it is {path.stat().st_size:,} bytes; "
+                f"the limit is {CONFIG_MAX_BYTES:,} bytes"
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
@@ -246,13 +257,25 @@ def load_config(
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not readable: {exc}") from None
+    return parse_config(read_yaml(text, path=path), path=path, environ=env)
+
+
+def read_yaml(text: str, *, path: Path) -> Any:
+    """Decode a config's YAML within the limits (size, alias expansion, depth).
+
+    Shared by `load_config` and the web editor, so both say the same thing.
+
+    Raises:
+        ConfigError: not valid YAML (with line and column) or over a limit.
+    """
     try:
-        data = yaml.safe_load(text)
+        return load_yaml(text, max_bytes=CONFIG_MAX_BYTES)
+    except YamlLimitError as exc:
+        raise ConfigError(f"config file {path} refused: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "malformed YAML"
         raise ConfigError(
-            f"config file {path} is not valid YAML{at}: {problem}"
+            f"config file {path} is not valid YAML{at}: {clip(str(problem), 300)}"
         ) from None
-    return parse_config(data, path=path, environ=env)

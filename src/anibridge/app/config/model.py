@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from anibridge.messages import quote
 from anibridge.provider.base import RecordField, Status
 
 __all__ = [
@@ -64,7 +65,9 @@ class ScheduleConfig(_Strict):
             from croniter import croniter
 
             if not croniter.is_valid(self.cron):
-                raise ValueError(f"cron {self.cron!r} is not a valid cron expression")
+                raise ValueError(
+                    f"cron {quote(self.cron)} is not a valid cron expression"
+                )
         return self
 
 
@@ -109,7 +112,7 @@ class ProfileConfig(_Strict):
     def _distinct_keys(self) -> ProfileConfig:
         if self.source.key == self.target.key:
             raise ValueError(
-                f"source and target both have the key {self.source.key!r}; give "
+                f"source and target both have the key {quote(self.source.key)}; give "
                 "one of them a distinct 'name'"
             )
         return self
@@ -219,7 +222,8 @@ class AppConfig(_Strict):
         for name in value:
             if not re.match(_NAME, name):
                 raise ValueError(
-                    f"profile name {name!r} must be letters, digits, '.', '_' or '-'"
+                    f"profile name {quote(name)} must be letters, digits, '.', '_' "
+                    "or '-'"
                 )
         return value
 

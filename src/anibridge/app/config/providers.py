@@ -15,6 +15,7 @@ from typing import Any
 
 from anibridge.app.config.model import ProviderSpec
 from anibridge.app.config.secrets import resolve_secrets
+from anibridge.messages import quote
 from anibridge.provider.base import Provider
 
 __all__ = [
@@ -48,19 +49,19 @@ def load_provider_class(name: str, *, where: str = "") -> type[Provider]:
     declared = available_providers()
     if name not in declared:
         raise ProviderLoadError(
-            f"{prefix}unknown provider {name!r}; installed providers: "
+            f"{prefix}unknown provider {quote(name)}; installed providers: "
             f"{', '.join(sorted(declared)) or 'none'}"
         )
     try:
         cls = declared[name].load()
     except Exception as exc:
         raise ProviderLoadError(
-            f"{prefix}provider {name!r} is declared ({declared[name].value}) but "
+            f"{prefix}provider {quote(name)} is declared ({declared[name].value}) but "
             f"is not installed or failed to load: {type(exc).__name__}: {exc}"
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ProviderLoadError(
-            f"{prefix}provider {name!r} ({declared[name].value}) is not a Provider"
+            f"{prefix}provider {quote(name)} ({declared[name].value}) is not a Provider"
         )
     return cls
 

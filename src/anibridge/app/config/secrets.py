@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from anibridge.messages import quote
+
 __all__ = ["SecretError", "redact", "resolve_secrets"]
 
 _SECRET_HINTS = ("token", "secret", "password", "api_key", "apikey", "client_secret")
@@ -46,7 +48,9 @@ def resolve_secrets(
         ((source, name),) = value.items()
         if source == "env":
             if not isinstance(name, str) or name not in env:
-                raise SecretError(f"{where}: environment variable {name!r} is not set")
+                raise SecretError(
+                    f"{where}: environment variable {quote(name)} is not set"
+                )
             return env[name]
         path = Path(str(name)).expanduser()
         if not path.is_absolute():

@@ -136,6 +136,7 @@ def create_app(ctx: ServiceContext) -> Starlette:
     edge = {
         "hosts": ctx.hosts,
         "proxies": ctx.settings.proxy_networks(),
+        "max_body": max(8 << 20, ctx.settings.webhook_max_bytes + (64 << 10)),
     }
     prefix = ctx.settings.path_prefix
     if not prefix:

@@ -5,7 +5,8 @@ included) in every mode. Behind a trusted proxy it rewrites ``scope["client"]`` 
 ``scope["scheme"]`` in place, so the login throttle, secure cookies and uvicorn's
 access log all see the real client; uvicorn's own proxy handling stays off (its
 ``forwarded_allow_ips="*"`` would believe any client). Then a Host outside
-`HostPolicy` is refused with 400 and a hint naming the setting.
+`HostPolicy` is refused with 400 and a hint naming the setting, and bodies over
+`max_body` with 413 (no route reads an unbounded body).
 """
 
 from __future__ import annotations
@@ -36,15 +37,23 @@ class EdgeGuard:
         app: The wrapped ASGI app.
         hosts: Host names answered.
         proxies: Peers whose ``X-Forwarded-For``/``X-Forwarded-Proto`` count.
+        max_body: Largest request body of any route (413 above; a body without a
+            declared length is cut off there).
     """
 
     def __init__(
-        self, app: Any, *, hosts: HostPolicy, proxies: tuple[Network, ...] = ()
+        self,
+        app: Any,
+        *,
+        hosts: HostPolicy,
+        proxies: tuple[Network, ...] = (),
+        max_body: int = 8 << 20,
     ) -> None:
         """Wrap `app`."""
         self.app = app
         self.hosts = hosts
         self.proxies = proxies
+        self.max_body = max_body
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Handle one ASGI connection."""
@@ -66,7 +75,29 @@ class EdgeGuard:
         if not self.hosts.allows(host):
             await _refuse(scope, send, raw)
             return
+        if scope["type"] == "http":
+            declared = (_header(scope, b"content-length") or [""])[0]
+            if declared.isdigit() and int(declared) > self.max_body:
+                await _answer(send, 413, f"413 Request body over {self.max_body} bytes")
+                return
+            receive = _capped(receive, self.max_body)
         await self.app(scope, receive, send)
+
+
+def _capped(receive: Any, limit: int) -> Any:
+    """`receive` that reports a disconnect once a body passes `limit` bytes."""
+    seen = 0
+
+    async def wrapped() -> dict[str, Any]:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return wrapped
 
 
 async def _refuse(scope: dict[str, Any], send: Any, raw: str) -> None:
@@ -79,11 +110,15 @@ async def _refuse(scope: dict[str, Any], send: Any, raw: str) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
+    await _answer(send, 400, text)
+
+
+async def _answer(send: Any, status: int, text: str) -> None:
     body = text.encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 400,
+            "status": status,
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),

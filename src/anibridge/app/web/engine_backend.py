@@ -35,14 +35,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from anibridge.app.config import (
     ConfigError,
     LoadedConfig,
     ProfileConfig,
-    parse_config,
+    read_yaml,
     redact,
+    validate_config_data,
 )
 from anibridge.app.runtime import (
     Session,
@@ -1111,41 +1110,42 @@ class EngineBackend:
         )
 
     # -- config ----------------------------------------------------------------------
-    def _config_data(self) -> dict[str, Any]:
+    def _config_data(self) -> Any:
         text = self.loaded.path.read_text(encoding="utf-8")
-        return yaml.safe_load(text) or {}
+        return read_yaml(text, path=self.loaded.path) or {}
 
     def config_text(self) -> str:
         """The config with every secret replaced by ``***``."""
         try:
             text = self.loaded.path.read_text(encoding="utf-8")
+            read_yaml(text, path=self.loaded.path)  # limits first: ruamel expands
             return rewrite_text(text, redact)  # the user's comments are kept
-        except (OSError, YAMLError) as exc:
-            return f"# config unreadable: {exc}\n"
+        except (OSError, YAMLError, ConfigError) as exc:
+            return f"# config unreadable: {clip(str(exc), 300)}\n"
 
-    def _unredact(self, text: str) -> dict[str, Any]:
-        try:
-            new = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise BackendError(f"not valid YAML{at}") from exc
-        if new is None:
-            new = {}
-        if not isinstance(new, dict):
-            raise BackendError("the top level must be a mapping of keys")
+    def _unredact(self, text: str) -> Any:
+        """The submitted config as data, with stored values where it says ``***``.
+
+        Raises:
+            ConfigError: not valid YAML, or over a limit (the CLI's words).
+        """
+        new = read_yaml(text, path=self.loaded.path)
         return _restore_secrets(new, self._config_data())
 
     def validate_config(self, text: str) -> list[str]:
-        """Problems with a config text (after restoring ``***`` secrets)."""
+        """Problems with a config text: the CLI's validator, after restoring secrets.
+
+        See `anibridge.app.config.validate`: YAML limits, schema and every profile's
+        providers (built, never connected), with the messages the CLI prints.
+        """
         try:
             data = self._unredact(text)
-            parse_config(data, path=self.loaded.path, environ=self._environ)
-        except BackendError as exc:
-            return [str(exc)]
         except ConfigError as exc:
             return [str(exc)]
-        return []
+        _loaded, problems = validate_config_data(
+            data, path=self.loaded.path, environ=self._environ
+        )
+        return problems
 
     def write_config(self, text: str) -> list[str]:
         """Save a validated config; profile changes apply after a restart."""
@@ -1153,7 +1153,11 @@ class EngineBackend:
         if problems:
             raise BackendError("; ".join(problems), status=422)
         data = self._unredact(text)
+        if not isinstance(data, dict):
+            data = {}
         old = self._config_data()
+        if not isinstance(old, dict):
+            old = {}
         # Written as submitted (comments, order, quoting), masks put back.
         _atomic_write(
             self.loaded.path,

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from anibridge.messages import quote
+
 __all__ = [
     "LOOPBACK_NAMES",
     "HostPolicy",
@@ -37,11 +39,6 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})
 
 
-def _quote(value: object, limit: int = 80) -> str:
-    text = repr(str(value))
-    return text if len(text) <= limit else text[: limit - 4] + "...'"
-
-
 def parse_proxies(values: Iterable[str]) -> tuple[Network, ...]:
     """``web.trusted_proxies`` entries as networks (a bare address is a /32 or /128).
 
@@ -53,19 +50,19 @@ def parse_proxies(values: Iterable[str]) -> tuple[Network, ...]:
         text = str(value).strip()
         if text in ("*", ""):
             raise ValueError(
-                f"{_quote(text)} would let every client pick its "
+                f"{quote(text)} would let every client pick its "
                 "own address; list your reverse proxy's address or network"
             )
         try:
             net = ipaddress.ip_network(text.strip("[]"), strict=False)
         except ValueError:
             raise ValueError(
-                f"{_quote(text)} is not an IP address or CIDR "
+                f"{quote(text)} is not an IP address or CIDR "
                 "network (e.g. 10.0.0.5 or 172.18.0.0/16)"
             ) from None
         if net.prefixlen == 0:
             raise ValueError(
-                f"{_quote(text)} trusts every address; list your "
+                f"{quote(text)} trusts every address; list your "
                 "reverse proxy's address or network"
             )
         out.append(net)
@@ -83,7 +80,7 @@ def parse_public_url(value: str | None) -> tuple[str, str] | None:
     parts = urlsplit(str(value).strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"{_quote(value)} is not an http(s) URL such as "
+            f"{quote(value)} is not an http(s) URL such as "
             "https://anibridge.example.com"
         )
     return f"{parts.scheme}://{parts.netloc.lower()}", _norm(parts.hostname)
@@ -132,12 +129,12 @@ def host_pattern(value: str) -> str:
     odd = any(c in text for c in " /\\@?#:") and not _is_ip(text)
     if not text or text == "*" or odd:
         raise ValueError(
-            f"{_quote(value)} is not a host name (write names like "
+            f"{quote(value)} is not a host name (write names like "
             "anibridge.example.com or *.example.com; '*' would allow DNS rebinding)"
         )
     if "*" in text and not (text.startswith("*.") and "*" not in text[2:]):
         raise ValueError(
-            f"{_quote(value)}: a wildcard may only start a name, as in *.example.com"
+            f"{quote(value)}: a wildcard may only start a name, as in *.example.com"
         )
     return text
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from anibridge.http import Clock, ScaledClock
+from anibridge.messages import quote
 
 __all__ = ["ORDERINGS", "LibrarySettings", "parse_library_settings"]
 
@@ -49,7 +50,7 @@ class LibrarySettings:
 
 def _fail(provider: str, key: str, expected: str, got: object) -> ValueError:
     return ValueError(
-        f"{provider} provider config '{key}': expected {expected}, got {got!r}"
+        f"{provider} provider config '{key}': expected {expected}, got {quote(got)}"
     )
 
 

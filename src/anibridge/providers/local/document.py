@@ -25,6 +25,7 @@ from anibridge.providers.local.vocabulary import (
     InvalidValue,
     validate_stored,
 )
+from anibridge.safeyaml import load_yaml
 
 __all__ = [
     "FORMAT_MARKER",
@@ -93,6 +94,10 @@ def default_season_ids(show_ids: Sequence[str], season: int) -> tuple[str, ...]:
     return tuple(scoped)
 
 
+# Largest YAML document read (a big library exports to a few MB).
+DOCUMENT_MAX_BYTES = 512 << 20
+
+
 def load_document_bytes(data: bytes, where: str) -> Any:
     """Decode YAML or JSON bytes (JSON is YAML, but JSON gets JSON's errors).
 
@@ -104,7 +109,7 @@ def load_document_bytes(data: bytes, where: str) -> Any:
     try:
         if stripped.startswith("{"):
             return json.loads(text)
-        return yaml.safe_load(text)
+        return load_yaml(text, max_bytes=DOCUMENT_MAX_BYTES)
     except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise DocumentError(f"{where}: not valid YAML/JSON: {exc}") from exc
 

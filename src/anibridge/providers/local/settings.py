@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from anibridge.messages import quote
 from anibridge.provider.base import TemporalPrecision
 
 __all__ = ["LocalSettings", "parse_settings"]
@@ -56,7 +57,7 @@ class LocalSettings:
 
 def _fail(key: str, expected: str, got: object) -> ValueError:
     return ValueError(
-        f"local provider config '{key}': expected {expected}, got {got!r}"
+        f"local provider config '{key}': expected {expected}, got {quote(got)}"
     )
 
 
