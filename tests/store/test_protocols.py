@@ -167,6 +167,73 @@ def test_journal_insertion_order_upsert_and_event_sent(stores):
     assert not stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
 
 
+def test_unresolved_rows_are_the_profiles_pending_and_unknown_ones(stores):
+    stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00"))
+    stores.start_run(RunRecord("r2", "q", "2026-01-02T00:00:00+00:00"))
+    stores.record(
+        [
+            _entry("a", outcome="pending"),
+            _entry("b", outcome="applied"),
+            _entry("c", outcome="unknown", error_text="read timeout"),
+            _entry("d", run_id="r2", outcome="pending"),
+        ]
+    )
+    got = stores.unresolved("p")
+    assert [(e.action_id, e.outcome) for e in got] == [
+        ("a", "pending"),
+        ("c", "unknown"),
+    ]
+    assert got[1].error_text == "read timeout"
+    assert [e.action_id for e in stores.unresolved("q")] == ["d"]
+    stores.record([replace(got[0], outcome="applied")])
+    assert [e.action_id for e in stores.unresolved("p")] == ["c"]
+
+
+def test_an_append_whose_answer_never_arrived_counts_as_sent(stores):
+    event = _entry(
+        "e",
+        op="append_event",
+        kind="play",
+        ref={"key": "show", "path": [["season", 1], ["episode", 2]]},
+        at="2026-01-01T10:00:00+00:00",
+        before={},
+        after={},
+    )
+    for outcome, sent in (
+        ("pending", True),
+        ("unknown", True),
+        ("applied", True),
+        ("failed", False),
+        ("skipped", False),
+    ):
+        stores.record([replace(event, outcome=outcome)])
+        assert (
+            stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
+            is sent
+        ), outcome
+
+
+def test_interrupt_stale_marks_only_the_profiles_running_runs(stores):
+    stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00", owner="pid 1"))
+    stores.start_run(RunRecord("r2", "p", "2026-01-02T00:00:00+00:00"))
+    stores.finish_run(
+        RunRecord("r2", "p", "2026-01-02T00:00:00+00:00", status="ok", finished_at="x")
+    )
+    stores.start_run(RunRecord("r3", "q", "2026-01-03T00:00:00+00:00"))
+    marked = stores.interrupt_stale("p", now="2026-01-04T00:00:00+00:00", error="gone")
+    assert marked == ["r1"]
+    r1 = stores.run("r1")
+    assert (r1.status, r1.finished_at, r1.error, r1.owner) == (
+        "interrupted",
+        "2026-01-04T00:00:00+00:00",
+        "gone",
+        "pid 1",
+    )
+    assert stores.run("r2").status == "ok"
+    assert stores.run("r3").status == "running"
+    assert stores.interrupt_stale("p", now="later", error="gone") == []
+
+
 def test_cursors_set_replace_clear(stores):
     assert stores.cursor("p", "plex") is None
     stores.set_cursor("p", "plex", "10")

@@ -1,10 +1,11 @@
-"""Running a profile: config → store → providers → `bridge.sync.run_sync` → summary.
+"""Running a profile: config → store → lock → providers → `run_sync` → summary.
 
-Shared by the CLI (and usable by the service): it builds the providers a profile
-names (with the encrypted token store), backs each target up before its first write,
-reports progress per written batch, stops cleanly between batches when asked
-(Ctrl-C), and condenses the result into the summary the CLI prints and `--json`
-emits.
+Shared by the CLI and the service: it builds the providers a profile names (with
+the encrypted token store), takes the profile lock and recovers the profile
+(`anibridge.app.lifecycle`) before they initialize, backs each target up before its
+first write, reports progress per written batch, carries the stop request (Ctrl-C,
+SIGTERM) the engine honours between batches, and condenses the result into the
+summary the CLI prints and `--json` emits.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
 from anibridge.bridge.codec import ref_id
@@ -34,11 +35,11 @@ from anibridge.provider.base import (
     Provider,
     RecordField,
     SupportsBackupExports,
-    WriteError,
-    WriteOp,
-    WriteResult,
 )
-from anibridge.store import SqlStore, TokenStore, load_secret_key
+from anibridge.store import ProfileLock, SqlStore, TokenStore, load_secret_key
+
+if TYPE_CHECKING:
+    from anibridge.app.lifecycle import Recovery
 
 __all__ = [
     "HELD_BACK",
@@ -70,10 +71,18 @@ HELD_BACK = frozenset(
 
 @dataclass(slots=True)
 class StopFlag:
-    """Set by Ctrl-C: writes stop after the batch in flight."""
+    """Set by Ctrl-C or SIGTERM: writes stop after the batch in flight.
+
+    `signal` names what asked (``SIGINT``/``SIGTERM``), for the exit code.
+    """
 
     requested: bool = False
     writes_started: bool = False
+    signal: str = ""
+
+    def __call__(self) -> bool:
+        """Whether a stop was requested (the engine's ``stop`` callable)."""
+        return self.requested
 
 
 @dataclass(slots=True)
@@ -87,6 +96,8 @@ class Session:
     providers: dict[str, Provider]
     stop: StopFlag = field(default_factory=StopFlag)
     backups: list[Path] = field(default_factory=list)
+    lock: ProfileLock | None = None
+    recovery: Recovery | None = None
 
     @property
     def pairs(self) -> list[Pair]:
@@ -138,15 +149,36 @@ def policy_for(name: str, profile: ProfileConfig, config: LoadedConfig) -> Polic
     )
 
 
-async def open_session(config: LoadedConfig, profile_name: str | None) -> Session:
-    """Open the store and build + initialize the profile's providers.
+async def open_session(
+    config: LoadedConfig,
+    profile_name: str | None,
+    *,
+    purpose: str = "run",
+    wait: float | None = None,
+) -> Session:
+    """Open the store, take the profile lock, initialize the providers, recover.
+
+    The lock is held until `close_session` (`lifecycle.release` lets go earlier);
+    it is taken before any provider initializes, so nothing of the profile is read
+    or created (a local file seeded) while another run holds it. Then runs left
+    ``running`` by dead processes are marked interrupted and the journal is
+    reconciled (`session.recovery`).
+
+    Args:
+        config: The loaded config.
+        profile_name: The profile (None: the only/default one).
+        purpose: What the lock holder is doing (shown to a waiting run).
+        wait: Seconds to wait for the lock (default: ``lock_wait``).
 
     Raises:
         ConfigError: unknown profile.
         StoreError: the store cannot be opened.
         ProviderLoadError: a provider is unknown, missing or rejects its config.
         SecretError: a secret cannot be resolved.
+        ProfileBusy: another run holds the profile's lock.
     """
+    from anibridge.app.lifecycle import recover, take_lock
+
     name, profile = config.profile(profile_name)
     specs = (("source", profile.source), ("target", profile.target))
     # Build first (no I/O): a bad provider config fails before anything is touched.
@@ -167,19 +199,31 @@ async def open_session(config: LoadedConfig, profile_name: str | None) -> Sessio
             provider.preflight()
     store = SqlStore(config.store_url)
     initialized: list[Provider] = []
+    lock: ProfileLock | None = None
     try:
+        lock = await take_lock(
+            store,
+            name,
+            purpose=purpose,
+            wait=config.app.lock_wait if wait is None else wait,
+        )
         key = load_secret_key(config.data_dir)
         for spec_key, holder in holders.items():
             holder.inner = TokenStore(store, key, namespace=f"{name}/{spec_key}")
         for provider in providers.values():
             await provider.initialize()
             initialized.append(provider)
+        recovery = await recover(store, providers, name)
     except BaseException:
         for provider in initialized:
             await provider.close()
+        if lock is not None:
+            lock.release()
         store.close()
         raise
-    return Session(config, store, name, profile, providers)
+    return Session(
+        config, store, name, profile, providers, lock=lock, recovery=recovery
+    )
 
 
 @runtime_checkable
@@ -211,10 +255,15 @@ class _TokenHolder:
 
 
 async def close_session(session: Session) -> None:
-    """Close providers and the store."""
-    for provider in session.providers.values():
-        await provider.close()
-    session.store.close()
+    """Close providers, release the profile lock, close the store."""
+    from anibridge.app.lifecycle import release
+
+    try:
+        for provider in session.providers.values():
+            await provider.close()
+    finally:
+        release(session)
+        session.store.close()
 
 
 async def write_backup(
@@ -259,10 +308,11 @@ def guard_writes(
     run_id: Callable[[], str | None],
     on_batch: Callable[[int], None] | None = None,
 ) -> None:
-    """Wrap every provider's write methods: backup first, progress, Ctrl-C stop.
+    """Wrap every provider's write methods: backup first, then progress.
 
     The wrappers are instance attributes, so `isinstance` checks and the engine see
-    the same provider; nothing in the engine changes.
+    the same provider; nothing in the engine changes. (Stopping between batches is
+    the engine's job: pass ``stop=session.stop`` to `run_sync`.)
     """
     backed_up: set[str] = set()
     settings = session.config.app.backups
@@ -280,22 +330,6 @@ def guard_writes(
                 _original: Any = original,
                 _method: str = method,
             ) -> Any:
-                if session.stop.requested:
-                    op = (
-                        WriteOp.UPSERT_RECORD
-                        if _method == "write_records"
-                        else WriteOp.APPEND_EVENT
-                    )
-                    return [
-                        WriteResult(
-                            False,
-                            op,
-                            getattr(w, "token", None),
-                            code=WriteError.INTERNAL,
-                            error="interrupted (Ctrl-C): not written",
-                        )
-                        for w in writes
-                    ]
                 session.stop.writes_started = True
                 if settings.before_write and _key not in backed_up and writes:
                     backed_up.add(_key)
@@ -324,6 +358,7 @@ def summarize(
         counts = result.report.counts()
     applied = 0 if dry_run else counts.get("applied", 0) + counts.get("unchanged", 0)
     failed = 0 if dry_run else counts.get("failed", 0)
+    unknown = 0 if dry_run else counts.get("unknown", 0)
     acted = {(a.provider, ref_id(a.ref)) for a in plan.actions}
     held = {
         (s.provider, ref_id(s.ref))
@@ -340,9 +375,11 @@ def summarize(
         "run_id": run_id,
         "profile": profile,
         "dry_run": dry_run,
+        "status": result.run.status if result is not None else "ok",
         "planned": planned,
         "applied": applied,
         "failed": failed,
+        "unknown": unknown,
         "skipped": len(held) + late_skips,
         "unchanged": len(unchanged - acted - held),
         "duration_s": round(duration_s, 3),

@@ -1,6 +1,16 @@
-"""Apply: execute a plan's writes, safely, and journal every one.
+"""Apply: execute a plan's writes, safely, and journal every one — ahead of time.
 
 - A guarded plan is refused unless forced; a subset of action ids can be applied.
+- The journal is written ahead: before each batch is sent, its intents (ref, fields,
+  before values) are committed as ``pending``; after the provider answered they are
+  rewritten as ``applied``/``failed``/``unknown``. A process killed in between leaves
+  ``pending`` rows that `bridge.reconcile` settles by re-reading their refs, so no
+  change on a target is ever without a journal row.
+- A write whose answer was lost (the provider raised, or answered ``TRANSIENT``/
+  ``INTERNAL`` after the retries) is ``unknown``; the *confirm* step re-reads it at
+  once and settles it (`reconcile.resolve`). A write the provider declares
+  unrepeatable (`provider.semantics`, e.g. a play-history append) is never retried
+  after a lost answer in the same breath: a later run re-reads before sending it.
 - Before writing, each record action's recorded `before` is compared with a fresh
   read: a stale action is skipped with the reason (the next plan re-decides it), one
   whose `after` is already in place is recorded as ``unchanged``. An event append
@@ -11,11 +21,15 @@
   re-reads the record and retries once with the fresh revision if the fields the
   action overwrites are unchanged; NOT_FOUND, INVALID, UNSUPPORTED and INTERNAL are
   recorded and the run continues; AUTH stops all writes to that provider.
+- A stop request (Ctrl-C, SIGTERM, a service shutting down) is honoured between
+  batches: the rest is journaled ``skipped`` and the report says it was interrupted.
+  A cancellation or interrupt *during* a batch marks its intents ``unknown``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +38,7 @@ from anibridge.bridge.codec import encode_fields, encode_value, ref_id, ref_to_j
 from anibridge.bridge.model import Action, GuardError, Plan
 from anibridge.bridge.stores import JournalEntry, JournalStore
 from anibridge.dates import utcnow
+from anibridge.faults import checkpoint
 from anibridge.provider.base import (
     AppendEvent,
     DeleteEvent,
@@ -40,12 +55,16 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.semantics import write_semantics
 
 __all__ = ["ApplyReport", "Outcome", "apply_plan"]
 
 type Sleep = Callable[[float], Awaitable[None]]
 
 _RETRY = frozenset({WriteError.RATE_LIMITED, WriteError.TRANSIENT})
+# Answers that do not say whether the write landed.
+_UNCLEAR = frozenset({WriteError.TRANSIENT, WriteError.INTERNAL})
+INTERRUPTED = "interrupted before it was sent: not written"
 _RECORD_OPS = frozenset({WriteOp.UPSERT_RECORD, WriteOp.DELETE_RECORD})
 
 
@@ -54,7 +73,7 @@ class Outcome:
     """What happened to one action."""
 
     action: Action
-    outcome: str = "pending"  # applied | unchanged | stale | failed | skipped
+    outcome: str = "pending"  # applied|unchanged|stale|failed|skipped|unknown
     code: WriteError | None = None
     error: str | None = None
     attempts: int = 0
@@ -74,6 +93,7 @@ class ApplyReport:
     run_id: str
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     stopped: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
 
     @property
     def succeeded(self) -> list[Action]:
@@ -182,6 +202,7 @@ class _Applier:
         backoff: float,
         batch_size: int,
         undoes: Mapping[str, str],
+        stop: Callable[[], bool],
     ) -> None:
         self.report = ApplyReport(run_id)
         self.providers = providers
@@ -191,6 +212,7 @@ class _Applier:
         self.backoff = backoff
         self.batch_size = batch_size
         self.undoes = undoes
+        self.stop = stop
 
     def now(self) -> str:
         return utcnow().isoformat()
@@ -201,35 +223,34 @@ class _Applier:
         o.outcome, o.code, o.error = outcome, code, error
         o.finished_at = self.now()
 
+    def entry(self, o: Outcome) -> JournalEntry:
+        a = o.action
+        return JournalEntry(
+            run_id=self.report.run_id,
+            action_id=a.id,
+            provider=a.provider,
+            ref=ref_to_json(a.ref),
+            op=a.op.value,
+            kind=a.kind,
+            before=encode_fields(a.before),
+            after=encode_fields(a.after),
+            clear=sorted(f.value for f in a.clear),
+            at=a.at.isoformat() if a.at else None,
+            outcome=o.outcome,
+            error_code=o.code.value if o.code else None,
+            error_text=o.error,
+            started_at=o.started_at,
+            finished_at=o.finished_at,
+            link=a.link,
+            created=a.created,
+            reason=a.reason,
+            attempts=o.attempts,
+            undoes=self.undoes.get(a.id),
+        )
+
     def journal_rows(self, outcomes: Sequence[Outcome]) -> None:
-        rows = []
-        for o in outcomes:
-            a = o.action
-            rows.append(
-                JournalEntry(
-                    run_id=self.report.run_id,
-                    action_id=a.id,
-                    provider=a.provider,
-                    ref=ref_to_json(a.ref),
-                    op=a.op.value,
-                    kind=a.kind,
-                    before=encode_fields(a.before),
-                    after=encode_fields(a.after),
-                    clear=sorted(f.value for f in a.clear),
-                    at=a.at.isoformat() if a.at else None,
-                    outcome=o.outcome,
-                    error_code=o.code.value if o.code else None,
-                    error_text=o.error,
-                    started_at=o.started_at,
-                    finished_at=o.finished_at,
-                    link=a.link,
-                    created=a.created,
-                    reason=a.reason,
-                    attempts=o.attempts,
-                    undoes=self.undoes.get(a.id),
-                )
-            )
-        self.journal.record(rows)
+        if outcomes:
+            self.journal.record([self.entry(o) for o in outcomes])
 
     async def provider_actions(self, name: str, actions: list[Action]) -> None:
         provider = self.providers.get(name)
@@ -268,17 +289,68 @@ class _Applier:
         size = _batch_size(provider, self.batch_size)
         for i in range(0, len(ready), size):
             batch = ready[i : i + size]
-            if name in self.report.stopped:
+            if name in self.report.stopped or self.stop():
+                why = self.report.stopped.get(name)
+                self.report.interrupted |= why is None
                 for o, _ in batch:
-                    self.finish(
-                        o, "skipped", WriteError.AUTH, self.report.stopped[name]
-                    )
+                    if why is None:
+                        self.finish(o, "skipped", None, INTERRUPTED)
+                    else:
+                        self.finish(o, "skipped", WriteError.AUTH, why)
                 self.journal_rows([o for o, _ in batch])
                 continue
-            await self.batch(name, provider, batch)
-            self.journal_rows([o for o, _ in batch])
+            await self.write_ahead(name, provider, batch)
         done = {id(o) for o, _ in ready}
         self.journal_rows([o for o in outcomes if id(o) not in done])
+
+    async def write_ahead(
+        self, name: str, provider: Provider, batch: list[tuple[Outcome, str | None]]
+    ) -> None:
+        """Intents committed, then the write, then the outcomes (with confirm)."""
+        outs = [o for o, _ in batch]
+        sent_at = self.now()
+        for o in outs:
+            o.outcome, o.started_at = "pending", sent_at
+        self.journal_rows(outs)
+        checkpoint("journal.intent")
+        try:
+            await self.batch(name, provider, batch)
+        except BaseException:
+            # Cancelled or interrupted while the provider had the batch: whether
+            # it landed is unknown until the next start re-reads it.
+            for o in outs:
+                if o.outcome == "pending":
+                    self.finish(
+                        o, "unknown", None, "interrupted before the answer arrived"
+                    )
+            # If even that fails, the next start reconciles the pending rows.
+            with contextlib.suppress(Exception):
+                self.journal_rows(outs)
+            raise
+        checkpoint("write.answered")
+        unclear = [o for o in outs if o.outcome == "unknown"]
+        if unclear:
+            await self.confirm(provider, unclear)
+        self.journal_rows(outs)
+        checkpoint("journal.outcome")
+
+    async def confirm(self, provider: Provider, outs: list[Outcome]) -> None:
+        """Settle writes whose answer was lost by re-reading them now."""
+        from anibridge.bridge.reconcile import resolve
+
+        try:
+            found = await resolve(provider, [self.entry(o) for o in outs])
+        except Exception:  # unreadable now: the next start reconciles it
+            return
+        for o in outs:
+            res = found.get((self.report.run_id, o.action.id))
+            if res is None or res.outcome == "unknown":
+                if res is not None:
+                    o.error = f"{o.error or 'no answer'}; {res.detail}"
+                continue
+            code = None if res.outcome == "applied" else o.code
+            detail = None if res.outcome == "applied" else o.error or res.detail
+            self.finish(o, res.outcome, code, detail)
 
     async def send(
         self, name: str, provider: Provider, items: list[tuple[Outcome, str | None]]
@@ -307,7 +379,7 @@ class _Applier:
                 o.attempts += 1
             try:
                 got = list(await getattr(provider, call)(writes))
-            except Exception as exc:  # a provider broke its contract: record it
+            except Exception as exc:  # no answer: whether it landed is unknown
                 got = [
                     WriteResult(False, o.action.op, code=WriteError.INTERNAL,
                                 error=f"{type(exc).__name__}: {exc}")
@@ -329,13 +401,19 @@ class _Applier:
         pending = batch
         conflicted: set[int] = set()
         attempt = 0
+        semantics = write_semantics(provider)
         while pending:
             results = await self.send(name, provider, pending)
             retry: list[tuple[Outcome, str | None]] = []
             for (o, rev), r in zip(pending, results, strict=True):
+                repeatable = semantics.repeatable(o.action.op)
                 if r.ok:
                     self.finish(o, "applied")
-                elif r.code in _RETRY and attempt < self.retries:
+                elif (
+                    r.code in _RETRY
+                    and attempt < self.retries
+                    and (repeatable or r.code is WriteError.RATE_LIMITED)
+                ):
                     retry.append((o, rev))
                 elif r.code is WriteError.CONFLICT and id(o) not in conflicted:
                     conflicted.add(id(o))
@@ -349,8 +427,10 @@ class _Applier:
                 elif r.code is WriteError.AUTH:
                     self.report.stopped[name] = r.error or f"{name}: authentication"
                     self.finish(o, "failed", r.code, r.error)
+                elif r.code is None or r.code in _UNCLEAR:
+                    self.finish(o, "unknown", r.code or WriteError.INTERNAL, r.error)
                 else:
-                    self.finish(o, "failed", r.code or WriteError.INTERNAL, r.error)
+                    self.finish(o, "failed", r.code, r.error)
             if not retry:
                 return
             if name in self.report.stopped:
@@ -377,6 +457,7 @@ async def apply_plan(
     backoff: float = 1.0,
     batch_size: int = 50,
     undoes: Mapping[str, str] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> ApplyReport:
     """Execute a plan (or the approved subset of it) and journal every action.
 
@@ -393,6 +474,8 @@ async def apply_plan(
         batch_size: Writes per provider call (a provider's ``write_batch_size``
             config wins).
         undoes: Action id → the action id it reverts (undo runs).
+        stop: Asked before each batch; True skips the rest (journaled as not
+            written) and marks the report interrupted.
 
     Returns:
         The outcome of every action.
@@ -405,8 +488,9 @@ async def apply_plan(
     if only is not None:
         plan = plan.subset(frozenset(only))
     applier = _Applier(
-        run_id, providers, journal, sleep, retries, backoff, batch_size, undoes or {}
-    )
+        run_id, providers, journal, sleep, retries, backoff, batch_size,
+        undoes or {}, stop or (lambda: False),
+    )  # fmt: skip
     by_provider: dict[str, list[Action]] = {}
     for a in plan.actions:
         by_provider.setdefault(a.provider, []).append(a)

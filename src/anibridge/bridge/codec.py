@@ -34,6 +34,7 @@ __all__ = [
     "ref_from_json",
     "ref_id",
     "ref_to_json",
+    "same_value",
 ]
 
 type JSON = bool | int | float | str | list[JSON] | dict[str, JSON] | None
@@ -123,6 +124,19 @@ def decode_value(field: RecordField, data: Any) -> Value:
     if isinstance(data, (str, int, float, bool)):
         return data
     raise ValueError(f"bad JSON for {field.value}: {data!r}")
+
+
+def same_value(field: RecordField, a: Any, b: Any) -> bool:
+    """Whether two values of `field` are the same state (None = unset).
+
+    Progress compares its position only: the total and unit are media metadata a
+    provider may learn or drop between reads, not something a write set.
+    """
+    if a is None or b is None:
+        return a is None and b is None
+    if field is RecordField.PROGRESS:
+        return getattr(a, "current", a) == getattr(b, "current", b)
+    return encode_value(field, a) == encode_value(field, b)
 
 
 def encode_fields(values: Mapping[RecordField, Value]) -> dict[str, JSON]:

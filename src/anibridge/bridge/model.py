@@ -216,6 +216,7 @@ class SkipReason(StrEnum):
     STALE = "stale"
     CONFLICT = "conflict"
     DELETES_OFF = "deletes-off"  # a removal held: neither propagated nor reverted
+    UNCONFIRMED = "unconfirmed"  # an earlier write's answer never arrived: wait
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,11 @@ Keys:
   its pseudo-field ``@entry`` (source_value = source anchor key, target_value =
   target ref id) records that the pair was in sync, so a later absence on one side
   is a deletion rather than "never seen".
-- the *journal* has one row per attempted action per run (retries update the row).
+- the *journal* is written ahead: a row per action is committed as ``pending``
+  (the intent: ref, fields, before values) before the provider is called, and
+  rewritten with the outcome (``applied``, ``failed``, ``unknown`` …) after it
+  answered (retries update the row). Rows still ``pending`` or ``unknown`` are
+  *unresolved*: `bridge.reconcile` settles them by re-reading their refs.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from anibridge.bridge.codec import ref_from_json
 from anibridge.bridge.codec import ref_id as codec_ref_id
 
 __all__ = [
+    "UNRESOLVED",
     "Baseline",
     "BaselineStore",
     "CursorStore",
@@ -45,6 +50,13 @@ __all__ = [
     "RunStore",
     "Stores",
 ]
+
+
+# Journal outcomes whose effect on the target is not known yet.
+UNRESOLVED = ("pending", "unknown")
+# Append outcomes that mean "this play may be on the target": never send it again
+# before a re-read has settled the row.
+_SENT = ("applied", "pending", "unknown")
 
 
 def link_id(
@@ -142,10 +154,11 @@ class RunRecord:
     started_at: str
     kind: str = "sync"  # sync | dry_run | undo
     finished_at: str | None = None
-    status: str = "running"  # running | ok | partial | failed | refused
+    status: str = "running"  # running | ok | partial | failed | refused | interrupted
     plan_id: str | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    owner: str = ""  # "pid N on HOST": the process that ran it
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +176,9 @@ class JournalEntry:
         after: Values written.
         clear: Fields cleared.
         at: Event time (ISO) for event ops; reused verbatim on retries.
-        outcome: ``applied``, ``failed``, ``skipped``, ``stale`` or ``undone``.
+        outcome: ``pending`` (intent committed, no answer yet), ``applied``,
+            ``unchanged``, ``stale``, ``skipped``, ``failed`` or ``unknown`` (the
+            answer never arrived; settled by `bridge.reconcile`).
         error_code: `WriteError` value on failure.
         error_text: Human detail on failure or skip.
         started_at: ISO timestamp the write was first attempted.
@@ -273,6 +288,17 @@ class RunStore(Protocol):
         """Most recent runs first."""
         ...
 
+    def interrupt_stale(self, profile: str, *, now: str, error: str) -> list[str]:
+        """Mark the profile's runs still ``running`` as ``interrupted``.
+
+        Only called by the holder of the profile lock: nobody else can be running
+        the profile, so a ``running`` row belongs to a process that is gone.
+
+        Returns:
+            The ids of the runs marked.
+        """
+        ...
+
 
 @runtime_checkable
 class JournalStore(Protocol):
@@ -291,7 +317,15 @@ class JournalStore(Protocol):
         ...
 
     def event_sent(self, provider: str, ref_id: str, kind: str, at: str) -> bool:
-        """Whether an append of this exact event was already applied."""
+        """Whether an append of this exact event was applied or may have been.
+
+        True for ``applied`` rows and for unresolved (``pending``/``unknown``) ones:
+        a play whose answer never arrived is not sent again before a re-read.
+        """
+        ...
+
+    def unresolved(self, profile: str) -> list[JournalEntry]:
+        """The profile's ``pending``/``unknown`` rows, oldest first."""
         ...
 
 
@@ -439,6 +473,19 @@ class MemoryStores:
         mine.sort(key=lambda r: r.started_at, reverse=True)
         return mine[:limit]
 
+    def interrupt_stale(self, profile: str, *, now: str, error: str) -> list[str]:
+        """See `RunStore.interrupt_stale`."""
+        stale = [
+            r
+            for r in self._runs.values()
+            if r.profile == profile and r.status == "running"
+        ]
+        for r in stale:
+            self._runs[r.id] = replace(
+                r, status="interrupted", finished_at=now, error=r.error or error
+            )
+        return [r.id for r in stale]
+
     # journal
     def record(self, entries: Iterable[JournalEntry]) -> None:
         """See `JournalStore.record`."""
@@ -458,12 +505,21 @@ class MemoryStores:
         return any(
             e.provider == provider
             and e.op == "append_event"
-            and e.outcome == "applied"
+            and e.outcome in _SENT
             and e.kind == kind
             and e.at == at
             and codec_ref_id(ref_from_json(e.ref)) == ref_id
             for e in self._journal.values()
         )
+
+    def unresolved(self, profile: str) -> list[JournalEntry]:
+        """See `JournalStore.unresolved`."""
+        mine = {r.id for r in self._runs.values() if r.profile == profile}
+        return [
+            e
+            for (run, _), e in self._journal.items()
+            if run in mine and e.outcome in UNRESOLVED
+        ]
 
     # cursors
     def cursor(self, profile: str, provider: str) -> str | None:

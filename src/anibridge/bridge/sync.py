@@ -1,15 +1,24 @@
 """One sync run: collect → identify → plan → (dry run stops) → apply → remember.
 
-`run_sync` is what the CLI, the scheduler and the web call. It reads every provider
-once, identifies and plans each configured pair (one-way or two-way), refuses guarded
-plans unless forced, applies (all actions or approved ids), and then — only for what
-succeeded — stores baselines, identity links and the run record. `undo_run` reverts a
-run or one action through `undo.plan_undo`.
+`run_sync` is what the CLI, the scheduler and the web call (through
+`anibridge.app.lifecycle`, which takes the profile lock and reconciles the journal
+first). It reads every provider once, identifies and plans each configured pair
+(one-way or two-way), refuses guarded plans unless forced, applies (all actions or
+approved ids), and then — only for what succeeded — stores baselines, identity links
+and the run record. `undo_run` reverts a run or one action through `undo.plan_undo`.
+
+Every run ends in a state: ``ok``, ``partial``, ``failed``, ``refused`` or
+``interrupted`` — a stop request honoured between batches, a cancelled task, Ctrl-C
+or SIGTERM (any `BaseException` that is not an error). A run killed outright stays
+``running`` until the next holder of the profile lock marks it ``interrupted``
+(`RunStore.interrupt_stale`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,7 +28,14 @@ from anibridge.bridge.apply import ApplyReport, Sleep, apply_plan
 from anibridge.bridge.codec import encode_value
 from anibridge.bridge.collect import changes_since, collect, fetch_anchors
 from anibridge.bridge.identity import EdgeIndex, Identity, cached_targets, identify
-from anibridge.bridge.model import Direction, GuardError, Plan, Policy, Snapshot
+from anibridge.bridge.model import (
+    Direction,
+    GuardError,
+    Plan,
+    Policy,
+    SkipReason,
+    Snapshot,
+)
 from anibridge.bridge.pause_gc import freeze_collected, thaw
 from anibridge.bridge.plan import ENTRY, make_plan
 from anibridge.bridge.stores import Baseline, RunRecord, Stores, link_id
@@ -33,7 +49,28 @@ from anibridge.provider.base import (
     WriteOp,
 )
 
-__all__ = ["Pair", "SyncResult", "run_sync", "undo_run"]
+__all__ = ["Pair", "SyncResult", "run_owner", "run_sync", "undo_run"]
+
+
+def run_owner() -> str:
+    """Who runs a run: ``pid N on HOST`` (shown when it is left interrupted)."""
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _status(counts: Mapping[str, int], missing: int, interrupted: bool) -> str:
+    if interrupted:
+        return "interrupted"
+    bad = counts.get("failed", 0) + counts.get("skipped", 0) + counts.get("unknown", 0)
+    return "partial" if bad + missing else "ok"
+
+
+def _ended(run: RunRecord, exc: BaseException) -> RunRecord:
+    """The final record of a run that `exc` ended."""
+    if isinstance(exc, Exception):
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    else:  # cancelled, Ctrl-C, SIGTERM, exit: not a failure of the run itself
+        status, error = "interrupted", f"interrupted ({type(exc).__name__})"
+    return replace(run, finished_at=utcnow().isoformat(), status=status, error=error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +231,7 @@ async def run_sync(
     snapshots: Mapping[str, Snapshot] | None = None,
     on_plan: Callable[[Plan], Any] | None = None,
     incremental: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> SyncResult:
     """Run one sync of a profile.
 
@@ -212,6 +250,8 @@ async def run_sync(
         incremental: Re-read only anchors a one-way source's change feed touched
             since the stored cursor (full read when there is none). Cursors are
             stored after apply, and not for a source whose writes failed.
+        stop: Asked before each write batch; True ends the run ``interrupted``
+            after the batch in flight (the rest is journaled as not written).
 
     Returns:
         The run record, the plan, and the apply report (None for dry runs).
@@ -223,25 +263,22 @@ async def run_sync(
     run_id = run_id or uuid.uuid4().hex
     started = utcnow().isoformat()
     run = RunRecord(
-        run_id, policy.profile, started, kind="dry_run" if dry_run else "sync"
+        run_id,
+        policy.profile,
+        started,
+        kind="dry_run" if dry_run else "sync",
+        owner=run_owner(),
     )
     stores.runs.start_run(run)
     try:
         return await _execute(
             run, providers, pairs, policy, stores, index, dry_run, only, sleep,
-            snapshots, on_plan, incremental,
+            snapshots, on_plan, incremental, stop,
         )  # fmt: skip
     except GuardError:
         raise  # recorded as refused
-    except Exception as exc:
-        stores.runs.finish_run(
-            replace(
-                run,
-                finished_at=utcnow().isoformat(),
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-            )
-        )
+    except BaseException as exc:
+        stores.runs.finish_run(_ended(run, exc))
         raise
     finally:
         thaw()
@@ -260,6 +297,7 @@ async def _execute(
     snapshots: Mapping[str, Snapshot] | None,
     on_plan: Callable[[Plan], Any] | None,
     incremental: bool,
+    stop: Callable[[], bool] | None,
 ) -> SyncResult:
     run_id, started = run.id, run.started_at
     snaps: dict[str, Snapshot] = dict(snapshots or {})
@@ -340,8 +378,9 @@ async def _execute(
         missing = sorted(set(only) - known)
         only = [i for i in only if i in known]
     report = await apply_plan(
-        plan, providers, journal, run_id=run_id, only=only, force=True, sleep=sleep
-    )
+        plan, providers, journal, run_id=run_id, only=only, force=True, sleep=sleep,
+        stop=stop,
+    )  # fmt: skip
     now = utcnow().isoformat()
     stores.baselines.put_baselines(_baselines_after(plan, report, policy.profile, now))
     failed_sources = {o.action.source for o in report.outcomes.values() if not o.ok}
@@ -351,11 +390,10 @@ async def _execute(
         if key not in failed_sources:  # a failed write is retried from the old cursor
             stores.cursors.set_cursor(policy.profile, key, cursor)
     counts = report.counts()
-    failed = counts.get("failed", 0) + counts.get("skipped", 0) + len(missing)
     run = replace(
         run,
         finished_at=now,
-        status="ok" if not failed else "partial",
+        status=_status(counts, len(missing), report.interrupted),
         plan_id=plan.id,
         summary={
             "planned": len(plan.actions),
@@ -377,8 +415,14 @@ async def undo_run(
     action_id: str | None = None,
     dry_run: bool = False,
     sleep: Sleep = asyncio.sleep,
+    stop: Callable[[], bool] | None = None,
 ) -> SyncResult:
     """Revert a whole run, or one action, by applying the inverse of its journal.
+
+    Works from the journal's intents, so it is exact for finished, failed and
+    interrupted runs alike — once `reconcile` has settled rows whose answer never
+    arrived (the lifecycle does that first). Rows still unsettled are refused and
+    reported, never guessed.
 
     Args:
         providers: Provider instances by key.
@@ -388,6 +432,7 @@ async def undo_run(
         action_id: Or one action (its latest applied journal row).
         dry_run: Plan the undo only.
         sleep: Backoff sleep.
+        stop: Asked before each write batch (see `run_sync`).
 
     Returns:
         The undo run, its plan and report.
@@ -407,20 +452,33 @@ async def undo_run(
         raise ValueError(f"nothing in the journal for {run_id or action_id!r}")
     plan, undoes = await plan_undo(entries, providers, profile=profile)
     new_id = uuid.uuid4().hex
-    run = RunRecord(new_id, profile, utcnow().isoformat(), kind="undo", plan_id=plan.id)
+    run = RunRecord(
+        new_id,
+        profile,
+        utcnow().isoformat(),
+        kind="undo",
+        plan_id=plan.id,
+        owner=run_owner(),
+    )
     stores.runs.start_run(run)
     if dry_run:
         stores.runs.finish_run(replace(run, status="ok", finished_at=run.started_at))
         return SyncResult(run, plan)
-    report = await apply_plan(
-        plan, providers, stores.journal, run_id=new_id, sleep=sleep, undoes=undoes
-    )
-    _rebase_after_undo(stores, profile, providers, entries, undoes, report)
+    try:
+        report = await apply_plan(
+            plan, providers, stores.journal, run_id=new_id, sleep=sleep,
+            undoes=undoes, stop=stop,
+        )  # fmt: skip
+        _rebase_after_undo(stores, profile, providers, entries, undoes, report)
+    except BaseException as exc:
+        stores.runs.finish_run(_ended(run, exc))
+        raise
     counts = report.counts()
+    unsettled = sum(1 for s in plan.skipped if s.reason is SkipReason.UNCONFIRMED)
     run = replace(
         run,
         finished_at=utcnow().isoformat(),
-        status="ok" if not counts.get("failed") else "partial",
+        status=_status(counts, unsettled, report.interrupted),
         summary={"reverts": run_id or action_id, **counts},
     )
     stores.runs.finish_run(run)

@@ -1,14 +1,16 @@
 """Undo a run (or one action) by planning the inverse of its journal.
 
-Undo restores; it is not a new destructive decision. For every applied action the
-inverse is planned against the target's *current* state: fields that changed since the
-run are refused (someone else's newer data wins), an entry the run created is removed
-again, a deleted entry is re-created from its journaled values, and an appended play is
-deleted where the provider can delete events. An entry the run created is never
-removed while it holds a value the run did not write (a rating or notes added since):
-that is refused and reported with the field names, the rest of the run is reverted.
-The inverse is an ordinary `Plan`, so it can be previewed, partially approved and
-applied with the same safety checks.
+Undo works from the journal's intents and restores; it is not a new destructive
+decision. Rows a re-read could not settle yet (``pending``/``unknown``, see
+`bridge.reconcile`) are refused with the reason, never guessed. For every applied
+action the inverse is planned against the target's *current* state: fields that
+changed since the run are refused (someone else's newer data wins), an entry the run
+created is removed again, a deleted entry is re-created from its journaled values,
+and an appended play is deleted where the provider can delete events. An entry the
+run created is never removed while it holds a value the run did not write (a rating
+or notes added since): that is refused and reported with the field names, the rest
+of the run is reverted. The inverse is an ordinary `Plan`, so it can be previewed,
+partially approved and applied with the same safety checks.
 """
 
 from __future__ import annotations
@@ -17,21 +19,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from anibridge.bridge.apply import read_records
-from anibridge.bridge.codec import decode_fields, encode_value, ref_from_json, ref_id
+from anibridge.bridge.codec import decode_fields, ref_from_json, ref_id, same_value
 from anibridge.bridge.model import Action, Plan, Skip, SkipReason
-from anibridge.bridge.stores import JournalEntry
+from anibridge.bridge.stores import UNRESOLVED, JournalEntry
 from anibridge.dates import parse_iso
 from anibridge.provider.base import Provider, RecordField, WriteOp
 
 __all__ = ["plan_undo"]
-
-
-def _same(f: RecordField, a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    if f is RecordField.PROGRESS:  # total/unit may be media metadata, not state
-        return getattr(a, "current", a) == getattr(b, "current", b)
-    return encode_value(f, a) == encode_value(f, b)
 
 
 def _not_written(
@@ -69,6 +63,13 @@ async def plan_undo(
     actions: list[Action] = []
     skips: list[Skip] = []
     undoes: dict[str, str] = {}
+    for e in entries:
+        if e.outcome in UNRESOLVED:  # reconcile could not settle it (yet)
+            skips.append(
+                Skip(e.provider, ref_from_json(e.ref), None, SkipReason.UNCONFIRMED,
+                     "whether this write landed is not known yet "
+                     f"({e.error_text or 'no answer'}); undo it again later")
+            )  # fmt: skip
     applied = [e for e in entries if e.outcome == "applied"]
     by_provider: dict[str, list[JournalEntry]] = {}
     for e in reversed(applied):
@@ -131,7 +132,7 @@ def _invert(
             name, WriteOp.UPSERT_RECORD, ref, e.kind, after=before, reason=why,
             created=True,
         ), None  # fmt: skip
-    changed = [f for f, v in after.items() if not _same(f, now.get(f), v)]
+    changed = [f for f, v in after.items() if not same_value(f, now.get(f), v)]
     changed += [f for f in cleared if f in now]
     if e.created:
         foreign = _not_written(now, after)

@@ -15,11 +15,15 @@ from anibridge.store.engine import (
     head_revision,
     migrate,
 )
+from anibridge.store.lock import LockHolder, ProfileBusy, ProfileLock
 from anibridge.store.sql import BackupEntry, SqlStore
 from anibridge.store.tokens import SecretKeyError, TokenStore, load_secret_key
 
 __all__ = [
     "BackupEntry",
+    "LockHolder",
+    "ProfileBusy",
+    "ProfileLock",
     "SecretKeyError",
     "SqlStore",
     "StoreError",

@@ -18,6 +18,7 @@ __all__ = [
     "metadata",
     "overrides",
     "pins",
+    "profile_locks",
     "runs",
     "tokens",
 ]
@@ -76,7 +77,9 @@ runs = sa.Table(
     sa.Column("plan_id", sa.String(64), nullable=True),
     sa.Column("summary", sa.JSON, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+    sa.Column("owner", sa.String(300), nullable=True),
     sa.Index("ix_runs_profile_started", "profile", "started_at"),
+    sa.Index("ix_runs_profile_status", "profile", "status"),
 )
 
 journal = sa.Table(
@@ -107,6 +110,7 @@ journal = sa.Table(
     sa.UniqueConstraint("run_id", "action_id", name="uq_journal_run_action"),
     sa.Index("ix_journal_action", "action_id"),
     sa.Index("ix_journal_event", "provider", "op", "at"),
+    sa.Index("ix_journal_outcome", "outcome"),
 )
 
 cursors = sa.Table(
@@ -146,4 +150,14 @@ tokens = sa.Table(
     sa.Column("key", sa.String(300), primary_key=True),
     sa.Column("ciphertext", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+profile_locks = sa.Table(
+    "profile_locks",
+    metadata,
+    sa.Column("profile", sa.String(200), primary_key=True),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("host", sa.String(300), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("purpose", sa.String(200), nullable=False),
 )

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from anibridge.bridge.codec import ref_from_json, ref_id
 from anibridge.bridge.stores import (
+    UNRESOLVED,
     Baseline,
     JournalEntry,
     Link,
@@ -29,6 +30,7 @@ from anibridge.bridge.stores import (
 )
 from anibridge.store import schema as t
 from anibridge.store.engine import create_store_engine, migrate
+from anibridge.store.lock import ProfileLock, profile_lock
 
 __all__ = ["BackupEntry", "SqlStore"]
 
@@ -77,6 +79,10 @@ class SqlStore:
     def bundle(self) -> Stores:
         """This store as the engine's `Stores` bundle."""
         return Stores(self, self, self, self, self, self)
+
+    def profile_lock(self, profile: str, *, purpose: str = "") -> ProfileLock:
+        """The cross-process lock of one profile (see `anibridge.store.lock`)."""
+        return profile_lock(self.engine, profile, purpose=purpose)
 
     # --- helpers -------------------------------------------------------------
 
@@ -312,6 +318,7 @@ class SqlStore:
             "plan_id": run.plan_id,
             "summary": dict(run.summary),
             "error": run.error,
+            "owner": run.owner or None,
         }
 
     @staticmethod
@@ -326,6 +333,7 @@ class SqlStore:
             plan_id=row["plan_id"],
             summary=row["summary"] or {},
             error=row["error"],
+            owner=row["owner"] or "",
         )
 
     def start_run(self, run: RunRecord) -> None:
@@ -358,6 +366,31 @@ class SqlStore:
         )
         with self.engine.connect() as conn:
             return [self._run(r) for r in conn.execute(query).mappings().all()]
+
+    def interrupt_stale(self, profile: str, *, now: str, error: str) -> list[str]:
+        """See `RunStore.interrupt_stale`."""
+        where = sa.and_(t.runs.c.profile == profile, t.runs.c.status == "running")
+        with self.engine.begin() as conn:
+            ids = list(conn.execute(sa.select(t.runs.c.id).where(where)).scalars())
+            if ids:
+                conn.execute(
+                    t.runs.update()
+                    .where(where)
+                    .values(
+                        status="interrupted",
+                        finished_at=now,
+                        error=sa.func.coalesce(t.runs.c.error, error),
+                    )
+                )
+        return ids
+
+    def running_profiles(self) -> list[str]:
+        """Profiles with a run still marked ``running`` (live or left by a crash)."""
+        query = (
+            sa.select(t.runs.c.profile).where(t.runs.c.status == "running").distinct()
+        )
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(query).scalars())
 
     def all_runs(self, limit: int = 50) -> list[RunRecord]:
         """Most recent runs of every profile (for `anibridge history`)."""
@@ -461,7 +494,7 @@ class SqlStore:
             .where(
                 t.journal.c.provider == provider,
                 t.journal.c.op == "append_event",
-                t.journal.c.outcome == "applied",
+                t.journal.c.outcome.in_(("applied", *UNRESOLVED)),
                 t.journal.c.kind == kind,
                 t.journal.c.at == at,
                 t.journal.c.ref_id == ref_id,
@@ -469,6 +502,17 @@ class SqlStore:
         )
         with self.engine.connect() as conn:
             return bool(conn.execute(query).scalar_one())
+
+    def unresolved(self, profile: str) -> list[JournalEntry]:
+        """See `JournalStore.unresolved`."""
+        query = (
+            sa.select(t.journal)
+            .join(t.runs, t.runs.c.id == t.journal.c.run_id)
+            .where(t.runs.c.profile == profile, t.journal.c.outcome.in_(UNRESOLVED))
+            .order_by(t.journal.c.seq)
+        )
+        with self.engine.connect() as conn:
+            return [self._entry(r) for r in conn.execute(query).mappings().all()]
 
     # --- CursorStore ---------------------------------------------------------
 

@@ -81,15 +81,18 @@ def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
         "run_id",
         "profile",
         "dry_run",
+        "status",
         "planned",
         "applied",
         "failed",
+        "unknown",
         "skipped",
         "unchanged",
         "duration_s",
     }
     assert summary["planned"] == summary["applied"] > 0
     assert summary["failed"] == 0 and summary["dry_run"] is False
+    assert summary["status"] == "ok" and summary["unknown"] == 0
     before = export_list(tmp_path / "fresh.sqlite", seed=ws / "list.yaml")
     after = export_list(ws / "list.sqlite")
     assert after != before

@@ -4,6 +4,11 @@ Every known failure (bad config, unknown provider, unreadable store, corrupt loc
 file, bad document, missing secret) is printed as one paragraph on stderr naming what
 and where, with exit code 1 and nothing written; `--json` keeps stdout JSON-only.
 
+Exit codes every command shares: 0 done, 1 an error or failed writes, 2 a guard
+refused the plan, 75 the profile is busy (another run holds its lock; the message
+names it), 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a service
+manager stopping it). An interrupted run is recorded as ``interrupted``.
+
 Importing this module stays cheap (typer only): the consoles, the config loader and
 the error classes (which pull in SQLAlchemy, pydantic and the providers) load on first
 use, so `anibridge --help` and light commands never pay for them.
@@ -27,8 +32,13 @@ if TYPE_CHECKING:
     from anibridge.app.runtime import StopFlag
 
 __all__ = [
+    "EXIT_BUSY",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
     "EXPECTED_ERRORS",  # noqa: F822 - created on first use by __getattr__
     "ConfigOption",
+    "Terminated",
+    "WaitOption",
     "err_console",  # noqa: F822 - created on first use by __getattr__
     "expected_errors",
     "fail",
@@ -38,11 +48,27 @@ __all__ = [
     "run_async",
 ]
 
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM asked the command to stop now (not only after the batch)."""
+
+
 ConfigOption = typer.Option(
     None,
     "--config",
     "-c",
     help="Config file (default: $ANIBRIDGE_CONFIG or ./anibridge.yaml).",
+    show_default=False,
+)
+
+WaitOption = typer.Option(
+    None,
+    "--wait",
+    help="Seconds to wait while another run holds the profile (default: lock_wait).",
     show_default=False,
 )
 
@@ -135,37 +161,49 @@ def run_async[T](
 ) -> T:
     """Run a coroutine; known errors exit 1 with their paragraph.
 
-    With `stop`, the first Ctrl-C after writes began lets the batch in flight
-    finish and skips the rest (journaled as not written); before any write, or on a
-    second Ctrl-C, it interrupts at once (nothing half-written: each batch is one
-    transaction on the target).
+    With `stop`, the first Ctrl-C (or SIGTERM) after writes began lets the batch in
+    flight finish and skips the rest (journaled as not written; the run ends
+    ``interrupted``); before any write, or on a second signal, it interrupts at once
+    (the run is still recorded ``interrupted``, and a batch whose answer never
+    arrived is settled by the next start's reconcile).
 
     Raises:
-        typer.Exit: a known error happened (exit 1) or the user interrupted (130).
+        typer.Exit: a known error (1), a busy profile (75), Ctrl-C (130), SIGTERM
+            (143).
     """
     import asyncio
 
     from anibridge.app.cli._common import err_console
+    from anibridge.store import ProfileBusy
 
     errors = expected_errors()
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {
+        signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
 
-    def on_sigint(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
         if stop is not None and stop.writes_started and not stop.requested:
-            stop.requested = True
+            stop.requested, stop.signal = True, name
             err_console.print(
-                "Stopping after the current batch (Ctrl-C again to abort)…",
+                f"{name}: stopping after the current batch (Ctrl-C again to abort)…",
                 style="yellow",
             )
             return
-        raise KeyboardInterrupt
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
-    signal.signal(signal.SIGINT, on_sigint)
+    for signum in previous:
+        signal.signal(signum, on_signal)
     try:
         return asyncio.run(make())  # type: ignore[arg-type]
     except errors as exc:
         raise fail(str(exc)) from None
+    except ProfileBusy as exc:
+        raise fail(str(exc), EXIT_BUSY) from None
+    except Terminated:
+        raise fail("terminated (SIGTERM)", EXIT_TERMINATED) from None
     except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+        raise fail("interrupted", EXIT_INTERRUPTED) from None
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

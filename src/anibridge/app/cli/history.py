@@ -1,4 +1,10 @@
-"""`anibridge history` and `anibridge undo RUN_ID`."""
+"""`anibridge history` and `anibridge undo RUN_ID`.
+
+`history` first marks runs left ``running`` by a process that is gone (their
+profile's lock is free) as ``interrupted``, so it never shows a dead run as live.
+`undo` exits 0 when everything was reverted, 1 when something failed or could not
+be settled yet, 75 when the profile is busy, 130/143 when interrupted.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,16 @@ from typing import TYPE_CHECKING
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import ConfigOption, fail, load, print_json, run_async
+from anibridge.app.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ConfigOption,
+    WaitOption,
+    fail,
+    load,
+    print_json,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from anibridge.app.config import LoadedConfig
@@ -26,6 +41,7 @@ def history(
     from rich.table import Table
 
     from anibridge.app.cli._common import out_console
+    from anibridge.app.lifecycle import mark_stale_runs
     from anibridge.store import SqlStore
 
     loaded = load(config)
@@ -33,6 +49,7 @@ def history(
     async def read() -> list:
         store = SqlStore(loaded.store_url)
         try:
+            mark_stale_runs(store)
             return store.all_runs(limit)
         finally:
             store.close()
@@ -50,6 +67,7 @@ def history(
                     "finished_at": r.finished_at,
                     "summary": dict(r.summary),
                     "error": r.error,
+                    "owner": r.owner,
                 }
                 for r in runs
             ]
@@ -62,11 +80,19 @@ def history(
         summary = ", ".join(
             f"{k}={v}" for k, v in dict(r.summary).items() if not isinstance(v, dict)
         )
-        table.add_row(r.id, r.profile, r.kind, r.status, r.started_at, summary)
+        status = r.status
+        if r.status == "interrupted":
+            status = f"interrupted ({r.owner or 'owner unknown'})"
+        elif r.status == "running":
+            status = f"running ({r.owner or 'owner unknown'})"
+        table.add_row(r.id, r.profile, r.kind, status, r.started_at, summary)
     out_console.print(table)
 
 
-async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
+async def _undo(
+    loaded: LoadedConfig, run_id: str, stop: StopFlag, wait: float | None
+) -> dict:
+    from anibridge.app.cli._common import err_console
     from anibridge.app.runtime import close_session, guard_writes, open_session
     from anibridge.bridge.sync import undo_run
     from anibridge.store import SqlStore
@@ -80,8 +106,10 @@ async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
         raise fail(f"no run {run_id!r} in the store at {loaded.store_url}")
     if run.kind == "dry_run":
         raise fail(f"run {run_id} was a dry run: it wrote nothing, so there is no undo")
-    session = await open_session(loaded, run.profile)
+    session = await open_session(loaded, run.profile, purpose="undo", wait=wait)
     session.stop = stop
+    for note in session.recovery.notes() if session.recovery else ():
+        err_console.print(f"note: {note}", style="yellow", soft_wrap=True)
     try:
         guard_writes(session, run_id=lambda: run_id)
         result = await undo_run(
@@ -89,12 +117,14 @@ async def _undo(loaded: LoadedConfig, run_id: str, stop: StopFlag) -> dict:
             session.store.bundle(),
             profile=run.profile,
             run_id=run_id,
+            stop=stop,
         )
         counts = result.report.counts() if result.report else {}
         return {
             "run_id": result.run.id,
             "undoes": run_id,
             "profile": run.profile,
+            "status": result.run.status,
             "planned": len(result.plan.actions),
             "applied": counts.get("applied", 0) + counts.get("unchanged", 0),
             "failed": counts.get("failed", 0),
@@ -122,6 +152,7 @@ def _refusal(skip: Skip) -> dict:
 def undo(
     run_id: str = typer.Argument(..., help="The run to revert (see `history`)."),
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
+    wait: float | None = WaitOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Revert every write a run made (entries it created are removed again)."""
@@ -131,7 +162,7 @@ def undo(
     loaded = load(config)
     stop = StopFlag()
     try:
-        summary = run_async(lambda: _undo(loaded, run_id, stop), stop=stop)
+        summary = run_async(lambda: _undo(loaded, run_id, stop, wait), stop=stop)
     except ValueError as exc:
         raise fail(str(exc)) from None
     if as_json:
@@ -154,4 +185,9 @@ def undo(
                 highlight=False,
                 soft_wrap=True,
             )
-    raise typer.Exit(1 if summary["failed"] else 0)
+    unsettled = any(r["reason"] == "unconfirmed" for r in summary["refused"])
+    if stop.requested:
+        raise typer.Exit(
+            EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
+        )
+    raise typer.Exit(1 if summary["failed"] or unsettled else 0)

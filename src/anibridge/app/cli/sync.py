@@ -1,8 +1,10 @@
 """`anibridge sync` and `anibridge plan`: run a profile, or preview it.
 
-`sync --json` prints exactly one object: run_id, profile, dry_run, planned, applied,
-failed, skipped, unchanged, duration_s. Exit codes: 0 nothing failed, 1 errors or
-failed actions, 2 a guard refused the plan.
+`sync --json` prints exactly one object: run_id, profile, dry_run, status, planned,
+applied, failed, unknown, skipped, unchanged, duration_s. Exit codes: 0 nothing
+failed, 1 errors or failed/unconfirmed actions, 2 a guard refused the plan, 75 the
+profile is busy (another run holds its lock), 130 interrupted by Ctrl-C, 143 stopped
+by SIGTERM (see `_common`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from anibridge.app.cli import app
-from anibridge.app.cli._common import ConfigOption, load, print_json, run_async
+from anibridge.app.cli._common import (
+    ConfigOption,
+    WaitOption,
+    load,
+    print_json,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from anibridge.app.config import LoadedConfig
@@ -36,6 +44,7 @@ async def execute(
     progress: bool,
     force: bool = False,
     full: bool = True,
+    wait: float | None = None,
 ) -> tuple[dict[str, Any], Plan | None, int]:
     """Run (or dry-run) one profile; returns (summary, plan, exit code).
 
@@ -45,7 +54,7 @@ async def execute(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.text import Text
 
-    from anibridge.app.cli._common import err_console
+    from anibridge.app.cli._common import EXIT_INTERRUPTED, EXIT_TERMINATED, err_console
     from anibridge.app.runtime import (
         close_session,
         commit_cursor,
@@ -60,8 +69,12 @@ async def execute(
     from anibridge.bridge.sync import run_sync
     from anibridge.mappings import LazyIndex, load_index
 
-    session: Session = await open_session(config, profile)
+    session: Session = await open_session(
+        config, profile, purpose="plan" if dry_run else "sync", wait=wait
+    )
     session.stop = stop
+    for note in session.recovery.notes() if session.recovery else ():
+        err_console.print(f"note: {note}", style="yellow", soft_wrap=True)
     run_id = uuid.uuid4().hex
     started = time.monotonic()
     holder: dict[str, Plan] = {}
@@ -142,6 +155,7 @@ async def execute(
                     run_id=run_id,
                     on_plan=on_plan,
                     snapshots=incremental.snapshots or None,
+                    stop=stop,
                 )
             except GuardError as exc:
                 err_console.print(
@@ -157,11 +171,11 @@ async def execute(
             duration_s=time.monotonic() - started,
             run_id=run_id,
         )
-        if code == 0 and summary["failed"]:
+        if code == 0 and (summary["failed"] or summary["unknown"]):
             code = 1
         if stop.requested:
             summary["_interrupted"] = True
-            code = code or 1
+            code = EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
         if code == 0 and not dry_run:
             commit_cursor(session, incremental)
         extra = {
@@ -246,14 +260,27 @@ def print_summary(summary: dict[str, Any]) -> None:
         if summary["dry_run"]
         else f"{summary['applied']} applied"
     )
+    unknown = (
+        f", {summary['unknown']} unconfirmed (the answer never arrived; the next "
+        "run re-reads them before sending anything again)"
+        if summary.get("unknown")
+        else ""
+    )
     out_console.print(
         Text.assemble(
             f"{summary['planned']} planned, ",
             done,
             f", {summary['failed']} failed, {summary['skipped']} skipped, "
-            f"{summary['unchanged']} unchanged in {summary['duration_s']:.2f}s",
+            f"{summary['unchanged']} unchanged{unknown} "
+            f"in {summary['duration_s']:.2f}s",
         )
     )
+    if summary.get("status") == "interrupted":
+        out_console.print(
+            "Interrupted: the rest was not written; run it again to finish (or "
+            "undo this run).",
+            style="yellow",
+        )
     for path in summary.get("_extra", {}).get("backups", []):
         out_console.print(f"Backup before writing: {path}", soft_wrap=True)
 
@@ -271,6 +298,7 @@ def sync(
     ),
     force: bool = typer.Option(False, "--force", help="Override safety guards."),
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
+    wait: float | None = WaitOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Sync a profile: read both sides, plan, back up, write, journal."""
@@ -287,6 +315,7 @@ def sync(
             progress=not as_json,
             force=force,
             full=full,
+            wait=wait,
         ),
         stop=stop,
     )
@@ -303,6 +332,7 @@ def sync(
 def plan(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
+    wait: float | None = WaitOption,
     config: Path | None = ConfigOption,
 ) -> None:
     """Preview what a sync would write (a dry run), as a diff table or JSON."""
@@ -312,7 +342,9 @@ def plan(
     loaded = load(config)
     stop = StopFlag()
     summary, the_plan, code = run_async(
-        lambda: execute(loaded, profile, dry_run=True, stop=stop, progress=False),
+        lambda: execute(
+            loaded, profile, dry_run=True, stop=stop, progress=False, wait=wait
+        ),
         stop=stop,
     )
     if as_json:

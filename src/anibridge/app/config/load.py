@@ -49,6 +49,8 @@ _RESERVED = frozenset(
         "HOME",
         "MAPPINGS_CACHE",  # read by anibridge.mappings.dataset
         "MAPPINGS_URL",
+        "FAULTS",  # read by anibridge.faults (crash tests only)
+        "FAULT_TRACE",
     }
 )
 

@@ -207,6 +207,14 @@ class AppConfig(_Strict):
     store_url: str | None = None
     timezone: str = "UTC"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    lock_wait: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "seconds a run waits for another run of the same profile to finish "
+            "before giving up (exit code 75)"
+        ),
+    )
     backups: BackupSettings = Field(default_factory=BackupSettings)
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     web: WebConfig = Field(default_factory=WebConfig)

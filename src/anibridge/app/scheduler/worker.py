@@ -212,7 +212,9 @@ class ProfileWorker:
             )
         self.runs += 1
         log.log(
-            logging.WARNING if result.status in ("failed", "refused") else logging.INFO,
+            logging.WARNING
+            if result.status in ("failed", "refused", "busy", "interrupted")
+            else logging.INFO,
             "profile %s: %s%s run (%s) → %s %s%s",
             self.profile,
             request.mode.value,

@@ -92,6 +92,9 @@ def create_app(ctx: ServiceContext) -> Starlette:
             ctx.stopping.set()
             ctx.bus.publish("shutdown")
             log.info("stopping: finishing the current batch of each profile")
+            request_stop = getattr(ctx.backend, "request_stop", None)
+            if request_stop is not None:
+                request_stop()
             await ctx.scheduler.stop()
             await ctx.backend.close()
             logging.getLogger("anibridge").removeHandler(ctx.logs)

@@ -2,8 +2,12 @@
 
 Built from a loaded `anibridge.yaml`. Each profile gets its own provider instances,
 policy and pair; runs go through `anibridge.bridge.sync.run_sync` and
-`undo_run`. Runs are serialized per profile by the scheduler's workers, so this class
-never runs two writes on one profile at once.
+`undo_run`. Runs are serialized per profile by the scheduler's workers, and every job
+(sync, apply, undo, retry, restore) runs under the profile's cross-process lock
+through `anibridge.app.lifecycle.profile_job` (lock → runs left by dead processes
+marked interrupted → journal reconciled → the job → unlock), so a CLI run and the
+service never write one profile at once: the later one waits ``lock_wait`` seconds,
+then the job ends ``busy`` naming the holder.
 
 How each request mode reads the providers:
 - full: everything (`collect`).
@@ -43,6 +47,7 @@ from anibridge.app.config import (
     redact,
     validate_config_data,
 )
+from anibridge.app.lifecycle import ProfileBusy, profile_job, release
 from anibridge.app.runtime import (
     Session,
     close_session,
@@ -261,8 +266,13 @@ class EngineBackend:
     async def _open(self, prof: _Profile) -> None:
         prof.thread = _LoopThread(f"anibridge-profile-{prof.name}")
         try:
-            # The CLI's session: providers with the encrypted token store.
-            prof.session = await prof.thread.call(open_session(self.loaded, prof.name))
+            # The CLI's session: providers with the encrypted token store, opened
+            # (and a local file seeded) under the profile lock, which each job
+            # takes again for itself.
+            prof.session = await prof.thread.call(
+                open_session(self.loaded, prof.name, purpose="serve: start")
+            )
+            release(prof.session)
             prof.providers = prof.session.providers
             prof.ready = True
         except Exception as exc:
@@ -270,12 +280,45 @@ class EngineBackend:
             log.error("profile %s cannot start: %s", prof.name, prof.error)
 
     async def _on_profile[T](
-        self, profile: str, make: Callable[[], Coroutine[Any, Any, T]]
+        self,
+        profile: str,
+        make: Callable[[], Coroutine[Any, Any, T]],
+        *,
+        job: str,
     ) -> T:
-        """Run a job coroutine on the profile's own loop thread."""
+        """Run a job on the profile's own loop thread, holding the profile lock.
+
+        Raises:
+            ProfileBusy: another process holds the profile's lock past ``lock_wait``.
+        """
         prof = self._prof(profile)
-        assert prof.thread is not None
-        return await prof.thread.call(make())
+        assert prof.thread is not None and prof.session is not None
+        session = prof.session
+
+        async def locked() -> T:
+            async with profile_job(session, purpose=f"serve: {job}"):
+                return await make()
+
+        return await prof.thread.call(locked())
+
+    async def _job(
+        self,
+        profile: str,
+        make: Callable[[], Coroutine[Any, Any, Any]],
+        *,
+        job: str,
+    ) -> Any:
+        """`_on_profile` for UI/API jobs: a busy profile is a 409 for the caller."""
+        try:
+            return await self._on_profile(profile, make, job=job)
+        except ProfileBusy as exc:
+            raise BackendError(str(exc), status=409) from exc
+
+    def request_stop(self) -> None:
+        """Service shutting down: running jobs stop after their current batch."""
+        for prof in self._profiles.values():
+            if prof.session is not None:
+                prof.session.stop.requested = True
 
     def _load_index(self) -> Any:
         from anibridge.mappings import load_index
@@ -371,7 +414,12 @@ class EngineBackend:
     # -- running -----------------------------------------------------------------
     async def run(self, profile: str, request: SyncRequest) -> RunResult:
         """One (possibly dry) run of a profile for a scheduler request."""
-        return await self._on_profile(profile, lambda: self._run(profile, request))
+        try:
+            return await self._on_profile(
+                profile, lambda: self._run(profile, request), job="sync"
+            )
+        except ProfileBusy as exc:
+            return RunResult("busy", error=str(exc))
 
     async def _run(self, profile: str, request: SyncRequest) -> RunResult:
         prof = self._prof(profile)
@@ -472,12 +520,18 @@ class EngineBackend:
                 only=only,
                 snapshots=snapshots,
                 on_plan=captured.append,
+                stop=self._stop_of(prof),
             )
         except GuardError as exc:
             if dry_run and captured:
                 kept = self._keep(prof.name, captured[0], None)
                 return RunResult("refused", plan_id=kept.id, error=str(exc), summary={})
             return RunResult("refused", error=str(exc))
+
+    @staticmethod
+    def _stop_of(prof: _Profile) -> Callable[[], bool]:
+        session = prof.session
+        return (lambda: False) if session is None else session.stop
 
     async def _poll(
         self, prof: _Profile, source: SupportsChangeFeed, key: str
@@ -591,8 +645,8 @@ class EngineBackend:
         self, profile: str, plan_id: str, action_ids: Sequence[str]
     ) -> RunResult:
         """Apply the approved ids of a kept plan, re-planned against live state."""
-        return await self._on_profile(
-            profile, lambda: self._apply_plan(profile, plan_id, action_ids)
+        return await self._job(
+            profile, lambda: self._apply_plan(profile, plan_id, action_ids), job="apply"
         )
 
     async def _apply_plan(
@@ -631,6 +685,7 @@ class EngineBackend:
                     index=self.index,
                     only=only,
                     on_plan=keep_valid,
+                    stop=self._stop_of(prof),
                 )
         except GuardError as exc:
             return RunResult("refused", error=str(exc))
@@ -708,7 +763,9 @@ class EngineBackend:
 
     async def undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         """Revert applied actions one by one (each becomes an undo run)."""
-        return await self._on_profile(profile, lambda: self._undo(profile, action_ids))
+        return await self._job(
+            profile, lambda: self._undo(profile, action_ids), job="undo"
+        )
 
     async def _undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         prof = self._prof(profile)
@@ -720,7 +777,11 @@ class EngineBackend:
             try:
                 with self._backups_before_writes(prof):
                     last = await undo_run(
-                        prof.providers, stores, profile=profile, action_id=action_id
+                        prof.providers,
+                        stores,
+                        profile=profile,
+                        action_id=action_id,
+                        stop=self._stop_of(prof),
                     )
             except ValueError as exc:
                 errors.append(str(exc))
@@ -735,7 +796,9 @@ class EngineBackend:
 
     async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         """Re-plan and apply the failed actions that are still wanted."""
-        return await self._on_profile(profile, lambda: self._retry(profile, action_ids))
+        return await self._job(
+            profile, lambda: self._retry(profile, action_ids), job="retry"
+        )
 
     async def _retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         prof = self._prof(profile)
@@ -755,6 +818,7 @@ class EngineBackend:
                     index=self.index,
                     only=only,
                     on_plan=keep_valid,
+                    stop=self._stop_of(prof),
                 )
         except GuardError as exc:
             return RunResult("refused", error=str(exc))
@@ -1086,7 +1150,9 @@ class EngineBackend:
 
     async def restore_backup(self, profile: str, name: str) -> RunResult:
         """Back up the current state, then import the chosen backup."""
-        return await self._on_profile(profile, lambda: self._restore(profile, name))
+        return await self._job(
+            profile, lambda: self._restore(profile, name), job="restore"
+        )
 
     async def _restore(self, profile: str, name: str) -> RunResult:
         prof = self._prof(profile)

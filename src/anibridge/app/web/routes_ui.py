@@ -25,7 +25,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_auth)])
 
 DRY_RUN_WAIT = 120.0
-OUTCOMES = ("applied", "failed", "skipped", "stale", "undone")
+OUTCOMES = ("applied", "failed", "unknown", "skipped", "stale", "undone")
 
 
 def _back(

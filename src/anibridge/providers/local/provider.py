@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from rapidfuzz import fuzz
 
 from anibridge.dates import utcnow
+from anibridge.faults import checkpoint
 from anibridge.provider.base import (
     Account,
     AppendEvent,
@@ -245,7 +246,8 @@ class LocalProvider(
     ``authorities`` (ids of these authorities always resolve, so the file can be a
     sync target for titles it does not hold yet), ``rating_scale``,
     ``date_precision`` (``date`` or ``datetime``), ``notes_max_length``, ``seed`` (a
-    document imported when the file is created), ``instance`` (webhook routing).
+    document imported when the file is created), ``instance`` (webhook routing),
+    ``write_batch_size`` (writes the engine sends per call, default 50).
     """
 
     DISPLAY_NAME: ClassVar[str] = "Local file"
@@ -827,6 +829,7 @@ class LocalProvider(
         with self.db.transaction():
             for write in writes:
                 results.append(self._apply_one(write))
+                checkpoint("local.write")  # a kill here rolls the batch back
         return results
 
     def _apply_one(self, write: RecordWrite | EventWrite) -> WriteResult:
@@ -1010,6 +1013,7 @@ class LocalProvider(
         with self.db.transaction():
             for write in writes:
                 results.append(self._apply_one(write))
+                checkpoint("local.write")  # a kill here rolls the batch back
         return results
 
     # --- change feed ---------------------------------------------------------

@@ -30,6 +30,7 @@ _KNOWN_KEYS = frozenset(
         "base_url",
         "token_store",
         "instance",
+        "write_batch_size",
     }
 )
 
@@ -53,6 +54,7 @@ class LocalSettings:
     notes_max_length: int = 10_000
     seed: Path | None = None
     instance: str | None = None
+    write_batch_size: int = 50
 
 
 def _fail(key: str, expected: str, got: object) -> ValueError:
@@ -122,6 +124,9 @@ def parse_settings(config: Mapping[str, object]) -> LocalSettings:
     instance = config.get("instance")
     if instance is not None and not isinstance(instance, str):
         raise _fail("instance", "a string", instance)
+    batch = config.get("write_batch_size", 50)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise _fail("write_batch_size", "a positive integer (writes per batch)", batch)
     return LocalSettings(
         path=Path(raw_path).expanduser(),
         create=create,
@@ -133,4 +138,5 @@ def parse_settings(config: Mapping[str, object]) -> LocalSettings:
         notes_max_length=notes_max,
         seed=Path(seed).expanduser() if seed is not None else None,
         instance=instance,
+        write_batch_size=batch,
     )
