@@ -22,6 +22,9 @@ store_url:
 # trackers, so "watched at 00:30" lands on the right day.
 timezone: UTC
 log_level: INFO
+# One run per profile at a time (CLI and service alike): seconds a run waits for
+# another run of the same profile before giving up with exit code 75.
+lock_wait: 60
 
 backups:
   # Back up each target before the first write of every run.
