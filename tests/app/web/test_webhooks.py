@@ -214,9 +214,7 @@ def test_a_busy_profile_never_stalls_the_web_server(service, anon):
         return "done"
 
     backend = service.ctx.backend
-    job = service.call_soon(
-        backend._on_profile("demo", cpu_bound_planning, job="test")
-    )
+    job = service.call_soon(backend._on_profile("demo", cpu_bound_planning, job="test"))
     assert started.wait(60)
     try:
         assert anon.get("/livez").text == "ok"  # answered while the profile is busy
