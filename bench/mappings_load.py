@@ -19,9 +19,9 @@ its schema and statements on SQLAlchemy, as `reference/anibridge-app.md` and the
 issue describe them):
 - `app_cold`: its first start on a new dataset — decode, md5 over the raw payload,
   parse and validate every range, then insert entries, mappings and one provenance
-  row per mapping in chunks of 900 SQLite variables, re-selecting the new rows'
-  ids after each chunk, into three tables with 7 secondary indexes, WAL and
-  foreign keys on, one transaction;
+  row per mapping as multi-row `INSERT … ON CONFLICT` statements of at most 900
+  SQLite variables, re-selecting the new rows' ids after each chunk, into three
+  tables with 7 secondary indexes, WAL and foreign keys on, one transaction;
 - `app_restart`: every later start — decode, md5, compare with the stored hash
   and skip the database sync;
 - lookups: one resolve per record, two queries per call, each in a new ORM
@@ -367,9 +367,17 @@ def child_app_cold(path: str, db: str) -> dict[str, Any]:
         per = _VARIABLES // 3
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
+            # One multi-row INSERT per chunk: the 900-variable limit is why the app
+            # chunks at all.
             conn.execute(
-                insert(entry_t).on_conflict_do_nothing(),
-                [{"provider": p, "entry_id": e, "entry_scope": s} for p, e, s in chunk],
+                insert(entry_t)
+                .values(
+                    [
+                        {"provider": p, "entry_id": e, "entry_scope": s}
+                        for p, e, s in chunk
+                    ]
+                )
+                .on_conflict_do_nothing()
             )
             # Re-select the chunk's ids, as the app does after each insert.
             for row in conn.execute(
@@ -397,15 +405,14 @@ def child_app_cold(path: str, db: str) -> dict[str, Any]:
                 }
                 for src, dst, key, value in chunk
             ]
-            stmt = insert(mapping_t)
+            stmt = insert(mapping_t).values(values)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[
                         "source_entry_id", "destination_entry_id", "source_range"
                     ],
                     set_={"destination_range": stmt.excluded.destination_range},
-                ),
-                values,
+                )
             )  # fmt: skip
             # Re-select the chunk's mapping ids, then one provenance row each.
             found = conn.execute(
@@ -423,8 +430,9 @@ def child_app_cold(path: str, db: str) -> dict[str, Any]:
             ]
             for p_start in range(0, len(prov_rows), _VARIABLES // 3):
                 conn.execute(
-                    insert(prov_t).on_conflict_do_nothing(),
-                    prov_rows[p_start : p_start + _VARIABLES // 3],
+                    insert(prov_t)
+                    .values(prov_rows[p_start : p_start + _VARIABLES // 3])
+                    .on_conflict_do_nothing()
                 )
         conn.execute(
             sa.text("INSERT INTO house_keeping VALUES ('hash', :h)"), {"h": digest}
