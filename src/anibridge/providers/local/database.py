@@ -200,8 +200,12 @@ def _ids(text: str) -> tuple[str, ...]:
     return () if text == "[]" else tuple(json.loads(text))
 
 
+_EMPTY: dict[str, object] = {}
+"""Shared by every row without metadata; rows are read-only values."""
+
+
 def _object(text: str) -> dict[str, object]:
-    return {} if text == "{}" else json.loads(text)
+    return _EMPTY if text == "{}" else json.loads(text)
 
 
 def _node(row: sqlite3.Row) -> NodeRow:

@@ -10,10 +10,11 @@ provider authors have a complete reference. One file can hold an episode-level
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from logging import Logger
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from rapidfuzz import fuzz
@@ -124,6 +125,8 @@ from anibridge.providers.local.vocabulary import (
 __all__ = ["LocalProvider"]
 
 _DEFAULT_PAGE = 200
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+"""Shared by every play without metadata (most): one immutable empty mapping."""
 _ALL_FACETS = frozenset(FacetName)
 
 
@@ -877,12 +880,17 @@ class LocalProvider(
     # --- events --------------------------------------------------------------
 
     def _event(self, row: Any) -> Event:
+        metadata = row.metadata
         return Event(
             ref=row.ref,
             kind=row.kind,
             at=datetime.fromisoformat(row.at),
             key=str(row.id),
-            metadata={k: _meta_value(v) for k, v in sorted(row.metadata.items())},
+            metadata=(
+                {k: _meta_value(v) for k, v in sorted(metadata.items())}
+                if metadata
+                else _NO_METADATA
+            ),
         )
 
     def _events_for(self, refs: Sequence[Ref], kinds: Sequence[str]) -> list[Any]:
