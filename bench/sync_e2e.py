@@ -193,7 +193,15 @@ def _workspace(folder: Path, shows: int, episodes: int, dataset: Path) -> int:
     cache = folder / "mappings-cache"
     cache.mkdir()
     os.link(dataset, cache / "mappings.dataset")
-    return _library(folder, shows, episodes)
+    # In a child, like the dataset: a fork inherits the parent's resident memory
+    # into the measured child's peak RSS.
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, pathlib, sync_e2e; "
+         "print(sync_e2e._library(pathlib.Path(sys.argv[1]), *map(int, sys.argv[2:])))",
+         str(folder), str(shows), str(episodes)],
+        cwd=Path(__file__).parent, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return int(done.stdout)
 
 
 def _size(shows: int, episodes: int, dataset: Path, root: Path) -> dict[str, Any]:
