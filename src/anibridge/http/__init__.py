@@ -18,13 +18,27 @@ from anibridge.http.clock import (
     clock_from_config,
 )
 from anibridge.http.errors import HttpError, write_error_for_status
-from anibridge.http.limits import ANY, READ, WRITE, RateLimit, RateLimiter
+from anibridge.http.limits import (
+    ANY,
+    APP,
+    READ,
+    USER,
+    WRITE,
+    RateLimit,
+    RateLimiter,
+    SharedLimits,
+    shared_limits,
+    use_shared_limits,
+    window_wait,
+)
 from anibridge.http.redact import redact, redact_headers
 
 __all__ = [
     "ANY",
+    "APP",
     "READ",
     "SYSTEM_CLOCK",
+    "USER",
     "WRITE",
     "Clock",
     "HttpClient",
@@ -36,10 +50,14 @@ __all__ = [
     "RequestRecord",
     "RetryPolicy",
     "ScaledClock",
+    "SharedLimits",
     "SystemClock",
     "clock_from_config",
     "redact",
     "redact_headers",
     "retry_after_seconds",
+    "shared_limits",
+    "use_shared_limits",
+    "window_wait",
     "write_error_for_status",
 ]

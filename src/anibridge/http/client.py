@@ -22,7 +22,7 @@ import httpx
 from anibridge.dates import utcnow
 from anibridge.http.clock import SYSTEM_CLOCK, Clock
 from anibridge.http.errors import HttpError, write_error_for_status
-from anibridge.http.limits import READ, WRITE, RateLimit, RateLimiter
+from anibridge.http.limits import READ, WRITE, RateLimit, RateLimiter, SharedLimits
 from anibridge.http.redact import redact
 from anibridge.provider.base import WriteError
 
@@ -122,6 +122,10 @@ class HttpClient:
         secrets: Extra values to mask in logs and errors.
         transport: httpx transport override.
         logger: Logger for request lines (secrets redacted).
+        limit_key: What else identifies the app-wide budget besides the service
+            and its address (e.g. the OAuth client id: limits are per client).
+        shared_limits: Backend sharing app-scoped limits between processes;
+            default: the one installed with `anibridge.http.use_shared_limits`.
     """
 
     def __init__(
@@ -139,12 +143,19 @@ class HttpClient:
         secrets: Iterable[str] = (),
         transport: httpx.AsyncBaseTransport | None = None,
         logger: logging.Logger | None = None,
+        limit_key: str | None = None,
+        shared_limits: SharedLimits | None = None,
     ) -> None:
         """Create the client; no connection is opened until the first request."""
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.clock = clock or SYSTEM_CLOCK
-        self.limiter = RateLimiter(limits, clock=self.clock)
+        self.limiter = RateLimiter(
+            limits,
+            clock=self.clock,
+            shared=shared_limits,
+            service=" ".join(p for p in (name, self.base_url, limit_key) if p),
+        )
         self.retry = retry or RetryPolicy()
         self.counter = RequestCounter()
         self._auth_headers = auth_headers
@@ -242,7 +253,7 @@ class HttpClient:
             status = response.status_code
             self._record(method, url, route, status, attempt)
             if status < 400 or status in expected:
-                self._respect_remaining(route, response)
+                await self._respect_remaining(route, response)
                 return response
             if status == 429:
                 self.counter.rate_limited += 1
@@ -253,7 +264,7 @@ class HttpClient:
                     wait <= self.retry.max_retry_after
                 ):
                     rate_waits += 1
-                    self.limiter.pause(route, wait)
+                    await self.limiter.hold(route, wait)
                     self.counter.retries += 1
                     continue
             elif status == 401 and self._refresh is not None and not refreshed:
@@ -291,12 +302,12 @@ class HttpClient:
             return False
         return dict(await self._auth_headers()) != dict(sent)
 
-    def _respect_remaining(self, route: str, response: httpx.Response) -> None:
+    async def _respect_remaining(self, route: str, response: httpx.Response) -> None:
         """Pause early when the service says the current window is used up."""
         if response.headers.get("x-ratelimit-remaining", "").strip() == "0":
             wait = retry_after_seconds(response, utcnow().timestamp())
             if wait:
-                self.limiter.pause(route, min(wait, self.retry.max_retry_after))
+                await self.limiter.hold(route, min(wait, self.retry.max_retry_after))
 
     def _record(
         self, method: str, url: str, route: str, status: int | None, attempt: int

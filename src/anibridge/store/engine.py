@@ -24,7 +24,7 @@ __all__ = [
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest shipped revision; `tests/store` checks it against Alembic's head. Knowing
 # it lets an up-to-date store open without importing Alembic (slow to import).
-HEAD = "0002_run_lifecycle"
+HEAD = "0003_hosted"
 
 
 class StoreError(RuntimeError):

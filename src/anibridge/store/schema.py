@@ -20,6 +20,7 @@ __all__ = [
     "pins",
     "profile_locks",
     "runs",
+    "shared_limits",
     "tokens",
 ]
 
@@ -160,4 +161,13 @@ profile_locks = sa.Table(
     sa.Column("host", sa.String(300), nullable=False),
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("purpose", sa.String(200), nullable=False),
+)
+
+shared_limits = sa.Table(
+    "shared_limits",
+    metadata,
+    sa.Column("service", sa.String(500), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("sent", sa.JSON, nullable=False),
+    sa.Column("paused_until", sa.Float, nullable=True),
 )

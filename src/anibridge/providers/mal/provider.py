@@ -162,6 +162,7 @@ class MalProvider(
             base_url=str(cfg.get("base_url") or DEFAULT_BASE_URL),
             headers={"Accept": "application/json"},
             limits=[RateLimit(per_minute, 60.0, ANY)],
+            limit_key=str(cfg.get("client_id") or "") or None,
             clock=clock,
             timeout=timeout,
             auth_headers=self._auth_headers,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from anibridge.http import READ, WRITE, HttpClient, HttpError, RateLimit
+from anibridge.http import APP, READ, USER, WRITE, HttpClient, HttpError, RateLimit
 from anibridge.provider.base import WriteError
 
 __all__ = [
@@ -25,8 +25,16 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.simkl.com"
 APP_NAME = "anibridge"
-# 1 POST/s gets a wider margin: one refused write costs more than 0.1 s.
-SIMKL_LIMITS = (RateLimit(10, 1.0, READ), RateLimit(1, 1.0, WRITE, margin=0.1))
+# 10 GET/s and 1 POST/s, each per client id *and* per user token. 1 POST/s gets a
+# wider margin: one refused write costs more than 0.1 s.
+SIMKL_LIMITS = tuple(
+    limit
+    for scope in (APP, USER)
+    for limit in (
+        RateLimit(10, 1.0, READ, scope=scope),
+        RateLimit(1, 1.0, WRITE, margin=0.1, scope=scope),
+    )
+)
 FULL = {"extended": "full", "episode_watched_at": "yes", "memos": "yes"}
 
 

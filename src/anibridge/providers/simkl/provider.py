@@ -311,6 +311,7 @@ class SimklProvider(
                 "Accept": "application/json",
             },
             limits=SIMKL_LIMITS,
+            limit_key=s.client_id,
             clock=s.clock,
             timeout=s.timeout,
             auth_headers=lambda: _bearer(token),

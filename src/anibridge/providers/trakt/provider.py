@@ -22,7 +22,15 @@ from logging import Logger
 from typing import Any
 
 from anibridge.dates import parse_iso, utcnow
-from anibridge.http import READ, SYSTEM_CLOCK, WRITE, HttpClient, HttpError, RateLimit
+from anibridge.http import (
+    READ,
+    SYSTEM_CLOCK,
+    USER,
+    WRITE,
+    HttpClient,
+    HttpError,
+    RateLimit,
+)
 from anibridge.provider.base import (
     Account,
     AppendEvent,
@@ -127,9 +135,12 @@ from anibridge.providers.trakt.writes import (
 )
 from anibridge.ratings import convert
 
-# GET 1000 per 5 minutes; POST/PUT/DELETE 1 per second (AUTHED_API_*_LIMIT). The
-# write window gets a wider margin: one refused write costs more than 0.1 s.
-TRAKT_LIMITS = (RateLimit(1000, 300.0, READ), RateLimit(1, 1.0, WRITE, margin=0.1))
+# GET 1000 per 5 minutes; POST/PUT/DELETE 1 per second (AUTHED_API_*_LIMIT), both per
+# user. The write window gets a wider margin: one refused write costs more than 0.1 s.
+TRAKT_LIMITS = (
+    RateLimit(1000, 300.0, READ, scope=USER),
+    RateLimit(1, 1.0, WRITE, margin=0.1, scope=USER),
+)
 SCAN_PAGE = 500
 # last_activities fields that say a list changed, per record kind.
 ACTIVITY_FIELDS: Mapping[str, tuple[str, ...]] = {
