@@ -225,25 +225,27 @@ def test_processes_together_stay_under_the_app_limit(store, pg_url, shared):
     The per-process run is the control: the same clients without the shared
     window overrun the service (it answers 429), so this test can fail.
     """
-    limit, period, scale = 4, 60.0, 0.02  # 4 per 1.2 real seconds
+    # 3 per 2.5 real seconds; the clients' 30 % margin (0.75 s) absorbs the delay
+    # between taking a slot and the request arriving on a busy machine.
+    limit, period, scale = 3, 60.0, 2.5 / 60
     fake = Items(time_scale=scale, limits=[FakeLimit(limit, period)])
     with fake as service:
         results = _run_processes(
             pg_url,
             service,
             processes=3,
-            each=4,
+            each=3,
             limit=limit,
             period=period,
             scale=scale,
             shared=shared,
         )
     ok = service.statuses()[200]
-    assert ok == 12
+    assert ok == 9
     if shared:
         assert service.statuses()[429] == 0
         assert sum(r["rate_limited"] for r in results) == 0
-        # 12 requests at 4 per window: somebody waited for two more windows.
+        # 9 requests at 3 per window: somebody waited for two more windows.
         assert max(r["waited"] for r in results) >= period
     else:
         assert service.statuses()[429] > 0

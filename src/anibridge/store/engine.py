@@ -25,6 +25,8 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest shipped revision; `tests/store` checks it against Alembic's head. Knowing
 # it lets an up-to-date store open without importing Alembic (slow to import).
 HEAD = "0003_hosted"
+#: PostgreSQL advisory lock held by whoever migrates a database (store or queue).
+MIGRATION_LOCK = 0x616E6962
 
 
 class StoreError(RuntimeError):
@@ -139,6 +141,12 @@ def migrate(engine: sa.Engine) -> None:
             rev.revision for rev in ScriptDirectory(str(_MIGRATIONS)).walk_revisions()
         }
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together migrate one after the other; the
+                # later ones find the schema current and do nothing.
+                connection.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK}
+                )
             current = MigrationContext.configure(connection).get_current_revision()
             if current is not None and current not in known:
                 raise StoreError(

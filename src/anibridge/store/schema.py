@@ -13,12 +13,14 @@ __all__ = [
     "backups",
     "baselines",
     "cursors",
+    "job_results",
     "journal",
     "links",
     "metadata",
     "overrides",
     "pins",
     "profile_locks",
+    "queue_schema",
     "runs",
     "shared_limits",
     "tokens",
@@ -170,4 +172,28 @@ shared_limits = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("sent", sa.JSON, nullable=False),
     sa.Column("paused_until", sa.Float, nullable=True),
+)
+
+queue_schema = sa.Table(
+    "queue_schema",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("version", sa.String(40), nullable=False),
+    sa.Column("applied_at", sa.String(40), nullable=False),
+)
+
+job_results = sa.Table(
+    "job_results",
+    metadata,
+    sa.Column("job_id", sa.BigInteger, primary_key=True),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("profile", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("worker", sa.String(300), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("finished_at", sa.String(40), nullable=False),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_job_results_profile", "profile", "job_id"),
 )

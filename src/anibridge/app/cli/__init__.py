@@ -37,6 +37,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "anibridge.app.cli.login",
     "anibridge.app.cli.documents",
     "anibridge.app.cli.configcheck",
+    "anibridge.app.cli.worker",
 )
 
 

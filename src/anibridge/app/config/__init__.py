@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from anibridge.app.config.model import (
         AppConfig,
         BackupSettings,
+        HostedSettings,
         MappingsSettings,
         ProfileConfig,
         ProviderSpec,
@@ -56,6 +57,7 @@ _HOMES = {
             "CONFIG_ENV",
             "CONFIG_MAX_BYTES",
             "ConfigError",
+    "HostedSettings",
             "LoadedConfig",
             "default_config_path",
             "load_config",
@@ -68,6 +70,7 @@ _HOMES = {
         (
             "AppConfig",
             "BackupSettings",
+            "HostedSettings",
             "MappingsSettings",
             "ProfileConfig",
             "ProviderSpec",

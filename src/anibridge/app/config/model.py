@@ -17,6 +17,7 @@ from anibridge.provider.base import RecordField, Status
 __all__ = [
     "AppConfig",
     "BackupSettings",
+    "HostedSettings",
     "MappingsSettings",
     "ProfileConfig",
     "ProviderSpec",
@@ -200,6 +201,34 @@ class WebConfig(_Strict):
         return value
 
 
+class HostedSettings(_Strict):
+    """Hosted mode: many accounts, jobs on the PostgreSQL queue (docs/hosting.md)."""
+
+    enabled: bool = Field(
+        default=False, description="serve enqueues jobs; `anibridge worker` runs them"
+    )
+    concurrency: int = Field(
+        default=4, ge=1, le=256, description="jobs one worker process runs at once"
+    )
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_base: float = Field(default=30.0, ge=0, description="seconds, doubling")
+    retry_cap: float = Field(default=1800.0, ge=0)
+    heartbeat: float = Field(default=10.0, gt=0, description="seconds")
+    stall_timeout: float = Field(
+        default=120.0, gt=0, description="seconds without a heartbeat: worker dead"
+    )
+    stall_check: int = Field(default=30, ge=1, le=59, description="seconds")
+
+    @model_validator(mode="after")
+    def _stall_after_heartbeats(self) -> HostedSettings:
+        if self.stall_timeout < 3 * self.heartbeat:
+            raise ValueError(
+                "stall_timeout must be at least 3 heartbeats, or a busy worker "
+                "would be taken for dead"
+            )
+        return self
+
+
 class AppConfig(_Strict):
     """The whole `anibridge.yaml`."""
 
@@ -218,6 +247,7 @@ class AppConfig(_Strict):
     backups: BackupSettings = Field(default_factory=BackupSettings)
     mappings: MappingsSettings = Field(default_factory=MappingsSettings)
     web: WebConfig = Field(default_factory=WebConfig)
+    hosted: HostedSettings = Field(default_factory=HostedSettings)
     profiles: dict[str, ProfileConfig] = Field(default_factory=dict)
 
     @field_validator("profiles")

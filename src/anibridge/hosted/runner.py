@@ -1,0 +1,132 @@
+"""`EngineRunner`: runs hosted jobs with the same engine and store as the CLI.
+
+A job of a profile opens its session (providers built and initialized, the store),
+runs one use case, and closes it again: a worker holds nothing of a profile between
+jobs, so any worker can take the next one. Failures are sorted for the queue: a
+rate limit, an unreachable service or a busy profile is `RetryLater`; an unknown
+profile or an unusable config is `JobFailed`; a plan refused by a guard is a run
+outcome, not a job failure.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from anibridge.hosted.jobs import Job, JobFailed, RetryLater
+
+__all__ = ["EngineRunner"]
+
+
+class EngineRunner:
+    """Runs jobs for the profiles of one loaded config.
+
+    Args:
+        config: The deployment's loaded config.
+    """
+
+    def __init__(self, config: Any) -> None:
+        """Bind to `config`; nothing is opened until a job runs."""
+        self.config = config
+        self._index: Any = None
+
+    def _mappings(self) -> Any:
+        if self._index is None:
+            from anibridge.mappings import load_index
+
+            app = self.config.app
+            self._index = load_index(
+                [str(self.config.resolve(p)) for p in app.mappings.custom],
+                include_default=app.mappings.include_default,
+                notice=None,
+            )
+        return self._index
+
+    async def run(self, job: Job) -> dict[str, Any]:
+        """Run `job` (see the module docstring for how failures are sorted).
+
+        Returns:
+            The use case's summary.
+
+        Raises:
+            RetryLater: a service limited or failed us; try again later.
+            JobFailed: the job cannot succeed.
+        """
+        from anibridge.app.config import ConfigError, ProviderLoadError, SecretError
+        from anibridge.http import HttpError
+        from anibridge.provider.base import WriteError
+
+        try:
+            if job.kind == "sync":
+                return await self._sync(job)
+            if job.kind == "mappings_refresh":
+                return await self._refresh_mappings()
+        except (ConfigError, ProviderLoadError, SecretError) as exc:
+            raise JobFailed(str(exc)) from exc
+        except HttpError as exc:
+            if exc.code in (WriteError.RATE_LIMITED, WriteError.TRANSIENT):
+                raise RetryLater(str(exc), wait=60.0) from exc
+            raise
+        raise JobFailed(f"job kind {job.kind!r} is not run by this worker")
+
+    async def _refresh_mappings(self) -> dict[str, Any]:
+        from anibridge.mappings.update import update_dataset
+
+        result = await update_dataset()
+        if result.status == "updated":
+            self._index = None
+        return {"status": result.status}
+
+    async def _sync(self, job: Job) -> dict[str, Any]:
+        from anibridge.app.runtime import (
+            close_session,
+            commit_cursor,
+            guard_writes,
+            open_session,
+            plan_incremental,
+            policy_for,
+            summarize,
+        )
+        from anibridge.bridge.model import GuardError, Plan
+        from anibridge.bridge.sync import run_sync
+
+        dry_run = bool(job.args.get("dry_run", False))
+        full = job.args.get("mode") == "full"
+        if job.profile not in self.config.app.profiles:
+            raise JobFailed(f"profile {job.profile!r} does not exist (any more)")
+        session = await open_session(self.config, job.profile)
+        run_id = uuid.uuid4().hex
+        started = time.monotonic()
+        try:
+            guard_writes(session, run_id=lambda: run_id)
+            policy = policy_for(session.name, session.profile, self.config)
+            incremental = await plan_incremental(session, full=full)
+            if incremental.nothing_changed:
+                return {"run_id": None, "planned": 0, "changes": 0}
+            try:
+                result = await run_sync(
+                    session.providers,
+                    session.pairs,
+                    policy,
+                    session.store.bundle(),
+                    index=self._mappings(),
+                    dry_run=dry_run,
+                    run_id=run_id,
+                    snapshots=incremental.snapshots or None,
+                )
+            except GuardError as exc:
+                return {"run_id": run_id, "refused": str(exc)}
+            summary = summarize(
+                result,
+                result.plan if result else Plan(session.name),
+                profile=session.name,
+                dry_run=dry_run,
+                duration_s=time.monotonic() - started,
+                run_id=run_id,
+            )
+            if not dry_run and not summary["failed"]:
+                commit_cursor(session, incremental)
+            return summary
+        finally:
+            await close_session(session)
