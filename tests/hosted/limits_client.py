@@ -33,7 +33,7 @@ async def main() -> None:
     client = HttpClient(
         name="limited",
         base_url=base,
-        limits=[RateLimit(int(limit), float(period), margin=0.3)],
+        limits=[RateLimit(int(limit), float(period), margin=0.5)],
         clock=ScaledClock(float(scale)),
         retry=RetryPolicy(max_rate_limit_waits=50),
         shared_limits=PgSharedLimits(engine) if shared == "1" else None,

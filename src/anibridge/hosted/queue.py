@@ -17,10 +17,12 @@ jobs, the advisory lock guarantees that even a job retried from a worker that on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,11 +111,18 @@ def worker_name() -> str:
 
 @dataclass(slots=True)
 class WorkerState:
-    """What tasks need in a worker process (passed as the jobs' context)."""
+    """What tasks need in a worker process (passed as the jobs' context).
+
+    `threads` runs each job on its own thread with its own event loop: the
+    engine's store calls are synchronous, and a job's planning is CPU work, so on
+    the worker's loop one job would stall the others and the heartbeat (a busy
+    worker would look dead and its jobs be taken over).
+    """
 
     runner: JobRunner
     engine: sa.Engine
     settings: QueueSettings
+    threads: ThreadPoolExecutor | None = None
 
 
 class _Retries(BaseRetryStrategy):
@@ -185,7 +194,13 @@ async def _run(
     job = Job(queued.id, kind, profile, dict(args), queued.attempts)
     started = _now()
     try:
-        result = await state.runner.run(job)
+        if state.threads is None:
+            result = await state.runner.run(job)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(
+                state.threads, _run_on_own_loop, state.runner, job
+            )
     except Exception as exc:
         again = _Retries(state.settings).get_retry_decision(exception=exc, job=queued)
         _record(
@@ -197,6 +212,10 @@ async def _run(
         )
         raise
     _record(state.engine, job, status="ok", started_at=started, result=result)
+
+
+def _run_on_own_loop(runner: JobRunner, job: Job) -> dict[str, Any]:
+    return asyncio.run(runner.run(job))
 
 
 def _define_tasks(app: App, settings: QueueSettings) -> None:

@@ -11,6 +11,7 @@ before an upgrade.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,6 +124,7 @@ async def run_worker(
     engine = engine or open_hosted_engine(store_url)
     use_shared_limits(PgSharedLimits(engine))
     app = make_queue(store_url, settings)
+    threads = ThreadPoolExecutor(concurrency, thread_name_prefix="anibridge-job")
     try:
         async with app.open_async():
             await app.run_worker_async(
@@ -134,10 +136,11 @@ async def run_worker(
                 stalled_worker_timeout=settings.stall_timeout,
                 install_signal_handlers=signals,
                 additional_context={
-                    CONTEXT_KEY: WorkerState(runner, engine, settings),
+                    CONTEXT_KEY: WorkerState(runner, engine, settings, threads),
                 },
             )
     finally:
+        threads.shutdown(wait=True)
         use_shared_limits(None)
         if own:
             engine.dispose()

@@ -15,7 +15,7 @@ __all__ = ["migrate", "worker"]
 
 @app.command()
 def worker(
-    config: Annotated[Path | None, ConfigOption] = None,
+    config: Path | None = ConfigOption,
     concurrency: Annotated[
         int | None,
         typer.Option(
@@ -63,7 +63,7 @@ def worker(
 
 
 @app.command()
-def migrate(config: Annotated[Path | None, ConfigOption] = None) -> None:
+def migrate(config: Path | None = ConfigOption) -> None:
     """Bring the store (and a hosted deployment's job queue) to this version's schema.
 
     Run it once per upgrade, with the workers stopped; web and workers refuse to
