@@ -24,11 +24,14 @@ class EngineRunner:
 
     Args:
         config: The deployment's loaded config.
+        busy_wait: Seconds before a job whose profile another process holds is
+            tried again.
     """
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: Any, *, busy_wait: float = 30.0) -> None:
         """Bind to `config`; nothing is opened until a job runs."""
         self.config = config
+        self.busy_wait = busy_wait
         self._index: Any = None
 
     def _mappings(self) -> Any:
@@ -56,12 +59,17 @@ class EngineRunner:
         from anibridge.app.config import ConfigError, ProviderLoadError, SecretError
         from anibridge.http import HttpError
         from anibridge.provider.base import WriteError
+        from anibridge.store import ProfileBusy
 
         try:
             if job.kind == "sync":
                 return await self._sync(job)
             if job.kind == "mappings_refresh":
                 return await self._refresh_mappings()
+        except ProfileBusy as exc:
+            # Another process runs this profile (a CLI run, or this very job from a
+            # worker that only looked dead): try again once it is done.
+            raise RetryLater(str(exc), wait=self.busy_wait) from exc
         except (ConfigError, ProviderLoadError, SecretError) as exc:
             raise JobFailed(str(exc)) from exc
         except HttpError as exc:
@@ -95,7 +103,11 @@ class EngineRunner:
         full = job.args.get("mode") == "full"
         if job.profile not in self.config.app.profiles:
             raise JobFailed(f"profile {job.profile!r} does not exist (any more)")
-        session = await open_session(self.config, job.profile)
+        # The profile's lock, then recovery (runs left by dead processes marked
+        # interrupted, the journal reconciled): `open_session` does both.
+        session = await open_session(
+            self.config, job.profile, purpose=f"job {job.id}", wait=0
+        )
         run_id = uuid.uuid4().hex
         started = time.monotonic()
         try:
