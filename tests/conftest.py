@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _ISOLATED = Path(tempfile.mkdtemp(prefix="anibridge-tests-"))
 for _name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
     os.environ[_name] = str(_ISOLATED / _name.lower())
@@ -23,3 +25,13 @@ for _name in [
     and not n.startswith("ANIBRIDGE_TEST_")
 ]:
     os.environ.pop(_name)
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets():
+    """Each test starts with no registered secrets (they are process-wide)."""
+    from anibridge.http.redact import SECRETS
+
+    SECRETS.clear()
+    yield
+    SECRETS.clear()

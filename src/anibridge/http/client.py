@@ -23,7 +23,7 @@ from anibridge.dates import utcnow
 from anibridge.http.clock import SYSTEM_CLOCK, Clock
 from anibridge.http.errors import HttpError, write_error_for_status
 from anibridge.http.limits import READ, WRITE, RateLimit, RateLimiter, SharedLimits
-from anibridge.http.redact import redact
+from anibridge.http.redact import SECRETS, redact
 from anibridge.provider.base import WriteError
 
 # httpx logs every URL at INFO, query-string credentials included; our own request
@@ -161,6 +161,9 @@ class HttpClient:
         self._auth_headers = auth_headers
         self._refresh = refresh
         self._secrets = [s for s in secrets if s]
+        for secret in self._secrets:
+            SECRETS.add(secret)
+        SECRETS.add_url(base_url)
         self.log = logger or logging.getLogger(f"anibridge.http.{name}")
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -171,9 +174,10 @@ class HttpClient:
         )
 
     def add_secret(self, value: str | None) -> None:
-        """Mask `value` in every later log line and error message."""
+        """Mask `value` in every later log line, error message and page."""
         if value:
             self._secrets.append(value)
+            SECRETS.add(value)
 
     def redact(self, text: str) -> str:
         """`text` with this client's secrets masked."""

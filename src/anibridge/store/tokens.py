@@ -15,6 +15,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from anibridge.http.redact import SECRETS
 from anibridge.store.sql import SqlStore
 
 __all__ = ["SecretKeyError", "TokenStore", "load_secret_key"]
@@ -63,6 +64,7 @@ def load_secret_key(
         raise SecretKeyError(
             f"no token encryption key: set {KEY_ENV} or {KEY_FILE_ENV}"
         )
+    SECRETS.add(key)
     try:
         Fernet(key)
     except (ValueError, TypeError) as exc:
@@ -102,10 +104,12 @@ class TokenStore:
                 "(was ANIBRIDGE_SECRET_KEY changed?); sign in again to replace them"
             ) from exc
         data = json.loads(plain)
+        SECRETS.add_mapping(data)
         return data if isinstance(data, dict) else None
 
     async def save(self, key: str, tokens: dict[str, Any]) -> None:
         """Encrypt and store `tokens` under `key` (replacing older ones)."""
+        SECRETS.add_mapping(tokens)
         blob = self._fernet.encrypt(json.dumps(tokens, sort_keys=True).encode())
         self._store.put_token_blob(self._key(key), blob)
 

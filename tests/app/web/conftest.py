@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Mount
 
 from anibridge.app.config import load_config
 from anibridge.app.web.engine_backend import EngineBackend
@@ -226,3 +229,35 @@ def csrf_of(html: str) -> str:
 @pytest.fixture
 def csrf():
     return csrf_of
+
+
+def _walk(routes, prefix=""):
+    """(path template, method) of every route, through included routers and mounts."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:  # FastAPI >= 0.16x keeps included routers nested
+            yield from _walk(included.routes, prefix + route.include_context.prefix)
+        elif isinstance(route, Mount):
+            yield prefix + route.path, "GET"
+        elif isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                yield prefix + route.path, method
+        else:
+            for method in sorted(getattr(route, "methods", None) or {"GET"}):
+                yield prefix + route.path, method
+
+
+@pytest.fixture
+def app_routes():
+    """Every (path template, method) of an app, found from its router."""
+    return lambda app: sorted(set(_walk(app.router.routes)))
+
+
+@pytest.fixture
+def concrete():
+    """A path template filled in: named values where given, ``x`` elsewhere."""
+
+    def fill(path: str, **values: str) -> str:
+        return re.sub(r"\{([^}]+)\}", lambda m: values.get(m.group(1), "x"), path)
+
+    return fill

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
-from fastapi.routing import APIRoute
-from starlette.routing import Mount
 
 from anibridge.app.web.app import PUBLIC_PATHS
 
@@ -20,36 +16,14 @@ EXPECTED_PUBLIC = {
 }
 
 
-def walk(routes, prefix=""):
-    """(path template, method) of every route, through included routers and mounts."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:  # FastAPI >= 0.16x keeps included routers nested
-            yield from walk(included.routes, prefix + route.include_context.prefix)
-        elif isinstance(route, Mount):
-            yield prefix + route.path, "GET"
-        elif isinstance(route, APIRoute):
-            for method in sorted(route.methods):
-                yield prefix + route.path, method
-        else:
-            for method in sorted(getattr(route, "methods", None) or {"GET"}):
-                yield prefix + route.path, method
-
-
-def routes(app):
-    return sorted(set(walk(app.router.routes)))
-
-
-def concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "x", path)
-
-
 def test_public_surface_is_exactly_health_login_webhooks_static():
     assert set(PUBLIC_PATHS) == EXPECTED_PUBLIC
 
 
-def test_every_private_route_and_stream_refuses_anonymous(service, anon):
-    found = routes(service.app)
+def test_every_private_route_and_stream_refuses_anonymous(
+    service, anon, app_routes, concrete
+):
+    found = app_routes(service.app)
     assert len(found) > 40  # the enumeration really walked the router
     paths = {p for p, _ in found}
     assert "/api/events" in paths  # the live stream is among them
@@ -68,8 +42,8 @@ def test_every_private_route_and_stream_refuses_anonymous(service, anon):
     assert checked > 35
 
 
-def test_private_routes_do_not_refuse_a_valid_token(service, api):
-    for path, method in routes(service.app):
+def test_private_routes_do_not_refuse_a_valid_token(service, api, app_routes, concrete):
+    for path, method in app_routes(service.app):
         if path in PUBLIC_PATHS or method != "GET" or path == "/api/events":
             continue
         response = api.get(concrete(path))

@@ -106,7 +106,30 @@ def _console(stderr: bool) -> Console:
     """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, markup=False)
+    return Console(file=_Masked(stderr), stderr=stderr, highlight=False, markup=False)
+
+
+class _Masked:
+    """The current stdout/stderr, with registered secrets masked in what is written.
+
+    Looked up on every write, so test runners that swap the streams still see the
+    output; anything else (``isatty``, ``encoding``) comes from the real stream.
+    """
+
+    def __init__(self, stderr: bool) -> None:
+        self.stderr = stderr
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr if self.stderr else sys.stdout
+
+    def write(self, text: str) -> int:
+        from anibridge.http.redact import mask
+
+        return self.stream.write(mask(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def __getattr__(name: str) -> Any:
@@ -151,8 +174,10 @@ def load(config: Path | None) -> LoadedConfig:
 
 
 def print_json(data: Any) -> None:
-    """JSON, alone, on stdout."""
-    sys.stdout.write(json.dumps(data, sort_keys=False, default=str) + "\n")
+    """JSON, alone, on stdout (registered secrets masked)."""
+    from anibridge.http.redact import mask
+
+    sys.stdout.write(mask(json.dumps(data, sort_keys=False, default=str)) + "\n")
     sys.stdout.flush()
 
 

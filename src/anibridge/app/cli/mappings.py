@@ -41,12 +41,14 @@ _To = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"anibridge mappings: {message}", err=True)
+    _stderr(f"anibridge mappings: {message}")
     return typer.Exit(code)
 
 
 def _stderr(message: str) -> None:
-    typer.echo(message, err=True)
+    from anibridge.http.redact import mask  # a mappings URL may carry a password
+
+    typer.echo(mask(message), err=True)
 
 
 def _load(paths: list[Path] | None) -> Any:

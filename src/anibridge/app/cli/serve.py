@@ -50,6 +50,7 @@ def serve(
         uvicorn_config,
     )
     from anibridge.app.web.settings import UnsafeBindError
+    from anibridge.http.redact import SECRETS, mask
 
     try:
         loaded = load_config(config)
@@ -62,7 +63,7 @@ def serve(
         )
         ctx, generated = build_context(settings, EngineBackend(loaded))
     except (ConfigError, UnsafeBindError, ValueError) as exc:
-        typer.echo(f"anibridge serve: {exc}", err=True)
+        typer.echo(mask(f"anibridge serve: {exc}"), err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(
         level=loaded.app.log_level,
@@ -73,6 +74,7 @@ def serve(
         ctx.auth.set_password(generated)
     if generated:
         _announce_password(generated)
+        SECRETS.add(generated)  # shown once above; masked in every later line
     url = f"http://{settings.host}:{settings.port}{settings.path_prefix}/"
     typer.echo(f"AniBridge is listening on {url}", err=True)
     ServiceServer(uvicorn_config(create_app(ctx), settings), ctx).run()

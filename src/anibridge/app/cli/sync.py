@@ -102,7 +102,10 @@ async def execute(
         # that reads no entry with ids, never opens the index.
         index = LazyIndex(
             lambda: load_index(
-                [str(config.resolve(p)) for p in config.app.mappings.custom],
+                [
+                    p if "://" in p else str(config.resolve(p))  # URLs stay URLs
+                    for p in config.app.mappings.custom
+                ],
                 include_default=config.app.mappings.include_default,
                 notice=None,
             )

@@ -33,7 +33,9 @@ def _store(config: Path | None):  # type: ignore[no-untyped-def]
     try:
         loaded = load_config(config)
     except ConfigError as exc:
-        typer.echo(f"anibridge token: {exc}", err=True)
+        from anibridge.http.redact import mask
+
+        typer.echo(mask(f"anibridge token: {exc}"), err=True)
         raise typer.Exit(2) from None
     return AuthStore(loaded.data_dir / "auth.json")
 

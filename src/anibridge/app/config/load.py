@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from anibridge.app.config.model import AppConfig, ProfileConfig
+from anibridge.http.redact import SECRETS
 from anibridge.messages import clip, quote
 from anibridge.safeyaml import YamlLimitError, load_yaml
 
@@ -227,6 +228,9 @@ def parse_config(
         )
     data = copy.deepcopy(data)
     env_keys = env_overrides(data, env)
+    # Secrets written out in the file or an override (keys like token/password,
+    # passwords in URLs and DSNs) are known from here on, valid config or not.
+    SECRETS.add_mapping(data)
     try:
         app = AppConfig.model_validate(data)
     except ValidationError as exc:

@@ -2,7 +2,9 @@
 
 A secret is written in the YAML as a reference, so the file can be shared or committed
 without credentials; it is resolved only when a provider is built, and errors name the
-key path and the variable or file, never the value.
+key path and the variable or file, never the value. Every value resolved here is
+registered with `anibridge.http.redact.SECRETS`, so it is masked wherever text leaves
+the process.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from anibridge.http.redact import SECRETS, mask, secret_key_hint
 from anibridge.messages import quote
 
 __all__ = ["SecretError", "redact", "resolve_secrets"]
-
-_SECRET_HINTS = ("token", "secret", "password", "api_key", "apikey", "client_secret")
 
 
 class SecretError(ValueError):
@@ -51,16 +52,19 @@ def resolve_secrets(
                 raise SecretError(
                     f"{where}: environment variable {quote(name)} is not set"
                 )
+            SECRETS.add(env[name])
             return env[name]
         path = Path(str(name)).expanduser()
         if not path.is_absolute():
             path = base_dir / path
         try:
-            return path.read_text(encoding="utf-8").strip()
+            secret = path.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise SecretError(
                 f"{where}: secret file {path} is not readable ({exc.strerror})"
             ) from None
+        SECRETS.add(secret)
+        return secret
     if isinstance(value, Mapping):
         return {
             k: resolve_secrets(v, where=f"{where}.{k}", base_dir=base_dir, environ=env)
@@ -75,7 +79,10 @@ def resolve_secrets(
 
 
 def redact(value: Any, key: str = "") -> Any:
-    """A copy safe to print: secret-looking keys and secret refs are masked."""
+    """A copy safe to print: secret keys, secret refs and registered values masked.
+
+    Registered values are masked inside other strings too (a password in a URL).
+    """
     if _is_ref(value):
         ((source, name),) = value.items()
         return f"<secret from {source} {name}>"
@@ -83,6 +90,8 @@ def redact(value: Any, key: str = "") -> Any:
         return {k: redact(v, str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, key) for v in value]
-    if any(h in key.lower() for h in _SECRET_HINTS) and value not in (None, ""):
+    if secret_key_hint(key) and value not in (None, ""):
         return "***"
+    if isinstance(value, str):
+        return mask(value)
     return value

@@ -26,8 +26,10 @@ from anibridge.app.web.backend import Backend
 from anibridge.app.web.context import ServiceContext
 from anibridge.app.web.edge import EdgeGuard
 from anibridge.app.web.logbuffer import LogBuffer
+from anibridge.app.web.masking import MaskSecrets
 from anibridge.app.web.render import render_login
 from anibridge.app.web.settings import WebSettings
+from anibridge.http.redact import SECRETS
 
 __all__ = ["PUBLIC_PATHS", "build_context", "create_app"]
 
@@ -60,6 +62,8 @@ def build_context(
     bus = bus or EventBus()
     auth = AuthStore(settings.data_dir / "auth.json", scrypt_n=settings.scrypt_n)
     generated = auth.ensure_admin(settings.admin_password) if settings.auth else None
+    SECRETS.add(settings.admin_password)
+    SECRETS.add(generated)  # printed once by the caller, masked everywhere after
     scheduler = Scheduler(
         backend,
         {p.name: p.schedule for p in backend.profiles()},
@@ -143,9 +147,11 @@ def create_app(ctx: ServiceContext) -> Starlette:
     }
     prefix = ctx.settings.path_prefix
     if not prefix:
-        app.add_middleware(EdgeGuard, **edge)
+        app.add_middleware(MaskSecrets)
+        app.add_middleware(EdgeGuard, **edge)  # added last: runs first
         return app
     outer = Starlette(routes=[Mount(prefix, app=app)], lifespan=_forward(app))
+    outer.add_middleware(MaskSecrets)
     outer.add_middleware(EdgeGuard, **edge)
     outer.state.inner = app
     return outer

@@ -1274,7 +1274,10 @@ def _restore_secrets(new: Any, old: Any) -> Any:
     masked = isinstance(new, str) and (new == "***" or new.startswith("<secret from "))
     if masked and old is not None:
         return copy.deepcopy(old)
-    return new
+    # A value shown with a secret masked inside it (http://user:***@host/) and left
+    # alone by the user keeps the stored secret.
+    shown = isinstance(old, str) and new != old and redact(old) == new
+    return old if shown else new
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from anibridge.app.scheduler import EventBus
+from anibridge.http.redact import mask
 
 __all__ = ["LogBuffer"]
 
@@ -28,10 +29,10 @@ class LogBuffer(logging.Handler):
                 "at": datetime.fromtimestamp(record.created, UTC).isoformat(),
                 "level": record.levelname,
                 "logger": record.name,
-                "message": record.getMessage(),
+                "message": mask(record.getMessage()),
             }
             if record.exc_info and record.exc_info[1] is not None:
-                item["error"] = repr(record.exc_info[1])
+                item["error"] = mask(repr(record.exc_info[1]))
             self.records.append(item)
             if self.bus is not None:
                 self.bus.publish("log", record=item)
