@@ -6,6 +6,12 @@ contract as midnight UTC of that date, and the engine reads it back with
 `calendar_date(..., precision=DATE)`, which never shifts it through a timezone (so a
 date written on one side compares equal when read back on the other). A DATETIME value
 becomes a calendar date in the user's timezone.
+
+Dates also come *partial* (a year, or a year and month: AniList FuzzyDates, MAL's
+``2021`` / ``2020-03``), carried as `anibridge.provider.precision.YearDate` /
+`MonthDate`. Two dates compare at the coarser of their precisions
+(`compare_dates`): "March 2020" and 2020-03-04 are the same date as far as anyone
+knows, so neither replaces the other; 2019 and 2020-03-04 differ.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ from zoneinfo import ZoneInfo
 
 from anibridge.messages import quote
 from anibridge.provider.base import TemporalPrecision
+from anibridge.provider.precision import DatePrecision, date_precision, partial_date
 
 __all__ = [
     "as_utc",
     "calendar_date",
+    "compare_dates",
+    "date_text",
     "date_to_utc",
     "from_epoch",
+    "parse_date_text",
     "parse_iso",
     "resolve_timezone",
     "to_epoch",
@@ -106,3 +116,70 @@ def calendar_date(
     if precision is TemporalPrecision.DATE:
         return as_utc(value).date()
     return as_utc(value).astimezone(tz).date()
+
+
+def _day(value: datetime, precision: DatePrecision, tz: tzinfo) -> date:
+    """The calendar day a value falls on: instants in `tz`, dates as they are."""
+    if precision is DatePrecision.INSTANT:
+        return as_utc(value).astimezone(tz).date()
+    return as_utc(value).date()
+
+
+def compare_dates(
+    a: datetime,
+    a_precision: DatePrecision,
+    b: datetime,
+    b_precision: DatePrecision,
+    tz: tzinfo = UTC,
+) -> int:
+    """-1, 0 or 1 as `a` is before, the same as, or after `b` at the coarser precision.
+
+    Two instants are the same within a second (services store no finer); an instant
+    meets a date in the user's timezone `tz`; dates (day, month, year) are read as
+    they are. 0 means "no evidence they differ": a less precise date inside the
+    other's period.
+    """
+    coarse = min(a_precision, b_precision, key=lambda p: p.rank)
+    if coarse is DatePrecision.INSTANT:
+        delta = (as_utc(a) - as_utc(b)).total_seconds()
+        return 0 if abs(delta) < 1.0 else (1 if delta > 0 else -1)
+    da, db = _day(a, a_precision, tz), _day(b, b_precision, tz)
+    if coarse is DatePrecision.YEAR:
+        ka: tuple[int, ...] = (da.year,)
+        kb: tuple[int, ...] = (db.year,)
+    elif coarse is DatePrecision.MONTH:
+        ka, kb = (da.year, da.month), (db.year, db.month)
+    else:
+        ka, kb = (da.year, da.month, da.day), (db.year, db.month, db.day)
+    return (ka > kb) - (ka < kb)
+
+
+def date_text(value: datetime, precision: TemporalPrecision | None = None) -> str:
+    """A date as text at its own precision: ``2020``, ``2020-03``, ``2020-03-04``.
+
+    An instant (a plain value of a DATETIME field) is its ISO-8601 UTC timestamp.
+    """
+    p = date_precision(value, precision)
+    if p is DatePrecision.YEAR:
+        return f"{value.year:04d}"
+    if p is DatePrecision.MONTH:
+        return f"{value.year:04d}-{value.month:02d}"
+    if p is DatePrecision.DAY:
+        return as_utc(value).date().isoformat()
+    return as_utc(value).isoformat()
+
+
+def parse_date_text(text: str) -> datetime:
+    """Inverse of `date_text`: ``2020`` → YearDate, ``2020-03`` → MonthDate, etc.
+
+    Raises:
+        ValueError: `text` is none of those forms.
+    """
+    cleaned = text.strip()
+    if len(cleaned) == 4 and cleaned.isdigit():
+        return partial_date(int(cleaned))
+    if len(cleaned) == 7 and cleaned[4] == "-" and cleaned.replace("-", "").isdigit():
+        return partial_date(int(cleaned[:4]), int(cleaned[5:]))
+    if len(cleaned) == 10:
+        return date_to_utc(date.fromisoformat(cleaned))
+    return parse_iso(cleaned)

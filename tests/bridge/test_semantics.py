@@ -151,11 +151,14 @@ async def test_issue_122_completed_is_not_flipped_to_repeating_without_a_rewatch
     assert ("100", S) not in by_field(plan)
 
 
-async def test_repeating_only_with_rewatch_evidence(idx12):
+async def test_play_counts_without_times_never_infer_repeating(idx12):
+    # Episodes 1-3 were seen twice, but a view count says how often, not when:
+    # the replays may all lie inside the first pass.
     target = list_record("100", status=Status.COMPLETED, progress=12, updated_at=T0)
     recs = watched("s", 1, range(1, 4), repeat=1) + watched("s", 1, range(4, 13))
     plan = await plan_between(show12(recs), list12(target), index=idx12)
-    assert by_field(plan)[("100", S)].status is Status.REPEATING
+    assert ("100", S) not in by_field(plan)
+    assert ("100", P) not in by_field(plan)  # progress stays 12, no pass position
 
 
 async def test_issue_263_repeating_falls_back_when_the_target_cannot_write_it(idx12):
@@ -167,13 +170,16 @@ async def test_issue_263_repeating_falls_back_when_the_target_cannot_write_it(id
     target = list_record(
         "100", status=Status.ACTIVE, progress=11, updated_at=T0, statuses=statuses
     )
-    recs = watched("s", 1, range(1, 4), repeat=1) + watched("s", 1, range(4, 13))
-    plan = await plan_between(
-        show12(recs), list12(target, statuses=statuses), index=idx12
+    src = tracker(
+        [("100", "Show", 12, ["anilist:100"])],
+        [list_record("100", status=Status.REPEATING, progress=3, updated_at=T0)],
     )
+    plan = await plan_between(src, list12(target, statuses=statuses), index=idx12)
     (action,) = plan.actions
     assert action.after[S].status is Status.COMPLETED  # not ACTIVE/CURRENT
     assert "fallback" in action.reason and "repeating" in action.reason
+    # shown as completed, so at the full count (not the rewatch position 3)
+    assert action.after[P].current == 12
 
 
 async def test_issue_244_earlier_completed_season_is_not_reset():

@@ -65,6 +65,7 @@ HELD_BACK = frozenset(
         SkipReason.GUARD,
         SkipReason.CONFLICT,
         SkipReason.DELETES_OFF,
+        SkipReason.IMPRECISE,
     }
 )
 

@@ -3,7 +3,8 @@
 Every value the engine persists (baselines, journal before/after, plan JSON) goes
 through here. The `RecordField` fixes a value's type, so the JSON carries no type tag:
 STATUS is ``{"native", "status"}``, PROGRESS ``{"current", "total", "unit"}``, RATING
-``{"value", "scale"}``, datetimes ISO-8601 UTC strings, the rest plain scalars.
+``{"value", "scale"}``, datetimes ISO-8601 UTC strings (partial dates at their own
+precision: ``"2020"``, ``"2020-03"``), the rest plain scalars.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from anibridge.dates import as_utc, parse_iso
+from anibridge.dates import as_utc, date_text, parse_date_text
 from anibridge.provider.base import (
     Progress,
     Rating,
@@ -24,6 +25,7 @@ from anibridge.provider.base import (
     Step,
     Value,
 )
+from anibridge.provider.precision import MonthDate, YearDate
 
 __all__ = [
     "JSON",
@@ -92,6 +94,8 @@ def encode_value(field: RecordField, value: Value) -> JSON:
     if field in _DATE_FIELDS:
         if not isinstance(value, datetime):
             raise TypeError(f"{field}: expected datetime, got {type(value).__name__}")
+        if isinstance(value, YearDate | MonthDate):
+            return date_text(value)
         return as_utc(value).isoformat()
     if isinstance(value, (State, Progress, Rating, datetime)):
         raise TypeError(f"{field}: expected a scalar, got {type(value).__name__}")
@@ -114,7 +118,7 @@ def decode_value(field: RecordField, data: Any) -> Value:
             lo, hi, step = data["scale"]
             return Rating(float(data["value"]), (float(lo), float(hi), float(step)))
         if field in _DATE_FIELDS:
-            return parse_iso(data)
+            return parse_date_text(data)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"bad JSON for {field.value}: {data!r} ({exc})") from exc
     if field is RecordField.REPEAT_COUNT:

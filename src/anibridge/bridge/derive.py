@@ -3,19 +3,22 @@
 Every rule here answers a complaint users of the existing tools filed:
 
 - STATUS: a status the user set on the source (an aggregate record) is taken as is.
-  Otherwise it is inferred: all target units consumed → COMPLETED; consumed again
-  beyond a full round → REPEATING (only on this rewatch evidence, never because an
-  episode is merely "on deck", #122); some consumed → ACTIVE; on a watchlist →
-  PLANNED. PAUSED and DROPPED are never inferred, and a user-set PAUSED/DROPPED on the
-  target is kept unless a play happened after the target entry last changed (#219).
-- PROGRESS: `count` mode sums consumed units weighted by mapping ratios; `index`
-  mode takes the highest consumed target position (#249/#262). Both are capped by
-  the target's total.
+  Otherwise it is inferred: all target units consumed → COMPLETED; a new pass under
+  way after a completed one, ordered by exact play times → REPEATING
+  (`anibridge.bridge.passes`: a replay inside the first pass is not a rewatch, play
+  counts without times never make one, nor does an episode merely in progress,
+  #122); some consumed or one in progress → ACTIVE; on a watchlist → PLANNED.
+  PAUSED and DROPPED are never inferred, and a user-set PAUSED/DROPPED on the target
+  is kept unless a play happened after the target entry last changed (#219).
+- PROGRESS: `count` mode sums consumed units weighted by mapping ratios, rounded
+  down; `index` mode takes the highest consumed target position (#249/#262). Both
+  are capped by the target's total. During a rewatch (where the target can hold
+  REPEATING) it is the position in the pass under way.
 - STARTED_AT / FINISHED_AT: first activity / the moment the last unit was first
   completed; FINISHED_AT only when completed; STARTED_AT never after FINISHED_AT.
-- REPEAT_COUNT: completed full rounds minus one, counted over *every* target unit,
-  so replaying a few episodes (or a library holding only them) never inflates it
-  (#174).
+- REPEAT_COUNT: completed passes beyond the first; from counts, completed full
+  rounds minus one, counted over *every* target unit, so replaying a few episodes
+  (or a library holding only them) never inflates it (#174).
 - RATING, NOTES: what the user set on the source.
 """
 
@@ -28,6 +31,7 @@ from typing import Any
 
 from anibridge.bridge.model import Policy, ProgressMode
 from anibridge.bridge.observe import Observation
+from anibridge.bridge.passes import Passes, segment
 from anibridge.provider.base import (
     Progress,
     Rating,
@@ -110,11 +114,27 @@ def _scan_units(obs: Observation, total: int | None) -> _Units:
     return out
 
 
+def _passes(obs: Observation, total: int | None, whole: bool) -> Passes | None:
+    """The title's viewing passes, when exact play times cover every unit.
+
+    None when any unit 1..total was consumed without a known play time (a view
+    count, a summary, an aggregate record): counts alone never order plays.
+    """
+    if not total or whole:
+        return None
+    plays = [(at, n) for (_, n), at in obs.events if 1 <= n <= total]
+    if len({n for _, n in plays}) < total:
+        return None
+    return segment(plays, total)
+
+
 def derive(
     obs: Observation,
     target: Record | None,
     total: int | None,
     policy: Policy,
+    *,
+    repeating: bool = True,
 ) -> Desired:
     """Desired semantic values for one target entry.
 
@@ -123,6 +143,9 @@ def derive(
         target: The target's current aggregate record, if any.
         total: Number of units the target has (None when unknown).
         policy: The profile's policy.
+        repeating: The target can hold REPEATING; only then does progress during
+            a rewatch follow the position in the current pass (otherwise the entry
+            stays COMPLETED at the full count).
 
     Returns:
         The desired values, their reasons, and fields held back.
@@ -141,28 +164,56 @@ def derive(
         consumed = total or 1
     if total:
         consumed = min(consumed, total)
+    passes = _passes(obs, total, whole)
+    rewatch = (
+        passes is not None
+        and passes.rewatching
+        and repeating
+        and not isinstance(explicit.get(RecordField.STATUS), State)
+    )
+    if rewatch and passes is not None:
+        # Progress during a rewatch is the position in the pass under way.
+        done = passes.current
+        consumed = (
+            max(done) if policy.progress_mode is ProgressMode.INDEX else len(done)
+        )
+        how = f"rewatch (pass {passes.completed + 1}): {how}"
+    state = explicit.get(RecordField.STATUS)
+    if (
+        not repeating
+        and total
+        and isinstance(state, State)
+        and state.status is Status.REPEATING
+    ):
+        # Shown as COMPLETED where the target has no rewatch status: at full count.
+        consumed = total
+        how = "rewatch shown as completed"
     d.consumed = consumed
     if obs.units:
         reason = f"{how}: {consumed}" + (f" of {total}" if total else "")
         d.set(RecordField.PROGRESS, consumed, reason)
 
-    complete = bool(whole or (total and consumed >= total))
+    complete = bool(
+        whole
+        or (total and consumed >= total)
+        or (passes is not None and passes.completed >= 1)
+    )
     rounds = units.rounds
     # STATUS
-    state = explicit.get(RecordField.STATUS)
     if isinstance(state, State) and state.status is not None:
         d.set(RecordField.STATUS, state.status, f"source status {state.status.value}")
     else:
         inferred: Status | None = None
         why = ""
-        if complete:
-            if rounds is not None and rounds[1] > rounds[0]:
-                inferred, why = (
-                    Status.REPEATING,
-                    (f"rewatch in progress (round {rounds[0] + 1})"),
-                )
-            else:
-                inferred, why = Status.COMPLETED, "all episodes consumed"
+        if rewatch and passes is not None:
+            # A new pass after a completed one: never from counts alone (#122).
+            inferred, why = (
+                Status.REPEATING,
+                f"rewatch under way: pass {passes.completed + 1} started after "
+                f"pass {passes.completed} completed",
+            )
+        elif complete:
+            inferred, why = Status.COMPLETED, "all episodes consumed"
         elif consumed > 0 or obs.in_progress:
             inferred, why = Status.ACTIVE, "some episodes consumed"
         elif obs.planned:
@@ -187,14 +238,19 @@ def derive(
     if status is None:
         status = _status_of(target)
 
-    # REPEAT_COUNT
+    # REPEAT_COUNT: completed passes beyond the first (from times), or full rounds
+    # beyond the first (from counts): both only ever under-count.
     repeat = explicit.get(RecordField.REPEAT_COUNT)
+    by_rounds = rounds[0] - 1 if rounds is not None and rounds[0] >= 1 else None
     if isinstance(repeat, int):
         d.set(RecordField.REPEAT_COUNT, repeat, "source repeat count")
-    elif rounds is not None and rounds[0] >= 1:
+    elif passes is not None and passes.completed >= 1:
+        n = max(passes.repeat, by_rounds or 0)
+        d.set(RecordField.REPEAT_COUNT, n, f"{passes.completed} complete pass(es)")
+    elif by_rounds is not None and rounds is not None:
         d.set(
             RecordField.REPEAT_COUNT,
-            rounds[0] - 1,
+            by_rounds,
             f"every episode consumed {rounds[0]} time(s)",
         )
     elif whole:

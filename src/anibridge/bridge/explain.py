@@ -33,6 +33,7 @@ from anibridge.provider.base import (
     State,
     WriteOp,
 )
+from anibridge.provider.precision import MonthDate, YearDate
 
 __all__ = ["change_text", "op_label", "plan_json", "plan_table", "skip_counts"]
 
@@ -123,6 +124,8 @@ def _number(value: float | None) -> str:
 
 
 def _show_date(value: datetime, date_precision: bool | None, tz: tzinfo) -> str:
+    if isinstance(value, YearDate | MonthDate):
+        return value.period_text()  # "2020-03": never a padded day
     instant = as_utc(value)
     if date_precision is None:  # unknown: a calendar date is midnight UTC
         date_precision = instant.hour == instant.minute == instant.second == 0

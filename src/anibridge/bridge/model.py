@@ -217,6 +217,7 @@ class SkipReason(StrEnum):
     CONFLICT = "conflict"
     DELETES_OFF = "deletes-off"  # a removal held: neither propagated nor reverted
     UNCONFIRMED = "unconfirmed"  # an earlier write's answer never arrived: wait
+    IMPRECISE = "imprecise"  # a partial date the target could only store padded
 
 
 @dataclass(frozen=True, slots=True)

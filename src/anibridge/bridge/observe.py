@@ -65,8 +65,9 @@ class Observation:
         provenance: Route descriptions (mapping edges, direct ids, overrides).
         units: Consumed target units → [plays, first_at, last_at].
         weighted: Sum of ratio weights of consumed source units (count mode).
-        in_progress: A unit was started but not finished after the last play.
-        events: Exact plays as (unit, at), for event-based targets.
+        in_progress: A unit this entry's ranges hold is started but unfinished.
+        events: Exact plays as (unit, at): replayed onto event-based targets, and
+            their order decides rewatch passes (`anibridge.bridge.passes`).
         explicit: Values a user set on an aggregate source record.
         explicit_at: When that record last changed.
         planned: The source has the anchor on a watchlist (`RecordKind.PLANNED`).
@@ -439,12 +440,11 @@ class _Builder:
             if has_activity:
                 evs = event_units.get(ekey)
                 summ = summaries.get(ekey)
+            if status is Status.ACTIVE:
+                # Started and unfinished now (even if played before): evidence for
+                # the one entry whose range holds this episode, no other.
+                self.in_progress(unit_routes, season, n)
             if status not in _CONSUMED and not evs and not summ:
-                if status is Status.ACTIVE:
-                    for _, o, _ in unit_routes.plain(season) + unit_routes.absolute(
-                        season
-                    ):
-                        o.in_progress = True
                 continue
             if has_activity:
                 seen.add(ekey)
@@ -519,7 +519,7 @@ class _Builder:
                 continue
             for route, o, tseason, un in unit_routes.all(season, n):
                 self.consume(o, route, tseason, un, count, first, last, season)
-        if self.want_events:
+        if event_units:
             for (season, n), times in event_units.items():
                 for route, o, tseason, un in (
                     [(r, o, t, 0) for r, o, t in anchor_routes]
@@ -536,7 +536,11 @@ class _Builder:
         if containers and entry.node is not None:
             self.expand_containers(containers, entry.node.facets, by_season)
 
-    want_events = False
+    def in_progress(self, unit_routes: _UnitRoutes, season: int | None, n: int) -> None:
+        """Mark in progress the observations whose route ranges hold episode `n`."""
+        for route, o, _, un in unit_routes.all(season, n):
+            if not o.in_progress and _translate(route, un)[0]:
+                o.in_progress = True
 
     def fast_routes(
         self, routes: list[tuple[Route, Observation, int | None]], season: int | None
@@ -650,21 +654,19 @@ class _Builder:
                 o.in_progress = True
 
 
-def observe(
-    source: Snapshot, identity: Identity, *, events: bool = False
-) -> dict[str, Observation]:
+def observe(source: Snapshot, identity: Identity) -> dict[str, Observation]:
     """Per-target observations keyed by the target anchor's `ref_id`.
 
     Args:
         source: The source snapshot.
         identity: Routes from `identify`.
-        events: Also collect exact plays (for event-based targets).
 
     Returns:
-        One observation per target anchor some source anchor routes to.
+        One observation per target anchor some source anchor routes to, with its
+        exact plays (`Observation.events`: event targets replay them, and their
+        times decide rewatch passes).
     """
     b = _Builder(source, identity)
-    b.want_events = events
     for key, routes in identity.routes.items():
         if routes and key in source.entries:
             b.entry(key, routes)

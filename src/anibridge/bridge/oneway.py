@@ -57,7 +57,9 @@ __all__ = [
     "deletions",
     "encoded",
     "in_sync_baselines",
+    "later_pass",
     "native_kind",
+    "pass_index",
     "pin_map",
     "regresses",
 ]
@@ -164,6 +166,40 @@ def regresses(f: RecordField, before: Any, after: Any) -> bool:
     return False
 
 
+def pass_index(status: Status | None, repeat: int) -> int:
+    """Zero-based viewing pass an entry's progress belongs to.
+
+    REPEATING with `repeat` completed rewatches is in pass ``repeat + 1``; COMPLETED
+    finished pass ``repeat``; anything else is still in the first pass.
+    """
+    if status is Status.REPEATING:
+        return repeat + 1
+    if status is Status.COMPLETED:
+        return repeat
+    return 0
+
+
+def later_pass(desired: Desired, written: Any, record: Record | None) -> bool:
+    """Whether the planned entry is in a later viewing pass than the target's.
+
+    This is how non-regression tells a new pass from a regression: a lower
+    progress that comes with REPEATING (being written or kept) in a later pass than
+    the one the target's progress belongs to is the position in a new pass (a
+    rewatch), not a step back; in the same pass it stays a regression.
+    """
+    current = record.values if record is not None else {}
+    cur_state = current.get(RecordField.STATUS)
+    cur_status = cur_state.status if isinstance(cur_state, State) else None
+    status = written.status if isinstance(written, State) else cur_status
+    if status is not Status.REPEATING:
+        return False
+    cur_repeat = current.get(RecordField.REPEAT_COUNT)
+    have = cur_repeat if isinstance(cur_repeat, int) else 0
+    want = desired.values.get(RecordField.REPEAT_COUNT, have)
+    want = want if isinstance(want, int) else have
+    return pass_index(Status.REPEATING, want) > pass_index(cur_status, have)
+
+
 def encoded(f: RecordField, value: Any) -> JSON:
     """JSON form of a value, None when unset."""
     return None if value is None else encode_value(f, value)
@@ -241,6 +277,13 @@ class DirectionPlanner:
         self.held: set[str] = set()  # pair ids held back as a whole (not unchanged)
         self.in_sync_before: frozenset[str] = frozenset()  # pair ids with @entry
         self.source_fields = source.capabilities.record_fields
+        # Whether a rewatch can show as REPEATING with the position in its pass.
+        self.repeating = (
+            status_spec is not None
+            and status_spec.writable
+            and any(d.semantic is Status.REPEATING for d in status_spec.values)
+        )
+        self.new_pass = False  # the entry being planned moves to a later pass
 
     # -- helpers -------------------------------------------------------------
 
@@ -276,7 +319,7 @@ class DirectionPlanner:
 
     def run(self) -> None:
         """Plan every observation of the source onto the target."""
-        obs = observe(self.source, self.identity, events=self.play_kind is not None)
+        obs = observe(self.source, self.identity)
         for key, reason in self.identity.unresolved.items():
             self.skip(Ref(key), None, SkipReason.NO_TARGET, reason)
         for o in obs.values():
@@ -295,7 +338,7 @@ class DirectionPlanner:
         main = self.main_kind or ""
         record = anchor_record(entry, main)
         total = _total(entry, record)
-        desired = derive(o, record, total, policy)
+        desired = derive(o, record, total, policy, repeating=self.repeating)
         source_key = o.sources[0]
         link = self.pair_id(source_key, o.target)
         pinned = self.pins.get((self.target.provider, ref_id(o.target)), frozenset())
@@ -329,6 +372,7 @@ class DirectionPlanner:
             if separate_ratings and self.ratings_kind is not None
             else record
         )
+        self.new_pass = False
         for f in FIELD_ORDER:
             if f not in desired.values or f not in policy.fields:
                 continue
@@ -338,6 +382,9 @@ class DirectionPlanner:
             c = self.field(o, f, desired, record, pinned, link, cur_status, total)
             if c is not None:
                 ep.fields[f] = c
+            if f is RecordField.STATUS:
+                written = c.after if c is not None else None
+                self.new_pass = later_pass(desired, written, record)
         self.collection(o, entry, link)
         status_spec = self.caps.record_fields.get(RecordField.STATUS)
         if (
@@ -418,7 +465,8 @@ class DirectionPlanner:
             total=total,
         )
         if tr.value is None:
-            self.skip(o.target, f, SkipReason.NOT_WRITABLE, tr.note, link)
+            why = SkipReason.IMPRECISE if tr.imprecise else SkipReason.NOT_WRITABLE
+            self.skip(o.target, f, why, tr.note, link)
             return None
         src_val = None
         if o.source_records:
@@ -428,6 +476,7 @@ class DirectionPlanner:
         if (
             f in self.policy.non_regression
             and regresses(f, current, tr.value)
+            and not (f is RecordField.PROGRESS and self.new_pass)
             and not (
                 self.may_regress and self.may_regress(o.sources[0], ref_id(o.target), f)
             )

@@ -10,8 +10,12 @@ date-only timestamp, truncated note, clamped progress) never causes a write by i
   the repeat count — instead of demoting it to watching, upstream #263), and the
   action's reason says so.
 - RATING converts through `anibridge.ratings` on the target's scale.
-- Datetimes compare at the coarser precision of the two sides; a DATE side is a
-  calendar date in the user's timezone (upstream #207).
+- Dates compare at the coarser precision of the two sides (year, month, day,
+  instant; `anibridge.dates.compare_dates`); a DATE side meets an instant on its
+  calendar day in the user's timezone (upstream #207). Equal there means in sync,
+  so a less precise date never replaces a more precise one inside its period. A
+  partial date is written as partial where the target declares
+  `anibridge.provider.precision.PartialDates`, otherwise not at all (`imprecise`).
 - NOTES are truncated to `TextConstraint.max_length` (reported).
 - PROGRESS/REPEAT_COUNT floor to the step and clamp to the range; PROGRESS compares
   `current` only, keeping the target's own total/unit when it owns them.
@@ -26,7 +30,7 @@ from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from anibridge import ratings
-from anibridge.dates import calendar_date, date_to_utc
+from anibridge.dates import calendar_date, compare_dates, date_text, date_to_utc
 from anibridge.provider.base import (
     FieldSpec,
     NumericConstraint,
@@ -41,6 +45,7 @@ from anibridge.provider.base import (
     TextConstraint,
     Value,
 )
+from anibridge.provider.precision import DatePrecision, accepts_partial, date_precision
 
 __all__ = ["STATUS_FALLBACK", "Translated", "precision", "translate"]
 
@@ -62,12 +67,14 @@ _DATES = frozenset(
 class Translated:
     """A native value for the target, whether it equals the current one, and notes.
 
-    `value` None means the target cannot represent the desired value at all.
+    `value` None means the target cannot represent the desired value at all;
+    `imprecise` says why: a partial date the target would have to pad.
     """
 
     value: Value | None
     equal: bool = False
     note: str = ""
+    imprecise: bool = False
 
 
 def _constraint[C](spec: FieldSpec | None, kind: type[C]) -> C | None:
@@ -163,20 +170,38 @@ def _date(
     tz: tzinfo,
 ) -> Translated:
     dst = precision(spec)
-    if TemporalPrecision.DATE in (src, dst):
-        day = calendar_date(value, src, tz)
-        if dst is TemporalPrecision.DATE:
-            native = date_to_utc(day)
-        elif src is TemporalPrecision.DATE:
-            native = datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC)
-        else:
-            native = value
-        equal = isinstance(current, datetime) and calendar_date(current, dst, tz) == day
-        return Translated(native, equal)
-    equal = (
-        isinstance(current, datetime) and abs((current - value).total_seconds()) < 1.0
+    have = date_precision(value, src)
+    if isinstance(current, datetime) and (
+        compare_dates(value, have, current, date_precision(current, dst), tz) == 0
+    ):
+        # Equal at the coarser precision: a partial date inside the other's period,
+        # a datetime on the other's calendar day. Neither replaces the other.
+        return Translated(current, True)
+    if have in (DatePrecision.YEAR, DatePrecision.MONTH):
+        if accepts_partial(spec.constraints):
+            return Translated(value)
+        return Translated(
+            None,
+            note=(
+                f"only the {have.value} is known ({date_text(value)}) and the target "
+                "stores full dates: not padded to an invented day"
+            ),
+            imprecise=True,
+        )
+    if dst is TemporalPrecision.DATE:
+        return Translated(date_to_utc(calendar_date(value, _exact(have), tz)))
+    if have is DatePrecision.DAY:
+        day = calendar_date(value, TemporalPrecision.DATE)
+        return Translated(datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC))
+    return Translated(value)
+
+
+def _exact(have: DatePrecision) -> TemporalPrecision:
+    return (
+        TemporalPrecision.DATETIME
+        if have is DatePrecision.INSTANT
+        else TemporalPrecision.DATE
     )
-    return Translated(value, equal)
 
 
 def _text(text: str, spec: FieldSpec, current: Any) -> Translated:

@@ -14,6 +14,7 @@ from anibridge.provider.base import (
     UpsertRecord,
     WriteError,
 )
+from anibridge.provider.precision import MonthDate, partial_date
 from anibridge.providers.anilist.convert import (
     Rejected,
     fuzzy_date,
@@ -29,9 +30,12 @@ def test_fuzzy_dates():
     assert fuzzy_date({"year": 2020, "month": 2, "day": 29}) == datetime(
         2020, 2, 29, tzinfo=UTC
     )
-    assert fuzzy_date({"year": 2020, "month": None, "day": None}) == datetime(
-        2020, 1, 1, tzinfo=UTC
-    )
+    # Partial FuzzyDates keep their precision: never padded to the 1st.
+    year = fuzzy_date({"year": 2020, "month": None, "day": None})
+    assert year == partial_date(2020) and year != datetime(2020, 1, 1, tzinfo=UTC)
+    month = fuzzy_date({"year": 2020, "month": 3})
+    assert month == partial_date(2020, 3) and isinstance(month, MonthDate)
+    assert fuzzy_date({"year": 2020, "month": None, "day": 4}) is None
     assert fuzzy_date({"year": None, "month": 3, "day": 1}) is None
     assert fuzzy_date({"year": 2021, "month": 2, "day": 30}) is None
     assert fuzzy_date(None) is None
@@ -43,6 +47,9 @@ def test_fuzzy_dates():
     }
     late = datetime(2021, 5, 1, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
     assert fuzzy_input(late) == {"year": 2021, "month": 5, "day": 2}
+    # and partial dates are written as partial FuzzyDateInput
+    assert fuzzy_input(partial_date(2021)) == {"year": 2021, "month": None, "day": None}
+    assert fuzzy_input(partial_date(2021, 7)) == {"year": 2021, "month": 7, "day": None}
 
 
 def test_every_field_becomes_an_argument():

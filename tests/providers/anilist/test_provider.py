@@ -24,6 +24,7 @@ from anibridge.provider.base import (
     UpsertRecord,
     WriteError,
 )
+from anibridge.provider.precision import partial_date
 from anibridge.providers.anilist import AniListProvider
 from anibridge.providers.anilist.provider import DEFAULT_BATCH_SIZE
 from anibridge.testing.fakes.anilist import AniListFake
@@ -141,8 +142,9 @@ async def test_record_fields_are_read_faithfully(fake, provider, catalog):
     assert values[RecordField.REPEAT_COUNT] == 2
     assert values[RecordField.NOTES] == "second time"
     assert values[RecordField.STARTED_AT] == datetime(2021, 3, 9, tzinfo=UTC)
-    # A year-only date reads as January 1st of that year.
-    assert values[RecordField.FINISHED_AT] == datetime(2022, 1, 1, tzinfo=UTC)
+    # A year-only date reads as the year, never padded to January 1st.
+    assert values[RecordField.FINISHED_AT] == partial_date(2022)
+    assert values[RecordField.FINISHED_AT] != datetime(2022, 1, 1, tzinfo=UTC)
     entry = fake.entry_for(item.anilist_id)
     assert record.updated_at == datetime.fromtimestamp(entry["updatedAt"], UTC)
     assert record.key == str(entry["id"])

@@ -14,6 +14,7 @@ from anibridge.provider.base import (
     UpsertRecord,
     WriteError,
 )
+from anibridge.provider.precision import partial_date
 from anibridge.providers.mal.convert import (
     Rejected,
     form_for,
@@ -26,8 +27,12 @@ REF = Ref.anchor("21")
 
 def test_parse_date_accepts_partial_dates():
     assert parse_date("2017-10-23") == datetime(2017, 10, 23, tzinfo=UTC)
-    assert parse_date("2017-10") == datetime(2017, 10, 1, tzinfo=UTC)
-    assert parse_date("2017") == datetime(2017, 1, 1, tzinfo=UTC)
+    # partial dates keep their precision (never padded to the 1st)
+    assert parse_date("2017-10") == partial_date(2017, 10)
+    assert parse_date("2017-10") != datetime(2017, 10, 1, tzinfo=UTC)
+    assert parse_date("2017") == partial_date(2017)
+    assert parse_date("2017-00-00") == partial_date(2017)  # MAL's "unknown" parts
+    assert parse_date("2017-10-00") == partial_date(2017, 10)
     assert parse_date("") is None and parse_date(None) is None
     assert parse_date("2017-13-01") is None
 

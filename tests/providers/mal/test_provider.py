@@ -25,6 +25,7 @@ from anibridge.provider.base import (
     UpsertRecord,
     WriteError,
 )
+from anibridge.provider.precision import partial_date
 from anibridge.testing.fakes.catalog import sample_media
 from anibridge.testing.fakes.mal import MalFake
 from anibridge.testing.fakes.server import Fault
@@ -135,13 +136,30 @@ async def test_write_uses_write_names_and_reads_back(fake, provider, catalog):
     assert values[RecordField.NOTES] == "great"
 
 
-async def test_partial_dates_read_as_first_of_period(fake, provider, catalog):
+async def test_partial_dates_keep_their_precision_both_ways(fake, provider, catalog):
     fake.add_entry(
         catalog[0].mal_id, status="completed", start_date="2017", finish_date="2017-10"
     )
     values = await read(provider, catalog[0].mal_id)
-    assert values[RecordField.STARTED_AT] == datetime(2017, 1, 1, tzinfo=UTC)
-    assert values[RecordField.FINISHED_AT] == datetime(2017, 10, 1, tzinfo=UTC)
+    assert values[RecordField.STARTED_AT] == partial_date(2017)
+    assert values[RecordField.FINISHED_AT] == partial_date(2017, 10)
+    assert values[RecordField.FINISHED_AT] != datetime(2017, 10, 1, tzinfo=UTC)
+    [result] = await provider.write_records(
+        [
+            UpsertRecord(
+                Ref.anchor(str(catalog[0].mal_id)),
+                set={
+                    RecordField.STARTED_AT: partial_date(2016, 12),
+                    RecordField.FINISHED_AT: partial_date(2018),
+                },
+            )
+        ]
+    )
+    assert result.ok, result.error
+    entry = fake.entries[catalog[0].mal_id]
+    assert (entry["start_date"], entry["finish_date"]) == ("2016-12", "2018")
+    values = await read(provider, catalog[0].mal_id)
+    assert values[RecordField.STARTED_AT] == partial_date(2016, 12)
 
 
 async def test_clearing_dates_is_refused_not_dropped(fake, provider, catalog):

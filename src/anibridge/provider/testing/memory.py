@@ -151,6 +151,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.precision import MonthDate, PartialDates, YearDate
 from anibridge.provider.validate import ContractViolation, check_utc, validate_value
 from anibridge.provider.validate import write_op_of as _write_op_of
 
@@ -223,14 +224,22 @@ def list_capabilities(
     *,
     rating_scale: tuple[float, float, float] = (0.0, 100.0, 1.0),
     date_precision: TemporalPrecision = TemporalPrecision.DATE,
+    partial_dates: bool = False,
     notes_max_length: int | None = 2000,
     max_progress: int | None = None,
     authorities: Iterable[str] = ("anilist", "mal"),
     node_kind: str = "anime",
     statuses: tuple[Descriptor[Status], ...] = LIST_STATUSES,
 ) -> Capabilities:
-    """Capabilities of a single-list tracker (AniList/MAL-like) target and source."""
+    """Capabilities of a single-list tracker (AniList/MAL-like) target and source.
+
+    `partial_dates` makes started/finished keep dates known only to the month or
+    year (`anibridge.provider.precision.PartialDates`, like AniList and MAL).
+    """
     low, high, step = rating_scale
+    dates = (
+        (PartialDates(),) if partial_dates else (TemporalConstraint(date_precision),)
+    )
     fields = {
         RecordField.STATUS: FieldSpec(
             RecordField.STATUS, writable=True, values=statuses
@@ -252,14 +261,10 @@ def list_capabilities(
             constraints=(NumericConstraint(minimum=low, maximum=high, step=step),),
         ),
         RecordField.STARTED_AT: FieldSpec(
-            RecordField.STARTED_AT,
-            writable=True,
-            constraints=(TemporalConstraint(date_precision),),
+            RecordField.STARTED_AT, writable=True, constraints=dates
         ),
         RecordField.FINISHED_AT: FieldSpec(
-            RecordField.FINISHED_AT,
-            writable=True,
-            constraints=(TemporalConstraint(date_precision),),
+            RecordField.FINISHED_AT, writable=True, constraints=dates
         ),
         RecordField.REPEAT_COUNT: FieldSpec(
             RecordField.REPEAT_COUNT,
@@ -1377,7 +1382,14 @@ class MemoryProviderBase(Provider):
             if isinstance(constraint, TemporalConstraint) and isinstance(
                 value, datetime
             ):
-                if constraint.precision == TemporalPrecision.DATE:
+                if isinstance(value, YearDate | MonthDate):
+                    if not isinstance(constraint, PartialDates):
+                        raise _WriteFailed(
+                            WriteError.INVALID,
+                            f"{spec.field}: {value!r} is a partial date; this "
+                            "field stores full dates only",
+                        )
+                elif constraint.precision == TemporalPrecision.DATE:
                     utc = value.astimezone(UTC)
                     value = datetime(utc.year, utc.month, utc.day, tzinfo=UTC)
             elif isinstance(constraint, TextConstraint) and isinstance(value, str):

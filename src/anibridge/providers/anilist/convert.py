@@ -35,6 +35,7 @@ from anibridge.provider.base import (
     Value,
     WriteError,
 )
+from anibridge.provider.precision import DatePrecision, date_precision, partial_date
 from anibridge.providers._lists.writes import (
     Rejected,
     check_list_upsert,
@@ -63,24 +64,32 @@ _EMPTY_DATE = {"year": None, "month": None, "day": None}
 
 
 def fuzzy_date(value: Mapping[str, Any] | None) -> datetime | None:
-    """A `FuzzyDate` as the contract's DATE value (midnight UTC).
+    """A `FuzzyDate` as a contract date, at the precision AniList holds it.
 
-    A missing month or day counts as the first (AniList allows partial dates); a
-    missing year means no date.
+    A full date is the DATE value (midnight UTC); one without a day is a
+    `MonthDate`, one with only a year a `YearDate` (never padded to the 1st); a
+    missing year, or a day without a month, is no date.
     """
     if not value or not value.get("year"):
         return None
+    year, month, day = value["year"], value.get("month"), value.get("day")
     try:
-        day = date(
-            int(value["year"]), int(value.get("month") or 1), int(value.get("day") or 1)
-        )
+        if not month:
+            return None if day else partial_date(int(year))
+        if not day:
+            return partial_date(int(year), int(month))
+        return date_to_utc(date(int(year), int(month), int(day)))
     except ValueError:
         return None
-    return date_to_utc(day)
 
 
-def fuzzy_input(value: datetime) -> dict[str, int]:
-    """A contract date/datetime as `FuzzyDateInput` (its calendar date)."""
+def fuzzy_input(value: datetime) -> dict[str, int | None]:
+    """A contract date as `FuzzyDateInput`: a partial date stays partial."""
+    precision = date_precision(value, TemporalPrecision.DATE)
+    if precision is DatePrecision.YEAR:
+        return {"year": value.year, "month": None, "day": None}
+    if precision is DatePrecision.MONTH:
+        return {"year": value.year, "month": value.month, "day": None}
     day = calendar_date(as_utc(value), TemporalPrecision.DATE)
     return {"year": day.year, "month": day.month, "day": day.day}
 

@@ -65,13 +65,12 @@ from anibridge.provider.base import (
     SupportsRecordReads,
     SupportsRecordWrites,
     SupportsScan,
-    TemporalConstraint,
-    TemporalPrecision,
     UpsertRecord,
     WriteError,
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.precision import PartialDates
 from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.anilist import documents as docs
 from anibridge.providers.anilist.backup import backup_document, restore_arguments
@@ -254,7 +253,8 @@ class AniListProvider(
     def capabilities(self) -> Capabilities:
         """What AniList can hold; the rating scale follows the user's score format."""
         lo, hi, step = SCORE_SCALES[self.score_format]
-        date_only = (TemporalConstraint(TemporalPrecision.DATE),)
+        # Calendar dates, partial ones (a year, a year and month) kept as such.
+        date_only = (PartialDates(),)
         count = (NumericConstraint(0, None, 1),)
         fields = {
             RecordField.STATUS: FieldSpec(

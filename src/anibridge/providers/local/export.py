@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from anibridge.dates import as_utc
+from anibridge.dates import as_utc, date_text
 from anibridge.provider.base import (
     EventQuery,
     FacetName,
@@ -97,12 +97,11 @@ def _record(
                 number = scale[0] + (number - lo) / (hi - lo) * (scale[1] - scale[0])
             out[name] = _num(round(number, 4))
         elif isinstance(value, datetime):
-            if field is not RecordField.LAST_ACTIVITY_AT and _date_only(
+            # A calendar date as a date, a partial one as "2020" / "2020-03".
+            date_only = field is not RecordField.LAST_ACTIVITY_AT and _date_only(
                 provider, field
-            ):
-                out[name] = as_utc(value).date().isoformat()
-            else:
-                out[name] = as_utc(value).isoformat()
+            )
+            out[name] = date_text(value, TemporalPrecision.DATE if date_only else None)
         else:
             out[name] = value
     if record.updated_at is not None:

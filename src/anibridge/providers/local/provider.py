@@ -89,6 +89,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.precision import PartialDates
 from anibridge.providers.local.database import (
     LocalDatabase,
     NodeRow,
@@ -362,6 +363,13 @@ class LocalProvider(
     def capabilities(self) -> Capabilities:
         """Everything the file supports, with the configured limits."""
         lo, hi, step = self.settings.rating_scale
+        # A date-precision file keeps calendar dates, partial ones (a year, a year
+        # and month) as such; a datetime file keeps instants only.
+        calendar: tuple[TemporalConstraint, ...] = (
+            (PartialDates(),)
+            if self.settings.date_precision is TemporalPrecision.DATE
+            else (TemporalConstraint(TemporalPrecision.DATETIME),)
+        )
         fields = {
             RecordField.STATUS: FieldSpec(
                 RecordField.STATUS,
@@ -386,14 +394,10 @@ class LocalProvider(
                 constraints=(NumericConstraint(lo, hi, step),),
             ),
             RecordField.STARTED_AT: FieldSpec(
-                RecordField.STARTED_AT,
-                writable=True,
-                constraints=(TemporalConstraint(self.settings.date_precision),),
+                RecordField.STARTED_AT, writable=True, constraints=calendar
             ),
             RecordField.FINISHED_AT: FieldSpec(
-                RecordField.FINISHED_AT,
-                writable=True,
-                constraints=(TemporalConstraint(self.settings.date_precision),),
+                RecordField.FINISHED_AT, writable=True, constraints=calendar
             ),
             RecordField.LAST_ACTIVITY_AT: FieldSpec(
                 RecordField.LAST_ACTIVITY_AT,

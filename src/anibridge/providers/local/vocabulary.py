@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
-from anibridge.dates import as_utc, date_to_utc, parse_iso
+from anibridge.dates import as_utc, date_text, date_to_utc, parse_date_text
 from anibridge.provider.base import (
     Descriptor,
     EventKind,
@@ -27,6 +27,7 @@ from anibridge.provider.base import (
     TemporalPrecision,
     Value,
 )
+from anibridge.provider.precision import MonthDate, YearDate
 from anibridge.providers.local.settings import LocalSettings
 
 __all__ = [
@@ -138,20 +139,26 @@ def _is_number(value: object) -> bool:
 
 
 def _parse_when(raw: object, field: str) -> datetime:
-    """A stored/document date or datetime as an aware UTC datetime."""
+    """A stored/document date or datetime as an aware UTC datetime.
+
+    ``2020`` / ``2020-03`` (a YAML year is an int) are partial dates (`YearDate` /
+    `MonthDate`); whether the file may hold them is `validate_stored`'s business.
+    """
     if isinstance(raw, datetime):
         return as_utc(raw) if raw.tzinfo else raw.replace(tzinfo=UTC)
     if isinstance(raw, date):
         return date_to_utc(raw)
+    if _is_int(raw) and 1 <= raw <= 9999:  # type: ignore[operator]
+        raw = f"{raw:04d}"
     if isinstance(raw, str):
-        text = raw.strip()
         try:
-            if len(text) == 10:
-                return date_to_utc(date.fromisoformat(text))
-            return parse_iso(text)
+            return parse_date_text(raw)
         except ValueError:
             pass
-    raise InvalidValue(f"{field}: expected an ISO date or datetime, got {raw!r}")
+    raise InvalidValue(
+        f"{field}: expected an ISO date or datetime (or a year / year-month), "
+        f"got {raw!r}"
+    )
 
 
 def _quantize(value: float, scale: tuple[float, float, float]) -> float:
@@ -199,9 +206,21 @@ def validate_stored(field: RecordField, raw: object, settings: LocalSettings) ->
             )
         return raw
     when = _parse_when(raw, name)
-    if field is not RecordField.LAST_ACTIVITY_AT and (
+    calendar = field is not RecordField.LAST_ACTIVITY_AT and (
         settings.date_precision is TemporalPrecision.DATE
-    ):
+    )
+    if isinstance(when, YearDate | MonthDate):
+        if not calendar:
+            raise InvalidValue(
+                f"{name}: {date_text(when)} is a partial date; this file keeps "
+                + (
+                    "exact times here"
+                    if field is RecordField.LAST_ACTIVITY_AT
+                    else "full timestamps (date_precision: datetime)"
+                )
+            )
+        return date_text(when)
+    if calendar:
         return when.date().isoformat()
     return when.isoformat()
 

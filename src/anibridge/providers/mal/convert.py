@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from anibridge.dates import as_utc, calendar_date, date_to_utc, parse_iso
+from anibridge.dates import date_text, date_to_utc, parse_iso
 from anibridge.provider.base import (
     Descriptor,
     ExternalId,
@@ -40,6 +40,7 @@ from anibridge.provider.base import (
     Value,
     WriteError,
 )
+from anibridge.provider.precision import partial_date
 from anibridge.providers._lists.writes import (
     Rejected,
     check_list_upsert,
@@ -105,16 +106,24 @@ def status_descriptors() -> tuple[Descriptor[Status], ...]:
 
 
 def parse_date(text: str | None) -> datetime | None:
-    """A MAL date (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) as midnight UTC.
+    """A MAL date at the precision MAL holds it.
 
-    Missing month/day count as the first; anything unparsable is no date.
+    ``YYYY-MM-DD`` is the DATE value (midnight UTC); ``YYYY-MM`` a `MonthDate` and
+    ``YYYY`` a `YearDate` (never padded to the 1st; ``00`` parts, as MAL's own
+    pages write unknown ones, count as missing). Anything unparsable is no date.
     """
     if not text:
         return None
-    parts = text.split("-")
     try:
-        numbers = [int(p) for p in parts[:3]] + [1, 1]
-        return date_to_utc(date(numbers[0], numbers[1] or 1, numbers[2] or 1))
+        numbers = [int(p) for p in text.strip().split("-")[:3]]
+        year, month, day = [*numbers, 0, 0][:3]
+        if not year:
+            return None
+        if not month:
+            return None if day else partial_date(year)
+        if not day:
+            return partial_date(year, month)
+        return date_to_utc(date(year, month, day))
     except ValueError:
         return None
 
@@ -191,7 +200,8 @@ def record_from_status(
 
 
 def _date_text(value: datetime) -> str:
-    return calendar_date(as_utc(value), TemporalPrecision.DATE).isoformat()
+    """``YYYY-MM-DD``, or ``YYYY-MM`` / ``YYYY`` for a partial date (MAL keeps it)."""
+    return date_text(value, TemporalPrecision.DATE)
 
 
 def form_for(write: UpsertRecord) -> dict[str, str] | Rejected:

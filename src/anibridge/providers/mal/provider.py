@@ -63,14 +63,13 @@ from anibridge.provider.base import (
     SupportsRecordReads,
     SupportsRecordWrites,
     SupportsScan,
-    TemporalConstraint,
-    TemporalPrecision,
     TextConstraint,
     UpsertRecord,
     WriteError,
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.precision import PartialDates
 from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.mal.auth import MalTokens, TokenManager
 from anibridge.providers.mal.backup import backup_document, restore_forms
@@ -231,7 +230,8 @@ class MalProvider(
 
     def capabilities(self) -> Capabilities:
         """What a MAL list entry holds and which of it AniBridge can write."""
-        date_only = (TemporalConstraint(TemporalPrecision.DATE),)
+        # Calendar dates, partial ones (a year, a year and month) kept as such.
+        date_only = (PartialDates(),)
         date_note = "can be set but not cleared: MAL's API has no way to remove a date"
         fields = {
             RecordField.STATUS: FieldSpec(
