@@ -4,10 +4,11 @@ The human layout is one block per action: the op and target id on its first line
 then one line per touched field (`progress 12 → 24`, `status — → active`) with that
 field's own reason, cut to the terminal width rather than wrapped, so an 80-column
 log stays readable and a wider terminal simply shows more of each reason. Dates read
-as dates for DATE-precision fields and as `YYYY-MM-DD HH:MM` in the profile's
-timezone otherwise. A summary line counts actions by kind and skipped candidates by
-reason code (unchanged, pinned, regression, not-writable, no-target, rule, guard,
-stale, conflict); `plan_json` keeps the full detail (ids, provenance, whole reasons).
+as dates for DATE-precision fields (partial ones as `2020` / `2020-03`) and as
+`YYYY-MM-DD HH:MM` in the profile's timezone otherwise. A summary line counts actions
+by kind and skipped candidates by reason code (unchanged, pinned, regression,
+not-writable, no-target, rule, guard, stale, conflict, deletes-off, imprecise);
+`plan_json` keeps the full detail (ids, provenance, whole reasons).
 """
 
 from __future__ import annotations

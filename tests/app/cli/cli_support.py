@@ -1,0 +1,139 @@
+"""End-to-end CLI test helpers: workspaces of local files, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from anibridge.providers.local import LocalProvider
+
+CLI = [sys.executable, "-m", "anibridge.app.cli"]
+
+
+def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess (no ANIBRIDGE_* variables leak in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
+    done = subprocess.run(
+        [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180
+    )
+    if check:
+        assert done.returncode == 0, done.stderr + done.stdout
+    return done
+
+
+def run_json(*args: str, cwd: Path) -> dict[str, Any]:
+    """`run` with ``--json``, its stdout decoded."""
+    return json.loads(run(*args, "--json", cwd=cwd).stdout)
+
+
+def local_side(name: str, **config: Any) -> dict[str, Any]:
+    """A profile side on a local file `<name>.sqlite` seeded from `<name>.yaml`."""
+    return {
+        "name": name,
+        "type": "local",
+        "config": {"path": f"{name}.sqlite", "seed": f"{name}.yaml", **config},
+    }
+
+
+def write_config(ws: Path, profiles: dict[str, Any], **app: Any) -> Path:
+    ws.mkdir(parents=True, exist_ok=True)
+    path = ws / "anibridge.yaml"
+    path.write_text(yaml.safe_dump({"data_dir": "data", **app, "profiles": profiles}))
+    return path
+
+
+def document(items: list[dict[str, Any]], **top: Any) -> dict[str, Any]:
+    return {"anibridge_local": 1, **top, "items": items}
+
+
+def write_doc(path: Path, items: list[dict[str, Any]], **top: Any) -> None:
+    path.write_text(yaml.safe_dump(document(items, **top), sort_keys=False))
+
+
+def show(
+    key: str,
+    ids: list[str],
+    seasons: dict[int, dict[int, list[str]]],
+    *,
+    records: dict[tuple[int, int], dict[str, Any]] | None = None,
+    season_records: dict[int, dict[str, Any]] | None = None,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """A library show: season -> episode -> play times (ISO strings)."""
+    records = records or {}
+    season_records = season_records or {}
+    out = []
+    for season, episodes in seasons.items():
+        eps = []
+        for episode, plays in episodes.items():
+            entry: dict[str, Any] = {"episode": episode}
+            if plays:
+                entry["plays"] = plays
+            if (season, episode) in records:
+                entry["record"] = records[(season, episode)]
+            eps.append(entry)
+        block: dict[str, Any] = {"season": season, "episodes": eps}
+        if season in season_records:
+            block["record"] = season_records[season]
+        out.append(block)
+    return {"key": key, "kind": "show", "title": title or key, "ids": ids,
+            "seasons": out}  # fmt: skip
+
+
+def list_title(n: int, episodes: int, record: dict[str, Any] | None = None) -> dict:
+    item: dict[str, Any] = {
+        "key": f"anilist:{n}",
+        "kind": "series",
+        "title": f"anilist {n}",
+        "ids": [f"anilist:{n}"],
+        "episodes": episodes,
+    }
+    if record is not None:
+        item["record"] = record
+    return item
+
+
+def read_local(path: Path, **config: Any) -> dict[str, Any]:
+    """A local file's document (bookkeeping fields dropped), read in-process."""
+
+    async def go() -> dict[str, Any]:
+        provider = LocalProvider(
+            logger=logging.getLogger("test"), config={"path": str(path), **config}
+        )
+        await provider.initialize()
+        try:
+            return provider.export_document()
+        finally:
+            await provider.close()
+
+    doc = asyncio.run(go())
+    for item in doc["items"]:
+        for record in _records(item):
+            record.pop("updated_at", None)
+            record.pop("revision", None)
+    return doc
+
+
+def _records(item: dict[str, Any]) -> list[dict[str, Any]]:
+    out = [item["record"]] if "record" in item else []
+    for season in item.get("seasons", ()):
+        if "record" in season:
+            out.append(season["record"])
+        out += [e["record"] for e in season.get("episodes", ()) if "record" in e]
+    return out
+
+
+def entry(doc: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The record of list title `key` in a document, if any."""
+    for item in doc["items"]:
+        if item["key"] == key:
+            return item.get("record")
+    return None
