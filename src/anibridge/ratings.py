@@ -21,7 +21,14 @@ import math
 
 from anibridge.provider.base import NumericConstraint, Rating
 
-__all__ = ["convert", "is_count_scale", "normalize", "same_rating", "scale_for"]
+__all__ = [
+    "convert",
+    "is_count_scale",
+    "normalize",
+    "quantize",
+    "same_rating",
+    "scale_for",
+]
 
 
 def _check_scale(scale: tuple[float, float, float]) -> None:
@@ -133,3 +140,16 @@ def same_rating(source: Rating, target: Rating) -> bool:
     return math.isclose(
         convert(source, target.scale).value, target.value, abs_tol=1e-6
     ) or math.isclose(normalize(source), normalize(target), abs_tol=1e-9)
+
+
+def quantize(value: float, scale: tuple[float, float, float]) -> float:
+    """`value` snapped to the nearest step of its own `scale` (half up), clamped.
+
+    For services that store values off the step they use (Plex keeps a 9.5 a
+    client wrote on its whole-number 0-10 scale): read as the value the scale can
+    hold, so it compares and converts like any other rating.
+
+    Raises:
+        ValueError: the scale is empty or inverted.
+    """
+    return convert(Rating(value, scale), scale).value

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
-from anibridge.bridge.codec import ref_id
 from anibridge.bridge.model import (
     DEFAULT_NON_REGRESSION,
     ConflictRule,
@@ -353,6 +352,8 @@ def summarize(
     run_id: str,
 ) -> dict[str, Any]:
     """The run summary in the documented `--json` shape."""
+    from anibridge.bridge.explain import plan_counts
+
     planned = len(plan.actions)
     counts: dict[str, int] = {}
     if result is not None and result.report is not None:
@@ -360,17 +361,9 @@ def summarize(
     applied = 0 if dry_run else counts.get("applied", 0) + counts.get("unchanged", 0)
     failed = 0 if dry_run else counts.get("failed", 0)
     unknown = 0 if dry_run else counts.get("unknown", 0)
-    acted = {(a.provider, ref_id(a.ref)) for a in plan.actions}
-    held = {
-        (s.provider, ref_id(s.ref))
-        for s in plan.skipped
-        if s.reason in HELD_BACK and s.provider
-    }
-    unchanged = {
-        (s.provider, ref_id(s.ref))
-        for s in plan.skipped
-        if s.reason is SkipReason.UNCHANGED and s.field is None
-    }
+    # The plan header's counts (one set everywhere), plus actions a real run
+    # skipped at apply time because the target changed since planning.
+    skipped, unchanged = plan_counts(plan)
     late_skips = 0 if dry_run else counts.get("stale", 0) + counts.get("skipped", 0)
     return {
         "run_id": run_id,
@@ -381,8 +374,8 @@ def summarize(
         "applied": applied,
         "failed": failed,
         "unknown": unknown,
-        "skipped": len(held) + late_skips,
-        "unchanged": len(unchanged - acted - held),
+        "skipped": sum(skipped.values()) + late_skips,
+        "unchanged": unchanged,
         "duration_s": round(duration_s, 3),
     }
 

@@ -22,7 +22,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from anibridge.bridge.codec import JSON
+from anibridge.bridge.codec import JSON, ref_id
 from anibridge.bridge.model import Action, Plan, Skip, SkipReason, Snapshot
 from anibridge.bridge.stores import Link
 from anibridge.dates import as_utc, resolve_timezone
@@ -36,7 +36,14 @@ from anibridge.provider.base import (
 )
 from anibridge.provider.precision import MonthDate, YearDate
 
-__all__ = ["change_text", "op_label", "plan_json", "plan_table", "skip_counts"]
+__all__ = [
+    "change_text",
+    "op_label",
+    "plan_counts",
+    "plan_json",
+    "plan_table",
+    "skip_counts",
+]
 
 UNSET = "—"
 _VALUE_WIDTH = 24
@@ -63,12 +70,38 @@ def skip_counts(plan: Plan) -> dict[str, int]:
     return {r.value: counts[r.value] for r in SkipReason if counts[r.value]}
 
 
+def plan_counts(plan: Plan) -> tuple[dict[str, int], int]:
+    """The one set of counts the plan header, `plan --json` and run summaries show.
+
+    Returns:
+        Skipped candidates per reason code (every reason but ``unchanged``), and the
+        number of entries in sync: distinct entries reported unchanged that no
+        action writes and no skipped candidate holds back.
+    """
+    counts = skip_counts(plan)
+    counts.pop(SkipReason.UNCHANGED.value, None)
+    acted = {(a.provider, ref_id(a.ref)) for a in plan.actions}
+    held = {
+        (s.provider, ref_id(s.ref))
+        for s in plan.skipped
+        if s.reason is not SkipReason.UNCHANGED and s.provider
+    }
+    in_sync = {
+        (s.provider, ref_id(s.ref))
+        for s in plan.skipped
+        if s.reason is SkipReason.UNCHANGED and s.field is None
+    }
+    return counts, len(in_sync - acted - held)
+
+
 def plan_json(plan: Plan) -> dict[str, JSON]:
-    """The plan as JSON, with skip counts."""
+    """The plan as JSON, with skip counts (per reason, and the entries in sync)."""
     data = plan.to_json()
+    skipped, in_sync = plan_counts(plan)
     data["counts"] = {
         "actions": len(plan.actions),
-        "skipped": dict(skip_counts(plan).items()),
+        "skipped": dict(skipped),
+        "unchanged": in_sync,
     }
     return data
 
@@ -218,10 +251,10 @@ def _summary(plan: Plan, shown: int) -> Text:
 
 
 def _skip_text(plan: Plan) -> str:
-    counts = skip_counts(plan)
-    parts = [f"{n} {reason}" for reason, n in counts.items() if reason != "unchanged"]
-    if "unchanged" in counts:
-        parts.append(f"{counts['unchanged']} in sync")
+    counts, in_sync = plan_counts(plan)
+    parts = [f"{n} {reason}" for reason, n in counts.items()]
+    if in_sync:
+        parts.append(f"{in_sync} in sync")
     return ", ".join(parts)
 
 

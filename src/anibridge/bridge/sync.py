@@ -20,7 +20,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,7 +49,7 @@ from anibridge.provider.base import (
     WriteOp,
 )
 
-__all__ = ["Pair", "SyncResult", "run_owner", "run_sync", "undo_run"]
+__all__ = ["Pair", "SyncResult", "forget_cursors", "run_owner", "run_sync", "undo_run"]
 
 
 def run_owner() -> str:
@@ -470,6 +470,8 @@ async def undo_run(
             undoes=undoes, stop=stop,
         )  # fmt: skip
         _rebase_after_undo(stores, profile, providers, entries, undoes, report)
+        if report.succeeded:
+            forget_cursors(stores, profile, providers)
     except BaseException as exc:
         stores.runs.finish_run(_ended(run, exc))
         raise
@@ -483,6 +485,18 @@ async def undo_run(
     )
     stores.runs.finish_run(run)
     return SyncResult(run, plan, report)
+
+
+def forget_cursors(stores: Stores, profile: str, keys: Iterable[str]) -> None:
+    """Drop a profile's change-feed cursors after state changed behind the feed.
+
+    An undo or a restore changes a side without a change the *source's* feed will
+    report: an incremental run from the old cursor would find "nothing changed"
+    while a full read plans the difference. Without a cursor the next run reads
+    everything, so `plan` and `sync` agree again.
+    """
+    for key in keys:
+        stores.cursors.set_cursor(profile, key, None)
 
 
 def _rebase_after_undo(

@@ -149,3 +149,67 @@ def test_e2e_completed_with_an_episode_in_progress_again_is_not_rewatching(tmp_p
     assert run_json("sync", cwd=ws)["failed"] == 0
     record = listed(ws, PART1)
     assert (record["status"], record["progress"]) == ("completed", 13)
+
+
+# -- point 6: one read policy, one set of counts ------------------------------------
+
+
+def _agreeing_workspace(tmp_path: Path) -> Path:
+    # Part 1 fully watched, Part 2 started, and a show no mapping knows (no-target).
+    episodes = {e: [at(1, 18, 10 * e)] for e in range(1, 17)}
+    library = [
+        show(SHOW, IDS, {2: episodes}),
+        show("unknown", ["tvdb_show:999999999"], {1: {1: [at(1, 12)]}}),
+    ]
+    return workspace(
+        tmp_path, library, [list_title(117197, 13), list_title(151803, 12)]
+    )
+
+
+def _both(ws: Path) -> tuple[dict, dict]:
+    """`plan --json` and `sync --dry-run --json` on the same state."""
+    plan = run_json("plan", cwd=ws)
+    dry = run_json("sync", "--dry-run", cwd=ws)
+    return plan, dry
+
+
+def test_e2e_plan_and_sync_agree_after_an_undo(tmp_path):
+    ws = _agreeing_workspace(tmp_path)
+    plan, dry = _both(ws)
+    counts = plan["plan"]["counts"]
+    assert counts["skipped"].get("no-target") == 1
+    # one set of counts: the plan's and the run summary's are the same numbers
+    assert (
+        plan["summary"]["skipped"] == sum(counts["skipped"].values()) == dry["skipped"]
+    )
+    assert len(plan["plan"]["actions"]) == dry["planned"] == plan["summary"]["planned"]
+    first = run_json("sync", cwd=ws)
+    assert first["applied"] == 2 and first["failed"] == 0
+    assert first["skipped"] == dry["skipped"]
+
+    # Undo reverts the list; the source did not change, so an incremental read
+    # from the old cursor would see nothing: the undo must forget that cursor.
+    run_json("undo", first["run_id"], cwd=ws)
+    assert listed(ws, PART1) is None
+    plan, dry = _both(ws)
+    assert len(plan["plan"]["actions"]) == dry["planned"] == 2
+    assert plan["summary"]["skipped"] == dry["skipped"]
+    again = run_json("sync", cwd=ws)
+    assert again["applied"] == 2
+    assert listed(ws, PART1)["progress"] == 13
+
+
+def test_e2e_plan_and_sync_agree_after_a_restore(tmp_path):
+    ws = _agreeing_workspace(tmp_path)
+    first = run_json("sync", cwd=ws)
+    assert first["applied"] == 2
+    # Restore the list from the backup taken before that run's first write.
+    [backup] = sorted((ws / "data" / "backups" / "p").glob("list-*.json"))
+    run("restore", str(backup), "--provider", "list", cwd=ws)
+    assert listed(ws, PART1) is None
+    plan, dry = _both(ws)
+    assert len(plan["plan"]["actions"]) == dry["planned"] == 2
+    # a real run then converges, and everything agrees on "nothing to do"
+    assert run_json("sync", cwd=ws)["applied"] == 2
+    plan, dry = _both(ws)
+    assert plan["summary"]["planned"] == dry["planned"] == 0

@@ -26,7 +26,7 @@ from anibridge.provider.base import (
 )
 from anibridge.provider.precision import partial_date
 from anibridge.providers.anilist import AniListProvider
-from anibridge.providers.anilist.provider import DEFAULT_BATCH_SIZE
+from anibridge.providers.anilist.provider import DEFAULT_BATCH_SIZE, AniListError
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import sample_media
 from anibridge.testing.fakes.server import Fault
@@ -596,3 +596,14 @@ async def test_refused_token_at_start_says_what_to_do(fake):
     assert getattr(info.value, "code", None) is WriteError.AUTH
     assert "wrong" not in str(info.value)
     await provider.close()
+
+
+async def test_an_unknown_score_format_is_an_error_naming_it(catalog):
+    # A format AniList adds later must not be read as POINT_100: every score on
+    # the list would be misread and then rewritten.
+    with AniListFake(media=catalog, time_scale=SCALE, score_format="POINT_20") as fake:
+        provider = make_provider(fake)
+        with pytest.raises(AniListError, match="unknown scoreFormat 'POINT_20'") as e:
+            await provider.initialize()
+        assert "POINT_100" in str(e.value)  # lists the formats it knows
+        await provider.close()

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
+
 from _mediabrowser.cases import PLAYED, MediaBrowserCases
 
-from anibridge.provider.base import RecordChange, RecordField, UpsertRecord
+from anibridge.provider.base import RecordChange, RecordField, Ref, UpsertRecord
 from anibridge.providers.emby import EmbyProvider
 from anibridge.testing.fakes.emby import FakeEmby, emby_webhook
 
@@ -48,3 +50,20 @@ class TestEmby(MediaBrowserCases):
         assert result.ok, result.error
         state = lib.peek("1", key)
         assert state.rating is None and state.favorite and state.view_count == 1
+
+    async def test_episode_webhook_without_numbers_rereads_its_series(
+        self, provider, server
+    ):
+        # An episode item without IndexNumber/ParentIndexNumber (older servers,
+        # trimmed payloads): the series it names is re-read instead of dropped.
+        ep = server.library.episode("Cowboy Bebop", 1, 3)
+        series = server.item_id(ep.show_key)
+        headers, body = emby_webhook(server, "item.markplayed", ep.key, user="1")
+        payload = json.loads(body)
+        payload["Item"].pop("IndexNumber", None)
+        payload["Item"].pop("ParentIndexNumber", None)
+        await self.check(
+            provider,
+            (headers, json.dumps(payload).encode()),
+            [RecordChange(ref=Ref(series), fields=PLAYED)],
+        )

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from _mediabrowser.cases import PLAYED, MediaBrowserCases
 
-from anibridge.provider.base import RecordChange, RecordField, UpsertRecord, WriteError
+from anibridge.provider.base import (
+    RecordChange,
+    RecordField,
+    Ref,
+    UpsertRecord,
+    WriteError,
+)
 from anibridge.providers.jellyfin import JellyfinProvider
 from anibridge.testing.fakes.jellyfin import FakeJellyfin, jellyfin_webhook
 
@@ -46,3 +52,18 @@ class TestJellyfin(MediaBrowserCases):
         assert "cannot clear" in result.error
         key = server.library.episode("Cowboy Bebop", 1, 1).key
         assert server.library.peek("1", key).rating == 8.0
+
+    async def test_episode_webhook_without_numbers_rereads_its_series(
+        self, provider, server
+    ):
+        # Some plugin templates leave SeasonNumber/EpisodeNumber out: the event is
+        # not dropped, the series it names is re-read (anchor and its episodes).
+        ep = server.library.episode("Cowboy Bebop", 1, 3)
+        series = server.item_id(ep.show_key)
+        parts = jellyfin_webhook(
+            server, "UserDataSaved", ep.key, user="1", SaveReason="TogglePlayed",
+            SeasonNumber=None, EpisodeNumber=None,
+        )  # fmt: skip
+        await self.check(
+            provider, parts, [RecordChange(ref=Ref(series), fields=PLAYED)]
+        )

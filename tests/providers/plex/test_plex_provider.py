@@ -640,3 +640,24 @@ async def test_arbitrary_bodies_never_raise(provider):
             )
         )
         assert result.matched is False
+
+
+async def test_an_off_step_user_rating_reads_quantized_to_the_declared_step(
+    provider, library
+):
+    # Plex's clients rate in whole points (half stars); another client wrote 9.5
+    # through the API. Read on the declared 0-10 step 1 scale, it is 10 (half up),
+    # so it converts and compares like every other Plex rating.
+    key = library.episode("Cowboy Bebop", 1, 2).key
+    library.rate("1", key, 9.5)
+    library.rate("1", library.episode("Cowboy Bebop", 1, 3).key, 6.4)
+    ref = ep_ref(library, "Cowboy Bebop", 1, 2)
+    other = ep_ref(library, "Cowboy Bebop", 1, 3)
+    page = await provider.fetch_records(
+        RecordQuery(refs=(ref, other), fields=frozenset({RecordField.RATING}))
+    )
+    got = {r.ref: r.values[RecordField.RATING] for r in page.items}
+    assert got[ref] == Rating(10.0, (0.0, 10.0, 1.0))
+    assert got[other] == Rating(6.0, (0.0, 10.0, 1.0))
+    spec = provider.capabilities().record_fields[RecordField.RATING]
+    assert spec.constraints[0].step == 1.0

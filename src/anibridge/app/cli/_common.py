@@ -227,6 +227,14 @@ def run_async[T](
         raise fail(str(exc), EXIT_BUSY) from None
     except Terminated:
         raise fail("terminated (SIGTERM)", EXIT_TERMINATED) from None
+    except Exception as exc:
+        # A service refused, or cannot be used (its message says why and never
+        # holds a secret). Checked through sys.modules: a command that never
+        # loaded the HTTP layer cannot have raised one, and stays light.
+        http = sys.modules.get("anibridge.http.errors")
+        if http is not None and isinstance(exc, http.HttpError):
+            raise fail(str(exc)) from None
+        raise
     except KeyboardInterrupt:
         raise fail("interrupted", EXIT_INTERRUPTED) from None
     finally:

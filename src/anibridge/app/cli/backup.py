@@ -49,6 +49,7 @@ def restore(
     """Restore a provider from a backup (its current state is backed up first)."""
     from anibridge.app.cli._common import out_console
     from anibridge.app.runtime import close_session, open_session, write_backup
+    from anibridge.bridge.sync import forget_cursors
     from anibridge.provider.base import SupportsBackupImports
 
     loaded = load(config)
@@ -73,6 +74,8 @@ def restore(
                 raise fail(f"provider {key!r} cannot import backups")
             await write_backup(session, key)
             await target.import_backup(payload)
+            # The restored side changed behind the change feed: read all next time.
+            forget_cursors(session.store.bundle(), session.name, session.providers)
             return key
         finally:
             await close_session(session)

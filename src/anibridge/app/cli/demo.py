@@ -27,7 +27,9 @@ def demo(
     loaded = load(config_path)
     stop = StopFlag()
     summary, plan, code = run_async(
-        lambda: execute(loaded, "demo", dry_run=False, stop=stop, progress=not as_json),
+        lambda: execute(
+            loaded, "demo", dry_run=False, stop=stop, progress=not as_json, full=True
+        ),
         stop=stop,
     )
     if as_json:

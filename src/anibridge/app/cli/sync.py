@@ -43,7 +43,7 @@ async def execute(
     stop: StopFlag,
     progress: bool,
     force: bool = False,
-    full: bool = True,
+    full: bool = False,
     wait: float | None = None,
 ) -> tuple[dict[str, Any], Plan | None, int]:
     """Run (or dry-run) one profile; returns (summary, plan, exit code).
@@ -334,11 +334,18 @@ def sync(
 @app.command()
 def plan(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
+    full: bool = typer.Option(
+        False, "--full", help="Read everything, not only changes since the last run."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
     wait: float | None = WaitOption,
     config: Path | None = ConfigOption,
 ) -> None:
-    """Preview what a sync would write (a dry run), as a diff table or JSON."""
+    """Preview what a sync would write (a dry run), as a diff table or JSON.
+
+    It reads exactly what `sync` would read (the same change-feed policy; `--full`
+    for everything), so the preview and the run agree.
+    """
     from anibridge.app.runtime import StopFlag
     from anibridge.bridge.explain import plan_json
 
@@ -346,7 +353,13 @@ def plan(
     stop = StopFlag()
     summary, the_plan, code = run_async(
         lambda: execute(
-            loaded, profile, dry_run=True, stop=stop, progress=False, wait=wait
+            loaded,
+            profile,
+            dry_run=True,
+            stop=stop,
+            progress=False,
+            wait=wait,
+            full=full,
         ),
         stop=stop,
     )

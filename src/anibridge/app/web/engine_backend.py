@@ -75,7 +75,13 @@ from anibridge.bridge.model import (
     Snapshot,
 )
 from anibridge.bridge.stores import Pin
-from anibridge.bridge.sync import Pair, SyncResult, run_sync, undo_run
+from anibridge.bridge.sync import (
+    Pair,
+    SyncResult,
+    forget_cursors,
+    run_sync,
+    undo_run,
+)
 from anibridge.messages import clip
 from anibridge.provider.base import (
     ChangeQuery,
@@ -1168,6 +1174,8 @@ class EngineBackend:
         assert prof.session is not None
         safety = await write_backup(prof.session, entry.provider)
         await provider.import_backup(path.read_bytes())
+        # The restored side changed behind the change feed: read all next time.
+        forget_cursors(self.store.bundle(), profile, prof.providers)
         log.info("profile %s: restored %s into %s", profile, name, entry.provider)
         return RunResult(
             "ok",

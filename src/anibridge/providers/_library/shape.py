@@ -43,6 +43,7 @@ from anibridge.provider.base import (
 )
 from anibridge.providers._library.ids import anchor_ids, order_ids
 from anibridge.providers._library.model import LibraryEpisode, LibraryItem, UserState
+from anibridge.ratings import quantize
 
 __all__ = [
     "AXES",
@@ -201,7 +202,8 @@ def state_record(
         if RecordField.LAST_ACTIVITY_AT in wanted and state.last_viewed_at:
             values[RecordField.LAST_ACTIVITY_AT] = state.last_viewed_at
     if RecordField.RATING in wanted and state.rating is not None:
-        values[RecordField.RATING] = Rating(state.rating, scale)
+        # Off-step values (a Plex 9.5 on its whole-number scale) read quantized.
+        values[RecordField.RATING] = Rating(quantize(state.rating, scale), scale)
     active = state.rating is not None if rating_only else state.active
     if not active:
         return None

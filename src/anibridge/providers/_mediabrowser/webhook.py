@@ -84,11 +84,18 @@ def same_id(a: object, b: object) -> bool:
 def item_ref(
     kind: object, item_id: object, series_id: object, season: object, episode: object
 ) -> Ref | None:
-    """The contract ref of a webhook's item (episode ref, or movie/show anchor)."""
-    if kind == "Episode":
-        if not series_id or not isinstance(season, int) or not isinstance(episode, int):
-            return None
-        return episode_ref(norm_id(series_id), season, episode)
+    """The contract ref of a webhook's item (episode ref, or movie/show anchor).
+
+    An episode whose season/episode numbers the payload leaves out (templates and
+    server versions differ), or a season, names its series: the series anchor is
+    re-read (anchor and parts), rather than the event being dropped.
+    """
+    if kind == "Episode" and isinstance(season, int) and isinstance(episode, int):
+        if series_id:
+            return episode_ref(norm_id(series_id), season, episode)
+        return None
+    if kind in ("Episode", "Season"):
+        return Ref.anchor(norm_id(series_id)) if series_id else None
     if kind in ("Movie", "Series") and item_id:
         return Ref.anchor(norm_id(item_id))
     return None

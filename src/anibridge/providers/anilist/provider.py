@@ -230,9 +230,17 @@ class AniListProvider(
         viewer = data["Viewer"]
         self.user_id = int(viewer["id"])
         options = viewer.get("mediaListOptions") or {}
-        self.score_format = options.get("scoreFormat") or "POINT_100"
-        if self.score_format not in SCORE_SCALES:
-            self.score_format = "POINT_100"
+        score_format = options.get("scoreFormat") or "POINT_100"
+        if score_format not in SCORE_SCALES:
+            # Guessing a scale would misread and rewrite every score on the list.
+            raise AniListError(
+                f"anilist: unknown scoreFormat {score_format!r} on account "
+                f"{viewer.get('name')!r} (known: {', '.join(SCORE_SCALES)}); "
+                "AniBridge cannot tell what these scores mean, so it reads and "
+                "writes nothing: please report this format",
+                code=WriteError.UNSUPPORTED,
+            )
+        self.score_format = score_format
         self.custom_lists = tuple(
             (options.get("animeList") or {}).get("customLists") or ()
         )

@@ -16,6 +16,7 @@ answered with 429 + `Retry-After`; `Viewer`-only documents count as identity cal
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -77,15 +78,33 @@ _SMILEY_RAW = {0: 0.0, 1: 35.0, 2: 60.0, 3: 85.0}
 
 
 @functools.cache
-def anilist_schema() -> GraphQLSchema:
-    """AniList's schema, built once from the shipped introspection result."""
+def _introspection() -> dict[str, Any]:
     blob = (
         resources.files("anibridge.testing.fakes")
         .joinpath("data/anilist-schema.json.zst")
         .read_bytes()
     )
-    introspection = json.loads(zstandard.ZstdDecompressor().decompress(blob))
-    return build_client_schema(introspection["data"])
+    return json.loads(zstandard.ZstdDecompressor().decompress(blob))["data"]
+
+
+@functools.cache
+def anilist_schema(new_score_formats: tuple[str, ...] = ()) -> GraphQLSchema:
+    """AniList's schema, built once from the shipped introspection result.
+
+    `new_score_formats` adds values to the `ScoreFormat` enum: AniList adding a
+    format one day, which a client must refuse rather than misread.
+    """
+    data = _introspection()
+    if new_score_formats:
+        data = copy.deepcopy(data)
+        for kind in data["__schema"]["types"]:
+            if kind["name"] == "ScoreFormat":
+                kind["enumValues"] += [
+                    {"name": name, "description": None, "isDeprecated": False,
+                     "deprecationReason": None}
+                    for name in new_score_formats
+                ]  # fmt: skip
+    return build_client_schema(data)
 
 
 def _half_up(value: float) -> int:
@@ -133,7 +152,8 @@ class AniListFake(FakeService):
         token: The bearer token the fake accepts.
         user_id: The viewer's user id.
         user_name: The viewer's name.
-        score_format: The viewer's `mediaListOptions.scoreFormat`.
+        score_format: The viewer's `mediaListOptions.scoreFormat` (one AniList
+            does not have yet is served as a new `ScoreFormat` value).
         custom_lists: Names of the viewer's custom anime lists.
         limit_headers: Send `X-RateLimit-*` on every answer as AniList does (off
             to make a client learn the limit from 429s alone).
@@ -158,9 +178,11 @@ class AniListFake(FakeService):
         """Create the fake; call `start()` (or use `with`) to serve."""
         limits = [FakeLimit(per_minute, 60.0, name="minute")] if per_minute else []
         super().__init__(time_scale=time_scale, limits=limits, clock=clock)
-        if score_format not in SCORE_FORMATS:
-            raise ValueError(f"unknown AniList score format {score_format!r}")
-        self.schema = anilist_schema()
+        # A format outside today's five is served as a new enum value (see
+        # `anilist_schema`); scores are then not convertible, as for a real client.
+        self.schema = anilist_schema(
+            () if score_format in SCORE_FORMATS else (score_format,)
+        )
         self.media: dict[int, FakeMedia] = {m.anilist_id: m for m in media}
         self.entries: dict[int, dict[str, Any]] = {}
         self.tokens = {token}
