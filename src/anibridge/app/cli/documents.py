@@ -73,6 +73,7 @@ def import_command(
     """Replace a local provider's state with a document (backed up first)."""
     from anibridge.app.cli._common import out_console
     from anibridge.app.runtime import close_session, open_session, write_backup
+    from anibridge.bridge.sync import forget_cursors
     from anibridge.providers.local import LocalProvider
 
     loaded = load(config)
@@ -91,7 +92,10 @@ def import_command(
                     f"{session.name!r}; import writes only into local files"
                 )
             await write_backup(session, provider)
-            return target.import_document(data, where=str(file))
+            count = target.import_document(data, where=str(file))
+            # Like a restore: state replaced behind the change feed, read all next.
+            forget_cursors(session.store.bundle(), session.name, session.providers)
+            return count
         finally:
             await close_session(session)
 
