@@ -185,6 +185,7 @@ class _Parser:
                 "date_precision",
                 "exported_at",
                 "exported_from",
+                "not_exported",
                 "items",
             },
             "(top level)",

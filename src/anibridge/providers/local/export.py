@@ -3,12 +3,14 @@
 Reads through the contract only (scan with IDS/STRUCTURE/TITLES and every readable
 field, then plays), so it works for every provider, and writes the structure
 `docs/local-format.md` specifies: library shows with seasons/episodes, movies, and
-list titles with their length and one record.
+list titles with their length and one record. Every record kind the provider
+declares is read and merged by meaning into that one record (`_merged_records`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,7 @@ from anibridge.provider.base import (
     Rating,
     Record,
     RecordField,
+    RecordKind,
     Ref,
     ScanQuery,
     State,
@@ -137,13 +140,14 @@ async def export_provider_state(provider: Provider) -> dict[str, Any]:
     )
     scale = _scale(provider)
     items: list[dict[str, Any]] = []
+    skipped: Counter[str] = Counter()
     cursor = None
     while True:
         page = await provider.scan(
             ScanQuery(facets=facets, fields=fields, cursor=cursor)
         )
         for scan_item in page.items:
-            items.append(await _item(provider, scan_item, scale))
+            items.append(await _item(provider, scan_item, scale, skipped))
         cursor = page.cursor
         if cursor is None:
             break
@@ -154,12 +158,66 @@ async def export_provider_state(provider: Provider) -> dict[str, Any]:
     if scale is not None:
         document["rating_scale"] = [_num(v) for v in scale]
     document["exported_from"] = provider.NAMESPACE
+    if skipped:
+        # informational, like exported_from: record kinds the format cannot hold
+        document["not_exported"] = dict(sorted(skipped.items()))
     document["items"] = items
     return document
 
 
+def _merged_records(
+    provider: Provider,
+    records: Iterable[Record],
+    scale: tuple[float, float, float] | None,
+    skipped: Counter[str],
+) -> dict[Ref, dict[str, Any]]:
+    """Every record kind the provider declares, merged per ref into one record.
+
+    The local format keeps one record per ref; record kinds translate by meaning,
+    as the engine syncs them: PROGRESS kinds (the default one first, e.g. Trakt's
+    "watched") give status, progress, dates, rewatches; a RATINGS kind gives the
+    rating; a PLANNED kind (a watchlist) gives status ``planned`` and its notes
+    where nothing else set them. Kinds with no such meaning (a collection, display
+    values like Trakt's "progress" counts, derived from the watched records) have
+    no place in the format and are counted in `skipped` instead of dropped
+    silently.
+    """
+    meaning = {d.native: d.semantic for d in provider.capabilities().record_kinds}
+    meaning.setdefault("", RecordKind.PROGRESS)
+    order = {RecordKind.PROGRESS: 0, RecordKind.RATINGS: 1, RecordKind.PLANNED: 2}
+    by_ref: dict[Ref, list[Record]] = {}
+    for rec in records:
+        semantic = meaning.get(rec.kind)
+        if semantic not in order:
+            skipped[rec.kind or "(default)"] += 1
+            continue
+        by_ref.setdefault(rec.ref, []).append(rec)
+    out: dict[Ref, dict[str, Any]] = {}
+    for ref, found in by_ref.items():
+        found.sort(key=lambda r: (order[meaning[r.kind]], r.kind != ""))
+        merged: dict[str, Any] = {}
+        for rec in found:
+            semantic = meaning[rec.kind]
+            fields = _record(rec, provider, scale)
+            updated = fields.pop("updated_at", None)
+            if semantic is RecordKind.RATINGS:
+                fields = {k: v for k, v in fields.items() if k == "rating"}
+            elif semantic is RecordKind.PLANNED:
+                fields = {k: v for k, v in fields.items() if k == "notes"}
+                fields["status"] = "planned"
+            for name, value in fields.items():
+                merged.setdefault(name, value)
+            if updated is not None and updated > merged.get("updated_at", ""):
+                merged["updated_at"] = updated
+        out[ref] = {n: merged[n] for n in (*_FIELD_ORDER, "updated_at") if n in merged}
+    return out
+
+
 async def _item(
-    provider: Provider, scan_item: Any, scale: tuple[float, float, float] | None
+    provider: Provider,
+    scan_item: Any,
+    scale: tuple[float, float, float] | None,
+    skipped: Counter[str],
 ) -> dict[str, Any]:
     node = scan_item.node
     ids_facet = node.facets.get(FacetName.IDS)
@@ -176,7 +234,7 @@ async def _item(
         item["title"] = node.title
     if ids:
         item["ids"] = ids
-    records = {r.ref: r for r in scan_item.records if r.kind == ""}
+    records = _merged_records(provider, scan_item.records, scale, skipped)
     plays: dict[Ref, dict[str, Any]] = {}
     if isinstance(provider, SupportsEventReads):
         refs = [node.ref]
@@ -199,8 +257,8 @@ async def _item(
     if kind in ("series", "film") and structure is not None:
         item["episodes"] = len(structure.parts)
     anchor_record = records.get(node.ref)
-    if anchor_record is not None:
-        item["record"] = _record(anchor_record, provider, scale)
+    if anchor_record:
+        item["record"] = anchor_record
     if plays.get(node.ref) and kind != "show":
         item["plays"] = [v for _, v in sorted(plays[node.ref].items())]
     if kind == "show" and structure is not None:
@@ -211,8 +269,8 @@ async def _item(
             if part.title:
                 entry["title"] = part.title
             ref = Ref(node.ref.key, part.position)
-            if ref in records:
-                entry["record"] = _record(records[ref], provider, scale)
+            if records.get(ref):
+                entry["record"] = records[ref]
             if plays.get(ref):
                 entry["plays"] = [v for _, v in sorted(plays[ref].items())]
             seasons.setdefault(int(season), []).append(entry)
@@ -223,8 +281,8 @@ async def _item(
             if titles.get(season):
                 block["title"] = titles[season]
             season_ref = Ref.at(node.ref.key, ("season", season))
-            if season_ref in records:
-                block["record"] = _record(records[season_ref], provider, scale)
+            if records.get(season_ref):
+                block["record"] = records[season_ref]
             block["episodes"] = episodes
             item["seasons"].append(block)
     return item
