@@ -68,6 +68,7 @@ from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.app.web.config_yaml import YAMLError, rewrite_text
 from anibridge.bridge.codec import ref_from_json, ref_id
 from anibridge.bridge.collect import collect
+from anibridge.bridge.explain import plan_json
 from anibridge.bridge.model import (
     GuardError,
     Plan,
@@ -565,7 +566,7 @@ class EngineBackend:
 
     # -- plans -------------------------------------------------------------------
     def _keep(self, profile: str, plan: Plan, run_id: str | None) -> _Kept:
-        kept = _Kept(plan.to_json(), _now(), run_id=run_id)
+        kept = _Kept(plan_json(plan), _now(), run_id=run_id)
         dropped: list[str] = []
         with self._lock:
             plans = self._plans[profile]
@@ -624,7 +625,7 @@ class EngineBackend:
                 "created_at": k.created_at,
                 "status": k.status,
                 "actions_count": len(k.plan["actions"]),
-                "skipped_count": len(k.plan["skipped"]),
+                "skipped_count": _skipped_count(k.plan),
                 "guards": list(k.plan["guards"]),
             }
             for k in reversed(kept)
@@ -1298,3 +1299,14 @@ def _atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _skipped_count(plan: dict[str, Any]) -> int:
+    """Skipped candidates as the CLI counts them (`explain.plan_counts`).
+
+    Plans kept before the counts were stored are counted the same way here.
+    """
+    counts = plan.get("counts")
+    if isinstance(counts, dict) and isinstance(counts.get("skipped"), dict):
+        return sum(counts["skipped"].values())
+    return sum(1 for s in plan["skipped"] if s.get("reason") != "unchanged")
