@@ -89,7 +89,7 @@ def plan_counts(plan: Plan) -> tuple[dict[str, int], int]:
     in_sync = {
         (s.provider, ref_id(s.ref))
         for s in plan.skipped
-        if s.reason is SkipReason.UNCHANGED and s.field is None
+        if s.reason is SkipReason.UNCHANGED
     }
     return counts, len(in_sync - acted - held)
 

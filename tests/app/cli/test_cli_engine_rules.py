@@ -213,3 +213,47 @@ def test_e2e_plan_and_sync_agree_after_a_restore(tmp_path):
     assert run_json("sync", cwd=ws)["applied"] == 2
     plan, dry = _both(ws)
     assert plan["summary"]["planned"] == dry["planned"] == 0
+
+
+# -- point 8 through real local files ------------------------------------------------
+
+SPECIALS = "show-79449"  # TVDB 79449 season 0 (1-13) is AniList 441
+
+
+def test_e2e_season_watched_flag_expands_only_to_that_seasons_episodes(tmp_path):
+    # Upstream #43: a "season watched" flag on specials (only 3 of the 13 mapped
+    # ones are in the library) counts those 3, not every mapped episode; an
+    # unwatched flag on another library's season counts nothing.
+    library = show(
+        SPECIALS, ["tvdb_show:79449"], {0: {1: [], 2: [], 3: []}},
+        season_records={0: {"status": "completed"}},
+    )  # fmt: skip
+    ws = workspace(tmp_path, [library], [list_title(441, 13)])
+    assert run_json("sync", cwd=ws)["failed"] == 0
+    record = listed(ws, "anilist:441")
+    assert (record["status"], record["progress"]) == ("watching", 3)
+
+
+def test_e2e_unwatched_season_flag_is_not_expanded(tmp_path):
+    library = show(
+        SPECIALS, ["tvdb_show:79449"], {0: {1: [], 2: [], 3: []}},
+        season_records={0: {"status": "watching"}},
+    )  # fmt: skip
+    ws = workspace(tmp_path, [library], [list_title(441, 13)])
+    assert run_json("sync", cwd=ws)["failed"] == 0
+    record = listed(ws, "anilist:441")
+    assert record is None or record.get("progress", 0) == 0
+
+
+def test_e2e_a_dropped_entry_is_held_without_a_newer_play(tmp_path):
+    # Plays on March 1st; the list entry was dropped by hand afterwards.
+    library = show(SHOW, IDS, {2: first_pass()})
+    dropped = {"status": "dropped", "progress": 5,
+               "updated_at": "2024-03-20T00:00:00Z"}  # fmt: skip
+    ws = workspace(tmp_path, [library], [list_title(117197, 13, dropped)])
+    plan = run_json("plan", cwd=ws)["plan"]
+    reasons = {(s["field"], s["reason"]) for s in plan["skipped"]}
+    assert ("status", "rule") in reasons
+    assert run_json("sync", cwd=ws)["failed"] == 0
+    record = listed(ws, PART1)
+    assert (record["status"], record["progress"]) == ("dropped", 13)
