@@ -96,6 +96,8 @@ def report() -> int:
     unlisted: list[str] = []
     rows = []
     for module, codes in results().items():
+        if not codes or all(code is None for code in codes.values()):
+            continue  # not mutated yet (or nothing to mutate)
         counts: Counter[str] = Counter()
         for name, code in codes.items():
             if code in KILLED:
@@ -129,7 +131,11 @@ def main(argv: list[str]) -> int:
     """Mutate the named modules (default: every one not done yet), then report."""
     if argv == ["--report"]:
         return report()
-    done = results()
+    done = {
+        module
+        for module, codes in results().items()
+        if codes and all(code is not None for code in codes.values())
+    }
     wanted = argv or [m for m in modules() if m not in done]
     for module in wanted:
         if module not in modules():
