@@ -601,7 +601,9 @@ async def test_refused_token_at_start_says_what_to_do(fake):
 async def test_an_unknown_score_format_is_an_error_naming_it(catalog):
     # A format AniList adds later must not be read as POINT_100: every score on
     # the list would be misread and then rewritten.
-    with AniListFake(media=catalog, time_scale=SCALE, score_format="POINT_20") as fake:
+    with AniListFake(
+        media=catalog, clock=ManualClock(), score_format="POINT_20"
+    ) as fake:
         provider = make_provider(fake)
         with pytest.raises(AniListError, match="unknown scoreFormat 'POINT_20'") as e:
             await provider.initialize()
