@@ -222,8 +222,11 @@ class Pin:
     fields: frozenset[str]
 
 
+# The protocols are interfaces, not rules: `pragma: no mutate block` keeps mutation
+# testing (docs/mutation-testing.md) from adding members that `isinstance` would
+# then require of every store.
 @runtime_checkable
-class LinkStore(Protocol):
+class LinkStore(Protocol):  # pragma: no mutate block
     """Identity links and user overrides."""
 
     def links(
@@ -252,7 +255,7 @@ class LinkStore(Protocol):
 
 
 @runtime_checkable
-class BaselineStore(Protocol):
+class BaselineStore(Protocol):  # pragma: no mutate block
     """Per (profile, link, field) last-in-sync values for two-way sync."""
 
     def baselines(self, profile: str) -> dict[tuple[str, str], Baseline]:
@@ -269,7 +272,7 @@ class BaselineStore(Protocol):
 
 
 @runtime_checkable
-class RunStore(Protocol):
+class RunStore(Protocol):  # pragma: no mutate block
     """Sync runs, for history and undo."""
 
     def start_run(self, run: RunRecord) -> None:
@@ -301,7 +304,7 @@ class RunStore(Protocol):
 
 
 @runtime_checkable
-class JournalStore(Protocol):
+class JournalStore(Protocol):  # pragma: no mutate block
     """Every action attempted, with before/after and outcome."""
 
     def record(self, entries: Iterable[JournalEntry]) -> None:
@@ -330,7 +333,7 @@ class JournalStore(Protocol):
 
 
 @runtime_checkable
-class CursorStore(Protocol):
+class CursorStore(Protocol):  # pragma: no mutate block
     """Change-feed / paging cursors per (profile, provider)."""
 
     def cursor(self, profile: str, provider: str) -> str | None:
@@ -343,7 +346,7 @@ class CursorStore(Protocol):
 
 
 @runtime_checkable
-class PinStore(Protocol):
+class PinStore(Protocol):  # pragma: no mutate block
     """Per-entry field pins."""
 
     def pins(self, profile: str) -> list[Pin]:
