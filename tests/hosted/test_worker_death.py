@@ -4,7 +4,8 @@ Real processes (`anibridge worker`), the real engine, a local library synced to 
 fake Trakt on loopback. The fake holds the first history write *after applying it*
 until the test has killed the worker that sent it: the write landed, the worker
 never heard back. After the stall timeout the second worker runs the job again; it
-must not send that play a second time, and the profile must be free for more jobs.
+must not send that play a second time, the dead run must be reconciled from its
+journal, and the profile must be free for more jobs.
 """
 
 from __future__ import annotations
@@ -179,6 +180,16 @@ def test_a_killed_workers_job_is_taken_over_without_duplicate_writes(
                 )
             ]
         plays = Counter((e["key"], e["watched_at"]) for e in fake.history)
+        runs = sorted(store.runs("alice"), key=lambda r: r.started_at)
+        dead_run = runs[0]
+        dead_rows = store.entries(dead_run.id)
+        unresolved = store.unresolved("alice")
     assert attempts == [(0, "lost"), (1, "ok")]
+    # The dead worker's run is known as interrupted, and what it had sent was
+    # settled by re-reading Trakt (reconcile) before the takeover planned anything.
+    assert dead_run.status == "interrupted"
+    assert dead_rows and {r.outcome for r in dead_rows} <= {"applied", "failed"}
+    assert any(r.outcome == "applied" for r in dead_rows)
+    assert unresolved == []
     assert len(plays) == 8, "every library play reached Trakt"
     assert max(plays.values()) == 1, f"a play was written twice: {plays}"
