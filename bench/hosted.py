@@ -4,7 +4,8 @@
         .venv/bin/python bench/hosted.py [--users 300] [--titles 6] [--workers 1 3]
         [--concurrency 4] [--latency 0.25] [--webhooks 0.5] [--limited-workers 3]
 
-Every user has a small local library (`--titles` shows of the demo data) synced one
+Every user has a small local library (`--titles` shows of the demo data, the first
+`--episodes` watched episodes of each) synced one
 way to their own account on the fake AniList (even users) or the fake Trakt (odd
 users). Both fakes serve every account on one loopback address (`Tenants`) and hold
 each answer back `--latency` real seconds, so a job spends its time waiting on the
@@ -173,7 +174,12 @@ class Phase:
         ).start()
 
     def _library(self, profile: str) -> Path:
-        shows = self.rng.sample(_shows(), self.args.titles)
+        shows = []
+        for show in self.rng.sample(_shows(), self.args.titles):
+            # A small library: the first regular season, its first episodes.
+            first = next(s for s in show["seasons"] if s["season"] > 0)
+            season = first | {"episodes": first["episodes"][: self.args.episodes]}
+            shows.append(show | {"seasons": [season]})
         folder = self.dir / "users" / profile
         folder.mkdir(parents=True)
         doc = {
@@ -520,7 +526,8 @@ def _demo_items(path: Path) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=300)
-    parser.add_argument("--titles", type=int, default=6)
+    parser.add_argument("--titles", type=int, default=4)
+    parser.add_argument("--episodes", type=int, default=12, help="per title")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.25)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -106,7 +107,7 @@ async def plan_between(
         identity_ba=ba,
         baselines=stores.baselines(policy.profile),
         pins=stores.pins(policy.profile),
-        sent=stores.event_sent,
+        sent=functools.partial(stores.event_sent, policy.profile),
     )
 
 

@@ -109,6 +109,7 @@ def test_baselines_journal_cursors_pins_runs():
     assert s.baselines("p") == {}
 
     ref = ref_to_json(Ref.at("x", ("episode", 1)))
+    s.start_run(RunRecord("r1", "p", "2024-01-01T00:00:00+00:00"))
     s.record(
         [
             JournalEntry(
@@ -123,9 +124,11 @@ def test_baselines_journal_cursors_pins_runs():
             )
         ]
     )
-    assert s.event_sent("trakt", "x/episode=1", "watch", "2024-01-01T00:00:00+00:00")
+    assert s.event_sent(
+        "p", "trakt", "x/episode=1", "watch", "2024-01-01T00:00:00+00:00"
+    )
     assert not s.event_sent(
-        "trakt", "x/episode=2", "watch", "2024-01-01T00:00:00+00:00"
+        "p", "trakt", "x/episode=2", "watch", "2024-01-01T00:00:00+00:00"
     )
     assert [e.action_id for e in s.entries("r1")] == ["a1"]
 

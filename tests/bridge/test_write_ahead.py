@@ -184,7 +184,7 @@ async def test_an_intent_that_never_reached_the_target_reconciles_as_failed(idx)
     from anibridge.bridge.apply import Outcome, _Applier
 
     applier = _Applier(
-        "r2", providers, stores, nosleep, 0, 0.0, 50, {}, lambda: False
+        "p", "r2", providers, stores, nosleep, 0, 0.0, 50, {}, lambda: False
     )  # fmt: skip
     outcomes = [
         Outcome(a, outcome="pending", started_at=T0.isoformat())

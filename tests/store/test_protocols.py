@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from anibridge.bridge.stores import (
@@ -141,6 +142,8 @@ def _entry(action: str, **kw) -> JournalEntry:
 
 
 def test_journal_insertion_order_upsert_and_event_sent(stores):
+    stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00"))
+    stores.start_run(RunRecord("r2", "p", "2026-01-01T00:00:01+00:00"))
     stores.record([_entry("b"), _entry("a")])
     stores.record([_entry("b", outcome="failed", error_code="transient", attempts=2)])
     event = _entry(
@@ -160,11 +163,36 @@ def test_journal_insertion_order_upsert_and_event_sent(stores):
     r2 = stores.entries("r2")[0]
     assert tuple(r2.clear) == ("notes",) and r2.created is True
     assert [e.run_id for e in stores.entries_for_action("c")] == ["r2"]
-    assert stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
-    assert not stores.event_sent("list", "show/season=1/episode=3", "play", event.at)
-    assert not stores.event_sent("other", "show/season=1/episode=2", "play", event.at)
+    sent = functools.partial(stores.event_sent, "p")
+    assert sent("list", "show/season=1/episode=2", "play", event.at)
+    assert not sent("list", "show/season=1/episode=3", "play", event.at)
+    assert not sent("other", "show/season=1/episode=2", "play", event.at)
     stores.record([replace(event, outcome="failed")])
-    assert not stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
+    assert not sent("list", "show/season=1/episode=2", "play", event.at)
+
+
+def test_an_event_sent_by_one_profile_is_not_sent_for_another(stores):
+    """Two profiles, each with a provider keyed "trakt", are two accounts: a play
+    one profile sent says nothing about the other's (the same demo timestamps in
+    two users' libraries must both reach their own Trakt)."""
+    stores.start_run(RunRecord("r1", "alice", "2026-01-01T00:00:00+00:00"))
+    event = _entry(
+        "e",
+        provider="trakt",
+        op="append_event",
+        kind="play",
+        ref={"key": "show", "path": [["season", 1], ["episode", 2]]},
+        at="2026-01-01T10:00:00+00:00",
+        before={},
+        after={},
+    )
+    stores.record([event])
+    assert stores.event_sent(
+        "alice", "trakt", "show/season=1/episode=2", "play", event.at
+    )
+    assert not stores.event_sent(
+        "bob", "trakt", "show/season=1/episode=2", "play", event.at
+    )
 
 
 def test_unresolved_rows_are_the_profiles_pending_and_unknown_ones(stores):
@@ -190,6 +218,7 @@ def test_unresolved_rows_are_the_profiles_pending_and_unknown_ones(stores):
 
 
 def test_an_append_whose_answer_never_arrived_counts_as_sent(stores):
+    stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00"))
     event = _entry(
         "e",
         op="append_event",
@@ -208,7 +237,7 @@ def test_an_append_whose_answer_never_arrived_counts_as_sent(stores):
     ):
         stores.record([replace(event, outcome=outcome)])
         assert (
-            stores.event_sent("list", "show/season=1/episode=2", "play", event.at)
+            stores.event_sent("p", "list", "show/season=1/episode=2", "play", event.at)
             is sent
         ), outcome
 

@@ -194,6 +194,7 @@ def _write(action: Action, revision: str | None) -> Any:
 class _Applier:
     def __init__(
         self,
+        profile: str,
         run_id: str,
         providers: Mapping[str, Provider],
         journal: JournalStore,
@@ -205,6 +206,7 @@ class _Applier:
         stop: Callable[[], bool],
     ) -> None:
         self.report = ApplyReport(run_id)
+        self.profile = profile
         self.providers = providers
         self.journal = journal
         self.sleep = sleep
@@ -280,7 +282,7 @@ class _Applier:
                 a.op is WriteOp.APPEND_EVENT
                 and a.at is not None
                 and self.journal.event_sent(
-                    name, ref_id(a.ref), a.kind, a.at.isoformat()
+                    self.profile, name, ref_id(a.ref), a.kind, a.at.isoformat()
                 )
             ):
                 self.finish(o, "unchanged", None, "already sent (journal)")
@@ -488,7 +490,7 @@ async def apply_plan(
     if only is not None:
         plan = plan.subset(frozenset(only))
     applier = _Applier(
-        run_id, providers, journal, sleep, retries, backoff, batch_size,
+        plan.profile, run_id, providers, journal, sleep, retries, backoff, batch_size,
         undoes or {}, stop or (lambda: False),
     )  # fmt: skip
     by_provider: dict[str, list[Action]] = {}

@@ -319,11 +319,15 @@ class JournalStore(Protocol):  # pragma: no mutate block
         """All journal rows of one action id, oldest first."""
         ...
 
-    def event_sent(self, provider: str, ref_id: str, kind: str, at: str) -> bool:
-        """Whether an append of this exact event was applied or may have been.
+    def event_sent(
+        self, profile: str, provider: str, ref_id: str, kind: str, at: str
+    ) -> bool:
+        """Whether `profile`'s runs applied an append of this exact event, or may have.
 
         True for ``applied`` rows and for unresolved (``pending``/``unknown``) ones:
-        a play whose answer never arrived is not sent again before a re-read.
+        a play whose answer never arrived is not sent again before a re-read. Only
+        the profile's own runs count: another profile's provider of the same key is
+        another account (another user, in a hosted deployment).
         """
         ...
 
@@ -503,16 +507,20 @@ class MemoryStores:
         """See `JournalStore.entries_for_action`."""
         return [e for (_, a), e in self._journal.items() if a == action_id]
 
-    def event_sent(self, provider: str, ref_id: str, kind: str, at: str) -> bool:
+    def event_sent(
+        self, profile: str, provider: str, ref_id: str, kind: str, at: str
+    ) -> bool:
         """See `JournalStore.event_sent`."""
+        mine = {r.id for r in self._runs.values() if r.profile == profile}
         return any(
-            e.provider == provider
+            run in mine
+            and e.provider == provider
             and e.op == "append_event"
             and e.outcome in _SENT
             and e.kind == kind
             and e.at == at
             and codec_ref_id(ref_from_json(e.ref)) == ref_id
-            for e in self._journal.values()
+            for (run, _), e in self._journal.items()
         )
 
     def unresolved(self, profile: str) -> list[JournalEntry]:

@@ -17,6 +17,7 @@ or SIGTERM (any `BaseException` that is not an error). A run killed outright sta
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import uuid
@@ -346,7 +347,7 @@ async def _execute(
                 identity_ba=id_ba,
                 baselines=baselines,
                 pins=pins,
-                sent=journal.event_sent,
+                sent=functools.partial(journal.event_sent, policy.profile),
             )
         )
     plan = _merge(plans, policy.profile)

@@ -486,12 +486,15 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [self._entry(r) for r in conn.execute(query).mappings().all()]
 
-    def event_sent(self, provider: str, ref_id: str, kind: str, at: str) -> bool:
+    def event_sent(
+        self, profile: str, provider: str, ref_id: str, kind: str, at: str
+    ) -> bool:
         """See `JournalStore.event_sent`."""
         query = (
             sa.select(sa.func.count())
-            .select_from(t.journal)
+            .select_from(t.journal.join(t.runs, t.runs.c.id == t.journal.c.run_id))
             .where(
+                t.runs.c.profile == profile,
                 t.journal.c.provider == provider,
                 t.journal.c.op == "append_event",
                 t.journal.c.outcome.in_(("applied", *UNRESOLVED)),
