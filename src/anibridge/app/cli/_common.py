@@ -228,6 +228,10 @@ def run_async[T](
     except Terminated:
         raise fail("terminated (SIGTERM)", EXIT_TERMINATED) from None
     except Exception as exc:
+        # The application layer's typed errors carry their exit code.
+        service = sys.modules.get("anibridge.app.service.errors")
+        if service is not None and isinstance(exc, service.ServiceError):
+            raise fail(str(exc), exc.exit_code) from None
         # A service refused, or cannot be used (its message says why and never
         # holds a secret). Checked through sys.modules: a command that never
         # loaded the HTTP layer cannot have raised one, and stays light.

@@ -23,18 +23,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from anibridge.app.scheduler import InboundRefs, ProfileSchedule, Runner, RunResult
+from anibridge.app.service.errors import ServiceError
 from anibridge.provider.base import InboundRequest
 
 __all__ = ["Backend", "BackendError", "ProfileInfo", "ProviderInfo"]
 
 
-class BackendError(Exception):
-    """A request the backend refuses, with an HTTP-ish status and a clear message."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        """Create the error; `status` is 400 (bad input), 404 or 409 (conflict)."""
-        super().__init__(message)
-        self.status = status
+# The application layer's errors carry their HTTP status; routes catch this name.
+BackendError = ServiceError
 
 
 @dataclass(frozen=True, slots=True)

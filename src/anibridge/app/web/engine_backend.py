@@ -75,7 +75,6 @@ from anibridge.bridge.model import (
     Policy,
     Snapshot,
 )
-from anibridge.bridge.stores import Pin
 from anibridge.bridge.sync import (
     Pair,
     SyncResult,
@@ -934,34 +933,30 @@ class EngineBackend:
 
     # -- pins ------------------------------------------------------------------------
     def pins(self, profile: str) -> list[dict[str, Any]]:
-        """Pins of a profile."""
+        """Pins of a profile (`anibridge.app.service.pins`)."""
+        from anibridge.app.service.pins import list_pins
+
         if self.store is None:
             return []
-        return [
-            {"provider": p.provider, "ref": p.ref, "fields": sorted(p.fields)}
-            for p in self.store.pins(profile)
-        ]
+        return [v.to_json() for v in list_pins(self.store, profile)]
 
     def set_pin(
         self, profile: str, provider: str, ref: str, fields: Sequence[str]
     ) -> dict[str, Any]:
-        """Pin fields of a target entry (validated against `RecordField`)."""
-        from anibridge.provider.base import RecordField
+        """Replace the pins of a target entry (empty `fields` unpins)."""
+        from anibridge.app.service.pins import set_pins
 
         prof = self._prof(profile)
-        if provider not in prof.providers:
-            raise BackendError(f"profile {profile!r} has no provider {provider!r}")
-        names = {f.value for f in RecordField}
-        bad = sorted(set(fields) - names)
-        if bad:
-            raise BackendError(
-                f"unknown field(s) {', '.join(bad)}; "
-                f"pinnable: {', '.join(sorted(names))}"
-            )
-        anchor = ref.split("/", 1)[0]
-        pin = Pin(profile, provider, anchor, frozenset(fields))
-        self._stores().pins.set_pin(pin)
-        return {"provider": provider, "ref": anchor, "fields": sorted(fields)}
+        view = set_pins(
+            self._stores().pins,
+            profile,
+            provider,
+            ref,
+            fields,
+            merge=False,
+            providers=prof.providers.keys(),
+        )
+        return view.to_json()
 
     # -- inbound ---------------------------------------------------------------------
     def webhook_providers(self) -> list[str]:
