@@ -430,7 +430,8 @@ async def undo_run(
         stores: Persistence.
         profile: Profile name.
         run_id: The run to revert.
-        action_id: Or one action (its latest applied journal row).
+        action_id: Or one action (its latest applied journal row); with `run_id`,
+            that run's entry of the action only.
         dry_run: Plan the undo only.
         sleep: Backoff sleep.
         stop: Asked before each write batch (see `run_sync`).
@@ -439,10 +440,15 @@ async def undo_run(
         The undo run, its plan and report.
 
     Raises:
-        ValueError: neither `run_id` nor `action_id` names something in the journal.
+        ValueError: neither `run_id` nor `action_id` names something in the journal
+            (or the run has no such action).
     """
     if run_id is not None:
         entries = stores.journal.entries(run_id)
+        if action_id is not None:  # one entry of that run
+            entries = [e for e in entries if e.action_id == action_id]
+            if not entries:
+                raise ValueError(f"run {run_id!r} has no action {action_id!r}")
     elif action_id is not None:
         entries = [
             e for e in stores.journal.entries_for_action(action_id) if e.undoes is None
@@ -452,6 +458,10 @@ async def undo_run(
     if not entries and (run_id is None or stores.runs.run(run_id) is None):
         raise ValueError(f"nothing in the journal for {run_id or action_id!r}")
     plan, undoes = await plan_undo(entries, providers, profile=profile)
+    # Action ids repeat across runs (the same write on the same state): the run
+    # reverted is what keys "undone" on one journal entry, not the action id.
+    runs_reverted = sorted({e.run_id for e in entries})
+    reverted = {"reverts_run": runs_reverted[0]} if len(runs_reverted) == 1 else {}
     new_id = uuid.uuid4().hex
     run = RunRecord(
         new_id,
@@ -482,7 +492,7 @@ async def undo_run(
         run,
         finished_at=utcnow().isoformat(),
         status=_status(counts, unsettled, report.interrupted),
-        summary={"reverts": run_id or action_id, **counts},
+        summary={"reverts": run_id or action_id, **reverted, **counts},
     )
     stores.runs.finish_run(run)
     return SyncResult(run, plan, report)

@@ -476,6 +476,29 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [self._entry(r) for r in conn.execute(query).mappings().all()]
 
+    def profile_journal(
+        self, profile: str
+    ) -> tuple[list[RunRecord], list[tuple[int, JournalEntry]]]:
+        """A profile's runs and its journal as (seq, entry), oldest entry first.
+
+        The journal's seq is its write order and a stable position for pages (a
+        rewritten entry keeps its seq); the timeline pages and filters on it.
+        """
+        mine = sa.select(t.runs.c.id).where(t.runs.c.profile == profile)
+        with self.engine.connect() as conn:
+            runs = [
+                self._run(r)
+                for r in conn.execute(
+                    sa.select(t.runs).where(t.runs.c.profile == profile)
+                ).mappings()
+            ]
+            rows = conn.execute(
+                sa.select(t.journal)
+                .where(t.journal.c.run_id.in_(mine))
+                .order_by(t.journal.c.seq)
+            ).mappings()
+            return runs, [(r["seq"], self._entry(r)) for r in rows]
+
     def entries_for_action(self, action_id: str) -> list[JournalEntry]:
         """See `JournalStore.entries_for_action`."""
         query = (

@@ -187,3 +187,77 @@ def test_other_pages_render(service, page, password):
     page.goto(service.url + "/logs")
     expect(page.locator("#logs")).to_contain_text("service started")
     shot(page, "08-logs")
+
+
+def sign_in(page, url: str, password: str) -> None:
+    page.goto(url + "/login")
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def preview(page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator('.profile[data-profile="demo"]').get_by_role(
+        "button", name="Preview changes"
+    ).click()
+    expect(page.get_by_role("heading", name="Review changes")).to_be_visible()
+
+
+def test_timeline_pages_filters_and_undoes_a_whole_run(demo_service, page, password):
+    from playwright.sync_api import expect
+
+    url = demo_service.url
+    sign_in(page, url, password)
+    preview(page)
+    total = page.locator("tr.action").count()
+    page.get_by_role("button", name="Apply selected").click()
+    expect(page.locator(".flash")).to_contain_text(f"Applied {total} action(s): ok")
+
+    # Cursor pages: every change once, in order, no silent cap.
+    page.goto(url + "/timeline/demo?limit=20")
+    seen: list[str] = []
+    while True:
+        events = page.locator("li.event")
+        expect(events.first).to_be_visible()
+        seen += [
+            events.nth(i).get_attribute("data-action-id") for i in range(events.count())
+        ]
+        older = page.get_by_role("link", name="Older →")
+        if older.count() == 0:
+            break
+        older.click()
+    assert len(seen) == total == len(set(seen))
+    expect(page.get_by_role("link", name="← Newest")).to_be_visible()
+
+    # Filters: new entries, a field, a title search.
+    page.goto(url + "/timeline/demo")
+    page.get_by_label("Change", exact=True).select_option("new")
+    page.get_by_role("button", name="Filter").click()
+    new = page.locator("li.event")
+    expect(new.first).to_be_visible()
+    assert 0 < new.count() < total
+    expect(page.locator("li.event .badge.applied")).to_have_count(new.count())
+    page.get_by_label("Change", exact=True).select_option("update")
+    page.get_by_label("Field", exact=True).select_option("progress")
+    page.get_by_label("Search", exact=True).fill("naruto")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("li.event")).to_have_count(1)  # not the new Shippuden entry
+    expect(page.locator("li.event")).to_contain_text("Naruto")
+    expect(page.locator("li.event")).to_contain_text("progress")
+    shot(page, "10-timeline-filtered")
+
+    # Run-level undo: the confirmation lists every change, then one click reverts.
+    page.get_by_role("link", name="Clear").click()
+    page.locator("details.runs summary").click()
+    page.get_by_role("link", name="Undo run").click()
+    expect(page.get_by_role("heading", name="Undo run")).to_be_visible()
+    expect(page.locator(".undo-preview tr.action")).to_have_count(total)
+    shot(page, "11-undo-run-confirm")
+    page.get_by_role("button", name=f"Undo {total} change(s)").click()
+    expect(page.locator(".flash")).to_contain_text("Undo run")
+    expect(page.locator(".flash")).to_contain_text(": ok")
+    page.goto(url + f"/timeline/demo?outcome=undone&limit={total}")
+    expect(page.locator("li.event.undone")).to_have_count(total)
+    page.locator("details.runs summary").click()
+    expect(page.locator("tr.run .badge.undone")).to_have_count(1)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from anibridge.app.scheduler import InboundRefs, ProfileSchedule, Runner, RunResult
 from anibridge.app.service.errors import ServiceError
+from anibridge.app.service.timeline import HistoryQuery
 from anibridge.provider.base import InboundRequest
 
 __all__ = ["Backend", "BackendError", "ProfileInfo", "ProviderInfo"]
@@ -129,8 +130,29 @@ class Backend(Runner, Protocol):
         """Journal rows (per-action diffs), newest first, filtered."""
         ...
 
-    async def undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
-        """Revert applied actions (writes their `before` back)."""
+    def history_page(self, profile: str, query: HistoryQuery) -> dict[str, Any]:
+        """One page: ``{rows, next}`` (``next`` is the cursor of the page after)."""
+        ...
+
+    def undone_runs(self, profile: str) -> set[str]:
+        """Runs with no applied change left to undo."""
+        ...
+
+    async def undo(
+        self, profile: str, action_ids: Sequence[str], run_id: str | None = None
+    ) -> RunResult:
+        """Revert applied actions (writes their `before` back).
+
+        `run_id` picks that run's entries, otherwise each action's latest entry.
+        """
+        ...
+
+    async def undo_preview(self, profile: str, run_id: str) -> dict[str, Any]:
+        """The inverse plan of a whole run against current state (nothing written)."""
+        ...
+
+    async def undo_whole_run(self, profile: str, run_id: str) -> RunResult:
+        """Revert every applied change of a run (409 when already undone)."""
         ...
 
     async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:

@@ -64,6 +64,7 @@ from anibridge.app.scheduler import (
     SyncRequest,
     Timing,
 )
+from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.app.web.config_yaml import YAMLError, rewrite_text
 from anibridge.bridge.codec import ref_from_json, ref_id
@@ -82,6 +83,7 @@ from anibridge.bridge.sync import (
     run_sync,
     undo_run,
 )
+from anibridge.bridge.undo import plan_undo
 from anibridge.messages import clip
 from anibridge.provider.base import (
     ChangeQuery,
@@ -732,48 +734,119 @@ class EngineBackend:
         query: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Journal rows with per-action diffs, newest first."""
-        if self.store is None:
-            return []
-        runs = self.store.runs(profile, 200)
-        if run_id:
-            runs = [r for r in runs if r.id == run_id]
-        rows: list[dict[str, Any]] = []
-        undone: set[str] = set()
-        for run in runs:
-            for entry in self.store.entries(run.id):
-                row = asdict(entry)
-                row["run_kind"] = run.kind
-                row.update(self._display(entry.provider, entry.ref))
-                rows.append(row)
-                if entry.undoes and entry.outcome == "applied":
-                    undone.add(entry.undoes)
-        needle = (query or "").lower()
-        out = []
-        for row in rows:
-            row["undone"] = row["action_id"] in undone
-            wanted = row["outcome"] == outcome or (
-                outcome == "undone" and row["undone"]
-            )
-            if outcome and not wanted:
-                continue
-            if provider and row["provider"] != provider:
-                continue
-            if needle and needle not in (
-                f"{row.get('title') or ''} {row['ref_id']} {row['reason']}".lower()
-            ):
-                continue
-            out.append(row)
-        out.sort(key=lambda r: r["finished_at"] or r["started_at"] or "", reverse=True)
-        return out[:limit]
+        """Journal rows with per-action diffs, newest first (one page)."""
+        return self.history_page(
+            profile,
+            HistoryQuery(outcome, provider, run_id, query, limit=limit),
+        )["rows"]
 
-    async def undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
-        """Revert applied actions one by one (each becomes an undo run)."""
+    def history_page(self, profile: str, query: HistoryQuery) -> dict[str, Any]:
+        """One page of journal rows, newest first, and the cursor of the next.
+
+        Each row says whether an undo reverted that very entry (``undone``):
+        undo state belongs to a journal entry (run id, action id), not to an
+        action id, which repeats when the same write is planned again.
+        """
+        if self.store is None:
+            return {"rows": [], "next": None}
+        runs, entries = self.store.profile_journal(profile)
+        undone = undone_entries(runs, entries)
+        kinds = {r.id: r.kind for r in runs}
+        rows = []
+        for seq, entry in entries:
+            row = asdict(entry)
+            row["seq"] = seq
+            row["run_kind"] = kinds.get(entry.run_id, "")
+            row["undone"] = (entry.run_id, entry.action_id) in undone
+            row.update(self._display(entry.provider, entry.ref))
+            rows.append(row)
+        page, cursor = page_rows(rows, query)
+        return {"rows": page, "next": cursor}
+
+    def undone_runs(self, profile: str) -> set[str]:
+        """Runs none of whose applied entries is left to undo."""
+        if self.store is None:
+            return set()
+        runs, entries = self.store.profile_journal(profile)
+        undone = undone_entries(runs, entries)
+        open_runs: set[str] = set()
+        touched: set[str] = set()
+        for _seq, e in entries:
+            if e.outcome == "applied" and e.undoes is None:
+                touched.add(e.run_id)
+                if (e.run_id, e.action_id) not in undone:
+                    open_runs.add(e.run_id)
+        return touched - open_runs
+
+    async def undo_preview(self, profile: str, run_id: str) -> dict[str, Any]:
+        """What undoing a whole run would write, read against current state."""
         return await self._job(
-            profile, lambda: self._undo(profile, action_ids), job="undo"
+            profile, lambda: self._undo_preview(profile, run_id), job="undo preview"
         )
 
-    async def _undo(self, profile: str, action_ids: Sequence[str]) -> RunResult:
+    async def _undo_preview(self, profile: str, run_id: str) -> dict[str, Any]:
+        prof = self._prof(profile)
+        stores = self._stores()
+        run = stores.runs.run(run_id)
+        if run is None or run.profile != profile:
+            raise BackendError(f"no run {run_id!r} for {profile!r}", status=404)
+        plan, _undoes = await plan_undo(
+            stores.journal.entries(run_id), prof.providers, profile=profile
+        )
+        data = plan_json(plan)
+        for item in data["actions"] + data["skipped"]:
+            item.update(self._display(item["provider"], item["ref"]))
+        data["run"] = _run_json(run)
+        data["undone"] = run_id in self.undone_runs(profile)
+        return data
+
+    async def undo_whole_run(self, profile: str, run_id: str) -> RunResult:
+        """Revert every applied change of one run (one undo run).
+
+        Raises:
+            BackendError: 404 for an unknown run, 409 when it is already undone.
+        """
+        if self.store is not None:
+            run = self.store.run(run_id)
+            if run is None or run.profile != profile:
+                raise BackendError(f"no run {run_id!r} for {profile!r}", status=404)
+        if run_id in self.undone_runs(profile):
+            raise BackendError(
+                f"run {run_id[:8]} is already undone; nothing to revert", status=409
+            )
+        return await self._job(
+            profile, lambda: self._undo_whole(profile, run_id), job="undo"
+        )
+
+    async def _undo_whole(self, profile: str, run_id: str) -> RunResult:
+        prof = self._prof(profile)
+        with self._backups_before_writes(prof):
+            result = await undo_run(
+                prof.providers,
+                self._stores(),
+                profile=profile,
+                run_id=run_id,
+                stop=self._stop_of(prof),
+            )
+        return RunResult(
+            result.run.status, result.run.id, None, dict(result.run.summary)
+        )
+
+    async def undo(
+        self, profile: str, action_ids: Sequence[str], run_id: str | None = None
+    ) -> RunResult:
+        """Revert applied actions one by one (each becomes an undo run).
+
+        With `run_id`, that run's entries of the actions; otherwise each action's
+        latest entry.
+        """
+        return await self._job(
+            profile, lambda: self._undo(profile, action_ids, run_id), job="undo"
+        )
+
+    async def _undo(
+        self, profile: str, action_ids: Sequence[str], run_id: str | None = None
+    ) -> RunResult:
         prof = self._prof(profile)
         stores = self._stores()
         counts: dict[str, int] = {}
@@ -786,6 +859,7 @@ class EngineBackend:
                         prof.providers,
                         stores,
                         profile=profile,
+                        run_id=run_id,
                         action_id=action_id,
                         stop=self._stop_of(prof),
                     )

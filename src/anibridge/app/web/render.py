@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from anibridge.app.web.auth import CSRF_COOKIE, authenticate
 
-__all__ = ["render", "render_login", "secure_cookie"]
+__all__ = ["relative_time", "render", "render_login", "secure_cookie"]
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).with_name("templates")),
@@ -37,6 +38,39 @@ def _when(value: object) -> str:
     except ValueError:
         return str(value)
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def relative_time(value: object, now: datetime | None = None) -> str:
+    """How long ago (or how soon) an ISO time is, as a person says it."""
+    try:
+        then = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = ((now or datetime.now(UTC)) - then).total_seconds()
+    future, seconds = seconds < 0, abs(seconds)
+    if seconds < 45:
+        return "just now"
+    steps = ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"))
+    size, unit = next(
+        ((n, u) for n, u in steps if seconds >= n),
+        (3600, "h") if seconds >= 3600 else (60, "min"),
+    )
+    count = max(1, round(seconds / size))
+    text = f"{count} {unit}"
+    if unit in {"year", "month", "day"} and count != 1:
+        text += "s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def _ago(value: object) -> Markup:
+    """A relative time with the exact time on hover (and for machines)."""
+    if not value:
+        return Markup("—")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        value, _when(value), relative_time(value)
+    )
 
 
 def _short(value: object, size: int = 8) -> str:
@@ -111,6 +145,7 @@ def _field_order(*groups: object) -> list[str]:
 
 _env.globals["field_order"] = _field_order
 _env.filters["when"] = _when
+_env.filters["ago"] = _ago
 _env.filters["short"] = _short
 _env.filters["show"] = _show
 

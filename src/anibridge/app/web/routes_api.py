@@ -13,10 +13,17 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import BaseModel, Field
 
 from anibridge.app.scheduler import RunResult, SyncMode, SyncRequest, WorkerStopped
+from anibridge.app.service.timeline import HistoryQuery
 from anibridge.app.web.auth import ctx_of, require_auth
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.context import ServiceContext
@@ -43,9 +50,10 @@ class ApplyBody(BaseModel):
 
 
 class ActionsBody(BaseModel):
-    """Action ids for undo or retry."""
+    """Action ids for undo or retry (undo: of `run_id`'s entries when given)."""
 
     action_ids: list[str] = Field(min_length=1)
+    run_id: str | None = None
 
 
 class PinBody(BaseModel):
@@ -195,14 +203,43 @@ async def history(
     provider: str | None = None,
     run_id: str | None = None,
     q: str | None = None,
+    change: str | None = Query(None, pattern="^(new|update)$"),
+    field: str | None = None,
+    cursor: int | None = None,
     limit: int = Query(100, ge=1, le=1000),
-) -> list[dict[str, Any]]:
-    """Per-action history with before/after diffs, filterable."""
+) -> Response:
+    """Per-action history with before/after diffs, filterable, newest first.
+
+    One page; the ``X-Next-Cursor`` header (when present) is the ``cursor`` of the
+    next page.
+    """
     ctx = ctx_of(request)
     _check_profile(ctx, profile)
-    return ctx.backend.history(
-        profile, outcome=outcome, provider=provider, run_id=run_id, query=q, limit=limit
+    query = HistoryQuery(outcome, provider, run_id, q, change, field, cursor, limit)
+    page = ctx.backend.history_page(profile, query)
+    headers = {} if page["next"] is None else {"X-Next-Cursor": str(page["next"])}
+    return JSONResponse(page["rows"], headers=headers)
+
+
+@router.get("/profiles/{profile}/runs/{run_id}/undo", tags=["history"])
+async def undo_preview(request: Request, profile: str, run_id: str) -> dict[str, Any]:
+    """What undoing a whole run would write (read live; nothing is written)."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    try:
+        return await ctx.backend.undo_preview(profile, run_id)
+    except BackendError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+
+
+@router.post("/profiles/{profile}/runs/{run_id}/undo", tags=["history"])
+async def undo_whole_run(request: Request, profile: str, run_id: str) -> dict[str, Any]:
+    """Revert every applied change of a run; 409 when it is already undone."""
+    ctx = ctx_of(request)
+    result = await run_on_worker(
+        ctx, profile, "undo", lambda: ctx.backend.undo_whole_run(profile, run_id)
     )
+    return result.to_json()
 
 
 @router.post("/profiles/{profile}/undo", tags=["history"])
@@ -211,7 +248,7 @@ async def undo(request: Request, profile: str, body: ActionsBody) -> dict[str, A
     ctx = ctx_of(request)
     ids = body.action_ids
     result = await run_on_worker(
-        ctx, profile, "undo", lambda: ctx.backend.undo(profile, ids)
+        ctx, profile, "undo", lambda: ctx.backend.undo(profile, ids, body.run_id)
     )
     return result.to_json()
 

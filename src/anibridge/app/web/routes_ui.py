@@ -11,14 +11,17 @@ import asyncio
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from anibridge.app.scheduler import RunResult
+from anibridge.app.service.timeline import HistoryQuery
 from anibridge.app.web.auth import ctx_of as _ctx
 from anibridge.app.web.auth import require_auth
+from anibridge.app.web.backend import BackendError
 from anibridge.app.web.render import base_path, render
 from anibridge.app.web.routes_api import run_on_worker, trigger_sync
+from anibridge.provider.base import RecordField
 
 __all__ = ["router"]
 
@@ -26,6 +29,9 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(require_auth)]
 
 DRY_RUN_WAIT = 120.0
 OUTCOMES = ("applied", "failed", "unknown", "skipped", "stale", "undone")
+CHANGES = ("new", "update")
+FIELDS = tuple(f.value for f in RecordField)
+PAGE = 50  # timeline rows per page
 
 
 def _back(
@@ -88,33 +94,73 @@ async def timeline(
     provider: str | None = None,
     run: str | None = None,
     q: str | None = None,
+    change: str | None = None,
+    field: str | None = None,
+    cursor: int | None = None,
+    limit: int = Query(PAGE, ge=5, le=500),
 ) -> HTMLResponse:
-    """History of a profile with per-action diffs, undo and retry."""
+    """History of a profile with per-action diffs, undo (per change or per run)."""
     ctx = _ctx(request)
     info = _profile(request, profile)
-    rows = ctx.backend.history(
-        profile,
-        outcome=outcome or None,
-        provider=provider or None,
-        run_id=run or None,
-        query=q or None,
-        limit=300,
+    filters = {
+        "outcome": outcome or "",
+        "provider": provider or "",
+        "run": run or "",
+        "q": q or "",
+        "change": change if change in CHANGES else "",
+        "field": field if field in FIELDS else "",
+    }
+    query = HistoryQuery(
+        filters["outcome"] or None,
+        filters["provider"] or None,
+        filters["run"] or None,
+        filters["q"] or None,
+        filters["change"] or None,
+        filters["field"] or None,
+        cursor,
+        limit,
     )
+    page = await asyncio.to_thread(ctx.backend.history_page, profile, query)
+    runs = ctx.backend.runs(profile, 100)
+    undone_runs = await asyncio.to_thread(ctx.backend.undone_runs, profile)
+    shown = {k: v for k, v in filters.items() if v}
+    if limit != PAGE:
+        shown["limit"] = str(limit)
     return render(
         request,
         "timeline.html",
         profile=info,
-        rows=rows,
-        runs=ctx.backend.runs(profile, 20),
+        rows=page["rows"],
+        next_url=_query_url(request, shown, cursor=page["next"])
+        if page["next"] is not None
+        else None,
+        first_url=_query_url(request, shown) if cursor is not None else None,
+        runs=runs,
+        undone_runs=undone_runs,
         outcomes=OUTCOMES,
-        filters={
-            "outcome": outcome or "",
-            "provider": provider or "",
-            "run": run or "",
-            "q": q or "",
-        },
+        fields=FIELDS,
+        filters=filters,
+        filtered=any(filters.values()),
         pins=ctx.backend.pins(profile),
     )
+
+
+def _query_url(request: Request, params: dict[str, Any], **more: Any) -> str:
+    values = {**params, **{k: v for k, v in more.items() if v is not None}}
+    query = "&".join(f"{k}={quote(str(v))}" for k, v in values.items())
+    return request.url.path + ("?" + query if query else "")
+
+
+@router.get("/timeline/{profile}/runs/{run_id}/undo", response_class=HTMLResponse)
+async def undo_run_page(request: Request, profile: str, run_id: str) -> HTMLResponse:
+    """Confirm a run-level undo: every change it would write, read live."""
+    ctx = _ctx(request)
+    info = _profile(request, profile)
+    try:
+        preview = await ctx.backend.undo_preview(profile, run_id)
+    except BackendError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    return render(request, "undo_run.html", profile=info, preview=preview)
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
@@ -240,14 +286,40 @@ async def ui_apply(request: Request, plan_id: str) -> Response:
 
 @router.post("/ui/profiles/{profile}/undo")
 async def ui_undo(
-    request: Request, profile: str, action_id: str = Form(...)
+    request: Request,
+    profile: str,
+    action_id: str = Form(...),
+    run_id: str | None = Form(None),
 ) -> Response:
-    """Undo one applied action."""
+    """Undo one applied change (the journal entry of `run_id`, when given)."""
     ctx = _ctx(request)
     result = await run_on_worker(
-        ctx, profile, "undo", lambda: ctx.backend.undo(profile, [action_id])
+        ctx,
+        profile,
+        "undo",
+        lambda: ctx.backend.undo(profile, [action_id], run_id or None),
     )
     return _back(request, f"/timeline/{profile}", _result_msg("Undo", result))
+
+
+@router.post("/ui/profiles/{profile}/runs/{run_id}/undo")
+async def ui_undo_run(request: Request, profile: str, run_id: str) -> Response:
+    """Undo every applied change of one run."""
+    ctx = _ctx(request)
+    try:
+        result = await run_on_worker(
+            ctx, profile, "undo", lambda: ctx.backend.undo_whole_run(profile, run_id)
+        )
+    except HTTPException as exc:
+        if exc.status_code != 409:
+            raise
+        return _back(request, f"/timeline/{profile}", str(exc.detail))
+    return _back(
+        request,
+        f"/timeline/{profile}",
+        _result_msg(f"Undo run {run_id[:8]}", result),
+        run=result.run_id or "",
+    )
 
 
 @router.post("/ui/profiles/{profile}/retry")
