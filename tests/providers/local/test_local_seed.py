@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +92,66 @@ def test_preflight_writes_nothing_and_names_the_problem(tmp_path, make_local):
         "corrupt.sqlite",
         "foreign.sqlite",
     ]
+
+
+_OPEN = """
+import asyncio, logging, sys
+from anibridge.providers.local import LocalProvider
+
+async def main():
+    p = LocalProvider(logger=logging.getLogger("t"),
+                      config={"path": sys.argv[1], "seed": sys.argv[2]})
+    await p.initialize()
+    await p.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("point", ["local.create", "local.import", "local.seeded"])
+async def test_a_kill_while_creating_or_seeding_leaves_no_file_then_seeds_whole(
+    tmp_path, library_seed, make_local, point
+):
+    path = tmp_path / "lib.sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
+    killed = subprocess.run(
+        [sys.executable, "-c", _OPEN, str(path), str(library_seed)],
+        env={**env, "ANIBRIDGE_FAULTS": f"kill@{point}#1"},
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not path.exists()  # never half-made under its name
+    provider = make_local(path, seed=str(library_seed))
+    await provider.initialize()
+    try:
+        assert await _keys(provider) == ["akira", "bebop", "frieren"]
+        assert provider.db.meta("seeded_from") == str(library_seed)
+    finally:
+        await provider.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lib.sqlite", "library.yaml"]
+
+
+async def test_a_zero_byte_or_table_less_file_is_refused_not_seeded(
+    tmp_path, library_seed, make_local
+):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    for call in (
+        make_local(empty, seed=str(library_seed)).preflight,
+        make_local(empty, seed=str(library_seed)).initialize,
+    ):
+        with pytest.raises(LocalFileError) as caught:
+            await call() if call.__name__ == "initialize" else call()
+        message = str(caught.value)
+        assert "\n" not in message
+        assert f"{empty} is empty (0 bytes), not an AniBridge local file" in message
+    assert empty.read_bytes() == b""
+
+    bare = tmp_path / "bare.sqlite"
+    sqlite3.connect(bare).execute("VACUUM").connection.close()
+    before = bare.read_bytes()
+    assert before  # a real SQLite header, no tables
+    with pytest.raises(LocalFileError, match="SQLite database without tables"):
+        await make_local(bare, seed=str(library_seed)).initialize()
+    assert bare.read_bytes() == before

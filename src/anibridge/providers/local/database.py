@@ -4,18 +4,28 @@ Plain `sqlite3` on purpose: the file is a small, portable document that a person
 copy around, and every operation is a short local statement. A file that is not an
 AniBridge local file (or not SQLite at all) is refused with its path in the message
 instead of being "repaired" by creating tables in it.
+
+A new file is made atomically: schema, seed data and the ``seeded_from`` marker are
+written to a temporary sibling, which is then linked into place. A process killed
+while creating or seeding leaves no file (only a temporary one the next start
+removes), so there is never a half-made file; an existing file that is empty (zero
+bytes), or an SQLite database without the format's tables, is refused as foreign,
+never silently treated as new.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from anibridge.faults import checkpoint
 from anibridge.provider.base import Ref, Step
 
 __all__ = [
@@ -245,7 +255,13 @@ def _event(row: sqlite3.Row) -> EventRow:
 
 
 def _format_problem(conn: sqlite3.Connection, tables: set[str]) -> str | None:
-    """Why an existing, non-empty SQLite file is not a local file (None: it is)."""
+    """Why an existing SQLite file is not a local file (None: it is)."""
+    if not tables:
+        return (
+            "it is an SQLite database without tables (AniBridge creates its files "
+            "whole, so this one is someone else's or was emptied); delete it to "
+            "start a new one"
+        )
     if "meta" not in tables:
         return "it has no 'meta' table"
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
@@ -289,6 +305,17 @@ def check_file(path: Path, *, create: bool) -> bool:
             )
         return False
     try:
+        empty = path.is_file() and path.stat().st_size == 0
+    except OSError as exc:
+        raise LocalFileError(
+            f"local provider file {path} cannot be read ({exc.strerror or exc})"
+        ) from exc
+    if empty:
+        raise LocalFileError(
+            f"local provider file {path} is empty (0 bytes), not an AniBridge local "
+            "file; delete it to start a new one, or point 'path' elsewhere"
+        )
+    try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
             tables = {
@@ -297,7 +324,7 @@ def check_file(path: Path, *, create: bool) -> bool:
                     "SELECT name FROM sqlite_master WHERE type = 'table'"
                 )
             }
-            problem = _format_problem(conn, tables) if tables else None
+            problem = _format_problem(conn, tables)
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
@@ -307,26 +334,46 @@ def check_file(path: Path, *, create: bool) -> bool:
     return True
 
 
+def _sync_folder(folder: Path) -> None:
+    """Make a rename/link in `folder` durable (best effort where unsupported)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 class LocalDatabase:
     """Row-level access to one local file; the provider owns the semantics."""
 
-    def __init__(self, path: Path, *, create: bool) -> None:
-        """Open (or create) the file at `path`.
+    def __init__(
+        self,
+        path: Path,
+        *,
+        create: bool,
+        fill: Callable[[LocalDatabase], None] | None = None,
+    ) -> None:
+        """Open the file at `path`, or create it (then `fill` it) atomically.
+
+        Args:
+            path: The file.
+            create: Create the file when it does not exist.
+            fill: Called with the new database before it is moved into place
+                (seeding); never called for an existing file.
 
         Raises:
-            LocalFileError: missing with `create` off, unreadable, not SQLite, or a
-                SQLite file that is not an AniBridge local file.
+            LocalFileError: missing with `create` off, empty, unreadable, not
+                SQLite, or a SQLite file that is not an AniBridge local file.
         """
         self.path = path
         self.created = False
-        exists = check_file(path, create=create)
-        if not exists:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not check_file(path, create=create):
+            self._create(fill)
+            self.created = True
+            return
         try:
-            self._conn = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False
-            )
-            self._conn.row_factory = sqlite3.Row
+            self._conn = self._connect(path)
             tables = {
                 row[0]
                 for row in self._conn.execute(
@@ -335,16 +382,56 @@ class LocalDatabase:
             }
         except sqlite3.DatabaseError as exc:
             raise _unreadable(path, exc) from exc
-        if not tables:
-            with self.transaction():
-                self._create_schema()
-            self.created = True
-            return
         problem = _format_problem(self._conn, tables)
         if problem:
+            self._conn.close()
             raise _not_local(path, problem)
         if _UPGRADE_MARK not in tables:
             self._upgrade()
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _create(self, fill: Callable[[LocalDatabase], None] | None) -> None:
+        """Build the file beside its place, then link it there in one step.
+
+        A kill at any point leaves either no file or the whole one: schema, data
+        and markers never appear half-made under `path`.
+        """
+        path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.creating")
+        for leftover in (temp, temp.with_name(temp.name + "-journal")):
+            leftover.unlink(missing_ok=True)  # from a process killed while creating
+        self._conn = self._connect(temp)
+        try:
+            with self.transaction():
+                self._create_schema()
+            checkpoint("local.create")
+            if fill is not None:
+                fill(self)
+            checkpoint("local.seeded")
+            self._conn.close()
+            with open(temp, "rb") as fh:
+                os.fsync(fh.fileno())
+            try:
+                os.link(temp, path)  # fails, unlike a rename, if `path` appeared
+            except FileExistsError:
+                raise LocalFileError(
+                    f"local provider file {path} appeared while AniBridge was "
+                    "creating it (another process?); nothing was overwritten"
+                ) from None
+            temp.unlink()
+            _sync_folder(path.parent)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            temp.unlink(missing_ok=True)
+            raise
+        self._conn = self._connect(path)
 
     def _create_schema(self) -> None:
         for statement in _SCHEMA.split(";"):

@@ -9,6 +9,7 @@ provider authors have a complete reference. One file can hold an episode-level
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -283,23 +284,28 @@ class LocalProvider(
         if self._db is not None:
             return
         seed = self.settings.seed
-        db = LocalDatabase(self.settings.path, create=self.settings.create)
-        self._db = db
-        # Only a file created just now is seeded: an existing file that is empty
-        # was emptied on purpose (import, restore) and must stay empty.
-        if seed is not None and db.created:
-            try:
-                self._import(_read_seed(seed), where=str(seed))
-                with db.transaction():
-                    db.set_meta("seeded_from", str(seed))
-            except BaseException:
-                # Not left half-made: the next start creates and seeds it again.
-                self._db = None
-                db.close()
-                self.settings.path.unlink(missing_ok=True)
-                raise
+        self._db = LocalDatabase(
+            self.settings.path,
+            create=self.settings.create,
+            fill=None if seed is None else functools.partial(self._plant, seed),
+        )
         self._refresh_account()
         self._refresh_authorities()
+
+    def _plant(self, seed: Path, db: LocalDatabase) -> None:
+        """Seed a file being created, before it is moved into place.
+
+        The seed and its ``seeded_from`` marker arrive with the file or not at all;
+        an existing file (even one emptied on purpose by import or restore) is
+        never seeded.
+        """
+        self._db = db
+        try:
+            self._import(_read_seed(seed), where=str(seed))
+            with db.transaction():
+                db.set_meta("seeded_from", str(seed))
+        finally:
+            self._db = None
 
     def preflight(self) -> None:
         """Check the file, and the seed it would be created from, writing nothing.
@@ -1103,6 +1109,7 @@ class LocalProvider(
             before_anchors = set(db.anchor_keys())
             db.clear_catalog()
             self._store(parsed, now)
+            checkpoint("local.import")  # a kill here rolls the whole import back
             after_anchors = set(db.anchor_keys())
             for key in sorted(before_anchors | after_anchors):
                 db.add_change("node", Ref(key), "", now)
