@@ -64,7 +64,7 @@ async def test_backup_retention_keeps_newest(tmp_path):
     try:
         paths = [await write_backup(session, "list") for _ in range(4)]
         kept = session.store.backups("demo", "list")
-        assert [e.path for e in kept] == [str(p) for p in paths[:1:-1]]
+        assert [e.path for e in kept] == [f"demo/{p.name}" for p in paths[:1:-1]]
         assert not paths[0].exists() and not paths[1].exists()
         assert paths[3].exists()
     finally:

@@ -10,14 +10,13 @@ summary the CLI prints and `--json` emits.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from anibridge.app.backups import write_backup
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
 from anibridge.bridge.model import (
     DEFAULT_NON_REGRESSION,
@@ -33,7 +32,6 @@ from anibridge.bridge.sync import Pair, SyncResult
 from anibridge.provider.base import (
     Provider,
     RecordField,
-    SupportsBackupExports,
 )
 from anibridge.store import ProfileLock, SqlStore, TokenStore, load_secret_key
 
@@ -264,42 +262,6 @@ async def close_session(session: Session) -> None:
     finally:
         release(session)
         session.store.close()
-
-
-async def write_backup(
-    session: Session, key: str, *, run_id: str | None = None
-) -> Path | None:
-    """Back one provider up into the backup folder and index it; prune old ones.
-
-    Returns:
-        The file written, or None when the provider cannot export backups.
-    """
-    provider = session.providers[key]
-    if not isinstance(provider, SupportsBackupExports):
-        return None
-    artifact = await provider.export_backup()
-    if artifact is None:
-        return None
-    folder = session.config.backup_dir / session.name
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    path = folder / f"{key}-{stamp}{artifact.file_extension}"
-    path.write_bytes(artifact.content)
-    session.store.add_backup(
-        profile=session.name,
-        provider=key,
-        path=str(path),
-        size=len(artifact.content),
-        sha256=hashlib.sha256(artifact.content).hexdigest(),
-        run_id=run_id,
-    )
-    session.backups.append(path)
-    keep = session.config.app.backups.retention
-    if keep:
-        for old in session.store.backups(session.name, key)[keep:]:
-            Path(old.path).unlink(missing_ok=True)
-            session.store.remove_backup(old.id)
-    return path
 
 
 def guard_writes(

@@ -146,6 +146,31 @@ def test_backups_list_download_restore(api):
     assert len(again["actions"]) == 3
 
 
+def test_a_bad_backup_is_refused_before_any_backup_or_write(api, workspace):
+    plan = dry_run(api)
+    api.post(
+        f"/api/plans/{plan['id']}/apply",
+        json={"action_ids": [plan["actions"][0]["id"]]},
+    )
+    (entry,) = api.get("/api/profiles/demo/backups").json()
+    folder = workspace.parent / "data" / "backups"
+    (path,) = folder.rglob(entry["name"])
+    path.write_text('{"anibridge_local": 1, "items": [{"kind": "show"}]}')
+
+    def state() -> dict[str, bytes]:
+        return {
+            str(p): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        }
+
+    before = state()
+    refused = api.post(f"/api/profiles/demo/backups/{entry['name']}/restore")
+    assert refused.status_code == 400, refused.text
+    message = refused.json()["detail"]
+    assert entry["name"] in message and "\n" not in message
+    assert state() == before  # no safety backup, nothing pruned
+    assert api.get("/api/profiles/demo/backups").json() == [entry]
+
+
 def test_config_is_redacted_validated_and_written(api, workspace):
     text = workspace.read_text().replace(
         "data_dir: data",

@@ -46,11 +46,14 @@ def restore(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Restore a provider from a backup (its current state is backed up first)."""
+    """Restore a provider from a backup (its current state is backed up first).
+
+    The whole payload is parsed and validated before the safety backup or any
+    write: a bad file exits 1 with one line and leaves the backups folder as it was.
+    """
+    from anibridge.app.backups import BackupRefused, restore_payload
     from anibridge.app.cli._common import out_console
-    from anibridge.app.runtime import close_session, open_session, write_backup
-    from anibridge.bridge.sync import forget_cursors
-    from anibridge.provider.base import SupportsBackupImports
+    from anibridge.app.runtime import close_session, open_session
 
     loaded = load(config)
     try:
@@ -69,13 +72,10 @@ def restore(
                     f"cannot tell which provider {file} belongs to; pass --provider "
                     f"({', '.join(session.providers)})"
                 )
-            target = session.providers[key]
-            if not isinstance(target, SupportsBackupImports):
-                raise fail(f"provider {key!r} cannot import backups")
-            await write_backup(session, key)
-            await target.import_backup(payload)
-            # The restored side changed behind the change feed: read all next time.
-            forget_cursors(session.store.bundle(), session.name, session.providers)
+            try:
+                await restore_payload(session, key, payload, source=file)
+            except BackupRefused as exc:
+                raise fail(f"{file}: {exc}") from None
             return key
         finally:
             await close_session(session)

@@ -70,11 +70,14 @@ def import_command(
     profile: str | None = typer.Option(None, "--profile", "-p", help="Profile name."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Replace a local provider's state with a document (backed up first)."""
+    """Replace a local provider's state with a document (backed up first).
+
+    The whole document is parsed and validated before the backup or any write: a
+    bad file exits 1 with one line and leaves the backups folder as it was.
+    """
+    from anibridge.app.backups import BackupRefused, import_document
     from anibridge.app.cli._common import out_console
-    from anibridge.app.runtime import close_session, open_session, write_backup
-    from anibridge.bridge.sync import forget_cursors
-    from anibridge.providers.local import LocalProvider
+    from anibridge.app.runtime import close_session, open_session
 
     loaded = load(config)
     try:
@@ -85,17 +88,9 @@ def import_command(
     async def go() -> int:
         session = await open_session(loaded, profile)
         try:
-            target = session.providers.get(provider)
-            if not isinstance(target, LocalProvider):
-                raise fail(
-                    f"provider {provider!r} is not a local provider of profile "
-                    f"{session.name!r}; import writes only into local files"
-                )
-            await write_backup(session, provider)
-            count = target.import_document(data, where=str(file))
-            # Like a restore: state replaced behind the change feed, read all next.
-            forget_cursors(session.store.bundle(), session.name, session.providers)
-            return count
+            return await import_document(session, provider, data, where=str(file))
+        except BackupRefused as exc:
+            raise fail(str(exc)) from None
         finally:
             await close_session(session)
 

@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from anibridge.app.backups import BackupRefused, indexed, restore_payload
 from anibridge.app.config import (
     ConfigError,
     LoadedConfig,
@@ -54,7 +55,6 @@ from anibridge.app.runtime import (
     guard_writes,
     open_session,
     policy_for,
-    write_backup,
 )
 from anibridge.app.scheduler import (
     InboundRefs,
@@ -79,7 +79,6 @@ from anibridge.bridge.model import (
 from anibridge.bridge.sync import (
     Pair,
     SyncResult,
-    forget_cursors,
     run_sync,
     undo_run,
 )
@@ -94,12 +93,12 @@ from anibridge.provider.base import (
     NodeQuery,
     Provider,
     Ref,
-    SupportsBackupImports,
     SupportsChangeFeed,
     SupportsInboundChanges,
     SupportsNodeReads,
 )
 from anibridge.store import SqlStore
+from anibridge.store.sql import BackupEntry
 
 __all__ = ["EngineBackend", "schedule_for", "targeted_snapshot"]
 
@@ -1199,53 +1198,51 @@ class EngineBackend:
                     provider.__dict__.pop(method, None)
 
     def backups(self, profile: str) -> list[dict[str, Any]]:
-        """Indexed backups of a profile, newest first."""
+        """Indexed backups of a profile whose file is in the folder, newest first."""
         if self.store is None:
             return []
         return [
             {
-                "name": Path(b.path).name,
+                "name": path.name,
                 "provider": b.provider,
                 "size": b.size,
                 "created_at": b.created_at,
                 "sha256": b.sha256,
             }
-            for b in self.store.backups(profile)
-            if Path(b.path).exists()
+            for b, path in indexed(self.store, self.backup_dir, profile)
         ]
 
-    def backup_file(self, profile: str, name: str) -> Path:
-        """A backup's path; only names the index knows are served."""
+    def _backup(self, profile: str, name: str) -> tuple[BackupEntry, Path]:
         if not _SAFE_NAME.match(name) or self.store is None:
             raise BackendError(f"no backup {name!r}", status=404)
-        for b in self.store.backups(profile):
-            path = Path(b.path)
-            if path.name == name and path.exists():
-                return path
+        for b, path in indexed(self.store, self.backup_dir, profile):
+            if path.name == name:
+                return b, path
         raise BackendError(f"no backup {name!r} for {profile!r}", status=404)
 
+    def backup_file(self, profile: str, name: str) -> Path:
+        """A backup's path: only indexed names inside the folder are served."""
+        return self._backup(profile, name)[1]
+
     async def restore_backup(self, profile: str, name: str) -> RunResult:
-        """Back up the current state, then import the chosen backup."""
+        """Validate the chosen backup, back up the current state, import it."""
         return await self._job(
             profile, lambda: self._restore(profile, name), job="restore"
         )
 
     async def _restore(self, profile: str, name: str) -> RunResult:
         prof = self._prof(profile)
-        path = self.backup_file(profile, name)
-        entry = next(
-            b
-            for b in self.store.backups(profile)
-            if Path(b.path) == path  # type: ignore[union-attr]
-        )
-        provider = prof.providers.get(entry.provider)
-        if not isinstance(provider, SupportsBackupImports):
-            raise BackendError(f"provider {entry.provider!r} cannot restore backups")
+        entry, path = self._backup(profile, name)
+        if entry.provider not in prof.providers:
+            raise BackendError(f"provider {entry.provider!r} is not in {profile!r}")
         assert prof.session is not None
-        safety = await write_backup(prof.session, entry.provider)
-        await provider.import_backup(path.read_bytes())
-        # The restored side changed behind the change feed: read all next time.
-        forget_cursors(self.store.bundle(), profile, prof.providers)
+        payload = path.read_bytes()
+        try:
+            safety = await restore_payload(
+                prof.session, entry.provider, payload, source=path
+            )
+        except BackupRefused as exc:
+            raise BackendError(f"{name}: {exc}") from None
         log.info("profile %s: restored %s into %s", profile, name, entry.provider)
         return RunResult(
             "ok",

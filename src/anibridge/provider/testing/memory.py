@@ -1545,13 +1545,15 @@ class MemoryProviderBase(Provider):
         content = json.dumps(document, sort_keys=True, indent=1).encode()
         return BackupArtifact(content, ".json", "application/json")
 
-    async def import_backup(self, payload: bytes) -> None:
-        """Replace every record and event with those of an `export_backup` payload.
+    def check_backup(self, payload: bytes) -> None:
+        """Parse the whole payload as `import_backup` would; change nothing.
 
         Raises:
             ValueError: the payload is not a backup of this provider, naming where.
         """
-        self._call(("import_backup", len(payload)))
+        self._parse_backup(payload)
+
+    def _parse_backup(self, payload: bytes) -> tuple[list[Any], list[Any]]:
         try:
             document = json.loads(payload)
         except ValueError as exc:
@@ -1570,6 +1572,16 @@ class MemoryProviderBase(Provider):
             self._event_from_json(item, f"events[{i}]")
             for i, item in enumerate(document.get("events") or ())
         ]
+        return records, events
+
+    async def import_backup(self, payload: bytes) -> None:
+        """Replace every record and event with those of an `export_backup` payload.
+
+        Raises:
+            ValueError: the payload is not a backup of this provider, naming where.
+        """
+        self._call(("import_backup", len(payload)))
+        records, events = self._parse_backup(payload)
         self._records.clear()
         self._events.clear()
         self._event_index.clear()

@@ -861,6 +861,14 @@ class AniListProvider(
         )
         return BackupArtifact(content, ".json", "application/json")
 
+    def check_backup(self, payload: bytes) -> None:
+        """Parse the whole payload as `import_backup` would; nothing is sent.
+
+        Raises:
+            ValueError: the payload is not an AniBridge AniList backup.
+        """
+        restore_arguments(payload)
+
     async def import_backup(self, payload: bytes) -> None:
         """Restore every entry of a backup as upserts (other entries are kept).
 

@@ -798,6 +798,14 @@ class KitsuProvider(
         )
         return BackupArtifact(content, ".json", "application/json")
 
+    def check_backup(self, payload: bytes) -> None:
+        """Parse the whole payload as `import_backup` would; nothing is sent.
+
+        Raises:
+            ValueError: the payload is not a Kitsu backup of this format.
+        """
+        backup_format.load(payload)
+
     async def import_backup(self, payload: bytes) -> None:
         """Restore every entry of a backup (others are kept; nothing is deleted).
 

@@ -1081,6 +1081,14 @@ class LocalProvider(
         content = dump_document(self.export_document(), fmt="json")
         return BackupArtifact(content, ".json", "application/json")
 
+    def check_backup(self, payload: bytes, *, where: str = "backup payload") -> None:
+        """Parse and validate the whole document as an import would; write nothing.
+
+        Raises:
+            DocumentError: the payload is malformed (where and key path named).
+        """
+        parse_document(load_document_bytes(payload, where), self.settings, where=where)
+
     async def import_backup(self, payload: bytes) -> None:
         """Replace the file's state with a document (YAML or JSON).
 

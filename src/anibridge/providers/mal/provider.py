@@ -666,6 +666,14 @@ class MalProvider(
         )
         return BackupArtifact(content, ".json", "application/json")
 
+    def check_backup(self, payload: bytes) -> None:
+        """Parse the whole payload as `import_backup` would; nothing is sent.
+
+        Raises:
+            ValueError: the payload is not an AniBridge MAL backup.
+        """
+        restore_forms(payload)
+
     async def import_backup(self, payload: bytes) -> None:
         """Restore every entry of a backup as upserts (other entries are kept).
 

@@ -1329,6 +1329,14 @@ class SimklProvider(
         )
         return BackupArtifact(content, ".json", "application/json")
 
+    def check_backup(self, payload: bytes) -> None:
+        """Parse the whole payload as `import_backup` would; nothing is sent.
+
+        Raises:
+            SimklDataError: the payload is not a Simkl backup of this format.
+        """
+        backup_format.load(payload)
+
     async def import_backup(self, payload: bytes) -> None:
         """Restore statuses, watched episodes with dates, ratings and memos.
 

@@ -1197,6 +1197,14 @@ class TraktProvider(
             content=content, file_extension=".json", media_type="application/json"
         )
 
+    def check_backup(self, payload: bytes) -> None:
+        """Parse the whole payload as `import_backup` would; nothing is sent.
+
+        Raises:
+            TraktDataError: the payload is not a Trakt backup of this format.
+        """
+        backup_format.load(payload)
+
     async def import_backup(self, payload: bytes) -> None:
         """Restore ratings, watchlist entries and plays (never deletes anything).
 
