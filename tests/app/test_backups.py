@@ -1,4 +1,4 @@
-"""Backups that a mistake cannot destroy: relative index, careful pruning, checked input.
+"""Backups a mistake cannot destroy: relative index, careful pruning, checked input.
 
 Real demo workspaces (SQLite store, local files); the CLI in-process through typer.
 """
