@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from anibridge.app.backups import write_backup
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
+from anibridge.app.service.backups import write_backup
 from anibridge.bridge.model import (
     DEFAULT_NON_REGRESSION,
     ConflictRule,

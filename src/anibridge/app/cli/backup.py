@@ -51,9 +51,9 @@ def restore(
     The whole payload is parsed and validated before the safety backup or any
     write: a bad file exits 1 with one line and leaves the backups folder as it was.
     """
-    from anibridge.app.backups import BackupRefused, restore_payload
     from anibridge.app.cli._common import out_console
     from anibridge.app.runtime import close_session, open_session
+    from anibridge.app.service.backups import BackupRefused, restore_payload
 
     loaded = load(config)
     try:

@@ -75,9 +75,9 @@ def import_command(
     The whole document is parsed and validated before the backup or any write: a
     bad file exits 1 with one line and leaves the backups folder as it was.
     """
-    from anibridge.app.backups import BackupRefused, import_document
     from anibridge.app.cli._common import out_console
     from anibridge.app.runtime import close_session, open_session
+    from anibridge.app.service.backups import BackupRefused, import_document
 
     loaded = load(config)
     try:

@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from anibridge.app.backups import BackupRefused, indexed, restore_payload
 from anibridge.app.config import (
     ConfigError,
     LoadedConfig,
@@ -64,6 +63,7 @@ from anibridge.app.scheduler import (
     SyncRequest,
     Timing,
 )
+from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
 from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.app.web.config_yaml import YAMLError, rewrite_text

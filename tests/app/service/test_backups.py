@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from anibridge.app.backups import (
+from anibridge.app.config import load_config
+from anibridge.app.demo import prepare_workspace
+from anibridge.app.runtime import close_session, open_session
+from anibridge.app.service.backups import (
     BackupRefused,
     import_document,
     locate,
@@ -21,9 +24,6 @@ from anibridge.app.backups import (
     restore_payload,
     write_backup,
 )
-from anibridge.app.config import load_config
-from anibridge.app.demo import prepare_workspace
-from anibridge.app.runtime import close_session, open_session
 
 
 def _workspace(root: Path, retention: int = 2) -> Path:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from anibridge.app.service.errors import InvalidInput
 from anibridge.provider.backup_checks import check_backup
 from anibridge.provider.base import SupportsBackupExports, SupportsBackupImports
 
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 
-class BackupRefused(ValueError):
+class BackupRefused(InvalidInput):
     """A restore or import was refused before anything was written (one line)."""
 
 
