@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -58,3 +59,92 @@ def store(pg_url) -> Iterator[SqlStore]:
     store = SqlStore(create_store_engine(pg_url))
     yield store
     store.close()
+
+
+# Two users' profiles, each a small local library synced to its own local list
+# (real files, the real engine); the library's shows map to AniList ids in the
+# bundled mappings (tvdb_show:78857 s1 -> anilist:20, tvdb_show:73532 s1 -> 22).
+LIBRARY = {
+    "anibridge_local": 1,
+    "account": {"key": "viewer", "title": "Viewer"},
+    "items": [
+        {
+            "key": key,
+            "kind": "show",
+            "title": title,
+            "ids": [f"tvdb_show:{tvdb}"],
+            "seasons": [
+                {
+                    "season": 1,
+                    "episodes": [
+                        {"episode": n, "plays": [f"2024-01-{n:02d}T20:00:00Z"]}
+                        for n in range(1, played + 1)
+                    ]
+                    + [{"episode": n} for n in range(played + 1, 13)],
+                }
+            ],
+        }
+        for key, title, tvdb, played in (
+            ("naruto", "Naruto", 78857, 2),
+            ("yuyu", "Yu Yu Hakusho", 73532, 1),
+        )
+    ],
+}
+LIST = {"anibridge_local": 1, "rating_scale": [0, 100, 1], "items": []}
+
+
+def _hosted_config(root, store_url: str, owners: dict[str, str | None]) -> Path:
+    """An anibridge.yaml with one local → local profile per entry of `owners`."""
+    import yaml
+
+    profiles = {}
+    for name, owner in owners.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "library.yaml").write_text(yaml.safe_dump(LIBRARY))
+        (folder / "list.yaml").write_text(yaml.safe_dump(LIST))
+        profiles[name] = {
+            "source": {
+                "type": "local",
+                "name": "library",
+                "config": {
+                    "path": str(folder / "library.sqlite"),
+                    "seed": str(folder / "library.yaml"),
+                    "instance": "library",
+                },
+            },
+            "target": {
+                "type": "local",
+                "name": "list",
+                "config": {
+                    "path": str(folder / "list.sqlite"),
+                    "seed": str(folder / "list.yaml"),
+                    "authorities": ["anilist"],
+                    "rating_scale": [0, 100, 1],
+                },
+            },
+        }
+        if owner is not None:
+            profiles[name]["owner"] = owner
+    config = {
+        "data_dir": str(root / "data"),
+        "store_url": store_url,
+        "backups": {"before_write": False},
+        "hosted": {
+            "enabled": True,
+            "retry_base": 0,
+            "heartbeat": 0.5,
+            "stall_timeout": 2,
+            "stall_check": 1,
+        },
+        "profiles": profiles,
+    }
+    path = root / "anibridge.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture
+def hosted_config():
+    """Writes a hosted config: ``hosted_config(root, url, {profile: owner})``."""
+    return _hosted_config

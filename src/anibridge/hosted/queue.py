@@ -21,9 +21,9 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from procrastinate import exceptions as queue_errors
 from procrastinate import jobs as queue_jobs
 from procrastinate.retry import RetryDecision
 
+from anibridge.app.scheduler import ProfileSchedule
 from anibridge.hosted.jobs import (
     DEPLOYMENT_JOBS,
     PROFILE_JOBS,
@@ -42,6 +43,7 @@ from anibridge.hosted.jobs import (
     RetryLater,
     profile_lock,
 )
+from anibridge.hosted.schedules import TICK_SECONDS, due_jobs
 from anibridge.store import schema as t
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "enqueue",
     "job_rows",
     "make_queue",
+    "sync_coalesce",
     "task_name",
 ]
 
@@ -123,6 +126,7 @@ class WorkerState:
     engine: sa.Engine
     settings: QueueSettings
     threads: ThreadPoolExecutor | None = None
+    schedules: Mapping[str, ProfileSchedule] = field(default_factory=dict)
 
 
 class _Retries(BaseRetryStrategy):
@@ -271,6 +275,41 @@ def _define_tasks(app: App, settings: QueueSettings) -> None:
         )(retry_stalled)
     )
 
+    async def schedule_tick(context: JobContext, timestamp: int) -> None:
+        """Queue the syncs whose schedules fell due since the previous tick."""
+        state = _state(context)
+        due = list(due_jobs(state.schedules, timestamp - TICK_SECONDS, timestamp))
+        if not due:
+            return
+
+        def queue_all() -> int:
+            queued = 0
+            with state.engine.begin() as conn:
+                for profile, mode in due:
+                    queued += (
+                        enqueue(
+                            context.app,
+                            conn,
+                            "sync",
+                            profile,
+                            {"mode": mode, "reason": "schedule"},
+                            coalesce=sync_coalesce(profile),
+                        )
+                        is not None
+                    )
+            return queued
+
+        queued = await asyncio.to_thread(queue_all)
+        log.info("schedule tick: %d due, %d queued (others waiting)", len(due), queued)
+
+    app.periodic(cron="* * * * *", periodic_id="schedule_tick")(
+        app.task(
+            name="anibridge.schedule_tick",
+            pass_context=True,
+            queueing_lock="anibridge.schedule_tick",
+        )(schedule_tick)
+    )
+
     async def cleanup(context: JobContext, timestamp: int) -> None:
         """Forget finished jobs after `keep_hours`, finished housekeeping at once."""
         state = _state(context)
@@ -305,7 +344,16 @@ def _define_tasks(app: App, settings: QueueSettings) -> None:
     )
 
 
-_HOUSEKEEPING = ("anibridge.retry_stalled", "anibridge.cleanup")
+_HOUSEKEEPING = (
+    "anibridge.retry_stalled",
+    "anibridge.schedule_tick",
+    "anibridge.cleanup",
+)
+
+
+def sync_coalesce(profile: str) -> str:
+    """The queueing lock under which at most one sync of `profile` waits."""
+    return f"sync:{profile}"
 
 
 def make_queue(store_url: str, settings: QueueSettings | None = None) -> App:

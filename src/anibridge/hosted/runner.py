@@ -10,11 +10,17 @@ outcome, not a job failure.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from anibridge.hosted.inbox import InboxEntry, consume, pending
 from anibridge.hosted.jobs import Job, JobFailed, RetryLater
+
+log = logging.getLogger("anibridge.hosted")
 
 __all__ = ["EngineRunner"]
 
@@ -113,8 +119,13 @@ class EngineRunner:
         try:
             guard_writes(session, run_id=lambda: run_id)
             policy = policy_for(session.name, session.profile, self.config)
+            engine = session.store.engine
+            inbox = await asyncio.to_thread(pending, engine, job.profile)
             incremental = await plan_incremental(session, full=full)
+            if not full:
+                await _target_webhooks(session, incremental, inbox)
             if incremental.nothing_changed:
+                await asyncio.to_thread(consume, engine, [e.id for e in inbox], job.id)
                 return {"run_id": None, "planned": 0, "changes": 0}
             try:
                 result = await run_sync(
@@ -139,6 +150,51 @@ class EngineRunner:
             )
             if not dry_run and not summary["failed"]:
                 commit_cursor(session, incremental)
+                await asyncio.to_thread(consume, engine, [e.id for e in inbox], job.id)
             return summary
         finally:
             await close_session(session)
+
+
+async def _target_webhooks(
+    session: Any, incremental: Any, inbox: Sequence[InboxEntry]
+) -> None:
+    """Narrow a run of a source without a change feed to what its webhooks name.
+
+    A source with a change feed already told `plan_incremental` what changed. One
+    without would be read whole; when every recorded webhook parsed into refs, only
+    those entries are read (a webhook that names nothing, or cannot be parsed, keeps
+    the whole read so no change is lost).
+    """
+    from anibridge.bridge.collect import collect
+    from anibridge.provider.base import Ref, SupportsInboundChanges
+
+    if not inbox or incremental.snapshots or incremental.nothing_changed:
+        return
+    if incremental.cursor_after is not None:
+        return  # a change feed answered: it is the authority
+    if session.profile.direction == "two_way":
+        return
+    key = session.profile.source.key
+    source = session.providers.get(key)
+    if not isinstance(source, SupportsInboundChanges):
+        return
+    keys: set[str] = set()
+    for entry in inbox:
+        try:
+            parsed = await source.parse_inbound(entry.request)
+        except Exception as exc:  # a stored body that no longer parses: read all
+            log.warning(
+                "profile %s: webhook %s unreadable: %s", session.name, entry.id, exc
+            )
+            return
+        if not parsed.matched:
+            continue
+        for change in parsed.changes:
+            if change.ref is None:
+                return
+            keys.add(change.ref.key)
+    if keys:
+        incremental.snapshots[key] = await collect(
+            source, key, refs=[Ref(k) for k in sorted(keys)]
+        )

@@ -11,11 +11,13 @@ before an upgrade.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
 
+from anibridge.app.scheduler import ProfileSchedule
 from anibridge.hosted.limits import PgSharedLimits
 from anibridge.hosted.queue import (
     CONTEXT_KEY,
@@ -106,6 +108,7 @@ async def run_worker(
     poll: float = 5.0,
     engine: sa.Engine | None = None,
     signals: bool = True,
+    schedules: Mapping[str, ProfileSchedule] | None = None,
 ) -> None:
     """Run jobs until stopped (SIGTERM/SIGINT drain), or until idle with `wait=False`.
 
@@ -119,6 +122,8 @@ async def run_worker(
         poll: Seconds between looks at the queue when no notification came.
         engine: An engine on the store (default: opened and checked here).
         signals: Whether SIGTERM/SIGINT drain the worker (off inside tests).
+        schedules: Profile → its schedule, for the once-a-minute schedule tick
+            (whichever worker takes a tick queues the due syncs of all profiles).
     """
     own = engine is None
     engine = engine or open_hosted_engine(store_url)
@@ -136,7 +141,9 @@ async def run_worker(
                 stalled_worker_timeout=settings.stall_timeout,
                 install_signal_handlers=signals,
                 additional_context={
-                    CONTEXT_KEY: WorkerState(runner, engine, settings, threads),
+                    CONTEXT_KEY: WorkerState(
+                        runner, engine, settings, threads, dict(schedules or {})
+                    ),
                 },
             )
     finally:

@@ -24,6 +24,7 @@ __all__ = [
     "runs",
     "shared_limits",
     "tokens",
+    "webhook_inbox",
 ]
 
 metadata = sa.MetaData()
@@ -196,4 +197,22 @@ job_results = sa.Table(
     sa.Column("result", sa.JSON, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Index("ix_job_results_profile", "profile", "job_id"),
+)
+
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("profile", sa.String(200), nullable=False),
+    sa.Column("provider", sa.String(200), nullable=False),
+    sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("consumed_by", sa.BigInteger, nullable=True),
+    sa.Index("ix_webhook_inbox_profile", "profile", "consumed_by", "id"),
 )

@@ -38,6 +38,14 @@ def serve(
         bool,
         typer.Option("--reset-password", help="Generate and print a new password."),
     ] = False,
+    hosted: Annotated[
+        bool,
+        typer.Option(
+            "--hosted",
+            help="Only record and queue jobs; `anibridge worker` runs them "
+            "(needs a PostgreSQL store_url; also hosted.enabled in the config).",
+        ),
+    ] = False,
 ) -> None:
     """Run the service: schedules, webhooks, web UI and API (Ctrl-C stops cleanly)."""
     from anibridge.app.config import ConfigError, load_config
@@ -61,8 +69,13 @@ def serve(
             path_prefix=path_prefix,
             auth=False if no_auth else None,
         )
-        ctx, generated = build_context(settings, EngineBackend(loaded))
-    except (ConfigError, UnsafeBindError, ValueError) as exc:
+        if hosted or loaded.app.hosted.enabled:
+            from anibridge.hosted.web import hosted_context
+
+            ctx, generated = hosted_context(settings, loaded)
+        else:
+            ctx, generated = build_context(settings, EngineBackend(loaded))
+    except (ConfigError, UnsafeBindError, ValueError, *_hosted_errors()) as exc:
         typer.echo(mask(f"anibridge serve: {exc}"), err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(
@@ -78,6 +91,16 @@ def serve(
     url = f"http://{settings.host}:{settings.port}{settings.path_prefix}/"
     typer.echo(f"AniBridge is listening on {url}", err=True)
     ServiceServer(uvicorn_config(create_app(ctx), settings), ctx).run()
+
+
+def _hosted_errors() -> tuple[type[Exception], ...]:
+    from anibridge.store import StoreError
+
+    try:
+        from anibridge.hosted.schema import QueueSchemaError
+    except ImportError:  # the hosted extra is not installed
+        return (StoreError,)
+    return (StoreError, QueueSchemaError)
 
 
 def _announce_password(password: str) -> None:

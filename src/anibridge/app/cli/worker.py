@@ -31,6 +31,7 @@ def worker(
     import logging
 
     from anibridge.app.cli._common import EXPECTED_ERRORS, fail, load
+    from anibridge.app.web.engine_backend import schedule_for
     from anibridge.hosted.runner import EngineRunner
     from anibridge.hosted.schema import QueueSchemaError
     from anibridge.hosted.worker import open_hosted_engine, queue_settings, run_worker
@@ -56,6 +57,9 @@ def worker(
                 settings=queue_settings(hosted),
                 concurrency=n,
                 engine=engine,
+                schedules={
+                    name: schedule_for(cfg) for name, cfg in loaded.app.profiles.items()
+                },
             )
         )
     finally:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -51,9 +52,16 @@ PUBLIC_PATHS = frozenset(
 
 
 def build_context(
-    settings: WebSettings, backend: Backend, *, bus: EventBus | None = None
+    settings: WebSettings,
+    backend: Backend,
+    *,
+    bus: EventBus | None = None,
+    scheduler: Any = None,
 ) -> tuple[ServiceContext, str | None]:
     """Wire settings, credentials, scheduler and log buffer around a backend.
+
+    `scheduler` replaces the in-process scheduler (hosted mode passes
+    `anibridge.hosted.web.QueueScheduler`, which queues jobs instead of running them).
 
     Returns:
         The context and the admin password generated now (print it once), if any.
@@ -64,7 +72,7 @@ def build_context(
     generated = auth.ensure_admin(settings.admin_password) if settings.auth else None
     SECRETS.add(settings.admin_password)
     SECRETS.add(generated)  # printed once by the caller, masked everywhere after
-    scheduler = Scheduler(
+    scheduler = scheduler or Scheduler(
         backend,
         {p.name: p.schedule for p in backend.profiles()},
         bus=bus,

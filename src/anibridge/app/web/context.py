@@ -91,6 +91,9 @@ class ServiceContext:
                 or when it is not JSON or a form at all.
         """
         self.webhooks_received += 1
+        record = getattr(self.scheduler, "record_webhook", None)
+        if record is not None:
+            return await self._record_webhook(record, provider, request)
         triggered: list[str] = []
         matched = False
         refs = 0
@@ -118,6 +121,31 @@ class ServiceContext:
             ", ".join(triggered) or ("nothing to sync" if matched else "not for us"),
         )
         return WebhookOutcome(matched, triggered, refs)
+
+    async def _record_webhook(
+        self, record: Any, provider: str, request: InboundRequest
+    ) -> WebhookOutcome:
+        """Hosted mode: record the webhook and queue its syncs in one transaction.
+
+        The web service initializes no provider, so it cannot parse the payload;
+        the job does (`anibridge.hosted.inbox`). A body that is neither JSON nor a
+        form is still refused here.
+
+        Raises:
+            BackendError: 400 when the body is not JSON or a form at all.
+        """
+        problem = envelope_problem(request.headers, request.body)
+        if problem is not None:
+            raise BackendError(f"webhook refused: {problem}", status=400)
+        profiles = self.backend.webhook_profiles(provider)
+        queued = await asyncio.to_thread(record, provider, request, profiles)
+        self.bus.publish("webhook", provider=provider, profiles=queued)
+        log.info(
+            "webhook from %s → recorded for %s",
+            provider,
+            ", ".join(queued) or "no profile",
+        )
+        return WebhookOutcome(True, queued, 0)
 
 
 class ByteBudget:

@@ -99,8 +99,8 @@ async def trigger_sync(
         )
     except WorkerStopped as exc:
         raise HTTPException(503, str(exc)) from exc
-    if not wait:
-        return None
+    if not wait and not future.done():
+        return None  # hosted mode's futures are done at once: queued, with the job id
     return await asyncio.shield(future)
 
 
@@ -146,6 +146,20 @@ async def sync(request: Request, profile: str, body: SyncBody) -> dict[str, Any]
     ctx = ctx_of(request)
     result = await trigger_sync(ctx, profile, body.mode, body.dry_run, wait=body.wait)
     return {"queued": True, "result": result.to_json() if result else None}
+
+
+@router.get("/profiles/{profile}/jobs", tags=["sync"])
+async def jobs(request: Request, profile: str) -> list[dict[str, Any]]:
+    """Hosted mode: the profile's recent jobs (queued, running, retrying, done, failed).
+
+    The single-user service runs syncs in process and lists none here.
+    """
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    listing = getattr(ctx.scheduler, "jobs", None)
+    if listing is None:
+        return []
+    return await asyncio.to_thread(listing, profile)
 
 
 # -- plans -----------------------------------------------------------------------

@@ -70,12 +70,14 @@ async def dashboard(request: Request) -> HTMLResponse:
     """Per-profile state, last run, schedule and quick actions."""
     ctx = _ctx(request)
     state = ctx.scheduler.state()
+    listing = getattr(ctx.scheduler, "jobs", None)  # hosted mode: the queue's jobs
     cards = []
     for info in ctx.backend.profiles():
         cards.append(
             {
                 "info": info,
                 "state": state["profiles"].get(info.name, {}),
+                "jobs": listing(info.name, 5) if listing is not None else None,
                 "runs": ctx.backend.runs(info.name, 5),
                 "plans": [
                     p for p in ctx.backend.plans(info.name) if p["status"] == "pending"

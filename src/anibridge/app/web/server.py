@@ -127,13 +127,19 @@ class ServerThread:
     Args:
         settings: Web settings (host/port are replaced by loopback and a free port).
         backend: The backend to serve.
+        scheduler: Replaces the in-process scheduler (hosted mode).
     """
 
-    def __init__(self, settings: WebSettings, backend: Backend) -> None:
+    def __init__(
+        self, settings: WebSettings, backend: Backend, *, scheduler: Any = None
+    ) -> None:
         """Build the context and app; `start` binds the socket."""
         self.settings = replace(settings, host="127.0.0.1", port=_free_port())
         self.ctx: ServiceContext
-        self.ctx, self.generated_password = build_context(self.settings, backend)
+        bus = getattr(scheduler, "bus", None)
+        self.ctx, self.generated_password = build_context(
+            self.settings, backend, bus=bus, scheduler=scheduler
+        )
         self.app = create_app(self.ctx)
         self.server = ServiceServer(
             uvicorn_config(self.app, self.settings, access_log=False), self.ctx

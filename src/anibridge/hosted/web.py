@@ -1,0 +1,299 @@
+"""The web service of a hosted deployment: it records and enqueues, workers run.
+
+`anibridge serve --hosted` (or ``hosted.enabled: true``) swaps two parts of the
+single-user service and keeps every route and page:
+
+- `QueueScheduler` stands where the in-process `Scheduler` stands: "Sync now" and
+  previews become sync jobs on the queue, a webhook is recorded and its jobs queued
+  in one transaction (`record_webhook`), and the profiles' state comes from the
+  queue (queued / running / retrying / failed jobs). There are no timers: the
+  workers' once-a-minute schedule tick queues scheduled runs
+  (`anibridge.hosted.schedules`).
+- `HostedBackend` is the engine backend without sessions: it opens the store and
+  the mappings but initializes no provider (a web process for thousands of profiles
+  must not log in to thousands of accounts); everything that talks to a service is
+  a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from anibridge.app.scheduler import (
+    EventBus,
+    ProfileSchedule,
+    RunResult,
+    SyncMode,
+    SyncRequest,
+)
+from anibridge.app.scheduler.worker import WorkerStopped
+from anibridge.app.web.backend import BackendError
+from anibridge.app.web.engine_backend import EngineBackend
+from anibridge.hosted.inbox import record
+from anibridge.hosted.jobs import profile_lock
+from anibridge.hosted.queue import enqueue, job_rows, make_queue, sync_coalesce
+from anibridge.provider.base import InboundRequest, SupportsInboundChanges
+
+__all__ = ["HostedBackend", "QueueScheduler", "hosted_context"]
+
+log = logging.getLogger("anibridge.hosted")
+
+
+class _QueuedProfile:
+    """What routes ask of a profile's worker, answered by the queue."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def submit(self, label: str, call: Any) -> asyncio.Future[RunResult]:
+        """Writes from the web (apply, undo, retry, restore) are not jobs yet.
+
+        Raises:
+            BackendError: always, naming what to use instead.
+        """
+        raise BackendError(
+            f"{label} is not available from the web service in hosted mode yet: "
+            f"run 'anibridge {label}' for profile {self.name!r} from the command line",
+            status=409,
+        )
+
+
+class QueueScheduler:
+    """The `Scheduler` of a hosted web service: every trigger becomes a queued job.
+
+    Args:
+        engine: An engine on the hosted store (schema checked).
+        store_url: The store's URL (the queue connects with it).
+        schedules: Profile → schedule (shown on the dashboard; the workers' tick
+            queues the runs).
+        bus: The service's event bus.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        store_url: str,
+        schedules: Mapping[str, ProfileSchedule],
+        *,
+        bus: EventBus | None = None,
+    ) -> None:
+        """Bind to the queue; nothing runs in this process."""
+        self.engine = engine
+        self.queue = make_queue(store_url)
+        self.schedules = dict(schedules)
+        self.bus = bus or EventBus()
+        self.workers = {name: _QueuedProfile(name) for name in self.schedules}
+        self.running = False
+        self.started_at: str | None = None
+        self.mappings_status: dict[str, Any] = {}
+
+    async def start(self) -> None:
+        """Nothing to start: workers run the jobs and the schedule tick."""
+        self.started_at = datetime.now(UTC).isoformat()
+        self.running = True
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop accepting triggers (queued jobs stay queued)."""
+        self.running = False
+        self.engine.dispose()
+
+    def worker(self, profile: str) -> _QueuedProfile:
+        """The stand-in worker of a profile.
+
+        Raises:
+            KeyError: no such profile.
+        """
+        try:
+            return self.workers[profile]
+        except KeyError:
+            raise KeyError(f"unknown profile {profile!r}") from None
+
+    def enqueue_sync(
+        self, conn: sa.Connection, profile: str, request: SyncRequest
+    ) -> int | None:
+        """Queue one sync of `profile` in `conn`'s transaction (coalesced).
+
+        Returns:
+            The job id, or None when a sync of the profile was already waiting.
+        """
+        args = {
+            "mode": str(request.mode),
+            "dry_run": request.dry_run,
+            "reason": ",".join(request.reasons) or "api",
+        }
+        # A preview must not vanish into a waiting real run, nor the reverse.
+        coalesce = None if request.dry_run else sync_coalesce(profile)
+        return enqueue(self.queue, conn, "sync", profile, args, coalesce=coalesce)
+
+    def trigger(self, profile: str, request: SyncRequest) -> asyncio.Future[RunResult]:
+        """Queue a sync; the future is done at once (``queued``, with the job id).
+
+        Raises:
+            WorkerStopped: the service is shutting down.
+        """
+        self.worker(profile)
+        if not self.running:
+            raise WorkerStopped("the service is stopping")
+        with self.engine.begin() as conn:
+            job_id = self.enqueue_sync(conn, profile, request)
+        self.bus.publish("job_queued", profile=profile, job=job_id)
+        future: asyncio.Future[RunResult] = asyncio.get_running_loop().create_future()
+        future.set_result(
+            RunResult(
+                "queued",
+                summary={"job_id": job_id, "coalesced": job_id is None},
+                request=request.to_json(),
+            )
+        )
+        return future
+
+    def record_webhook(
+        self, provider: str, request: InboundRequest, profiles: Sequence[str]
+    ) -> list[str]:
+        """Record a webhook for each profile it may feed and queue their syncs.
+
+        One transaction: either every record and job commits, or none does (the
+        sender gets an error and sends again).
+
+        Returns:
+            The profiles a sync was queued or already waiting for.
+        """
+        with self.engine.begin() as conn:
+            for profile in profiles:
+                record(conn, profile, provider, request)
+                self.enqueue_sync(
+                    conn,
+                    profile,
+                    SyncRequest(
+                        SyncMode.INCREMENTAL,
+                        payloads=1,
+                        reasons=(f"webhook:{provider}",),
+                    ),
+                )
+        return list(profiles)
+
+    def jobs(self, profile: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent jobs of a profile, newest first (`queue.job_rows`)."""
+        with self.engine.connect() as conn:
+            return job_rows(conn, [profile], limit=limit)
+
+    def state(self) -> dict[str, Any]:
+        """Per-profile queue state for the status API and the dashboard."""
+        counts: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT lock, status, attempts, count(*) AS n"
+                    " FROM procrastinate_jobs WHERE lock = ANY(:locks)"
+                    " AND status IN ('todo', 'doing')"
+                    " GROUP BY lock, status, attempts"
+                ),
+                {"locks": [profile_lock(p) for p in self.schedules]},
+            ).all()
+        for row in rows:
+            name = str(row.lock).removeprefix("profile:")
+            slot = counts.setdefault(name, {"queued": 0, "running": 0, "retrying": 0})
+            if row.status == "doing":
+                slot["running"] += row.n
+            elif row.attempts > 0:
+                slot["retrying"] += row.n
+            else:
+                slot["queued"] += row.n
+        profiles = {}
+        for name, schedule in self.schedules.items():
+            slot = counts.get(name, {"queued": 0, "running": 0, "retrying": 0})
+            profiles[name] = {
+                "profile": name,
+                "busy": slot["running"] > 0,
+                "current": "job" if slot["running"] else None,
+                "queued": slot["queued"] + slot["retrying"],
+                "retrying": slot["retrying"],
+                "scan": schedule.scan.describe() if schedule.scan else "off",
+                "poll": schedule.poll.describe() if schedule.poll else "off",
+                "webhooks": schedule.webhooks,
+            }
+        return {
+            "running": self.running,
+            "hosted": True,
+            "started_at": self.started_at,
+            "mappings": self.mappings_status,
+            "profiles": profiles,
+        }
+
+
+class HostedBackend(EngineBackend):
+    """The engine backend of a hosted web service: store and mappings, no sessions."""
+
+    async def start(self) -> None:
+        """Open the store, load kept plans and the mappings; initialize no provider."""
+        if self._started:
+            return
+        self._started = True
+        self.loaded.data_dir.mkdir(parents=True, exist_ok=True)
+        from anibridge.store import SqlStore
+
+        self.store = await asyncio.to_thread(SqlStore, self.loaded.store_url)
+        self._load_plans()
+        if self.index is None:
+            self.index = await asyncio.to_thread(self._load_index)
+        for prof in self._profiles.values():
+            prof.ready = True
+
+    async def close(self) -> None:
+        """Close the store."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    async def run(self, profile: str, request: SyncRequest) -> RunResult:
+        """Never called: the workers run syncs.
+
+        Raises:
+            BackendError: always.
+        """
+        raise BackendError(
+            "hosted web services queue runs; workers run them", status=409
+        )
+
+    def webhook_providers(self) -> list[str]:
+        """Source keys whose provider type can parse webhooks (no instance needed)."""
+        from anibridge.app.config.providers import load_provider_class
+
+        keys = set()
+        for prof in self._profiles.values():
+            spec = prof.cfg.source
+            try:
+                cls = load_provider_class(spec.type)
+            except Exception:  # an unknown type is reported by the worker's job
+                continue
+            if issubclass(cls, SupportsInboundChanges):
+                keys.add(spec.key)
+        return sorted(keys)
+
+
+def hosted_context(settings: Any, loaded: Any) -> tuple[Any, str | None]:
+    """The web service's context for a hosted deployment (`build_context`).
+
+    Raises:
+        StoreError: the store is not PostgreSQL or not migrated.
+        QueueSchemaError: the queue's tables are missing or from another version.
+    """
+    from anibridge.app.web.app import build_context
+    from anibridge.app.web.engine_backend import schedule_for
+    from anibridge.hosted.worker import open_hosted_engine
+
+    engine = open_hosted_engine(loaded.store_url)
+    bus = EventBus()
+    scheduler = QueueScheduler(
+        engine,
+        loaded.store_url,
+        {name: schedule_for(cfg) for name, cfg in loaded.app.profiles.items()},
+        bus=bus,
+    )
+    return build_context(settings, HostedBackend(loaded), bus=bus, scheduler=scheduler)
