@@ -261,3 +261,68 @@ def test_timeline_pages_filters_and_undoes_a_whole_run(demo_service, page, passw
     expect(page.locator("li.event.undone")).to_have_count(total)
     page.locator("details.runs summary").click()
     expect(page.locator("tr.run .badge.undone")).to_have_count(1)
+
+
+def test_apply_part_then_the_rest_and_fix_an_unmatched_title(
+    demo_service, page, password
+):
+    from playwright.sync_api import expect
+
+    url = demo_service.url
+    sign_in(page, url, password)
+    preview(page)
+    total = page.locator("tr.action").count()
+    plan_url = page.url
+
+    # Filter to new entries named "Dragon Ball", approve just those.
+    page.get_by_label("Change", exact=True).select_option("new")
+    page.get_by_label("Search", exact=True).fill("dragon ball")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("tr.action")
+    expect(rows.first).to_be_visible()
+    part = rows.count()
+    assert 1 < part < total
+    page.get_by_role("button", name="Apply selected").click()
+    expect(page.locator(".flash")).to_contain_text(f"Applied {part} action(s): ok")
+
+    # The plan now says which were applied; "Apply the rest" does the others.
+    page.goto(plan_url)
+    expect(page.locator("[data-plan-status]")).to_have_text("partial")
+    expect(page.locator("[data-applied-count]")).to_contain_text(
+        f"{part} of {total} applied"
+    )
+    expect(page.locator('tr.action[data-outcome="applied"]')).to_have_count(part)
+    shot(page, "12-plan-partial")
+    page.get_by_role("button", name=f"Apply the rest ({total - part})").click()
+    expect(page.locator(".flash")).to_contain_text(
+        f"Applied {total - part} more action(s): ok"
+    )
+    expect(page.locator("[data-plan-status]")).to_have_text("applied")
+    expect(page.locator('tr.action[data-outcome="applied"]')).to_have_count(total)
+
+    # Unmatched: Haruhi has no AniList mapping; find it by title and fix it.
+    page.get_by_role("link", name="Unmatched · demo").click()
+    expect(page.get_by_role("heading", name="Unmatched and skipped")).to_be_visible()
+    page.get_by_label("Search", exact=True).fill("haruhi")
+    page.get_by_role("button", name="Filter").click()
+    item = page.locator("li.skip.unmatched")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("The Melancholy of Haruhi Suzumiya")
+    expect(item).to_contain_text("no mapping to anilist")
+    item.get_by_text("Fix mapping").click()
+    expect(item.get_by_label("Source id")).to_have_value("tvdb_show:79414:s1")
+    item.get_by_label("Target id").fill("anilist:849")
+    shot(page, "13-unmatched-fix")
+    item.get_by_role("button", name="Save and re-plan").click()
+
+    # The new preview shows the title matched, with its change.
+    expect(page.locator(".flash")).to_contain_text(
+        "The Melancholy of Haruhi Suzumiya now matched"
+    )
+    expect(page.locator("tr.action")).to_have_count(1)
+    expect(page.locator("tr.action")).to_contain_text(
+        "The Melancholy of Haruhi Suzumiya"
+    )
+    page.get_by_role("link", name="Unmatched · demo").click()
+    expect(page.locator(".fixed")).to_contain_text("The Melancholy of Haruhi Suzumiya")
+    expect(page.locator("li.skip.unmatched")).to_have_count(0)

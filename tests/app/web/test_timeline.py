@@ -69,3 +69,27 @@ def test_run_level_undo_previews_then_reverts_the_whole_run(api):
     again = api.post(f"/api/profiles/demo/runs/{run_id}/undo")
     assert again.status_code == 409  # undoing an undone run says so
     assert "already undone" in again.json()["detail"]
+
+
+def test_a_plan_says_what_was_applied_and_applies_the_rest(api):
+    plan = dry_run(api)
+    first = [a["id"] for a in plan["actions"] if a["title"] == "One Piece"]
+    api.post(f"/api/plans/{plan['id']}/apply", json={"action_ids": first})
+    shown = api.get(f"/api/plans/{plan['id']}").json()
+    assert shown["status"] == "partial"
+    assert {a["id"]: a["outcome"] for a in shown["actions"]} == {
+        a["id"]: ("applied" if a["id"] in first else None) for a in plan["actions"]
+    }
+    rest = shown["rest"]
+    assert sorted(rest) == sorted(
+        a["id"] for a in plan["actions"] if a["id"] not in first
+    )
+    again = api.post(f"/api/plans/{plan['id']}/apply", json={"action_ids": first})
+    assert again.status_code == 409
+    assert "already applied" in again.json()["detail"]
+    done = api.post(f"/api/plans/{plan['id']}/apply", json={"action_ids": rest})
+    assert done.status_code == 200, done.text
+    assert done.json()["summary"]["applied"] == len(rest)
+    final = api.get(f"/api/plans/{plan['id']}").json()
+    assert final["status"] == "applied"
+    assert final["rest"] == []

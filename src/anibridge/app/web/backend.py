@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from anibridge.app.scheduler import InboundRefs, ProfileSchedule, Runner, RunResult
 from anibridge.app.service.errors import ServiceError
+from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.provider.base import InboundRequest
 
@@ -157,6 +158,30 @@ class Backend(Runner, Protocol):
 
     async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         """Re-plan and apply the refs of failed actions."""
+        ...
+
+    # -- unmatched -------------------------------------------------------------
+    def unmatched(self, profile: str, query: SkipQuery) -> dict[str, Any]:
+        """Left-alone candidates of the newest full preview, unmatched first.
+
+        Returns ``{plan, rows, next, total, counts, fixed}``.
+        """
+        ...
+
+    async def fix_mapping(
+        self,
+        profile: str,
+        anchor: str,
+        source: str,
+        target: str,
+        source_range: str = "1-",
+        target_range: str = "1-",
+    ) -> RunResult:
+        """Write a mapping override for an unmatched entry and preview it again."""
+        ...
+
+    def title_search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Entries seen by providers whose title has the words, with their ids."""
         ...
 
     # -- pins ------------------------------------------------------------------

@@ -64,6 +64,16 @@ from anibridge.app.scheduler import (
     Timing,
 )
 from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
+from anibridge.app.service.overrides import add_override, has_entries, readable_pair
+from anibridge.app.service.plan_view import (
+    UNMATCHED,
+    SkipQuery,
+    page_skips,
+    plan_status,
+    rest_of,
+    source_choices,
+    unmatched_rows,
+)
 from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.app.web.config_yaml import YAMLError, rewrite_text
@@ -189,8 +199,10 @@ class _Kept:
 
     plan: dict[str, Any]
     created_at: str
-    status: str = "pending"  # pending | applied
-    run_id: str | None = None
+    status: str = "pending"  # pending | partial | applied (`plan_view.plan_status`)
+    run_id: str | None = None  # the latest run that applied some of it
+    outcomes: dict[str, str] = field(default_factory=dict)  # action id -> outcome
+    scope: list[str] | None = None  # the anchors a targeted run re-read; None = all
 
     @property
     def id(self) -> str:
@@ -202,6 +214,8 @@ class _Kept:
             "created_at": self.created_at,
             "status": self.status,
             "run_id": self.run_id,
+            "outcomes": self.outcomes,
+            "scope": self.scope,
         }
 
 
@@ -336,7 +350,7 @@ class EngineBackend:
             for p in settings.custom
         ]
         custom = self.custom_mappings_path
-        if custom.exists():
+        if custom.exists() and has_entries(custom.read_text(encoding="utf-8")):
             paths.append(str(custom))
         return load_index(paths, include_default=settings.include_default, notice=None)
 
@@ -498,7 +512,9 @@ class EngineBackend:
             summary["payloads"] = request.payloads
         if request.dry_run:
             await self._fetch_artwork(prof, result.plan)
-            self._keep(profile, result.plan, result.run.id)
+            self._keep(
+                profile, result.plan, result.run.id, scope=sorted(touched) or None
+            )
         return RunResult(
             result.run.status,
             result.run.id,
@@ -565,8 +581,17 @@ class EngineBackend:
         return (None if whole else keys), cursor
 
     # -- plans -------------------------------------------------------------------
-    def _keep(self, profile: str, plan: Plan, run_id: str | None) -> _Kept:
-        kept = _Kept(plan_json(plan), _now(), run_id=run_id)
+    def _keep(
+        self,
+        profile: str,
+        plan: Plan,
+        run_id: str | None,
+        *,
+        scope: list[str] | None = None,
+    ) -> _Kept:
+        data = plan_json(plan)
+        self._describe_skips(profile, data["skipped"])
+        kept = _Kept(data, _now(), run_id=run_id, scope=scope)
         dropped: list[str] = []
         with self._lock:
             plans = self._plans[profile]
@@ -614,6 +639,28 @@ class EngineBackend:
                     return profile, plans[plan_id]
         return None
 
+    def _describe_skips(self, profile: str, skipped: list[dict[str, Any]]) -> None:
+        """Keep what a person needs to fix an unmatched entry with its skip.
+
+        An unmatched candidate names the *other* side's anchor (the entry no
+        mapping placed); its title, ids and seasons are stored with the kept plan
+        so the Unmatched page can show and fix it after a restart too.
+        """
+        prof = self._profiles[profile]
+        src, tgt = prof.cfg.source.key, prof.cfg.target.key
+        for skip in skipped:
+            if skip["reason"] != UNMATCHED:
+                continue
+            origin = src if skip["provider"] == tgt else tgt
+            known = self._titles.get((origin, skip["ref"]["key"]), {})
+            skip["origin"] = origin
+            for key in ("title", "ids", "kind", "seasons"):
+                if known.get(key):
+                    skip[key] = known[key]
+            skip["sources"] = source_choices(
+                known.get("ids") or (), known.get("seasons") or ()
+            )
+
     def plans(self, profile: str) -> list[dict[str, Any]]:
         """Kept plans, newest first, without their actions."""
         with self._lock:
@@ -624,6 +671,8 @@ class EngineBackend:
                 "profile": profile,
                 "created_at": k.created_at,
                 "status": k.status,
+                "applied_count": sum(1 for o in k.outcomes.values() if o == "applied"),
+                "scope": k.scope,
                 "actions_count": len(k.plan["actions"]),
                 "skipped_count": _skipped_count(k.plan),
                 "guards": list(k.plan["guards"]),
@@ -639,12 +688,21 @@ class EngineBackend:
         profile, kept = found
         data = copy.deepcopy(kept.plan)
         for item in data["actions"] + data["skipped"]:
-            item.update(self._display(item["provider"], item["ref"]))
+            known = {k: item[k] for k in ("title", "ids", "sources") if item.get(k)}
+            item.update(
+                self._display(item.get("origin") or item["provider"], item["ref"])
+            )
+            item.update(known)
+        for action in data["actions"]:
+            action["outcome"] = kept.outcomes.get(action["id"])
         data.update(
             profile=profile,
             created_at=kept.created_at,
             status=kept.status,
             run_id=kept.run_id,
+            scope=kept.scope,
+            rest=rest_of(data["actions"], kept.outcomes),
+            applied_count=sum(1 for o in kept.outcomes.values() if o == "applied"),
         )
         return data
 
@@ -664,9 +722,14 @@ class EngineBackend:
         if found is None or found[0] != profile:
             raise BackendError(f"no kept plan {plan_id!r} for {profile!r}", status=404)
         kept = found[1]
-        if kept.status != "pending":
-            raise BackendError(f"plan {plan_id} was already applied", status=409)
         approved = set(action_ids)
+        done = sorted(i for i in approved if kept.outcomes.get(i) == "applied")
+        if done:
+            raise BackendError(
+                f"{len(done)} of these change(s) of plan {plan_id} were already "
+                "applied; apply the rest instead",
+                status=409,
+            )
         unknown = approved - {a["id"] for a in kept.plan["actions"]}
         if unknown:
             raise BackendError(
@@ -696,7 +759,12 @@ class EngineBackend:
                 )
         except GuardError as exc:
             return RunResult("refused", error=str(exc))
-        kept.status = "applied"
+        for entry in stores.journal.entries(result.run.id):
+            if entry.action_id in approved:
+                kept.outcomes[entry.action_id] = entry.outcome
+        for action_id in dropped:
+            kept.outcomes[action_id] = "outdated"
+        kept.status = plan_status(kept.plan["actions"], kept.outcomes)
         kept.run_id = result.run.id
         self._save_plan(profile, kept)
         self._remember_titles(result)
@@ -715,6 +783,140 @@ class EngineBackend:
             if dropped
             else None,
         )
+
+    # -- unmatched and skipped ---------------------------------------------------
+    def unmatched(self, profile: str, query: SkipQuery) -> dict[str, Any]:
+        """Left-alone candidates of the newest full preview, unmatched first.
+
+        Targeted previews made since (a mapping fixed from the UI re-plans just
+        that entry) replace the rows of the anchors they re-read, and an entry
+        that is matched now is listed under ``fixed`` with its preview.
+        """
+        with self._lock:
+            kept = list(self._plans.get(profile, OrderedDict()).values())
+        fulls = [i for i, k in enumerate(kept) if k.scope is None]
+        empty = {"plan": None, "rows": [], "next": None, "total": 0, "counts": {}}
+        if not fulls:
+            return {**empty, "fixed": []}
+        base = kept[fulls[-1]]
+        shown = self.plan(base.id)
+        assert shown is not None
+        rows = unmatched_rows(shown["skipped"])
+        fixed: list[dict[str, Any]] = []
+        for later in kept[fulls[-1] + 1 :]:
+            scope = set(later.scope or ())
+            again = self.plan(later.id)
+            if again is None:
+                continue
+            fresh = [
+                r
+                for r in unmatched_rows(again["skipped"])
+                if r["reason"] == UNMATCHED and r["ref"]["key"] in scope
+            ]
+            still = {r["ref"]["key"] for r in fresh}
+            for r in rows:
+                key = r["ref"]["key"]
+                if r["reason"] == UNMATCHED and key in scope and key not in still:
+                    fixed.append(
+                        {**r, "plan_id": later.id, "actions": len(again["actions"])}
+                    )
+            rows = [
+                r
+                for r in rows
+                if not (r["reason"] == UNMATCHED and r["ref"]["key"] in scope)
+            ] + fresh
+        rows = unmatched_rows(rows)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["reason"]] = counts.get(r["reason"], 0) + 1
+        page, cursor, total = page_skips(rows, query)
+        return {
+            "plan": {k: shown[k] for k in ("id", "created_at", "status")},
+            "rows": page,
+            "next": cursor,
+            "total": total,
+            "counts": counts,
+            "fixed": fixed,
+        }
+
+    async def fix_mapping(
+        self,
+        profile: str,
+        anchor: str,
+        source: str,
+        target: str,
+        source_range: str = "1-",
+        target_range: str = "1-",
+    ) -> RunResult:
+        """Write an override for an unmatched entry, then preview just that entry.
+
+        The override goes into the custom mappings file (comments kept); the
+        index is reloaded and a targeted dry run re-plans `anchor`, so the kept
+        preview shows what the entry would now get.
+
+        Raises:
+            BackendError: a descriptor or range is malformed, or the override file
+                would not load (422, naming the problem).
+        """
+        self._prof(profile)
+        for name, value in (("source", source), ("target", target)):
+            parts = value.strip().split(":")
+            if len(parts) not in (2, 3) or not all(parts):
+                raise BackendError(
+                    f"{name} {value!r} is not an id like anilist:21 or "
+                    "tvdb_show:81797:s1"
+                )
+        known = self._titles.get((self._profiles[profile].cfg.source.key, anchor), {})
+        note = f"{known.get('title') or anchor}: fixed from the Unmatched page"
+        try:
+            text = add_override(
+                self.overrides_text(),
+                source.strip(),
+                target.strip(),
+                source_range.strip() or "1-",
+                target_range.strip() or "1-",
+                note=note,
+            )
+        except (YAMLError, ValueError) as exc:
+            raise BackendError(
+                f"{CUSTOM_MAPPINGS} cannot be edited: {clip(str(exc), 200)}",
+                status=422,
+            ) from exc
+        await asyncio.to_thread(self.write_overrides, text)
+        log.info(
+            "profile %s: override %s -> %s for %s", profile, source, target, anchor
+        )
+        request = SyncRequest(
+            SyncMode.TARGETED,
+            dry_run=True,
+            refs=frozenset({anchor}),
+            reasons=("fix mapping",),
+        )
+        return await self.run(profile, request)
+
+    def title_search(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Entries seen in any profile whose title has all the words, with their ids.
+
+        The dataset has ids only; titles come from what providers returned.
+        """
+        words = text.lower().split()
+        if not words:
+            return []
+        found = []
+        for (provider, anchor), shown in list(self._titles.items()):
+            title = str(shown.get("title") or "")
+            if shown.get("borrowed") or not all(w in title.lower() for w in words):
+                continue
+            found.append(
+                {
+                    "provider": provider,
+                    "anchor": anchor,
+                    "title": title,
+                    "ids": list(shown.get("ids") or ()),
+                }
+            )
+        found.sort(key=lambda f: (len(f["title"]), f["title"].lower()))
+        return found[:limit]
 
     # -- history -----------------------------------------------------------------
     def runs(self, profile: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -935,11 +1137,16 @@ class EngineBackend:
                     continue
                 artwork = node.facets.get(FacetName.ARTWORK)
                 poster = getattr(artwork, "poster", None)
+                ids = node.facets.get(FacetName.IDS)
+                structure = node.facets.get(FacetName.STRUCTURE)
                 self._titles[(key, anchor)] = {
                     "title": node.title,
                     "url": node.url,
                     "poster": poster,
                     "labels": list(node.labels),
+                    "kind": node.kind,
+                    "ids": [i.descriptor for i in getattr(ids, "ids", ())],
+                    "seasons": _seasons(structure),
                 }
 
     async def _fetch_artwork(
@@ -1112,6 +1319,10 @@ class EngineBackend:
                     "source": str(edge.source),
                     "target": str(edge.target),
                     "ranges": [_pair_text(p) for p in edge.pairs],
+                    "readable": [
+                        readable_pair(str(edge.source), str(edge.target), p)
+                        for p in edge.pairs
+                    ],
                     "provenance": sorted(
                         {self._origin(o) for p in edge.pairs for o in p.provenance}
                     ),
@@ -1152,8 +1363,8 @@ class EngineBackend:
         """Parse the text as a mappings payload; list every invalid entry."""
         from anibridge.mappings import MappingError, load_index
 
-        if not text.strip():
-            return []
+        if not has_entries(text):
+            return []  # empty, or only comments (the example)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / CUSTOM_MAPPINGS
             path.write_text(text, encoding="utf-8")
@@ -1305,6 +1516,19 @@ class EngineBackend:
             rewrite_text(text, lambda doc: _restore_secrets(doc, old)),
         )
         return sorted(k for k in set(old) | set(data) if old.get(k) != data.get(k))
+
+
+def _seasons(structure: Any) -> list[int]:
+    """Season numbers of an anchor's STRUCTURE (none for films and lists)."""
+    axes = tuple(getattr(structure, "axes", ()))
+    if "season" not in axes:
+        return []
+    found = set()
+    for part in getattr(structure, "parts", ()):
+        for step in part.position:
+            if step.axis == "season" and isinstance(step.value, int):
+                found.add(step.value)
+    return sorted(found)
 
 
 def _parse_now(

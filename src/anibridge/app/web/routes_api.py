@@ -23,6 +23,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, Field
 
 from anibridge.app.scheduler import RunResult, SyncMode, SyncRequest, WorkerStopped
+from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.app.web.auth import ctx_of, require_auth
 from anibridge.app.web.backend import BackendError
@@ -274,6 +275,53 @@ async def retry(request: Request, profile: str, body: ActionsBody) -> dict[str, 
     ids = body.action_ids
     result = await run_on_worker(
         ctx, profile, "retry", lambda: ctx.backend.retry(profile, ids)
+    )
+    return result.to_json()
+
+
+# -- unmatched ---------------------------------------------------------------------
+class FixBody(BaseModel):
+    """A mapping override for an unmatched entry."""
+
+    anchor: str = Field(min_length=1, description="The unmatched entry's key.")
+    source: str = Field(description="Source id, e.g. tvdb_show:79414:s1.")
+    target: str = Field(description="Target id, e.g. anilist:849.")
+    source_range: str = "1-"
+    target_range: str = "1-"
+
+
+@router.get("/profiles/{profile}/unmatched", tags=["plans"])
+async def unmatched(
+    request: Request,
+    profile: str,
+    reason: str | None = None,
+    q: str | None = None,
+    after: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Entries the newest full preview left alone (unmatched first), one page."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    query = SkipQuery(reason, q, after, limit)
+    return await asyncio.to_thread(ctx.backend.unmatched, profile, query)
+
+
+@router.post("/profiles/{profile}/unmatched/fix", tags=["plans"])
+async def fix_mapping(request: Request, profile: str, body: FixBody) -> dict[str, Any]:
+    """Write a mapping override for an unmatched entry and preview it again."""
+    ctx = ctx_of(request)
+    result = await run_on_worker(
+        ctx,
+        profile,
+        "fix mapping",
+        lambda: ctx.backend.fix_mapping(
+            profile,
+            body.anchor,
+            body.source,
+            body.target,
+            body.source_range,
+            body.target_range,
+        ),
     )
     return result.to_json()
 

@@ -15,6 +15,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from anibridge.app.scheduler import RunResult
+from anibridge.app.service.plan_view import (
+    PlanQuery,
+    SkipQuery,
+    page_actions,
+    unmatched_rows,
+)
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.app.web.auth import ctx_of as _ctx
 from anibridge.app.web.auth import require_auth
@@ -32,6 +38,8 @@ OUTCOMES = ("applied", "failed", "unknown", "skipped", "stale", "undone")
 CHANGES = ("new", "update")
 FIELDS = tuple(f.value for f in RecordField)
 PAGE = 50  # timeline rows per page
+PLAN_PAGE = 100  # plan actions per page
+SKIP_PAGE = 100  # unmatched/skipped rows per page
 
 
 def _back(
@@ -165,13 +173,101 @@ async def undo_run_page(request: Request, profile: str, run_id: str) -> HTMLResp
     return render(request, "undo_run.html", profile=info, preview=preview)
 
 
+def _plan_query(
+    change: str | None,
+    field: str | None,
+    provider: str | None,
+    q: str | None,
+    state: str | None,
+    after: str | None = None,
+    limit: int = PLAN_PAGE,
+) -> tuple[PlanQuery, dict[str, str]]:
+    filters = {
+        "change": change if change in CHANGES else "",
+        "field": field if field in FIELDS else "",
+        "provider": provider or "",
+        "q": q or "",
+        "state": state if state in ("applied", "open") else "",
+    }
+    query = PlanQuery(
+        filters["change"] or None,
+        filters["field"] or None,
+        filters["provider"] or None,
+        filters["q"] or None,
+        filters["state"] or None,
+        after or None,
+        limit,
+    )
+    return query, filters
+
+
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
-async def plan_page(request: Request, plan_id: str) -> HTMLResponse:
-    """Review a dry-run plan and approve actions one by one."""
+async def plan_page(
+    request: Request,
+    plan_id: str,
+    change: str | None = None,
+    field: str | None = None,
+    provider: str | None = None,
+    q: str | None = None,
+    state: str | None = None,
+    after: str | None = None,
+    limit: int = Query(PLAN_PAGE, ge=5, le=1000),
+) -> HTMLResponse:
+    """Review a preview: filter, page, approve; see what was applied, apply the rest."""
     plan = _ctx(request).backend.plan(plan_id)
     if plan is None:
         raise HTTPException(404, f"no kept plan {plan_id!r}")
-    return render(request, "plan.html", plan=plan)
+    query, filters = _plan_query(change, field, provider, q, state, after, limit)
+    actions, cursor, matching = page_actions(plan["actions"], query)
+    shown = {k: v for k, v in filters.items() if v}
+    if limit != PLAN_PAGE:
+        shown["limit"] = str(limit)
+    rest_matching = sum(
+        1 for a in plan["actions"] if query.wants(a) and a["outcome"] != "applied"
+    )
+    providers = sorted({a["provider"] for a in plan["actions"]})
+    return render(
+        request,
+        "plan.html",
+        plan=plan,
+        actions=actions,
+        matching=matching,
+        rest_matching=rest_matching,
+        filters=filters,
+        filtered=any(filters.values()),
+        fields=FIELDS,
+        providers=providers,
+        next_url=_query_url(request, shown, after=cursor) if cursor else None,
+        first_url=_query_url(request, shown) if after else None,
+        skipped=unmatched_rows(plan["skipped"]),
+    )
+
+
+@router.get("/unmatched/{profile}", response_class=HTMLResponse)
+async def unmatched_page(
+    request: Request,
+    profile: str,
+    reason: str | None = None,
+    q: str | None = None,
+    after: str | None = None,
+) -> HTMLResponse:
+    """Entries a preview left alone, why, and a mapping fix for the unmatched."""
+    ctx = _ctx(request)
+    info = _profile(request, profile)
+    query = SkipQuery(reason or None, q or None, after or None, SKIP_PAGE)
+    found = await asyncio.to_thread(ctx.backend.unmatched, profile, query)
+    shown = {k: v for k, v in {"reason": reason, "q": q}.items() if v}
+    return render(
+        request,
+        "unmatched.html",
+        profile=info,
+        found=found,
+        filters={"reason": reason or "", "q": q or ""},
+        next_url=_query_url(request, shown, after=found["next"])
+        if found["next"]
+        else None,
+        first_url=_query_url(request, shown) if after else None,
+    )
 
 
 @router.get("/mappings", response_class=HTMLResponse)
@@ -284,6 +380,82 @@ async def ui_apply(request: Request, plan_id: str) -> Response:
         _result_msg(f"Applied {len(ids)} action(s)", result),
         run=result.run_id or "",
     )
+
+
+@router.post("/ui/plans/{plan_id}/apply-rest")
+async def ui_apply_rest(
+    request: Request,
+    plan_id: str,
+    change: str | None = Form(None),
+    field: str | None = Form(None),
+    provider: str | None = Form(None),
+    q: str | None = Form(None),
+) -> Response:
+    """Apply every action not applied yet (that matches the page's filters)."""
+    ctx = _ctx(request)
+    plan = ctx.backend.plan(plan_id)
+    if plan is None:
+        raise HTTPException(404, f"no kept plan {plan_id!r}")
+    query, _filters = _plan_query(change, field, provider, q, "open")
+    ids = [a["id"] for a in plan["actions"] if query.wants(a)]
+    if not ids:
+        return _back(request, f"/plans/{plan_id}", "Nothing left to apply.")
+    profile = plan["profile"]
+    result = await run_on_worker(
+        ctx, profile, "apply", lambda: ctx.backend.apply_plan(profile, plan_id, ids)
+    )
+    return _back(
+        request,
+        f"/plans/{plan_id}",
+        _result_msg(f"Applied {len(ids)} more action(s)", result),
+    )
+
+
+@router.post("/ui/profiles/{profile}/unmatched/fix")
+async def ui_fix_mapping(
+    request: Request,
+    profile: str,
+    anchor: str = Form(...),
+    source: str = Form(...),
+    target: str = Form(...),
+    source_range: str = Form(""),
+    target_range: str = Form(""),
+    title: str = Form(""),
+) -> Response:
+    """Write a mapping override for an unmatched entry and re-plan it."""
+    ctx = _ctx(request)
+    _profile(request, profile)
+    try:
+        result = await run_on_worker(
+            ctx,
+            profile,
+            "fix mapping",
+            lambda: ctx.backend.fix_mapping(
+                profile, anchor, source, target, source_range, target_range
+            ),
+        )
+    except HTTPException as exc:
+        if exc.status_code not in (400, 422):
+            raise
+        return _back(request, f"/unmatched/{profile}", f"Not saved: {exc.detail}")
+    name = title or anchor
+    if not result.plan_id:
+        return _back(
+            request, f"/unmatched/{profile}", _result_msg(f"{name} re-planned", result)
+        )
+    plan = ctx.backend.plan(result.plan_id) or {"actions": [], "skipped": []}
+    still = any(
+        s["reason"] == "no-target" and s["ref"]["key"] == anchor
+        for s in plan["skipped"]
+    )
+    if still:
+        msg = f"{name} is still unmatched with {source} → {target}; check the ids"
+        return _back(request, f"/unmatched/{profile}", msg)
+    msg = (
+        f"{name} now matched ({source} → {target}): "
+        f"{len(plan['actions'])} change(s) planned"
+    )
+    return _back(request, f"/plans/{result.plan_id}", msg)
 
 
 @router.post("/ui/profiles/{profile}/undo")
