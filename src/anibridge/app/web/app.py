@@ -13,9 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import Response
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -26,9 +24,9 @@ from anibridge.app.web.auth_store import AuthStore
 from anibridge.app.web.backend import Backend
 from anibridge.app.web.context import ServiceContext
 from anibridge.app.web.edge import EdgeGuard
+from anibridge.app.web.errors import install_error_handlers
 from anibridge.app.web.logbuffer import LogBuffer
 from anibridge.app.web.masking import MaskSecrets
-from anibridge.app.web.render import render_login
 from anibridge.app.web.settings import WebSettings
 from anibridge.http.redact import SECRETS
 
@@ -128,12 +126,7 @@ def create_app(ctx: ServiceContext) -> Starlette:
     app.include_router(routes_ui.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    @app.exception_handler(HTTPException)
-    async def _errors(request: Request, exc: HTTPException) -> Response:
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if exc.status_code == 401 and wants_html:
-            return render_login(request, status_code=401)
-        return await http_exception_handler(request, exc)
+    install_error_handlers(app)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):  # type: ignore[no-untyped-def]
