@@ -148,3 +148,47 @@ def _hosted_config(root, store_url: str, owners: dict[str, str | None]) -> Path:
 def hosted_config():
     """Writes a hosted config: ``hosted_config(root, url, {profile: owner})``."""
     return _hosted_config
+
+
+@pytest.fixture(scope="session")
+def index():
+    """The bundled mappings index (loaded once)."""
+    from anibridge.mappings import load_index
+
+    return load_index(notice=None)
+
+
+def _start_hosted(config, index, **settings):
+    """The hosted web service on loopback for `config` (started; call ``.stop()``).
+
+    Extra keyword arguments override `WebSettings` fields.
+    """
+    from anibridge.app.config import load_config
+    from anibridge.app.web.engine_backend import schedule_for
+    from anibridge.app.web.server import ServerThread
+    from anibridge.app.web.settings import WebSettings
+    from anibridge.hosted.web import HostedBackend, QueueScheduler
+    from anibridge.hosted.worker import open_hosted_engine
+
+    loaded = load_config(config, environ={})
+    engine = open_hosted_engine(loaded.store_url)
+    scheduler = QueueScheduler(
+        engine,
+        loaded.store_url,
+        {n: schedule_for(c) for n, c in loaded.app.profiles.items()},
+    )
+    web = WebSettings(
+        data_dir=loaded.data_dir,
+        admin_password="correct horse battery staple",
+        scrypt_n=2**10,
+        mappings_refresh=None,
+        **settings,
+    )
+    backend = HostedBackend(loaded, index=index, environ={})
+    return ServerThread(web, backend, scheduler=scheduler).start()
+
+
+@pytest.fixture
+def start_hosted():
+    """``start_hosted(config, index)``: the hosted web service, started."""
+    return _start_hosted

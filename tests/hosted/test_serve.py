@@ -16,12 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from anibridge.app.config import load_config
-from anibridge.app.web.server import ServerThread
-from anibridge.app.web.settings import WebSettings
 from anibridge.hosted.queue import QueueSettings
 from anibridge.hosted.runner import EngineRunner
-from anibridge.hosted.web import HostedBackend, QueueScheduler
-from anibridge.hosted.worker import migrate_all, open_hosted_engine, run_worker
+from anibridge.hosted.worker import migrate_all, run_worker
 from anibridge.provider.base import AppendEvent, Ref
 from anibridge.providers.local import LocalProvider
 from anibridge.store import schema as t
@@ -38,26 +35,6 @@ def webhook_body(key: str, episode: int) -> bytes:
     return json.dumps(
         {"type": "anibridge.local.changes", "instance": "library", "changes": [change]}
     ).encode()
-
-
-def start_hosted(config, index) -> ServerThread:
-    loaded = load_config(config, environ={})
-    engine = open_hosted_engine(loaded.store_url)
-    from anibridge.app.web.engine_backend import schedule_for
-
-    scheduler = QueueScheduler(
-        engine,
-        loaded.store_url,
-        {n: schedule_for(c) for n, c in loaded.app.profiles.items()},
-    )
-    settings = WebSettings(
-        data_dir=loaded.data_dir,
-        admin_password="correct horse battery staple",
-        scrypt_n=2**10,
-        mappings_refresh=None,
-    )
-    backend = HostedBackend(loaded, index=index, environ={})
-    return ServerThread(settings, backend, scheduler=scheduler).start()
 
 
 async def add_play(path, key: str, episode: int) -> None:
@@ -78,15 +55,8 @@ async def add_play(path, key: str, episode: int) -> None:
         await lib.close()
 
 
-@pytest.fixture(scope="module")
-def index():
-    from anibridge.mappings import load_index
-
-    return load_index(notice=None)
-
-
 async def test_webhooks_and_sync_now_become_jobs_that_workers_run(
-    pg_url, store, tmp_path, index, hosted_config
+    pg_url, store, tmp_path, index, hosted_config, start_hosted
 ):
     migrate_all(pg_url)
     config = hosted_config(tmp_path, pg_url, {"alice": None})
@@ -167,7 +137,7 @@ async def test_webhooks_and_sync_now_become_jobs_that_workers_run(
 
 
 async def test_a_webhook_whose_job_cannot_be_queued_is_not_recorded(
-    pg_url, store, tmp_path, index, hosted_config
+    pg_url, store, tmp_path, index, hosted_config, start_hosted
 ):
     migrate_all(pg_url)
     config = hosted_config(tmp_path, pg_url, {"alice": None})
