@@ -12,7 +12,6 @@ import logging
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from anibridge.app.config import load_config
