@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-__all__ = ["EXAMPLE", "add_override", "has_entries", "readable_pair", "scope_of"]
+__all__ = [
+    "CUSTOM_MAPPINGS",
+    "EXAMPLE",
+    "Problem",
+    "add_override",
+    "check_overrides",
+    "has_entries",
+    "readable_pair",
+    "scope_of",
+]
+
+CUSTOM_MAPPINGS = "mappings.custom.yaml"
 
 EXAMPLE = """\
 # Your mapping overrides, merged over the anibridge-mappings dataset.
@@ -72,7 +87,10 @@ def add_override(
     """
     yaml = _yaml()
     doc: Any = yaml.load(text) if text.strip() else None
+    head = ""
     if doc is None:
+        # Nothing but comments (the example): the YAML tree would drop them.
+        head = text.rstrip() + "\n" if text.strip() else ""
         doc = CommentedMap()
     if not isinstance(doc, dict):
         raise ValueError("the custom mappings file must be a mapping at the top")
@@ -89,7 +107,7 @@ def add_override(
     ranges[source_range] = target_range
     out = io.StringIO()
     yaml.dump(doc, out)
-    return out.getvalue()
+    return head + out.getvalue()
 
 
 def scope_of(descriptor: str) -> str:
@@ -127,3 +145,128 @@ def readable_pair(source: str, target: str, pair: Any) -> str:
     if ratio is not None and ratio < -1:
         return text + f" (1 episode → {-ratio})"
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a custom mappings text, and the line it is on.
+
+    Attributes:
+        line: 1-based line of the offending key (None: the file as a whole).
+        message: What is wrong, naming the entry.
+    """
+
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        """``line 4: …`` (or just the message when no line applies)."""
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+def _canonical(text: str) -> str:
+    from anibridge.mappings import MappingError
+    from anibridge.mappings.grammar import canonical_descriptor
+
+    try:
+        return canonical_descriptor(text)
+    except MappingError:
+        return text
+
+
+def _key_lines(doc: Any) -> dict[tuple[str, ...], int]:
+    """1-based lines of every source, target and range key of a round-trip tree.
+
+    Keyed the way the loader names an invalid entry: canonical source, canonical
+    target, range key as text (raw spellings too, for descriptors it rejected).
+    """
+    lines: dict[tuple[str, ...], int] = {}
+    for raw_source, targets in doc.items():
+        line = doc.lc.key(raw_source)[0] + 1
+        source = _canonical(str(raw_source))
+        lines.setdefault((str(raw_source),), line)
+        lines.setdefault((source,), line)
+        if not isinstance(targets, dict):
+            continue
+        for raw_target, ranges in targets.items():
+            line = targets.lc.key(raw_target)[0] + 1
+            target = _canonical(str(raw_target))
+            lines.setdefault((source, str(raw_target)), line)
+            lines.setdefault((source, target), line)
+            if not isinstance(ranges, dict):
+                continue
+            for key in ranges:
+                lines.setdefault((source, target, str(key)), ranges.lc.key(key)[0] + 1)
+    return lines
+
+
+def _line_of(entry: Any, lines: dict[tuple[str, ...], int]) -> int | None:
+    parts = [entry.source, entry.target, entry.key]
+    while parts:
+        if None not in parts:
+            found = lines.get(tuple(str(p) for p in parts))
+            if found is not None:
+                return found
+        parts.pop()
+    return None
+
+
+def _where(entry: Any) -> str:
+    where = str(entry.source or "")
+    if entry.target is not None:
+        where += f" → {entry.target}"
+    if entry.key:
+        where += f" [{entry.key!r}]"
+    return where
+
+
+def check_overrides(text: str) -> list[Problem]:
+    """Every problem of a custom mappings text, each with the line it is on.
+
+    The text is read the way the service loads the file (the mappings loader,
+    without the dataset), so what passes here loads; a YAML error names its line
+    and column. Empty text and a text of comments only (the example) are valid.
+    """
+    from anibridge.mappings import MappingError, load_index
+
+    if not has_entries(text):
+        return []
+    try:
+        doc = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        if mark is None:
+            return [Problem(None, f"not valid YAML: {what}")]
+        return [
+            Problem(mark.line + 1, f"not valid YAML (column {mark.column + 1}): {what}")
+        ]
+    except YAMLError as exc:
+        return [Problem(None, f"not valid YAML: {exc}")]
+    if not isinstance(doc, dict):
+        return [
+            Problem(
+                1,
+                "the file must map source ids to targets, e.g. "
+                "'tvdb_show:79414:s1:' then 'anilist:849:' indented below it",
+            )
+        ]
+    lines = _key_lines(doc)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / CUSTOM_MAPPINGS
+        path.write_text(text, encoding="utf-8")
+        try:
+            index = load_index(
+                [str(path)],
+                include_default=False,
+                notice=None,
+                report_invalid=None,
+                compiled=False,
+            )
+        except MappingError as exc:
+            return [Problem(None, str(exc).replace(str(path), CUSTOM_MAPPINGS))]
+    problems = [
+        Problem(_line_of(e, lines), f"{_where(e)}: {e.reason}".lstrip(": "))
+        for e in index.invalid
+    ]
+    return sorted(problems, key=lambda p: (p.line is None, p.line or 0))

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from anibridge.app.scheduler import InboundRefs, ProfileSchedule, Runner, RunResult
 from anibridge.app.service.errors import ServiceError
+from anibridge.app.service.overrides import Problem
 from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.provider.base import InboundRequest
@@ -222,12 +223,19 @@ class Backend(Runner, Protocol):
         """Descriptors that contain `text`, for browsing the dataset."""
         ...
 
+    def mapping_browse(self, text: str, limit: int = 20) -> dict[str, Any]:
+        """Titles matching `text` with each id's edges, then ids containing it.
+
+        See `anibridge.app.service.mapping_view.browse` for the shape.
+        """
+        ...
+
     def overrides_text(self) -> str:
         """The custom mappings file as text ("" when absent)."""
         ...
 
-    def validate_overrides(self, text: str) -> list[str]:
-        """Problems in a custom mappings text, each naming where; [] = valid."""
+    def validate_overrides(self, text: str) -> list[Problem]:
+        """Problems in a custom mappings text, each with its line; [] = valid."""
         ...
 
     def write_overrides(self, text: str) -> None:

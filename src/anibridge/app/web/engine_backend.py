@@ -64,7 +64,13 @@ from anibridge.app.scheduler import (
     Timing,
 )
 from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
-from anibridge.app.service.overrides import add_override, has_entries, readable_pair
+from anibridge.app.service.mapping_view import browse, edge_rows
+from anibridge.app.service.overrides import (
+    Problem,
+    add_override,
+    check_overrides,
+    has_entries,
+)
 from anibridge.app.service.plan_view import (
     UNMATCHED,
     SkipQuery,
@@ -912,7 +918,9 @@ class EngineBackend:
                     "provider": provider,
                     "anchor": anchor,
                     "title": title,
+                    "kind": shown.get("kind"),
                     "ids": list(shown.get("ids") or ()),
+                    "seasons": list(shown.get("seasons") or ()),
                 }
             )
         found.sort(key=lambda f: (len(f["title"]), f["title"].lower()))
@@ -1312,23 +1320,19 @@ class EngineBackend:
             ) from exc
         if self.index is None:
             raise BackendError("mappings are still loading", status=503)
-        edges = []
-        for edge in self.index.edges(source):
-            edges.append(
-                {
-                    "source": str(edge.source),
-                    "target": str(edge.target),
-                    "ranges": [_pair_text(p) for p in edge.pairs],
-                    "readable": [
-                        readable_pair(str(edge.source), str(edge.target), p)
-                        for p in edge.pairs
-                    ],
-                    "provenance": sorted(
-                        {self._origin(o) for p in edge.pairs for o in p.provenance}
-                    ),
-                }
-            )
+        edges = edge_rows(self.index, str(source), self._origin)
         return {"descriptor": str(source), "edges": edges}
+
+    def mapping_browse(self, text: str, limit: int = 20) -> dict[str, Any]:
+        """Titles matching `text` with their ids' mappings, then ids containing it."""
+        if self.index is None:
+            raise BackendError("mappings are still loading", status=503)
+        return browse(
+            self.index,
+            self.title_search(text, limit),
+            self.mapping_search(text, limit),
+            self._origin,
+        )
 
     def mapping_search(self, text: str, limit: int = 50) -> list[str]:
         """Descriptors containing `text` (the browser's search box), sorted."""
@@ -1359,26 +1363,15 @@ class EngineBackend:
         path = self.custom_mappings_path
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
-    def validate_overrides(self, text: str) -> list[str]:
-        """Parse the text as a mappings payload; list every invalid entry."""
-        from anibridge.mappings import MappingError, load_index
-
-        if not has_entries(text):
-            return []  # empty, or only comments (the example)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / CUSTOM_MAPPINGS
-            path.write_text(text, encoding="utf-8")
-            try:
-                index = load_index([str(path)], include_default=False, notice=None)
-            except MappingError as exc:
-                return [str(exc).replace(str(path), CUSTOM_MAPPINGS)]
-        return [str(item) for item in getattr(index, "invalid", [])]
+    def validate_overrides(self, text: str) -> list[Problem]:
+        """Every problem of a custom mappings text, with its line; [] = valid."""
+        return check_overrides(text)
 
     def write_overrides(self, text: str) -> None:
         """Save the custom file atomically and reload the index."""
         problems = self.validate_overrides(text)
         if problems:
-            raise BackendError("; ".join(problems), status=422)
+            raise BackendError("; ".join(str(p) for p in problems), status=422)
         _atomic_write(self.custom_mappings_path, text)
         self.index = self._load_index()
 
@@ -1503,7 +1496,7 @@ class EngineBackend:
         """Save a validated config; profile changes apply after a restart."""
         problems = self.validate_config(text)
         if problems:
-            raise BackendError("; ".join(problems), status=422)
+            raise BackendError("; ".join(str(p) for p in problems), status=422)
         data = self._unredact(text)
         if not isinstance(data, dict):
             data = {}
@@ -1535,20 +1528,6 @@ def _parse_now(
     provider: SupportsInboundChanges, request: InboundRequest
 ) -> InboundResult:
     return asyncio.run(provider.parse_inbound(request))
-
-
-def _pair_text(pair: Any) -> str:
-    end = "" if pair.source_end is None else str(pair.source_end)
-    src = (
-        str(pair.source_start)
-        if pair.source_end == pair.source_start
-        else f"{pair.source_start}-{end}"
-    )
-    targets = ",".join(
-        str(a) if b == a else f"{a}-{'' if b is None else b}" for a, b in pair.target
-    )
-    ratio = f"|{pair.ratio}" if pair.ratio is not None else ""
-    return f"{src}={targets}{ratio}"
 
 
 def _run_json(run: Any) -> dict[str, Any]:

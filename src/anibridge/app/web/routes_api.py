@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -23,6 +23,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, Field
 
 from anibridge.app.scheduler import RunResult, SyncMode, SyncRequest, WorkerStopped
+from anibridge.app.service.overrides import Problem
 from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.app.web.auth import ctx_of, require_auth
@@ -346,6 +347,14 @@ async def set_pin(request: Request, profile: str, body: PinBody) -> dict[str, An
 
 
 # -- mappings ----------------------------------------------------------------------
+def _problems_json(problems: Sequence[Problem]) -> dict[str, Any]:
+    """``problems``: line-prefixed texts; ``errors``: line (null: whole file) apart."""
+    return {
+        "problems": [str(p) for p in problems],
+        "errors": [{"line": p.line, "message": p.message} for p in problems],
+    }
+
+
 @router.get("/mappings/lookup", tags=["mappings"])
 async def mapping_lookup(request: Request, descriptor: str) -> dict[str, Any]:
     """Edges of one descriptor (``anilist:21``, ``tvdb_show:81797:s1``)."""
@@ -361,6 +370,18 @@ async def mapping_search(
     return await asyncio.to_thread(backend.mapping_search, q, limit)
 
 
+@router.get("/mappings/browse", tags=["mappings"])
+async def mapping_browse(
+    request: Request, q: str, limit: int = Query(20, ge=1, le=200)
+) -> dict[str, Any]:
+    """Titles with the words of `q` (each id with its mappings), then ids containing it.
+
+    Ranges come raw (``1-8=1-8``) and readable (``S1 E1-8 → AniList 21 E1-8``).
+    """
+    backend = ctx_of(request).backend
+    return await asyncio.to_thread(_backend_call, backend.mapping_browse, q, limit)
+
+
 @router.get("/mappings/overrides", response_class=PlainTextResponse, tags=["mappings"])
 async def overrides(request: Request) -> str:
     """The custom mappings file."""
@@ -372,7 +393,7 @@ async def validate_overrides(request: Request, body: TextBody) -> dict[str, Any]
     """Check a custom mappings text without saving it."""
     backend = ctx_of(request).backend
     problems = await asyncio.to_thread(backend.validate_overrides, body.content)
-    return {"valid": not problems, "problems": problems}
+    return {"valid": not problems, **_problems_json(problems)}
 
 
 @router.put("/mappings/overrides", tags=["mappings"])
@@ -381,7 +402,7 @@ async def write_overrides(request: Request, body: TextBody) -> dict[str, Any]:
     ctx = ctx_of(request)
     problems = await asyncio.to_thread(ctx.backend.validate_overrides, body.content)
     if problems:
-        raise HTTPException(422, {"problems": problems})
+        raise HTTPException(422, _problems_json(problems))
     # Reloading the mappings index takes about a second: off the event loop.
     await asyncio.to_thread(_backend_call, ctx.backend.write_overrides, body.content)
     return {"saved": True}
@@ -443,7 +464,7 @@ async def write_config(request: Request, body: TextBody) -> dict[str, Any]:
     ctx = ctx_of(request)
     problems = ctx.backend.validate_config(body.content)
     if problems:
-        raise HTTPException(422, {"problems": problems})
+        raise HTTPException(422, _problems_json(problems))
     restart = _backend_call(ctx.backend.write_config, body.content)
     return {"saved": True, "requires_restart": restart}
 

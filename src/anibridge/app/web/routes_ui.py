@@ -15,6 +15,8 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from anibridge.app.scheduler import RunResult
+from anibridge.app.service.mapping_view import describe
+from anibridge.app.service.overrides import EXAMPLE, has_entries
 from anibridge.app.service.plan_view import (
     PlanQuery,
     SkipQuery,
@@ -272,32 +274,39 @@ async def unmatched_page(
 
 @router.get("/mappings", response_class=HTMLResponse)
 async def mappings_page(
-    request: Request, descriptor: str | None = None
+    request: Request, q: str | None = None, descriptor: str | None = None
 ) -> HTMLResponse:
-    """Look up a descriptor's edges; edit the custom override file."""
+    """Search mappings by title or id; edit the custom override file."""
     ctx = _ctx(request)
-    lookup = error = None
-    matches: list[str] = []
-    if descriptor:
-        try:
-            lookup = ctx.backend.mapping_lookup(descriptor.strip())
-        except Exception as exc:  # the message is the user's answer
+    query = (q or descriptor or "").strip()
+    lookup = results = error = None
+    try:
+        if ":" in query:
+            lookup = ctx.backend.mapping_lookup(query)
+            lookup["label"] = describe(lookup["descriptor"])
+        if query and not (lookup and lookup["edges"]):
+            # Not an id with mappings: titles, and the ids that contain the text.
+            results = await asyncio.to_thread(ctx.backend.mapping_browse, query)
+            if results["titles"] or results["matches"]:
+                lookup = None
+    except BackendError as exc:
+        if exc.status >= 500:
             error = str(exc)
-        if lookup is None or not lookup["edges"]:
-            # Not a known descriptor: browse the ones that contain the text.
-            matches = await asyncio.to_thread(
-                ctx.backend.mapping_search, descriptor, 60
-            )
-            if matches:
-                error = None
+        else:  # not an id after all: search it as text
+            results = await asyncio.to_thread(ctx.backend.mapping_browse, query)
+    return _mappings(request, query=query, lookup=lookup, results=results, error=error)
+
+
+def _mappings(request: Request, *, content: str | None = None, **values: Any) -> Any:
+    """The mappings page; the editor shows `content`, else the file or the example."""
+    text = _ctx(request).backend.overrides_text() if content is None else content
+    example = content is None and not has_entries(text)
     return render(
         request,
         "mappings.html",
-        descriptor=descriptor or "",
-        lookup=lookup,
-        error=error,
-        matches=matches,
-        overrides=ctx.backend.overrides_text(),
+        overrides=EXAMPLE if example and not text.strip() else text,
+        example=example,
+        **{"query": "", "lookup": None, "results": None, "error": None, **values},
     )
 
 
@@ -530,22 +539,23 @@ async def ui_pin(
 async def ui_overrides(
     request: Request, content: str = Form(""), action: str = Form("validate")
 ) -> Response:
-    """Validate or save the custom mappings file."""
+    """Validate or save the custom mappings file; problems show with their lines."""
     ctx = _ctx(request)
+    content = content.replace("\r\n", "\n")  # browsers send CRLF from a textarea
     problems = await asyncio.to_thread(ctx.backend.validate_overrides, content)
     if problems or action != "save":
-        return render(
+        return _mappings(
             request,
-            "mappings.html",
+            content=content,
             status_code=422 if problems else 200,
-            descriptor="",
-            lookup=None,
-            error=None,
-            overrides=content,
             problems=problems,
             validated=not problems,
+            action=action,
         )
-    await asyncio.to_thread(ctx.backend.write_overrides, content)
+    try:
+        await asyncio.to_thread(ctx.backend.write_overrides, content)
+    except BackendError as exc:
+        return _back(request, "/mappings", f"Not saved: {exc}")
     return _back(request, "/mappings", "Custom mappings saved")
 
 

@@ -46,6 +46,21 @@
     update();
   }
 
+  // Override problems: "line 4" selects that line in the editor.
+  document.querySelectorAll("a.line-link").forEach((link) =>
+    link.addEventListener("click", (ev) => {
+      const area = document.getElementById("overrides-text");
+      if (!area) return;
+      ev.preventDefault();
+      const lines = area.value.split("\n");
+      const n = Math.min(Number(link.dataset.line), lines.length) - 1;
+      const start = lines.slice(0, n).reduce((sum, l) => sum + l.length + 1, 0);
+      area.focus();
+      area.setSelectionRange(start, start + lines[n].length);
+      const lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 18;
+      area.scrollTop = Math.max(0, (n - 3) * lineHeight);
+    }));
+
   // Live updates.
   if (!document.querySelector(".topbar") || !window.EventSource) return;
   const live = document.getElementById("live");

@@ -1,0 +1,129 @@
+# ruff: noqa: RUF001
+"""The mappings browser on a real service: search by title or id, readable ranges,
+the overrides editor with its example, problems shown with their lines."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from anibridge.app.service.overrides import EXAMPLE
+
+
+def preview(api) -> None:
+    response = api.post(
+        "/api/profiles/demo/sync", json={"mode": "full", "dry_run": True, "wait": True}
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_browse_finds_a_title_and_reads_its_ranges(api):
+    preview(api)  # titles come from what the providers returned
+    found = api.get("/api/mappings/browse", params={"q": "naruto"}).json()
+    naruto = next(t for t in found["titles"] if t["provider"] == "library")
+    assert naruto["title"] == "Naruto"
+    season = next(i for i in naruto["ids"] if i["descriptor"] == "tvdb_show:78857:s1")
+    assert season["label"] == "TVDB 78857 S1"
+    anilist = next(e for e in season["edges"] if e["target"] == "anilist:20")
+    assert anilist["readable"] == ["S1 E1–35 → AniList 20 E1–35"]
+    assert anilist["ranges"] == ["1-35=1-35"]
+    # Ids are searched too, and a lookup carries the same readable ranges.
+    by_id = api.get("/api/mappings/browse", params={"q": "78857:s1"}).json()
+    assert {"descriptor": "tvdb_show:78857:s1", "label": "TVDB 78857 S1"} in by_id[
+        "matches"
+    ]
+    lookup = api.get("/api/mappings/lookup", params={"descriptor": "anilist:21"})
+    assert any(
+        r.startswith("E1–") and "→ TVDB 81797 S1" in r
+        for e in lookup.json()["edges"]
+        for r in e["readable"]
+    )
+
+
+def test_problems_come_with_their_lines(api):
+    broken = "# mine\nanilist:99999:\n  tvdb_show:1:s1:\n    'x-y': '1'\n"
+    checked = api.post("/api/mappings/overrides/validate", json={"content": broken})
+    body = checked.json()
+    assert body["valid"] is False
+    assert body["errors"][0]["line"] == 4
+    assert body["problems"][0].startswith("line 4: anilist:99999 → tvdb_show:1:s1")
+    saved = api.put("/api/mappings/overrides", json={"content": broken})
+    assert saved.status_code == 422
+    assert saved.json()["detail"]["errors"][0]["line"] == 4
+
+
+@pytest.fixture
+def browser_client(anon, login):
+    assert login(anon).status_code in (200, 303)
+    return anon
+
+
+def text_of(page: str) -> str:
+    return html.unescape(page)
+
+
+def test_the_page_searches_by_title_and_by_id(browser_client, api):
+    client = browser_client
+    empty = client.get("/mappings", params={"q": "one piece"})
+    assert "Nothing found for “one piece”" in text_of(empty.text)  # no titles yet
+    preview(api)
+    page = text_of(client.get("/mappings", params={"q": "one piece"}).text)
+    assert 'data-title="One Piece"' in page
+    assert "TVDB 81797 S1" in page
+    assert "S1 E1–" in page and "→ AniList 21 E1–" in page
+    # An id goes straight to its mappings; a bare number lists the ids holding it.
+    page = text_of(client.get("/mappings", params={"q": "anilist:21"}).text)
+    assert 'class="hit lookup" data-descriptor="anilist:21"' in page
+    assert "→ TVDB 81797 S1" in page
+    page = text_of(client.get("/mappings", params={"descriptor": "81797"}).text)
+    assert "tvdb_show:81797:s1" in page
+    # An id without mappings says so and points at the overrides.
+    page = text_of(client.get("/mappings", params={"q": "anilist:99999999"}).text)
+    assert "No mappings for anilist:99999999" in page
+
+
+def test_the_editor_shows_the_example_then_checks_and_saves(
+    browser_client, csrf, service
+):
+    client = browser_client
+    page = client.get("/mappings")
+    assert "commented example" in page.text
+    assert html.escape(EXAMPLE.splitlines()[0]) in page.text
+    token = csrf(page.text)
+
+    broken = "# my fixes\r\ntvdb_show:79414:s1:\r\n  anilist:849:\r\n    '1-x': '1'\r\n"
+    answer = client.post(
+        "/ui/mappings/overrides",
+        data={"csrf_token": token, "content": broken, "action": "save"},
+    )
+    assert answer.status_code == 422
+    shown = text_of(answer.text)
+    assert "Not saved — fix this first" in shown
+    assert 'data-line="4">line 4</a>' in shown
+    assert "source range '1-x' is not x, x-y or x-" in shown
+    assert "# my fixes" in shown  # the text is kept for fixing
+    assert not (service.ctx.backend.custom_mappings_path).exists()
+
+    good = EXAMPLE + "tvdb_show:79414:s1:\n  anilist:849:\n    '1-14': '1-14'\n"
+    checked = client.post(
+        "/ui/mappings/overrides",
+        data={"csrf_token": token, "content": good, "action": "validate"},
+    )
+    assert checked.status_code == 200 and "Looks valid." in checked.text
+    assert not (service.ctx.backend.custom_mappings_path).exists()
+    saved = client.post(
+        "/ui/mappings/overrides",
+        data={
+            "csrf_token": token,
+            "content": good.replace("\n", "\r\n"),
+            "action": "save",
+        },
+        follow_redirects=True,
+    )
+    assert "Custom mappings saved" in saved.text
+    assert service.ctx.backend.custom_mappings_path.read_text() == good  # LF, comments
+    page = text_of(client.get("/mappings", params={"q": "tvdb_show:79414:s1"}).text)
+    row = page.split('data-target="anilist:849"', 1)[1].split("</tr>", 1)[0]
+    assert "S1 E1–14 → AniList 849 E1–14" in row
+    assert "your overrides" in row
