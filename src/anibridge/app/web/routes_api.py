@@ -464,7 +464,7 @@ async def write_config(request: Request, body: TextBody) -> dict[str, Any]:
     ctx = ctx_of(request)
     problems = ctx.backend.validate_config(body.content)
     if problems:
-        raise HTTPException(422, _problems_json(problems))
+        raise HTTPException(422, {"problems": problems})
     restart = _backend_call(ctx.backend.write_config, body.content)
     return {"saved": True, "requires_restart": restart}
 
