@@ -7,11 +7,14 @@ fails here whatever the machine's speed.
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
 
 from anibridge.bridge.stores import Baseline, JournalEntry, Link
-from anibridge.store import SqlStore
+from anibridge.store import SqlStore, create_store_engine
+from anibridge.store.sql import _IN_CHUNK
 
 ROWS = 1_000
 
@@ -32,9 +35,11 @@ class Statements:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self.sent: list[tuple[str, bool]] = []
+        self.sent_sql: list[str] = []
 
     def _on_execute(self, conn, cursor, statement, parameters, context, many):
         self.sent.append((statement.split()[0].upper(), many))
+        self.sent_sql.append(" ".join(statement.split()))
 
     def __enter__(self) -> Statements:
         sa.event.listen(self.engine, "before_cursor_execute", self._on_execute)
@@ -93,3 +98,103 @@ def test_an_empty_batch_sends_nothing(store):
         store.record([])
         store.remove_baselines("p", [])
     assert seen.writes() == []
+
+
+# The variable cap of SQLite builds before 3.32 (newer builds: 32,766; some distros
+# raise it). PostgreSQL's wire protocol caps a statement at 65,535 parameters.
+SQLITE_OLD_LIMIT = 999
+PG_LIMIT = 65_535
+LINK_COLUMNS = 11
+
+
+@pytest.fixture
+def capped_sqlite(tmp_path):
+    """A SQLite store whose connections allow only 999 variables per statement."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'capped.db'}")
+
+    @sa.event.listens_for(engine, "connect")
+    def _cap(dbapi_connection, _record):
+        dbapi_connection.setlimit(
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_OLD_LIMIT
+        )
+
+    opened = SqlStore(engine)
+    yield opened
+    opened.close()
+
+
+def _round_trip(store: SqlStore, n: int) -> None:
+    """Write and remove `n` rows of every batched table, checking each step."""
+    store.put_links(_links(n))
+    store.put_baselines(Baseline("p", f"L{i}", "progress", i, i, "t") for i in range(n))
+    store.record(_entries(n))
+    assert len(store.links("p", "plex", "anilist")) == n
+    assert len(store.baselines("p")) == n
+    assert len(store.entries("r1")) == n
+    # Rewriting the same rows updates them in place (ON CONFLICT), never duplicates.
+    store.put_links(_links(n))
+    store.put_baselines(
+        Baseline("p", f"L{i}", "progress", i, -i, "t") for i in range(n)
+    )
+    assert len(store.links("p", "plex", "anilist")) == n
+    assert {b.target_value for b in store.baselines("p").values()} == {
+        -i for i in range(n)
+    }
+    store.remove_links(lk.id for lk in _links(n))
+    store.remove_baselines("p", [(f"L{i}", "progress") for i in range(n)])
+    assert store.links("p", "plex", "anilist") == []
+    assert store.baselines("p") == {}
+
+
+@pytest.mark.parametrize(
+    "n",
+    [
+        SQLITE_OLD_LIMIT // LINK_COLUMNS,  # one multi-row INSERT of links would fit
+        SQLITE_OLD_LIMIT // LINK_COLUMNS + 1,  # ... and one more row would not
+        _IN_CHUNK,  # one IN list of ids to remove
+        _IN_CHUNK + 1,  # ... two
+        SQLITE_OLD_LIMIT,  # one IN list of every id would just fit
+        SQLITE_OLD_LIMIT + 1,  # ... and here it would not
+    ],
+)
+def test_batches_around_sqlites_variable_cap(capped_sqlite, n):
+    with Statements(capped_sqlite.engine) as seen:
+        _round_trip(capped_sqlite, n)
+    writes = seen.writes()
+    assert all(many for op, many in writes if op != "DELETE"), writes
+    link_deletes = [s for s in seen.sent_sql if s.startswith("DELETE FROM links")]
+    assert len(link_deletes) == -(-n // _IN_CHUNK), link_deletes
+
+
+def test_the_cap_is_real(capped_sqlite):
+    """The fixture's cap bites: a statement with one variable too many fails."""
+    marks = ",".join("?" * (SQLITE_OLD_LIMIT + 1))
+    with (
+        capped_sqlite.engine.connect() as conn,
+        pytest.raises(sa.exc.OperationalError),
+    ):
+        conn.exec_driver_sql(
+            f"SELECT 1 WHERE 1 IN ({marks})", (1,) * (SQLITE_OLD_LIMIT + 1)
+        )
+
+
+@pytest.mark.postgres
+def test_links_past_postgresqls_parameter_cap(pg_engine):
+    """More links than one PostgreSQL statement may bind, removed by their ids.
+
+    Seeded server-side (65,536 single-row inserts would take the suite's time);
+    the batched writes themselves are covered above and at 1,000 rows on both.
+    """
+    store = SqlStore(pg_engine)
+    with pg_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO links (id, profile, source_provider, source_key,"
+            " source_part, target_provider, target_ref, via, edge, created_at)"
+            " SELECT 'L' || g, 'p', 'plex', 's' || g, '', 'anilist', g::text,"
+            " 'mapping', '', 't' FROM generate_series(0, %(last)s) AS g",
+            {"last": PG_LIMIT},
+        )
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM links")]
+    assert len(ids) == PG_LIMIT + 1
+    store.remove_links(ids)
+    assert store.links("p", "plex", "anilist") == []

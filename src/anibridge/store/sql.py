@@ -34,6 +34,9 @@ from anibridge.store.lock import ProfileLock, profile_lock
 
 __all__ = ["BackupEntry", "SqlStore"]
 
+#: Most ids bound in one ``IN`` list: under every database's variable cap.
+_IN_CHUNK = 500
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
@@ -115,7 +118,9 @@ class SqlStore:
         row. Rows repeating a key within the batch are folded first, exactly as
         if they had been upserted one after the other (the last values win, `keep`
         columns keep the first), because a single multi-row statement may not
-        touch the same row twice.
+        touch the same row twice. Each execution binds one row's values, so no
+        batch size meets a database's cap on variables per statement (tested at
+        SQLite's old 999 in `tests/store/test_batching.py`).
         """
         batch = _fold(rows, keys, keep)
         if not batch:
@@ -196,11 +201,21 @@ class SqlStore:
             )
 
     def remove_links(self, ids: Iterable[str]) -> None:
-        """See `LinkStore.remove_links`."""
-        wanted = list(ids)
-        if wanted:
-            with self.engine.begin() as conn:
-                conn.execute(t.links.delete().where(t.links.c.id.in_(wanted)))
+        """See `LinkStore.remove_links`.
+
+        Ids go in ``IN`` lists of at most `_IN_CHUNK`: one list of every id binds a
+        variable per id, and databases cap those (SQLite builds at 999 or 32,766,
+        PostgreSQL's protocol at 65,535), so removing a large library's links would
+        fail exactly when it matters; one statement per id would cost a round trip
+        each on PostgreSQL.
+        """
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return
+        with self.engine.begin() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                conn.execute(t.links.delete().where(t.links.c.id.in_(chunk)))
 
     def overrides(
         self, profile: str, source_provider: str, target_provider: str
