@@ -387,3 +387,125 @@ def test_mappings_search_by_title_and_edit_overrides(demo_service, page, passwor
     expect(haruhi.locator('tr.edge[data-target="anilist:849"]')).to_contain_text(
         "your overrides"
     )
+
+
+MOBILE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 860}
+DARK_BG = "rgb(15, 17, 23)"  # --bg of the dark scheme (app.css)
+
+
+def test_mobile_navigation_collapses_behind_a_menu(demo_service, browser, password):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=MOBILE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in(page, demo_service.url, password)
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_be_visible()
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Mappings")).to_be_hidden()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(nav.get_by_role("link", name="Mappings")).to_be_visible()
+    shot(page, "16-mobile-menu-open")
+    nav.get_by_role("link", name="Unmatched · demo").click()
+    expect(page.get_by_role("heading", name="Unmatched and skipped")).to_be_visible()
+    expect(nav.get_by_role("link", name="Mappings")).to_be_hidden()  # closed again
+    menu = page.get_by_role("button", name="Menu")
+    menu.click()
+    nav.get_by_role("link", name="Dashboard").click()
+    expect(page.locator(".profile")).to_have_count(1)
+    assert _overflow(page) == 0
+    context.close()
+    # On a wide screen there is no menu button: the links are just there.
+    wide = browser.new_context(viewport=DESKTOP)
+    page = wide.new_page()
+    sign_in(page, demo_service.url, password)
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Mappings")
+    ).to_be_visible()
+    wide.close()
+    assert errors == []
+
+
+def _overflow(page) -> int:
+    """How far the page is wider than the window (0: nothing sticks out)."""
+    return page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
+    demo_service, browser, password
+):
+    from playwright.sync_api import expect
+
+    url = demo_service.url
+    setup = browser.new_context(viewport=DESKTOP)
+    page = setup.new_page()
+    sign_in(page, url, password)
+    preview(page)
+    plan_url = page.url
+    page.get_by_label("Search", exact=True).fill("dragon ball")
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("button", name="Apply selected").click()
+    expect(page.locator(".flash")).to_contain_text("action(s): ok")
+    run_id = page.locator("li.event").first.get_attribute("data-run-id")
+    state = setup.storage_state()
+    setup.close()
+
+    pages = {
+        "dashboard": ("/", "Dashboard"),
+        "plan": (plan_url.removeprefix(url), "Review changes"),
+        "timeline": ("/timeline/demo", "Timeline"),
+        "undo-run": (f"/timeline/demo/runs/{run_id}/undo", "Undo run"),
+        "unmatched": ("/unmatched/demo", "Unmatched and skipped"),
+        "mappings": ("/mappings?q=naruto", "Mappings"),
+        "backups": ("/backups", "Backups"),
+        "logs": ("/logs", "Logs"),
+        "settings": ("/settings", "Settings"),
+        "not-found": ("/plans/no-such-plan", None),
+    }
+    for scheme in ("light", "dark"):
+        for name, viewport in (("390", MOBILE), ("1280", DESKTOP)):
+            context = browser.new_context(
+                viewport=viewport, color_scheme=scheme, storage_state=state
+            )
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+            for key, (path, heading) in pages.items():
+                page.goto(url + path)
+                if heading:
+                    expect(
+                        page.get_by_role("heading", name=heading, exact=False).first
+                    ).to_be_visible()
+                else:
+                    expect(page.get_by_role("alert")).to_contain_text("no-such-plan")
+                background = page.evaluate(
+                    "getComputedStyle(document.body).backgroundColor"
+                )
+                assert (background == DARK_BG) == (scheme == "dark"), (key, background)
+                if viewport is MOBILE:
+                    assert _overflow(page) == 0, f"{key} is wider than 390 px"
+                page.screenshot(
+                    path=str(ARTIFACTS / f"page-{key}-{name}-{scheme}.png"),
+                    full_page=True,
+                )
+            context.close()
+            assert errors == [], (scheme, name, errors)
+            # The login page, signed out.
+            anon = browser.new_context(viewport=viewport, color_scheme=scheme)
+            page = anon.new_page()
+            page.goto(url + "/login")
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+            if viewport is MOBILE:
+                assert _overflow(page) == 0, "login is wider than 390 px"
+            page.screenshot(
+                path=str(ARTIFACTS / f"page-login-{name}-{scheme}.png"), full_page=True
+            )
+            anon.close()

@@ -68,9 +68,16 @@ def _ago(value: object) -> Markup:
     """A relative time with the exact time on hover (and for machines)."""
     if not value:
         return Markup("—")
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        value, _when(value), relative_time(value)
-    )
+    exact = _when(value)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return Markup("{}").format(value)
+    if parsed.tzinfo is None:  # stored times are UTC
+        value = parsed.replace(tzinfo=UTC).isoformat()
+    return Markup(
+        '<time class="ago" datetime="{}" title="{}" data-utc="{}">{}</time>'
+    ).format(value, exact, exact, relative_time(value))
 
 
 def _short(value: object, size: int = 8) -> str:
@@ -146,6 +153,7 @@ def _field_order(*groups: object) -> list[str]:
 _env.globals["field_order"] = _field_order
 _env.filters["when"] = _when
 _env.filters["ago"] = _ago
+_env.filters["ago_text"] = relative_time
 _env.filters["short"] = _short
 _env.filters["show"] = _show
 

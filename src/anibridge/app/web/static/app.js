@@ -3,6 +3,39 @@
 "use strict";
 (() => {
   const base = document.querySelector('meta[name="base-path"]')?.content ?? "";
+  document.documentElement.classList.add("js");
+
+  // Small screens: the menu button opens and closes the navigation.
+  const menu = document.querySelector(".menu-toggle");
+  if (menu) {
+    menu.addEventListener("click", () => {
+      const open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      menu.closest(".topbar").classList.toggle("open", open);
+    });
+  }
+
+  // Relative times stay true while a page is open; the exact local time on hover.
+  const units = [[86400 * 365, "year"], [86400 * 30, "month"], [86400, "day"], [3600, "h"], [60, "min"]];
+  function relative(then) {
+    const seconds = (Date.now() - then.getTime()) / 1000;
+    const abs = Math.abs(seconds);
+    if (abs < 45) return "just now";
+    const [size, unit] = units.find(([n]) => abs >= n) ?? [60, "min"];
+    const count = Math.max(1, Math.round(abs / size));
+    const text = `${count} ${unit}${["year", "month", "day"].includes(unit) && count !== 1 ? "s" : ""}`;
+    return seconds < 0 ? `in ${text}` : `${text} ago`;
+  }
+  function refreshTimes() {
+    document.querySelectorAll("time.ago[datetime]").forEach((el) => {
+      const then = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(then.getTime())) return;
+      el.textContent = relative(then);
+      el.title = `${then.toLocaleString()} (${el.dataset.utc})`;
+    });
+  }
+  refreshTimes();
+  setInterval(refreshTimes, 30000);
 
   function toast(text) {
     const el = document.getElementById("toast");
