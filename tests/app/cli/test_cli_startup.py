@@ -118,3 +118,75 @@ def test_a_warm_translate_opens_the_compiled_index_without_decoders(tmp_path):
     warm = _loaded(args, env)
     assert not warm & set(LIGHT), sorted(warm & set(LIGHT))
     assert list((tmp_path / "cache").glob("index-*.abmx"))
+
+
+TABLE_PROBE = """
+import importlib, json
+import anibridge.app.cli as cli
+from typer.main import get_command
+seen, found = set(), {}
+for module in cli._COMMAND_MODULES:
+    importlib.import_module(module)
+    names = set(get_command(cli.app).commands)
+    found.update({name: module for name in names - seen})
+    seen = names
+print(json.dumps(found))
+"""
+
+
+def test_the_command_table_names_what_each_module_registers():
+    """A command missing from the table would only run after loading them all."""
+    from anibridge.app.cli import _COMMANDS
+
+    done = subprocess.run(
+        [sys.executable, "-c", TABLE_PROBE], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == _COMMANDS
+
+
+COMMANDS_PROBE = """
+import sys
+sys.argv = ["anibridge", *sys.argv[1:]]
+from anibridge.app.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print("COMMANDS", sorted(m for m in sys.modules if m.startswith("anibridge.app.cli.")))
+"""
+
+
+def _command_modules(args: list[str], env: dict | None = None) -> tuple[list[str], str]:
+    import ast
+    import os
+
+    done = subprocess.run(
+        [sys.executable, "-c", COMMANDS_PROBE, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    line = next(x for x in done.stdout.splitlines() if x.startswith("COMMANDS "))
+    return ast.literal_eval(line.removeprefix("COMMANDS ")), done.stdout
+
+
+def test_a_named_command_loads_only_its_own_module(tmp_path):
+    env = {"ANIBRIDGE_MAPPINGS_CACHE": str(tmp_path / "cache")}
+    args = ["mappings", "translate", "anilist:20", "40", "--json"]
+    modules, out = _command_modules(args, env)
+    assert modules == ["anibridge.app.cli.mappings"]
+    assert '"40"' in out  # and it still ran
+    modules, out = _command_modules(["sync", "--help"])
+    assert "anibridge.app.cli.mappings" not in modules
+    assert "anibridge.app.cli.sync" in modules and "--dry-run" in out
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["synk"], []], ids=["help", "typo", "none"]
+)
+def test_help_and_unknown_commands_still_see_every_command(args):
+    from anibridge.app.cli import _COMMAND_MODULES
+
+    modules, _ = _command_modules(args)
+    assert set(_COMMAND_MODULES) <= set(modules)

@@ -7,6 +7,8 @@ only assembles them, so adding a command never means editing another's module.
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 
 import typer
 
@@ -22,27 +24,46 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Command modules, imported for their side effect of registering on `app`.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "anibridge.app.cli.mappings",
-    "anibridge.app.cli.serve",
-    "anibridge.app.cli.token",
-    "anibridge.app.cli.init",
-    "anibridge.app.cli.sync",
-    "anibridge.app.cli.history",
-    "anibridge.app.cli.backup",
-    "anibridge.app.cli.providers",
-    "anibridge.app.cli.pin",
-    "anibridge.app.cli.demo",
-    "anibridge.app.cli.login",
-    "anibridge.app.cli.documents",
-    "anibridge.app.cli.configcheck",
-    "anibridge.app.cli.worker",
-)
+# Top-level command name -> the module that registers it on `app` (imported for
+# that side effect). A run naming one command imports only its module: typer turns
+# every registered command into a click command before it dispatches, so loading
+# all of them costs a light command (`mappings translate`) about a fifth of its
+# start-up. `tests/app/cli/test_cli_startup.py` checks this table against what each
+# module really registers.
+_COMMANDS: dict[str, str] = {
+    "mappings": "anibridge.app.cli.mappings",
+    "serve": "anibridge.app.cli.serve",
+    "token": "anibridge.app.cli.token",
+    "init": "anibridge.app.cli.init",
+    "plan": "anibridge.app.cli.sync",
+    "sync": "anibridge.app.cli.sync",
+    "history": "anibridge.app.cli.history",
+    "undo": "anibridge.app.cli.history",
+    "backup": "anibridge.app.cli.backup",
+    "restore": "anibridge.app.cli.backup",
+    "providers": "anibridge.app.cli.providers",
+    "pin": "anibridge.app.cli.pin",
+    "demo": "anibridge.app.cli.demo",
+    "login": "anibridge.app.cli.login",
+    "export": "anibridge.app.cli.documents",
+    "import": "anibridge.app.cli.documents",
+    "config": "anibridge.app.cli.configcheck",
+    "migrate": "anibridge.app.cli.worker",
+    "worker": "anibridge.app.cli.worker",
+}
+
+# Every command module, in the order their commands are listed by `--help`.
+_COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(_COMMANDS.values()))
 
 
-def _load_commands() -> None:
-    for name in _COMMAND_MODULES:
+def _load_commands(argv: Sequence[str] | None = None) -> None:
+    """Register the commands a run needs: the one `argv` names, else all.
+
+    Without a known command first (`--help`, a typo that needs "did you mean",
+    no arguments) every module is loaded, so help and errors list every command.
+    """
+    named = _COMMANDS.get(argv[0]) if argv else None
+    for name in (named,) if named else _COMMAND_MODULES:
         importlib.import_module(name)
 
 
@@ -53,5 +74,5 @@ def _root() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    _load_commands()
+    _load_commands(sys.argv[1:])
     app()
