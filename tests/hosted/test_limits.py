@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anibridge.hosted.limits import PgSharedLimits
@@ -58,6 +58,7 @@ class RetryAfterOnce(Items):
 # --- the window rule (pure) -----------------------------------------------------------
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     limit=st.integers(1, 6),
     period=st.floats(0.5, 10),

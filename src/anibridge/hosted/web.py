@@ -251,6 +251,22 @@ class HostedBackend(EngineBackend):
             self.store.close()
             self.store = None
 
+    async def _on_profile(self, profile: str, make: Any, *, job: str) -> Any:
+        """Work that needs the profile's provider sessions has none here.
+
+        An undo preview reads the targets live; like the writes it is not a job
+        yet (`_QueuedProfile.submit`), so it is refused by name.
+
+        Raises:
+            BackendError: always, 409, naming the command to use instead.
+        """
+        make().close()  # never awaited: close the coroutine
+        raise BackendError(
+            f"{job} is not available from the web service in hosted mode yet: "
+            f"run it with the 'anibridge' command for profile {profile!r}",
+            status=409,
+        )
+
     async def run(self, profile: str, request: SyncRequest) -> RunResult:
         """Never called: the workers run syncs.
 

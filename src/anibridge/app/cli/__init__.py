@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "mappings": "anibridge.app.cli.mappings",
     "serve": "anibridge.app.cli.serve",
     "token": "anibridge.app.cli.token",
+    "user": "anibridge.app.cli.user",
     "init": "anibridge.app.cli.init",
     "plan": "anibridge.app.cli.sync",
     "sync": "anibridge.app.cli.sync",

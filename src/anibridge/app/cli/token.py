@@ -10,7 +10,7 @@ import typer
 
 from anibridge.app.cli import app
 
-__all__ = ["token_app"]
+__all__ = ["auth_store", "token_app"]
 
 token_app = typer.Typer(
     rich_markup_mode=None,
@@ -26,7 +26,8 @@ _Config = Annotated[
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 
 
-def _store(config: Path | None):  # type: ignore[no-untyped-def]
+def auth_store(config: Path | None):  # type: ignore[no-untyped-def]
+    """The service's credentials store for a config (exit 2 on a bad config)."""
     from anibridge.app.config import ConfigError, load_config
     from anibridge.app.web.auth_store import AuthStore
 
@@ -44,11 +45,14 @@ def _store(config: Path | None):  # type: ignore[no-untyped-def]
 def create(
     name: Annotated[str, typer.Argument(help="What it is for, e.g. backup-script.")],
     config: _Config = None,
+    user: Annotated[
+        str, typer.Option("--user", "-u", help="The account it acts for.")
+    ] = "admin",
     as_json: _Json = False,
 ) -> None:
     """Create a token and print it once (use as `Authorization: Bearer …`)."""
     try:
-        info, secret = _store(config).create_token(name)
+        info, secret = auth_store(config).create_token(name, user)
     except ValueError as exc:
         typer.echo(f"anibridge token create: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -67,25 +71,30 @@ def list_tokens(
     as_json: _Json = False,
 ) -> None:
     """List tokens (never their secrets)."""
-    tokens = _store(config).tokens()
+    tokens = auth_store(config).tokens()
     if as_json:
         typer.echo(
             json.dumps(
                 [
-                    {"id": t.id, "name": t.name, "created_at": t.created_at}
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "user": t.user,
+                        "created_at": t.created_at,
+                    }
                     for t in tokens
                 ]
             )
         )
         return
     for t in tokens:
-        typer.echo(f"{t.id}  {t.name}  {t.hint}  {t.created_at}")
+        typer.echo(f"{t.id}  {t.user}  {t.name}  {t.hint}  {t.created_at}")
 
 
 @token_app.command("revoke")
 def revoke(token_id: str, config: _Config = None) -> None:
     """Revoke a token by id."""
-    if not _store(config).revoke_token(token_id):
+    if not auth_store(config).revoke_token(token_id):
         typer.echo(f"anibridge token revoke: no token {token_id!r}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {token_id}", err=True)

@@ -87,6 +87,13 @@ class ProfileConfig(_Strict):
 
     source: ProviderSpec
     target: ProviderSpec
+    owner: str | None = Field(
+        default=None,
+        description=(
+            "the account (web login) this profile belongs to: it alone (and admins) "
+            "sees its runs, journal, backups, jobs and webhooks; default the admin"
+        ),
+    )
     direction: Literal["one_way", "two_way"] = "one_way"
     fields: list[RecordField] | Literal["all"] = "all"
     progress_mode: Literal["count", "index"] = "count"

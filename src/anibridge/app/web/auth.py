@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
+from anibridge.app.web.access import authorize
+from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.context import ServiceContext
 from anibridge.app.web.security import same
 
@@ -24,6 +26,7 @@ __all__ = [
     "SESSION_COOKIE",
     "Principal",
     "authenticate",
+    "principal_of",
     "require_auth",
 ]
 
@@ -36,11 +39,22 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: ``session``, ``token`` or ``anonymous`` (auth off)."""
+    """Who is calling: ``session``, ``token`` or ``anonymous`` (auth off).
+
+    ``user`` is the account acting (a token acts for the account that created it)
+    and ``role`` that account's role (`anibridge.app.web.access` scopes by them).
+    """
 
     kind: str
     name: str
     csrf: str | None = None
+    user: str = ADMIN_USER
+    role: str = "admin"
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the caller sees and runs everything."""
+        return self.role == "admin"
 
 
 def ctx_of(request: Request) -> ServiceContext:
@@ -54,13 +68,17 @@ def authenticate(request: Request) -> Principal | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         info = ctx.auth.check_token(header[7:].strip())
-        return Principal("token", info.name) if info else None
+        role = ctx.auth.role(info.user) if info else None
+        if info is None or role is None:
+            return None
+        return Principal("token", info.name, user=info.user, role=role)
     if not ctx.settings.auth:
         return Principal("anonymous", "local", request.cookies.get(CSRF_COOKIE))
     session = ctx.auth.session(request.cookies.get(SESSION_COOKIE, ""))
-    if session is None:
+    role = ctx.auth.role(session.user) if session else None
+    if session is None or role is None:
         return None
-    return Principal("session", session.user, session.csrf)
+    return Principal("session", session.user, session.csrf, session.user, role)
 
 
 async def submitted_csrf(request: Request) -> str:
@@ -94,7 +112,9 @@ async def require_auth(request: Request) -> Principal:
     """FastAPI dependency guarding every private route.
 
     Raises:
-        HTTPException: 401 without valid credentials, 403 on a CSRF failure.
+        HTTPException: 401 without valid credentials, 403 on a CSRF failure or a
+            deployment-wide route called by a ``user``, 404 for another
+            account's object (`anibridge.app.web.access.authorize`).
     """
     principal = authenticate(request)
     if principal is None:
@@ -107,5 +127,11 @@ async def require_auth(request: Request) -> Principal:
             raise HTTPException(403, "missing or wrong CSRF token")
         if not same_origin(request):
             raise HTTPException(403, "cross-site request refused")
+    authorize(request, principal)
     request.state.principal = principal
     return principal
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The caller `require_auth` let in (None on public routes)."""
+    return getattr(request.state, "principal", None)

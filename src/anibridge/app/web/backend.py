@@ -56,6 +56,7 @@ class ProfileInfo:
     schedule: ProfileSchedule = field(default_factory=ProfileSchedule)
     direction: str = "one-way"
     description: str = ""
+    owner: str | None = None  # the owning account; None: the built-in admin
 
     def to_json(self) -> dict[str, Any]:
         """JSON form for the API."""
@@ -74,6 +75,7 @@ class ProfileInfo:
                 for p in self.providers
             ],
             "webhooks": self.schedule.webhooks,
+            "owner": self.owner or "admin",
         }
 
 

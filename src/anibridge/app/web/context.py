@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anibridge.app.scheduler import EventBus, Scheduler, SyncRequest
-from anibridge.app.web.auth_store import AuthStore
+from anibridge.app.web.auth_store import ADMIN_USER, AuthStore
 from anibridge.app.web.backend import Backend, BackendError
 from anibridge.app.web.envelope import envelope_problem
 from anibridge.app.web.hosts import HostPolicy
@@ -51,20 +51,39 @@ class ServiceContext:
         """Derive the Host policy from the settings."""
         self.hosts = self.settings.host_policy()
 
-    def webhook_urls(self, request_base: str) -> list[dict[str, Any]]:
-        """Each webhook provider's URL (with its secret) and the profiles it feeds.
+    def webhook_urls(
+        self, request_base: str, user: str = ADMIN_USER
+    ) -> list[dict[str, Any]]:
+        """`user`'s webhook URL (with their secret) per provider, and what it feeds.
 
-        The base is ``web.public_url`` when set (what the media server must call),
-        else the URL this request came in on.
+        A URL leads only to the profiles `user` owns (`webhook_profiles`). The
+        base is ``web.public_url`` when set (what the media server must call),
+        else the URL this request came in on. Other accounts see no entry for a
+        provider key only someone else's profiles use.
         """
         base = (self.settings.public_url or request_base).rstrip("/")
+        out = []
+        for key in self.backend.webhook_providers():
+            profiles = self.webhook_profiles(key, user)
+            if not profiles and user != ADMIN_USER:
+                continue
+            secret = self.auth.webhook_secret(key, user)
+            out.append(
+                {
+                    "provider": key,
+                    "url": f"{base}/webhook/{key}/{secret}",
+                    "profiles": profiles,
+                }
+            )
+        return out
+
+    def webhook_profiles(self, provider: str, owner: str) -> list[str]:
+        """Profiles fed by `provider` that `owner` owns (None owner: the admin)."""
+        owners = {p.name: p.owner or ADMIN_USER for p in self.backend.profiles()}
         return [
-            {
-                "provider": key,
-                "url": f"{base}/webhook/{key}/{self.auth.webhook_secret(key)}",
-                "profiles": self.backend.webhook_profiles(key),
-            }
-            for key in self.backend.webhook_providers()
+            name
+            for name in self.backend.webhook_profiles(provider)
+            if owners.get(name) == owner
         ]
 
     def sign_flash(self, message: str) -> str:
@@ -79,12 +98,15 @@ class ServiceContext:
         ok = hmac.compare_digest(self.sign_flash(message), signature)
         return message if ok else None
 
-    async def webhook(self, provider: str, request: InboundRequest) -> WebhookOutcome:
+    async def webhook(
+        self, provider: str, request: InboundRequest, owner: str = ADMIN_USER
+    ) -> WebhookOutcome:
         """Parse a webhook now and queue only the refs it names; never waits for a run.
 
-        Each profile fed by `provider` parses the payload with its own source
-        provider; profiles the payload names get a targeted sync (coalesced while
-        busy, bounded). The body is not kept.
+        Each profile of `owner` (the account whose secret the URL carried) fed by
+        `provider` parses the payload with its own source provider; profiles the
+        payload names get a targeted sync (coalesced while busy, bounded). The
+        body is not kept.
 
         Raises:
             BackendError: 400 when the payload is malformed for a profile's source,
@@ -93,11 +115,11 @@ class ServiceContext:
         self.webhooks_received += 1
         record = getattr(self.scheduler, "record_webhook", None)
         if record is not None:
-            return await self._record_webhook(record, provider, request)
+            return await self._record_webhook(record, provider, request, owner)
         triggered: list[str] = []
         matched = False
         refs = 0
-        for profile in self.backend.webhook_profiles(provider):
+        for profile in self.webhook_profiles(provider, owner):
             found = await self.backend.parse_inbound(profile, request)
             matched = matched or found.matched
             if found.empty:
@@ -123,7 +145,7 @@ class ServiceContext:
         return WebhookOutcome(matched, triggered, refs)
 
     async def _record_webhook(
-        self, record: Any, provider: str, request: InboundRequest
+        self, record: Any, provider: str, request: InboundRequest, owner: str
     ) -> WebhookOutcome:
         """Hosted mode: record the webhook and queue its syncs in one transaction.
 
@@ -137,7 +159,7 @@ class ServiceContext:
         problem = envelope_problem(request.headers, request.body)
         if problem is not None:
             raise BackendError(f"webhook refused: {problem}", status=400)
-        profiles = self.backend.webhook_profiles(provider)
+        profiles = self.webhook_profiles(provider, owner)
         queued = await asyncio.to_thread(record, provider, request, profiles)
         self.bus.publish("webhook", provider=provider, profiles=queued)
         log.info(

@@ -410,6 +410,7 @@ class EngineBackend:
                     tuple(infos),
                     schedule_for(prof.cfg),
                     "two-way" if prof.cfg.direction == "two_way" else "one-way",
+                    owner=prof.cfg.owner,
                 )
             )
         return out

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from anibridge.app.web.access import visible_profiles
 from anibridge.app.web.auth import CSRF_COOKIE, authenticate
 
 __all__ = ["relative_time", "render", "render_login", "secure_cookie"]
@@ -183,13 +184,16 @@ def render(
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         new_cookie = csrf if csrf != request.cookies.get(CSRF_COOKIE) else None
     ctx = request.app.state.ctx
+    visible = visible_profiles(ctx, principal) if principal is not None else set()
     html = _env.get_template(template).render(
         request=request,
         base=base_path(request),
         user=principal,
         csrf=csrf,
         auth_on=ctx.settings.auth,
-        profiles=[p.name for p in ctx.backend.profiles()],
+        profiles=[p.name for p in ctx.backend.profiles() if p.name in visible]
+        if principal is not None
+        else [],
         path=request.url.path,
         flash=ctx.flash(
             request.query_params.get("msg"), request.query_params.get("sig")

@@ -26,7 +26,9 @@ from anibridge.app.scheduler import RunResult, SyncMode, SyncRequest, WorkerStop
 from anibridge.app.service.overrides import Problem
 from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
-from anibridge.app.web.auth import ctx_of, require_auth
+from anibridge.app.web.access import filter_profiles, visible_profiles
+from anibridge.app.web.auth import ctx_of, principal_of, require_auth
+from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.context import ServiceContext
 
@@ -132,13 +134,32 @@ async def openapi_document(request: Request) -> dict[str, Any]:
 async def status(request: Request) -> dict[str, Any]:
     """Scheduler and per-profile state, with the last run of each profile."""
     ctx = ctx_of(request)
+    principal = principal_of(request)
+    seen = visible_profiles(ctx, principal)
     ready, detail = ctx.backend.ready()
+    state = ctx.scheduler.state()
+    state["profiles"] = {k: v for k, v in state["profiles"].items() if k in seen}
     return {
         "ready": ready,
-        "backend": detail,
-        "scheduler": ctx.scheduler.state(),
-        "profiles": [p.to_json() for p in ctx.backend.profiles()],
+        "backend": {k: v for k, v in detail.items() if k in seen},
+        "scheduler": state,
+        "profiles": [
+            p.to_json() for p in filter_profiles(ctx, principal, ctx.backend.profiles())
+        ],
         "webhooks_received": ctx.webhooks_received,
+    }
+
+
+@router.get("/me", tags=["auth"])
+async def me(request: Request) -> dict[str, Any]:
+    """The calling account, its role and the profiles it sees."""
+    ctx = ctx_of(request)
+    principal = principal_of(request)
+    user = principal.user if principal else ADMIN_USER
+    return {
+        "user": user,
+        "role": principal.role if principal else "admin",
+        "profiles": sorted(visible_profiles(ctx, principal)),
     }
 
 
@@ -470,10 +491,15 @@ async def write_config(request: Request, body: TextBody) -> dict[str, Any]:
 
 
 # -- tokens & webhooks -------------------------------------------------------------
+def _user(request: Request) -> str:
+    principal = principal_of(request)
+    return principal.user if principal else ADMIN_USER
+
+
 @router.get("/tokens", tags=["auth"])
 async def tokens(request: Request) -> list[dict[str, Any]]:
-    """Personal API tokens (never their secrets)."""
-    return [_token(t) for t in ctx_of(request).auth.tokens()]
+    """The calling account's API tokens (never their secrets)."""
+    return [_token(t) for t in ctx_of(request).auth.tokens(_user(request))]
 
 
 def _token(info: Any) -> dict[str, Any]:
@@ -489,7 +515,7 @@ def _token(info: Any) -> dict[str, Any]:
 async def create_token(request: Request, body: TokenBody) -> dict[str, Any]:
     """Create a token; the secret is in this answer only."""
     try:
-        info, secret = ctx_of(request).auth.create_token(body.name)
+        info, secret = ctx_of(request).auth.create_token(body.name, _user(request))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     return {**_token(info), "token": secret}
@@ -498,25 +524,80 @@ async def create_token(request: Request, body: TokenBody) -> dict[str, Any]:
 @router.delete("/tokens/{token_id}", tags=["auth"])
 async def revoke_token(request: Request, token_id: str) -> dict[str, Any]:
     """Revoke a token."""
-    if not ctx_of(request).auth.revoke_token(token_id):
+    if not ctx_of(request).auth.revoke_token(token_id, _user(request)):
         raise HTTPException(404, f"no token {token_id!r}")
     return {"revoked": token_id}
 
 
 @router.get("/webhooks", tags=["webhooks"])
 async def webhooks(request: Request) -> list[dict[str, Any]]:
-    """Webhook URLs (with secrets) for each provider that accepts them."""
-    return ctx_of(request).webhook_urls(str(request.base_url))
+    """The calling account's webhook URLs (with its secrets) and what each feeds."""
+    return ctx_of(request).webhook_urls(str(request.base_url), _user(request))
 
 
 @router.post("/webhooks/{provider}/rotate", tags=["webhooks"])
 async def rotate_webhook(request: Request, provider: str) -> dict[str, Any]:
-    """Replace a provider's webhook secret."""
+    """Replace the calling account's webhook secret of a provider."""
     ctx = ctx_of(request)
-    if provider not in ctx.backend.webhook_providers():
+    user = _user(request)
+    if provider not in ctx.backend.webhook_providers() or (
+        user != ADMIN_USER and not ctx.webhook_profiles(provider, user)
+    ):
         raise HTTPException(404, f"provider {provider!r} takes no webhooks")
-    ctx.auth.rotate_webhook_secret(provider)
+    ctx.auth.rotate_webhook_secret(provider, user)
     return {"rotated": provider}
+
+
+# -- accounts (admins only: see anibridge.app.web.access) ------------------------
+class UserBody(BaseModel):
+    """A new account: its name, role and (optionally) its password."""
+
+    name: str = Field(min_length=1, max_length=40)
+    role: Literal["admin", "user"] = "user"
+    password: str | None = Field(None, min_length=10)
+
+
+@router.get("/users", tags=["auth"])
+async def users(request: Request) -> list[dict[str, Any]]:
+    """Every account with its role and the profiles it owns."""
+    ctx = ctx_of(request)
+    owned: dict[str, list[str]] = {}
+    for info in ctx.backend.profiles():
+        owned.setdefault(info.owner or ADMIN_USER, []).append(info.name)
+    return [
+        {
+            "name": u.name,
+            "role": u.role,
+            "created_at": u.created_at,
+            "profiles": owned.get(u.name, []),
+        }
+        for u in ctx.auth.users()
+    ]
+
+
+@router.post("/users", status_code=201, tags=["auth"])
+async def add_user(request: Request, body: UserBody) -> dict[str, Any]:
+    """Create an account; a generated password is in this answer only."""
+    auth = ctx_of(request).auth
+    try:
+        generated = await asyncio.to_thread(
+            auth.add_user, body.name, body.password, role=body.role
+        )
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return {"name": body.name, "role": body.role, "password": generated}
+
+
+@router.delete("/users/{user}", tags=["auth"])
+async def remove_user(request: Request, user: str) -> dict[str, Any]:
+    """Delete an account with its sessions, tokens and webhook secrets."""
+    try:
+        removed = ctx_of(request).auth.remove_user(user)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if not removed:
+        raise HTTPException(404, f"no account {user!r}")
+    return {"removed": user}
 
 
 # -- live events -----------------------------------------------------------------
@@ -524,7 +605,23 @@ async def rotate_webhook(request: Request, provider: str) -> dict[str, Any]:
 async def events(request: Request) -> StreamingResponse:
     """Server-sent events: run started/finished, webhooks, logs."""
     ctx = ctx_of(request)
+    principal = principal_of(request)
+    admin = principal is None or principal.is_admin
     queue = ctx.bus.subscribe()
+
+    def shown(event: dict[str, Any]) -> dict[str, Any] | None:
+        """The event as this caller may see it (a ``user``: own profiles, no logs)."""
+        if admin:
+            return event
+        if event["kind"] == "log":
+            return None
+        seen = visible_profiles(ctx, principal)
+        if "profile" in event:
+            return event if event["profile"] in seen else None
+        if "profiles" in event:
+            mine = [p for p in event["profiles"] if p in seen]
+            return {**event, "profiles": mine} if mine else None
+        return event if event["kind"] == "mappings_refreshed" else None
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -537,7 +634,10 @@ async def events(request: Request) -> StreamingResponse:
                     continue
                 if event["kind"] == "shutdown":
                     break
-                data = json.dumps(event, default=str)
+                visible = shown(event)
+                if visible is None:
+                    continue
+                data = json.dumps(visible, default=str)
                 yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n"
         finally:
             ctx.bus.unsubscribe(queue)

@@ -78,7 +78,7 @@ async def login(
     ctx.throttle.finish(attempt, ok)
     if not ok:
         return render_login(request, 401, "Wrong username or password.")
-    sid, _session = ctx.auth.create_session()
+    sid, _session = ctx.auth.create_session(username)
     response = RedirectResponse(_safe_next(request, next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from anibridge.app.web.auth import ctx_of
 from anibridge.app.web.backend import BackendError
-from anibridge.app.web.security import same
 from anibridge.provider.base import InboundRequest
 
 __all__ = ["SECRET_HEADER", "router"]
@@ -61,8 +60,9 @@ async def _webhook(request: Request, provider: str, secret: str | None) -> JSONR
     sent = secret or request.headers.get(SECRET_HEADER, "")
     known = provider in ctx.backend.webhook_providers()
     # Compare even for unknown providers so timing does not reveal which exist.
-    expected = ctx.auth.webhook_secret(provider) if known else "\x00unknown"
-    if not sent or not same(sent, expected) or not known:
+    # The secret says whose webhook it is: it feeds only that account's profiles.
+    owner = ctx.auth.webhook_owner(provider if known else "\x00unknown", sent)
+    if not sent or owner is None or not known:
         raise HTTPException(403, "wrong or missing webhook secret")
     path = request.url.path
     if secret:
@@ -95,7 +95,7 @@ async def _webhook(request: Request, provider: str, secret: str | None) -> JSONR
         )
         del body
         try:
-            outcome = await ctx.webhook(provider, inbound)
+            outcome = await ctx.webhook(provider, inbound, owner)
         except BackendError as exc:
             raise HTTPException(exc.status, str(exc)) from None
         finally:

@@ -24,8 +24,10 @@ from anibridge.app.service.plan_view import (
     unmatched_rows,
 )
 from anibridge.app.service.timeline import HistoryQuery
+from anibridge.app.web.access import filter_profiles
 from anibridge.app.web.auth import ctx_of as _ctx
-from anibridge.app.web.auth import require_auth
+from anibridge.app.web.auth import principal_of, require_auth
+from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.render import base_path, render
 from anibridge.app.web.routes_api import run_on_worker, trigger_sync
@@ -67,6 +69,11 @@ def _result_msg(label: str, result: RunResult) -> str:
     return text
 
 
+def _user(request: Request) -> str:
+    principal = principal_of(request)
+    return principal.user if principal else ADMIN_USER
+
+
 def _profile(request: Request, profile: str) -> Any:
     for info in _ctx(request).backend.profiles():
         if info.name == profile:
@@ -82,7 +89,7 @@ async def dashboard(request: Request) -> HTMLResponse:
     state = ctx.scheduler.state()
     listing = getattr(ctx.scheduler, "jobs", None)  # hosted mode: the queue's jobs
     cards = []
-    for info in ctx.backend.profiles():
+    for info in filter_profiles(ctx, principal_of(request), ctx.backend.profiles()):
         cards.append(
             {
                 "info": info,
@@ -314,7 +321,8 @@ def _mappings(request: Request, *, content: str | None = None, **values: Any) ->
 async def backups_page(request: Request) -> HTMLResponse:
     """Backups of every profile with download and restore."""
     ctx = _ctx(request)
-    groups = [(p.name, ctx.backend.backups(p.name)) for p in ctx.backend.profiles()]
+    mine = filter_profiles(ctx, principal_of(request), ctx.backend.profiles())
+    groups = [(p.name, ctx.backend.backups(p.name)) for p in mine]
     return render(request, "backups.html", groups=groups)
 
 
@@ -327,14 +335,17 @@ async def logs_page(request: Request, level: str | None = None) -> HTMLResponse:
 
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(request: Request, new_token: str | None = None) -> HTMLResponse:
-    """Config editor (secrets redacted), API tokens and webhook URLs."""
+    """Config editor (admins; secrets redacted), the account's tokens and webhooks."""
     ctx = _ctx(request)
-    hooks = ctx.webhook_urls(str(request.base_url))
+    principal = principal_of(request)
+    user = _user(request)
+    hooks = ctx.webhook_urls(str(request.base_url), user)
+    admin = principal is None or principal.is_admin
     return render(
         request,
         "settings.html",
-        config=ctx.backend.config_text(),
-        tokens=ctx.auth.tokens(),
+        config=ctx.backend.config_text() if admin else None,
+        tokens=ctx.auth.tokens(user),
         hooks=hooks,
         new_token=new_token,
         problems=None,
@@ -577,13 +588,13 @@ async def ui_config(
     ctx = _ctx(request)
     problems = ctx.backend.validate_config(content)
     if problems or action != "save":
-        hooks = ctx.webhook_urls(str(request.base_url))
+        hooks = ctx.webhook_urls(str(request.base_url), _user(request))
         return render(
             request,
             "settings.html",
             status_code=422 if problems else 200,
             config=content,
-            tokens=ctx.auth.tokens(),
+            tokens=ctx.auth.tokens(_user(request)),
             hooks=hooks,
             new_token=None,
             problems=problems,
@@ -602,23 +613,24 @@ async def ui_password(
     new: str = Form(...),
     repeat: str = Form(...),
 ) -> Response:
-    """Change the admin password; every session (this one too) ends."""
+    """Change the account's password; its every session (this one too) ends."""
     ctx = _ctx(request)
+    user = _user(request)
     if not ctx.settings.auth:
         return _back(request, "/settings", "Authentication is off; no password to set")
-    if ctx.settings.admin_password:
+    if ctx.settings.admin_password and user == ADMIN_USER:
         return _back(
             request,
             "/settings",
             "The password comes from the config (web.admin_password); change it there",
         )
     client = request.client.host if request.client else "?"
-    attempt = ctx.throttle.begin(client, "admin")
+    attempt = ctx.throttle.begin(client, user)
     if attempt.wait:
         return _back(
             request, "/settings", "Too many wrong passwords; try again in a while"
         )
-    ok = await asyncio.to_thread(ctx.auth.check_login, "admin", current)
+    ok = await asyncio.to_thread(ctx.auth.check_login, user, current)
     ctx.throttle.finish(attempt, ok)
     if not ok:
         return _back(request, "/settings", "Current password is wrong; nothing changed")
@@ -626,7 +638,7 @@ async def ui_password(
         return _back(request, "/settings", "The new passwords differ; nothing changed")
     if len(new) < 10:
         return _back(request, "/settings", "Use at least 10 characters")
-    await asyncio.to_thread(ctx.auth.set_password, new)
+    await asyncio.to_thread(ctx.auth.set_user_password, user, new)
     return RedirectResponse(base_path(request) + "/login", status_code=303)
 
 
@@ -635,7 +647,7 @@ async def ui_token(request: Request, name: str = Form(...)) -> Response:
     """Create an API token and show it once."""
     ctx = _ctx(request)
     try:
-        _info, secret = ctx.auth.create_token(name)
+        _info, secret = ctx.auth.create_token(name, _user(request))
     except ValueError as exc:
         return _back(request, "/settings", str(exc))
     response = await settings_page(request, new_token=secret)
@@ -645,7 +657,7 @@ async def ui_token(request: Request, name: str = Form(...)) -> Response:
 @router.post("/ui/tokens/{token_id}/revoke")
 async def ui_revoke(request: Request, token_id: str) -> Response:
     """Revoke an API token."""
-    revoked = _ctx(request).auth.revoke_token(token_id)
+    revoked = _ctx(request).auth.revoke_token(token_id, _user(request))
     return _back(request, "/settings", "Token revoked" if revoked else "No such token")
 
 
@@ -653,6 +665,9 @@ async def ui_revoke(request: Request, token_id: str) -> Response:
 async def ui_rotate(request: Request, provider: str) -> Response:
     """Replace a webhook secret."""
     ctx = _ctx(request)
-    if provider in ctx.backend.webhook_providers():
-        ctx.auth.rotate_webhook_secret(provider)
+    user = _user(request)
+    if provider in ctx.backend.webhook_providers() and (
+        user == ADMIN_USER or ctx.webhook_profiles(provider, user)
+    ):
+        ctx.auth.rotate_webhook_secret(provider, user)
     return _back(request, "/settings", f"New webhook secret for {provider}")
