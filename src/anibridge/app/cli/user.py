@@ -25,6 +25,7 @@ user_app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 
+
 def auth_store(config: Path | None):  # type: ignore[no-untyped-def]
     """The credentials store (`anibridge.app.cli.token.auth_store`, loaded late).
 

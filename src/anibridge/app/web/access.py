@@ -75,6 +75,7 @@ SHARED = frozenset(
         ("GET", "/api/events"),
         ("GET", "/api/mappings/lookup"),
         ("GET", "/api/mappings/search"),
+        ("GET", "/api/mappings/browse"),  # ids only for a user: titles are private
         ("GET", "/api/mappings/overrides"),
         ("GET", "/api/tokens"),
         ("POST", "/api/tokens"),

@@ -225,7 +225,9 @@ class Backend(Runner, Protocol):
         """Descriptors that contain `text`, for browsing the dataset."""
         ...
 
-    def mapping_browse(self, text: str, limit: int = 20) -> dict[str, Any]:
+    def mapping_browse(
+        self, text: str, limit: int = 20, *, titles: bool = True
+    ) -> dict[str, Any]:
         """Titles matching `text` with each id's edges, then ids containing it.
 
         See `anibridge.app.service.mapping_view.browse` for the shape.

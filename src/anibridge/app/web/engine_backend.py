@@ -1324,13 +1324,19 @@ class EngineBackend:
         edges = edge_rows(self.index, str(source), self._origin)
         return {"descriptor": str(source), "edges": edges}
 
-    def mapping_browse(self, text: str, limit: int = 20) -> dict[str, Any]:
-        """Titles matching `text` with their ids' mappings, then ids containing it."""
+    def mapping_browse(
+        self, text: str, limit: int = 20, *, titles: bool = True
+    ) -> dict[str, Any]:
+        """Titles matching `text` with their ids' mappings, then ids containing it.
+
+        `titles` False searches ids only: the titles are those every profile's
+        providers returned, which one account must not read of another's.
+        """
         if self.index is None:
             raise BackendError("mappings are still loading", status=503)
         return browse(
             self.index,
-            self.title_search(text, limit),
+            self.title_search(text, limit) if titles else [],
             self.mapping_search(text, limit),
             self._origin,
         )

@@ -400,7 +400,12 @@ async def mapping_browse(
     Ranges come raw (``1-8=1-8``) and readable (``S1 E1-8 → AniList 21 E1-8``).
     """
     backend = ctx_of(request).backend
-    return await asyncio.to_thread(_backend_call, backend.mapping_browse, q, limit)
+    principal = principal_of(request)
+    # Titles are what every profile's providers returned: an admin's to read.
+    titles = principal is None or principal.is_admin
+    return await asyncio.to_thread(
+        _backend_call, backend.mapping_browse, q, limit, titles=titles
+    )
 
 
 @router.get("/mappings/overrides", response_class=PlainTextResponse, tags=["mappings"])

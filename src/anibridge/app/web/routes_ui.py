@@ -8,6 +8,7 @@ JSON API. All routes here are private.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 from urllib.parse import quote
 
@@ -287,20 +288,25 @@ async def mappings_page(
     ctx = _ctx(request)
     query = (q or descriptor or "").strip()
     lookup = results = error = None
+    principal = principal_of(request)
+    browse = functools.partial(
+        ctx.backend.mapping_browse,
+        titles=principal is None or principal.is_admin,  # titles: every profile's
+    )
     try:
         if ":" in query:
             lookup = ctx.backend.mapping_lookup(query)
             lookup["label"] = describe(lookup["descriptor"])
         if query and not (lookup and lookup["edges"]):
             # Not an id with mappings: titles, and the ids that contain the text.
-            results = await asyncio.to_thread(ctx.backend.mapping_browse, query)
+            results = await asyncio.to_thread(browse, query)
             if results["titles"] or results["matches"]:
                 lookup = None
     except BackendError as exc:
         if exc.status >= 500:
             error = str(exc)
         else:  # not an id after all: search it as text
-            results = await asyncio.to_thread(ctx.backend.mapping_browse, query)
+            results = await asyncio.to_thread(browse, query)
     return _mappings(request, query=query, lookup=lookup, results=results, error=error)
 
 
