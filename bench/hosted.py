@@ -350,6 +350,13 @@ class Phase:
                         str(self.args.concurrency),
                     ],
                     cwd=self.dir,
+                    # ANIBRIDGE_* variables are config overrides to a worker: the
+                    # bench's own would be refused as unknown keys.
+                    env={
+                        k: v
+                        for k, v in os.environ.items()
+                        if not k.startswith(("ANIBRIDGE_BENCH_", "ANIBRIDGE_TEST_"))
+                    },
                     stdout=subprocess.DEVNULL,
                     stderr=open(self.dir / f"worker{i}.log", "w"),  # noqa: SIM115
                 )
@@ -360,8 +367,9 @@ class Phase:
                 target=self._drive_webhooks, args=(queue, engine, users, stop)
             )
             driver.start()
+            load_before = os.getloadavg()
             try:
-                self._wait_idle(engine, driver)
+                self._wait_idle(engine, driver, workers)
             finally:
                 stop.set()
                 driver.join()
@@ -374,6 +382,11 @@ class Phase:
                 before.ru_utime + before.ru_stime
             )
             report = self._measure(engine, t0, cpu)
+            # The machine is shared: what else ran beside the phase.
+            report["loadavg_1m_before_after"] = [
+                round(load_before[0], 1),
+                round(os.getloadavg()[0], 1),
+            ]
             report["db_bytes_per_user"] = self._db_bytes(engine, len(users))
             engine.dispose()
             return report
@@ -397,7 +410,12 @@ class Phase:
             if not self.args.keep:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _wait_idle(self, engine: sa.Engine, driver: threading.Thread) -> None:
+    def _wait_idle(
+        self,
+        engine: sa.Engine,
+        driver: threading.Thread,
+        workers: list[subprocess.Popen[bytes]],
+    ) -> None:
         busy = sa.text(
             "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')"
             " AND task_name = 'anibridge.sync'"
@@ -405,6 +423,10 @@ class Phase:
         deadline = time.time() + self.args.timeout
         while time.time() < deadline:
             time.sleep(0.5)
+            dead = [i for i, w in enumerate(workers) if w.poll() is not None]
+            if dead:
+                log = (self.dir / f"worker{dead[0]}.log").read_text()[-2000:]
+                raise RuntimeError(f"worker {dead[0]} exited early:\n{log}")
             with engine.connect() as conn:
                 if conn.execute(busy).scalar_one() == 0 and not driver.is_alive():
                     return
