@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 
 from anibridge.app.service.mapping_view import browse, describe, readable_edge
-from anibridge.app.service.overrides import EXAMPLE, add_override, check_overrides
+from anibridge.app.service.overrides import (
+    EXAMPLE,
+    add_checked,
+    add_override,
+    check_overrides,
+)
 from anibridge.mappings import load_index
 from anibridge.mappings.ranges import RangePair
 
@@ -131,9 +136,28 @@ def test_yaml_errors_name_line_and_column():
 def test_the_example_and_an_added_override_are_valid():
     assert check_overrides("") == []
     assert check_overrides(EXAMPLE) == []
+    first = add_override("", "tvdb_show:1:s1", "anilist:5")
+    assert first == EXAMPLE + "tvdb_show:1:s1:\n  anilist:5:\n    1-: 1-\n"
     text = add_override(EXAMPLE, "tvdb_show:79414:s1", "anilist:849", "1-14", "1-14")
     assert check_overrides(text) == []
     assert text.startswith(EXAMPLE)  # the comments stay
     assert text.endswith("tvdb_show:79414:s1:\n  anilist:849:\n    1-14: 1-14\n")
     again = add_override(text, "tvdb_show:79414:s2", "anilist:1", note="season 2")
     assert again.startswith(EXAMPLE) and "# season 2\ntvdb_show:79414:s2:" in again
+
+
+def test_add_checked_names_what_is_wrong_and_writes_nothing():
+    text, problems = add_checked("", "tvdb_show:1:s1", "anilist", "", "")
+    assert text == ""
+    assert [str(p) for p in problems] == [
+        "target 'anilist' is not an id like anilist:21 or tvdb_show:81797:s1"
+    ]
+    text, problems = add_checked("# mine\n", "tvdb_show:1:s1", "anilist:1", "1-x")
+    assert text == "# mine\ntvdb_show:1:s1:\n  anilist:1:\n    1-x: 1-\n"
+    assert [p.line for p in problems] == [4]
+    text, problems = add_checked("- a\n", "tvdb_show:1:s1", "anilist:1")
+    assert text == "- a\n" and "must be a mapping at the top" in problems[0].message
+    text, problems = add_checked("# mine\n", " tvdb_show:1:s1 ", "anilist:1 ", "", "")
+    assert problems == [] and text.endswith(
+        "tvdb_show:1:s1:\n  anilist:1:\n    1-: 1-\n"
+    )

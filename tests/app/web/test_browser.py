@@ -353,39 +353,56 @@ def test_mappings_search_by_title_and_edit_overrides(demo_service, page, passwor
     )
     shot(page, "14-mappings-title")
 
-    # A mistake is shown with its line; the link selects it in the editor.
-    editor.fill(
-        "# Haruhi, season 1\ntvdb_show:79414:s1:\n  anilist:849:\n    '1-x': '1-14'\n"
+    # Haruhi's season maps to nothing usable: add an override right there.
+    page.get_by_label("Search mappings").fill("haruhi")
+    page.get_by_role("button", name="Search").click()
+    haruhi = page.locator('.id[data-descriptor="tvdb_show:79414:s1"]').first
+    expect(haruhi).to_contain_text("(disabled)")
+    haruhi.get_by_text("Add an override").click()
+    haruhi.get_by_label("Target id").fill("anilist:849")
+    haruhi.get_by_label("Source episodes").fill("1-14")
+    haruhi.get_by_label("Target episodes").fill("1-14")
+    haruhi.get_by_role("button", name="Save override").click()
+    expect(page.locator(".flash")).to_contain_text(
+        "Override saved: TVDB 79414 S1 → AniList 849"
     )
+    edge = page.locator('.lookup tr.edge[data-target="anilist:849"]')
+    expect(edge).to_contain_text("S1 E1–14 → AniList 849 E1–14")
+    expect(edge).to_contain_text("your overrides")
+    saved = page.get_by_label("Custom mappings").input_value()
+    assert saved.startswith("# Your mapping overrides")  # the example's comments
+    assert "# TVDB 79414 S1: added from the Mappings page\ntvdb_show:79414:s1:" in saved
+
+    # A mistake typed into the editor shows with its line; the link selects it.
+    editor = page.get_by_label("Custom mappings")
+    editor.fill(saved + "tvdb_show:1:s1:\n  anilist:1:\n    '1-x': '1'\n")
+    bad_line = len(saved.splitlines()) + 3
     page.get_by_role("button", name="Save").click()
     problem = page.locator("ul.problems li")
     expect(problem).to_have_count(1)
-    expect(problem).to_contain_text("line 4: tvdb_show:79414:s1 → anilist:849 ['1-x']")
-    expect(page.get_by_label("Custom mappings")).to_have_value(re.compile("# Haruhi"))
+    expect(problem).to_contain_text(
+        f"line {bad_line}: tvdb_show:1:s1 → anilist:1 ['1-x']"
+    )
     shot(page, "15-mappings-problem")
-    problem.get_by_role("link", name="line 4").click()
+    problem.get_by_role("link", name=f"line {bad_line}").click()
     selected = page.get_by_label("Custom mappings").evaluate(
         "a => a.value.slice(a.selectionStart, a.selectionEnd)"
     )
-    assert selected == "    '1-x': '1-14'"
+    assert selected == "    '1-x': '1'"
 
-    # Fixed and saved: the comment stays, the mapping is live.
+    # Fixed and saved: every comment stays, the new mapping is live.
     page.get_by_label("Custom mappings").fill(
-        "# Haruhi, season 1\ntvdb_show:79414:s1:\n  anilist:849:\n    '1-14': '1-14'\n"
+        saved + "# mine\ntvdb_show:1:s1:\n  anilist:1:\n    '1-12': '1-12'\n"
     )
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".flash")).to_contain_text("Custom mappings saved")
     expect(page.get_by_label("Custom mappings")).to_have_value(
-        re.compile(r"^# Haruhi, season 1\n")
+        saved + "# mine\ntvdb_show:1:s1:\n  anilist:1:\n    '1-12': '1-12'\n"
     )
-    page.get_by_label("Search mappings").fill("haruhi")
+    page.get_by_label("Search mappings").fill("tvdb_show:1:s1")
     page.get_by_role("button", name="Search").click()
-    haruhi = page.locator('.id[data-descriptor="tvdb_show:79414:s1"]').first
-    expect(haruhi.locator('tr.edge[data-target="anilist:849"]')).to_contain_text(
-        "S1 E1–14 → AniList 849 E1–14"
-    )
-    expect(haruhi.locator('tr.edge[data-target="anilist:849"]')).to_contain_text(
-        "your overrides"
+    expect(page.locator('tr.edge[data-target="anilist:1"]')).to_contain_text(
+        "S1 E1–12 → AniList 1 E1–12"
     )
 
 

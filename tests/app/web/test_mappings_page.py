@@ -127,3 +127,63 @@ def test_the_editor_shows_the_example_then_checks_and_saves(
     row = page.split('data-target="anilist:849"', 1)[1].split("</tr>", 1)[0]
     assert "S1 E1–14 → AniList 849 E1–14" in row
     assert "your overrides" in row
+
+
+def test_an_override_added_from_the_page_or_the_api_keeps_the_file_commented(
+    browser_client, csrf, api, service
+):
+    client = browser_client
+    token = csrf(client.get("/mappings").text)
+    bad = client.post(
+        "/ui/mappings/add",
+        data={
+            "csrf_token": token,
+            "source": "tvdb_show:79414:s1",
+            "target": "anilist:849",
+            "source_range": "1-x",
+        },
+    )
+    assert bad.status_code == 422
+    shown = text_of(bad.text)
+    assert "source range '1-x' is not x, x-y or x-" in shown
+    assert "tvdb_show:79414:s1:" in shown  # the proposed text, to fix by hand
+    assert not service.ctx.backend.custom_mappings_path.exists()
+
+    added = client.post(
+        "/ui/mappings/add",
+        data={
+            "csrf_token": token,
+            "source": "tvdb_show:79414:s1",
+            "target": "anilist:849",
+            "source_range": "1-14",
+            "target_range": "1-14",
+        },
+        follow_redirects=True,
+    )
+    page = text_of(added.text)
+    assert "Override saved: TVDB 79414 S1 → AniList 849" in page
+    assert added.url.params["q"] == "tvdb_show:79414:s1"
+    assert "S1 E1–14 → AniList 849 E1–14" in page
+    text = service.ctx.backend.custom_mappings_path.read_text()
+    assert text.startswith(EXAMPLE)
+    assert "# TVDB 79414 S1: added from the Mappings page\n" in text
+
+    more = api.post(
+        "/api/mappings/overrides/add",
+        json={"source": "tvdb_show:1:s1", "target": "mal:1", "source_range": "1-12"},
+    )
+    assert more.status_code == 200, more.text
+    now = service.ctx.backend.custom_mappings_path.read_text()
+    assert now.startswith(text.rstrip("\n"))  # nothing before is lost
+    assert now.endswith("tvdb_show:1:s1:\n  mal:1:\n    1-12: 1-\n")
+    wrong = api.post(
+        "/api/mappings/overrides/add", json={"source": "tvdb_show:1:s1", "target": "x"}
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"]["errors"] == [
+        {
+            "line": None,
+            "message": "target 'x' is not an id like anilist:21 or tvdb_show:81797:s1",
+        }
+    ]
+    assert service.ctx.backend.custom_mappings_path.read_text() == now

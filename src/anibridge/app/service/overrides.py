@@ -22,6 +22,7 @@ __all__ = [
     "CUSTOM_MAPPINGS",
     "EXAMPLE",
     "Problem",
+    "add_checked",
     "add_override",
     "check_overrides",
     "has_entries",
@@ -79,18 +80,22 @@ def add_override(
     """`text` with ``source → target: {source_range: target_range}`` set.
 
     An existing block for the source keeps its other targets; an existing range
-    for the pair is replaced. `note` becomes a comment above the source block.
+    for the pair is replaced. `note` becomes a comment above the source block. An
+    empty file starts from the commented `EXAMPLE`, so the first override arrives
+    with the format explained above it.
 
     Raises:
         ruamel.yaml.error.YAMLError: `text` is not valid YAML.
         ValueError: `text` is YAML but not a mapping at the top.
     """
     yaml = _yaml()
-    doc: Any = yaml.load(text) if text.strip() else None
+    if not text.strip():
+        text = EXAMPLE
+    doc: Any = yaml.load(text)
     head = ""
     if doc is None:
         # Nothing but comments (the example): the YAML tree would drop them.
-        head = text.rstrip() + "\n" if text.strip() else ""
+        head = text.rstrip() + "\n"
         doc = CommentedMap()
     if not isinstance(doc, dict):
         raise ValueError("the custom mappings file must be a mapping at the top")
@@ -270,3 +275,45 @@ def check_overrides(text: str) -> list[Problem]:
         for e in index.invalid
     ]
     return sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+
+
+def add_checked(
+    text: str,
+    source: str,
+    target: str,
+    source_range: str = "",
+    target_range: str = "",
+    *,
+    note: str = "",
+) -> tuple[str, list[Problem]]:
+    """`text` with one override added (comments kept) and that text's problems.
+
+    Nothing is written: a caller saves the text only when the list is empty, and
+    otherwise can show the text with its problems (each with its line). Empty
+    ranges mean the whole entry (``1-``).
+    """
+    source, target = source.strip(), target.strip()
+    for name, value in (("source", source), ("target", target)):
+        parts = value.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            return text, [
+                Problem(
+                    None,
+                    f"{name} {value!r} is not an id like anilist:21 or "
+                    "tvdb_show:81797:s1",
+                )
+            ]
+    try:
+        new = add_override(
+            text,
+            source,
+            target,
+            source_range.strip() or "1-",
+            target_range.strip() or "1-",
+            note=note,
+        )
+    except YAMLError as exc:
+        return text, [Problem(None, f"{CUSTOM_MAPPINGS} is not valid YAML: {exc}")]
+    except ValueError as exc:
+        return text, [Problem(None, f"{CUSTOM_MAPPINGS}: {exc}")]
+    return new, check_overrides(new)

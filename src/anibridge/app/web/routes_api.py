@@ -23,7 +23,7 @@ from fastapi.responses import (
 from pydantic import BaseModel, Field
 
 from anibridge.app.scheduler import RunResult, SyncMode, SyncRequest, WorkerStopped
-from anibridge.app.service.overrides import Problem
+from anibridge.app.service.overrides import Problem, add_checked
 from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.app.web.access import filter_profiles, visible_profiles
@@ -420,6 +420,37 @@ async def validate_overrides(request: Request, body: TextBody) -> dict[str, Any]
     backend = ctx_of(request).backend
     problems = await asyncio.to_thread(backend.validate_overrides, body.content)
     return {"valid": not problems, **_problems_json(problems)}
+
+
+class OverrideBody(BaseModel):
+    """One override to add to the custom mappings file."""
+
+    source: str = Field(description="Source id, e.g. tvdb_show:79414:s1.")
+    target: str = Field(description="Target id, e.g. anilist:849.")
+    source_range: str = "1-"
+    target_range: str = "1-"
+
+
+@router.post("/mappings/overrides/add", tags=["mappings"])
+async def add_override(request: Request, body: OverrideBody) -> dict[str, Any]:
+    """Add `source → target {source_range: target_range}`, keeping the file's comments.
+
+    422 with each problem (and its line) when the result would not load; nothing
+    is written then.
+    """
+    ctx = ctx_of(request)
+    text, problems = add_checked(
+        ctx.backend.overrides_text(),
+        body.source,
+        body.target,
+        body.source_range,
+        body.target_range,
+        note=f"{body.source.strip()}: added through the API",
+    )
+    if problems:
+        raise HTTPException(422, _problems_json(problems))
+    await asyncio.to_thread(_backend_call, ctx.backend.write_overrides, text)
+    return {"saved": True, "content": text}
 
 
 @router.put("/mappings/overrides", tags=["mappings"])

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from anibridge.app.scheduler import RunResult
 from anibridge.app.service.mapping_view import describe
-from anibridge.app.service.overrides import EXAMPLE, has_entries
+from anibridge.app.service.overrides import EXAMPLE, add_checked, has_entries
 from anibridge.app.service.plan_view import (
     PlanQuery,
     SkipQuery,
@@ -574,6 +574,41 @@ async def ui_overrides(
     except BackendError as exc:
         return _back(request, "/mappings", f"Not saved: {exc}")
     return _back(request, "/mappings", "Custom mappings saved")
+
+
+@router.post("/ui/mappings/add", response_model=None)
+async def ui_add_override(
+    request: Request,
+    source: str = Form(...),
+    target: str = Form(...),
+    source_range: str = Form(""),
+    target_range: str = Form(""),
+) -> Response:
+    """Add one override from the browser (comments kept); problems show inline."""
+    ctx = _ctx(request)
+    text, problems = add_checked(
+        ctx.backend.overrides_text(),
+        source,
+        target,
+        source_range,
+        target_range,
+        note=f"{describe(source.strip())}: added from the Mappings page",
+    )
+    if problems:
+        return _mappings(
+            request,
+            content=text,
+            status_code=422,
+            problems=problems,
+            action="save",
+            query=source.strip(),
+        )
+    try:
+        await asyncio.to_thread(ctx.backend.write_overrides, text)
+    except BackendError as exc:
+        return _back(request, "/mappings", f"Not saved: {exc}")
+    shown = f"{describe(source.strip())} → {describe(target.strip())}"
+    return _back(request, "/mappings", f"Override saved: {shown}", q=source.strip())
 
 
 @router.post("/ui/profiles/{profile}/backups/{name}/restore")
