@@ -187,3 +187,34 @@ def test_an_override_added_from_the_page_or_the_api_keeps_the_file_commented(
         }
     ]
     assert service.ctx.backend.custom_mappings_path.read_text() == now
+
+
+def test_a_user_account_reads_the_overrides_but_cannot_change_them(service, anon, csrf):
+    service.ctx.auth.add_user("alice", "alice's password")
+    page = anon.get("/login")
+    anon.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": "alice's password",
+            "csrf_token": page.text.split('name="csrf_token" value="', 1)[1].split('"')[
+                0
+            ],
+            "next": "/",
+        },
+    )
+    mine = anon.get("/mappings", params={"q": "anilist:21"})
+    assert mine.status_code == 200
+    assert "→ TVDB 81797 S1" in text_of(mine.text)
+    assert "Add an override" not in mine.text
+    assert "readonly" in mine.text and 'value="save"' not in mine.text
+    refused = anon.post(
+        "/ui/mappings/add",
+        data={
+            "csrf_token": csrf(mine.text),
+            "source": "tvdb_show:1:s1",
+            "target": "anilist:1",
+        },
+    )
+    assert refused.status_code == 403
+    assert not service.ctx.backend.custom_mappings_path.exists()

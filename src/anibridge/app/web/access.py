@@ -57,6 +57,8 @@ ADMIN_ONLY = frozenset(
         ("POST", "/api/mappings/overrides/validate"),
         ("PUT", "/api/mappings/overrides"),
         ("POST", "/ui/mappings/overrides"),
+        ("POST", "/api/mappings/overrides/add"),
+        ("POST", "/ui/mappings/add"),
         ("POST", "/api/profiles/{profile}/unmatched/fix"),
         ("POST", "/ui/profiles/{profile}/unmatched/fix"),
         ("GET", "/api/users"),

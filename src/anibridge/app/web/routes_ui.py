@@ -314,11 +314,13 @@ def _mappings(request: Request, *, content: str | None = None, **values: Any) ->
     """The mappings page; the editor shows `content`, else the file or the example."""
     text = _ctx(request).backend.overrides_text() if content is None else content
     example = content is None and not has_entries(text)
+    principal = principal_of(request)
     return render(
         request,
         "mappings.html",
         overrides=EXAMPLE if example and not text.strip() else text,
         example=example,
+        can_edit=principal is None or principal.is_admin,  # the file is shared
         **{"query": "", "lookup": None, "results": None, "error": None, **values},
     )
 
