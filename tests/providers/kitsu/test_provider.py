@@ -174,20 +174,14 @@ async def test_a_create_whose_answer_was_lost_becomes_an_update(fake, make_kitsu
     fake.inject(
         Fault(
             mode="timeout",
-            delay=0.6,
+            delay=60,  # held until the client gives up, then applied
             match=lambda r: r.method == "POST" and r.path.endswith("/library-entries"),
         )
     )
     write = UpsertRecord(ref=Ref("12"), set={RecordField.STATUS: state("current")})
     (lost,) = await provider.write_records([write])
     assert not lost.ok and lost.code is WriteError.TRANSIENT
-    import asyncio
-
-    for _ in range(50):
-        if fake.entry_for(12) is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert fake.entry_for(12) is not None  # Kitsu created it anyway
+    await _eventually(lambda: fake.entry_for(12) is not None)  # created anyway
     retry = UpsertRecord(ref=Ref("12"), set={RecordField.PROGRESS: Progress(7)})
     (ok,) = await provider.write_records([retry])
     assert ok.ok
@@ -332,3 +326,16 @@ async def test_rate_limited_requests_wait_and_go_through(fake, provider):
     page = await provider.scan(ScanQuery())
     assert page.items == ()
     assert provider.http.counter.rate_limited == 1
+
+
+async def _eventually(check, timeout: float = 60.0) -> None:
+    """Wait for a state the fake reaches on its own thread (the deadline only
+    turns a hang into a failure, so a slow machine never fails the test)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition never became true")
+        await asyncio.sleep(0.01)
