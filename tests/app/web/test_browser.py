@@ -50,8 +50,11 @@ def ensure_chromium() -> None:
 def browser() -> Iterator[object]:
     # One browser for all browser tests (they live in this module). Module scope
     # also ends Playwright's event loop before other modules run asyncio code.
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Waits end on a selector, never on time; the generous ceiling only matters
+    # when the shared machine is busy (a preview then takes seconds).
+    expect.set_options(timeout=20_000)
     ensure_chromium()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -427,6 +430,11 @@ def test_mobile_navigation_collapses_behind_a_menu(demo_service, browser, passwo
     menu.click()
     expect(menu).to_have_attribute("aria-expanded", "true")
     expect(nav.get_by_role("link", name="Mappings")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(nav.get_by_role("link", name="Mappings")).to_be_hidden()
+    expect(menu).to_be_focused()
+    menu.click()
+    expect(nav.get_by_role("link", name="Mappings")).to_be_visible()
     shot(page, "16-mobile-menu-open")
     nav.get_by_role("link", name="Unmatched · demo").click()
     expect(page.get_by_role("heading", name="Unmatched and skipped")).to_be_visible()
@@ -510,6 +518,12 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
                 assert (background == DARK_BG) == (scheme == "dark"), (key, background)
                 if viewport is MOBILE:
                     assert _overflow(page) == 0, f"{key} is wider than 390 px"
+                if key == "timeline":  # relative, the exact local time on hover
+                    when = page.locator("li.event time.ago").first
+                    expect(when).to_have_text(re.compile(r"^(just now|\d+ min ago)$"))
+                    expect(when).to_have_attribute(
+                        "title", re.compile(r"\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$")
+                    )
                 page.screenshot(
                     path=str(ARTIFACTS / f"page-{key}-{name}-{scheme}.png"),
                     full_page=True,

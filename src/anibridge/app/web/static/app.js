@@ -8,10 +8,16 @@
   // Small screens: the menu button opens and closes the navigation.
   const menu = document.querySelector(".menu-toggle");
   if (menu) {
-    menu.addEventListener("click", () => {
-      const open = menu.getAttribute("aria-expanded") !== "true";
+    const setOpen = (open) => {
       menu.setAttribute("aria-expanded", String(open));
       menu.closest(".topbar").classList.toggle("open", open);
+    };
+    menu.addEventListener("click", () => setOpen(menu.getAttribute("aria-expanded") !== "true"));
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && menu.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        menu.focus();
+      }
     });
   }
 
