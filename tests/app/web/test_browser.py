@@ -422,6 +422,9 @@ def test_mobile_navigation_collapses_behind_a_menu(demo_service, browser, passwo
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     sign_in(page, demo_service.url, password)
+    preview(page)  # a phone reviews a plan too: rows reflow, nothing sticks out
+    expect(page.locator("tr.action").first.locator("td.pick input")).to_be_visible()
+    assert _overflow(page) == 0
     menu = page.get_by_role("button", name="Menu")
     expect(menu).to_be_visible()
     expect(menu).to_have_attribute("aria-expanded", "false")
@@ -439,6 +442,11 @@ def test_mobile_navigation_collapses_behind_a_menu(demo_service, browser, passwo
     nav.get_by_role("link", name="Unmatched · demo").click()
     expect(page.get_by_role("heading", name="Unmatched and skipped")).to_be_visible()
     expect(nav.get_by_role("link", name="Mappings")).to_be_hidden()  # closed again
+    item = page.locator("li.skip.unmatched").first
+    item.get_by_text("Fix mapping").click()
+    expect(item.get_by_label("Target id")).to_be_visible()
+    assert _overflow(page) == 0
+    shot(page, "17-mobile-unmatched-fix")
     menu = page.get_by_role("button", name="Menu")
     menu.click()
     nav.get_by_role("link", name="Dashboard").click()
