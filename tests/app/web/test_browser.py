@@ -465,6 +465,30 @@ def test_mobile_navigation_collapses_behind_a_menu(demo_service, browser, passwo
     assert errors == []
 
 
+_COLORS = """el => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+  let bg = el;
+  while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
+  return [rgb(getComputedStyle(el).color), rgb(getComputedStyle(bg || document.body).backgroundColor)];
+}"""
+
+
+def _contrast(page, selector: str) -> float:
+    """WCAG contrast ratio of an element's text on the background behind it."""
+
+    def luminance(rgb) -> float:
+        def channel(c: float) -> float:
+            c /= 255
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+        r, g, b = (channel(c) for c in rgb[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    fg, bg = page.locator(selector).first.evaluate(_COLORS)
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def _overflow(page) -> int:
     """How far the page is wider than the window (0: nothing sticks out)."""
     return page.evaluate(
@@ -526,6 +550,17 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
                 assert (background == DARK_BG) == (scheme == "dark"), (key, background)
                 if viewport is MOBILE:
                     assert _overflow(page) == 0, f"{key} is wider than 390 px"
+                if key == "dashboard" and name == "1280":  # readable in both schemes
+                    for selector in (
+                        "button.primary",
+                        ".profile h2",
+                        ".facts dt",
+                        ".button.ghost",
+                        ".badge.ok",
+                        ".topbar nav a[aria-current]",
+                    ):
+                        ratio = _contrast(page, selector)
+                        assert ratio >= 4.5, (scheme, selector, round(ratio, 2))
                 if key == "timeline":  # relative, the exact local time on hover
                     when = page.locator("li.event time.ago").first
                     expect(when).to_have_text(re.compile(r"^(just now|\d+ min ago)$"))
