@@ -467,9 +467,10 @@ def test_mobile_navigation_collapses_behind_a_menu(demo_service, browser, passwo
 
 _COLORS = """el => {
   const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+  const fill = (e) => rgb(getComputedStyle(e).backgroundColor);
   let bg = el;
-  while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
-  return [rgb(getComputedStyle(el).color), rgb(getComputedStyle(bg || document.body).backgroundColor)];
+  while (bg && fill(bg)[3] === 0) bg = bg.parentElement;
+  return [rgb(getComputedStyle(el).color), fill(bg || document.body)];
 }"""
 
 
