@@ -308,7 +308,7 @@ async def test_corrupt_and_foreign_files_are_refused(tmp_path, make_local):
 def test_bad_config_names_the_key(tmp_path, make_local):
     with pytest.raises(ValueError, match="rating_scale"):
         make_local(tmp_path / "x.sqlite", rating_scale=[10, 0, 1])
-    with pytest.raises(ValueError, match="unknown key"):
+    with pytest.raises(ValueError, match="unknown config key"):
         make_local(tmp_path / "x.sqlite", colour="red")
     with pytest.raises(ValueError, match="'date_precision'"):
         make_local(tmp_path / "x.sqlite", date_precision="week")

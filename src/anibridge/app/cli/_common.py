@@ -45,6 +45,7 @@ __all__ = [
     "load",
     "out_console",  # noqa: F822 - created on first use by __getattr__
     "print_json",
+    "refuse_untouched_template",
     "run_async",
 ]
 
@@ -61,7 +62,8 @@ ConfigOption = typer.Option(
     None,
     "--config",
     "-c",
-    help="Config file (default: $ANIBRIDGE_CONFIG or ./anibridge.yaml).",
+    help="Config file (default: $ANIBRIDGE_CONFIG, ./anibridge.yaml, else the one "
+    "`anibridge init` wrote in your config folder).",
     show_default=False,
 )
 
@@ -171,6 +173,21 @@ def load(config: Path | None) -> LoadedConfig:
         return load_config(config)
     except ConfigError as exc:
         raise fail(str(exc)) from None
+
+
+def refuse_untouched_template(path: Path) -> None:
+    """Exit with one line when the config is `init`'s template, unedited.
+
+    It would sync two empty files and report "0 actions", as if nothing were wrong.
+
+    Raises:
+        typer.Exit: it is (exit code 1).
+    """
+    from anibridge.app.config.setup import untouched_message
+
+    message = untouched_message(path)
+    if message is not None:
+        raise fail(message)
 
 
 def print_json(data: Any) -> None:

@@ -23,6 +23,7 @@ from anibridge.app.cli._common import (
     WaitOption,
     load,
     print_json,
+    refuse_untouched_template,
     run_async,
 )
 
@@ -308,6 +309,7 @@ def sync(
     from anibridge.app.runtime import StopFlag
 
     loaded = load(config)
+    refuse_untouched_template(loaded.path)
     stop = StopFlag()
     summary, plan, code = run_async(
         lambda: execute(
@@ -350,6 +352,7 @@ def plan(
     from anibridge.bridge.explain import plan_json
 
     loaded = load(config)
+    refuse_untouched_template(loaded.path)
     stop = StopFlag()
     summary, the_plan, code = run_async(
         lambda: execute(

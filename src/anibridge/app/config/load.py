@@ -127,9 +127,21 @@ class LoadedConfig:
 
 
 def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$ANIBRIDGE_CONFIG`` or ``./anibridge.yaml``."""
+    """The config used without ``--config``.
+
+    ``$ANIBRIDGE_CONFIG``; else ``./anibridge.yaml`` when it exists (a project or
+    container folder); else ``anibridge.yaml`` in the user's config folder, where
+    `anibridge init` writes (named in the error when it does not exist either).
+    """
     env = os.environ if environ is None else environ
-    return Path(env.get(CONFIG_ENV) or "anibridge.yaml").expanduser()
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV]).expanduser()
+    here = Path("anibridge.yaml")
+    if here.exists():
+        return here
+    from anibridge.app.config.setup import user_config_path
+
+    return user_config_path(env)
 
 
 def _scalar(text: str) -> Any:

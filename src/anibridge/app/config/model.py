@@ -44,6 +44,13 @@ class ProviderSpec(_Strict):
     )
     config: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("config", mode="before")
+    @classmethod
+    def _empty_config(cls, value: Any) -> Any:
+        # `config:` with every key commented out (as `anibridge init` writes
+        # optional keys) is YAML null: no keys, not an error.
+        return {} if value is None else value
+
     @property
     def key(self) -> str:
         """The provider key used in the store."""

@@ -6,9 +6,9 @@ its own documentation; the template is validated in tests so it can never rot.
 
 from __future__ import annotations
 
-__all__ = ["TEMPLATE"]
+__all__ = ["HEAD", "PROFILE_OPTIONS", "TEMPLATE"]
 
-TEMPLATE = """\
+HEAD = """\
 # AniBridge configuration. Paths are relative to this file.
 # Any key can be overridden from the environment: ANIBRIDGE_STORE_URL=...,
 # ANIBRIDGE_PROFILES__DEFAULT__DIRECTION=two_way (double underscore = one level down).
@@ -58,23 +58,10 @@ web:
   # Largest webhook body accepted (bytes).
   webhook_max_bytes: 1048576
 
-profiles:
-  default:
-    # Where your watching happens.
-    source:
-      name: library
-      type: local           # installed providers: `anibridge providers`
-      config:
-        path: library.sqlite
-    # What AniBridge keeps in agreement with it.
-    target:
-      name: list
-      type: local
-      config:
-        path: list.sqlite
-        authorities: [anilist]   # the list is keyed by AniList ids
-        rating_scale: [0, 100, 1]
-        date_precision: date
+"""
+
+#: The profile keys after `source`/`target`, each with its comment.
+PROFILE_OPTIONS = """\
     # Secrets never go in this file: write {env: VARIABLE} or {file: path}, e.g.
     #   type: anilist
     #   config:
@@ -118,3 +105,24 @@ profiles:
       poll: 300
       webhooks: true
 """
+
+_LOCAL_SIDES = """\
+    # Where your watching happens.
+    source:
+      name: library
+      type: local           # installed providers: `anibridge providers`
+      config:
+        path: library.sqlite
+    # What AniBridge keeps in agreement with it.
+    target:
+      name: list
+      type: local
+      config:
+        path: list.sqlite
+        authorities: [anilist]   # the list is keyed by AniList ids
+        rating_scale: [0, 100, 1]
+        date_precision: date
+"""
+
+#: What `anibridge init` writes when no providers are chosen: two local files.
+TEMPLATE = HEAD + "profiles:\n  default:\n" + _LOCAL_SIDES + PROFILE_OPTIONS

@@ -32,6 +32,21 @@ __all__ = ["check_providers", "validate_config_data", "validate_config_text"]
 _QUIET = logging.getLogger("anibridge.app.config.validate")
 
 
+class _NoTokens:
+    """Stands in for the token store a run passes.
+
+    Providers that can take their token from it (Plex after `anibridge login plex`)
+    accept a config without one; the check never signs in, so nothing is loaded.
+    """
+
+    async def load(self, key: str) -> None:
+        """Nothing saved, as far as an offline check knows."""
+        return None
+
+    async def save(self, key: str, tokens: dict[str, Any]) -> None:
+        """Never called: nothing is initialized."""
+
+
 def check_providers(
     loaded: LoadedConfig,
     *,
@@ -57,6 +72,7 @@ def check_providers(
                     base_dir=loaded.base_dir,
                     environ=environ,
                     logger=_QUIET,
+                    token_store=_NoTokens(),
                 )
                 preflight = getattr(provider, "preflight", None)
                 if callable(preflight):

@@ -63,6 +63,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers._library.cursor import cursor_int, decode_cursor, encode_cursor
 from anibridge.providers._library.model import (
     Changes,
@@ -72,6 +73,7 @@ from anibridge.providers._library.model import (
     UserState,
 )
 from anibridge.providers._library.settings import (
+    LIBRARY_KEYS,
     LibrarySettings,
     parse_library_settings,
 )
@@ -130,6 +132,10 @@ class LibraryProvider(
 
     TRAITS: ClassVar[LibraryTraits]
     DEFAULT_URL: ClassVar[str | None] = None
+    #: Every config key the server's provider accepts (others are refused).
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = LIBRARY_KEYS
+    #: ``token`` may come from the token store (`anibridge login`) instead.
+    STORED_TOKEN: ClassVar[bool] = False
 
     def __init__(
         self, *, logger: Logger, config: Mapping[str, object] | None = None
@@ -137,7 +143,11 @@ class LibraryProvider(
         """Validate the config; nothing is contacted before `initialize`."""
         super().__init__(logger=logger, config=config)
         self.settings: LibrarySettings = parse_library_settings(
-            self.NAMESPACE, self.config, default_url=self.DEFAULT_URL
+            self.NAMESPACE,
+            self.config,
+            default_url=self.DEFAULT_URL,
+            keys=self.CONFIG_KEYS,
+            stored_token=self.STORED_TOKEN,
         )
         self._account: Account | None = None
         self._sections: list[Section] = []

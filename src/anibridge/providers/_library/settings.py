@@ -7,8 +7,15 @@ from dataclasses import dataclass
 
 from anibridge.http import Clock, ScaledClock
 from anibridge.messages import quote
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 
-__all__ = ["ORDERINGS", "LibrarySettings", "parse_library_settings"]
+__all__ = [
+    "LIBRARY_KEYS",
+    "ORDERINGS",
+    "LibrarySettings",
+    "library_keys",
+    "parse_library_settings",
+]
 
 #: Config spelling of an episode ordering -> the authority whose seasons it follows.
 ORDERINGS = {
@@ -18,6 +25,33 @@ ORDERINGS = {
     "anilist": "anilist",
     "mal": "mal",
 }
+
+
+#: The keys every media-server provider reads (`library_keys` adds the server's).
+LIBRARY_KEYS: Mapping[str, ConfigKey] = {
+    "base_url": ConfigKey("the server's URL", required=True),
+    "token": ConfigKey("an access token", required=True, secret=True),
+    "user": ConfigKey("the user to sync (name or id; default: the token's)"),
+    "sections": ConfigKey("library names to read, e.g. [Anime] (default: all)"),
+    "genres": ConfigKey("keep only titles with one of these genres"),
+    "strict": ConfigKey("keep only the ids of the show's episode ordering"),
+    "ordering": ConfigKey(
+        f"episode ordering when the server does not say: {', '.join(ORDERINGS)}"
+    ),
+    "page_size": ConfigKey("items per listing request (default 500)"),
+    "token_store": ConfigKey("set by AniBridge: the token store", internal=True),
+    "clock": ConfigKey("tests only: an anibridge.http Clock", internal=True),
+    "time_scale": ConfigKey(
+        "tests only: real seconds per service second", internal=True
+    ),
+}
+
+
+def library_keys(
+    base_url: ConfigKey, token: ConfigKey, **extra: ConfigKey
+) -> dict[str, ConfigKey]:
+    """`LIBRARY_KEYS` with one server's `base_url`/`token` wording and its own keys."""
+    return {**LIBRARY_KEYS, "base_url": base_url, "token": token, **extra}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +100,37 @@ def _names(provider: str, config: Mapping[str, object], key: str) -> tuple[str, 
 
 
 def parse_library_settings(
-    provider: str, config: Mapping[str, object], *, default_url: str | None = None
+    provider: str,
+    config: Mapping[str, object],
+    *,
+    default_url: str | None = None,
+    keys: Mapping[str, ConfigKey] = LIBRARY_KEYS,
+    stored_token: bool = False,
 ) -> LibrarySettings:
     """Validate the common keys of a media-server provider's config.
 
+    `keys` are all the keys the provider accepts (others are refused); with
+    `stored_token`, ``token`` may be left out when a ``token_store`` is given (the
+    provider loads what `anibridge login` saved).
+
     Raises:
-        ValueError: a key is missing or has the wrong type; the message names it.
+        ValueError: a key is unknown, missing or has the wrong type; the message
+            names it.
     """
+    unknown = unknown_keys(f"{provider} provider config", config, keys)
+    if unknown:
+        raise ValueError(unknown)
     base_url = config.get("base_url", default_url)
     if not isinstance(base_url, str) or not base_url.startswith(
         ("http://", "https://")
     ):
         raise _fail(provider, "base_url", "an http(s) URL of the server", base_url)
     token = config.get("token")
-    if not isinstance(token, str) or not token:
-        raise _fail(provider, "token", "a non-empty access token", "<missing>")
+    if token is None and stored_token and config.get("token_store") is not None:
+        token = ""  # `anibridge login` saved it; loaded when the provider starts
+    elif not isinstance(token, str) or not token:
+        hint = f" (or run `anibridge login {provider}`)" if stored_token else ""
+        raise _fail(provider, "token", f"a non-empty access token{hint}", "<missing>")
     user = config.get("user")
     if user is not None and (not isinstance(user, str) or not user):
         raise _fail(provider, "user", "a user name or id", user)

@@ -70,6 +70,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 from anibridge.provider.precision import PartialDates
 from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.anilist import documents as docs
@@ -80,6 +81,7 @@ from anibridge.providers.anilist.convert import (
     record_from_entry,
     save_arguments,
 )
+from anibridge.providers.anilist.settings import CONFIG_KEYS, DEFAULT_BASE_URL
 from anibridge.providers.anilist.vocabulary import (
     SCORE_SCALES,
     node_kind_descriptors,
@@ -88,7 +90,6 @@ from anibridge.providers.anilist.vocabulary import (
 
 __all__ = ["DEFAULT_BATCH_SIZE", "AniListError", "AniListProvider"]
 
-DEFAULT_BASE_URL = "https://graphql.anilist.co"
 #: Writes per aliased mutation. Measured with `bench/anilist_batch.py` against the
 #: fake at 30 requests/minute (see that script); 25 keeps a 300-write sync to 12
 #: requests while one failed request costs at most 25 retried entries.
@@ -145,6 +146,10 @@ class AniListProvider(
 
     DISPLAY_NAME: ClassVar[str] = "AniList"
     NAMESPACE: ClassVar[str] = "anilist"
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = CONFIG_KEYS
+    SIGN_IN: ClassVar[str] = (
+        "`anibridge login anilist` (authorize in the browser, paste the token)"
+    )
 
     def __init__(
         self,
@@ -162,6 +167,9 @@ class AniListProvider(
             config=config,
         )
         cfg = self.config
+        unknown = unknown_keys("anilist", cfg, CONFIG_KEYS)
+        if unknown:
+            raise ValueError(unknown)
         self.batch_size = int(
             number_option(
                 cfg,
@@ -214,7 +222,8 @@ class AniListProvider(
                 self.http.add_secret(self._token)
         if not self._token:
             raise ValueError(
-                "anilist: config 'token' (a personal access token) is required"
+                "anilist: config 'token' (a personal access token) is required; "
+                "run `anibridge login anilist` or set token: {env: ANILIST_TOKEN}"
             )
         try:
             data = await self._query(docs.VIEWER, {})

@@ -21,7 +21,9 @@ from anibridge.provider.base import (
     RecordField,
     WriteError,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers._library.model import UserState
+from anibridge.providers._library.settings import library_keys
 from anibridge.providers._library.shape import LibraryTraits
 from anibridge.providers._mediabrowser.provider import (
     MediaBrowserProvider,
@@ -50,6 +52,18 @@ class EmbyProvider(MediaBrowserProvider):
 
     DISPLAY_NAME = "Emby"
     NAMESPACE = "emby"
+    CONFIG_KEYS = library_keys(
+        base_url=ConfigKey(
+            "the server's URL", required=True, example="http://127.0.0.1:8096"
+        ),
+        token=ConfigKey(
+            "an API key (Settings > Advanced > API Keys) or a user's access token",
+            required=True,
+            secret=True,
+            env="EMBY_API_KEY",
+        ),
+    )
+    SIGN_IN = "an API key in `token` (Settings > Advanced > API Keys)"
     SERVER = "Emby"
     TRAITS = LibraryTraits(
         rating_step=0.5,

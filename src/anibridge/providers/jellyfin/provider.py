@@ -19,8 +19,10 @@ from anibridge.provider.base import (
     RecordField,
     WriteError,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers._library.model import UserState
 from anibridge.providers._library.provider import WriteRejected
+from anibridge.providers._library.settings import library_keys
 from anibridge.providers._library.shape import LibraryTraits
 from anibridge.providers._mediabrowser.provider import (
     MediaBrowserProvider,
@@ -61,6 +63,18 @@ class JellyfinProvider(MediaBrowserProvider):
 
     DISPLAY_NAME = "Jellyfin"
     NAMESPACE = "jellyfin"
+    CONFIG_KEYS = library_keys(
+        base_url=ConfigKey(
+            "the server's URL", required=True, example="http://127.0.0.1:8096"
+        ),
+        token=ConfigKey(
+            "an API key (Dashboard > API Keys) or a user's access token",
+            required=True,
+            secret=True,
+            env="JELLYFIN_API_KEY",
+        ),
+    )
+    SIGN_IN = "an API key in `token` (Dashboard > API Keys)"
     SERVER = "Jellyfin"
     TRAITS = LibraryTraits(
         rating_step=0.5,

@@ -54,6 +54,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers._lists import FeedPosition
 from anibridge.providers._lists.writes import Rejected
 from anibridge.providers.kitsu import backup as backup_format
@@ -148,7 +149,8 @@ class KitsuProvider(
 
     DISPLAY_NAME: ClassVar[str] = "Kitsu"
     NAMESPACE: ClassVar[str] = "kitsu"
-    CONFIG_KEYS: ClassVar[Mapping[str, str]] = CONFIG_KEYS
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = CONFIG_KEYS
+    SIGN_IN: ClassVar[str] = "`anibridge login kitsu` (username and password, once)"
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from anibridge.http.clock import Clock, clock_from_config
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 
 __all__ = ["CONFIG_KEYS", "KitsuConfigError", "KitsuSettings", "parse_settings"]
 
@@ -15,23 +16,45 @@ DEFAULT_BASE_URL = "https://kitsu.app/api/edge"
 #: The largest page Kitsu serves for library entries (other resources: 20).
 LIBRARY_PAGE_MAX = 500
 
-CONFIG_KEYS: Mapping[str, str] = {
-    "access_token": "a token (else `anibridge login kitsu` saves one)",
-    "refresh_token": "renews the access token (saved by `anibridge login kitsu`)",
-    "expires_at": "when access_token expires (epoch seconds)",
-    "username": "with password: sign in by the OAuth password grant",
-    "password": "the Kitsu password (use {env: NAME}); only tokens are kept",
-    "client_id": "OAuth client id, if your Kitsu app has one",
-    "client_secret": "OAuth client secret, if your Kitsu app has one",
-    "token_store": "set by AniBridge: where the tokens are saved",
-    "token_key": "name of the saved tokens (default 'kitsu')",
-    "base_url": f"API root (default {DEFAULT_BASE_URL})",
-    "token_url": "OAuth token endpoint (default: <host>/api/oauth/token)",
-    "page_size": f"library entries per request (1-{LIBRARY_PAGE_MAX}, default 500)",
-    "rate_limit": "requests per minute (default 60)",
-    "timeout": "seconds per request (default 30)",
-    "clock": "tests only: an anibridge.http Clock",
-    "time_scale": "tests only: real seconds per service second",
+CONFIG_KEYS: Mapping[str, ConfigKey] = {
+    "access_token": ConfigKey(
+        "a token (else `anibridge login kitsu` saves one)",
+        secret=True,
+        env="KITSU_TOKEN",
+        login=True,
+    ),
+    "refresh_token": ConfigKey(
+        "renews the access token (saved by `anibridge login kitsu`)",
+        secret=True,
+        env="KITSU_REFRESH_TOKEN",
+        login=True,
+    ),
+    "expires_at": ConfigKey("when access_token expires (epoch seconds)"),
+    "username": ConfigKey("with password: sign in by the OAuth password grant"),
+    "password": ConfigKey(
+        "the Kitsu password; only tokens are kept",
+        secret=True,
+        env="KITSU_PASSWORD",
+    ),
+    "client_id": ConfigKey("OAuth client id, if your Kitsu app has one"),
+    "client_secret": ConfigKey(
+        "OAuth client secret, if your Kitsu app has one",
+        secret=True,
+        env="KITSU_CLIENT_SECRET",
+    ),
+    "token_store": ConfigKey("set by AniBridge: the token store", internal=True),
+    "token_key": ConfigKey("name of the saved tokens (default 'kitsu')"),
+    "base_url": ConfigKey(f"API root (default {DEFAULT_BASE_URL})"),
+    "token_url": ConfigKey("OAuth token endpoint (default: <host>/api/oauth/token)"),
+    "page_size": ConfigKey(
+        f"library entries per request (1-{LIBRARY_PAGE_MAX}, default 500)"
+    ),
+    "rate_limit": ConfigKey("requests per minute (default 60)"),
+    "timeout": ConfigKey("seconds per request (default 30)"),
+    "clock": ConfigKey("tests only: an anibridge.http Clock", internal=True),
+    "time_scale": ConfigKey(
+        "tests only: real seconds per service second", internal=True
+    ),
 }
 
 
@@ -98,12 +121,9 @@ def parse_settings(config: Mapping[str, Any]) -> KitsuSettings:
     Raises:
         KitsuConfigError: unknown keys, wrong types or values out of range.
     """
-    unknown = set(config) - set(CONFIG_KEYS)
+    unknown = unknown_keys("kitsu", config, CONFIG_KEYS)
     if unknown:
-        raise KitsuConfigError(
-            f"kitsu: unknown config key(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(CONFIG_KEYS))})"
-        )
+        raise KitsuConfigError(unknown)
     store = config.get("token_store")
     if store is not None and not (hasattr(store, "load") and hasattr(store, "save")):
         raise KitsuConfigError(

@@ -90,6 +90,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.provider.precision import PartialDates
 from anibridge.providers.local.database import (
     LocalDatabase,
@@ -110,7 +111,11 @@ from anibridge.providers.local.document import (
 )
 from anibridge.providers.local.inbound import parse_inbound_payload
 from anibridge.providers.local.render import render_document
-from anibridge.providers.local.settings import LocalSettings, parse_settings
+from anibridge.providers.local.settings import (
+    CONFIG_KEYS,
+    LocalSettings,
+    parse_settings,
+)
 from anibridge.providers.local.vocabulary import (
     COORDINATE_AXES,
     EVENT_KINDS,
@@ -257,6 +262,8 @@ class LocalProvider(
 
     DISPLAY_NAME: ClassVar[str] = "Local file"
     NAMESPACE: ClassVar[str] = "local"
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = CONFIG_KEYS
+    SIGN_IN: ClassVar[str] = "none (a file on this machine)"
 
     def __init__(
         self, *, logger: Logger, config: dict[str, object] | None = None

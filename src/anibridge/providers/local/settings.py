@@ -13,26 +13,33 @@ from pathlib import Path
 
 from anibridge.messages import quote
 from anibridge.provider.base import TemporalPrecision
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 
-__all__ = ["LocalSettings", "parse_settings"]
+__all__ = ["CONFIG_KEYS", "LocalSettings", "parse_settings"]
 
-_KNOWN_KEYS = frozenset(
-    {
-        "path",
-        "create",
-        "account",
-        "title",
-        "authorities",
-        "rating_scale",
-        "date_precision",
-        "notes_max_length",
-        "seed",
-        "base_url",
-        "token_store",
-        "instance",
-        "write_batch_size",
-    }
-)
+#: Every config key, with what it is for (`anibridge providers`, `anibridge init`).
+CONFIG_KEYS: Mapping[str, ConfigKey] = {
+    "path": ConfigKey(
+        "the SQLite file (relative to the config's folder)",
+        required=True,
+        example="local.sqlite",
+    ),
+    "create": ConfigKey("create the file when missing (default true)"),
+    "account": ConfigKey("account name shown for this file"),
+    "title": ConfigKey("title shown for this file"),
+    "authorities": ConfigKey(
+        "ids of these authorities always resolve, so the file can be a target for "
+        "titles it does not hold yet, e.g. [anilist]"
+    ),
+    "rating_scale": ConfigKey("[min, max, step] of ratings (default [0, 10, 0.5])"),
+    "date_precision": ConfigKey("date or datetime (default datetime)"),
+    "notes_max_length": ConfigKey("longest note kept (default 10000)"),
+    "seed": ConfigKey("a YAML/JSON document imported when the file is created"),
+    "instance": ConfigKey("name webhooks address this file by"),
+    "write_batch_size": ConfigKey("writes per batch (default 50)"),
+    "base_url": ConfigKey("unused; accepted for compatibility", internal=True),
+    "token_store": ConfigKey("set by AniBridge: the token store", internal=True),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +77,9 @@ def parse_settings(config: Mapping[str, object]) -> LocalSettings:
         ValueError: a key is unknown or a value has the wrong shape; the message
             names the key and the expectation.
     """
-    unknown = sorted(set(config) - _KNOWN_KEYS)
+    unknown = unknown_keys("local", config, CONFIG_KEYS)
     if unknown:
-        raise ValueError(
-            f"local provider config: unknown key(s) {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(_KNOWN_KEYS - {'token_store'}))})"
-        )
+        raise ValueError(unknown)
     raw_path = config.get("path")
     if not isinstance(raw_path, (str, Path)) or not str(raw_path):
         raise _fail("path", "the path of the local SQLite file", raw_path)

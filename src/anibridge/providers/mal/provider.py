@@ -69,6 +69,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 from anibridge.provider.precision import PartialDates
 from anibridge.providers._lists import FeedPosition, number_option, page_refs
 from anibridge.providers.mal.auth import MalTokens, TokenManager
@@ -83,11 +84,14 @@ from anibridge.providers.mal.convert import (
     record_from_status,
     status_descriptors,
 )
+from anibridge.providers.mal.settings import (
+    CONFIG_KEYS,
+    DEFAULT_BASE_URL,
+    DEFAULT_TOKEN_URL,
+)
 
 __all__ = ["MalProvider"]
 
-DEFAULT_BASE_URL = "https://api.myanimelist.net/v2"
-DEFAULT_TOKEN_URL = "https://myanimelist.net/v1/oauth2/token"
 PAGE_SIZE = 1000  # the API's maximum `limit` for user lists
 CHANGE_PAGE = 100
 NODE_FIELDS = "num_episodes,media_type,alternative_titles"
@@ -129,6 +133,10 @@ class MalProvider(
 
     DISPLAY_NAME: ClassVar[str] = "MyAnimeList"
     NAMESPACE: ClassVar[str] = "mal"
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = CONFIG_KEYS
+    SIGN_IN: ClassVar[str] = (
+        "`anibridge login mal` (OAuth2 with PKCE in the browser; needs client_id)"
+    )
 
     def __init__(
         self,
@@ -146,6 +154,9 @@ class MalProvider(
             config=config,
         )
         cfg = self.config
+        unknown = unknown_keys("mal", cfg, CONFIG_KEYS)
+        if unknown:
+            raise ValueError(unknown)
         per_minute = int(number_option(cfg, "rate_limit", 60, provider="mal", low=1))
         clock = clock_from_config(cfg)
         timeout = number_option(
@@ -210,7 +221,8 @@ class MalProvider(
         tokens = self.auth.tokens
         if not tokens.access_token and not tokens.refresh_token:
             raise ValueError(
-                "mal: config needs 'access_token' or 'refresh_token' (+ 'client_id')"
+                "mal: config needs 'access_token' or 'refresh_token' (+ 'client_id'); "
+                "run `anibridge login mal` to sign in"
             )
         me = await self._json("GET", "/users/@me")
         self._account = Account(

@@ -29,6 +29,7 @@ from anibridge.provider.base import (
     SupportsEventReads,
     WriteError,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers._library.model import (
     Changes,
     LibraryEpisode,
@@ -38,6 +39,7 @@ from anibridge.providers._library.model import (
     UserState,
 )
 from anibridge.providers._library.provider import LibraryProvider, _paged
+from anibridge.providers._library.settings import library_keys
 from anibridge.providers._library.shape import PLAY, LibraryTraits, episode_ref
 from anibridge.providers.plex.client import PLEX_TV_URL, PlexClient, PlexTvClient
 from anibridge.providers.plex.convert import (
@@ -88,6 +90,30 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
 
     DISPLAY_NAME = "Plex"
     NAMESPACE = "plex"
+    CONFIG_KEYS = library_keys(
+        base_url=ConfigKey(
+            "the Plex Media Server's URL",
+            required=True,
+            example="http://127.0.0.1:32400",
+        ),
+        token=ConfigKey(
+            "the server owner's X-Plex-Token (else `anibridge login plex` saves one)",
+            required=True,
+            secret=True,
+            env="PLEX_TOKEN",
+            login=True,
+        ),
+        user=ConfigKey("a Plex Home user to sync for (default: the owner)"),
+        pin=ConfigKey("that Home user's PIN", secret=True, env="PLEX_HOME_PIN"),
+        account_id=ConfigKey("the server account id of the user (override)"),
+        token_key=ConfigKey("name of the saved token (default 'plex')"),
+        plex_tv_url=ConfigKey(f"plex.tv root (default {PLEX_TV_URL})"),
+        client_identifier=ConfigKey(
+            "X-Plex-Client-Identifier sent (default: one per server URL)"
+        ),
+    )
+    SIGN_IN = "`anibridge login plex` (plex.tv PIN), or an X-Plex-Token in `token`"
+    STORED_TOKEN = True
     TRAITS = LibraryTraits(
         rating_step=1.0,
         writable=frozenset({RecordField.STATUS, RecordField.RATING}),
@@ -118,7 +144,8 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         self._client_id = _opt_str(self.config, "client_identifier") or str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"anibridge:{self.settings.base_url}")
         )
-        self._client = self._server_client(self.settings.token)
+        self._token = self.settings.token  # "" until loaded from the token store
+        self._client = self._server_client(self._token)
         self._admin = self._client
         self._plex_tv: PlexTvClient | None = None
         self._machine_id: str | None = None
@@ -143,7 +170,31 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
 
     # -- connection -------------------------------------------------------------------
 
+    async def _load_token(self) -> None:
+        """Take the token `anibridge login plex` saved when the config has none.
+
+        Raises:
+            HttpError: no token is configured or saved (an AUTH error).
+        """
+        if self._token:
+            return
+        store = self.config.get("token_store")
+        saved = None
+        if store is not None:
+            key = str(self.config.get("token_key") or "plex")
+            saved = await store.load(key)  # type: ignore[attr-defined]
+        token = saved.get("token") if isinstance(saved, dict) else None
+        if not isinstance(token, str) or not token:
+            raise HttpError(
+                "plex: no token is configured or saved; run `anibridge login plex` "
+                "or set token: {env: PLEX_TOKEN}",
+                code=WriteError.AUTH,
+            )
+        self._token = token
+        self._admin.use_token(token)
+
     async def _connect(self) -> Account:
+        await self._load_token()
         identity = await self._admin.get("/identity")
         self._machine_id = identity.get("machineIdentifier")
         title = "Plex server owner"
@@ -156,7 +207,7 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
     async def _switch_user(self, wanted: str) -> str:
         self._plex_tv = PlexTvClient(
             self._plex_tv_url,
-            self.settings.token,
+            self._token,
             client_id=self._client_id,
             clock=self.settings.clock,
             logger=self.log,

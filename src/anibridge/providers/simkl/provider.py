@@ -81,6 +81,7 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers._lists.writes import native_status
 from anibridge.providers.simkl import backup as backup_format
 from anibridge.providers.simkl.api import SIMKL_LIMITS, SimklApi, simkl_time
@@ -242,7 +243,8 @@ class SimklProvider(
 
     DISPLAY_NAME: ClassVar[str] = "Simkl"
     NAMESPACE: ClassVar[str] = "simkl"
-    CONFIG_KEYS: ClassVar[Mapping[str, str]] = CONFIG_KEYS
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = CONFIG_KEYS
+    SIGN_IN: ClassVar[str] = "`anibridge login simkl` (PIN code)"
 
     def __init__(
         self, *, logger: Logger, config: Mapping[str, object] | None = None

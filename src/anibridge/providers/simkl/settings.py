@@ -11,23 +11,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from anibridge.http.clock import Clock, clock_from_config
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 from anibridge.providers.simkl.api import DEFAULT_BASE_URL
 
 __all__ = ["CONFIG_KEYS", "SimklConfigError", "SimklSettings", "parse_settings"]
 
 #: Every config key, with what it is for (shown by `anibridge providers`).
-CONFIG_KEYS: Mapping[str, str] = {
-    "client_id": "your Simkl app's client id (required; simkl.com/settings/developer)",
-    "access_token": "a token from `anibridge login simkl` (or the token store)",
-    "token_store": "set by AniBridge: where `anibridge login simkl` saved the token",
-    "token_key": "name of the saved token (default 'simkl')",
-    "base_url": "API root (default https://api.simkl.com)",
-    "app_version": "app-version sent to Simkl (default: AniBridge's version)",
-    "write_batch_size": "items per write request (default 100)",
-    "refresh_interval": "seconds a read of /sync/activities stays fresh (default 60)",
-    "timeout": "seconds per request (default 30)",
-    "clock": "tests only: an anibridge.http Clock",
-    "time_scale": "tests only: real seconds per service second",
+CONFIG_KEYS: Mapping[str, ConfigKey] = {
+    "client_id": ConfigKey(
+        "your Simkl app's client id (simkl.com/settings/developer)",
+        required=True,
+        example="",
+    ),
+    "access_token": ConfigKey(
+        "a token (else `anibridge login simkl` saves one)",
+        secret=True,
+        env="SIMKL_TOKEN",
+        login=True,
+    ),
+    "token_store": ConfigKey("set by AniBridge: the token store", internal=True),
+    "token_key": ConfigKey("name of the saved token (default 'simkl')"),
+    "base_url": ConfigKey(f"API root (default {DEFAULT_BASE_URL})"),
+    "app_version": ConfigKey("app-version sent to Simkl (default: AniBridge's)"),
+    "write_batch_size": ConfigKey("items per write request (default 100)"),
+    "refresh_interval": ConfigKey(
+        "seconds a read of /sync/activities stays fresh (default 60)"
+    ),
+    "timeout": ConfigKey("seconds per request (default 30)"),
+    "clock": ConfigKey("tests only: an anibridge.http Clock", internal=True),
+    "time_scale": ConfigKey(
+        "tests only: real seconds per service second", internal=True
+    ),
 }
 
 
@@ -90,12 +104,9 @@ def parse_settings(config: Mapping[str, Any]) -> SimklSettings:
     Raises:
         SimklConfigError: unknown keys, wrong types, or a missing client id.
     """
-    unknown = set(config) - set(CONFIG_KEYS)
+    unknown = unknown_keys("simkl", config, CONFIG_KEYS)
     if unknown:
-        raise SimklConfigError(
-            f"simkl: unknown config key(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(CONFIG_KEYS))})"
-        )
+        raise SimklConfigError(unknown)
     store = config.get("token_store")
     if store is not None and not (hasattr(store, "load") and hasattr(store, "save")):
         raise SimklConfigError(

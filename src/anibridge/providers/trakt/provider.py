@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from logging import Logger
-from typing import Any
+from typing import Any, ClassVar
 
 from anibridge.dates import parse_iso, utcnow
 from anibridge.http import (
@@ -80,10 +80,15 @@ from anibridge.provider.base import (
     WriteOp,
     WriteResult,
 )
+from anibridge.provider.config_keys import ConfigKey
 from anibridge.providers.trakt import backup as backup_format
 from anibridge.providers.trakt.api import API_VERSION, TraktApi
 from anibridge.providers.trakt.auth import TokenKeeper, Tokens, TraktAuthError
-from anibridge.providers.trakt.settings import TraktSettings, parse_settings
+from anibridge.providers.trakt.settings import (
+    CONFIG_KEYS,
+    TraktSettings,
+    parse_settings,
+)
 from anibridge.providers.trakt.state import (
     Listed,
     Media,
@@ -235,6 +240,8 @@ class TraktProvider(
 
     DISPLAY_NAME = "Trakt"
     NAMESPACE = "trakt"
+    CONFIG_KEYS: ClassVar[Mapping[str, ConfigKey]] = CONFIG_KEYS
+    SIGN_IN: ClassVar[str] = "`anibridge login trakt` (device code)"
 
     def __init__(
         self, *, logger: Logger, config: Mapping[str, object] | None = None

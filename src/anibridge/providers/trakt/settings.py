@@ -11,26 +11,51 @@ from dataclasses import dataclass
 from typing import Any
 
 from anibridge.http.clock import Clock, ScaledClock
+from anibridge.provider.config_keys import ConfigKey, unknown_keys
 from anibridge.providers.trakt.api import DEFAULT_BASE_URL
 
-_KNOWN_KEYS = frozenset(
-    {
-        "client_id",
-        "client_secret",
-        "access_token",
-        "refresh_token",
-        "expires_at",
-        "base_url",
-        "token_store",
-        "token_key",
-        "clock",
-        "time_scale",
-        "page_size",
-        "write_batch_size",
-        "timeout",
-        "full_structure",
-    }
-)
+__all__ = ["CONFIG_KEYS", "TraktConfigError", "TraktSettings", "parse_settings"]
+
+#: Every config key, with what it is for (`anibridge providers`, `anibridge init`).
+CONFIG_KEYS: Mapping[str, ConfigKey] = {
+    "client_id": ConfigKey(
+        "your Trakt app's client id (trakt.tv/oauth/applications; redirect URI "
+        "urn:ietf:wg:oauth:2.0:oob)",
+        required=True,
+        example="",
+    ),
+    "client_secret": ConfigKey(
+        "your Trakt app's client secret (needed to sign in and renew tokens)",
+        secret=True,
+        env="TRAKT_CLIENT_SECRET",
+    ),
+    "access_token": ConfigKey(
+        "a token (else `anibridge login trakt` saves one)",
+        secret=True,
+        env="TRAKT_TOKEN",
+        login=True,
+    ),
+    "refresh_token": ConfigKey(
+        "renews the access token (saved by `anibridge login trakt`)",
+        secret=True,
+        env="TRAKT_REFRESH_TOKEN",
+        login=True,
+    ),
+    "expires_at": ConfigKey("when access_token expires (epoch seconds)"),
+    "base_url": ConfigKey(f"API root (default {DEFAULT_BASE_URL})"),
+    "token_store": ConfigKey("set by AniBridge: the token store", internal=True),
+    "token_key": ConfigKey("name of the saved tokens (default 'trakt')"),
+    "page_size": ConfigKey("items per page read (default 1000)"),
+    "write_batch_size": ConfigKey("items per write request (default 1000)"),
+    "timeout": ConfigKey("seconds per request (default 30)"),
+    "full_structure": ConfigKey(
+        "read every show's seasons and episodes, not only watched ones (default false)"
+    ),
+    "clock": ConfigKey("tests only: an anibridge.http Clock", internal=True),
+    "time_scale": ConfigKey(
+        "tests only: real seconds per service second", internal=True
+    ),
+}
 
 
 class TraktConfigError(ValueError):
@@ -93,12 +118,9 @@ def parse_settings(config: Mapping[str, Any]) -> TraktSettings:
     Raises:
         TraktConfigError: unknown keys, wrong types, or a missing client id.
     """
-    unknown = set(config) - _KNOWN_KEYS
+    unknown = unknown_keys("trakt", config, CONFIG_KEYS)
     if unknown:
-        raise TraktConfigError(
-            f"trakt: unknown config key(s) {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(_KNOWN_KEYS))})"
-        )
+        raise TraktConfigError(unknown)
     store = config.get("token_store")
     if store is not None and not (hasattr(store, "load") and hasattr(store, "save")):
         raise TraktConfigError(
