@@ -42,7 +42,7 @@ BAD_CONFIGS = {
     "provider config key": (
         f"profiles:\n  demo:\n    source: {GOOD_SOURCE}\n"
         "    target: {type: local, name: list, config: {path: l.sqlite, colour: 1}}\n",
-        "unknown key(s) colour",
+        "unknown config key(s) colour",
     ),
     "missing secret": (
         f"profiles:\n  demo:\n    source: {GOOD_SOURCE}\n"

@@ -1,13 +1,19 @@
-"""`anibridge login <provider>`: first sign-in for providers that use OAuth.
+"""`anibridge login <provider>`: first sign-in for every provider that has one.
 
 `anibridge login trakt` runs Trakt's device-code flow and `anibridge login simkl`
 Simkl's PIN flow: each prints a short code and a URL, polls at the interval the
-service asks for, and saves the tokens in the encrypted token store under the
-profile and provider key the sync will read them from (every profile whose source
-or target is that provider, or only `--profile`). Trakt renews its tokens itself
-afterwards; Simkl's do not expire. `anibridge login kitsu` exchanges a Kitsu
-username and password (asked for, or from ``KITSU_USERNAME``/``KITSU_PASSWORD``) for
-tokens once; the password is never stored.
+service asks for. `anibridge login plex` does the same with a plex.tv PIN.
+`anibridge login anilist` opens AniList's authorize page (implicit grant) and takes
+the token pasted back; `anibridge login mal` runs OAuth2 with PKCE, receiving the
+redirect on a one-shot loopback server when the registered redirect URL is this
+machine's, or pasted. `anibridge login kitsu` exchanges a Kitsu username and
+password (asked for, or from ``KITSU_USERNAME``/``KITSU_PASSWORD``) for tokens
+once; the password is never stored.
+
+New tokens are tried first (the provider signs in with them, nothing else is
+touched), then saved in the encrypted token store under the profile and provider
+key the sync reads them from: every profile whose source or target is that
+provider, or only `--profile`. A failed login leaves earlier tokens as they were.
 """
 
 from __future__ import annotations
@@ -96,6 +102,22 @@ def _one_app(
     return targets[0]
 
 
+class _Trial:
+    """An in-memory token store holding the new tokens while they are tried.
+
+    What the provider saves meanwhile (a refresh) is kept and saved afterwards.
+    """
+
+    def __init__(self, key: str, tokens: dict[str, object]) -> None:
+        self.saved: dict[str, dict[str, object]] = {key: dict(tokens)}
+
+    async def load(self, key: str) -> dict[str, object] | None:
+        return self.saved.get(key)
+
+    async def save(self, key: str, tokens: dict[str, object]) -> None:
+        self.saved[key] = dict(tokens)
+
+
 async def _save_and_check(
     config: LoadedConfig,
     targets: list[tuple[str, ProviderSpec]],
@@ -104,18 +126,32 @@ async def _save_and_check(
     errors: tuple[type[BaseException], ...],
     display: str,
 ) -> tuple[str | None, list[str]]:
-    """Save `tokens` for every target, then prove they work by signing in.
+    """Sign in with the new tokens; only when that works, save them for every target.
 
     Returns:
         The account key and the profile/provider keys the tokens were saved for.
 
     Raises:
-        typer.Exit: the new tokens do not work.
+        typer.Exit: the new tokens do not work (nothing is saved).
     """
     from anibridge.app.config import build_provider
     from anibridge.store import SqlStore, TokenStore, load_secret_key
 
     name, spec = targets[0]
+    trial = _Trial(token_key, tokens)
+    check = build_provider(
+        spec,
+        where=f"profiles.{name}.{spec.key}",
+        base_dir=config.base_dir,
+        token_store=trial,
+    )
+    try:
+        await check.initialize()
+        account = check.account()
+    except (*errors, ValueError) as exc:
+        raise fail(f"the new {display} tokens do not work: {exc}") from None
+    finally:
+        await check.close()
     store = SqlStore(config.store_url)
     try:
         key = load_secret_key(config.data_dir)
@@ -124,21 +160,8 @@ async def _save_and_check(
             tokens_store = TokenStore(
                 store, key, namespace=f"{profile_name}/{target.key}"
             )
-            await tokens_store.save(token_key, dict(tokens))
+            await tokens_store.save(token_key, trial.saved[token_key])
             saved.append(f"{profile_name}/{target.key}")
-        check = build_provider(
-            spec,
-            where=f"profiles.{name}.{spec.key}",
-            base_dir=config.base_dir,
-            token_store=TokenStore(store, key, namespace=f"{name}/{spec.key}"),
-        )
-        try:
-            await check.initialize()
-            account = check.account()
-        except errors as exc:
-            raise fail(f"the new {display} tokens do not work: {exc}") from None
-        finally:
-            await check.close()
     finally:
         store.close()
     return (account.key if account else None), saved
@@ -381,3 +404,367 @@ def login_kitsu(
     loaded = load(config)
     result = run_async(lambda: _login_kitsu(loaded, profile, username, password))
     _done("Kitsu", result, as_json)
+
+
+# -- shared by the browser sign-ins ---------------------------------------------------
+
+_Browser = Annotated[
+    bool,
+    typer.Option(
+        "--browser/--no-browser",
+        help="Open the sign-in page in a browser (only when run on a terminal).",
+    ),
+]
+
+
+def _open(url: str, browser: bool) -> None:
+    """Open `url` for the user, only when a person is at a terminal to use it."""
+    import sys
+    import webbrowser
+
+    if browser and sys.stdin.isatty():
+        try:
+            webbrowser.open(url)
+        except Exception:  # no browser: the address is printed anyway
+            return
+
+
+def _read(console: object, prompt: str, what: str) -> str:
+    """One line from the user: hidden on a terminal, plain from a pipe.
+
+    Raises:
+        typer.Exit: the input ended before a line was given.
+    """
+    import sys
+
+    if sys.stdin.isatty():
+        return typer.prompt(prompt, hide_input=True, default="", show_default=False)
+    console.print(f"{prompt}:", soft_wrap=True)  # type: ignore[attr-defined]
+    line = sys.stdin.readline()
+    if not line:
+        raise fail(f"no {what} was given (the input ended); run the login again")
+    return line
+
+
+def _config_token_note(console: object, spec: ProviderSpec, where: str) -> None:
+    """Warn when the config's own token would be used instead of the saved one."""
+    if spec.config.get("token"):
+        console.print(  # type: ignore[attr-defined]
+            f"note: {where}.config sets 'token', which is used instead of the one "
+            "saved now; remove it to use this sign-in.",
+            style="yellow",
+            soft_wrap=True,
+        )
+
+
+# -- AniList --------------------------------------------------------------------------
+
+
+async def _login_anilist(
+    config: LoadedConfig,
+    profile: str | None,
+    *,
+    quiet: bool,
+    client_id: str | None,
+    browser: bool,
+) -> dict[str, object]:
+    from anibridge.app.cli._common import err_console, out_console
+    from anibridge.app.config import build_provider
+    from anibridge.http import HttpError
+    from anibridge.providers.anilist.login import (
+        AUTHORIZE_URL,
+        PIN_REDIRECT_URL,
+        AniListLoginError,
+        authorize_url,
+        token_from_paste,
+    )
+
+    targets = provider_targets(
+        config, profile, "anilist", "AniList", "(for signing in) its client_id"
+    )
+    name, spec = _one_app(targets, "AniList", "client_id", "base_url")
+    where = f"profiles.{name}.{spec.key}"
+    provider = build_provider(spec, where=where, base_dir=config.base_dir)
+    await provider.close()
+    cfg = provider.config
+    client_id = client_id or str(cfg.get("client_id") or "")
+    if not client_id:
+        raise fail(
+            "anilist: signing in needs your AniList API client id: create a client "
+            f"at https://anilist.co/settings/developer with the redirect URL "
+            f"{PIN_REDIRECT_URL}, then set client_id in {where}.config or pass "
+            "--client-id"
+        )
+    console = err_console if quiet else out_console
+    url = authorize_url(client_id, str(cfg.get("authorize_url") or AUTHORIZE_URL))
+    console.print(
+        f"Open {url} , sign in to AniList and choose Approve; AniList then shows a "
+        "token to copy.",
+        soft_wrap=True,
+    )
+    _config_token_note(console, spec, where)
+    _open(url, browser)
+    pasted = _read(console, "Paste the token (or the address you ended on)", "token")
+    try:
+        token = token_from_paste(pasted)
+    except AniListLoginError as exc:
+        raise fail(str(exc)) from None
+    token_key = str(cfg.get("token_key") or "anilist")
+    account, saved = await _save_and_check(
+        config, targets, token_key, {"token": token}, (HttpError,), "AniList"
+    )
+    return {"provider": "anilist", "account": account, "saved_for": saved}
+
+
+@login_app.command("anilist")
+def login_anilist(
+    config: _Config = None,
+    profile: _Profile = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="Your AniList API client id (else config)."),
+    ] = None,
+    browser: _Browser = True,
+    as_json: _Json = False,
+) -> None:
+    """Sign in to AniList in the browser and paste the token (stored encrypted)."""
+    loaded = load(config)
+    result = run_async(
+        lambda: _login_anilist(
+            loaded, profile, quiet=as_json, client_id=client_id, browser=browser
+        )
+    )
+    _done("AniList", result, as_json)
+
+
+# -- MyAnimeList ----------------------------------------------------------------------
+
+
+async def _mal_redirect(
+    login: object, console: object, *, paste: bool, wait: float
+) -> str:
+    """The redirect address: from the loopback server when possible, else pasted."""
+    import asyncio
+
+    from anibridge.providers.mal.login import CallbackServer, loopback_address
+
+    redirect_uri = login.redirect_uri  # type: ignore[attr-defined]
+    where = None if paste else loopback_address(redirect_uri)
+    server = None
+    if where is not None:
+        server = CallbackServer(*where)
+        try:
+            await server.start()
+        except OSError as exc:
+            console.print(  # type: ignore[attr-defined]
+                f"Cannot listen on {where[0]}:{where[1]} ({exc.strerror or exc}); "
+                "paste the address instead.",
+                style="yellow",
+                soft_wrap=True,
+            )
+            server = None
+    if server is None:
+        console.print(  # type: ignore[attr-defined]
+            f"After Allow, the browser goes to {redirect_uri} (it may show an "
+            "error page): copy that whole address from the address bar.",
+            soft_wrap=True,
+        )
+        return _read(console, "Paste the address", "address")
+    console.print(  # type: ignore[attr-defined]
+        f"Waiting for the browser to come back to {redirect_uri} … (Ctrl-C to "
+        "stop; --paste to paste the address instead)",
+        soft_wrap=True,
+    )
+    try:
+        return await asyncio.wait_for(server.wait(), wait)
+    except TimeoutError:
+        raise fail(
+            f"mal: no sign-in arrived at {redirect_uri} within {int(wait // 60)} "
+            "minutes; run `anibridge login mal` again (with --paste when the "
+            "browser runs on another machine)"
+        ) from None
+    finally:
+        await server.close()
+
+
+async def _login_mal(
+    config: LoadedConfig,
+    profile: str | None,
+    *,
+    quiet: bool,
+    paste: bool,
+    browser: bool,
+    wait: float,
+) -> dict[str, object]:
+    from anibridge.app.cli._common import err_console, out_console
+    from anibridge.app.config import build_provider
+    from anibridge.http import HttpClient, HttpError, clock_from_config
+    from anibridge.providers.mal.login import (
+        DEFAULT_REDIRECT_URI,
+        MalLoginError,
+        code_from_redirect,
+        exchange_code,
+        start_login,
+    )
+    from anibridge.providers.mal.provider import _authorize_url, _token_url
+
+    targets = provider_targets(
+        config,
+        profile,
+        "mal",
+        "MyAnimeList",
+        "its client_id (myanimelist.net/apiconfig)",
+    )
+    name, spec = _one_app(targets, "MyAnimeList", "client_id", "base_url")
+    where = f"profiles.{name}.{spec.key}"
+    provider = build_provider(spec, where=where, base_dir=config.base_dir)
+    await provider.close()
+    cfg = provider.config
+    client_id = str(cfg.get("client_id") or "")
+    redirect_uri = str(cfg.get("redirect_uri") or DEFAULT_REDIRECT_URI)
+    if not client_id:
+        raise fail(
+            f"mal: set client_id in {where}.config first: create an API client at "
+            f"https://myanimelist.net/apiconfig with the App Redirect URL "
+            f"{redirect_uri}"
+        )
+    client_secret = str(cfg.get("client_secret") or "") or None
+    console = err_console if quiet else out_console
+    login = start_login(
+        client_id, authorize_url=_authorize_url(cfg), redirect_uri=redirect_uri
+    )
+    console.print(
+        f"Open {login.url} , sign in to MyAnimeList and choose Allow.", soft_wrap=True
+    )
+    _open(login.url, browser)
+    redirected = await _mal_redirect(login, console, paste=paste, wait=wait)
+    token_url = _token_url(cfg)
+    client = HttpClient(
+        name="mal-oauth",
+        base_url=token_url,
+        clock=clock_from_config(cfg),
+        secrets=[client_secret or "", login.verifier],
+        logger=logging.getLogger("anibridge.providers.mal"),
+    )
+    try:
+        code = code_from_redirect(redirected, login.state)
+        client.add_secret(code)
+        tokens = await exchange_code(
+            client, token_url, login, code,
+            client_id=client_id, client_secret=client_secret,
+        )  # fmt: skip
+    except MalLoginError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        await client.aclose()
+    token_key = str(cfg.get("token_key") or "mal")
+    account, saved = await _save_and_check(
+        config, targets, token_key, tokens.as_dict(), (HttpError,), "MyAnimeList"
+    )
+    return {"provider": "mal", "account": account, "saved_for": saved}
+
+
+@login_app.command("mal")
+def login_mal(
+    config: _Config = None,
+    profile: _Profile = None,
+    paste: Annotated[
+        bool,
+        typer.Option(
+            "--paste",
+            help="Paste the address the browser ends on instead of receiving it "
+            "(when the browser runs on another machine).",
+        ),
+    ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for the browser to come back."),
+    ] = 600.0,
+    browser: _Browser = True,
+    as_json: _Json = False,
+) -> None:
+    """Sign in to MyAnimeList (OAuth2 with PKCE) and store the tokens (encrypted)."""
+    loaded = load(config)
+    result = run_async(
+        lambda: _login_mal(
+            loaded, profile, quiet=as_json, paste=paste, browser=browser, wait=wait
+        )
+    )
+    _done("MyAnimeList", result, as_json)
+
+
+# -- Plex -----------------------------------------------------------------------------
+
+
+async def _login_plex(
+    config: LoadedConfig, profile: str | None, *, quiet: bool, browser: bool
+) -> dict[str, object]:
+    from anibridge.app.cli._common import err_console, out_console
+    from anibridge.app.config import build_provider
+    from anibridge.http import SYSTEM_CLOCK, HttpClient, HttpError
+    from anibridge.providers.plex import PlexProvider
+    from anibridge.providers.plex.client import plex_headers
+    from anibridge.providers.plex.login import (
+        AUTH_APP_URL,
+        PlexLoginError,
+        auth_app_url,
+        create_pin,
+        poll_pin,
+    )
+
+    targets = provider_targets(config, profile, "plex", "Plex", "its base_url")
+    name, spec = _one_app(targets, "Plex", "base_url", "plex_tv_url")
+    where = f"profiles.{name}.{spec.key}"
+    provider = build_provider(
+        spec, where=where, base_dir=config.base_dir, token_store=_Trial("plex", {})
+    )
+    await provider.close()
+    if not isinstance(provider, PlexProvider):
+        raise fail(f"{where}: 'plex' is not the Plex provider")
+    cfg = provider.config
+    console = err_console if quiet else out_console
+    clock = provider.settings.clock or SYSTEM_CLOCK
+    client = HttpClient(
+        name="plex.tv-pin",
+        base_url=provider.plex_tv_url,
+        headers=plex_headers(provider.client_identifier),
+        clock=clock,
+        logger=logging.getLogger("anibridge.providers.plex"),
+    )
+    try:
+        pin = await create_pin(client)
+        url = auth_app_url(
+            pin, provider.client_identifier, str(cfg.get("auth_url") or AUTH_APP_URL)
+        )
+        console.print(
+            f"Open {url} and sign in to Plex (the link expires in "
+            f"{max(1, int(pin.expires_in // 60))} minutes). Waiting…",
+            soft_wrap=True,
+        )
+        _config_token_note(console, spec, where)
+        _open(url, browser)
+        token = await poll_pin(client, pin, clock=clock)
+    except PlexLoginError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        await client.aclose()
+    token_key = str(cfg.get("token_key") or "plex")
+    account, saved = await _save_and_check(
+        config, targets, token_key, {"token": token}, (HttpError,), "Plex"
+    )
+    return {"provider": "plex", "account": account, "saved_for": saved}
+
+
+@login_app.command("plex")
+def login_plex(
+    config: _Config = None,
+    profile: _Profile = None,
+    browser: _Browser = True,
+    as_json: _Json = False,
+) -> None:
+    """Sign in to Plex with a plex.tv PIN and store the token (encrypted)."""
+    loaded = load(config)
+    result = run_async(
+        lambda: _login_plex(loaded, profile, quiet=as_json, browser=browser)
+    )
+    _done("Plex", result, as_json)

@@ -19,6 +19,14 @@ CONFIG_KEYS: Mapping[str, ConfigKey] = {
         env="ANILIST_TOKEN",
         login=True,
     ),
+    "client_id": ConfigKey(
+        "your AniList API client id, for `anibridge login anilist` (create one at "
+        "anilist.co/settings/developer with the redirect URL "
+        "https://anilist.co/api/v2/oauth/pin)"
+    ),
+    "authorize_url": ConfigKey(
+        "the sign-in page (default https://anilist.co/api/v2/oauth/authorize)"
+    ),
     "token_key": ConfigKey("name of the saved token (default 'anilist')"),
     "base_url": ConfigKey(f"GraphQL endpoint (default {DEFAULT_BASE_URL})"),
     "rate_limit": ConfigKey("requests per minute (default 30)"),

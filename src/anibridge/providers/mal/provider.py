@@ -86,6 +86,7 @@ from anibridge.providers.mal.convert import (
 )
 from anibridge.providers.mal.settings import (
     CONFIG_KEYS,
+    DEFAULT_AUTHORIZE_URL,
     DEFAULT_BASE_URL,
     DEFAULT_TOKEN_URL,
 )
@@ -99,6 +100,16 @@ LIST_FIELDS = f"list_status{{{','.join(LIST_STATUS_FIELDS)}}},{NODE_FIELDS}"
 DETAIL_FIELDS = f"my_list_status{{{','.join(LIST_STATUS_FIELDS)}}},{NODE_FIELDS}"
 #: List pages assumed when the list size is not known yet (most lists fit in two).
 ASSUMED_LIST_PAGES = 2
+
+
+def _authorize_url(config: Mapping[str, object]) -> str:
+    """The sign-in page: ``authorize_url``, else beside ``base_url``'s host."""
+    if config.get("authorize_url"):
+        return str(config["authorize_url"])
+    if config.get("base_url"):
+        parts = urlsplit(str(config["base_url"]))
+        return f"{parts.scheme}://{parts.netloc}/v1/oauth2/authorize"
+    return DEFAULT_AUTHORIZE_URL
 
 
 def _token_url(config: Mapping[str, object]) -> str:

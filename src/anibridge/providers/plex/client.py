@@ -14,14 +14,15 @@ from typing import Any
 from anibridge.http import Clock, HttpClient, HttpError
 from anibridge.provider.base import WriteError
 
-__all__ = ["PLEX_TV_URL", "PlexClient", "PlexTvClient"]
+__all__ = ["PLEX_TV_URL", "PlexClient", "PlexTvClient", "plex_headers"]
 
 PLEX_TV_URL = "https://plex.tv"
 LIBRARY_IDENTIFIER = "com.plexapp.plugins.library"
 _BATCH = 100  # ratingKeys per /library/metadata/{k1,k2,…} request
 
 
-def _headers(client_id: str) -> dict[str, str]:
+def plex_headers(client_id: str) -> dict[str, str]:
+    """The headers naming AniBridge to Plex (plex.tv binds PINs to the identifier)."""
     return {
         "Accept": "application/json",
         "X-Plex-Product": "AniBridge",
@@ -58,7 +59,7 @@ class PlexClient:
         self.http = HttpClient(
             name="plex",
             base_url=base_url,
-            headers=_headers(client_id),
+            headers=plex_headers(client_id),
             clock=clock,
             auth_headers=self._auth,
             secrets=[token],
@@ -177,7 +178,7 @@ class PlexTvClient:
         self.http = HttpClient(
             name="plex.tv",
             base_url=base_url,
-            headers=_headers(client_id),
+            headers=plex_headers(client_id),
             clock=clock,
             secrets=[token],
             logger=logger,

@@ -108,6 +108,10 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         account_id=ConfigKey("the server account id of the user (override)"),
         token_key=ConfigKey("name of the saved token (default 'plex')"),
         plex_tv_url=ConfigKey(f"plex.tv root (default {PLEX_TV_URL})"),
+        auth_url=ConfigKey(
+            "the sign-in page `anibridge login plex` opens "
+            "(default https://app.plex.tv/auth)"
+        ),
         client_identifier=ConfigKey(
             "X-Plex-Client-Identifier sent (default: one per server URL)"
         ),
@@ -160,6 +164,16 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
             clock=self.settings.clock,
             logger=self.log,
         )
+
+    @property
+    def client_identifier(self) -> str:
+        """The X-Plex-Client-Identifier this instance sends (PINs are bound to it)."""
+        return self._client_id
+
+    @property
+    def plex_tv_url(self) -> str:
+        """The plex.tv root used for Home users and sign-in."""
+        return self._plex_tv_url
 
     @property
     def clients(self) -> tuple[PlexClient, ...]:

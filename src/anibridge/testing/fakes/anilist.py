@@ -6,7 +6,9 @@ graphql-core's executor over the fake's state, so selections, aliases, variables
 enum values and argument types behave as on `graphql.anilist.co`. What it implements:
 `Viewer`, `MediaListCollection` in chunks (status lists + custom lists, entries
 hidden from status lists appear only in custom lists), `Page { media, mediaList }`,
-`Media`, `MediaList`, `SaveMediaListEntry`, `DeleteMediaListEntry`.
+`Media`, `MediaList`, `SaveMediaListEntry`, `DeleteMediaListEntry`; and the
+implicit-grant sign-in page ``GET /api/v2/oauth/authorize`` (the user's "Approve" or
+"Deny" is `authorize_answer`), which redirects with a new token in the fragment.
 
 Errors follow the service's shape: HTTP status = the first error's `status`, body
 ``{"errors": [{"message", "status", ...}], "data": ...}`` with partial data kept for
@@ -20,6 +22,7 @@ import copy
 import functools
 import json
 import math
+import secrets
 import time
 from collections.abc import Iterable
 from importlib import resources
@@ -194,7 +197,14 @@ class AniListFake(FakeService):
         self.limit_headers = limit_headers
         self._next_entry_id = 900_001
         self._last_stamp = 0
+        # Sign-in: the registered client, its redirect URL and what the user answers
+        # on the authorize page ("approve" or "deny").
+        self.client_id = "4242"
+        self.redirect_uri = "https://anilist.co/api/v2/oauth/pin"
+        self.authorize_answer = "approve"
+        self.issued: list[str] = []
         self.route("POST", r"/", self._graphql)
+        self.route("GET", r"/api/v2/oauth/authorize", self._authorize, kind="auth")
 
     # -- test controls ----------------------------------------------------------------
 
@@ -233,6 +243,26 @@ class AniListFake(FakeService):
         """Delete every list entry (as a user clearing their list would)."""
         with self._lock:
             self.entries.clear()
+
+    def _authorize(self, request: FakeRequest) -> FakeResponse:
+        """The implicit grant: 302 to the client's redirect URL with a new token."""
+        if request.arg("response_type") != "token":
+            raise HttpFault(400, {"error": "unsupported_response_type"})
+        if request.arg("client_id") != self.client_id:
+            raise HttpFault(400, {"error": "invalid_client"})
+        if self.authorize_answer != "approve":
+            query = "error=access_denied&error_description=The+user+denied+the+request"
+            location = f"{self.redirect_uri}?{query}"
+        else:
+            token = f"anilist-granted-{secrets.token_hex(16)}"
+            with self._lock:
+                self.tokens.add(token)
+                self.issued.append(token)
+            location = (
+                f"{self.redirect_uri}#access_token={token}&token_type=Bearer"
+                "&expires_in=31536000"
+            )
+        return FakeResponse(302, b"", {"Location": location})
 
     def revoke_tokens(self, new_token: str | None = None) -> None:
         """Invalidate every token (an expired/revoked grant), optionally adding one."""

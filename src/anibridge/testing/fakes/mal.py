@@ -1,7 +1,11 @@
 """A fake MyAnimeList API v2 (plus its OAuth token endpoint) on loopback.
 
-Serves what the MAL provider uses, with the official shapes: the OAuth2
-refresh-token grant (`POST /v1/oauth2/token`, rotating refresh tokens), `GET
+Serves what the MAL provider uses, with the official shapes: sign-in by OAuth2
+with PKCE (`GET /v1/oauth2/authorize` redirects to the registered redirect URL with
+``code`` and ``state``, or ``error=access_denied`` when `authorize_answer` is
+"deny"; only ``code_challenge_method=plain``, as MAL), the authorization-code and
+refresh-token grants (`POST /v1/oauth2/token`, codes single use, refresh tokens
+rotating), `GET
 /v2/users/@me` (identity), `GET /v2/users/@me/animelist` (``limit`` <= 1000,
 ``offset``, ``paging.next`` as a full URL, ``fields=`` projection including
 ``list_status{...}``, ``nsfw``, ``sort=list_updated_at``), `GET /v2/anime?q=`
@@ -173,6 +177,12 @@ class MalFake(FakeService):
         self.user_name = user_name
         self.forms: list[dict[str, str]] = []
         self._last_stamp: str | None = None
+        # Sign-in: the app's registered redirect URL, what the user answers on the
+        # authorize page ("approve"/"deny"), and the codes handed out.
+        self.redirect_uri = "http://127.0.0.1:8765/callback"
+        self.authorize_answer = "approve"
+        self.codes: dict[str, dict[str, str]] = {}
+        self.route("GET", r"/v1/oauth2/authorize", self._authorize_page, kind="auth")
         self.route("POST", r"/v1/oauth2/token", self._token, kind="identity")
         self.route("GET", r"/v2/users/@me", self._me, kind="identity")
         self.route("GET", r"/v2/users/@me/animelist", self._animelist)
@@ -300,6 +310,45 @@ class MalFake(FakeService):
 
     # -- handlers ---------------------------------------------------------------------
 
+    def _authorize_page(self, request: FakeRequest) -> FakeResponse:
+        """The user's approval: 302 to the redirect URL with a one-time code."""
+        if request.arg("response_type") != "code":
+            raise HttpFault(400, {"error": "unsupported_response_type"})
+        if request.arg("client_id") != self.client_id:
+            raise HttpFault(400, {"error": "invalid_client"})
+        if request.arg("code_challenge_method", "plain") != "plain":
+            raise HttpFault(400, {"error": "invalid_request", "hint": "plain only"})
+        challenge = request.arg("code_challenge") or ""
+        if not 43 <= len(challenge) <= 128:
+            raise HttpFault(400, {"error": "invalid_request", "hint": "challenge"})
+        redirect = request.arg("redirect_uri") or self.redirect_uri
+        if redirect != self.redirect_uri:
+            raise HttpFault(400, {"error": "invalid_request", "hint": "redirect_uri"})
+        state = request.arg("state") or ""
+        if self.authorize_answer != "approve":
+            query = {"error": "access_denied", "message": "the user denied access"}
+        else:
+            code = f"mal-code-{secrets.token_hex(12)}"
+            with self._lock:
+                self.codes[code] = {"challenge": challenge, "redirect_uri": redirect}
+            query = {"code": code}
+        if state:
+            query["state"] = state
+        return FakeResponse(302, b"", {"Location": f"{redirect}?{urlencode(query)}"})
+
+    def _code_grant(self, form: dict[str, str]) -> None:
+        with self._lock:
+            issued = self.codes.pop(form.get("code") or "", None)
+        if (
+            issued is None
+            or form.get("code_verifier") != issued["challenge"]
+            or form.get("redirect_uri", issued["redirect_uri"])
+            != issued["redirect_uri"]
+        ):
+            raise HttpFault(
+                400, {"error": "invalid_grant", "message": "authorization code invalid"}
+            )
+
     def _token(self, request: FakeRequest) -> Any:
         form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
         if form.get("client_id") != self.client_id or (
@@ -310,20 +359,27 @@ class MalFake(FakeService):
                 401,
                 {"error": "invalid_client", "message": "client authentication failed"},
             )
-        if form.get("grant_type") != "refresh_token":
+        grant = form.get("grant_type")
+        if grant == "authorization_code":
+            self._code_grant(form)
+        elif grant != "refresh_token":
             raise HttpFault(400, {"error": "unsupported_grant_type", "message": ""})
         with self._lock:
-            if form.get("refresh_token") not in self.refresh_tokens:
-                raise HttpFault(
-                    400,
-                    {"error": "invalid_grant", "message": "refresh token is invalid"},
-                )
-            self.refresh_tokens.discard(form["refresh_token"])
+            if grant == "refresh_token":
+                if form.get("refresh_token") not in self.refresh_tokens:
+                    raise HttpFault(
+                        400,
+                        {
+                            "error": "invalid_grant",
+                            "message": "refresh token is invalid",
+                        },
+                    )
+                self.refresh_tokens.discard(form["refresh_token"])
             access = f"mal-access-{secrets.token_hex(8)}"
             refresh = f"mal-refresh-{secrets.token_hex(8)}"
             self.access_tokens[access] = time.time() + self.token_lifetime
             self.refresh_tokens.add(refresh)
-            self.refreshes += 1
+            self.refreshes += grant == "refresh_token"
         return {
             "token_type": "Bearer",
             "expires_in": self.token_lifetime,

@@ -418,14 +418,26 @@ class FakePlex(FakeService):
 
 
 class FakePlexTv(FakeService):
-    """plex.tv for one owner and their Plex Home (users, switching, resources)."""
+    """plex.tv for one owner and their Plex Home (users, switching, resources).
+
+    Also the PIN sign-in: ``POST /api/v2/pins`` and ``GET /api/v2/pins/{id}`` (only
+    for the client identifier that created the PIN). `approve_pin` is the user
+    signing in on app.plex.tv; for unattended CLI tests `approve_after_polls` approves
+    a PIN on that poll and `expire_after_polls` makes it expire (404) instead.
+    """
 
     def __init__(self, server: FakePlex, **kwargs: Any) -> None:
         """Serve the Home of `server`'s library users; tokens are minted on switch."""
         super().__init__(**kwargs)
         self.server = server
         self.user_tokens: dict[str, str] = {server.owner_token: "1"}
+        self.pins: dict[int, dict[str, Any]] = {}
+        self.pin_ttl = 1800
+        self.approve_after_polls: int | None = None
+        self.expire_after_polls: int | None = None
         r = self.route
+        r("POST", r"/api/v2/pins", self.create_pin, kind="auth")
+        r("GET", r"/api/v2/pins/(?P<id>\d+)", self.check_pin, kind="auth")
         r("GET", r"/api/v2/user", self.user, kind="identity")
         r("GET", r"/api/v2/home/users", self.home_users, kind="identity")
         r(
@@ -435,6 +447,57 @@ class FakePlexTv(FakeService):
             kind="identity",
         )
         r("GET", r"/api/v2/resources", self.resources, kind="identity")
+
+    def approve_pin(self, code: str, account: str = "1") -> str:
+        """The user signs in on app.plex.tv for `code`; the token it grants.
+
+        Raises:
+            KeyError: no such PIN.
+        """
+        with self._lock:
+            pin = next(p for p in self.pins.values() if p["code"] == code)
+            token = f"plextv-pin-{account}-{uuid.uuid4().hex[:12]}"
+            self.user_tokens[token] = account
+            self.server.tokens[token] = account  # the account's servers accept it
+            pin["authToken"] = token
+            return token
+
+    def create_pin(self, request: FakeRequest) -> FakeResponse:
+        """``POST /api/v2/pins``: a new PIN for the calling app."""
+        client = request.header("X-Plex-Client-Identifier")
+        if not client:
+            missing = "X-Plex-Client-Identifier is missing"
+            raise HttpFault(400, {"errors": [{"code": 1000, "message": missing}]})
+        with self._lock:
+            pin_id = 1000 + len(self.pins) + 1
+            strong = request.arg("strong") == "true"
+            code = uuid.uuid4().hex[: 25 if strong else 4].upper()
+            self.pins[pin_id] = {
+                "id": pin_id, "code": code, "product": request.header("X-Plex-Product"),
+                "trusted": False, "clientIdentifier": client,
+                "expiresIn": self.pin_ttl, "authToken": None, "polls": 0,
+            }  # fmt: skip
+            body = {k: v for k, v in self.pins[pin_id].items() if k != "polls"}
+        return FakeResponse(201, body)
+
+    def check_pin(self, request: FakeRequest) -> dict:
+        """``GET /api/v2/pins/{id}``: the PIN, with ``authToken`` once approved."""
+        not_found = HttpFault(
+            404, {"errors": [{"code": 1020, "message": "Code not found or expired"}]}
+        )
+        with self._lock:
+            pin = self.pins.get(int(request.params["id"]))
+            client = request.header("X-Plex-Client-Identifier")
+            if pin is None or pin["clientIdentifier"] != client:
+                raise not_found
+            pin["polls"] += 1
+            if self.expire_after_polls and pin["polls"] >= self.expire_after_polls:
+                del self.pins[pin["id"]]
+                raise not_found
+            approve = self.approve_after_polls
+        if approve and pin["polls"] >= approve and not pin["authToken"]:
+            self.approve_pin(pin["code"])
+        return {k: v for k, v in pin.items() if k != "polls"}
 
     def _who(self, request: FakeRequest) -> str:
         account = self.user_tokens.get(request.header("X-Plex-Token") or "")
