@@ -91,7 +91,8 @@ def _write(tmp_path: Path, target: dict, source: dict | None = None) -> Path:
 def _store_text(tmp_path: Path) -> bytes:
     db = tmp_path / "data" / "anibridge.db"
     with sqlite3.connect(db) as conn:
-        return b"".join(bytes(r[0]) for r in conn.execute("SELECT ciphertext FROM tokens"))
+        rows = conn.execute("SELECT ciphertext FROM tokens")
+        return b"".join(bytes(r[0]) for r in rows)
 
 
 def _saved_keys(tmp_path: Path) -> list[str]:

@@ -36,7 +36,7 @@ def test_every_built_in_provider_refuses_keys_its_config_keys_do_not_list(name):
     config = {"base_url": "http://127.0.0.1:1", "token": "t" * 20, "path": "x.db",
               "client_id": "c", "colour": "blue"}  # fmt: skip
     config = {k: v for k, v in config.items() if k in keys or k == "colour"}
-    with pytest.raises(ValueError, match="unknown config key.*colour"):
+    with pytest.raises(ValueError, match=r"unknown config key.*colour"):
         cls(logger=logging.getLogger("t"), config=config)
 
 
