@@ -45,9 +45,7 @@ def test_each_section_lists_every_user_key_and_no_secret_value(name):
     text = build_config(["local", name])
     info = provider_info(name)
     after = text.split(f"config: &{name}\n", 1)[1].splitlines()
-    section = "\n".join(
-        itertools.takewhile(lambda ln: ln.startswith(" " * 8), after)
-    )
+    section = "\n".join(itertools.takewhile(lambda ln: ln.startswith(" " * 8), after))
     lines = {
         m.group(1): ln
         for ln in section.splitlines()
