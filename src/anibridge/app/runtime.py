@@ -358,7 +358,8 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
     A first run, `full`, a two-way profile (target changes matter too) or a source
     without a change feed reads everything; otherwise only the touched anchors are
     re-read (`bridge.collect.collect` with refs: anchors and their parts). A change
-    that names no ref ("something was removed") makes it a full read. The feed's
+    that names no ref ("something was removed"), or earlier writes that recovery
+    just found did not land, make it a full read. The feed's
     head is taken before anything is read, so changes made during the run are seen
     next time.
     """
@@ -386,6 +387,8 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
     out = Incremental(cursor_after=cursor, touched=len(touched))
     if full or whole or stored is None or session.profile.direction == "two_way":
         return out
+    if _redo_needed(session):
+        return out
     if not touched:
         out.nothing_changed = True
         return out
@@ -393,6 +396,19 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
         source, key, refs=[Ref(k) for k in sorted(touched)]
     )
     return out
+
+
+def _redo_needed(session: Session) -> bool:
+    """Whether recovery found writes of earlier runs that did not land.
+
+    An unconfirmed write (say a play POST whose answer was lost) can settle as
+    ``failed`` runs later, after a clean run already moved the change-feed cursor
+    past the source change that planned it: only a full read plans it again.
+    """
+    recovery = session.recovery
+    if recovery is None:
+        return False
+    return any(what != "applied" for what in recovery.reconciled.settled)
 
 
 def commit_cursor(session: Session, incremental: Incremental) -> None:

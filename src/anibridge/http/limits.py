@@ -74,6 +74,9 @@ class RateLimit:
         return self.route in (ANY, route)
 
 
+_EPSILON = 1e-9
+
+
 def window_wait(
     sent: Sequence[float], spec: RateLimit, now: float
 ) -> tuple[float, list[float]]:
@@ -87,11 +90,14 @@ def window_wait(
         window (oldest first), which is all a window needs to keep.
     """
     window = spec.window
-    kept = [at for at in sent if now - at < window]
+    # A wait below _EPSILON counts as none: time stored as large floats cannot move
+    # by less than its resolution, so such a wait would never pass (a virtual clock
+    # stuck at 1030.1 waiting 9e-14 s for ever).
+    kept = [at for at in sent if at + window - now > _EPSILON]
     kept.sort()
     if len(kept) < spec.limit:
         return 0.0, kept
-    return window - (now - kept[-spec.limit]), kept
+    return kept[-spec.limit] + window - now, kept
 
 
 class SharedLimits(Protocol):

@@ -7,7 +7,11 @@ counts; the change feed compares `/sync/last_activities` per category. Writes go
 as batched array bodies (up to `write_batch_size` items per request) under Trakt's
 separate 1 write/second limit, and history appends are deduplicated on
 `(ref, watched_at)` against what Trakt already holds, so a retried or repeated sync
-never adds a play twice. See `vocabulary` for the refs, kinds and fields.
+never adds a play twice. A history POST whose answer was lost (timeout, reset, 5xx)
+is never repeated blindly: the HTTP client does not retry it, and the provider
+declares appends unrepeatable (`write_semantics`, with `late_apply_window`), so the
+engine journals them ``unknown`` and re-reads before any later attempt. See
+`vocabulary` for the refs, kinds and fields.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ from anibridge.provider.base import (
     WriteResult,
 )
 from anibridge.provider.config_keys import ConfigKey
+from anibridge.provider.semantics import WriteSemantics
 from anibridge.providers.trakt import backup as backup_format
 from anibridge.providers.trakt.api import API_VERSION, TraktApi
 from anibridge.providers.trakt.auth import TokenKeeper, Tokens, TraktAuthError
@@ -234,8 +239,9 @@ class TraktProvider(
     Config: `client_id` (required), `client_secret` (to refresh), tokens from the
     `token_store` (key `token_key`, default "trakt") or `access_token` /
     `refresh_token`, `base_url`, `page_size`, `write_batch_size`, `timeout`,
-    `full_structure` (scan reads every show's season tree), and for tests `clock` /
-    `time_scale`.
+    `full_structure` (scan reads every show's season tree), `late_apply_window`
+    (seconds a history POST whose answer was lost may still land; default 600),
+    and for tests `clock` / `time_scale`.
     """
 
     DISPLAY_NAME = "Trakt"
@@ -935,6 +941,23 @@ class TraktProvider(
             )
         return _fail(
             write, op, WriteError.UNSUPPORTED, f"trakt: unknown record kind {kind!r}"
+        )
+
+    def write_semantics(self) -> WriteSemantics:
+        """History appends are unrepeatable; a lost one may land late.
+
+        Trakt keeps every POSTed play (it does not deduplicate `(item,
+        watched_at)`), so re-sending a batch whose answer was lost duplicates
+        every play in it if the first POST landed — possibly after the timeout.
+        Ratings, watchlist and collection writes set absolute state and removals
+        go by history id: those are safe to repeat.
+
+        Returns:
+            Appends unrepeatable, settling within `late_apply_window` seconds.
+        """
+        return WriteSemantics(
+            unrepeatable=frozenset({WriteOp.APPEND_EVENT}),
+            settle=timedelta(seconds=self.settings.late_apply_window),
         )
 
     async def write_events(self, writes: Sequence[EventWrite]) -> Sequence[WriteResult]:

@@ -51,11 +51,21 @@ CONFIG_KEYS: Mapping[str, ConfigKey] = {
     "full_structure": ConfigKey(
         "read every show's seasons and episodes, not only watched ones (default false)"
     ),
+    "late_apply_window": ConfigKey(
+        "seconds a history POST whose answer was lost may still be applied by "
+        "Trakt; its plays are not sent again before then (default 600)"
+    ),
     "clock": ConfigKey("tests only: an anibridge.http Clock", internal=True),
     "time_scale": ConfigKey(
         "tests only: real seconds per service second", internal=True
     ),
 }
+
+
+# How long after a history POST whose answer was lost Trakt may still apply it.
+# Until then a re-read that does not find the plays leaves them "unconfirmed" and
+# they are not sent again (sending them would duplicate them if the POST lands).
+DEFAULT_LATE_APPLY_WINDOW = 600.0
 
 
 class TraktConfigError(ValueError):
@@ -79,6 +89,7 @@ class TraktSettings:
     write_batch_size: int
     timeout: float
     full_structure: bool
+    late_apply_window: float
 
 
 def _text(config: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -99,6 +110,13 @@ def _positive(config: Mapping[str, Any], key: str, default: float) -> float:
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise TraktConfigError(f"trakt: config key {key!r} must be a positive number")
+    return float(value)
+
+
+def _non_negative(config: Mapping[str, Any], key: str, default: float) -> float:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise TraktConfigError(f"trakt: config key {key!r} must be a number >= 0")
     return float(value)
 
 
@@ -149,4 +167,7 @@ def parse_settings(config: Mapping[str, Any]) -> TraktSettings:
         write_batch_size=int(_positive(config, "write_batch_size", 1000)),
         timeout=_positive(config, "timeout", 30.0),
         full_structure=_flag(config, "full_structure", False),
+        late_apply_window=_non_negative(
+            config, "late_apply_window", DEFAULT_LATE_APPLY_WINDOW
+        ),
     )

@@ -11,11 +11,13 @@ a `FakeRequest` and returns a `FakeResponse` (or a JSON-able value for 200).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import select
 import socket
+import struct
 import threading
 import time
 from collections import Counter, deque
@@ -126,8 +128,17 @@ class Fault:
     `mode` is ``"status"`` (answer `status` with `body`), ``"timeout"`` (hold the
     request until the client hangs up — at most `delay` real seconds — then process
     it and answer into the void: a timeout whose request still lands, whatever the
-    machine's speed), ``"malformed"`` (200 with a broken JSON body) or
-    ``"truncated"`` (announce a longer body than is sent, then close).
+    machine's speed), ``"malformed"`` (200 with a broken JSON body),
+    ``"truncated"`` (announce a longer body than is sent, then close) or ``"late"``
+    (a server that applies a request after the client gave up on it: the request
+    is *not* processed now; the client gets `status` with `body`, or a connection
+    closed without any answer when `status` is 0, and the request is queued on the
+    service's `late` list. It is processed when the test calls `land_late()`, or —
+    when `after` is set — as soon as `after` service seconds have passed on the
+    service's clock, just before the next request is handled. No real time passes).
+
+    `hook`, when set, is called with the request when the fault fires, before any
+    answer is sent (a crash test kills the client there: a request in flight).
     """
 
     mode: str = "status"
@@ -136,6 +147,17 @@ class Fault:
     delay: float = 0.0
     times: int = 1
     match: Callable[[FakeRequest], bool] = lambda _request: True
+    after: float | None = None
+    hook: Callable[[FakeRequest], None] | None = None
+
+
+@dataclass(slots=True)
+class LateRequest:
+    """A request a ``"late"`` fault held back, processed later (`land_late`)."""
+
+    request: FakeRequest
+    handler: Handler
+    due: float | None  # service seconds (the service's clock); None: explicit only
 
 
 @dataclass(slots=True)
@@ -176,6 +198,8 @@ class FakeService:
         self.limits = list(limits)
         self.faults: list[Fault] = []
         self.requests: list[LoggedRequest] = []
+        self.late: list[LateRequest] = []
+        self.landed = 0  # late requests processed so far
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -258,6 +282,33 @@ class FakeService:
         """Queue `fault` for the next matching requests."""
         with self._lock:
             self.faults.append(fault)
+
+    def land_late(self) -> int:
+        """Process every request a ``"late"`` fault held back, oldest first.
+
+        Returns:
+            How many were processed.
+        """
+        with self._lock:
+            due, self.late = self.late, []
+        for held in due:
+            self._call(held.handler, held.request)
+        with self._lock:
+            self.landed += len(due)
+        return len(due)
+
+    def _land_due(self) -> None:
+        """Process held-back requests whose `after` has passed on the clock."""
+        if not self.late:
+            return
+        now = self.clock.monotonic()
+        with self._lock:
+            due = [h for h in self.late if h.due is not None and h.due <= now]
+            self.late = [h for h in self.late if h not in due]
+        for held in due:
+            self._call(held.handler, held.request)
+        with self._lock:
+            self.landed += len(due)
 
     def count(self, kind: str | None = None, *, method: str | None = None) -> int:
         """Requests seen, optionally only of `kind` and/or `method`.
@@ -349,9 +400,25 @@ class FakeService:
                 request.kind = kind
                 handler = candidate
                 break
+        self._land_due()
         fault = self._take_fault(request) if handler is not None else None
+        if fault is not None and fault.hook is not None:
+            fault.hook(request)
         truncated = False
-        if handler is None:
+        if fault is not None and fault.mode == "late" and handler is not None:
+            self._hold(request, handler, fault)
+            if not fault.status:
+                with self._lock:
+                    self.requests.append(
+                        LoggedRequest(
+                            request.method, request.path, request.kind, 0, body,
+                            request.query,
+                        )
+                    )  # fmt: skip
+                _hang_up(http)
+                return
+            response = FakeResponse(fault.status, fault.body or {"error": "timeout"})
+        elif handler is None:
             response = FakeResponse(
                 405 if allowed else 404,
                 {"error": "no such route", "path": request.path},
@@ -399,6 +466,11 @@ class FakeService:
         except (BrokenPipeError, ConnectionResetError):
             return
 
+    def _hold(self, request: FakeRequest, handler: Handler, fault: Fault) -> None:
+        due = None if fault.after is None else self.clock.monotonic() + fault.after
+        with self._lock:
+            self.late.append(LateRequest(request, handler, due))
+
     def _call(self, handler: Handler, request: FakeRequest) -> FakeResponse:
         try:
             result = handler(request)
@@ -407,6 +479,15 @@ class FakeService:
         if isinstance(result, FakeResponse):
             return result
         return FakeResponse(200, result)
+
+
+def _hang_up(http: BaseHTTPRequestHandler) -> None:
+    """Close the connection with a reset and no answer (the client sees an error)."""
+    http.close_connection = True
+    with contextlib.suppress(OSError):
+        http.connection.setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+        )
 
 
 def _wait_for_hangup(connection: socket.socket, limit: float) -> None:

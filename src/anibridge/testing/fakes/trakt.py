@@ -18,6 +18,11 @@ Trakt provider uses, with the shapes of Trakt's published API:
   echoed as that show with only the missing seasons/episodes nested.
 - history does not deduplicate `(item, watched_at)` (like Trakt: that is the app's
   job), so a careless client really does create duplicate plays here.
+- "apply late" (`apply_late`): the next history POST(s) are answered with a reset
+  connection (or a gateway timeout) and applied only later — when the test calls
+  `land_late()` or after a delay on the fake's clock — like a server that finished
+  a request its client had given up on. A client that blindly re-sends such a
+  batch creates duplicates here.
 - OAuth: device code flow (`/oauth/device/code`, `/oauth/device/token` with 400
   pending, 404 invalid, 409 used, 410 expired, 418 denied, 429 slow down) and the
   refresh-token grant on `/oauth/token` (rotating tokens).
@@ -44,6 +49,7 @@ from anibridge.testing.fakes.server import (
     FakeRequest,
     FakeResponse,
     FakeService,
+    Fault,
     HttpFault,
 )
 
@@ -251,6 +257,40 @@ class FakeTrakt(FakeService):
         }
         config.update(extra)
         return config
+
+    def apply_late(
+        self,
+        *,
+        times: int = 1,
+        answer: int = 0,
+        after: float | None = None,
+        path: str = "/sync/history",
+        hook: Callable[[FakeRequest], None] | None = None,
+    ) -> None:
+        """Make the next `times` POSTs to `path` land after their answer was lost.
+
+        Args:
+            times: How many POSTs are held back.
+            answer: The status the client gets (0: the connection is reset with no
+                answer at all; 504: a gateway timeout).
+            after: Apply each one this many service seconds later (on the fake's
+                clock, before the next request is handled); None: only when the
+                test calls `land_late()`.
+            path: The write route (history appends by default).
+            hook: Called with the request before answering (crash tests kill the
+                client there: the request is in flight when it dies).
+        """
+        self.inject(
+            Fault(
+                mode="late",
+                status=answer,
+                body={"error": "gateway timeout"} if answer else None,
+                times=times,
+                after=after,
+                hook=hook,
+                match=lambda r: r.method == "POST" and r.path == path,
+            )
+        )
 
     def revoke(self, access_token: str) -> None:
         """Invalidate an access token (its refresh token still works)."""
