@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 
+import httpx
 import pytest
 
 from anibridge.app.service.overrides import EXAMPLE
@@ -218,3 +219,28 @@ def test_a_user_account_reads_the_overrides_but_cannot_change_them(service, anon
     )
     assert refused.status_code == 403
     assert not service.ctx.backend.custom_mappings_path.exists()
+
+
+def test_titles_are_found_after_a_restart(workspace, mapping_index, start):
+    first = start(workspace, mapping_index)
+    _info, secret = first.ctx.auth.create_token("tests")
+    with httpx.Client(
+        base_url=first.url, headers={"Authorization": f"Bearer {secret}"}, timeout=60
+    ) as api:
+        preview(api)
+        plan_id = api.get("/api/profiles/demo/plans").json()[0]["id"]
+        plan = api.get(f"/api/plans/{plan_id}").json()
+        ids = [a["id"] for a in plan["actions"]]
+        applied = api.post(f"/api/plans/{plan_id}/apply", json={"action_ids": ids})
+        assert applied.status_code == 200, applied.text
+    first.stop()
+    second = start(workspace, mapping_index)
+    _info, secret = second.ctx.auth.create_token("tests")
+    with httpx.Client(
+        base_url=second.url, headers={"Authorization": f"Bearer {secret}"}, timeout=60
+    ) as api:
+        found = api.get("/api/mappings/browse", params={"q": "yu yu"}).json()
+        assert [t["title"] for t in found["titles"]][:1] == ["Yu Yu Hakusho"]
+        history = api.get("/api/profiles/demo/history", params={"q": "naruto"})
+        assert [r["title"] for r in history.json()] == ["Naruto"]
+    second.stop()

@@ -81,6 +81,7 @@ from anibridge.app.service.plan_view import (
     unmatched_rows,
 )
 from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
+from anibridge.app.service.titles import TITLES_FILE, dump_titles, load_titles
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.app.web.config_yaml import YAMLError, rewrite_text
 from anibridge.bridge.codec import ref_from_json, ref_id
@@ -286,6 +287,9 @@ class EngineBackend:
         self.loaded.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await asyncio.to_thread(SqlStore, self.loaded.store_url)
         self._load_plans()
+        kept = await asyncio.to_thread(load_titles, self.loaded.data_dir / TITLES_FILE)
+        for key, shown in kept.items():
+            self._titles.setdefault(key, shown)  # a run since start knows better
         if self.index is None:
             self.index = await asyncio.to_thread(self._load_index)
         await asyncio.gather(*(self._open(p) for p in self._profiles.values()))
@@ -1137,6 +1141,10 @@ class EngineBackend:
                 shown = self._titles.get((a, link.source_key))
                 if shown and (b, anchor) not in self._titles:
                     self._titles[(b, anchor)] = {**shown, "borrowed": True}
+        try:  # titles survive a restart (`app.service.titles`)
+            _atomic_write(self.loaded.data_dir / TITLES_FILE, dump_titles(self._titles))
+        except OSError as exc:
+            log.warning("titles not kept for the next start: %s", exc)
 
     def _remember_snapshots(self, snapshots: Mapping[str, Snapshot]) -> None:
         for key, snap in snapshots.items():
