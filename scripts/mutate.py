@@ -172,8 +172,8 @@ def run(module: str, *, mode: str) -> int:
 def mutmut_worker(module: str, *, mode: str) -> int:
     """Inside the mutmut process: own tests first; which mutants `mode` says.
 
-    `pending`: those without a result; `survivors`: those not killed (after a new
-    test); `all`: every one.
+    `pending`: those without a result; `survivors`: those neither killed nor listed
+    as equivalent (after a new test); `all`: every one.
     """
     import mutmut.__main__ as mm
     from mutmut.runners.harness import PytestRunner
@@ -203,7 +203,10 @@ def mutmut_worker(module: str, *, mode: str) -> int:
             mutants, by_path = collect(mutant_names=mutant_names)
             if mode == "pending":
                 return [m for m in mutants if m[2] is None], by_path
-            return [m for m in mutants if m[2] not in KILLED], by_path
+            listed = equivalents()
+            return [
+                m for m in mutants if m[2] not in KILLED and m[1] not in listed
+            ], by_path
 
         mm.collect_source_file_mutation_data = chosen
     try:
