@@ -80,10 +80,11 @@ def test_init_asks_on_a_terminal(monkeypatch, tmp_path):
 
     cli._load_commands()
     result = CliRunner().invoke(
-        cli.app, ["init", "--interactive"], input="emby\nanilist, mal\n"
+        cli.app, ["init", "--interactive"], input="embi\nemby\nanilst\nanilist, mal\n"
     )
     assert result.exit_code == 0, result.output
     assert "Where do you watch?" in result.output
+    assert "Unknown: anilst; try again." in result.output  # typos are asked again
     data = yaml.safe_load((config_dir / "anibridge.yaml").read_text())
     assert sorted(data["profiles"]) == ["anilist", "mal"]
     assert data["profiles"]["mal"]["source"]["type"] == "emby"

@@ -18,19 +18,33 @@ from anibridge.app.cli._common import fail
 
 
 def _ask(servers: list[str], trackers: list[str]) -> list[str]:
-    """Two questions on the terminal: where you watch, what follows it."""
+    """Two questions on the terminal: where you watch, what follows it.
+
+    Unknown names are asked again (a typo should not end the setup).
+    """
     typer.echo("Which providers should AniBridge connect? (`anibridge providers`)")
-    source = typer.prompt(
-        f"Where do you watch? ({', '.join([*servers, 'none'])})",
-        default=servers[0] if servers else "none",
-    )
-    follow = typer.prompt(
-        f"Which trackers should be kept in sync? (comma-separated: "
-        f"{', '.join(trackers)})",
-        default=trackers[0] if trackers else "",
-    )
-    chosen = [] if source.strip().lower() in ("", "none") else [source]
-    return [*chosen, *follow.replace(" ", ",").split(",")]
+    while True:
+        source = typer.prompt(
+            f"Where do you watch? ({', '.join([*servers, 'none'])})",
+            default="plex" if "plex" in servers else "none",
+        ).strip()
+        if source.lower() in (*servers, "none"):
+            break
+        typer.echo(f"Unknown: {source}; try again.")
+    while True:
+        answer = typer.prompt(
+            f"Which trackers should be kept in sync? (comma-separated: "
+            f"{', '.join(trackers)})",
+            default=trackers[0] if trackers else "",
+        )
+        follow = [n.strip().lower() for n in answer.replace(" ", ",").split(",")]
+        follow = [n for n in follow if n]
+        unknown = [n for n in follow if n not in trackers]
+        if follow and not unknown:
+            break
+        typer.echo(f"Unknown: {', '.join(unknown) or '(none given)'}; try again.")
+    chosen = [] if source.lower() == "none" else [source.lower()]
+    return [*chosen, *follow]
 
 
 @app.command()
@@ -115,7 +129,7 @@ def _next_steps(target: Path, names: list[str], *, explicit: bool) -> None:
         )
         return
     typer.echo("Next:")
-    typer.echo(f"  1. fill in the keys marked required in {target}")
+    typer.echo(f"  1. check base_url and the keys marked required in {target}")
     step = 2
     for name in dict.fromkeys(n.strip().lower() for n in names):
         info = provider_info(name)
