@@ -400,3 +400,27 @@ def test_plex_without_a_saved_token_says_to_log_in(tmp_path, plex):
     plan = _cli("plan", "--config", str(config))
     assert plan.returncode == 1
     assert "run `anibridge login plex`" in _one_line(plan.stderr)
+
+
+# -- Trakt (the device flow, kept) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["denied", "expired"])
+def test_trakt_login_denied_or_expired_is_one_line_and_saves_nothing(tmp_path, how):
+    from anibridge.testing.fakes.trakt import FakeTrakt
+
+    with FakeTrakt(time_scale=0.001) as fake:
+        if how == "expired":
+            fake.device_ttl = 30.0  # service seconds: a few polls, never approved
+        config = _write(tmp_path, {"type": "trakt", "config": {
+            "client_id": fake.client_id, "client_secret": fake.client_secret,
+            "base_url": fake.base_url, "time_scale": 0.001}})  # fmt: skip
+        login = Login(config, "trakt")
+        login.address()
+        code = re.search(r"enter the code (\S+) ", "".join(login.seen)).group(1)
+        if how == "denied":
+            fake.deny_device(code)
+        status, out, err = login.finish()
+    assert status == 1 and out == ""
+    assert ("denied" if how == "denied" else "expired") in _one_line(err)
+    assert _saved_keys(tmp_path) == []

@@ -47,6 +47,26 @@ _Profile = Annotated[
 ]
 _Json = Annotated[bool, typer.Option("--json", help="Print JSON only on stdout.")]
 
+_Browser = Annotated[
+    bool,
+    typer.Option(
+        "--browser/--no-browser",
+        help="Open the sign-in page in a browser (only when run on a terminal).",
+    ),
+]
+
+
+def _open(url: str, browser: bool) -> None:
+    """Open `url` for the user, only when a person is at a terminal to use it."""
+    import sys
+    import webbrowser
+
+    if browser and sys.stdin.isatty():
+        try:
+            webbrowser.open(url)
+        except Exception:  # no browser: the address is printed anyway
+            return
+
 
 def provider_targets(
     config: LoadedConfig, profile: str | None, kind: str, display: str, hint: str
@@ -168,7 +188,7 @@ async def _save_and_check(
 
 
 async def _login_trakt(
-    config: LoadedConfig, profile: str | None, *, quiet: bool
+    config: LoadedConfig, profile: str | None, *, quiet: bool, browser: bool = False
 ) -> dict[str, object]:
     from anibridge.app.cli._common import err_console, out_console
     from anibridge.app.config import build_provider
@@ -212,6 +232,7 @@ async def _login_trakt(
             f"(valid for {int(code.expires_in // 60)} minutes). Waiting…",
             soft_wrap=True,
         )
+        _open(code.verification_url, browser)
         tokens = await poll_device_login(
             client,
             code,
@@ -235,11 +256,14 @@ async def _login_trakt(
 def login_trakt(
     config: _Config = None,
     profile: _Profile = None,
+    browser: _Browser = True,
     as_json: _Json = False,
 ) -> None:
     """Sign in to Trakt with a device code and store the tokens (encrypted)."""
     loaded = load(config)
-    result = run_async(lambda: _login_trakt(loaded, profile, quiet=as_json))
+    result = run_async(
+        lambda: _login_trakt(loaded, profile, quiet=as_json, browser=browser)
+    )
     _done("Trakt", result, as_json)
 
 
@@ -262,7 +286,7 @@ def _done(display: str, result: dict[str, object], as_json: bool) -> None:
 
 
 async def _login_simkl(
-    config: LoadedConfig, profile: str | None, *, quiet: bool
+    config: LoadedConfig, profile: str | None, *, quiet: bool, browser: bool = False
 ) -> dict[str, object]:
     from anibridge.app.cli._common import err_console, out_console
     from anibridge.app.config import build_provider
@@ -306,6 +330,7 @@ async def _login_simkl(
             f"(valid for {int(code.expires_in // 60)} minutes). Waiting…",
             soft_wrap=True,
         )
+        _open(code.verification_url, browser)
         token = await poll_pin_login(
             client, code, client_id=settings.client_id, clock=settings.clock, params=app
         )
@@ -324,11 +349,14 @@ async def _login_simkl(
 def login_simkl(
     config: _Config = None,
     profile: _Profile = None,
+    browser: _Browser = True,
     as_json: _Json = False,
 ) -> None:
     """Sign in to Simkl with a PIN code and store the token (encrypted)."""
     loaded = load(config)
-    result = run_async(lambda: _login_simkl(loaded, profile, quiet=as_json))
+    result = run_async(
+        lambda: _login_simkl(loaded, profile, quiet=as_json, browser=browser)
+    )
     _done("Simkl", result, as_json)
 
 
@@ -407,26 +435,6 @@ def login_kitsu(
 
 
 # -- shared by the browser sign-ins ---------------------------------------------------
-
-_Browser = Annotated[
-    bool,
-    typer.Option(
-        "--browser/--no-browser",
-        help="Open the sign-in page in a browser (only when run on a terminal).",
-    ),
-]
-
-
-def _open(url: str, browser: bool) -> None:
-    """Open `url` for the user, only when a person is at a terminal to use it."""
-    import sys
-    import webbrowser
-
-    if browser and sys.stdin.isatty():
-        try:
-            webbrowser.open(url)
-        except Exception:  # no browser: the address is printed anyway
-            return
 
 
 def _read(console: object, prompt: str, what: str) -> str:
