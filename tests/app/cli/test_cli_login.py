@@ -341,18 +341,42 @@ def _plex_side(server: FakePlex, tv: FakePlexTv) -> dict:
         "auth_url": f"{tv.base_url}/auth", "time_scale": 0.001}}  # fmt: skip
 
 
-def test_plex_then_anilist_login_and_a_first_sync(tmp_path, plex, anilist):
-    """The README path: Plex + AniList, both signed in, no token in the config."""
+def _edit(section: str, **values: str) -> str:
+    """Fill in keys of a template section the way a person would: uncomment, set."""
+    for key, value in values.items():
+        section, n = re.subn(
+            rf"^(\s+)(?:# )?{key}:.*$", rf"\g<1>{key}: {value}", section, count=1,
+            flags=re.M,
+        )  # fmt: skip
+        assert n == 1, key
+    return section
+
+
+def test_init_plex_anilist_then_login_both_and_a_first_sync(tmp_path, plex, anilist):
+    """The README path: `init --with plex,anilist`, sign in to both, sync."""
     server, tv = plex
     tv.approve_after_polls = 3  # the person signs in while the CLI polls
-    config = _write(
-        tmp_path,
-        {"type": "anilist", "config": {
-            "client_id": anilist.client_id, "base_url": anilist.base_url,
-            "authorize_url": f"{anilist.base_url}/api/v2/oauth/authorize",
-            "time_scale": 0.001}},
-        source=_plex_side(server, tv),
+    config = tmp_path / "anibridge.yaml"
+    init = _cli("init", str(config), "--with", "plex,anilist")
+    assert init.returncode == 0, init.stderr
+    plex_part, anilist_part = config.read_text().split("config: &anilist\n")
+    head, plex_part = plex_part.split("config: &plex\n")
+    # The person's edits: where their server is (plus the fakes' other addresses
+    # and the test clock), and the AniList client id; no token anywhere.
+    plex_part = "        time_scale: 0.001\n" + _edit(
+        plex_part, base_url=server.base_url, plex_tv_url=tv.base_url,
+        auth_url=f"{tv.base_url}/auth",
     )  # fmt: skip
+    anilist_part = "        time_scale: 0.001\n" + _edit(
+        anilist_part, client_id=anilist.client_id, base_url=anilist.base_url,
+        authorize_url=f"{anilist.base_url}/api/v2/oauth/authorize",
+    )  # fmt: skip
+    config.write_text(
+        f"{head}config: &plex\n{plex_part}config: &anilist\n{anilist_part}"
+    )
+    sides = yaml.safe_load(config.read_text())["profiles"]["default"]
+    assert not any("token" in sides[side]["config"] for side in ("source", "target"))
+
     login = Login(config, "plex")
     url = login.address()
     pin = next(iter(tv.pins.values()))
@@ -361,7 +385,7 @@ def test_plex_then_anilist_login_and_a_first_sync(tmp_path, plex, anilist):
     code, out, err = login.finish()
     assert code == 0, err
     assert json.loads(out) == {"provider": "plex", "account": "1",
-                               "saved_for": ["main/plex"]}  # fmt: skip
+                               "saved_for": ["default/plex"]}  # fmt: skip
     assert pin["polls"] == 3
     token = pin["authToken"]
     assert token not in out + err and token.encode() not in _store_text(tmp_path)
