@@ -235,7 +235,16 @@ async def plan_page(
     rest_matching = sum(
         1 for a in plan["actions"] if query.wants(a) and a["outcome"] != "applied"
     )
-    providers = sorted({a["provider"] for a in plan["actions"]})
+    names = {
+        p.key: p.display_name
+        for info in _ctx(request).backend.profiles()
+        if info.name == plan["profile"]
+        for p in info.providers
+    }
+    # (key, name) of the providers written to, named as on the timeline
+    providers = [
+        (k, names.get(k, k)) for k in sorted({a["provider"] for a in plan["actions"]})
+    ]
     return render(
         request,
         "plan.html",
