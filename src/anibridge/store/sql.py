@@ -269,21 +269,34 @@ class SqlStore:
     # --- BaselineStore -------------------------------------------------------
 
     def baselines(self, profile: str) -> dict[tuple[str, str], Baseline]:
-        """See `BaselineStore.baselines`."""
-        query = sa.select(t.baselines).where(t.baselines.c.profile == profile)
+        """See `BaselineStore.baselines`.
+
+        A profile holds about ten baselines per linked entry, held for the whole
+        run: rows are streamed, not listed, and their repeated texts (link, field,
+        update time, text values) share one object each, so 50,000 entries' half a
+        million baselines cost their distinct texts once, not per row.
+        """
+        query = sa.select(
+            t.baselines.c.link,
+            t.baselines.c.field,
+            t.baselines.c.source_value,
+            t.baselines.c.target_value,
+            t.baselines.c.updated_at,
+        ).where(t.baselines.c.profile == profile)
+        texts: dict[Any, Any] = {}
+        share = texts.setdefault
+        found: dict[tuple[str, str], Baseline] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return {
-            (r["link"], r["field"]): Baseline(
-                profile=r["profile"],
-                link=r["link"],
-                field=r["field"],
-                source_value=r["source_value"],
-                target_value=r["target_value"],
-                updated_at=r["updated_at"],
-            )
-            for r in rows
-        }
+            for link, fld, source, target, updated in conn.execute(query):
+                link, fld = share(link, link), share(fld, fld)
+                if source.__class__ is str:
+                    source = share(source, source)
+                if target.__class__ is str:
+                    target = share(target, target)
+                found[link, fld] = Baseline(
+                    profile, link, fld, source, target, share(updated, updated)
+                )
+        return found
 
     def put_baselines(self, baselines: Iterable[Baseline]) -> None:
         """See `BaselineStore.put_baselines`."""
