@@ -562,6 +562,10 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
                     ):
                         ratio = _contrast(page, selector)
                         assert ratio >= 4.5, (scheme, selector, round(ratio, 2))
+                if key == "logs":  # exact UTC, how long ago on hover
+                    expect(page.locator("#logs time.exact").first).to_have_attribute(
+                        "title", re.compile(r"^(just now|\d+ min ago) · ")
+                    )
                 if key == "timeline":  # relative, the exact local time on hover
                     when = page.locator("li.event time.ago").first
                     expect(when).to_have_text(re.compile(r"^(just now|\d+ min ago)$"))

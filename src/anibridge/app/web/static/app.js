@@ -39,6 +39,11 @@
       el.textContent = relative(then);
       el.title = `${then.toLocaleString()} (${el.dataset.utc})`;
     });
+    // Log lines keep their exact UTC time; how long ago, in local time, on hover.
+    document.querySelectorAll("time.exact[datetime]").forEach((el) => {
+      const then = new Date(el.getAttribute("datetime"));
+      if (!Number.isNaN(then.getTime())) el.title = `${relative(then)} · ${then.toLocaleString()}`;
+    });
   }
   refreshTimes();
   setInterval(refreshTimes, 30000);
