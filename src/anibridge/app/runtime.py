@@ -208,8 +208,11 @@ async def open_session(
         key = load_secret_key(config.data_dir)
         for spec_key, holder in holders.items():
             holder.inner = TokenStore(store, key, namespace=f"{name}/{spec_key}")
-        for provider in providers.values():
-            await provider.initialize()
+        for side, spec in specs:
+            provider = providers[spec.key]
+            if provider in initialized:
+                continue
+            await start_provider(provider, spec.key, where=f"profiles.{name}.{side}")
             initialized.append(provider)
         recovery = await recover(store, providers, name)
     except BaseException:
@@ -222,6 +225,32 @@ async def open_session(
     return Session(
         config, store, name, profile, providers, lock=lock, recovery=recovery
     )
+
+
+async def start_provider(provider: Provider, key: str, *, where: str) -> None:
+    """`provider.initialize()`, its failures as the one line a person acts on.
+
+    Raises:
+        ProviderFailed: the provider could not be reached, rejected the
+            credentials, or rejected its config (the message names `key`, what
+            failed and what to do; `where` locates a config problem).
+    """
+    from anibridge.app.service.problems import Problem, ProviderFailed, describe
+    from anibridge.http.errors import CredentialsError, HttpError
+
+    try:
+        await provider.initialize()
+    except (HttpError, CredentialsError) as exc:
+        problem = describe(exc, provider=key)
+        assert problem is not None
+        raise ProviderFailed(problem) from exc
+    except ValueError as exc:
+        if type(exc) is not ValueError:  # a provider's own error class: as it is
+            raise
+        text = str(exc)
+        raise ProviderFailed(
+            Problem(f"{key} ({where}): {text}", "config", 1, 400)
+        ) from exc
 
 
 @runtime_checkable

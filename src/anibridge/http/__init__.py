@@ -35,7 +35,12 @@ if TYPE_CHECKING:
         SystemClock,
         clock_from_config,
     )
-    from anibridge.http.errors import HttpError, write_error_for_status
+    from anibridge.http.errors import (
+        Failure,
+        HttpError,
+        classify_transport,
+        write_error_for_status,
+    )
     from anibridge.http.limits import (
         ANY,
         APP,
@@ -72,7 +77,10 @@ _HOMES = {
         ),
         "clock",
     ),
-    **dict.fromkeys(("HttpError", "write_error_for_status"), "errors"),
+    **dict.fromkeys(
+        ("Failure", "HttpError", "classify_transport", "write_error_for_status"),
+        "errors",
+    ),
     **dict.fromkeys(
         (
             "ANY",
@@ -115,6 +123,7 @@ __all__ = [
     "USER",
     "WRITE",
     "Clock",
+    "Failure",
     "HttpClient",
     "HttpError",
     "ManualClock",
@@ -127,6 +136,7 @@ __all__ = [
     "SecretRegistry",
     "SharedLimits",
     "SystemClock",
+    "classify_transport",
     "clock_from_config",
     "mask",
     "redact",

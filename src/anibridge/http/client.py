@@ -21,7 +21,12 @@ import httpx
 
 from anibridge.dates import utcnow
 from anibridge.http.clock import SYSTEM_CLOCK, Clock
-from anibridge.http.errors import HttpError, write_error_for_status
+from anibridge.http.errors import (
+    Failure,
+    HttpError,
+    classify_transport,
+    write_error_for_status,
+)
 from anibridge.http.limits import READ, WRITE, RateLimit, RateLimiter, SharedLimits
 from anibridge.http.redact import SECRETS, redact
 from anibridge.provider.base import WriteError
@@ -33,6 +38,10 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
+# Failures to send that a retry within seconds can fix: a broken connection or a
+# read timeout. A refused connection, an unknown host, a TLS error or a bad URL is
+# a configuration or a server that is down: retrying only delays the answer.
+RETRYABLE_FAILURES = frozenset({Failure.TIMEOUT, Failure.NETWORK})
 
 type HeaderSource = Callable[[], Awaitable[Mapping[str, str]]]
 type Refresher = Callable[[], Awaitable[bool]]
@@ -247,12 +256,30 @@ class HttpClient:
                 )
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 self._record(method, url, route, None, attempt)
-                if may_retry and attempt < self.retry.max_attempts:
+                failure = classify_transport(exc)
+                if (
+                    may_retry
+                    and failure in RETRYABLE_FAILURES
+                    and not isinstance(exc, httpx.ConnectTimeout)
+                    and attempt < self.retry.max_attempts
+                ):
                     await self._backoff(attempt)
                     continue
+                try:
+                    sent = str(exc.request.url)
+                except RuntimeError:  # raised before a request was built
+                    sent = url
+                address, where = self._where(sent)
+                if failure is Failure.URL:
+                    where = self.redact(self.base_url)
                 raise HttpError(
                     self.redact(f"{self.name}: {method} {url} failed: {exc!r}"),
                     code=WriteError.TRANSIENT,
+                    failure=failure,
+                    service=self.name,
+                    address=address,
+                    url=where,
+                    attempts=attempt,
                 ) from exc
             status = response.status_code
             self._record(method, url, route, status, attempt)
@@ -284,6 +311,7 @@ class HttpClient:
                 self.counter.retries += 1
                 await self._backoff(attempt, response)
                 continue
+            address, where = self._where(str(response.request.url))
             raise HttpError(
                 self.redact(
                     f"{self.name}: {method} {response.request.url} answered {status}: "
@@ -292,7 +320,28 @@ class HttpClient:
                 code=write_error_for_status(status),
                 status=status,
                 response=response,
+                service=self.name,
+                address=address,
+                url=where,
+                retry_after=(
+                    retry_after_seconds(response, utcnow().timestamp())
+                    if status == 429
+                    else None
+                ),
+                attempts=attempt,
             )
+
+    def _where(self, url: str) -> tuple[str | None, str | None]:
+        """``host:port`` and the query-less, redacted URL a request went to."""
+        try:
+            full = httpx.URL(self.base_url + "/").join(url)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            return None, self.redact(self.base_url)
+        if not full.host:
+            return None, self.redact(str(full.copy_with(query=None)))
+        port = full.port or {"https": 443, "http": 80}.get(full.scheme)
+        address = f"{full.host}:{port}" if port else full.host
+        return address, self.redact(str(full.copy_with(query=None, fragment=None)))
 
     async def _renewed_since(self, sent: Mapping[str, str]) -> bool:
         """Whether the credentials changed after a request went out with `sent`.

@@ -63,17 +63,72 @@ def _load_commands(argv: Sequence[str] | None = None) -> None:
     Without a known command first (`--help`, a typo that needs "did you mean",
     no arguments) every module is loaded, so help and errors list every command.
     """
-    named = _COMMANDS.get(argv[0]) if argv else None
+    # The root's own options (--debug, --version) are flags: skip them.
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    named = _COMMANDS.get(first) if first else None
     for name in (named,) if named else _COMMAND_MODULES:
         importlib.import_module(name)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("anibridge")
+        except PackageNotFoundError:  # running from a source tree
+            number = "unknown"
+        typer.echo(f"anibridge {number}")
+        raise typer.Exit
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        help="Print tracebacks with errors and log at debug level.",
+    ),
+    _show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
     """AniBridge: safe, fast sync between media servers and trackers."""
+    from anibridge.app.cli._common import DEBUG
+
+    DEBUG.on = debug
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    An error no command expected is a bug: it is printed as one line (exit 70)
+    asking for ``--debug``, which re-raises it with its traceback.
+    """
+    from anibridge.app.cli._common import DEBUG, EXIT_BUG
+
     _load_commands(sys.argv[1:])
-    app()
+    try:
+        app()
+    except Exception as exc:
+        if DEBUG.on:
+            raise
+        from anibridge.http.redact import mask
+        from anibridge.messages import clip
+
+        text = clip(f"{type(exc).__name__}: {exc}".replace("\n", " "), 500)
+        sys.stderr.write(
+            mask(
+                f"error: unexpected {text} — run again with --debug for the "
+                "traceback, and please report it\n"
+            )
+        )
+        sys.exit(EXIT_BUG)

@@ -5,9 +5,13 @@ file, bad document, missing secret) is printed as one paragraph on stderr naming
 and where, with exit code 1 and nothing written; `--json` keeps stdout JSON-only.
 
 Exit codes every command shares: 0 done, 1 an error or failed writes, 2 a guard
-refused the plan, 75 the profile is busy (another run holds its lock; the message
-names it), 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a service
-manager stopping it). An interrupted run is recorded as ``interrupted``.
+refused the plan, 69 a provider could not be reached or used (connection refused,
+unknown host, TLS, timeout, wrong address, service errors, rate limits), 70 an
+unexpected error (a bug: ``--debug`` prints the traceback), 75 the profile is busy
+(another run holds its lock; the message names it), 77 a provider rejected the
+credentials, 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a service
+manager stopping it). An interrupted run is recorded as ``interrupted``. Provider
+failures are translated in one place, `anibridge.app.service.problems`.
 
 Importing this module stays cheap (typer only): the consoles, the config loader and
 the error classes (which pull in SQLAlchemy, pydantic and the providers) load on first
@@ -32,6 +36,8 @@ if TYPE_CHECKING:
     from anibridge.app.runtime import StopFlag
 
 __all__ = [
+    "DEBUG",
+    "EXIT_BUG",
     "EXIT_BUSY",
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
@@ -39,6 +45,7 @@ __all__ = [
     "ConfigOption",
     "Terminated",
     "WaitOption",
+    "describe_problem",
     "err_console",  # noqa: F822 - created on first use by __getattr__
     "expected_errors",
     "fail",
@@ -50,8 +57,18 @@ __all__ = [
 ]
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+EXIT_BUG = 70  # EX_SOFTWARE: an unexpected error (a bug; --debug shows where)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class _Debug:
+    """Whether ``--debug`` was given (tracebacks with errors, debug logging)."""
+
+    on = False
+
+
+DEBUG = _Debug()
 
 
 class Terminated(KeyboardInterrupt):
@@ -149,16 +166,45 @@ def __getattr__(name: str) -> Any:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one error paragraph on stderr and return the exit to raise."""
+    """Print one error paragraph on stderr and return the exit to raise.
+
+    With ``anibridge --debug``, the exception being handled (if any) is printed
+    first, traceback and all.
+    """
     from rich.text import Text
 
     from anibridge.app.cli._common import err_console
     from anibridge.messages import clip
 
+    if DEBUG.on and sys.exc_info()[1] is not None:
+        import traceback
+
+        from anibridge.http.redact import mask
+
+        sys.stderr.write(mask(traceback.format_exc()))
     err_console.print(
         Text.assemble(("error:", "bold red"), " ", clip(message)), soft_wrap=True
     )
     return typer.Exit(code)
+
+
+def describe_problem(exc: BaseException) -> Any:
+    """The `anibridge.app.service.problems.Problem` for `exc`, or None.
+
+    Application-layer errors carry their exit code; a provider that cannot be
+    reached or rejects its credentials becomes one line naming it, what failed
+    and what to do (exit 69 / 77). Checked through sys.modules first: a command
+    that never loaded the HTTP layer or the service layer cannot have raised
+    their errors, and stays light.
+    """
+    if not any(
+        name in sys.modules
+        for name in ("anibridge.http.errors", "anibridge.app.service.errors")
+    ):
+        return None
+    from anibridge.app.service.problems import describe
+
+    return describe(exc)
 
 
 def load(config: Path | None) -> LoadedConfig:
@@ -245,17 +291,10 @@ def run_async[T](
     except Terminated:
         raise fail("terminated (SIGTERM)", EXIT_TERMINATED) from None
     except Exception as exc:
-        # The application layer's typed errors carry their exit code.
-        service = sys.modules.get("anibridge.app.service.errors")
-        if service is not None and isinstance(exc, service.ServiceError):
-            raise fail(str(exc), exc.exit_code) from None
-        # A service refused, or cannot be used (its message says why and never
-        # holds a secret). Checked through sys.modules: a command that never
-        # loaded the HTTP layer cannot have raised one, and stays light.
-        http = sys.modules.get("anibridge.http.errors")
-        if http is not None and isinstance(exc, http.HttpError):
-            raise fail(str(exc)) from None
-        raise
+        problem = describe_problem(exc)
+        if problem is None:
+            raise
+        raise fail(problem.message, problem.exit_code) from None
     except KeyboardInterrupt:
         raise fail("interrupted", EXIT_INTERRUPTED) from None
     finally:

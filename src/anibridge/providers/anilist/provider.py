@@ -102,6 +102,11 @@ PAGE_SIZE = 50
 class AniListError(HttpError):
     """AniList answered with GraphQL errors for a read."""
 
+    def __init__(self, message: str, **details: Any) -> None:
+        """An `HttpError` whose service is AniList (for the advice shown)."""
+        details.setdefault("service", "anilist")
+        super().__init__(message, **details)
+
 
 def _error_code(error: Mapping[str, Any]) -> WriteError:
     message = str(error.get("message") or "")
@@ -344,6 +349,8 @@ class AniListProvider(
                     code=WriteError.TRANSIENT,
                     status=response.status_code,
                     response=response,
+                    service="anilist",
+                    url=self.http.redact(str(response.request.url)),
                 )
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from anibridge.dates import utcnow
 from anibridge.http import HttpClient, HttpError
+from anibridge.http.errors import CredentialsError
 from anibridge.provider.base import WriteError
 
 __all__ = ["KitsuAuthError", "KitsuTokens", "TokenKeeper", "password_grant"]
@@ -24,7 +25,7 @@ __all__ = ["KitsuAuthError", "KitsuTokens", "TokenKeeper", "password_grant"]
 REFRESH_MARGIN = 300.0
 
 
-class KitsuAuthError(RuntimeError):
+class KitsuAuthError(CredentialsError):
     """Signing in failed; the message says what to do."""
 
     def __init__(self, message: str, *, reason: str = "auth") -> None:
@@ -187,7 +188,7 @@ class TokenKeeper:
             try:
                 await self._refresh()
             except HttpError as exc:
-                self.log.warning("kitsu: renewing the token failed: %s", exc)
+                self.log.info("kitsu: renewing the token failed: %s", exc)
                 return False
         return True
 

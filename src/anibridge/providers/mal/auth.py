@@ -147,7 +147,7 @@ class TokenManager:
             try:
                 await self._refresh()
             except HttpError as exc:
-                self.log.warning("mal: refreshing the token failed: %s", exc)
+                self.log.info("mal: refreshing the token failed: %s", exc)
                 return False
         return True
 
@@ -157,6 +157,7 @@ class TokenManager:
                 "mal: the access token expired and no refresh_token/client_id is "
                 "configured; re-authorize AniBridge with MyAnimeList",
                 code=WriteError.AUTH,
+                service="mal",
             )
         form = {
             "grant_type": "refresh_token",
@@ -174,6 +175,9 @@ class TokenManager:
                     "re-authorize AniBridge with MyAnimeList",
                     code=WriteError.AUTH,
                     status=exc.status,
+                    service="mal",
+                    address=exc.address,
+                    url=exc.url,
                 ) from exc
             raise
         try:

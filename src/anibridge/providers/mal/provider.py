@@ -330,6 +330,10 @@ class MalProvider(
                 code=WriteError.RATE_LIMITED,
                 status=403,
                 response=exc.response,
+                service=exc.service,
+                address=exc.address,
+                url=exc.url,
+                attempts=exc.attempts,
             ) from exc
 
     async def _json(self, method: str, url: str, **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from anibridge.http import HttpClient, HttpError
 from anibridge.http.clock import Clock
+from anibridge.http.errors import CredentialsError
 
 __all__ = [
     "AUTH_ROUTE",
@@ -27,7 +28,7 @@ __all__ = [
 AUTH_ROUTE = "auth"  # its own route class: logins never wait behind sync reads
 
 
-class SimklAuthError(RuntimeError):
+class SimklAuthError(CredentialsError):
     """Signing in failed; the message says what to do."""
 
     def __init__(self, message: str, *, reason: str = "auth") -> None:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from anibridge.http import HttpClient, HttpError
 from anibridge.http.clock import Clock
+from anibridge.http.errors import CredentialsError
 from anibridge.provider.base import WriteError
 
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
@@ -39,7 +40,7 @@ class TokenStoreLike(Protocol):
         ...
 
 
-class TraktAuthError(RuntimeError):
+class TraktAuthError(CredentialsError):
     """Signing in or renewing the session failed; the message says what to do."""
 
     def __init__(self, message: str, *, reason: str = "auth") -> None:
