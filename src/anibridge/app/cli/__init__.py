@@ -49,6 +49,7 @@ _COMMANDS: dict[str, str] = {
     "export": "anibridge.app.cli.documents",
     "import": "anibridge.app.cli.documents",
     "config": "anibridge.app.cli.configcheck",
+    "check": "anibridge.app.cli.check",
     "migrate": "anibridge.app.cli.worker",
     "worker": "anibridge.app.cli.worker",
 }

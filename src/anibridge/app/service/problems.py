@@ -239,7 +239,7 @@ def _describe_http(exc: HttpError, name: str) -> Problem:
             EXIT_UNAVAILABLE,
         )
     if exc.code is WriteError.AUTH or status in (401, 403):
-        said = f" ({_status_text(status)})" if status else ""
+        said = f" ({_status_text(status)})" if status in (401, 403) else ""
         return Problem(
             f"{name}: {product} rejected the credentials{said} — {advice.credentials}",
             "auth",
@@ -286,4 +286,35 @@ def describe(exc: BaseException, *, provider: str | None = None) -> Problem | No
         return Problem(text, "auth", EXIT_AUTH)
     if isinstance(exc, ServiceError):
         return Problem(str(exc), "refused", exc.exit_code, exc.status)
+    if isinstance(exc, config_errors()):
+        return Problem(clip(str(exc)), "config", 1, 400)
     return None
+
+
+def config_errors() -> tuple[type[BaseException], ...]:
+    """Errors whose message already names what is wrong and where (exit 1).
+
+    Bad config, unknown or unloadable provider, unresolvable secret, unusable
+    secret key or store, unusable local file or document, bad mappings.
+    Imported on first use: they pull in the config, the store and the providers.
+    """
+    from anibridge.app.config import ConfigError, ProviderLoadError, SecretError
+    from anibridge.mappings.errors import MappingError
+    from anibridge.providers.local import (
+        DocumentError,
+        InboundPayloadError,
+        LocalFileError,
+    )
+    from anibridge.store import SecretKeyError, StoreError
+
+    return (
+        ConfigError,
+        ProviderLoadError,
+        SecretError,
+        SecretKeyError,
+        StoreError,
+        LocalFileError,
+        DocumentError,
+        InboundPayloadError,
+        MappingError,
+    )
