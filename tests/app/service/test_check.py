@@ -28,8 +28,8 @@ def plex_library() -> MediaLibrary:
     lib.add_section("1", "Anime", "show")
     lib.add_section("2", "Films", "movie")
     lib.add_user("1", "Owner", admin=True)
-    show = lib.add_item("show", "Naruto", "1",
-                        plex_guid="com.plexapp.agents.thetvdb://78857?lang=en")  # fmt: skip
+    guid = "com.plexapp.agents.thetvdb://78857?lang=en"
+    show = lib.add_item("show", "Naruto", "1", plex_guid=guid)
     for n in range(1, 4):
         ep = lib.add_episode(show.key, 1, n)
         lib.play("1", ep.key, 1_700_000_000 + n * 3600)
@@ -128,7 +128,7 @@ async def test_unknown_provider_key_is_refused(tmp_path: Path, fakes) -> None:
     loaded = write(tmp_path, plex, anilist.base_url, "anilist-test-token")
     store = SqlStore(loaded.store_url)
     try:
-        with pytest.raises(NotFound, match="no provider 'nope'.*list, myplex"):
+        with pytest.raises(NotFound, match=r"no provider 'nope'.*list, myplex"):
             await check_profile(loaded, "main", store=store, only="nope")
     finally:
         store.close()

@@ -49,11 +49,14 @@ def _line(check: ProviderCheck) -> str:
     return f"ok   {head}: " + "; ".join(parts)
 
 
+_PROFILES = typer.Option(
+    None, "--profile", "-p", help="Profile to check (repeatable; default: all)."
+)
+
+
 @app.command()
 def check(
-    profile: list[str] | None = typer.Option(
-        None, "--profile", "-p", help="Profile to check (repeatable; default: all)."
-    ),
+    profile: list[str] | None = _PROFILES,
     provider: str | None = typer.Option(
         None, "--provider", help="Check only this provider key of the profile."
     ),
