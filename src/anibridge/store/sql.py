@@ -430,6 +430,21 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [self._run(r) for r in conn.execute(query).mappings().all()]
 
+    def runs_starting_with(self, prefix: str, limit: int = 10) -> list[RunRecord]:
+        """Runs whose id starts with `prefix`, newest first (short ids, `undo abc1`).
+
+        Percent signs, underscores and backslashes in `prefix` match themselves.
+        """
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (
+            sa.select(t.runs)
+            .where(t.runs.c.id.like(f"{escaped}%", escape="\\"))
+            .order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [self._run(r) for r in conn.execute(query).mappings().all()]
+
     # --- JournalStore --------------------------------------------------------
 
     @staticmethod

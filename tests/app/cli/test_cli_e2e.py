@@ -115,6 +115,7 @@ def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
         "undo",
         summary["run_id"],
         "--json",
+        "--yes",
         "--config",
         str(ws / "anibridge.yaml"),
         cwd=tmp_path,
@@ -369,7 +370,7 @@ def test_backup_and_restore(tmp_path):
     before = export_list(tmp_path / "ws" / "list.sqlite")
     assert invoke("sync", "--json", "--config", cfg, cwd=tmp_path).returncode == 0
     assert export_list(tmp_path / "ws" / "list.sqlite") != before
-    restored = invoke("restore", str(files[0]), "--config", cfg, cwd=tmp_path)
+    restored = invoke("restore", str(files[0]), "--yes", "--config", cfg, cwd=tmp_path)
     assert restored.returncode == 0, restored.stderr
     assert export_list(tmp_path / "ws" / "list.sqlite") == before
     missing = invoke(
@@ -407,7 +408,7 @@ def test_undo_reports_fields_it_refused_to_revert(tmp_path):
     _edit_list(ws / "list.sqlite", "anilist:8795", progress=5)
     config = str(ws / "anibridge.yaml")
 
-    human = invoke("undo", run_id, "--config", config, cwd=tmp_path)
+    human = invoke("undo", run_id, "--yes", "--config", config, cwd=tmp_path)
     assert human.returncode == 0, human.stderr
     lines = human.stdout.splitlines()
     assert lines[0].endswith("0 failed, 1 refused"), lines
@@ -429,7 +430,13 @@ def test_undo_json_lists_refusals(tmp_path):
     run_id = json.loads(first.stdout)["run_id"]
     _edit_list(ws / "list.sqlite", "anilist:8795", progress=5)
     result = invoke(
-        "undo", run_id, "--json", "--config", str(ws / "anibridge.yaml"), cwd=tmp_path
+        "undo",
+        run_id,
+        "--json",
+        "--yes",
+        "--config",
+        str(ws / "anibridge.yaml"),
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     refused = json.loads(result.stdout)["refused"]
@@ -451,7 +458,12 @@ def test_undo_names_a_created_entry_it_kept_because_the_user_rated_it(tmp_path):
     # the run created anilist:110277; the user rated it afterwards
     _edit_list(ws / "list.sqlite", "anilist:110277", rating=80)
     result = invoke(
-        "undo", run_id, "--config", str(ws / "anibridge.yaml"), cwd=tmp_path
+        "undo",
+        run_id,
+        "--yes",
+        "--config",
+        str(ws / "anibridge.yaml"),
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

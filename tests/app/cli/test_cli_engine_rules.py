@@ -189,7 +189,7 @@ def test_e2e_plan_and_sync_agree_after_an_undo(tmp_path):
 
     # Undo reverts the list; the source did not change, so an incremental read
     # from the old cursor would see nothing: the undo must forget that cursor.
-    run_json("undo", first["run_id"], cwd=ws)
+    run_json("undo", first["run_id"], "--yes", cwd=ws)
     assert listed(ws, PART1) is None
     plan, dry = _both(ws)
     assert len(plan["plan"]["actions"]) == dry["planned"] == 2
@@ -205,7 +205,7 @@ def test_e2e_plan_and_sync_agree_after_a_restore(tmp_path):
     assert first["applied"] == 2
     # Restore the list from the backup taken before that run's first write.
     [backup] = sorted((ws / "data" / "backups" / "p").glob("list-*.json"))
-    run("restore", str(backup), "--provider", "list", cwd=ws)
+    run("restore", str(backup), "--provider", "list", "--yes", cwd=ws)
     assert listed(ws, PART1) is None
     plan, dry = _both(ws)
     assert len(plan["plan"]["actions"]) == dry["planned"] == 2

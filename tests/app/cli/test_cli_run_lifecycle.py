@@ -187,7 +187,7 @@ def test_kill_9_then_history_shows_interrupted_undo_is_exact_and_rerun_converges
     assert shown["run_id"] == run.id and shown["status"] == "interrupted"
     assert shown["owner"].startswith("pid ")
 
-    undone = invoke(config, "undo", run.id, "--json")
+    undone = invoke(config, "undo", run.id, "--json", "--yes")
     assert undone.returncode == 0, undone.stderr
     assert "settled" in undone.stderr  # the pending intent was re-read first
     assert list_state(config) == pristine  # exact, including the unanswered batch

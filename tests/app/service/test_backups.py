@@ -184,7 +184,7 @@ def test_cli_bad_restore_and_import_exit_1_with_one_line_and_keep_the_folder(tmp
         assert str(bad) in message
         assert _folder_state(backups) == before, args
     oldest, newest = sorted(backups.rglob("list-*"))
-    good = _invoke(config, "restore", str(newest))
+    good = _invoke(config, "restore", str(newest), "--yes")
     assert good.exit_code == 0, good.stderr
     after = _folder_state(backups)
     # Pruned only after success: the safety backup in, the oldest out.

@@ -42,6 +42,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_TERMINATED",
     "EXPECTED_ERRORS",  # noqa: F822 - created on first use by __getattr__
+    "PIPE_WIDTH",
     "ConfigOption",
     "Terminated",
     "WaitOption",
@@ -49,6 +50,7 @@ __all__ = [
     "err_console",  # noqa: F822 - created on first use by __getattr__
     "expected_errors",
     "fail",
+    "has_terminal",
     "load",
     "out_console",  # noqa: F822 - created on first use by __getattr__
     "print_json",
@@ -57,6 +59,7 @@ __all__ = [
 ]
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+PIPE_WIDTH = 10_000  # output width when not a terminal: nothing is folded
 EXIT_BUG = 70  # EX_SOFTWARE: an unexpected error (a bug; --debug shows where)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
@@ -123,9 +126,25 @@ def _console(stderr: bool) -> Console:
     containing ``[/x]`` crashes the print and ``[min, max, step]`` disappears. Styled
     output passes a style or `rich.text.Text` instead of markup.
     """
+    import os
+
     from rich.console import Console
 
-    return Console(file=_Masked(stderr), stderr=stderr, highlight=False, markup=False)
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    # Piped or redirected: full values, never folded at an assumed 80 columns
+    # (grep and scripts see whole ids and titles); COLUMNS still sets a width.
+    width = None if terminal or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(
+        file=_Masked(stderr),
+        stderr=stderr,
+        highlight=False,
+        markup=False,
+        width=width,
+    )
 
 
 class _Masked:
@@ -186,6 +205,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
         Text.assemble(("error:", "bold red"), " ", clip(message)), soft_wrap=True
     )
     return typer.Exit(code)
+
+
+def has_terminal() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def describe_problem(exc: BaseException) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -69,12 +71,18 @@ def serve(
             path_prefix=path_prefix,
             auth=False if no_auth else None,
         )
+        # Taken before anything else opens, and handed to the server: "listening"
+        # is printed only once the port is really ours.
+        listener = _listen(settings.host, settings.port)
         if hosted or loaded.app.hosted.enabled:
             from anibridge.hosted.web import hosted_context
 
             ctx, generated = hosted_context(settings, loaded)
         else:
             ctx, generated = build_context(settings, EngineBackend(loaded))
+    except PortTaken as exc:
+        typer.echo(mask(f"error: {exc}"), err=True)
+        raise typer.Exit(2) from None
     except (ConfigError, UnsafeBindError, ValueError, *_hosted_errors()) as exc:
         typer.echo(mask(f"anibridge serve: {exc}"), err=True)
         raise typer.Exit(2) from None
@@ -90,7 +98,39 @@ def serve(
         SECRETS.add(generated)  # shown once above; masked in every later line
     url = f"http://{settings.host}:{settings.port}{settings.path_prefix}/"
     typer.echo(f"AniBridge is listening on {url}", err=True)
-    ServiceServer(uvicorn_config(create_app(ctx), settings), ctx).run()
+    ServiceServer(uvicorn_config(create_app(ctx), settings), ctx).run(
+        sockets=[listener]
+    )
+
+
+class PortTaken(Exception):
+    """The address to serve on cannot be bound (in use, or not this machine's)."""
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to (`host`, `port`), as uvicorn would bind it.
+
+    Raises:
+        PortTaken: the port is in use or the address cannot be bound (one line).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(
+                f"port {port} on {host} is already in use (another AniBridge, or "
+                "another service?) — stop it, or choose another port with --port "
+                "or `web.port`"
+            ) from None
+        raise PortTaken(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}) — check "
+            "--host / `web.host` (an address of this machine)"
+        ) from None
+    return sock
 
 
 def _hosted_errors() -> tuple[type[Exception], ...]:

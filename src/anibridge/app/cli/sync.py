@@ -19,8 +19,11 @@ import typer
 
 from anibridge.app.cli import app
 from anibridge.app.cli._common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     ConfigOption,
     WaitOption,
+    fail,
     load,
     print_json,
     refuse_untouched_template,
@@ -302,14 +305,28 @@ def sync(
     ),
     force: bool = typer.Option(False, "--force", help="Override safety guards."),
     as_json: bool = typer.Option(False, "--json", help="Print only a JSON summary."),
+    every: bool = typer.Option(
+        False, "--all", help="Sync every profile, one after the other."
+    ),
     wait: float | None = WaitOption,
     config: Path | None = ConfigOption,
 ) -> None:
-    """Sync a profile: read both sides, plan, back up, write, journal."""
+    """Sync a profile: read both sides, plan, back up, write, journal.
+
+    With `--all`, every profile in turn: one that fails (its error printed) does
+    not stop the others; the exit code is the first non-zero one. `--json` then
+    prints one summary per profile, as a list.
+    """
     from anibridge.app.runtime import StopFlag
 
     loaded = load(config)
     refuse_untouched_template(loaded.path)
+    if every:
+        if profile is not None:
+            raise fail("--all syncs every profile; leave out --profile")
+        _sync_all(loaded, dry_run=dry_run, full=full, force=force,
+                  as_json=as_json, wait=wait)  # fmt: skip
+        return
     stop = StopFlag()
     summary, plan, code = run_async(
         lambda: execute(
@@ -331,6 +348,57 @@ def sync(
             print_plan(plan, summary, show_skipped=False)
         print_summary(summary)
     raise typer.Exit(code)
+
+
+def _sync_all(
+    loaded: LoadedConfig,
+    *,
+    dry_run: bool,
+    full: bool,
+    force: bool,
+    as_json: bool,
+    wait: float | None,
+) -> None:
+    """`sync --all`: each profile in config order; carries on past failures.
+
+    Raises:
+        typer.Exit: the first non-zero exit code, or 0.
+    """
+    from anibridge.app.cli._common import out_console
+    from anibridge.app.runtime import StopFlag
+
+    codes: list[int] = []
+    summaries: list[dict[str, Any]] = []
+    for name in loaded.app.profiles:
+        stop = StopFlag()
+        if not as_json:
+            out_console.print(f"== profile {name}", style="bold", soft_wrap=True)
+        try:
+            summary, the_plan, code = run_async(
+                lambda name=name, stop=stop: execute(
+                    loaded, name, dry_run=dry_run, stop=stop,
+                    progress=not as_json, force=force, full=full, wait=wait,
+                ),
+                stop=stop,
+            )  # fmt: skip
+        except typer.Exit as exc:  # its one line is printed; go on
+            codes.append(exc.exit_code)
+            summaries.append({"profile": name, "status": "error"})
+            if exc.exit_code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+                break
+            continue
+        codes.append(code)
+        summaries.append({"profile": name, **_public(summary)})
+        if not as_json:
+            if the_plan is not None:
+                print_plan(the_plan, summary, show_skipped=False)
+            print_summary(summary)
+        if stop.requested:
+            break
+    if as_json:
+        print_json(summaries)
+    failed = [c for c in codes if c]
+    raise typer.Exit(failed[0] if failed else 0)
 
 
 @app.command()
