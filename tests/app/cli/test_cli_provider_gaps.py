@@ -37,8 +37,9 @@ def test_e2e_unknown_anilist_score_format_stops_the_run_naming_it(tmp_path: Path
             ws, {"p": {"source": local_side("library"), "target": anilist_side(fake)}}
         )
         done = run("sync", cwd=ws, check=False)
-        assert done.returncode == 1
-        assert "unknown scoreFormat 'POINT_20'" in done.stderr
+        assert done.returncode == 69  # the provider cannot be used (README)
+        (line,) = done.stderr.strip().splitlines()
+        assert line.startswith("error: anilist: unknown scoreFormat 'POINT_20'")
         assert "Traceback" not in done.stderr
         assert fake.entries == {}  # nothing read as POINT_100 and written
 

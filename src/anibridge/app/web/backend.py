@@ -102,6 +102,10 @@ class Backend(Runner, Protocol):
         """Update the mappings dataset (ETag-aware); return a short status."""
         ...
 
+    async def check(self, profile: str, provider: str | None = None) -> dict[str, Any]:
+        """Test connection: reach, sign-in, account, capabilities, counts (JSON)."""
+        ...
+
     # -- plans, runs, history --------------------------------------------------
     def plans(self, profile: str) -> list[dict[str, Any]]:
         """Kept dry-run plans of a profile, newest first (without actions)."""

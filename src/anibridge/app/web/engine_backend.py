@@ -307,7 +307,12 @@ class EngineBackend:
             prof.providers = prof.session.providers
             prof.ready = True
         except Exception as exc:
-            prof.error = f"{type(exc).__name__}: {exc}"
+            from anibridge.app.service.problems import describe
+
+            # The same one line the CLI prints ("plex: … refused the connection —
+            # is Plex running …"); an unknown failure keeps its type for a report.
+            problem = describe(exc)
+            prof.error = problem.message if problem else f"{type(exc).__name__}: {exc}"
             log.error("profile %s cannot start: %s", prof.name, prof.error)
 
     async def _on_profile[T](
@@ -380,6 +385,30 @@ class EngineBackend:
         if self.store is not None:
             self.store.close()
             self.store = None
+
+    async def check(self, profile: str, provider: str | None = None) -> dict[str, Any]:
+        """Test connection: `anibridge check` for a profile (or one provider of it).
+
+        Providers are built fresh from the config the service runs, so what is
+        tested is what the next sync uses; nothing is locked or synced.
+
+        Raises:
+            BackendError: 404 for an unknown profile or provider.
+        """
+        from anibridge.app.service.check import check_profile
+
+        if profile not in self._profiles:
+            raise BackendError(f"unknown profile {profile!r}", status=404)
+        if self.store is None:
+            raise BackendError("the store is not open yet", status=503)
+        result = await check_profile(
+            self.loaded, profile, store=self.store, only=provider, environ=self._environ
+        )
+        return {
+            "profile": result.profile,
+            "ok": result.ok,
+            "providers": [p.as_json() for p in result.providers],
+        }
 
     async def refresh_mappings(self) -> str:
         """Update the dataset (conditional GET with ETag); reload it when it changed."""

@@ -258,6 +258,23 @@ async def history(
     return JSONResponse(page["rows"], headers=headers)
 
 
+@router.post("/profiles/{profile}/check", tags=["profiles"])
+async def check_connection(
+    request: Request, profile: str, provider: str | None = None
+) -> dict[str, Any]:
+    """Test connection: each provider's reach, sign-in, account and counts.
+
+    Always 200 with per-provider results (``ok``, ``problem.message`` — the same
+    line `anibridge check` prints); 404 for an unknown profile or provider.
+    """
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    try:
+        return await ctx.backend.check(profile, provider)
+    except BackendError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+
+
 @router.get("/profiles/{profile}/runs/{run_id}/undo", tags=["history"])
 async def undo_preview(request: Request, profile: str, run_id: str) -> dict[str, Any]:
     """What undoing a whole run would write (read live; nothing is written)."""

@@ -102,8 +102,15 @@ async def dashboard(request: Request) -> HTMLResponse:
                 ][:3],
             }
         )
-    ready, _detail = ctx.backend.ready()
-    return render(request, "dashboard.html", cards=cards, scheduler=state, ready=ready)
+    ready, detail = ctx.backend.ready()
+    return render(
+        request,
+        "dashboard.html",
+        cards=cards,
+        scheduler=state,
+        ready=ready,
+        health=detail,
+    )
 
 
 @router.get("/timeline/{profile}", response_class=HTMLResponse)
@@ -350,23 +357,42 @@ async def logs_page(request: Request, level: str | None = None) -> HTMLResponse:
     return render(request, "logs.html", rows=rows, level=level or "")
 
 
-@router.get("/settings", response_class=HTMLResponse)
-async def settings_page(request: Request, new_token: str | None = None) -> HTMLResponse:
-    """Config editor (admins; secrets redacted), the account's tokens and webhooks."""
+def _settings_values(request: Request) -> dict[str, Any]:
+    """What the settings page shows this account (config for admins only)."""
+    from anibridge.app.web.access import filter_profiles
+
     ctx = _ctx(request)
     principal = principal_of(request)
     user = _user(request)
-    hooks = ctx.webhook_urls(str(request.base_url), user)
     admin = principal is None or principal.is_admin
-    return render(
-        request,
-        "settings.html",
-        config=ctx.backend.config_text() if admin else None,
-        tokens=ctx.auth.tokens(user),
-        hooks=hooks,
-        new_token=new_token,
-        problems=None,
-    )
+    return {
+        "config": ctx.backend.config_text() if admin else None,
+        "tokens": ctx.auth.tokens(user),
+        "hooks": ctx.webhook_urls(str(request.base_url), user),
+        "new_token": None,
+        "problems": None,
+        "connections": filter_profiles(ctx, principal, ctx.backend.profiles()),
+        "check": None,
+    }
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(request: Request, new_token: str | None = None) -> HTMLResponse:
+    """Config editor (admins; secrets redacted), the account's tokens and webhooks."""
+    values = _settings_values(request)
+    values["new_token"] = new_token
+    return render(request, "settings.html", **values)
+
+
+@router.post("/ui/profiles/{profile}/check", response_class=HTMLResponse)
+async def ui_check(
+    request: Request, profile: str, provider: str = Form("")
+) -> HTMLResponse:
+    """Test connection: check a provider (or the whole profile), show the result."""
+    _profile(request, profile)
+    values = _settings_values(request)
+    values["check"] = await _ctx(request).backend.check(profile, provider or None)
+    return render(request, "settings.html", **values)
 
 
 # -- actions ---------------------------------------------------------------------
@@ -640,16 +666,13 @@ async def ui_config(
     ctx = _ctx(request)
     problems = ctx.backend.validate_config(content)
     if problems or action != "save":
-        hooks = ctx.webhook_urls(str(request.base_url), _user(request))
+        values = _settings_values(request)
+        values.update(config=content, problems=problems)
         return render(
             request,
             "settings.html",
             status_code=422 if problems else 200,
-            config=content,
-            tokens=ctx.auth.tokens(_user(request)),
-            hooks=hooks,
-            new_token=None,
-            problems=problems,
+            **values,
         )
     restart = ctx.backend.write_config(content)
     msg = "Settings saved"
