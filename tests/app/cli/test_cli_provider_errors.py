@@ -119,3 +119,31 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert "Traceback (most recent call last)" in done.stderr
     assert "httpx.ConnectError" in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: myplex: ")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "config", "says"),
+    [
+        ("plex", {"base_url": "localhost:32400", "token": SECRET},
+         "plex provider config 'base_url': expected an http(s) URL"),
+        ("anilist", {"base_url": "localhost:1234", "token": SECRET},
+         "myanilist: `base_url` localhost:1234 is not a usable URL"),
+        ("anilist", {"base_url": "http://127.0.0.1:1"},
+         "myanilist (profiles.main.source): anilist: config 'token'"),
+        ("trakt", {"client_id": "cid", "base_url": "http://127.0.0.1:1"},
+         "mytrakt: trakt: not signed in; run `anibridge login trakt`"),
+    ],
+)  # fmt: skip
+def test_bad_config_is_one_line(
+    tmp_path: Path, namespace: str, config: dict[str, Any], says: str
+) -> None:
+    ws = _workspace(tmp_path, namespace, "http://unused")
+    text = (ws / "anibridge.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["profiles"]["main"]["source"]["config"] = config
+    (ws / "anibridge.yaml").write_text(yaml.safe_dump(data))
+    done = _plan(ws)
+    (line,) = done.stderr.strip().splitlines()
+    assert says in line, line
+    assert done.returncode == (77 if namespace == "trakt" else 1)
+    assert "Traceback" not in done.stderr
