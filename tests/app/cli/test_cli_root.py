@@ -23,7 +23,7 @@ def test_unexpected_error_is_one_line_with_exit_70(
         raise RuntimeError("something\nbroke")
 
     monkeypatch.setattr(cli, "app", boom)
-    monkeypatch.setattr(cli, "_load_commands", lambda: None)
+    monkeypatch.setattr(cli, "_load_commands", lambda *_: None)
     monkeypatch.setattr(sys, "argv", ["anibridge"])
     with pytest.raises(SystemExit) as caught:
         cli.main()
@@ -35,14 +35,14 @@ def test_unexpected_error_is_one_line_with_exit_70(
 
 
 def test_unexpected_error_with_debug_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    from anibridge.app.cli._common import DEBUG
+    from anibridge.app.cli import DEBUG
 
     def boom() -> None:
         DEBUG.on = True
         raise RuntimeError("broke")
 
     monkeypatch.setattr(cli, "app", boom)
-    monkeypatch.setattr(cli, "_load_commands", lambda: None)
+    monkeypatch.setattr(cli, "_load_commands", lambda *_: None)
     monkeypatch.setattr(DEBUG, "on", False)
     with pytest.raises(RuntimeError, match="broke"):
         cli.main()

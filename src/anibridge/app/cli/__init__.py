@@ -71,6 +71,15 @@ def _load_commands(argv: Sequence[str] | None = None) -> None:
         importlib.import_module(name)
 
 
+class _Debug:
+    """Whether ``--debug`` was given (tracebacks with errors, debug logging)."""
+
+    on = False
+
+
+DEBUG = _Debug()
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -99,8 +108,6 @@ def _root(
     ),
 ) -> None:
     """AniBridge: safe, fast sync between media servers and trackers."""
-    from anibridge.app.cli._common import DEBUG
-
     DEBUG.on = debug
     if debug:
         import logging
@@ -114,14 +121,13 @@ def main() -> None:
     An error no command expected is a bug: it is printed as one line (exit 70)
     asking for ``--debug``, which re-raises it with its traceback.
     """
-    from anibridge.app.cli._common import DEBUG, EXIT_BUG
-
     _load_commands(sys.argv[1:])
     try:
         app()
     except Exception as exc:
         if DEBUG.on:
             raise
+        from anibridge.app.cli._common import EXIT_BUG
         from anibridge.http.redact import mask
         from anibridge.messages import clip
 

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from anibridge.app.cli import DEBUG
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -63,15 +65,6 @@ PIPE_WIDTH = 10_000  # output width when not a terminal: nothing is folded
 EXIT_BUG = 70  # EX_SOFTWARE: an unexpected error (a bug; --debug shows where)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
-
-
-class _Debug:
-    """Whether ``--debug`` was given (tracebacks with errors, debug logging)."""
-
-    on = False
-
-
-DEBUG = _Debug()
 
 
 class Terminated(KeyboardInterrupt):
