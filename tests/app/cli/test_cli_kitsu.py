@@ -87,6 +87,7 @@ def test_login_then_kitsu_library_converges_on_anilist(tmp_path):
         assert json.loads(login.stdout) == {
             "provider": "kitsu",
             "account": str(kitsu.user_id),
+            "account_name": kitsu.username,
             "saved_for": ["k2a/kitsu"],
         }
         assert kitsu.password not in login.stdout + login.stderr

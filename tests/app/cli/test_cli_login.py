@@ -146,7 +146,7 @@ def test_anilist_login_pastes_the_token_and_stores_it_encrypted(tmp_path, anilis
     assert code == 0, err
     assert json.loads(out) == {
         "provider": "anilist", "account": str(anilist.user_id),
-        "saved_for": ["main/anilist"],
+        "account_name": anilist.user_name, "saved_for": ["main/anilist"],
     }  # fmt: skip
     token = anilist.issued[-1]
     assert token not in out + err and token.encode() not in _store_text(tmp_path)
@@ -385,6 +385,7 @@ def test_init_plex_anilist_then_login_both_and_a_first_sync(tmp_path, plex, anil
     code, out, err = login.finish()
     assert code == 0, err
     assert json.loads(out) == {"provider": "plex", "account": "1",
+                               "account_name": "Plex server owner",
                                "saved_for": ["default/plex"]}  # fmt: skip
     assert pin["polls"] == 3
     token = pin["authToken"]

@@ -152,6 +152,7 @@ def test_login_then_local_library_plays_converge_on_simkl(tmp_path, fake):
     assert json.loads(login.stdout) == {
         "provider": "simkl",
         "account": str(fake.user_id),
+        "account_name": fake.user_name,
         "saved_for": ["p/simkl"],
     }
     assert "simkl.com/pin" in login.stderr

@@ -134,6 +134,7 @@ def test_login_then_sync_library_plays_into_trakt_history(tmp_path, fake, worksp
     assert result == {
         "provider": "trakt",
         "account": fake.username,
+        "account_name": "Fake User",
         "saved_for": ["plays/trakt"],
     }
     assert "trakt.tv/activate" in login.stderr  # the code and URL were shown

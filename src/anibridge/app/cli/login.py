@@ -145,11 +145,12 @@ async def _save_and_check(
     tokens: dict[str, object],
     errors: tuple[type[BaseException], ...],
     display: str,
-) -> tuple[str | None, list[str]]:
+) -> tuple[str | None, str | None, list[str]]:
     """Sign in with the new tokens; only when that works, save them for every target.
 
     Returns:
-        The account key and the profile/provider keys the tokens were saved for.
+        The account's key and name, and the profile/provider keys the tokens were
+        saved for.
 
     Raises:
         typer.Exit: the new tokens do not work (nothing is saved).
@@ -184,7 +185,9 @@ async def _save_and_check(
             saved.append(f"{profile_name}/{target.key}")
     finally:
         store.close()
-    return (account.key if account else None), saved
+    if account is None:
+        return None, None, saved
+    return account.key, account.title, saved
 
 
 async def _login_trakt(
@@ -245,11 +248,16 @@ async def _login_trakt(
     finally:
         await client.aclose()
 
-    account, saved = await _save_and_check(
+    account, account_name, saved = await _save_and_check(
         config, targets, settings.token_key, tokens.to_dict(),
         (TraktAuthError, HttpError), "Trakt",
     )  # fmt: skip
-    return {"provider": "trakt", "account": account, "saved_for": saved}
+    return {
+        "provider": "trakt",
+        "account": account,
+        "account_name": account_name,
+        "saved_for": saved,
+    }
 
 
 @login_app.command("trakt")
@@ -276,11 +284,11 @@ def _done(display: str, result: dict[str, object], as_json: bool) -> None:
     from rich.text import Text
 
     saved = ", ".join(str(s) for s in result["saved_for"])  # type: ignore[union-attr]
+    name, key = result.get("account_name"), result["account"]
+    who = f"{name} ({key})" if name and str(name) != str(key) else str(key)
     err_console.print(
         Text.assemble(
-            f"Signed in to {display} as ",
-            (str(result["account"]), "bold"),
-            f"; tokens saved for {saved}.",
+            f"Signed in to {display} as ", (who, "bold"), f"; tokens saved for {saved}."
         )
     )
 
@@ -338,11 +346,16 @@ async def _login_simkl(
         raise fail(str(exc)) from None
     finally:
         await client.aclose()
-    account, saved = await _save_and_check(
+    account, account_name, saved = await _save_and_check(
         config, targets, settings.token_key, {"access_token": token},
         (SimklAuthError, HttpError), "Simkl",
     )  # fmt: skip
-    return {"provider": "simkl", "account": account, "saved_for": saved}
+    return {
+        "provider": "simkl",
+        "account": account,
+        "account_name": account_name,
+        "saved_for": saved,
+    }
 
 
 @login_app.command("simkl")
@@ -399,11 +412,16 @@ async def _login_kitsu(
         raise fail(str(exc)) from None
     finally:
         await client.aclose()
-    account, saved = await _save_and_check(
+    account, account_name, saved = await _save_and_check(
         config, targets, settings.token_key, tokens.to_dict(),
         (KitsuAuthError, HttpError), "Kitsu",
     )  # fmt: skip
-    return {"provider": "kitsu", "account": account, "saved_for": saved}
+    return {
+        "provider": "kitsu",
+        "account": account,
+        "account_name": account_name,
+        "saved_for": saved,
+    }
 
 
 @login_app.command("kitsu")
@@ -446,7 +464,9 @@ def _read(console: object, prompt: str, what: str) -> str:
     import sys
 
     if sys.stdin.isatty():
-        return typer.prompt(prompt, hide_input=True, default="", show_default=False)
+        return typer.prompt(
+            prompt, hide_input=True, default="", show_default=False, err=True
+        )
     console.print(f"{prompt}:", soft_wrap=True)  # type: ignore[attr-defined]
     line = sys.stdin.readline()
     if not line:
@@ -518,10 +538,15 @@ async def _login_anilist(
     except AniListLoginError as exc:
         raise fail(str(exc)) from None
     token_key = str(cfg.get("token_key") or "anilist")
-    account, saved = await _save_and_check(
+    account, account_name, saved = await _save_and_check(
         config, targets, token_key, {"token": token}, (HttpError,), "AniList"
     )
-    return {"provider": "anilist", "account": account, "saved_for": saved}
+    return {
+        "provider": "anilist",
+        "account": account,
+        "account_name": account_name,
+        "saved_for": saved,
+    }
 
 
 @login_app.command("anilist")
@@ -666,10 +691,15 @@ async def _login_mal(
     finally:
         await client.aclose()
     token_key = str(cfg.get("token_key") or "mal")
-    account, saved = await _save_and_check(
+    account, account_name, saved = await _save_and_check(
         config, targets, token_key, tokens.as_dict(), (HttpError,), "MyAnimeList"
     )
-    return {"provider": "mal", "account": account, "saved_for": saved}
+    return {
+        "provider": "mal",
+        "account": account,
+        "account_name": account_name,
+        "saved_for": saved,
+    }
 
 
 @login_app.command("mal")
@@ -757,10 +787,15 @@ async def _login_plex(
     finally:
         await client.aclose()
     token_key = str(cfg.get("token_key") or "plex")
-    account, saved = await _save_and_check(
+    account, account_name, saved = await _save_and_check(
         config, targets, token_key, {"token": token}, (HttpError,), "Plex"
     )
-    return {"provider": "plex", "account": account, "saved_for": saved}
+    return {
+        "provider": "plex",
+        "account": account,
+        "account_name": account_name,
+        "saved_for": saved,
+    }
 
 
 @login_app.command("plex")
