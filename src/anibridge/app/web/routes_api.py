@@ -146,7 +146,10 @@ async def status(request: Request) -> dict[str, Any]:
         "profiles": [
             p.to_json() for p in filter_profiles(ctx, principal, ctx.backend.profiles())
         ],
-        "webhooks_received": ctx.webhooks_received,
+        # The deployment's count: an admin's to see (it tells of others' activity).
+        "webhooks_received": ctx.webhooks_received
+        if principal is None or principal.is_admin
+        else None,
     }
 
 
