@@ -38,7 +38,7 @@ def test_check_json_and_exit_codes(tmp_path: Path) -> None:
     assert lines[1].startswith("  ok   myplex (Plex, source): reached; signed in as ")
     assert lines[2].startswith(
         "  FAIL list (AniList, target): reached, list: AniList rejected the "
-        "credentials — create a new personal access token"
+        "credentials — run `anibridge login anilist`"
     )
     assert "wrong-token" not in bad.stdout + bad.stderr
 

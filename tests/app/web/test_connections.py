@@ -111,3 +111,53 @@ def test_settings_test_connection_button(client, csrf) -> None:
     result = ok.split("data-check-result", 1)[1].split("</div>", 1)[0]
     assert 'data-provider="library" data-ok="true"' in result
     assert "signed in as Viewer" in result and "3 titles" in result
+
+
+def test_a_sync_whose_provider_fails_shows_the_line(
+    tmp_path, migrated_db, mapping_index
+) -> None:
+    from anibridge.testing.fakes.anilist import AniListFake, FakeMedia
+    from anibridge.testing.fakes.server import Fault
+
+    media = [FakeMedia(anilist_id=21, mal_id=21, title="One Piece", episodes=1100)]
+    with AniListFake(media=media, time_scale=0.001) as anilist:
+        config = CONFIG.replace(
+            """      type: local
+      name: list
+      config:
+        path: list.sqlite
+        seed: list.yaml
+        authorities: [anilist]
+        rating_scale: [0, 100, 1]
+        date_precision: date
+""",
+            f"""      type: anilist
+      name: list
+      config: {{base_url: "{anilist.base_url}", token: anilist-test-token,
+               time_scale: 0.001}}
+""",
+        )
+        assert "type: anilist" in config
+        path = make_workspace(tmp_path / "ws", config=config)
+        (path.parent / "data").mkdir()
+        shutil.copy(migrated_db, path.parent / "data" / "anibridge.db")
+        server = start_service(path, mapping_index)
+        try:
+            secret = server.ctx.auth.create_token("t")[1]
+            anilist.inject(Fault(status=503, times=1000))
+            with httpx.Client(
+                base_url=server.url,
+                headers={"Authorization": f"Bearer {secret}"},
+                timeout=120,
+            ) as api:
+                response = api.post(
+                    "/api/profiles/demo/sync", json={"mode": "full", "wait": True}
+                )
+        finally:
+            server.stop()
+    result = response.json()["result"]
+    assert result["status"] == "failed"
+    assert result["error"].startswith(
+        "anilist: AniList failed with 503 Service Unavailable (after 4 attempt(s))"
+    ), result["error"]
+    assert "HttpError" not in result["error"]

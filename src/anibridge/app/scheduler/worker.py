@@ -176,11 +176,14 @@ class ProfileWorker:
         try:
             value = await job.call()
         except Exception as exc:
-            log.exception("profile %s: %s failed", self.profile, job.label)
+            _log_failure(f"profile {self.profile}: {job.label} failed", exc)
             if not job.future.done():
                 job.future.set_exception(exc)
             self._bus.publish(
-                "job_finished", profile=self.profile, job=job.label, error=str(exc)
+                "job_finished",
+                profile=self.profile,
+                job=job.label,
+                error=_message(exc),
             )
         else:
             if not job.future.done():
@@ -199,8 +202,8 @@ class ProfileWorker:
         try:
             result = await self._runner.run(self.profile, request)
         except Exception as exc:
-            log.exception("profile %s: sync failed", self.profile)
-            result = RunResult("failed", error=f"{type(exc).__name__}: {exc}")
+            _log_failure(f"profile {self.profile}: sync failed", exc)
+            result = RunResult("failed", error=_message(exc))
         if not result.request:
             result = RunResult(
                 result.status,
@@ -268,3 +271,21 @@ def _describe(value: object) -> str:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _message(exc: BaseException) -> str:
+    """The one line shown for a failed job (`anibridge.app.service.problems`)."""
+    from anibridge.app.service.problems import message_of
+
+    return message_of(exc)
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """A known failure as one line; anything else with its traceback (a bug)."""
+    from anibridge.app.service.problems import describe
+
+    problem = describe(exc)
+    if problem is None:
+        log.exception("%s", what)
+    else:
+        log.error("%s: %s", what, problem.message)

@@ -33,6 +33,7 @@ __all__ = [
     "Problem",
     "ProviderFailed",
     "describe",
+    "message_of",
 ]
 
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a provider could not be reached or used
@@ -58,12 +59,14 @@ ADVICE: dict[str, Advice] = {
     "plex": Advice(
         "Plex",
         True,
-        "check `token` (the server owner's X-Plex-Token) in the config",
+        "run `anibridge login plex`, or check `token` (the server owner's "
+        "X-Plex-Token) in the config",
     ),
     "plex.tv": Advice(
         "plex.tv",
         False,
-        "check `token`, `user` and `pin` (a Plex Home user's PIN) in the config",
+        "run `anibridge login plex`, or check `token`, `user` and `pin` (a Plex "
+        "Home user's PIN) in the config",
     ),
     "jellyfin": Advice(
         "Jellyfin", True, "check `token` (an API key from the Jellyfin dashboard)"
@@ -72,16 +75,16 @@ ADVICE: dict[str, Advice] = {
     "anilist": Advice(
         "AniList",
         False,
-        "create a new personal access token at anilist.co/settings/developer "
-        "and put it in `token`",
+        "run `anibridge login anilist`, or put a new personal access token "
+        "(anilist.co/settings/developer) in `token`",
     ),
     "mal": Advice(
-        "MyAnimeList",
-        False,
-        "check `client_id` and sign in again (new `access_token`/`refresh_token`)",
+        "MyAnimeList", False, "check `client_id` and run `anibridge login mal` again"
     ),
     "mal-oauth": Advice(
-        "MyAnimeList", False, "check `client_id`/`client_secret` and sign in again"
+        "MyAnimeList",
+        False,
+        "check `client_id`/`client_secret` and run `anibridge login mal` again",
     ),
     "trakt": Advice("Trakt", False, "run `anibridge login trakt` again"),
     "trakt-oauth": Advice(
@@ -318,3 +321,15 @@ def config_errors() -> tuple[type[BaseException], ...]:
         InboundPayloadError,
         MappingError,
     )
+
+
+def message_of(exc: BaseException) -> str:
+    """The line a person reads for `exc`: its `Problem`, else type and text.
+
+    For places that must show *something* for any failure (a web run result, a
+    profile that cannot start); an unknown failure keeps its type for a report.
+    """
+    problem = describe(exc)
+    if problem is not None:
+        return problem.message
+    return clip(f"{type(exc).__name__}: {exc}".replace("\n", " "), 500)

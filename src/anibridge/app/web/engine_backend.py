@@ -307,12 +307,11 @@ class EngineBackend:
             prof.providers = prof.session.providers
             prof.ready = True
         except Exception as exc:
-            from anibridge.app.service.problems import describe
+            from anibridge.app.service.problems import message_of
 
             # The same one line the CLI prints ("plex: … refused the connection —
             # is Plex running …"); an unknown failure keeps its type for a report.
-            problem = describe(exc)
-            prof.error = problem.message if problem else f"{type(exc).__name__}: {exc}"
+            prof.error = message_of(exc)
             log.error("profile %s cannot start: %s", prof.name, prof.error)
 
     async def _on_profile[T](

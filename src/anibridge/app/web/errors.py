@@ -9,8 +9,10 @@ same status. Which one is decided by the request's ``Accept`` header alone
 Handled here: every `HTTPException` (404 for unknown routes included; a 401 for a
 browser is the login page), request validation errors (422, each problem named by
 where it is), `anibridge.app.service.errors.ServiceError` raised by a use case (its
-own status), and anything unexpected (500, logged with its traceback; the response
-says only that it failed, never the traceback).
+own status), a provider failure (`anibridge.app.service.problems`: its one line,
+502 — "plex: … refused the connection — is Plex running …"), and anything
+unexpected (500, logged with its traceback; the response says only that it failed,
+never the traceback).
 """
 
 from __future__ import annotations
@@ -150,6 +152,14 @@ def install_error_handlers(app: Any) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
+        from anibridge.app.service.problems import describe
+
+        problem = describe(exc)
+        if problem is not None:  # a provider failed (unreachable, token rejected…)
+            log.error("%s %s: %s", request.method, request.url.path, problem.message)
+            if wants_html(request):
+                return _page(request, problem.status, problem.message)
+            return JSONResponse({"detail": problem.message}, status_code=problem.status)
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         if wants_html(request):
             try:
