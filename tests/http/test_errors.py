@@ -90,3 +90,17 @@ async def test_server_errors_are_retried_then_counted() -> None:
         error, client = await _fail(fake.base_url)
     assert error.status == 503
     assert error.attempts == client.retry.max_attempts == client.counter.total
+
+
+async def test_connecting_waits_at_most_the_connect_timeout() -> None:
+    from anibridge.http.client import CONNECT_TIMEOUT
+
+    client = HttpClient(name="plex", base_url="http://127.0.0.1:1", timeout=60)
+    slow = HttpClient(name="plex", base_url="http://127.0.0.1:1", timeout=5)
+    try:
+        assert client._client.timeout.connect == CONNECT_TIMEOUT == 10
+        assert client._client.timeout.read == 60
+        assert slow._client.timeout.connect == 5
+    finally:
+        await client.aclose()
+        await slow.aclose()

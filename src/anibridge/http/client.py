@@ -38,6 +38,7 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRYABLE_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
+CONNECT_TIMEOUT = 10.0  # seconds to open a connection (never retried when it fails)
 # Failures to send that a retry within seconds can fix: a broken connection or a
 # read timeout. A refused connection, an unknown host, a TLS error or a bad URL is
 # a configuration or a server that is down: retrying only delays the answer.
@@ -177,7 +178,9 @@ class HttpClient:
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
             headers=dict(headers or {}),
-            timeout=timeout,
+            # A host that swallows connection attempts answers no sooner with a
+            # longer wait: connecting gets at most CONNECT_TIMEOUT, not `timeout`.
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             transport=transport,
             follow_redirects=True,
         )
