@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -124,3 +125,30 @@ def test_untouched_template_is_recognised_by_its_profiles_only():
     assert not untouched_template(TEMPLATE.replace("path: list.sqlite", "path: a.db"))
     assert not untouched_template("{not yaml")
     assert not untouched_template(build_config(["plex", "anilist"]))
+
+
+def test_a_provider_listing_its_keys_without_token_store_is_not_given_one(
+    monkeypatch, tmp_path
+):
+    """Third-party providers may refuse unknown keys (the Shelf example does)."""
+    from anibridge.app.config import ProviderSpec, build_provider
+    from anibridge.app.config import providers as registry
+    from anibridge.providers.local import LocalProvider
+
+    seen: list[dict] = []
+
+    class Picky(LocalProvider):
+        CONFIG_KEYS: ClassVar[dict[str, str]] = {"path": "the file"}
+
+        def __init__(self, *, logger, config=None):
+            seen.append(dict(config or {}))
+            super().__init__(logger=logger, config=config)
+
+    monkeypatch.setattr(registry, "load_provider_class", lambda *a, **k: Picky)
+    spec = ProviderSpec(type="picky", config={"path": "a.sqlite"})
+    build_provider(spec, where="w", base_dir=tmp_path, token_store=object())
+    assert "token_store" not in seen[-1]
+    monkeypatch.setattr(registry, "load_provider_class", lambda *a, **k: LocalProvider)
+    store = type("S", (), {"load": None, "save": None})()
+    provider = build_provider(spec, where="w", base_dir=tmp_path, token_store=store)
+    assert provider.config["token_store"] is store

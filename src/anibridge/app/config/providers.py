@@ -78,7 +78,8 @@ def build_provider(
     """Construct (not initialize) the provider a profile names.
 
     Secrets are resolved here; relative ``path``/``seed`` values are taken relative
-    to the config file's folder.
+    to the config file's folder. `token_store` is handed over unless the class lists
+    its ``CONFIG_KEYS`` without it.
 
     Raises:
         ProviderLoadError: unknown/unloadable provider or a config it rejects.
@@ -96,7 +97,10 @@ def build_provider(
             and not Path(value).expanduser().is_absolute()
         ):
             config[key] = str(base_dir / value)
-    if token_store is not None:
+    declared = getattr(cls, "CONFIG_KEYS", None)
+    if token_store is not None and (declared is None or "token_store" in declared):
+        # A provider that lists its keys without `token_store` keeps no tokens
+        # (and may refuse keys it does not know).
         config["token_store"] = token_store
     try:
         return cls(
