@@ -161,3 +161,17 @@ def test_a_sync_whose_provider_fails_shows_the_line(
         "anilist: AniList failed with 503 Service Unavailable (after 4 attempt(s))"
     ), result["error"]
     assert "HttpError" not in result["error"]
+
+
+def test_runs_are_named_by_short_ids_in_the_api(api) -> None:
+    done = api.post("/api/profiles/demo/sync", json={"mode": "full", "wait": True})
+    run_id = done.json()["result"]["run_id"]
+    preview = api.get(f"/api/profiles/demo/runs/{run_id[:8]}/undo")
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["run"]["id"] == run_id
+    missing = api.get("/api/profiles/demo/runs/zzzz/undo")
+    assert missing.status_code == 404
+    assert "no run of profile 'demo' starts with 'zzzz'" in missing.text
+    undone = api.post(f"/api/profiles/demo/runs/{run_id[:8]}/undo")
+    assert undone.status_code == 200, undone.text
+    assert undone.json()["summary"]["reverts"] == run_id

@@ -1020,8 +1020,21 @@ class EngineBackend:
                     open_runs.add(e.run_id)
         return touched - open_runs
 
+    def _run_id(self, profile: str, run_id: str) -> str:
+        """The whole id of the profile's run `run_id` names (or starts with).
+
+        Raises:
+            BackendError: 404 for no such run, 400 for an ambiguous prefix.
+        """
+        from anibridge.app.service.run_ids import resolve_run
+
+        if self.store is None:
+            return run_id
+        return resolve_run(self.store, run_id, profile=profile).id
+
     async def undo_preview(self, profile: str, run_id: str) -> dict[str, Any]:
         """What undoing a whole run would write, read against current state."""
+        run_id = self._run_id(profile, run_id)
         return await self._job(
             profile, lambda: self._undo_preview(profile, run_id), job="undo preview"
         )
@@ -1048,6 +1061,7 @@ class EngineBackend:
         Raises:
             BackendError: 404 for an unknown run, 409 when it is already undone.
         """
+        run_id = self._run_id(profile, run_id)
         if self.store is not None:
             run = self.store.run(run_id)
             if run is None or run.profile != profile:
