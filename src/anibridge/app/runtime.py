@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from anibridge import progress
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
 from anibridge.app.service.backups import write_backup
 from anibridge.bridge.model import (
@@ -325,7 +326,10 @@ def guard_writes(
                 if settings.before_write and _key not in backed_up and writes:
                     backed_up.add(_key)
                     await write_backup(session, _key, run_id=run_id())
-                results = await _original(writes)
+                try:
+                    results = await _original(writes)
+                finally:
+                    progress.emit(progress.Wrote(_key, len(writes)))
                 if on_batch is not None:
                     on_batch(len(writes))
                 return results

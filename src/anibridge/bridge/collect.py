@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from anibridge import progress
 from anibridge.bridge.model import Snapshot
 from anibridge.dates import utcnow
 from anibridge.provider import validate
@@ -53,15 +54,21 @@ class CollectError(RuntimeError):
 
 
 async def _pages[T](
-    name: str, call: Callable[[str | None], Awaitable[Page[T]]]
+    name: str,
+    section: str,
+    call: Callable[[str | None], Awaitable[Page[T]]],
 ) -> list[T]:
-    """Every item of a paged call; refuses cursors that repeat."""
+    """Every item of a paged call; refuses cursors that repeat.
+
+    Each page is reported (`anibridge.progress.Read`) as `section` of `name`.
+    """
     items: list[T] = []
     cursor: str | None = None
     seen: set[str] = set()
     for _ in range(_MAX_PAGES):
         page = await call(cursor)
         items.extend(page.items)
+        progress.emit(progress.Read(name, section, len(page.items)))
         cursor = page.cursor
         if cursor is None:
             return items
@@ -110,6 +117,7 @@ async def collect(
             chunk = roots[start : start + _BATCH]
             items = await _pages(
                 key,
+                "library",
                 lambda c, chunk=chunk: provider.scan(
                     ScanQuery(
                         sources=chunk,
@@ -134,6 +142,7 @@ async def collect(
     elif isinstance(provider, SupportsRecordReads):
         records = await _pages(
             key,
+            "records",
             lambda c: provider.fetch_records(RecordQuery(fields=fields, cursor=c)),
         )
         for rec in records:
@@ -198,6 +207,7 @@ async def _part_records(
     for chunk in _by_anchor(parts):
         records = await _pages(
             key,
+            "episodes",
             lambda c, chunk=chunk: provider.fetch_records(
                 RecordQuery(refs=chunk, fields=fields, cursor=c)
             ),
@@ -230,6 +240,7 @@ async def _collect_events(
         if not summaries and isinstance(provider, SupportsEventReads):
             events = await _pages(
                 key,
+                "plays",
                 lambda c, chunk=chunk: provider.fetch_events(
                     EventQuery(refs=chunk, cursor=c)
                 ),
@@ -240,6 +251,7 @@ async def _collect_events(
         elif summaries and isinstance(provider, SupportsEventSummaries):
             sums = await _pages(
                 key,
+                "play summaries",
                 lambda c, chunk=chunk: provider.fetch_event_summaries(
                     EventSummaryQuery(refs=chunk, cursor=c)
                 ),
@@ -268,6 +280,7 @@ async def fetch_anchors(
         if isinstance(provider, SupportsNodeReads):
             nodes = await _pages(
                 key,
+                "entries",
                 lambda c, chunk=chunk: provider.fetch_nodes(
                     NodeQuery(refs=chunk, facets=facets, cursor=c)
                 ),
@@ -281,6 +294,7 @@ async def fetch_anchors(
         if isinstance(provider, SupportsRecordReads) and not snap.complete:
             records = await _pages(
                 key,
+                "entry records",
                 lambda c, chunk=chunk: provider.fetch_records(
                     RecordQuery(refs=chunk, fields=fields, cursor=c)
                 ),

@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from anibridge import progress
 from anibridge.bridge.apply import ApplyReport, Sleep, apply_plan
 from anibridge.bridge.codec import encode_value
 from anibridge.bridge.collect import changes_since, collect, fetch_anchors
@@ -308,6 +309,7 @@ async def _execute(
         for p in pairs
         if (p.direction or policy.direction) is Direction.ONE_WAY
     } - {p.target for p in pairs}
+    progress.emit(progress.Phase("reading"))
     for pair in pairs:
         for key in (pair.source, pair.target):
             if key not in providers:
@@ -322,6 +324,7 @@ async def _execute(
                 prefer_summaries=_summaries_enough(key, pairs, providers, policy),
             )  # fmt: skip
     freeze_collected()
+    progress.emit(progress.Phase("planning"))
     baselines = stores.baselines.baselines(policy.profile)
     pins = stores.pins.pins(policy.profile)
     journal = stores.journal
@@ -378,6 +381,9 @@ async def _execute(
         known = {a.id for a in plan.actions}
         missing = sorted(set(only) - known)
         only = [i for i in only if i in known]
+    progress.emit(
+        progress.Phase("writing", len(plan.actions) if only is None else len(only))
+    )
     report = await apply_plan(
         plan, providers, journal, run_id=run_id, only=only, force=True, sleep=sleep,
         stop=stop,
@@ -457,6 +463,7 @@ async def undo_run(
         raise ValueError("undo needs a run id or an action id")
     if not entries and (run_id is None or stores.runs.run(run_id) is None):
         raise ValueError(f"nothing in the journal for {run_id or action_id!r}")
+    progress.emit(progress.Phase("reading"))
     plan, undoes = await plan_undo(entries, providers, profile=profile)
     # Action ids repeat across runs (the same write on the same state): the run
     # reverted is what keys "undone" on one journal entry, not the action id.
@@ -475,6 +482,7 @@ async def undo_run(
     if dry_run:
         stores.runs.finish_run(replace(run, status="ok", finished_at=run.started_at))
         return SyncResult(run, plan)
+    progress.emit(progress.Phase("writing", len(plan.actions)))
     try:
         report = await apply_plan(
             plan, providers, stores.journal, run_id=new_id, sleep=sleep,

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from anibridge import progress
 from anibridge.dates import utcnow
 from anibridge.http.clock import SYSTEM_CLOCK, Clock
 from anibridge.http.errors import (
@@ -165,6 +166,7 @@ class HttpClient:
             clock=self.clock,
             shared=shared_limits,
             service=" ".join(p for p in (name, self.base_url, limit_key) if p),
+            label=name,
         )
         self.retry = retry or RetryPolicy()
         self.counter = RequestCounter()
@@ -394,7 +396,13 @@ class HttpClient:
         wait = None
         if response is not None:
             wait = retry_after_seconds(response, utcnow().timestamp())
-        await self.clock.sleep(wait if wait is not None else self._delay(attempt))
+        seconds = wait if wait is not None else self._delay(attempt)
+        progress.emit(
+            progress.Waiting(
+                self.name, seconds, "retry-after" if wait is not None else "retry"
+            )
+        )
+        await self.clock.sleep(seconds)
 
     async def get(self, url: str, **kwargs: Any) -> httpx.Response:
         """GET under the client's rules (see `request`).

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from anibridge import progress
 from anibridge.http.clock import SYSTEM_CLOCK, Clock
 
 READ = "read"
@@ -168,8 +169,9 @@ class RateLimiter:
         clock: Clock | None = None,
         shared: SharedLimits | None = None,
         service: str | None = None,
+        label: str | None = None,
     ):
-        """Hold windows for `limits` on `clock`."""
+        """Hold windows for `limits` on `clock`; `label` names it in progress."""
         self.clock = clock or SYSTEM_CLOCK
         specs = list(limits)
         backend = shared if shared is not None else _shared
@@ -181,6 +183,7 @@ class RateLimiter:
             self.shared = None
             self._shared_specs = []
         self.service = service or ""
+        self.label = label or self.service
         self._windows = [_Window(spec) for spec in specs]
         self._paused_until: dict[str, float] = {}
         self._lock = asyncio.Lock()
@@ -233,4 +236,15 @@ class RateLimiter:
                             window.sent.append(now)
                     return
                 self.waited_seconds += wait
+                paused = max(
+                    self._paused_until.get(route, 0.0),
+                    self._paused_until.get(ANY, 0.0),
+                )
+                progress.emit(
+                    progress.Waiting(
+                        self.label,
+                        wait,
+                        "retry-after" if paused - now >= wait else "rate limit",
+                    )
+                )
                 await self.clock.sleep(wait)

@@ -55,10 +55,10 @@ async def execute(
     Without `full`, only what the source's change feed reports since the last clean
     run is re-read (see `runtime.plan_incremental`).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
     from rich.text import Text
 
     from anibridge.app.cli._common import EXIT_INTERRUPTED, EXIT_TERMINATED, err_console
+    from anibridge.app.cli.progress import showing_progress
     from anibridge.app.runtime import (
         close_session,
         commit_cursor,
@@ -82,25 +82,17 @@ async def execute(
     run_id = uuid.uuid4().hex
     started = time.monotonic()
     holder: dict[str, Plan] = {}
-    bar = Progress(
-        TextColumn("writing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        transient=True,
-        disable=not progress,
-    )
-    task = bar.add_task("write", total=None)
 
     def on_plan(plan: Plan) -> None:
         holder["plan"] = plan
-        bar.update(task, total=len(plan.actions))
 
-    guard_writes(
-        session,
-        run_id=lambda: run_id,
-        on_batch=lambda n: bar.advance(task, n),
-    )
+    # Backups before the first write; each batch is reported as progress.
+    guard_writes(session, run_id=lambda: run_id)
+    job = "preview" if dry_run else "sync"
+
+    def display_progress() -> Any:
+        return showing_progress(err_console, job, enabled=progress)
+
     try:
         # Loaded on first use: a run whose change feed says nothing changed, or
         # that reads no entry with ids, never opens the index.
@@ -125,7 +117,8 @@ async def execute(
         }
         code = 0
         result = None
-        incremental = await plan_incremental(session, full=full)
+        with display_progress():
+            incremental = await plan_incremental(session, full=full)
         if incremental.nothing_changed:
             summary = summarize(
                 None,
@@ -150,7 +143,7 @@ async def execute(
             if not dry_run:
                 commit_cursor(session, incremental)
             return {**summary, "_extra": {"changes": 0, **display}}, None, 0
-        with bar:
+        with display_progress():
             try:
                 result = await run_sync(
                     session.providers,
@@ -428,7 +421,7 @@ def plan(
             profile,
             dry_run=True,
             stop=stop,
-            progress=False,
+            progress=not as_json,
             wait=wait,
             full=full,
         ),

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from anibridge.app.scheduler import EventBus, Scheduler
+from anibridge.app.service.progress import ProgressBoard
 from anibridge.app.web import routes_api, routes_login, routes_public, routes_ui
 from anibridge.app.web.auth_store import AuthStore
 from anibridge.app.web.backend import Backend
@@ -79,6 +80,11 @@ def build_context(
         else None,
         mappings_every=settings.mappings_refresh or 86400.0,
     )
+    board = getattr(backend, "progress", None)
+    if isinstance(board, ProgressBoard):
+        board.listener = lambda profile, state: bus.publish(
+            "progress", profile=profile, state=state
+        )
     logs = LogBuffer(bus=bus)
     ctx = ServiceContext(settings, auth, backend, scheduler, bus, logs)
     return ctx, generated

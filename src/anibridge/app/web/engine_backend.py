@@ -80,6 +80,7 @@ from anibridge.app.service.plan_view import (
     source_choices,
     unmatched_rows,
 )
+from anibridge.app.service.progress import ProgressBoard
 from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
 from anibridge.app.service.titles import TITLES_FILE, dump_titles, load_titles
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
@@ -125,6 +126,8 @@ KEEP_PLANS = 20
 # Webhook bodies up to this size are parsed on the web loop (well under a millisecond).
 INLINE_PARSE_BYTES = 64 * 1024
 CUSTOM_MAPPINGS = "mappings.custom.yaml"
+# Jobs that only read (no progress shown; they must not replace a run's progress).
+_READ_ONLY_JOBS = frozenset({"undo preview"})
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -277,6 +280,8 @@ class EngineBackend:
         self._descriptors: tuple[Any, list[str]] | None = None
         self._lock = threading.Lock()  # plans are written on profile threads
         self._started = False
+        # Live progress of each profile's newest job (the web wires the listener).
+        self.progress = ProgressBoard()
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -332,7 +337,14 @@ class EngineBackend:
 
         async def locked() -> T:
             async with profile_job(session, purpose=f"serve: {job}"):
-                return await make()
+                if job in _READ_ONLY_JOBS:
+                    return await make()
+                # Entered on the profile's thread: events follow this task.
+                with self.progress.track(profile, job) as run:
+                    value = await make()
+                    result = value.to_json() if isinstance(value, RunResult) else None
+                    self.progress.finish(profile, run, result)
+                    return value
 
         return await prof.thread.call(locked())
 
@@ -476,7 +488,9 @@ class EngineBackend:
         """One (possibly dry) run of a profile for a scheduler request."""
         try:
             return await self._on_profile(
-                profile, lambda: self._run(profile, request), job="sync"
+                profile,
+                lambda: self._run(profile, request),
+                job="preview" if request.dry_run else "sync",
             )
         except ProfileBusy as exc:
             return RunResult("busy", error=str(exc))

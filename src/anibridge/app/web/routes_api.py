@@ -703,3 +703,73 @@ async def events(request: Request) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+# -- live progress of a profile's jobs --------------------------------------------
+_PROGRESS_EVENTS = frozenset(
+    {"progress", "run_started", "run_finished", "job_started", "job_finished"}
+)
+
+
+def progress_snapshot(ctx: ServiceContext, profile: str) -> dict[str, Any]:
+    """What a progress page shows: the newest job's progress and the worker state.
+
+    The worker's state says whether a job is queued or running and holds the last
+    result; the board holds reads, phase, writes and waits of the newest job.
+    """
+    board = getattr(ctx.backend, "progress", None)
+    state = board.state(profile) if board is not None else None
+    workers = ctx.scheduler.state().get("profiles", {})
+    return {"profile": profile, "progress": state, "worker": workers.get(profile)}
+
+
+@router.get("/profiles/{profile}/progress", tags=["sync"])
+async def progress(request: Request, profile: str) -> dict[str, Any]:
+    """The current progress of the profile's newest job (and its result when done)."""
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    return progress_snapshot(ctx, profile)
+
+
+@router.get(
+    "/profiles/{profile}/progress/stream",
+    tags=["sync"],
+    response_class=StreamingResponse,
+)
+async def progress_stream(request: Request, profile: str) -> StreamingResponse:
+    """Server-sent events of one profile's jobs.
+
+    First ``state`` (the current snapshot, so a reconnecting client is up to date
+    at once), then ``progress`` and the job/run start and finish events.
+    """
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    queue = ctx.bus.subscribe()  # before the snapshot: nothing falls in between
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield "retry: 3000\n\n"
+            snapshot = json.dumps(progress_snapshot(ctx, profile), default=str)
+            yield f"event: state\ndata: {snapshot}\n\n"
+            while not ctx.stopping.is_set():
+                try:
+                    event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if event["kind"] == "shutdown":
+                    break
+                if event["kind"] not in _PROGRESS_EVENTS:
+                    continue
+                if event.get("profile") != profile:
+                    continue
+                data = json.dumps(event, default=str)
+                yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n"
+        finally:
+            ctx.bus.unsubscribe(queue)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
