@@ -50,12 +50,17 @@ def fill(path: str, values: dict[str, str]) -> str:
 
 
 def call(client: httpx.Client, method: str, path: str) -> httpx.Response:
-    return client.request(
+    """One call; a live event stream is answered by its status and headers only."""
+    with client.stream(
         method,
         path,
         headers={"Accept": "application/json"},
         json={} if method in {"POST", "PUT", "PATCH"} else None,
-    )
+    ) as answer:
+        if answer.headers.get("content-type", "").startswith("text/event-stream"):
+            return httpx.Response(answer.status_code, headers=answer.headers)
+        answer.read()
+    return answer
 
 
 def client(service, token: str) -> httpx.Client:

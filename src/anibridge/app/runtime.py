@@ -377,76 +377,44 @@ def summarize(
 
 @dataclass(slots=True)
 class Incremental:
-    """What the source's change feed says since the last committed run."""
+    """What the change feeds say since the last committed run.
+
+    The hosted runner's view of `anibridge.app.service.runs.Reads`.
+    """
 
     snapshots: dict[str, Any] = field(default_factory=dict)
     cursor_after: str | None = None
     nothing_changed: bool = False
     touched: int = 0
+    cursors: dict[str, str] = field(default_factory=dict)
 
 
 async def plan_incremental(session: Session, *, full: bool) -> Incremental:
-    """Read the source's change feed from the stored cursor.
+    """What a run reads: `anibridge.app.service.runs.plan_reads` (one policy).
 
-    A first run, `full`, a two-way profile (target changes matter too) or a source
-    without a change feed reads everything; otherwise only the touched anchors are
-    re-read (`bridge.collect.collect` with refs: anchors and their parts). A change
-    that names no ref ("something was removed"), or earlier writes that recovery
-    just found did not land, make it a full read. The feed's
-    head is taken before anything is read, so changes made during the run are seen
+    A first run, `full`, a source without a change feed, a change that names no
+    ref, earlier writes that recovery just found did not land, or a two-way
+    profile whose target changed (or has no feed) reads everything; otherwise only the touched anchors are re-read. The feeds' heads
+    are taken before anything is read, so changes made during the run are seen
     next time.
     """
-    from anibridge.bridge.collect import collect
-    from anibridge.provider.base import ChangeQuery, Ref, SupportsChangeFeed
+    from anibridge.app.service.runs import RunRequest, plan_reads
 
-    key = session.profile.source.key
-    source = session.providers[key]
-    if not isinstance(source, SupportsChangeFeed):
-        return Incremental()
-    stored = session.store.cursor(session.name, key)
-    cursor, touched = stored, set[str]()
-    whole = False
-    for _ in range(100_000):
-        page = await source.poll_changes(ChangeQuery(cursor=cursor, limit=500))
-        for change in page.items:
-            if change.ref is None:
-                whole = True
-            else:
-                touched.add(change.ref.key)
-        if page.cursor is None or page.cursor == cursor or not page.items:
-            cursor = page.cursor or cursor
-            break
-        cursor = page.cursor
-    out = Incremental(cursor_after=cursor, touched=len(touched))
-    if full or whole or stored is None or session.profile.direction == "two_way":
-        return out
-    if _redo_needed(session):
-        return out
-    if not touched:
-        out.nothing_changed = True
-        return out
-    out.snapshots[key] = await collect(
-        source, key, refs=[Ref(k) for k in sorted(touched)]
+    reads = await plan_reads(
+        session,
+        session.store.bundle(),
+        RunRequest("full" if full else "incremental"),
     )
-    return out
-
-
-def _redo_needed(session: Session) -> bool:
-    """Whether recovery found writes of earlier runs that did not land.
-
-    An unconfirmed write (say a play POST whose answer was lost) can settle as
-    ``failed`` runs later, after a clean run already moved the change-feed cursor
-    past the source change that planned it: only a full read plans it again.
-    """
-    recovery = session.recovery
-    if recovery is None:
-        return False
-    return any(what != "applied" for what in recovery.reconciled.settled)
+    return Incremental(
+        snapshots=reads.snapshots,
+        cursor_after=reads.cursors.get(session.profile.source.key),
+        nothing_changed=reads.nothing_changed,
+        touched=reads.touched,
+        cursors=dict(reads.cursors),
+    )
 
 
 def commit_cursor(session: Session, incremental: Incremental) -> None:
-    """Remember where the change feed was read up to (after a clean run)."""
-    if incremental.cursor_after is not None:
-        session.store.set_cursor(
-            session.name, session.profile.source.key, incremental.cursor_after
-        )
+    """Remember where the change feeds were read up to (after a clean run)."""
+    for key, cursor in incremental.cursors.items():
+        session.store.set_cursor(session.name, key, cursor)

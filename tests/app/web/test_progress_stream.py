@@ -86,3 +86,40 @@ def test_a_sync_reports_its_writes_done_of_total(service, api):
 def test_progress_of_an_unknown_profile_is_a_404(api):
     assert api.get("/api/profiles/nosuch/progress").status_code == 404
     assert api.get("/api/profiles/nosuch/progress/stream").status_code == 404
+
+
+def test_the_preview_button_answers_at_once_and_the_page_shows_the_result(
+    service, api, login, csrf
+):
+    with httpx.Client(base_url=service.url, timeout=30) as browser:
+        login(browser)
+        token = csrf(browser.get("/").text)
+        with api.stream("GET", "/api/profiles/demo/progress/stream") as stream:
+            events = _sse(stream)
+            next(events)
+            started = browser.post(
+                "/ui/profiles/demo/sync",
+                data={"mode": "full", "dry_run": "true", "csrf_token": token},
+                headers={"Accept": "text/html"},
+            )
+            # A redirect to the progress page, not an answer after the run.
+            assert started.status_code == 303
+            target = started.headers["location"]
+            assert target.startswith("/progress/demo?since=0")
+            assert "then=plan" in target
+            states = _until_finished(events)
+        plan_id = states[-1]["result"]["plan_id"]
+        # Done: the preview's progress page opens its plan (without JS too).
+        done = browser.get(target)
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/plans/{plan_id}"
+        # A sync's page shows the result in place, with the live stream wired.
+        page = browser.get("/progress/demo", params={"since": 0})
+        assert page.status_code == 200
+        assert f'href="/plans/{plan_id}"' in page.text
+        assert "Review the plan" in page.text
+        assert 'data-stream="/api/profiles/demo/progress/stream"' in page.text
+        # The next preview's page does not show this (older) result as its own.
+        newer = browser.get("/progress/demo", params={"since": states[-1]["seq"]})
+        assert "Waiting for the job to start" in newer.text
+        assert plan_id not in newer.text

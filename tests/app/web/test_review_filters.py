@@ -4,6 +4,7 @@ changes are written to both sides (real service, pages as a browser gets them)."
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 
@@ -37,14 +38,29 @@ def titles(page: str) -> list[str]:
     return sorted(html.unescape(t) for t in rows)
 
 
+def _wait_until_finished(client, profile: str) -> None:
+    """Read the profile's live progress stream until its newest job finished."""
+    with client.stream("GET", f"/api/profiles/{profile}/progress/stream") as stream:
+        for line in stream.iter_lines():
+            if not line.startswith("data: "):
+                continue
+            data = json.loads(line[6:])
+            state = data.get("state") or data.get("progress")
+            if state and state.get("finished"):
+                return
+
+
 def test_plan_and_timeline_filter_by_provider_and_title(two_way, csrf):
     client = two_way
     dashboard = client.get("/")
-    answer = client.post(
+    started = client.post(
         "/ui/profiles/demo/sync",
         data={"csrf_token": csrf(dashboard.text), "dry_run": "true", "mode": "full"},
-        follow_redirects=True,
     )
+    assert started.status_code == 303  # the preview runs in the background
+    _wait_until_finished(client, "demo")
+    # Its progress page, once the preview is done, opens the plan.
+    answer = client.get(started.headers["location"], follow_redirects=True)
     assert answer.status_code == 200, answer.text
     plan_url = str(answer.url)
     assert "/plans/" in plan_url

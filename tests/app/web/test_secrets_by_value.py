@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from anibridge.app.config import load_config, parse_config
 from anibridge.app.scheduler import RunResult
 from anibridge.app.web.engine_backend import EngineBackend
+from anibridge.app.web.routes_api import STREAMS
 from anibridge.app.web.server import ServerThread, settings_from_config
 from anibridge.http.redact import SECRETS, mask, redact
 from anibridge.store import SqlStore, TokenStore
@@ -148,14 +149,25 @@ def test_every_get_route_and_the_logs_mask_planted_secrets(
         with httpx.Client(base_url=server.url, timeout=30) as client:
             assert login(client, SECRETS_PLANTED["env override"]).status_code == 303
             for template, method in app_routes(server.app):
-                if method != "GET" or template == "/api/events":
-                    continue  # the live stream is read below
+                if method != "GET" or template in STREAMS:
+                    continue  # the live streams are read below
                 path = concrete(template, profile="demo")
                 for headers in (bearer, {}):
                     answer = client.get(path, headers=headers)
                     assert not leaks(answer.text, (fernet_key,)), path
                     assert not leaks(str(answer.headers), (fernet_key,)), path
                     seen += 1
+            # A progress stream starts with the profile's state (its last result
+            # carries the planted secrets): masked too.
+            progress = "/api/profiles/demo/progress/stream"
+            with client.stream("GET", progress, headers=bearer) as stream:
+                first = []
+                for line in stream.iter_lines():
+                    first.append(line)
+                    if line.startswith("data: "):
+                        break
+            assert "HTTP 401 for" in "\n".join(first)
+            assert not leaks("\n".join(first), (fernet_key,))
             # A form that echoes input back in its redirect.
             page = client.get("/settings")
             csrf = page.text.split('name="csrf-token" content="', 1)[1].split('"')[0]

@@ -1,5 +1,7 @@
 """`anibridge config check`: the validator the web editor runs, from the shell.
 
+An adapter over `anibridge.app.service.config.check_file`.
+
 YAML limits, schema and every profile's providers (built, never connected), with the
 same messages the web editor and ``PUT /api/config`` show.
 """
@@ -33,25 +35,11 @@ def check(
     import os
 
     from anibridge.app.cli._common import err_console, out_console, print_json
-    from anibridge.app.config import (
-        CONFIG_MAX_BYTES,
-        default_config_path,
-        validate_config_text,
-    )
+    from anibridge.app.config import default_config_path
+    from anibridge.app.service.config import check_file
 
     path = config or default_config_path()
-    problems: list[str]
-    try:
-        if path.stat().st_size > CONFIG_MAX_BYTES:
-            problems = [
-                f"config file {path} refused: it is {path.stat().st_size:,} bytes; "
-                f"the limit is {CONFIG_MAX_BYTES:,} bytes"
-            ]
-        else:
-            text = path.read_text(encoding="utf-8")
-            problems = validate_config_text(text, path=path, environ=os.environ)[1]
-    except (OSError, UnicodeDecodeError) as exc:
-        problems = [f"config file {path} is not readable: {exc}"]
+    problems = check_file(path, environ=os.environ)
     if as_json:
         print_json({"valid": not problems, "problems": problems})
     elif problems:

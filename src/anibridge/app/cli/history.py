@@ -128,8 +128,8 @@ async def _undo(
     from anibridge.app.runtime import close_session, guard_writes, open_session
     from anibridge.app.service.errors import InvalidInput
     from anibridge.app.service.run_ids import already_undone_by, resolve_run
-    from anibridge.bridge.sync import undo_run
-    from anibridge.bridge.undo import plan_undo
+    from anibridge.app.service.undo import preview as undo_preview
+    from anibridge.app.service.undo import revert
     from anibridge.store import SqlStore
 
     store = SqlStore(loaded.store_url)
@@ -152,12 +152,16 @@ async def _undo(
     for note in session.recovery.notes() if session.recovery else ():
         err_console.print(f"note: {note}", style="yellow", soft_wrap=True)
     try:
-        entries = session.store.bundle().journal.entries(run.id)
-        preview, _ = await plan_undo(entries, session.providers, profile=run.profile)
+        preview = await undo_preview(
+            session.providers,
+            session.store.bundle(),
+            profile=run.profile,
+            run_id=run.id,
+        )
         if preview.actions:
             confirm(preview, run)
         guard_writes(session, run_id=lambda: run.id)
-        result = await undo_run(
+        result = await revert(
             session.providers,
             session.store.bundle(),
             profile=run.profile,

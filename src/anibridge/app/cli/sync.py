@@ -9,9 +9,7 @@ by SIGTERM (see `_common`).
 
 from __future__ import annotations
 
-import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,8 +50,9 @@ async def execute(
 ) -> tuple[dict[str, Any], Plan | None, int]:
     """Run (or dry-run) one profile; returns (summary, plan, exit code).
 
-    Without `full`, only what the source's change feed reports since the last clean
-    run is re-read (see `runtime.plan_incremental`).
+    An adapter over `anibridge.app.service.runs.run_profile` (the web runs the
+    same use case): without `full`, only what the source's change feed reports
+    since the last clean run is re-read.
     """
     from rich.text import Text
 
@@ -61,16 +60,11 @@ async def execute(
     from anibridge.app.cli.progress import showing_progress
     from anibridge.app.runtime import (
         close_session,
-        commit_cursor,
         guard_writes,
         open_session,
-        plan_incremental,
         policy_for,
-        summarize,
     )
-    from anibridge.bridge.model import GuardError, Plan
-    from anibridge.bridge.stores import RunRecord
-    from anibridge.bridge.sync import run_sync
+    from anibridge.app.service.runs import RunRequest, run_profile
     from anibridge.mappings import LazyIndex, load_index
 
     session: Session = await open_session(
@@ -80,19 +74,8 @@ async def execute(
     for note in session.recovery.notes() if session.recovery else ():
         err_console.print(f"note: {note}", style="yellow", soft_wrap=True)
     run_id = uuid.uuid4().hex
-    started = time.monotonic()
-    holder: dict[str, Plan] = {}
-
-    def on_plan(plan: Plan) -> None:
-        holder["plan"] = plan
-
     # Backups before the first write; each batch is reported as progress.
     guard_writes(session, run_id=lambda: run_id)
-    job = "preview" if dry_run else "sync"
-
-    def display_progress() -> Any:
-        return showing_progress(err_console, job, enabled=progress)
-
     try:
         # Loaded on first use: a run whose change feed says nothing changed, or
         # that reads no entry with ids, never opens the index.
@@ -107,83 +90,47 @@ async def execute(
             )
         )
         policy = policy_for(session.name, session.profile, config)
-        if force:
-            from dataclasses import replace
-
-            policy = replace(policy, force=True)
         display = {
             "timezone": policy.timezone,
             "date_fields": _date_fields(session),
         }
-        code = 0
-        result = None
-        with display_progress():
-            incremental = await plan_incremental(session, full=full)
-        if incremental.nothing_changed:
-            summary = summarize(
-                None,
-                Plan(session.name),
-                profile=session.name,
-                dry_run=dry_run,
-                duration_s=time.monotonic() - started,
+        request = RunRequest(
+            "full" if full else "incremental", dry_run=dry_run, force=force
+        )
+        with showing_progress(
+            err_console, "preview" if dry_run else "sync", enabled=progress
+        ):
+            outcome = await run_profile(
+                session,
+                session.store.bundle(),
+                policy,
+                request,
+                index=index,
+                stop=stop,
                 run_id=run_id,
             )
-            now = datetime.now(UTC).isoformat()
-            session.store.finish_run(
-                RunRecord(
-                    run_id,
-                    session.name,
-                    now,
-                    kind="dry_run" if dry_run else "sync",
-                    finished_at=now,
-                    status="ok",
-                    summary={"planned": 0, "changes": 0},
+        summary = outcome.summary
+        if outcome.reads.nothing_changed:
+            return {**summary, "_extra": {"changes": 0, **display}}, None, 0
+        code = 0
+        if outcome.refused is not None:
+            err_console.print(
+                Text.assemble(
+                    ("refused by a guard:", "bold red"), f" {outcome.refused}"
                 )
             )
-            if not dry_run:
-                commit_cursor(session, incremental)
-            return {**summary, "_extra": {"changes": 0, **display}}, None, 0
-        with display_progress():
-            try:
-                result = await run_sync(
-                    session.providers,
-                    session.pairs,
-                    policy,
-                    session.store.bundle(),
-                    index=index,
-                    dry_run=dry_run,
-                    run_id=run_id,
-                    on_plan=on_plan,
-                    snapshots=incremental.snapshots or None,
-                    stop=stop,
-                )
-            except GuardError as exc:
-                err_console.print(
-                    Text.assemble(("refused by a guard:", "bold red"), f" {exc}")
-                )
-                code = 2
-        plan = holder.get("plan") or (result.plan if result else Plan(session.name))
-        summary = summarize(
-            result,
-            plan,
-            profile=session.name,
-            dry_run=dry_run,
-            duration_s=time.monotonic() - started,
-            run_id=run_id,
-        )
+            code = 2
         if code == 0 and (summary["failed"] or summary["unknown"]):
             code = 1
         if stop.requested:
             summary["_interrupted"] = True
             code = EXIT_TERMINATED if stop.signal == "SIGTERM" else EXIT_INTERRUPTED
-        if code == 0 and not dry_run:
-            commit_cursor(session, incremental)
         extra = {
             "backups": [str(p) for p in session.backups],
-            "titles": _titles(session, result),
+            "titles": _titles(session, outcome.result),
             **display,
         }
-        return {**summary, "_extra": extra}, plan, code
+        return {**summary, "_extra": extra}, outcome.plan, code
     finally:
         await close_session(session)
 

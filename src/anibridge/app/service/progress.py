@@ -64,6 +64,7 @@ class RunProgress:
     finished: bool = False
     result: dict[str, Any] | None = None
     started: float = 0.0
+    seq: int = 0
     _write_started: float | None = None
 
     def __post_init__(self) -> None:
@@ -139,6 +140,7 @@ class RunProgress:
             }
         rate = self.rate()
         return {
+            "seq": self.seq,
             "job": self.job,
             "phase": self.phase,
             "elapsed_s": round(now - self.started, 1),
@@ -194,6 +196,16 @@ class ProgressBoard:
         self._lock = threading.Lock()
         self._jobs: dict[str, RunProgress] = {}
         self._told: dict[str, float] = {}
+        self._seq: dict[str, int] = {}
+
+    def seq(self, profile: str) -> int:
+        """How many jobs of `profile` were tracked so far.
+
+        A page that starts a job after reading this waits for a state with a
+        higher ``seq``, never mistaking the previous job's result for its own.
+        """
+        with self._lock:
+            return self._seq.get(profile, 0)
 
     def state(self, profile: str) -> dict[str, Any] | None:
         """The profile's newest job as JSON (None: nothing ran since start)."""
@@ -229,6 +241,7 @@ class ProgressBoard:
         """
         run = RunProgress(job, clock=self._clock)
         with self._lock:
+            run.seq = self._seq[profile] = self._seq.get(profile, 0) + 1
             self._jobs[profile] = run
             self._told[profile] = self._clock()
             state = run.to_json()

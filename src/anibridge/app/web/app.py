@@ -31,7 +31,7 @@ from anibridge.app.web.masking import MaskSecrets
 from anibridge.app.web.settings import WebSettings
 from anibridge.http.redact import SECRETS
 
-__all__ = ["PUBLIC_PATHS", "build_context", "create_app"]
+__all__ = ["PUBLIC_PATHS", "build_context", "create_app", "make_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,7 @@ def build_context(
     generated = auth.ensure_admin(settings.admin_password) if settings.auth else None
     SECRETS.add(settings.admin_password)
     SECRETS.add(generated)  # printed once by the caller, masked everywhere after
-    scheduler = scheduler or Scheduler(
-        backend,
-        {p.name: p.schedule for p in backend.profiles()},
-        bus=bus,
-        refresh_mappings=backend.refresh_mappings
-        if settings.mappings_refresh
-        else None,
-        mappings_every=settings.mappings_refresh or 86400.0,
-    )
+    scheduler = scheduler or make_scheduler(settings, backend, bus)
     board = getattr(backend, "progress", None)
     if isinstance(board, ProgressBoard):
         board.listener = lambda profile, state: bus.publish(
@@ -88,6 +80,19 @@ def build_context(
     logs = LogBuffer(bus=bus)
     ctx = ServiceContext(settings, auth, backend, scheduler, bus, logs)
     return ctx, generated
+
+
+def make_scheduler(settings: WebSettings, backend: Backend, bus: EventBus) -> Scheduler:
+    """The in-process scheduler for a backend's profiles (also after a reload)."""
+    return Scheduler(
+        backend,
+        {p.name: p.schedule for p in backend.profiles()},
+        bus=bus,
+        refresh_mappings=backend.refresh_mappings
+        if settings.mappings_refresh
+        else None,
+        mappings_every=settings.mappings_refresh or 86400.0,
+    )
 
 
 def create_app(ctx: ServiceContext) -> Starlette:
@@ -106,6 +111,7 @@ def create_app(ctx: ServiceContext) -> Starlette:
             yield
         finally:
             ctx.stopping.set()
+            await ctx.reloader.close()
             ctx.bus.publish("shutdown")
             log.info("stopping: finishing the current batch of each profile")
             request_stop = getattr(ctx.backend, "request_stop", None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from anibridge.app.scheduler import InboundRefs, ProfileSchedule, Runner, RunResult
 from anibridge.app.service.errors import ServiceError
@@ -28,6 +28,9 @@ from anibridge.app.service.overrides import Problem
 from anibridge.app.service.plan_view import SkipQuery
 from anibridge.app.service.timeline import HistoryQuery
 from anibridge.provider.base import InboundRequest
+
+if TYPE_CHECKING:
+    from anibridge.app.service.config import Saved
 
 __all__ = ["Backend", "BackendError", "ProfileInfo", "ProviderInfo"]
 
@@ -272,10 +275,14 @@ class Backend(Runner, Protocol):
         """Problems in a config text, each with its key path; [] = valid."""
         ...
 
-    def write_config(self, text: str) -> list[str]:
+    def write_config(self, text: str) -> Saved:
         """Validate and write the config; ``***`` keeps the stored secret.
 
         Returns:
-            Settings that need a restart to take effect.
+            What was saved: the changed keys and the loaded config, which the
+            web applies without a restart (`anibridge.app.web.reload`).
+
+        Raises:
+            ConfigInvalid: the text fails validation; nothing is written.
         """
         ...

@@ -18,6 +18,7 @@ from anibridge.app.web.backend import Backend, BackendError
 from anibridge.app.web.envelope import envelope_problem
 from anibridge.app.web.hosts import HostPolicy
 from anibridge.app.web.logbuffer import LogBuffer
+from anibridge.app.web.reload import Reloader
 from anibridge.app.web.settings import WebSettings
 from anibridge.app.web.throttle import LoginThrottle
 from anibridge.provider.base import InboundRequest
@@ -46,6 +47,8 @@ class ServiceContext:
     hosts: HostPolicy = field(
         default_factory=lambda: HostPolicy.build(bind_host="127.0.0.1")
     )
+    # Applies a config saved from the UI without a restart (see `web.reload`).
+    reloader: Reloader = field(default_factory=Reloader)
 
     def __post_init__(self) -> None:
         """Derive the Host policy from the settings."""

@@ -1,21 +1,19 @@
 """The service's `Backend` on the real app: config, SQL store, providers, engine.
 
 Built from a loaded `anibridge.yaml`. Each profile gets its own provider instances,
-policy and pair; runs go through `anibridge.bridge.sync.run_sync` and
-`undo_run`. Runs are serialized per profile by the scheduler's workers, and every job
+policy and pair; runs, previews, applies and retries go through the use cases of
+`anibridge.app.service.runs` (the ones the CLI calls), undo through
+`anibridge.app.service.undo`, config through `anibridge.app.service.config`.
+Runs are serialized per profile by the scheduler's workers, and every job
 (sync, apply, undo, retry, restore) runs under the profile's cross-process lock
 through `anibridge.app.lifecycle.profile_job` (lock → runs left by dead processes
 marked interrupted → journal reconciled → the job → unlock), so a CLI run and the
 service never write one profile at once: the later one waits ``lock_wait`` seconds,
 then the job ends ``busy`` naming the holder.
 
-How each request mode reads the providers:
-- full: everything (`collect`).
-- incremental: the source's change feed from the stored cursor → a targeted re-read
-  of the touched anchors; the cursor is committed only after the run succeeded.
-  Sources without a change feed fall back to a full run.
-- targeted: the anchors named by webhook payloads (parsed at receipt by
-  `parse_inbound`; requests carry only the refs).
+How each request mode reads the providers: `anibridge.app.service.runs.plan_reads`
+(full; incremental from the feeds' cursors; targeted: the anchors named by webhook
+payloads, parsed at receipt by `parse_inbound`; requests carry only the refs).
 Dry-run plans are kept (in memory, newest 20 per profile) for review; applying one
 re-plans against live state and applies only the approved ids that are still valid
 (stable action ids: the same write on the same state has the same id).
@@ -34,19 +32,16 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from anibridge.app.config import (
-    ConfigError,
     LoadedConfig,
     ProfileConfig,
-    read_yaml,
-    redact,
-    validate_config_data,
 )
+from anibridge.app.config.edit import YAMLError
 from anibridge.app.lifecycle import ProfileBusy, profile_job, release
 from anibridge.app.runtime import (
     Session,
@@ -63,7 +58,10 @@ from anibridge.app.scheduler import (
     SyncRequest,
     Timing,
 )
+from anibridge.app.service import config as config_service
+from anibridge.app.service import undo as undo_service
 from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
+from anibridge.app.service.errors import NotFound
 from anibridge.app.service.mapping_view import browse, edge_rows
 from anibridge.app.service.overrides import (
     Problem,
@@ -81,15 +79,13 @@ from anibridge.app.service.plan_view import (
     unmatched_rows,
 )
 from anibridge.app.service.progress import ProgressBoard
+from anibridge.app.service.runs import RunRequest, apply_approved, run_profile
 from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
 from anibridge.app.service.titles import TITLES_FILE, dump_titles, load_titles
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
-from anibridge.app.web.config_yaml import YAMLError, rewrite_text
 from anibridge.bridge.codec import ref_from_json, ref_id
-from anibridge.bridge.collect import collect
 from anibridge.bridge.explain import plan_json
 from anibridge.bridge.model import (
-    GuardError,
     Plan,
     Policy,
     Snapshot,
@@ -97,13 +93,9 @@ from anibridge.bridge.model import (
 from anibridge.bridge.sync import (
     Pair,
     SyncResult,
-    run_sync,
-    undo_run,
 )
-from anibridge.bridge.undo import plan_undo
 from anibridge.messages import clip
 from anibridge.provider.base import (
-    ChangeQuery,
     ExternalId,
     FacetName,
     InboundRequest,
@@ -111,14 +103,13 @@ from anibridge.provider.base import (
     NodeQuery,
     Provider,
     Ref,
-    SupportsChangeFeed,
     SupportsInboundChanges,
     SupportsNodeReads,
 )
 from anibridge.store import SqlStore
 from anibridge.store.sql import BackupEntry
 
-__all__ = ["EngineBackend", "schedule_for", "targeted_snapshot"]
+__all__ = ["EngineBackend", "schedule_for"]
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +149,6 @@ async def _all_pages(call: Any) -> list[Any]:
             return items
         seen.add(page.cursor)
         cursor = page.cursor
-
-
-async def targeted_snapshot(
-    provider: Provider, key: str, anchors: Sequence[str]
-) -> Snapshot:
-    """Re-read only `anchors` (and, through `collect`, the state on their parts)."""
-    return await collect(provider, key, refs=[Ref(k) for k in anchors])
 
 
 class _LoopThread:
@@ -262,9 +246,15 @@ class EngineBackend:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         """Prepare profiles; nothing is opened before `start`."""
+        self._environ = environ
+        # Live progress of each profile's newest job (the web wires the listener).
+        self.progress = ProgressBoard()
+        self._prepare(loaded, index)
+
+    def _prepare(self, loaded: LoadedConfig, index: Any) -> None:
+        """Profiles, policies and caches for `loaded` (nothing opened)."""
         self.loaded = loaded
         self.index = index
-        self._environ = environ
         self.store: SqlStore | None = None
         self._profiles: dict[str, _Profile] = {
             name: _Profile(name, cfg, policy_for(name, cfg, loaded))
@@ -280,8 +270,6 @@ class EngineBackend:
         self._descriptors: tuple[Any, list[str]] | None = None
         self._lock = threading.Lock()  # plans are written on profile threads
         self._started = False
-        # Live progress of each profile's newest job (the web wires the listener).
-        self.progress = ProgressBoard()
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -298,6 +286,24 @@ class EngineBackend:
         if self.index is None:
             self.index = await asyncio.to_thread(self._load_index)
         await asyncio.gather(*(self._open(p) for p in self._profiles.values()))
+
+    async def reload(self, loaded: LoadedConfig) -> None:
+        """Apply a saved config: close every profile and the store, open anew.
+
+        The caller makes sure no job runs (`anibridge.app.web.reload`). The
+        mappings index is kept unless the config's mappings settings changed;
+        kept plans are read back from their folder; the progress board (and its
+        listener) stays.
+        """
+        same_maps = (
+            loaded.app.mappings == self.loaded.app.mappings
+            and loaded.base_dir == self.loaded.base_dir
+            and loaded.data_dir == self.loaded.data_dir
+        )
+        index = self.index if same_maps else None
+        await self.close()
+        self._prepare(loaded, index)
+        await self.start()
 
     async def _open(self, prof: _Profile) -> None:
         prof.thread = _LoopThread(f"anibridge-profile-{prof.name}")
@@ -496,77 +502,46 @@ class EngineBackend:
             return RunResult("busy", error=str(exc))
 
     async def _run(self, profile: str, request: SyncRequest) -> RunResult:
+        """One run through the use case the CLI runs (`service.runs.run_profile`)."""
         prof = self._prof(profile)
-        stores = self._stores()
-        source_key = prof.cfg.source.key
-        source = prof.providers[source_key]
-        snapshots: dict[str, Snapshot] = {}
-        cursor_after: str | None = None
-        mode = request.mode
-        touched: set[str] = set()
-        commit_later: list[tuple[str, str]] = []
-        if mode is SyncMode.TARGETED:
-            # Webhook payloads were parsed at receipt; only their refs are here.
-            if not request.refs:
-                return RunResult("skipped", summary={"changes": 0})
-            touched = set(request.refs)
-        elif mode is SyncMode.INCREMENTAL:
-            target_key = prof.cfg.target.key
-            target = prof.providers[target_key]
-            target_after: str | None = None
-            target_changed: set[str] | None = set()
-            if prof.cfg.direction == "two_way" and isinstance(
-                target, SupportsChangeFeed
-            ):
-                # Changes on the target matter too; they make this a full run.
-                target_changed, target_after = await self._poll(
-                    prof, target, target_key
-                )
-            if isinstance(source, SupportsChangeFeed):
-                polled, cursor_after = await self._poll(prof, source, source_key)
-                touched = polled or set()
-                if target_changed is None or target_changed or polled is None:
-                    # Target changes matter in two-way runs; a change without a ref
-                    # ("something was removed") cannot be targeted.
-                    touched = set()
-                    mode = SyncMode.FULL
-                elif not touched:
-                    if cursor_after is not None and not request.dry_run:
-                        stores.cursors.set_cursor(profile, source_key, cursor_after)
-                    if target_after is not None and not request.dry_run:
-                        stores.cursors.set_cursor(profile, target_key, target_after)
-                    return RunResult("skipped", summary={"changes": 0})
-            else:
-                mode = SyncMode.FULL
-            if target_after is not None:
-                commit_later.append((target_key, target_after))
-            if request.refs and mode is not SyncMode.FULL:
-                touched |= request.refs  # webhook refs merged into this run
-        if touched:
-            snapshots[source_key] = await targeted_snapshot(
-                source, source_key, sorted(touched)
-            )
+        assert prof.session is not None
+        wanted = RunRequest(
+            request.mode.value,  # type: ignore[arg-type]
+            dry_run=request.dry_run,
+            refs=frozenset(request.refs),
+        )
         with self._backups_before_writes(prof):
-            result = await self._run_sync(prof, snapshots, dry_run=request.dry_run)
-        if isinstance(result, RunResult):
-            return result
-        if cursor_after is not None:
-            commit_later.append((source_key, cursor_after))
-        # Cursors move only after a fully successful apply: after a partial run the
-        # same changes are read again (re-planning what already succeeded is a no-op).
-        if not request.dry_run and result.run.status == "ok":
-            for key, cursor in commit_later:
-                stores.cursors.set_cursor(profile, key, cursor)
+            outcome = await run_profile(
+                prof.session,
+                self._stores(),
+                prof.policy,
+                wanted,
+                index=self.index,
+                stop=self._stop_of(prof),
+                record_unchanged=False,  # polls would fill the history
+            )
+        reads = outcome.reads
+        if reads.nothing_changed:
+            return RunResult("skipped", summary={"changes": 0})
+        if outcome.refused is not None:
+            if request.dry_run:
+                kept = self._keep(profile, outcome.plan, None)
+                return RunResult(
+                    "refused", plan_id=kept.id, error=outcome.refused, summary={}
+                )
+            return RunResult("refused", error=outcome.refused)
+        result = outcome.result
+        assert result is not None
         self._remember_titles(result)
         summary = dict(result.run.summary)
-        if touched:
-            summary["refs"] = len(touched)
+        if reads.touched:
+            summary["refs"] = reads.touched
         if request.payloads:
             summary["payloads"] = request.payloads
         if request.dry_run:
             await self._fetch_artwork(prof, result.plan)
             self._keep(
-                profile, result.plan, result.run.id, scope=sorted(touched) or None
+                profile, result.plan, result.run.id, scope=list(reads.anchors) or None
             )
         return RunResult(
             result.run.status,
@@ -576,62 +551,10 @@ class EngineBackend:
             result.run.error,
         )
 
-    async def _run_sync(
-        self,
-        prof: _Profile,
-        snapshots: Mapping[str, Snapshot],
-        *,
-        dry_run: bool,
-        only: set[str] | None = None,
-    ) -> SyncResult | RunResult:
-        captured: list[Plan] = []
-        try:
-            return await run_sync(
-                prof.providers,
-                [prof.pair],
-                prof.policy,
-                self._stores(),
-                index=self.index,
-                dry_run=dry_run,
-                only=only,
-                snapshots=snapshots,
-                on_plan=captured.append,
-                stop=self._stop_of(prof),
-            )
-        except GuardError as exc:
-            if dry_run and captured:
-                kept = self._keep(prof.name, captured[0], None)
-                return RunResult("refused", plan_id=kept.id, error=str(exc), summary={})
-            return RunResult("refused", error=str(exc))
-
     @staticmethod
     def _stop_of(prof: _Profile) -> Callable[[], bool]:
         session = prof.session
         return (lambda: False) if session is None else session.stop
-
-    async def _poll(
-        self, prof: _Profile, source: SupportsChangeFeed, key: str
-    ) -> tuple[set[str] | None, str | None]:
-        """Anchor keys changed since the stored cursor, and the cursor after them.
-
-        The keys are None when a change names no ref: the run must read everything.
-        """
-        stores = self._stores()
-        cursor = stores.cursors.cursor(prof.name, key)
-        keys: set[str] = set()
-        whole = False
-        for _ in range(10_000):
-            page = await source.poll_changes(ChangeQuery(cursor=cursor, limit=500))
-            for change in page.items:
-                if change.ref is None:
-                    whole = True
-                else:
-                    keys.add(change.ref.key)
-            if page.cursor is None or page.cursor == cursor or not page.items:
-                cursor = page.cursor or cursor
-                break
-            cursor = page.cursor
-        return (None if whole else keys), cursor
 
     # -- plans -------------------------------------------------------------------
     def _keep(
@@ -788,30 +711,21 @@ class EngineBackend:
             raise BackendError(
                 f"action ids not in plan {plan_id}: {', '.join(sorted(unknown))}"
             )
-        only = set(approved)
-        dropped: list[str] = []
-
-        def keep_valid(fresh: Plan) -> None:
-            # Apply only approved ids that the fresh plan still contains.
-            valid = {a.id for a in fresh.actions}
-            dropped.extend(sorted(only - valid))
-            only.intersection_update(valid)
-
         stores = self._stores()
-        try:
-            with self._backups_before_writes(prof):
-                result = await run_sync(
-                    prof.providers,
-                    [prof.pair],
-                    replace(prof.policy, force=True),
-                    stores,
-                    index=self.index,
-                    only=only,
-                    on_plan=keep_valid,
-                    stop=self._stop_of(prof),
-                )
-        except GuardError as exc:
-            return RunResult("refused", error=str(exc))
+        assert prof.session is not None
+        with self._backups_before_writes(prof):
+            done_ = await apply_approved(
+                prof.session,
+                stores,
+                prof.policy,
+                approved,
+                index=self.index,
+                stop=self._stop_of(prof),
+                force=True,  # a person approved these changes, guards included
+            )
+        if done_.result is None:
+            return RunResult("refused", error=done_.refused)
+        result, dropped = done_.result, list(done_.outdated)
         for entry in stores.journal.entries(result.run.id):
             if entry.action_id in approved:
                 kept.outcomes[entry.action_id] = entry.outcome
@@ -1020,19 +934,10 @@ class EngineBackend:
         return {"rows": page, "next": cursor}
 
     def undone_runs(self, profile: str) -> set[str]:
-        """Runs none of whose applied entries is left to undo."""
+        """Runs none of whose applied entries is left to undo (`service.undo`)."""
         if self.store is None:
             return set()
-        runs, entries = self.store.profile_journal(profile)
-        undone = undone_entries(runs, entries)
-        open_runs: set[str] = set()
-        touched: set[str] = set()
-        for _seq, e in entries:
-            if e.outcome == "applied" and e.undoes is None:
-                touched.add(e.run_id)
-                if (e.run_id, e.action_id) not in undone:
-                    open_runs.add(e.run_id)
-        return touched - open_runs
+        return undo_service.undone_runs(self.store, profile)
 
     def _run_id(self, profile: str, run_id: str) -> str:
         """The whole id of the profile's run `run_id` names (or starts with).
@@ -1059,8 +964,8 @@ class EngineBackend:
         run = stores.runs.run(run_id)
         if run is None or run.profile != profile:
             raise BackendError(f"no run {run_id!r} for {profile!r}", status=404)
-        plan, _undoes = await plan_undo(
-            stores.journal.entries(run_id), prof.providers, profile=profile
+        plan = await undo_service.preview(
+            prof.providers, stores, profile=profile, run_id=run_id
         )
         data = plan_json(plan)
         for item in data["actions"] + data["skipped"]:
@@ -1076,14 +981,9 @@ class EngineBackend:
             BackendError: 404 for an unknown run, 409 when it is already undone.
         """
         run_id = self._run_id(profile, run_id)
-        if self.store is not None:
-            run = self.store.run(run_id)
-            if run is None or run.profile != profile:
-                raise BackendError(f"no run {run_id!r} for {profile!r}", status=404)
-        if run_id in self.undone_runs(profile):
-            raise BackendError(
-                f"run {run_id[:8]} is already undone; nothing to revert", status=409
-            )
+        undo_service.check_undoable(
+            self._stores(), profile, run_id, undone=self.undone_runs(profile)
+        )
         return await self._job(
             profile, lambda: self._undo_whole(profile, run_id), job="undo"
         )
@@ -1091,7 +991,7 @@ class EngineBackend:
     async def _undo_whole(self, profile: str, run_id: str) -> RunResult:
         prof = self._prof(profile)
         with self._backups_before_writes(prof):
-            result = await undo_run(
+            result = await undo_service.revert(
                 prof.providers,
                 self._stores(),
                 profile=profile,
@@ -1125,7 +1025,7 @@ class EngineBackend:
         for action_id in action_ids:
             try:
                 with self._backups_before_writes(prof):
-                    last = await undo_run(
+                    last = await undo_service.revert(
                         prof.providers,
                         stores,
                         profile=profile,
@@ -1133,7 +1033,7 @@ class EngineBackend:
                         action_id=action_id,
                         stop=self._stop_of(prof),
                     )
-            except ValueError as exc:
+            except NotFound as exc:
                 errors.append(str(exc))
                 continue
             for k, v in last.run.summary.items():
@@ -1152,28 +1052,21 @@ class EngineBackend:
 
     async def _retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
         prof = self._prof(profile)
-        wanted = set(action_ids)
-        only = set(wanted)
-
-        def keep_valid(fresh: Plan) -> None:
-            only.intersection_update({a.id for a in fresh.actions})
-
-        try:
-            with self._backups_before_writes(prof):
-                result = await run_sync(
-                    prof.providers,
-                    [prof.pair],
-                    prof.policy,
-                    self._stores(),
-                    index=self.index,
-                    only=only,
-                    on_plan=keep_valid,
-                    stop=self._stop_of(prof),
-                )
-        except GuardError as exc:
-            return RunResult("refused", error=str(exc))
+        assert prof.session is not None
+        with self._backups_before_writes(prof):
+            done_ = await apply_approved(
+                prof.session,
+                self._stores(),
+                prof.policy,
+                set(action_ids),
+                index=self.index,
+                stop=self._stop_of(prof),
+            )
+        if done_.result is None:
+            return RunResult("refused", error=done_.refused)
+        result = done_.result
         self._remember_titles(result)
-        gone = len(wanted - only)
+        gone = len(done_.outdated)
         return RunResult(
             result.run.status,
             result.run.id,
@@ -1526,60 +1419,23 @@ class EngineBackend:
         )
 
     # -- config ----------------------------------------------------------------------
-    def _config_data(self) -> Any:
-        text = self.loaded.path.read_text(encoding="utf-8")
-        return read_yaml(text, path=self.loaded.path) or {}
-
     def config_text(self) -> str:
-        """The config with every secret replaced by ``***``."""
-        try:
-            text = self.loaded.path.read_text(encoding="utf-8")
-            read_yaml(text, path=self.loaded.path)  # limits first: ruamel expands
-            return rewrite_text(text, redact)  # the user's comments are kept
-        except (OSError, YAMLError, ConfigError) as exc:
-            return f"# config unreadable: {clip(str(exc), 300)}\n"
-
-    def _unredact(self, text: str) -> Any:
-        """The submitted config as data, with stored values where it says ``***``.
-
-        Raises:
-            ConfigError: not valid YAML, or over a limit (the CLI's words).
-        """
-        new = read_yaml(text, path=self.loaded.path)
-        return _restore_secrets(new, self._config_data())
+        """The config with every secret replaced by ``***`` (`service.config`)."""
+        return config_service.masked_text(self.loaded.path)
 
     def validate_config(self, text: str) -> list[str]:
-        """Problems with a config text: the CLI's validator, after restoring secrets.
+        """Problems with an edited config text (`service.config.check_text`)."""
+        return config_service.check_text(
+            text, path=self.loaded.path, environ=self._environ
+        )
 
-        See `anibridge.app.config.validate`: YAML limits, schema and every profile's
-        providers (built, never connected), with the messages the CLI prints.
+    def write_config(self, text: str) -> config_service.Saved:
+        """Save a validated config (`service.config.save`).
+
+        Raises:
+            ConfigInvalid: the text fails validation (422); nothing is written.
         """
-        try:
-            data = self._unredact(text)
-        except ConfigError as exc:
-            return [str(exc)]
-        _loaded, problems = validate_config_data(
-            data, path=self.loaded.path, environ=self._environ
-        )
-        return problems
-
-    def write_config(self, text: str) -> list[str]:
-        """Save a validated config; profile changes apply after a restart."""
-        problems = self.validate_config(text)
-        if problems:
-            raise BackendError("; ".join(str(p) for p in problems), status=422)
-        data = self._unredact(text)
-        if not isinstance(data, dict):
-            data = {}
-        old = self._config_data()
-        if not isinstance(old, dict):
-            old = {}
-        # Written as submitted (comments, order, quoting), masks put back.
-        _atomic_write(
-            self.loaded.path,
-            rewrite_text(text, lambda doc: _restore_secrets(doc, old)),
-        )
-        return sorted(k for k in set(old) | set(data) if old.get(k) != data.get(k))
+        return config_service.save(text, path=self.loaded.path, environ=self._environ)
 
 
 def _seasons(structure: Any) -> list[int]:
@@ -1605,28 +1461,6 @@ def _run_json(run: Any) -> dict[str, Any]:
     data = asdict(run)
     data["summary"] = dict(run.summary)
     return data
-
-
-def _restore_secrets(new: Any, old: Any) -> Any:
-    """Put stored values back where the edited text still says ``***``."""
-    if isinstance(new, dict):
-        return {
-            k: _restore_secrets(v, old.get(k) if isinstance(old, dict) else None)
-            for k, v in new.items()
-        }
-    if isinstance(new, list):
-        olds = old if isinstance(old, list) else []
-        return [
-            _restore_secrets(v, olds[i] if i < len(olds) else None)
-            for i, v in enumerate(new)
-        ]
-    masked = isinstance(new, str) and (new == "***" or new.startswith("<secret from "))
-    if masked and old is not None:
-        return copy.deepcopy(old)
-    # A value shown with a secret masked inside it (http://user:***@host/) and left
-    # alone by the user keeps the stored secret.
-    shown = isinstance(old, str) and new != old and redact(old) == new
-    return old if shown else new
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -32,11 +32,14 @@ from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.context import ServiceContext
 
-__all__ = ["router", "run_on_worker", "trigger_sync"]
+__all__ = ["STREAMS", "router", "run_on_worker", "trigger_sync"]
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_auth)])
 
 SSE_KEEPALIVE = 15.0
+
+#: Routes that answer with a server-sent event stream (they never end by themselves).
+STREAMS = frozenset({"/api/events", "/api/profiles/{profile}/progress/stream"})
 
 
 class SyncBody(BaseModel):
@@ -537,13 +540,20 @@ async def validate_config(request: Request, body: TextBody) -> dict[str, Any]:
 
 @router.put("/config", tags=["system"])
 async def write_config(request: Request, body: TextBody) -> dict[str, Any]:
-    """Validate and save the config (``***`` keeps a stored secret)."""
+    """Validate and save the config (``***`` keeps a stored secret), then apply it.
+
+    The running profiles are rebuilt from the saved file without a restart as
+    soon as no job runs (`anibridge.app.web.reload`): ``reload`` says whether that
+    happened now (``applied``) or waits for the running jobs (``pending``), and
+    ``requires_restart`` lists changed settings only a restart applies.
+    """
     ctx = ctx_of(request)
-    problems = ctx.backend.validate_config(body.content)
+    problems = await asyncio.to_thread(ctx.backend.validate_config, body.content)
     if problems:
         raise HTTPException(422, {"problems": problems})
-    restart = _backend_call(ctx.backend.write_config, body.content)
-    return {"saved": True, "requires_restart": restart}
+    saved = await asyncio.to_thread(ctx.backend.write_config, body.content)
+    outcome = await ctx.reloader.request(ctx, saved.loaded, saved.changed)
+    return {**saved.to_json(), **outcome.to_json()}
 
 
 # -- tokens & webhooks -------------------------------------------------------------

@@ -31,14 +31,17 @@ from anibridge.app.web.auth import principal_of, require_auth
 from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.render import base_path, render
-from anibridge.app.web.routes_api import run_on_worker, trigger_sync
+from anibridge.app.web.routes_api import (
+    progress_snapshot,
+    run_on_worker,
+    trigger_sync,
+)
 from anibridge.provider.base import RecordField
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_auth)])
 
-DRY_RUN_WAIT = 120.0
 OUTCOMES = ("applied", "failed", "unknown", "skipped", "stale", "undone")
 CHANGES = ("new", "update")
 FIELDS = tuple(f.value for f in RecordField)
@@ -403,23 +406,52 @@ async def ui_sync(
     mode: str = Form("incremental"),
     dry_run: bool = Form(False),
 ) -> Response:
-    """Start a sync; a dry run waits for its plan and opens it for review."""
+    """Start a sync or a preview in the background and show its live progress.
+
+    Nothing here waits for the run: the progress page follows it over SSE and
+    shows the result (a preview opens its plan for review when it is ready).
+    """
     ctx = _ctx(request)
     if mode not in {"full", "incremental"}:
         raise HTTPException(400, "mode must be full or incremental")
-    if not dry_run:
-        await trigger_sync(ctx, profile, mode, False, wait=False)
-        return _back(request, "/", f"{profile}: {mode} sync queued")
-    try:
-        result = await asyncio.wait_for(
-            trigger_sync(ctx, profile, mode, True, wait=True), DRY_RUN_WAIT
+    board = getattr(ctx.backend, "progress", None)
+    since = board.seq(profile) if board is not None else 0
+    result = await trigger_sync(ctx, profile, mode, dry_run, wait=False)
+    label = f"{profile} {'preview' if dry_run else f'{mode} sync'}"
+    if result is not None or board is None:  # queued for a worker elsewhere
+        return _back(
+            request, "/", _result_msg(label, result) if result else f"{label} queued"
         )
-    except TimeoutError:
-        return _back(request, "/", f"{profile}: dry run still running")
-    assert result is not None
-    if result.plan_id:
-        return _back(request, f"/plans/{result.plan_id}")
-    return _back(request, "/", _result_msg(f"{profile} dry run", result))
+    return _back(
+        request,
+        f"/progress/{profile}",
+        since=str(since),
+        then="plan" if dry_run else "",
+    )
+
+
+@router.get("/progress/{profile}", response_class=HTMLResponse)
+async def progress_page(
+    request: Request, profile: str, since: int = 0, then: str = ""
+) -> Response:
+    """Live progress of the profile's newest job, and its result when done."""
+    ctx = _ctx(request)
+    info = _profile(request, profile)
+    snapshot = progress_snapshot(ctx, profile)
+    state = snapshot["progress"]
+    mine = state if state is not None and state["seq"] > since else None
+    plan_id = ((mine or {}).get("result") or {}).get("plan_id")
+    if then == "plan" and mine and mine["finished"] and plan_id:
+        return _back(request, f"/plans/{plan_id}")  # the preview is ready
+    return render(
+        request,
+        "progress.html",
+        profile=info,
+        state=mine,
+        worker=snapshot["worker"],
+        since=since,
+        then="plan" if then == "plan" else "",
+    )
 
 
 @router.post("/ui/plans/{plan_id}/apply")
@@ -674,11 +706,9 @@ async def ui_config(
             status_code=422 if problems else 200,
             **values,
         )
-    restart = ctx.backend.write_config(content)
-    msg = "Settings saved"
-    if restart:
-        msg += "; restart needed for: " + ", ".join(restart)
-    return _back(request, "/settings", msg)
+    saved = await asyncio.to_thread(ctx.backend.write_config, content)
+    outcome = await ctx.reloader.request(ctx, saved.loaded, saved.changed)
+    return _back(request, "/settings", outcome.message())
 
 
 @router.post("/ui/password")

@@ -104,6 +104,87 @@
       const lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 18;
       area.scrollTop = Math.max(0, (n - 3) * lineHeight);
     }));
+  // Live progress of a background sync/preview (progress page).
+  const runBox = document.getElementById("run-progress");
+  if (runBox && window.EventSource) {
+    const since = Number(runBox.dataset.since || 0);
+    const body = runBox.querySelector("[data-body]");
+    const phase = document.querySelector("[data-phase]");
+    const el = (tag, text, cls) => {
+      const node = document.createElement(tag);
+      if (text !== undefined) node.textContent = text;
+      if (cls) node.className = cls;
+      return node;
+    };
+    const show = (state) => {
+      if (!state || state.seq <= since) return;
+      const r = state.result || {};
+      if (state.finished && runBox.dataset.then === "plan" && r.plan_id) {
+        window.location.assign(`${base}/plans/${encodeURIComponent(r.plan_id)}`);
+        return;
+      }
+      if (phase) {
+        phase.textContent = state.phase;
+        const ok = state.finished && r.status === "ok";
+        phase.className = `badge ${state.finished ? (ok ? "ok" : "failed") : "busy"}`;
+      }
+      const heading = document.querySelector(".page-head h1");
+      if (heading) heading.textContent = `${state.job[0].toUpperCase()}${state.job.slice(1)} · ${runBox.dataset.profile}`;
+      const parts = [el("p", `Elapsed ${state.elapsed_s} s`, "muted small")];
+      if (state.reads.length) {
+        parts.push(el("h2", "Read"));
+        const table = el("table", undefined, "reads");
+        const head = el("tr");
+        ["Provider", "Section", "Pages", "Items"].forEach((t) => head.append(el("th", t)));
+        table.append(el("thead"), el("tbody"));
+        table.tHead.append(head);
+        state.reads.forEach((row) => {
+          const tr = el("tr");
+          [row.provider, row.section, row.pages, row.items].forEach((v) => tr.append(el("td", String(v))));
+          table.tBodies[0].append(tr);
+        });
+        const wrap = el("div", undefined, "scroll");
+        wrap.append(table);
+        parts.push(wrap);
+      }
+      const w = state.writes;
+      if (w.total !== null) {
+        parts.push(el("h2", "Written"));
+        const line = el("p");
+        const bar = el("progress");
+        bar.max = w.total || 1; bar.value = w.done;
+        line.append(bar, ` ${w.done} / ${w.total}${w.rate ? ` · ${w.rate}/s` : ""}`);
+        parts.push(line);
+      }
+      if (state.waiting) {
+        const wt = state.waiting;
+        parts.push(el("p", `Waiting ${wt.left} s: ${wt.service} ${wt.reason}`, "waiting"));
+      }
+      if (state.finished) {
+        parts.push(el("h2", "Result"));
+        const line = el("p");
+        line.append(el("span", r.status || "failed", `badge ${r.status || "failed"}`));
+        const counts = Object.entries(r.summary || {}).filter(([, v]) => typeof v === "number" && v);
+        if (counts.length) line.append(" " + counts.map(([k, v]) => `${k} ${v}`).join(", "));
+        parts.push(line);
+        if (r.error) parts.push(el("p", r.error, "error"));
+        const links = el("p");
+        if (r.plan_id && state.job === "preview") {
+          const a = el("a", "Review the plan", "button primary");
+          a.href = `${base}/plans/${encodeURIComponent(r.plan_id)}`;
+          links.append(a, " ");
+        }
+        const tl = el("a", "Timeline", "button ghost");
+        tl.href = `${base}/timeline/${encodeURIComponent(runBox.dataset.profile)}`;
+        links.append(tl);
+        parts.push(links);
+      }
+      body.replaceChildren(...parts);
+    };
+    const stream = new EventSource(runBox.dataset.stream);
+    stream.addEventListener("state", (ev) => show(JSON.parse(ev.data).progress));
+    stream.addEventListener("progress", (ev) => show(JSON.parse(ev.data).state));
+  }
 
   // Live updates.
   if (!document.querySelector(".topbar") || !window.EventSource) return;

@@ -1,4 +1,4 @@
-"""Round-trip YAML for the web config editor: the user's comments and layout survive.
+"""Round-trip YAML for config editors: the user's comments and layout survive.
 
 The editor shows the file with secrets masked and saves what the user submits with
 the masks put back. Both steps edit the round-trip tree of `ruamel.yaml` in place

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import yaml
 
+from anibridge.app.config.edit import rewrite_text
 from anibridge.app.config.secrets import redact
-from anibridge.app.web.config_yaml import rewrite_text
 
 TEXT = """\
 # my AniBridge config
