@@ -394,8 +394,9 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
 
     A first run, `full`, a source without a change feed, a change that names no
     ref, earlier writes that recovery just found did not land, or a two-way
-    profile whose target changed (or has no feed) reads everything; otherwise only the touched anchors are re-read. The feeds' heads
-    are taken before anything is read, so changes made during the run are seen
+    profile whose target changed (or has no feed) reads everything; otherwise
+    only the touched anchors are re-read. The feeds' heads are taken before
+    anything is read, so changes made during the run are seen
     next time.
     """
     from anibridge.app.service.runs import RunRequest, plan_reads
