@@ -169,3 +169,21 @@ async def test_provider_rejecting_its_config_names_where(tmp_path: Path) -> None
         await start_provider(provider, "list", where="profiles.main.target")
     assert str(caught.value).startswith("list (profiles.main.target): anilist: ")
     assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("namespace", ["anilist", "trakt", "mal"])
+async def test_no_answer_in_time(namespace: str) -> None:
+    from anibridge.testing.fakes.server import Fault
+
+    CONFIGS[namespace]["timeout"] = 0.2
+    try:
+        with StatusFake(200) as fake:
+            # every request is held until the client hangs up (a read timeout)
+            fake.inject(Fault(mode="timeout", delay=10, times=100))
+            error = await _start(namespace, fake.base_url)
+            address = fake.base_url.removeprefix("http://")
+    finally:
+        del CONFIGS[namespace]["timeout"]
+    assert f"{address} did not answer in time" in str(error)
+    assert error.exit_code == EXIT_UNAVAILABLE
+    assert error.problem.kind == "unreachable"
