@@ -212,7 +212,7 @@ async def _run(
             job,
             status="retrying" if again is not None else "failed",
             started_at=started,
-            error=f"{type(exc).__name__}: {exc}",
+            error=_message(exc),
         )
         raise
     _record(state.engine, job, status="ok", started_at=started, result=result)
@@ -484,3 +484,12 @@ def job_rows(
             }
         )
     return out
+
+
+def _message(exc: BaseException) -> str:
+    """A job's error as recorded: a provider failure's one line, else type: text."""
+    from anibridge.app.service.problems import message_of
+
+    if isinstance(exc, RetryLater | JobFailed):
+        return f"{type(exc).__name__}: {exc}"
+    return message_of(exc)

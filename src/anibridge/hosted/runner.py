@@ -4,8 +4,9 @@ A job of a profile opens its session (providers built and initialized, the store
 runs one use case, and closes it again: a worker holds nothing of a profile between
 jobs, so any worker can take the next one. Failures are sorted for the queue: a
 rate limit, an unreachable service or a busy profile is `RetryLater`; an unknown
-profile or an unusable config is `JobFailed`; a plan refused by a guard is a run
-outcome, not a job failure.
+profile, an unusable config or rejected credentials is `JobFailed`; a plan refused
+by a guard is a run outcome, not a job failure. Provider failures carry the one
+line of `anibridge.app.service.problems`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class EngineRunner:
             JobFailed: the job cannot succeed.
         """
         from anibridge.app.config import ConfigError, ProviderLoadError, SecretError
+        from anibridge.app.service.problems import ProviderFailed, message_of
         from anibridge.http import HttpError
         from anibridge.provider.base import WriteError
         from anibridge.store import ProfileBusy
@@ -78,9 +80,20 @@ class EngineRunner:
             raise RetryLater(str(exc), wait=self.busy_wait) from exc
         except (ConfigError, ProviderLoadError, SecretError) as exc:
             raise JobFailed(str(exc)) from exc
+        except ProviderFailed as exc:
+            # A provider could not start: the one line a person reads. Down,
+            # unreachable or rate limited is worth another try; rejected
+            # credentials or a rejected config are not.
+            cause = exc.__cause__
+            if isinstance(cause, HttpError) and cause.code in (
+                WriteError.RATE_LIMITED,
+                WriteError.TRANSIENT,
+            ):
+                raise RetryLater(str(exc), wait=60.0) from exc
+            raise JobFailed(str(exc)) from exc
         except HttpError as exc:
             if exc.code in (WriteError.RATE_LIMITED, WriteError.TRANSIENT):
-                raise RetryLater(str(exc), wait=60.0) from exc
+                raise RetryLater(message_of(exc), wait=60.0) from exc
             raise
         raise JobFailed(f"job kind {job.kind!r} is not run by this worker")
 
