@@ -131,3 +131,22 @@ def test_disabled_or_not_a_terminal_draws_nothing():
             emit(Phase("writing", 1))
             emit(Wrote("plex", 1))
         assert console.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_undo_draws_its_writes_on_a_terminal(tmp_path):
+    config = _demo(tmp_path)
+    synced = subprocess.run(
+        [*CLI, "sync", "--full", "--json", "-c", str(config)],
+        cwd=config.parent,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    run_id = json.loads(synced.stdout)["run_id"]
+    code, out, terminal = _on_pty(
+        ["undo", run_id, "--yes", "-c", str(config)], config.parent
+    )
+    assert code == 0, terminal + out
+    assert re.search(r"writing .*\d+/\d+", terminal)
+    assert "reverted" in out

@@ -123,8 +123,11 @@ async def _undo(
     stop: StopFlag,
     wait: float | None,
     confirm: Callable[[Plan, RunRecord], None],
+    *,
+    progress: bool = False,
 ) -> dict:
     from anibridge.app.cli._common import err_console
+    from anibridge.app.cli.progress import showing_progress
     from anibridge.app.runtime import close_session, guard_writes, open_session
     from anibridge.app.service.errors import InvalidInput
     from anibridge.app.service.run_ids import already_undone_by, resolve_run
@@ -161,13 +164,14 @@ async def _undo(
         if preview.actions:
             confirm(preview, run)
         guard_writes(session, run_id=lambda: run.id)
-        result = await revert(
-            session.providers,
-            session.store.bundle(),
-            profile=run.profile,
-            run_id=run.id,
-            stop=stop,
-        )
+        with showing_progress(err_console, "undo", enabled=progress):
+            result = await revert(
+                session.providers,
+                session.store.bundle(),
+                profile=run.profile,
+                run_id=run.id,
+                stop=stop,
+            )
         counts = result.report.counts() if result.report else {}
         return {
             "run_id": result.run.id,
@@ -250,7 +254,8 @@ def undo(
     confirm = _ask(yes, as_json, f"undo of run {run_id}")
     try:
         summary = run_async(
-            lambda: _undo(loaded, run_id, stop, wait, confirm), stop=stop
+            lambda: _undo(loaded, run_id, stop, wait, confirm, progress=not as_json),
+            stop=stop,
         )
     except ValueError as exc:
         raise fail(str(exc)) from None
