@@ -175,3 +175,41 @@ def test_runs_are_named_by_short_ids_in_the_api(api) -> None:
     undone = api.post(f"/api/profiles/demo/runs/{run_id[:8]}/undo")
     assert undone.status_code == 200, undone.text
     assert undone.json()["summary"]["reverts"] == run_id
+
+
+async def test_a_provider_error_reaching_a_route_is_its_line_not_a_500() -> None:
+    from fastapi import FastAPI
+
+    from anibridge.app.web.errors import install_error_handlers
+    from anibridge.http import HttpError
+    from anibridge.http.errors import Failure
+    from anibridge.provider.base import WriteError
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise HttpError(
+            "plex: GET /library failed: ConnectError('All connection attempts')",
+            code=WriteError.TRANSIENT,
+            failure=Failure.REFUSED,
+            service="plex",
+            address="127.0.0.1:32400",
+        )
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        failed = await client.get("/boom", headers={"Accept": "application/json"})
+        crashed = await client.get("/bug", headers={"Accept": "application/json"})
+    assert failed.status_code == 502
+    assert failed.json() == {
+        "detail": "plex: 127.0.0.1:32400 refused the connection — is Plex running "
+        "and is `base_url` right?"
+    }
+    assert crashed.status_code == 500
+    assert crashed.json() == {"detail": "internal error"}
