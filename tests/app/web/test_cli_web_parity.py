@@ -77,3 +77,17 @@ def test_previews_agree_full_then_incremental(service, api, workspace):
     from_cli = cli("plan", "--json", "-c", config)
     assert _ids(from_cli["plan"]) == _ids(web_plan)
     assert [a["title"] for a in web_plan["actions"]] == ["Yu Yu Hakusho"]
+
+
+def test_a_bad_descriptor_gets_the_same_message_in_both(api):
+    from anibridge.app import cli as cli_module
+
+    cli_module._load_commands()
+    for text in ("anidb:1:X", "nonsense"):
+        shell = CliRunner().invoke(cli_module.app, ["mappings", "lookup", text])
+        assert shell.exit_code == 2
+        web = api.get("/api/mappings/lookup", params={"descriptor": text})
+        assert web.status_code == 400
+        message = web.json()["detail"]
+        assert message.startswith(f"{text!r} is not a descriptor like anilist:21")
+        assert message in " ".join(shell.stderr.split())

@@ -70,11 +70,14 @@ def _load(paths: list[Path] | None) -> Any:
 
 
 def _descriptor(text: str) -> Any:
-    from anibridge.mappings import MappingError, canonical_id
+    """The descriptor, parsed as the web parses it (`mapping_view.parse_descriptor`)."""
+    from anibridge.app.service.errors import InvalidInput
+    from anibridge.app.service.mapping_view import parse_descriptor
+    from anibridge.provider.base import ExternalId
 
     try:
-        return canonical_id(text)
-    except (MappingError, ValueError) as exc:
+        return ExternalId.parse(parse_descriptor(text))
+    except InvalidInput as exc:
         raise _fail(str(exc)) from None
 
 

@@ -62,7 +62,7 @@ from anibridge.app.service import config as config_service
 from anibridge.app.service import undo as undo_service
 from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
 from anibridge.app.service.errors import NotFound
-from anibridge.app.service.mapping_view import browse, edge_rows
+from anibridge.app.service.mapping_view import browse, edge_rows, parse_descriptor
 from anibridge.app.service.overrides import (
     Problem,
     add_override,
@@ -96,7 +96,6 @@ from anibridge.bridge.sync import (
 )
 from anibridge.messages import clip
 from anibridge.provider.base import (
-    ExternalId,
     FacetName,
     InboundRequest,
     InboundResult,
@@ -1267,15 +1266,7 @@ class EngineBackend:
 
     def mapping_lookup(self, descriptor: str) -> dict[str, Any]:
         """Edges of one descriptor in the effective dataset."""
-        from anibridge.mappings import MappingError, canonical_id
-
-        try:
-            source = canonical_id(ExternalId.parse(descriptor.strip()))
-        except (ValueError, MappingError) as exc:
-            raise BackendError(
-                f"{descriptor!r} is not a descriptor like anilist:21 or "
-                f"tvdb_show:81797:s1 ({exc})"
-            ) from exc
+        source = parse_descriptor(descriptor)  # the CLI's parser and message
         if self.index is None:
             raise BackendError("mappings are still loading", status=503)
         edges = edge_rows(self.index, str(source), self._origin)
