@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from anibridge.app.service.problems import EXIT_AUTH
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.mal import MalFake
@@ -423,7 +424,7 @@ def test_plex_without_a_saved_token_says_to_log_in(tmp_path, plex):
     list_side = {"name": "lst", "type": "local", "config": {"path": "l.sqlite"}}
     config = _write(tmp_path, list_side, source=_plex_side(server, tv))
     plan = _cli("plan", "--config", str(config))
-    assert plan.returncode == 1
+    assert plan.returncode == EXIT_AUTH  # no credentials: the documented code
     assert "run `anibridge login plex`" in _one_line(plan.stderr)
 
 

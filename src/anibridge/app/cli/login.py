@@ -28,7 +28,10 @@ from anibridge.app.cli import app
 from anibridge.app.cli._common import fail, load, print_json, run_async
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from anibridge.app.config import LoadedConfig, ProviderSpec
+    from anibridge.providers.mal.login import MalLogin
 
 __all__ = ["login_app"]
 
@@ -455,7 +458,7 @@ def login_kitsu(
 # -- shared by the browser sign-ins ---------------------------------------------------
 
 
-def _read(console: object, prompt: str, what: str) -> str:
+def _read(console: Console, prompt: str, what: str) -> str:
     """One line from the user: hidden on a terminal, plain from a pipe.
 
     Raises:
@@ -467,17 +470,17 @@ def _read(console: object, prompt: str, what: str) -> str:
         return typer.prompt(
             prompt, hide_input=True, default="", show_default=False, err=True
         )
-    console.print(f"{prompt}:", soft_wrap=True)  # type: ignore[attr-defined]
+    console.print(f"{prompt}:", soft_wrap=True)
     line = sys.stdin.readline()
     if not line:
         raise fail(f"no {what} was given (the input ended); run the login again")
     return line
 
 
-def _config_token_note(console: object, spec: ProviderSpec, where: str) -> None:
+def _config_token_note(console: Console, spec: ProviderSpec, where: str) -> None:
     """Warn when the config's own token would be used instead of the saved one."""
     if spec.config.get("token"):
-        console.print(  # type: ignore[attr-defined]
+        console.print(
             f"note: {where}.config sets 'token', which is used instead of the one "
             "saved now; remove it to use this sign-in.",
             style="yellow",
@@ -574,14 +577,14 @@ def login_anilist(
 
 
 async def _mal_redirect(
-    login: object, console: object, *, paste: bool, wait: float
+    login: MalLogin, console: Console, *, paste: bool, wait: float
 ) -> str:
     """The redirect address: from the loopback server when possible, else pasted."""
     import asyncio
 
     from anibridge.providers.mal.login import CallbackServer, loopback_address
 
-    redirect_uri = login.redirect_uri  # type: ignore[attr-defined]
+    redirect_uri = login.redirect_uri
     where = None if paste else loopback_address(redirect_uri)
     server = None
     if where is not None:
@@ -589,7 +592,7 @@ async def _mal_redirect(
         try:
             await server.start()
         except OSError as exc:
-            console.print(  # type: ignore[attr-defined]
+            console.print(
                 f"Cannot listen on {where[0]}:{where[1]} ({exc.strerror or exc}); "
                 "paste the address instead.",
                 style="yellow",
@@ -597,13 +600,13 @@ async def _mal_redirect(
             )
             server = None
     if server is None:
-        console.print(  # type: ignore[attr-defined]
+        console.print(
             f"After Allow, the browser goes to {redirect_uri} (it may show an "
             "error page): copy that whole address from the address bar.",
             soft_wrap=True,
         )
         return _read(console, "Paste the address", "address")
-    console.print(  # type: ignore[attr-defined]
+    console.print(
         f"Waiting for the browser to come back to {redirect_uri} … (Ctrl-C to "
         "stop; --paste to paste the address instead)",
         soft_wrap=True,

@@ -176,7 +176,7 @@ class CallbackServer:
     def __init__(self, host: str, port: int, path: str) -> None:
         """Listen on `host`:`port` for `path` (call `start`)."""
         self.host, self.port, self.path = host.strip("[]"), port, path
-        self._server: asyncio.base_events.Server | None = None
+        self._server: asyncio.Server | None = None
         self._result: asyncio.Future[str] | None = None
 
     async def start(self) -> None:
