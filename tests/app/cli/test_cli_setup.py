@@ -47,6 +47,9 @@ def test_init_writes_to_the_user_config_folder_not_the_working_directory(
     assert f"Wrote {written}" in result.stdout
     assert "anibridge login plex" in result.stdout
     assert "anibridge login anilist" in result.stdout
+    assert (
+        "4. anibridge check" in result.stdout and "5. anibridge plan" in result.stdout
+    )
     assert list(cwd.iterdir()) == []  # nothing, least of all secrets, lands here
     data = yaml.safe_load(written.read_text())
     assert data["data_dir"] == str(data_dir)

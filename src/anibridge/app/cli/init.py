@@ -136,4 +136,7 @@ def _next_steps(target: Path, names: list[str], *, explicit: bool) -> None:
         if "anibridge login" in info.sign_in:
             typer.echo(f"  {step}. anibridge login {name}{config}")
             step += 1
-    typer.echo(f"  {step}. anibridge plan{config}   (a preview; nothing is written)")
+    typer.echo(f"  {step}. anibridge check{config}  (reach, sign-in, counts)")
+    typer.echo(
+        f"  {step + 1}. anibridge plan{config}   (a preview; nothing is written)"
+    )
