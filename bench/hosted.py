@@ -337,6 +337,7 @@ class Phase:
                         coalesce=f"sync:{profile}",
                     )
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            own_before = resource.getrusage(resource.RUSAGE_SELF)
             workers = [
                 subprocess.Popen(
                     [
@@ -373,6 +374,7 @@ class Phase:
             finally:
                 stop.set()
                 driver.join()
+                waited = _runqueue_wait(workers)
                 for worker in workers:
                     worker.terminate()
                 for worker in workers:
@@ -381,7 +383,20 @@ class Phase:
             cpu = (after.ru_utime + after.ru_stime) - (
                 before.ru_utime + before.ru_stime
             )
+            own = resource.getrusage(resource.RUSAGE_SELF)
+            own_cpu = (own.ru_utime + own.ru_stime) - (
+                own_before.ru_utime + own_before.ru_stime
+            )
             report = self._measure(engine, t0, cpu)
+            # This process serves both fakes (one interpreter: at most one core,
+            # whatever the worker count) and drives the webhooks: when it is the
+            # busy side, more workers cannot go faster.
+            report["fakes_and_driver_cpu_s"] = round(own_cpu, 1)
+            # Seconds the workers' threads were ready to run but waited for a CPU
+            # (Linux schedstat): large against worker_cpu_s means CPU-starved by
+            # the rest of the machine, not limited by the queue.
+            report["worker_runqueue_wait_s"] = waited
+            report["fakes_cpu_per_wall_s"] = round(own_cpu / report["wall_s"], 2)
             # The machine is shared: what else ran beside the phase.
             report["loadavg_1m_before_after"] = [
                 round(load_before[0], 1),
@@ -539,6 +554,23 @@ class Phase:
                 )
             ).scalar_one()
         return int(total) // users
+
+
+def _runqueue_wait(workers: list[subprocess.Popen[bytes]]) -> float | None:
+    """Seconds all threads of `workers` spent runnable but not running, or None."""
+    total = 0
+    for worker in workers:
+        try:
+            tasks = list(Path(f"/proc/{worker.pid}/task").iterdir())
+        except OSError:
+            return None
+        for task in tasks:
+            try:
+                fields = (task / "schedstat").read_text().split()
+            except OSError:
+                continue  # a thread that ended meanwhile
+            total += int(fields[1])
+    return round(total / 1e9, 1)
 
 
 def _demo_items(path: Path) -> list[dict[str, Any]]:
