@@ -527,6 +527,7 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
         "backups": ("/backups", "Backups"),
         "logs": ("/logs", "Logs"),
         "settings": ("/settings", "Settings"),
+        "progress": ("/progress/demo", "· demo"),  # the finished apply, live
         "not-found": ("/plans/no-such-plan", None),
     }
     for scheme in ("light", "dark"):
