@@ -329,3 +329,54 @@ async def test_a_resolved_direct_id_still_beats_the_dataset():
     b = await collect(dst, "anilist")
     ident = await identify(a, b, curated(), provider=dst)
     assert {(r.target.key, r.via) for r in ident.routes["p1"]} == {("5", "direct")}
+
+
+async def test_observations_stream_in_observe_order_each_once_complete(monkeypatch):
+    """`observe_each` (what the planner uses) hands over each observation as soon
+    as no later anchor feeds it, in `observe`'s order, with the same contents."""
+    from anibridge.bridge.observe import observe_each
+
+    shows = [
+        (f"p{i}", f"Show {i}", {1: 4}, [f"tvdb_show:{9000 + i}"]) for i in (1, 2, 3)
+    ]
+    src = library(
+        shows, watched("p1", 1, [1]) + watched("p2", 1, [1, 2]) + watched("p3", 1, [3])
+    )
+    dst = tracker([("7", "Seven", 4, ["anilist:7"]), ("8", "Eight", 4, ["anilist:8"])])
+    # p1 and p3 feed one target (7), p2 another (8): 7 is complete only after p3.
+    ov = [
+        Override("default", "plex", "p1", "anilist", "7"),
+        Override("default", "plex", "p2", "anilist", "8"),
+        Override("default", "plex", "p3", "anilist", "7"),
+    ]
+    a, _, ident = await _identify(src, dst, overrides=ov)
+    whole = observe(a, ident)
+    assert list(whole) == ["7", "8"]
+    stream = observe_each(a, ident)
+    first = next(stream)
+    assert first.target.key == "7" and first.sources == ["p1", "p3"]
+    assert sorted(n for (_, n) in first.units) == [1, 3]
+    rest = list(stream)
+    assert [o.target.key for o in rest] == ["8"]
+    assert [first, *rest] == list(whole.values())
+
+    # One anchor per target: each comes out before the next anchor is read.
+    ov = [Override("default", "plex", f"p{i}", "anilist", str(i)) for i in (1, 2, 3)]
+    a, _, ident = await _identify(src, dst, overrides=ov)
+    from anibridge.bridge import observe as module
+
+    read: list[str] = []
+    entry = module._Builder.entry
+
+    def counted(self, key, routes):
+        read.append(key)
+        entry(self, key, routes)
+
+    monkeypatch.setattr(module._Builder, "entry", counted)
+    seen = [(o.target.key, list(o.sources), list(read)) for o in observe_each(a, ident)]
+    assert seen == [
+        ("1", ["p1"], ["p1"]),
+        ("2", ["p2"], ["p1", "p2"]),
+        ("3", ["p3"], ["p1", "p2", "p3"]),
+    ]
+    assert [o.target.key for o in observe(a, ident).values()] == ["1", "2", "3"]

@@ -26,7 +26,8 @@ as "episodes 1..N" as well would count episodes twice or invent ones never watch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,13 @@ from anibridge.provider.base import (
     Structure,
 )
 
-__all__ = ["Observation", "UnitKey", "observe", "record_kind_semantics"]
+__all__ = [
+    "Observation",
+    "UnitKey",
+    "observe",
+    "observe_each",
+    "record_kind_semantics",
+]
 
 type UnitKey = tuple[int | None, int]
 
@@ -288,12 +295,14 @@ class _Builder:
         axes = source.capabilities.coordinate_axes
         self.leaf_axes = {v[-1] for v in axes.values() if v}
         self.simple: dict[int, Any] = {}
+        self.created: deque[str] = deque()  # rids in creation order
 
     def get(self, route: Route, key: str) -> Observation:
         rid = ref_id(route.target)
         o = self.obs.get(rid)
         if o is None:
             o = self.obs[rid] = Observation(route.target)
+            self.created.append(rid)
         if key not in o.sources:
             o.sources.append(key)
         if route.edge and route.edge not in o.provenance:
@@ -671,3 +680,28 @@ def observe(source: Snapshot, identity: Identity) -> dict[str, Observation]:
         if routes and key in source.entries:
             b.entry(key, routes)
     return b.obs
+
+
+def observe_each(source: Snapshot, identity: Identity) -> Iterator[Observation]:
+    """The observations of `observe`, in its order, each as soon as it is complete.
+
+    An observation is complete after the last source anchor routing to its target
+    has been read; it is then handed over and forgotten here. Planning one at a
+    time keeps a single library's worth of per-episode units alive at once instead
+    of all of them (59 MB at 10,000 shows, the largest share of a first sync's
+    peak beside the snapshots). Anchors that share a target delay only that
+    target and those created after it.
+    """
+    keys = [
+        k for k, routes in identity.routes.items() if routes and k in source.entries
+    ]
+    last: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        for route in identity.routes[key]:
+            last[ref_id(route.target)] = i
+    b = _Builder(source, identity)
+    created, obs = b.created, b.obs
+    for i, key in enumerate(keys):
+        b.entry(key, identity.routes[key])
+        while created and last[created[0]] <= i:
+            yield obs.pop(created.popleft())

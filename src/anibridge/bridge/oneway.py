@@ -29,7 +29,7 @@ from anibridge.bridge.model import (
     SkipReason,
     Snapshot,
 )
-from anibridge.bridge.observe import Observation, observe, record_kind_semantics
+from anibridge.bridge.observe import Observation, observe_each, record_kind_semantics
 from anibridge.bridge.stores import Baseline, Pin, link_id
 from anibridge.bridge.translate import translate
 from anibridge.provider.base import (
@@ -319,10 +319,9 @@ class DirectionPlanner:
 
     def run(self) -> None:
         """Plan every observation of the source onto the target."""
-        obs = observe(self.source, self.identity)
         for key, reason in self.identity.unresolved.items():
             self.skip(Ref(key), None, SkipReason.NO_TARGET, reason)
-        for o in obs.values():
+        for o in observe_each(self.source, self.identity):
             entry = self.target.entries.get(o.target.key)
             if self.granular:
                 self.plan_units(o, entry)
