@@ -175,7 +175,7 @@ def test_a_lost_post_is_unconfirmed_not_resent_and_converges_once_it_lands(
     assert history(fake) == synced()  # every play exactly once
     assert journal(workspace, summary["run_id"]) == ["applied"] * 4
 
-    undone = cli(workspace, "undo", summary["run_id"], "--json")
+    undone = cli(workspace, "undo", summary["run_id"], "--yes", "--json")
     assert undone.returncode == 0, undone.stderr
     assert history(fake) == before  # exact: the user's own play stays
 
