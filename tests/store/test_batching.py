@@ -198,3 +198,29 @@ def test_links_past_postgresqls_parameter_cap(pg_engine):
     assert len(ids) == PG_LIMIT + 1
     store.remove_links(ids)
     assert store.links("p", "plex", "anilist") == []
+
+
+def test_chunks_act_like_upserts_one_after_the_other(store, monkeypatch):
+    """Keys repeated across chunk boundaries: last values win, kept columns stay."""
+    import anibridge.store.sql as sql
+
+    monkeypatch.setattr(sql, "_CHUNK", 3)
+    first = _links(1)[0]
+    again = Link(*[getattr(first, f) for f in ("profile", "source_provider",
+        "source_key", "source_part", "target_provider", "target_ref", "via")],
+        edge="later", created_at="later")  # fmt: skip
+    links = [first, *_links(7)[1:], again]  # 8 rows: chunks of 3, 3, 2
+    with Statements(store.engine) as seen:
+        store.put_links(links)
+        store.put_baselines(
+            Baseline("p", "L", "progress", i, i, f"t{i}") for i in range(7)
+        )
+    # links: chunks of 3, 3 and 2 rows; baselines (one key): three chunks of one row
+    assert seen.writes() == [("INSERT", True)] * 3 + [("INSERT", False)] * 3
+    (stored,) = [
+        lk for lk in store.links("p", "plex", "anilist") if lk.source_key == "show0"
+    ]
+    assert (stored.edge, stored.created_at) == ("later", "t")  # first created_at kept
+    assert len(store.links("p", "plex", "anilist")) == 7
+    (b,) = store.baselines("p").values()
+    assert (b.source_value, b.updated_at) == (6, "t6")

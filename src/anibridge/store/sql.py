@@ -10,6 +10,7 @@ a run interrupted between calls leaves every table consistent.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ __all__ = ["BackupEntry", "SqlStore"]
 
 #: Most ids bound in one ``IN`` list: under every database's variable cap.
 _IN_CHUNK = 500
+#: Rows per `executemany` of a batched upsert (bounds the memory of one call).
+_CHUNK = 5_000
 
 
 def _now() -> str:
@@ -113,24 +116,30 @@ class SqlStore:
         """Insert or update many rows by `keys`; columns in `keep` keep old values.
 
         On SQLite and PostgreSQL this is one prepared ``INSERT … ON CONFLICT``
-        executed with the whole batch (`executemany`), so a run's thousands of
-        baselines or journal rows cost one statement compilation, not one per
-        row. Rows repeating a key within the batch are folded first, exactly as
-        if they had been upserted one after the other (the last values win, `keep`
-        columns keep the first), because a single multi-row statement may not
-        touch the same row twice. Each execution binds one row's values, so no
-        batch size meets a database's cap on variables per statement (tested at
-        SQLite's old 999 in `tests/store/test_batching.py`).
+        executed with the batch (`executemany`, `_CHUNK` rows at a time), so a
+        run's thousands of baselines or journal rows cost one statement
+        compilation, not one per row. Rows repeating a key within a chunk are
+        folded first, exactly as if they had been upserted one after the other
+        (the last values win, `keep` columns keep the first), because one
+        execution may not touch the same row twice; chunks run in order, so a key
+        repeated across chunks is upserted again, with the same result. Each
+        execution binds one row's values, so no batch size meets a database's cap
+        on variables per statement (tested at SQLite's old 999 in
+        `tests/store/test_batching.py`).
         """
-        batch = _fold(rows, keys, keep)
-        if not batch:
-            return
         if conn.dialect.name in ("sqlite", "postgresql"):
-            stmt = _upsert_statement(
-                conn.dialect.name, table, tuple(batch[0]), tuple(keys), tuple(keep)
-            )
-            conn.execute(stmt, batch)
+            # In chunks: the whole batch as folded dicts plus the driver's copy of
+            # its parameters would be the run's peak memory (a first sync of
+            # 50,000 shows writes about half a million baselines at its end).
+            # Chunks executed one after the other act as sequential upserts too.
+            for chunk in itertools.batched(rows, _CHUNK):
+                batch = _fold(chunk, keys, keep)
+                stmt = _upsert_statement(
+                    conn.dialect.name, table, tuple(batch[0]), tuple(keys), tuple(keep)
+                )
+                conn.execute(stmt, batch)
             return
+        batch = _fold(rows, keys, keep)
         for values in batch:
             where = sa.and_(*(table.c[k] == values[k] for k in keys))
             exists = conn.execute(
