@@ -195,6 +195,29 @@ def test_an_event_sent_by_one_profile_is_not_sent_for_another(stores):
     )
 
 
+def test_an_event_deleted_after_it_was_sent_is_unsent_again(stores):
+    """An undo deletes the plays its run appended: the next sync must be free to
+    append them again (the journal's last word on the event decides)."""
+    stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00"))
+    stores.start_run(RunRecord("u1", "p", "2026-01-01T00:00:01+00:00", kind="undo"))
+    stores.start_run(RunRecord("r2", "p", "2026-01-01T00:00:02+00:00"))
+    play = {"key": "show", "path": [["season", 1], ["episode", 2]]}
+    at = "2026-01-01T10:00:00+00:00"
+    common = {"kind": "play", "ref": play, "at": at, "before": {}, "after": {}}
+    sent = functools.partial(
+        stores.event_sent, "p", "list", "show/season=1/episode=2", "play", at
+    )
+    stores.record([_entry("e", op="append_event", **common)])
+    assert sent()
+    undo = _entry("d", run_id="u1", op="delete_event", outcome="failed", **common)
+    stores.record([undo])
+    assert sent()  # a failed deletion left the play in place
+    stores.record([replace(undo, outcome="applied")])
+    assert not sent()
+    stores.record([_entry("e", run_id="r2", op="append_event", **common)])
+    assert sent()
+
+
 def test_unresolved_rows_are_the_profiles_pending_and_unknown_ones(stores):
     stores.start_run(RunRecord("r1", "p", "2026-01-01T00:00:00+00:00"))
     stores.start_run(RunRecord("r2", "q", "2026-01-02T00:00:00+00:00"))

@@ -325,8 +325,10 @@ class JournalStore(Protocol):  # pragma: no mutate block
         """Whether `profile`'s runs applied an append of this exact event, or may have.
 
         True for ``applied`` rows and for unresolved (``pending``/``unknown``) ones:
-        a play whose answer never arrived is not sent again before a re-read. Only
-        the profile's own runs count: another profile's provider of the same key is
+        a play whose answer never arrived is not sent again before a re-read. An
+        applied deletion of the same event journaled later (an undo, say) makes it
+        unsent again, so a sync after an undo writes the play back. Only the
+        profile's own runs count: another profile's provider of the same key is
         another account (another user, in a hosted deployment).
         """
         ...
@@ -512,16 +514,21 @@ class MemoryStores:
     ) -> bool:
         """See `JournalStore.event_sent`."""
         mine = {r.id for r in self._runs.values() if r.profile == profile}
-        return any(
-            run in mine
-            and e.provider == provider
-            and e.op == "append_event"
-            and e.outcome in _SENT
-            and e.kind == kind
-            and e.at == at
-            and codec_ref_id(ref_from_json(e.ref)) == ref_id
-            for (run, _), e in self._journal.items()
-        )
+        last = None
+        for (run, _), e in self._journal.items():
+            if (
+                run in mine
+                and e.provider == provider
+                and e.kind == kind
+                and e.at == at
+                and (
+                    (e.op == "append_event" and e.outcome in _SENT)
+                    or (e.op == "delete_event" and e.outcome == "applied")
+                )
+                and codec_ref_id(ref_from_json(e.ref)) == ref_id
+            ):
+                last = e.op
+        return last == "append_event"
 
     def unresolved(self, profile: str) -> list[JournalEntry]:
         """See `JournalStore.unresolved`."""

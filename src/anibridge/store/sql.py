@@ -565,21 +565,29 @@ class SqlStore:
         self, profile: str, provider: str, ref_id: str, kind: str, at: str
     ) -> bool:
         """See `JournalStore.event_sent`."""
+        j = t.journal
         query = (
-            sa.select(sa.func.count())
-            .select_from(t.journal.join(t.runs, t.runs.c.id == t.journal.c.run_id))
+            sa.select(j.c.op)
+            .select_from(j.join(t.runs, t.runs.c.id == j.c.run_id))
             .where(
                 t.runs.c.profile == profile,
-                t.journal.c.provider == provider,
-                t.journal.c.op == "append_event",
-                t.journal.c.outcome.in_(("applied", *UNRESOLVED)),
-                t.journal.c.kind == kind,
-                t.journal.c.at == at,
-                t.journal.c.ref_id == ref_id,
+                j.c.provider == provider,
+                j.c.kind == kind,
+                j.c.at == at,
+                j.c.ref_id == ref_id,
+                sa.or_(
+                    sa.and_(
+                        j.c.op == "append_event",
+                        j.c.outcome.in_(("applied", *UNRESOLVED)),
+                    ),
+                    sa.and_(j.c.op == "delete_event", j.c.outcome == "applied"),
+                ),
             )
+            .order_by(j.c.seq.desc())
+            .limit(1)
         )
         with self.engine.connect() as conn:
-            return bool(conn.execute(query).scalar_one())
+            return conn.execute(query).scalar_one_or_none() == "append_event"
 
     def unresolved(self, profile: str) -> list[JournalEntry]:
         """See `JournalStore.unresolved`."""
