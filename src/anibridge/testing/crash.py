@@ -571,6 +571,8 @@ def _spaced(total: int, count: int) -> list[int]:
         return []
     if total <= count:
         return list(range(1, total + 1))
+    if count == 1:
+        return [1 + (total - 1) // 2]
     return sorted({1 + round(i * (total - 1) / (count - 1)) for i in range(count)})
 
 
