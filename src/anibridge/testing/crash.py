@@ -643,7 +643,7 @@ def run_point(target: _Target, ref: Reference, point: Point) -> PointResult:
     for run in runs:
         if run["kind"] != "sync" or run["status"] == "ok":
             continue
-        undone = cli(config, "undo", run["run_id"], "--json")
+        undone = cli(config, "undo", run["run_id"], "--yes", "--json")
         if undone.returncode != 0:
             notes.append(f"undo exited {undone.returncode}: {undone.stderr[-300:]}")
             undo_exact = False
