@@ -35,3 +35,19 @@ def test_points_cover_creation_seeding_and_every_stage_of_the_batches():
     few = choose_points(ref, object(), 8)
     assert len(few) == 8
     assert {p.rule for p in few} <= set(rules)
+
+
+def test_trakt_points_keep_requests_in_flight_and_late_applies(tmp_path):
+    from anibridge.testing.crash import TraktTarget
+
+    trace = ["local.create", "local.seeded"]
+    trace += ["journal.intent", "write.answered", "journal.outcome"] * 8
+    ref = Reference([], [1], trace, applied=300, history_posts=8)
+    target = TraktTarget.__new__(TraktTarget)  # no fake needed to choose points
+    points = choose_points(ref, target, 12)
+    assert len(points) == 12
+    names = [p.name for p in points]
+    assert sum(p.inflight > 0 and p.lands for p in points) == 2
+    assert sum(p.inflight > 0 and not p.lands for p in points) == 2
+    assert sum(p.late > 0 for p in points) == 1
+    assert "local.create#1" in names and len(set(names)) == 12

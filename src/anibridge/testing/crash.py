@@ -558,7 +558,10 @@ def choose_points(ref: Reference, target: _Target, count: int) -> list[Point]:
             spread.append(Point(f"POST #{n} reset, applied late", late=n))
     points = first + spread
     if len(points) > count:
-        keep = first[: max(1, count // 4)]
+        # Creation/seeding and every fake-side point (a request in flight, a POST
+        # applied late) are kept; checkpoints fill the rest evenly.
+        fake_side = [p for p in spread if p.rule is None]
+        keep = first[: max(1, count // 4)] + fake_side[: count // 2]
         rest = [p for p in points if p not in keep]
         step = len(rest) / max(1, count - len(keep))
         points = keep + [rest[int(i * step)] for i in range(count - len(keep))]
