@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: a provider could not be reached or used
-EXIT_AUTH = 77  # EX_NOPERM: a provider rejected the credentials
+EXIT_AUTH = 77  # EX_NOPERM: a provider has no usable credentials (rejected, none)
 
 
 @dataclass(frozen=True, slots=True)

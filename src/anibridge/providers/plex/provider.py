@@ -17,6 +17,7 @@ from typing import Any
 
 from anibridge.dates import to_epoch
 from anibridge.http import HttpError
+from anibridge.http.errors import CredentialsError
 from anibridge.provider.base import (
     Account,
     Event,
@@ -199,10 +200,9 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
             saved = await store.load(key)  # type: ignore[attr-defined]
         token = saved.get("token") if isinstance(saved, dict) else None
         if not isinstance(token, str) or not token:
-            raise HttpError(
+            raise CredentialsError(
                 "plex: no token is configured or saved; run `anibridge login plex` "
-                "or set token: {env: PLEX_TOKEN}",
-                code=WriteError.AUTH,
+                "or set token: {env: PLEX_TOKEN}"
             )
         self._token = token
         self._admin.use_token(token)
