@@ -89,27 +89,14 @@ WaitOption = typer.Option(
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:
-    """The errors a command reports as one paragraph (imported on first use)."""
-    from anibridge.app.config import ConfigError, ProviderLoadError, SecretError
-    from anibridge.mappings.errors import MappingError
-    from anibridge.providers.local import (
-        DocumentError,
-        InboundPayloadError,
-        LocalFileError,
-    )
-    from anibridge.store import SecretKeyError, StoreError
+    """The errors a command reports as one paragraph (imported on first use).
 
-    return (
-        ConfigError,
-        ProviderLoadError,
-        SecretError,
-        SecretKeyError,
-        StoreError,
-        LocalFileError,
-        DocumentError,
-        InboundPayloadError,
-        MappingError,
-    )
+    The list itself lives in `anibridge.app.service.problems.config_errors`, so
+    the CLI, the web and the service agree on what counts as a known failure.
+    """
+    from anibridge.app.service.problems import config_errors
+
+    return config_errors()
 
 
 def _console(stderr: bool) -> Console:
