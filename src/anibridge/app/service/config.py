@@ -41,6 +41,7 @@ from anibridge.messages import clip
 __all__ = [
     "ConfigInvalid",
     "Saved",
+    "atomic_write",
     "check_file",
     "check_text",
     "masked_text",
@@ -174,13 +175,17 @@ def save(text: str, *, path: Path, environ: Mapping[str, str] | None = None) -> 
     if loaded is None:  # pragma: no cover - checked just above
         raise ConfigInvalid(problems)
     new = data if isinstance(data, dict) else {}
-    _atomic_write(path, rewrite_text(text, lambda doc: restore_secrets(doc, old)))
+    atomic_write(path, rewrite_text(text, lambda doc: restore_secrets(doc, old)))
     changed = tuple(sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)))
     return Saved(path, changed, loaded)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write through a sibling temp file: a crash leaves the old file or the new."""
+def atomic_write(path: Path, text: str) -> None:
+    """Write through a sibling temp file: a crash leaves the old file or the new.
+
+    Shared with the web back end (kept plans, titles, custom mappings) so no
+    file it rewrites can be left half written.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     try:

@@ -26,9 +26,7 @@ import contextlib
 import copy
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -61,6 +59,7 @@ from anibridge.app.scheduler import (
 from anibridge.app.service import config as config_service
 from anibridge.app.service import undo as undo_service
 from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
+from anibridge.app.service.config import atomic_write
 from anibridge.app.service.errors import NotFound
 from anibridge.app.service.mapping_view import browse, edge_rows, parse_descriptor
 from anibridge.app.service.overrides import (
@@ -584,7 +583,7 @@ class EngineBackend:
 
     def _save_plan(self, profile: str, kept: _Kept) -> None:
         try:
-            _atomic_write(
+            atomic_write(
                 self._plan_dir(profile) / f"{kept.id}.json",
                 json.dumps(kept.to_json(), default=str),
             )
@@ -1090,7 +1089,7 @@ class EngineBackend:
                 if shown and (b, anchor) not in self._titles:
                     self._titles[(b, anchor)] = {**shown, "borrowed": True}
         try:  # titles survive a restart (`app.service.titles`)
-            _atomic_write(self.loaded.data_dir / TITLES_FILE, dump_titles(self._titles))
+            atomic_write(self.loaded.data_dir / TITLES_FILE, dump_titles(self._titles))
         except OSError as exc:
             log.warning("titles not kept for the next start: %s", exc)
 
@@ -1327,7 +1326,7 @@ class EngineBackend:
         problems = self.validate_overrides(text)
         if problems:
             raise BackendError("; ".join(str(p) for p in problems), status=422)
-        _atomic_write(self.custom_mappings_path, text)
+        atomic_write(self.custom_mappings_path, text)
         self.index = self._load_index()
 
     # -- backups -----------------------------------------------------------------------
@@ -1452,18 +1451,6 @@ def _run_json(run: Any) -> dict[str, Any]:
     data = asdict(run)
     data["summary"] = dict(run.summary)
     return data
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _skipped_count(plan: dict[str, Any]) -> int:
