@@ -142,18 +142,22 @@ class _Trial:
 
 
 async def _save_and_check(
+    provider: str,
     config: LoadedConfig,
     targets: list[tuple[str, ProviderSpec]],
     token_key: str,
     tokens: dict[str, object],
     errors: tuple[type[BaseException], ...],
     display: str,
-) -> tuple[str | None, str | None, list[str]]:
+) -> dict[str, object]:
     """Sign in with the new tokens; only when that works, save them for every target.
 
+    Every ``login`` command ends here, so they all report the same result shape.
+
     Returns:
-        The account's key and name, and the profile/provider keys the tokens were
-        saved for.
+        The command's result: ``provider``, the account's key (``account``) and
+        name (``account_name``), and the profile/provider keys the tokens were
+        saved for (``saved_for``).
 
     Raises:
         typer.Exit: the new tokens do not work (nothing is saved).
@@ -188,9 +192,12 @@ async def _save_and_check(
             saved.append(f"{profile_name}/{target.key}")
     finally:
         store.close()
-    if account is None:
-        return None, None, saved
-    return account.key, account.title, saved
+    return {
+        "provider": provider,
+        "account": None if account is None else account.key,
+        "account_name": None if account is None else account.title,
+        "saved_for": saved,
+    }
 
 
 async def _login_trakt(
@@ -251,16 +258,11 @@ async def _login_trakt(
     finally:
         await client.aclose()
 
-    account, account_name, saved = await _save_and_check(
+    return await _save_and_check(
+        "trakt",
         config, targets, settings.token_key, tokens.to_dict(),
         (TraktAuthError, HttpError), "Trakt",
     )  # fmt: skip
-    return {
-        "provider": "trakt",
-        "account": account,
-        "account_name": account_name,
-        "saved_for": saved,
-    }
 
 
 @login_app.command("trakt")
@@ -349,16 +351,11 @@ async def _login_simkl(
         raise fail(str(exc)) from None
     finally:
         await client.aclose()
-    account, account_name, saved = await _save_and_check(
+    return await _save_and_check(
+        "simkl",
         config, targets, settings.token_key, {"access_token": token},
         (SimklAuthError, HttpError), "Simkl",
     )  # fmt: skip
-    return {
-        "provider": "simkl",
-        "account": account,
-        "account_name": account_name,
-        "saved_for": saved,
-    }
 
 
 @login_app.command("simkl")
@@ -415,16 +412,11 @@ async def _login_kitsu(
         raise fail(str(exc)) from None
     finally:
         await client.aclose()
-    account, account_name, saved = await _save_and_check(
+    return await _save_and_check(
+        "kitsu",
         config, targets, settings.token_key, tokens.to_dict(),
         (KitsuAuthError, HttpError), "Kitsu",
     )  # fmt: skip
-    return {
-        "provider": "kitsu",
-        "account": account,
-        "account_name": account_name,
-        "saved_for": saved,
-    }
 
 
 @login_app.command("kitsu")
@@ -541,15 +533,9 @@ async def _login_anilist(
     except AniListLoginError as exc:
         raise fail(str(exc)) from None
     token_key = str(cfg.get("token_key") or "anilist")
-    account, account_name, saved = await _save_and_check(
-        config, targets, token_key, {"token": token}, (HttpError,), "AniList"
+    return await _save_and_check(
+        "anilist", config, targets, token_key, {"token": token}, (HttpError,), "AniList"
     )
-    return {
-        "provider": "anilist",
-        "account": account,
-        "account_name": account_name,
-        "saved_for": saved,
-    }
 
 
 @login_app.command("anilist")
@@ -694,15 +680,9 @@ async def _login_mal(
     finally:
         await client.aclose()
     token_key = str(cfg.get("token_key") or "mal")
-    account, account_name, saved = await _save_and_check(
-        config, targets, token_key, tokens.as_dict(), (HttpError,), "MyAnimeList"
+    return await _save_and_check(
+        "mal", config, targets, token_key, tokens.as_dict(), (HttpError,), "MyAnimeList"
     )
-    return {
-        "provider": "mal",
-        "account": account,
-        "account_name": account_name,
-        "saved_for": saved,
-    }
 
 
 @login_app.command("mal")
@@ -790,15 +770,9 @@ async def _login_plex(
     finally:
         await client.aclose()
     token_key = str(cfg.get("token_key") or "plex")
-    account, account_name, saved = await _save_and_check(
-        config, targets, token_key, {"token": token}, (HttpError,), "Plex"
+    return await _save_and_check(
+        "plex", config, targets, token_key, {"token": token}, (HttpError,), "Plex"
     )
-    return {
-        "provider": "plex",
-        "account": account,
-        "account_name": account_name,
-        "saved_for": saved,
-    }
 
 
 @login_app.command("plex")
