@@ -37,20 +37,26 @@ def _env() -> dict[str, str]:
 
 
 class Login:
-    """The CLI waiting for a person: read what it prints, answer on stdin."""
+    """The CLI waiting for a person: read what it prints, answer on stdin.
+
+    Unbuffered binary pipes: a text pipe's line iterator reads ahead, and the
+    lines it buffered would be invisible to `communicate`, which reads the file
+    descriptor itself (a line printed right after the address got lost that way).
+    """
 
     def __init__(self, config: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
             [*CLI, "login", *args, "--json", "--no-browser", "--config", str(config)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=_env(), cwd=config.parent,
+            bufsize=0, env=_env(), cwd=config.parent,
         )  # fmt: skip
         self.seen: list[str] = []
 
     def address(self) -> str:
         """The sign-in address the CLI printed (on stderr: stdout stays JSON)."""
         assert self.proc.stderr is not None
-        for line in self.proc.stderr:
+        for raw in iter(self.proc.stderr.readline, b""):
+            line = raw.decode()
             self.seen.append(line)
             found = re.search(r"Open (\S+) ", line)
             if found:
@@ -59,9 +65,9 @@ class Login:
 
     def finish(self, answer: str | None = None) -> tuple[int, str, str]:
         out, err = self.proc.communicate(
-            None if answer is None else answer + "\n", timeout=120
+            None if answer is None else (answer + "\n").encode(), timeout=120
         )
-        return self.proc.returncode, out, "".join(self.seen) + err
+        return self.proc.returncode, out.decode(), "".join(self.seen) + err.decode()
 
 
 def _approve(url: str) -> str:
