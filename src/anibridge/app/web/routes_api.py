@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -689,9 +689,27 @@ async def events(request: Request) -> StreamingResponse:
             return {**event, "profiles": mine} if mine else None
         return event if event["kind"] == "mappings_refreshed" else None
 
+    return _event_stream(ctx, queue, shown)
+
+
+def _event_stream(
+    ctx: ServiceContext,
+    queue: asyncio.Queue[dict[str, Any]],
+    shown: Callable[[dict[str, Any]], dict[str, Any] | None],
+    first: Callable[[], str] | None = None,
+) -> StreamingResponse:
+    """Stream the bus events `shown` keeps as server-sent events, until shutdown.
+
+    One loop for every event stream, so each retries, keeps alive and unsubscribes
+    the same way. `first` makes the first event once the stream starts (a snapshot
+    taken then, after `queue` subscribed, so nothing falls in between).
+    """
+
     async def stream() -> AsyncIterator[str]:
         try:
             yield "retry: 3000\n\n"
+            if first is not None:
+                yield first()
             while not ctx.stopping.is_set():
                 try:
                     event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
@@ -756,30 +774,12 @@ async def progress_stream(request: Request, profile: str) -> StreamingResponse:
     _check_profile(ctx, profile)
     queue = ctx.bus.subscribe()  # before the snapshot: nothing falls in between
 
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield "retry: 3000\n\n"
-            snapshot = json.dumps(progress_snapshot(ctx, profile), default=str)
-            yield f"event: state\ndata: {snapshot}\n\n"
-            while not ctx.stopping.is_set():
-                try:
-                    event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
-                except TimeoutError:
-                    yield ": keepalive\n\n"
-                    continue
-                if event["kind"] == "shutdown":
-                    break
-                if event["kind"] not in _PROGRESS_EVENTS:
-                    continue
-                if event.get("profile") != profile:
-                    continue
-                data = json.dumps(event, default=str)
-                yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {data}\n\n"
-        finally:
-            ctx.bus.unsubscribe(queue)
+    def state() -> str:
+        snapshot = json.dumps(progress_snapshot(ctx, profile), default=str)
+        return f"event: state\ndata: {snapshot}\n\n"
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    def shown(event: dict[str, Any]) -> dict[str, Any] | None:
+        mine = event["kind"] in _PROGRESS_EVENTS and event.get("profile") == profile
+        return event if mine else None
+
+    return _event_stream(ctx, queue, shown, first=state)
