@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,34 @@ import yaml
 from anibridge.providers.local import LocalProvider
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
+
+
+@dataclass
+class Done:
+    """What an in-process CLI call returned, shaped like a finished subprocess."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """Stdout decoded (for ``--json`` calls)."""
+        return json.loads(self.stdout)
+
+
+def invoke(*args: str) -> Done:
+    """The real typer app, in-process: the test's fakes and fake clocks apply.
+
+    Like `run`, no ANIBRIDGE_* variables leak in from the test session.
+    """
+    from typer.testing import CliRunner
+
+    from anibridge.app.cli import _load_commands, app
+
+    _load_commands()
+    clean = {k: None for k in os.environ if k.startswith("ANIBRIDGE_")}
+    result = CliRunner().invoke(app, list(args), env=clean)
+    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:

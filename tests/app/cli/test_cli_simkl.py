@@ -15,18 +15,16 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from anibridge.app.cli import _load_commands, app
 from anibridge.testing.fakes.media import MediaLibrary
 from anibridge.testing.fakes.plex import FakePlex
 from anibridge.testing.fakes.simkl import SimklFake
+from tests.app.cli.cli_support import invoke as cli
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -36,21 +34,6 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
-
-
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def cli(*args: str) -> Done:
-    """The real typer app, in-process (same code path, no start-up cost)."""
-    _load_commands()
-    clean = {k: None for k in os.environ if k.startswith("ANIBRIDGE_")}
-    result = CliRunner().invoke(app, list(args), env=clean)
-    return Done(result.exit_code, result.stdout, result.stderr)
 
 
 def at(text: str) -> datetime:

@@ -12,19 +12,16 @@ and undo is exact.
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from anibridge.app.cli import _load_commands, app
 from anibridge.http import ManualClock
 from anibridge.store import SqlStore
 from anibridge.testing.fakes.trakt import FakeTrakt
+from tests.app.cli.cli_support import Done, invoke
 
 PLAYS = {
     ("episode", 1, 1, 1): "2023-11-24T15:00:00Z",
@@ -64,22 +61,9 @@ LIBRARY = {
 EARLIER = datetime(2020, 5, 1, 12, 0, tzinfo=UTC)  # a play the user already had
 
 
-@dataclass
-class Done:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict:
-        return json.loads(self.stdout)
-
-
 def cli(config: Path, *args: str) -> Done:
-    """The real typer app, in-process (so the test's fake clock applies)."""
-    _load_commands()
-    clean = {k: None for k in os.environ if k.startswith("ANIBRIDGE_")}
-    result = CliRunner().invoke(app, [*args, "--config", str(config)], env=clean)
-    return Done(result.exit_code, result.stdout, result.stderr)
+    """The CLI in-process (so the test's fake clock applies) on `config`."""
+    return invoke(*args, "--config", str(config))
 
 
 @pytest.fixture
