@@ -185,6 +185,7 @@ def _start_hosted(config, index, **settings):
         **settings,
     )
     backend = HostedBackend(loaded, index=index, environ={})
+    backend.queue = scheduler  # as `hosted_context` wires it
     return ServerThread(web, backend, scheduler=scheduler).start()
 
 

@@ -72,6 +72,10 @@ class EngineRunner:
         try:
             if job.kind == "sync":
                 return await self._sync(job)
+            if job.kind == "apply":
+                return await self._apply(job)
+            if job.kind == "undo":
+                return await self._undo(job)
             if job.kind == "mappings_refresh":
                 return await self._refresh_mappings()
         except ProfileBusy as exc:
@@ -104,6 +108,114 @@ class EngineRunner:
         if result.status == "updated":
             self._index = None
         return {"status": result.status}
+
+    async def _open(self, job: Job) -> Any:
+        """The job's profile session, under the profile lock (`open_session`)."""
+        from anibridge.app.runtime import guard_writes, open_session
+
+        if job.profile not in self.config.app.profiles:
+            raise JobFailed(f"profile {job.profile!r} does not exist (any more)")
+        session = await open_session(
+            self.config, job.profile, purpose=f"job {job.id}", wait=0
+        )
+        guard_writes(session, run_id=lambda: None)
+        return session
+
+    async def _apply(self, job: Job) -> dict[str, Any]:
+        """Apply a reviewed plan's approved action ids (`service.runs.apply_approved`).
+
+        The plan is made again against live state: an approved id it no longer has
+        is outdated and never written, so a retried job cannot write twice.
+        """
+        from anibridge.app.runtime import close_session, policy_for
+        from anibridge.app.service.runs import apply_approved
+
+        approved = [str(i) for i in job.args.get("action_ids") or ()]
+        if not approved:
+            raise JobFailed("an apply job names no action ids")
+        session = await self._open(job)
+        try:
+            done = await apply_approved(
+                session,
+                session.store.bundle(),
+                policy_for(session.name, session.profile, self.config),
+                set(approved),
+                index=self._mappings(),
+                stop=session.stop,
+                force=True,  # a person approved these changes, guards included
+            )
+        finally:
+            await close_session(session)
+        out: dict[str, Any] = {"plan_id": job.args.get("plan_id")}
+        if done.result is None:
+            return {**out, "run_id": None, "refused": done.refused}
+        run = done.result.run
+        return {
+            **out,
+            "run_id": run.id,
+            "status": run.status if not done.outdated else "partial",
+            "applied_ids": list(done.applied),
+            "outdated": list(done.outdated),
+            **{k: v for k, v in run.summary.items() if isinstance(v, int)},
+        }
+
+    async def _undo(self, job: Job) -> dict[str, Any]:
+        """Undo a whole run, or some of its actions (`service.undo.revert`)."""
+        from anibridge.app.runtime import close_session
+        from anibridge.app.service import undo as undo_service
+        from anibridge.app.service.errors import NotFound, ServiceError
+
+        run_id = job.args.get("run_id")
+        action_ids = [str(i) for i in job.args.get("action_ids") or ()]
+        if not run_id and not action_ids:
+            raise JobFailed("an undo job names neither a run nor actions")
+        session = await self._open(job)
+        try:
+            stores = session.store.bundle()
+            try:
+                if not action_ids:
+                    undo_service.check_undoable(
+                        stores,
+                        session.name,
+                        run_id,
+                        undone=undo_service.undone_runs(session.store, session.name),
+                    )
+                    result = await undo_service.revert(
+                        session.providers,
+                        stores,
+                        profile=session.name,
+                        run_id=run_id,
+                        stop=session.stop,
+                    )
+                    run = result.run
+                    return {"run_id": run.id, "undoes": run_id, **run.summary}
+                counts: dict[str, int] = {}
+                errors: list[str] = []
+                last = None
+                for action_id in action_ids:
+                    try:
+                        last = await undo_service.revert(
+                            session.providers,
+                            stores,
+                            profile=session.name,
+                            run_id=run_id,
+                            action_id=action_id,
+                            stop=session.stop,
+                        )
+                    except NotFound as exc:
+                        errors.append(str(exc))
+                        continue
+                    for k, v in last.run.summary.items():
+                        if isinstance(v, int):
+                            counts[k] = counts.get(k, 0) + v
+                if last is None:
+                    raise JobFailed("; ".join(errors) or "nothing to undo")
+                return {"run_id": last.run.id, "errors": errors, **counts}
+            except ServiceError as exc:
+                # Already undone, a dry run, no such run: retrying cannot help.
+                raise JobFailed(str(exc)) from exc
+        finally:
+            await close_session(session)
 
     async def _sync(self, job: Job) -> dict[str, Any]:
         from anibridge.app.runtime import (

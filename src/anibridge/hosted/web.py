@@ -44,6 +44,9 @@ __all__ = ["HostedBackend", "QueueScheduler", "hosted_context"]
 
 log = logging.getLogger("anibridge.hosted")
 
+#: Writes from the web that the hosted backend queues as jobs of the same kind.
+QUEUED_WRITES = ("apply", "undo")
+
 
 class _QueuedProfile:
     """What routes ask of a profile's worker, answered by the queue."""
@@ -52,11 +55,13 @@ class _QueuedProfile:
         self.name = name
 
     def submit(self, label: str, call: Any) -> asyncio.Future[RunResult]:
-        """Writes from the web (apply, undo, retry, restore) are not jobs yet.
+        """Apply and undo: `HostedBackend` queues them; retry and restore: 409.
 
         Raises:
-            BackendError: always, naming what to use instead.
+            BackendError: 409 for retry and restore, naming what to use instead.
         """
+        if label in QUEUED_WRITES:
+            return asyncio.ensure_future(call())
         raise BackendError(
             f"{label} is not available from the web service in hosted mode yet: "
             f"run 'anibridge {label}' for profile {self.name!r} from the command line",
@@ -130,6 +135,25 @@ class QueueScheduler:
         # A preview must not vanish into a waiting real run, nor the reverse.
         coalesce = None if request.dry_run else sync_coalesce(profile)
         return enqueue(self.queue, conn, "sync", profile, args, coalesce=coalesce)
+
+    def enqueue_write(self, kind: str, profile: str, args: dict[str, Any]) -> RunResult:
+        """Queue an apply or undo job of `profile`; answered at once (``queued``).
+
+        Never coalesced: each is a person's decision. The profile's queue lock
+        keeps it serial with the profile's syncs.
+
+        Raises:
+            WorkerStopped: the service is shutting down.
+        """
+        self.worker(profile)
+        if not self.running:
+            raise WorkerStopped("the service is stopping")
+        with self.engine.begin() as conn:
+            job_id = enqueue(self.queue, conn, kind, profile, args)
+        self.bus.publish("job_queued", profile=profile, job=job_id)
+        return RunResult(
+            "queued", summary={"job_id": job_id, "kind": kind}, request=dict(args)
+        )
 
     def trigger(self, profile: str, request: SyncRequest) -> asyncio.Future[RunResult]:
         """Queue a sync; the future is done at once (``queued``, with the job id).
@@ -228,7 +252,64 @@ class QueueScheduler:
 
 
 class HostedBackend(EngineBackend):
-    """The engine backend of a hosted web service: store and mappings, no sessions."""
+    """The engine backend of a hosted web service: store and mappings, no sessions.
+
+    Apply and undo are checked here (a plan or run that does not exist is a 404
+    now, not a failed job later) and queued as jobs on `queue` (set by
+    `hosted_context`); a worker runs them.
+    """
+
+    queue: QueueScheduler | None = None
+
+    def _queue(self) -> QueueScheduler:
+        if self.queue is None:
+            raise BackendError("the job queue is not set up", status=503)
+        return self.queue
+
+    async def apply_plan(
+        self, profile: str, plan_id: str, action_ids: Sequence[str]
+    ) -> RunResult:
+        """Queue an apply job for the approved ids of a kept plan."""
+        found = self._find_plan(plan_id)
+        if found is None or found[0] != profile:
+            raise BackendError(f"no kept plan {plan_id!r} for {profile!r}", status=404)
+        kept = found[1]
+        approved = list(dict.fromkeys(action_ids))
+        done = sorted(i for i in approved if kept.outcomes.get(i) == "applied")
+        if done:
+            raise BackendError(
+                f"{len(done)} of these change(s) of plan {plan_id} were already "
+                "applied; apply the rest instead",
+                status=409,
+            )
+        unknown = set(approved) - {a["id"] for a in kept.plan["actions"]}
+        if unknown:
+            raise BackendError(
+                f"action ids not in plan {plan_id}: {', '.join(sorted(unknown))}"
+            )
+        return self._queue().enqueue_write(
+            "apply", profile, {"plan_id": plan_id, "action_ids": approved}
+        )
+
+    async def undo_whole_run(self, profile: str, run_id: str) -> RunResult:
+        """Queue an undo job of a whole run (404 unknown, 409 already undone)."""
+        from anibridge.app.service import undo as undo_service
+
+        run_id = self._run_id(profile, run_id)
+        undo_service.check_undoable(
+            self._stores(), profile, run_id, undone=self.undone_runs(profile)
+        )
+        return self._queue().enqueue_write("undo", profile, {"run_id": run_id})
+
+    async def undo(
+        self, profile: str, action_ids: Sequence[str], run_id: str | None = None
+    ) -> RunResult:
+        """Queue an undo job of some applied actions (of `run_id` when given)."""
+        if run_id is not None:
+            run_id = self._run_id(profile, run_id)
+        return self._queue().enqueue_write(
+            "undo", profile, {"run_id": run_id, "action_ids": list(action_ids)}
+        )
 
     async def start(self) -> None:
         """Open the store, load kept plans and the mappings; initialize no provider."""
@@ -254,8 +335,8 @@ class HostedBackend(EngineBackend):
     async def _on_profile(self, profile: str, make: Any, *, job: str) -> Any:
         """Work that needs the profile's provider sessions has none here.
 
-        An undo preview reads the targets live; like the writes it is not a job
-        yet (`_QueuedProfile.submit`), so it is refused by name.
+        An undo preview reads the targets live and answers at once, so it is not
+        a job: it is refused by name (the undo itself is queued).
 
         Raises:
             BackendError: always, 409, naming the command to use instead.
@@ -312,4 +393,6 @@ def hosted_context(settings: Any, loaded: Any) -> tuple[Any, str | None]:
         {name: schedule_for(cfg) for name, cfg in loaded.app.profiles.items()},
         bus=bus,
     )
-    return build_context(settings, HostedBackend(loaded), bus=bus, scheduler=scheduler)
+    backend = HostedBackend(loaded)
+    backend.queue = scheduler
+    return build_context(settings, backend, bus=bus, scheduler=scheduler)

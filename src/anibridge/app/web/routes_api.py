@@ -125,6 +125,13 @@ async def run_on_worker(
         raise HTTPException(exc.status, str(exc)) from exc
 
 
+def _write_answer(result: RunResult) -> Any:
+    """A write's result; 202 when hosted mode queued it as a job (no run yet)."""
+    if result.status == "queued":
+        return JSONResponse(result.to_json(), status_code=202)
+    return result.to_json()
+
+
 @router.get("/openapi.json", tags=["system"])
 async def openapi_document(request: Request) -> dict[str, Any]:
     """This API's OpenAPI document."""
@@ -224,7 +231,7 @@ async def apply_plan(request: Request, plan_id: str, body: ApplyBody) -> dict[st
         "apply",
         lambda: ctx.backend.apply_plan(profile, plan_id, ids),
     )
-    return result.to_json()
+    return _write_answer(result)
 
 
 # -- runs & history --------------------------------------------------------------
@@ -299,7 +306,7 @@ async def undo_whole_run(request: Request, profile: str, run_id: str) -> dict[st
     result = await run_on_worker(
         ctx, profile, "undo", lambda: ctx.backend.undo_whole_run(profile, run_id)
     )
-    return result.to_json()
+    return _write_answer(result)
 
 
 @router.post("/profiles/{profile}/undo", tags=["history"])
@@ -310,7 +317,7 @@ async def undo(request: Request, profile: str, body: ActionsBody) -> dict[str, A
     result = await run_on_worker(
         ctx, profile, "undo", lambda: ctx.backend.undo(profile, ids, body.run_id)
     )
-    return result.to_json()
+    return _write_answer(result)
 
 
 @router.post("/profiles/{profile}/retry", tags=["history"])
