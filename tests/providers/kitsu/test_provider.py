@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -181,7 +182,9 @@ async def test_a_create_whose_answer_was_lost_becomes_an_update(fake, make_kitsu
     write = UpsertRecord(ref=Ref("12"), set={RecordField.STATUS: state("current")})
     (lost,) = await provider.write_records([write])
     assert not lost.ok and lost.code is WriteError.TRANSIENT
-    await _eventually(lambda: fake.entry_for(12) is not None)  # created anyway
+    await asyncio.to_thread(
+        fake.wait_until, lambda: fake.entry_for(12) is not None
+    )  # created anyway
     retry = UpsertRecord(ref=Ref("12"), set={RecordField.PROGRESS: Progress(7)})
     (ok,) = await provider.write_records([retry])
     assert ok.ok
@@ -326,16 +329,3 @@ async def test_rate_limited_requests_wait_and_go_through(fake, provider):
     page = await provider.scan(ScanQuery())
     assert page.items == ()
     assert provider.http.counter.rate_limited == 1
-
-
-async def _eventually(check, timeout: float = 60.0) -> None:
-    """Wait for a state the fake reaches on its own thread (the deadline only
-    turns a hang into a failure, so a slow machine never fails the test)."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never became true")
-        await asyncio.sleep(0.01)

@@ -347,7 +347,7 @@ async def test_an_append_whose_answer_was_lost_is_not_sent_again(fake, make_simk
     def history_posts() -> list[str]:
         return [p for p in paths(fake, "POST") if p == "/sync/history"]
 
-    await _eventually(history_posts)  # Simkl applied it anyway
+    await asyncio.to_thread(fake.wait_until, history_posts)  # Simkl applied it anyway
     assert fake.watched(100) == {(1, 7): T0}
     assert len(history_posts()) == 1  # not retried blind
     (retried,) = await provider.write_events([play])
@@ -598,15 +598,3 @@ async def test_the_next_session_starts_from_the_kept_library(fake):
     await other.scan(ScanQuery())
     assert pulls()  # read afresh
     await other.close()
-
-
-async def _eventually(check, timeout: float = 60.0) -> None:
-    """Wait for a state the fake reaches on its own thread (the deadline only
-    turns a hang into a failure, so a slow machine never fails the test)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition never became true")
-        await asyncio.sleep(0.01)

@@ -202,8 +202,23 @@ class FakeService:
         self.landed = 0  # late requests processed so far
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self._lock = threading.RLock()
+        # Notified after every logged request: tests wait on it, never poll.
+        self._handled = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def wait_until(self, check: Callable[[], object], timeout: float = 60.0) -> None:
+        """Block until `check()` holds, re-checked after each request is handled.
+
+        For state the fake reaches on its own thread (a request processed after its
+        client hung up). Event-driven: `timeout` only turns a hang into a failure.
+
+        Raises:
+            AssertionError: `check()` was still false after `timeout` seconds.
+        """
+        with self._handled:
+            if not self._handled.wait_for(check, timeout):
+                raise AssertionError("the fake never reached the expected state")
 
     # -- routing --------------------------------------------------------------------
 
@@ -415,6 +430,7 @@ class FakeService:
                             request.query,
                         )
                     )  # fmt: skip
+                    self._handled.notify_all()
                 _hang_up(http)
                 return
             response = FakeResponse(fault.status, fault.body or {"error": "timeout"})
@@ -445,6 +461,7 @@ class FakeService:
                     request.query,
                 )
             )
+            self._handled.notify_all()
         payload, content_type = response.encoded()
         try:
             http.send_response(response.status)
