@@ -68,9 +68,6 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "anibridge.bridge.twoway": ("bridge/test_twoway.py",),
     "anibridge.bridge.passes": ("bridge/test_rewatch.py",),
     "anibridge.bridge.sync": ("bridge/test_apply.py", "bridge/test_twoway.py"),
-    "anibridge.bridge.undo": ("bridge/test_apply.py", "bridge/test_write_ahead.py"),
-    "anibridge.bridge.pause_gc": ("bridge/test_semantics.py",),
-    "anibridge.bridge.codec": ("bridge/test_dates.py",),
     # The mappings tests import from the package (`from anibridge.mappings import`).
     "anibridge.mappings.ranges": ("mappings/test_mappings_properties.py",
                                   "mappings/test_mappings_grammar.py"),
@@ -106,6 +103,12 @@ def test_files() -> list[Path]:
     return out
 
 
+def mirror_names(module: str) -> set[str]:
+    """File names of the mirror test file of `module` (tests/ mirrors src/)."""
+    stem = module.rpartition(".")[2]
+    return {f"test_{stem}.py", f"test_mappings_{stem}.py"}
+
+
 def own_tests(module: str) -> list[str]:
     """The test files (relative to the root) that test `module` first.
 
@@ -117,7 +120,7 @@ def own_tests(module: str) -> list[str]:
         re.escape(module) + r"\b",
         rf"from {re.escape(package)} import[^\n]*\b{stem}\b",
     ]
-    mirror = {f"test_{stem}.py", f"test_mappings_{stem}.py"}
+    mirror = mirror_names(module)
     own = {f"tests/{name}" for name in OWN_TESTS.get(module, ())}
     for path in test_files():
         rel = path.relative_to(ROOT).as_posix()
@@ -177,6 +180,7 @@ def mutmut_worker(module: str, *, mode: str) -> int:
     from mutmut.runners.harness import PytestRunner
 
     own = set(json.loads(os.environ.get("ANIBRIDGE_MUTATE_OWN", "[]")))
+    mirror = {p for p in own if Path(p).name in mirror_names(module)}
     run_tests = PytestRunner.run_tests
 
     def own_first(
@@ -185,11 +189,16 @@ def mutmut_worker(module: str, *, mode: str) -> int:
         tests = list(tests)
         if mutant_name is None:  # the clean run and the forced failure: everything
             return run_tests(self, mutant_name=mutant_name, tests=tests)
-        first = [t for t in tests if t.split("::", 1)[0] in own]
-        rest = [t for t in tests if t.split("::", 1)[0] not in own]
-        code = run_tests(self, mutant_name=mutant_name, tests=first) if first else 0
-        if code == 0 and rest:
-            code = run_tests(self, mutant_name=mutant_name, tests=rest)
+        # Stages, each only if the mutant survived the one before: the mirror file
+        # (one fast file), the other own files, then the rest.
+        stages: list[list[str]] = [[], [], []]
+        for t in tests:
+            path = t.split("::", 1)[0]
+            stages[0 if path in mirror else 1 if path in own else 2].append(t)
+        code = 0
+        for stage in stages:
+            if code == 0 and stage:
+                code = run_tests(self, mutant_name=mutant_name, tests=stage)
         return code
 
     PytestRunner.run_tests = own_first  # type: ignore[method-assign]

@@ -144,7 +144,7 @@ def same_value(field: RecordField, a: Any, b: Any) -> bool:
 
 
 def encode_fields(values: Mapping[RecordField, Value]) -> dict[str, JSON]:
-    """Encode a field → value mapping, keyed by field name, in field order."""
+    """Encode a field → value mapping, keyed by field name, sorted by name (stable)."""
     return {f.value: encode_value(f, v) for f, v in sorted(values.items())}
 
 

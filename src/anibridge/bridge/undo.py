@@ -135,19 +135,22 @@ def _invert(
     changed = [f for f, v in after.items() if not same_value(f, now.get(f), v)]
     changed += [f for f in cleared if f in now]
     if e.created:
+        # Gone first: against a missing entry every written field reads as
+        # "changed", which would name fields instead of saying what happened.
+        if rec is None:
+            return None, Skip(name, ref, None, SkipReason.STALE, "already gone")
         foreign = _not_written(now, after)
-        if rec is not None and foreign and not changed:
+        if foreign and not changed:
             kept = ", ".join(sorted(f.value for f in foreign))
             why_not = (
                 f"refused to remove the entry the run created: it now holds {kept}"
             )
             return None, Skip(name, ref, None, SkipReason.STALE, why_not)
-        if changed or rec is None:
+        if changed:
             detail = "changed since the run: " + ", ".join(
                 sorted(f.value for f in changed)
             )
-            return None, Skip(name, ref, None, SkipReason.STALE,
-                              detail if changed else "already gone")  # fmt: skip
+            return None, Skip(name, ref, None, SkipReason.STALE, detail)
         if WriteOp.DELETE_RECORD not in ops:
             return None, Skip(name, ref, None, SkipReason.NOT_WRITABLE,
                               "cannot remove the entry the run created")  # fmt: skip
