@@ -79,7 +79,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
                                  "mappings/test_mappings_properties.py"),
     "anibridge.mappings.payload": ("mappings/test_mappings_loading.py",),
     "anibridge.mappings.errors": ("mappings/test_mappings_loading.py",),
-    "anibridge.mappings.fetch": ("mappings/test_mappings_update.py",),
+    "anibridge.mappings.fetch": ("mappings/test_mappings_fetch.py",),
 }  # fmt: skip
 
 
