@@ -121,7 +121,7 @@ async def update_dataset(
     except HttpError as exc:
         return UpdateResult("failed", in_use, etag, str(exc))
     if got.status == 304:
-        if in_use is None:  # pragma: no cover - no ETag was sent
+        if in_use is None:  # a 304 to a request without If-None-Match
             return UpdateResult("failed", None, None, "304 without a cached copy")
         return UpdateResult("not_modified", in_use, etag, None)
     if got.status != 200:
