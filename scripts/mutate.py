@@ -76,7 +76,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "anibridge.mappings.dataset": ("mappings/test_mappings_loading.py",
                                    "mappings/test_mappings_index.py"),
     "anibridge.mappings.merge": ("mappings/test_mappings_merge.py",),
-    "anibridge.mappings.payload": ("mappings/test_mappings_loading.py",),
+    "anibridge.mappings.payload": ("mappings/test_mappings_payload.py",),
     "anibridge.mappings.errors": ("mappings/test_mappings_loading.py",),
     "anibridge.mappings.fetch": ("mappings/test_mappings_fetch.py",),
 }  # fmt: skip
