@@ -231,9 +231,13 @@ def report() -> int:
     unlisted: list[str] = []
     rows = []
     not_run = []
+    empty = []
     stored = results()
     for module in modules():
         codes = stored.get(module, {})
+        if module in stored and not codes:
+            empty.append(module)
+            continue
         if not codes or all(code is None for code in codes.values()):
             not_run.append(f"{module} ({len(codes)} mutants)" if codes else module)
             continue
@@ -258,6 +262,8 @@ def report() -> int:
         print(f"{module:<34} {sum(c.values()):>7} {c['killed']:>7} "
               f"{c['equivalent']:>6} {c['survived']:>5} {c['no tests']:>5} "
               f"{c['timeout']:>4} {c['not run']:>7} {score:>7.1%}")  # fmt: skip
+    if empty:
+        print(f"\nno mutants (nothing mutmut mutates): {', '.join(empty)}")
     if not_run:
         print(f"\nnot mutated yet: {', '.join(not_run)}")
     if unlisted:
@@ -283,9 +289,12 @@ def main(argv: list[str]) -> int:
             return 2
     stored = results()
     wanted = argv or [
-        m for m in modules() if not stored.get(m) or None in stored[m].values()
+        m for m in modules() if m not in stored or None in stored[m].values()
     ]
     for module in wanted:
+        if module in stored and not stored[module]:
+            print(f"{module}: no mutants (nothing mutmut mutates there)")
+            continue
         run(module, mode=mode)
     return report()
 
