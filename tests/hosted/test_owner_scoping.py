@@ -3,7 +3,8 @@
 The routes are enumerated from the app's router (not listed by hand), so a route
 added later is walked too; one that is in none of `anibridge.app.web.access`'s
 classes (owned path parameter, admin only, shared) fails the test until it is
-classified. A's objects are real: a kept plan, a run with its journal and backup,
+classified. A's objects are real: a kept plan (a preview job a worker ran, kept
+in the database) and that job, a run with its journal and backup,
 an API token, a webhook secret, made by the engine on the hosted PostgreSQL store;
 A's own calls show they exist (anything but 403/404), so B's 404 is the scoping.
 """
@@ -23,7 +24,9 @@ from anibridge.app.scheduler import SyncMode, SyncRequest
 from anibridge.app.web.access import ADMIN_ONLY, OWNED_PARAMS, SHARED
 from anibridge.app.web.app import PUBLIC_PATHS
 from anibridge.app.web.engine_backend import EngineBackend
+from anibridge.hosted.runner import EngineRunner
 from anibridge.hosted.worker import migrate_all
+from tests.hosted.test_write_jobs import drain
 
 A, B = "alice-anime", "bob-anime"
 PASSWORDS = {"alice": "alice's long password", "bob": "bob's long password"}
@@ -69,14 +72,21 @@ def client(service, token: str) -> httpx.Client:
     )
 
 
+async def make_alices_preview(service, config, pg_url) -> int:
+    """A kept plan: a preview job a worker ran; the job's id."""
+    ticket = await service.ctx.scheduler.trigger(
+        A, SyncRequest(SyncMode.FULL, dry_run=True)
+    )
+    await drain(pg_url, EngineRunner(load_config(config, environ={})))
+    return int(ticket.summary["job_id"])
+
+
 async def make_alices_objects(config, index) -> None:
-    """A kept plan (a preview), then a run with journal entries and a backup."""
+    """A run with journal entries and a backup."""
     loaded = load_config(config, environ={})
     backend = EngineBackend(loaded, index=index, environ={})
     await backend.start()
     try:
-        preview = await backend.run(A, SyncRequest(SyncMode.FULL, dry_run=True))
-        assert preview.status == "ok", preview
         synced = await backend.run(A, SyncRequest(SyncMode.FULL))
         assert synced.status == "ok" and synced.summary["applied"] >= 1, synced
     finally:
@@ -105,10 +115,10 @@ async def test_user_b_gets_404_or_403_from_every_route_for_user_as_objects(
     doc = yaml.safe_load(config.read_text())
     doc["backups"]["before_write"] = True  # A's run leaves a backup
     config.write_text(yaml.safe_dump(doc))
-    await make_alices_objects(config, index)
-
     service = start_hosted(config, index)
     try:
+        job_id = await make_alices_preview(service, config, pg_url)
+        await make_alices_objects(config, index)
         auth = service.ctx.auth
         for user, password in PASSWORDS.items():
             auth.add_user(user, password)
@@ -135,13 +145,25 @@ async def test_user_b_gets_404_or_403_from_every_route_for_user_as_objects(
             "token_id": a_spare.id,
             "user": "alice",
             "provider": "library",
+            "job_id": str(job_id),
         }
         assert bob.get("/api/me").json() == {
             "user": "bob",
             "role": "user",
             "profiles": [B],
         }
-        markers = [str(v) for k, v in objects.items() if k not in ("user", "provider")]
+        # A's job and plan are not reachable through B's own profile either.
+        assert alice.get(f"/api/profiles/{A}/jobs/{job_id}").status_code == 200
+        assert bob.get(f"/api/profiles/{B}/jobs/{job_id}").status_code == 404
+        assert bob.get(f"/jobs/{B}/{job_id}").status_code == 404
+        assert bob.get(f"/api/profiles/{B}/plans").json() == []
+        assert bob.get(f"/api/plans/{objects['plan_id']}").status_code == 404
+        # (A job id is a small number any page may contain: not a marker.)
+        markers = [
+            str(v)
+            for k, v in objects.items()
+            if k not in ("user", "provider", "job_id")
+        ]
         markers += [a_spare.hint.rstrip("…"), a_secret]
 
         routes = sorted(set(walk(service.app.router.routes)))

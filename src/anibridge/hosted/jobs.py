@@ -1,6 +1,7 @@
 """What a hosted job is, what runs it, and how it may fail.
 
-A job is one use case for one profile (sync, preview, apply, undo, restore) or for
+A job is one use case for one profile (sync, preview, apply, undo, retry,
+restore, undo preview) or for
 the deployment (mappings refresh), carried by the queue as plain JSON. Workers hand
 each job to a `JobRunner`; the runner raises `RetryLater` for what time will fix
 (the profile is busy, a service is rate-limiting or unreachable) and `JobFailed` for
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 #: Jobs of one profile: serialized per profile by the queue's lock.
-PROFILE_JOBS = ("sync", "apply", "undo", "restore")
+PROFILE_JOBS = ("sync", "apply", "undo", "retry", "restore", "undo_preview")
 #: Jobs of the whole deployment.
 DEPLOYMENT_JOBS = ("mappings_refresh",)
 

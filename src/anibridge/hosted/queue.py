@@ -434,13 +434,17 @@ _STATES = {
 
 
 def job_rows(
-    conn: sa.Connection, profiles: Iterable[str], *, limit: int = 50
+    conn: sa.Connection,
+    profiles: Iterable[str],
+    *,
+    limit: int = 50,
+    job_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Recent jobs of `profiles`, newest first, as the UI shows them.
+    """Recent jobs of `profiles` (or the one `job_id`), newest first, for the UI.
 
     ``state`` is ``queued``, ``retrying`` (queued again after a failed or lost
     attempt), ``running``, ``done``, ``failed`` or ``cancelled``; ``error`` is
-    the last attempt's error.
+    the last attempt's error; ``args`` what the job was asked to do.
     """
     locks = [profile_lock(p) for p in profiles]
     if not locks:
@@ -451,9 +455,10 @@ def job_rows(
             " (SELECT min(e.at) FROM procrastinate_events e"
             "   WHERE e.job_id = j.id AND e.type = 'deferred') AS queued_at"
             " FROM procrastinate_jobs j WHERE j.lock = ANY(:locks)"
+            " AND (CAST(:job_id AS bigint) IS NULL OR j.id = :job_id)"
             " ORDER BY j.id DESC LIMIT :limit"
         ),
-        {"locks": locks, "limit": limit},
+        {"locks": locks, "limit": limit, "job_id": job_id},
     ).all()
     ids = [r.id for r in rows]
     last: dict[int, Any] = {}
@@ -475,6 +480,7 @@ def job_rows(
                 "id": r.id,
                 "kind": r.task_name.removeprefix("anibridge."),
                 "profile": str((r.args or {}).get("profile", "")),
+                "args": dict((r.args or {}).get("args") or {}),
                 "state": state,
                 "attempts": r.attempts,
                 "queued_at": r.queued_at.isoformat() if r.queued_at else None,

@@ -7,6 +7,12 @@ rate limit, an unreachable service or a busy profile is `RetryLater`; an unknown
 profile, an unusable config or rejected credentials is `JobFailed`; a plan refused
 by a guard is a run outcome, not a job failure. Provider failures carry the one
 line of `anibridge.app.service.problems`.
+
+A preview keeps its plan in the shared database (`anibridge.hosted.plans`) for the
+web service to show; an apply of a kept plan records there what it wrote, as the
+single-user service does in its plan files. An undo preview only reads: its
+result is the plan an undo would run, shown by the web service when the job is
+done.
 """
 
 from __future__ import annotations
@@ -76,6 +82,12 @@ class EngineRunner:
                 return await self._apply(job)
             if job.kind == "undo":
                 return await self._undo(job)
+            if job.kind == "retry":
+                return await self._retry(job)
+            if job.kind == "restore":
+                return await self._restore(job)
+            if job.kind == "undo_preview":
+                return await self._undo_preview(job)
             if job.kind == "mappings_refresh":
                 return await self._refresh_mappings()
         except ProfileBusy as exc:
@@ -146,10 +158,15 @@ class EngineRunner:
             )
         finally:
             await close_session(session)
-        out: dict[str, Any] = {"plan_id": job.args.get("plan_id")}
+        plan_id = job.args.get("plan_id")
+        out: dict[str, Any] = {"plan_id": plan_id}
         if done.result is None:
             return {**out, "run_id": None, "refused": done.refused}
         run = done.result.run
+        if plan_id:
+            out["plan_status"] = await asyncio.to_thread(
+                _record_on_plan, session, str(plan_id), approved, done
+            )
         return {
             **out,
             "run_id": run.id,
@@ -217,6 +234,116 @@ class EngineRunner:
         finally:
             await close_session(session)
 
+    async def _retry(self, job: Job) -> dict[str, Any]:
+        """Retry failed actions: re-plan live, apply the ones still wanted.
+
+        Guards apply (no one reviewed this plan), unlike an approved apply.
+        """
+        from anibridge.app.runtime import close_session, policy_for
+        from anibridge.app.service.runs import apply_approved
+
+        wanted = [str(i) for i in job.args.get("action_ids") or ()]
+        if not wanted:
+            raise JobFailed("a retry job names no action ids")
+        session = await self._open(job)
+        try:
+            done = await apply_approved(
+                session,
+                session.store.bundle(),
+                policy_for(session.name, session.profile, self.config),
+                set(wanted),
+                index=self._mappings(),
+                stop=session.stop,
+            )
+        finally:
+            await close_session(session)
+        if done.result is None:
+            return {"run_id": None, "refused": done.refused}
+        run = done.result.run
+        return {
+            "run_id": run.id,
+            "status": run.status,
+            "applied_ids": list(done.applied),
+            "no_longer_needed": len(done.outdated),
+            **{k: v for k, v in run.summary.items() if isinstance(v, int)},
+        }
+
+    async def _restore(self, job: Job) -> dict[str, Any]:
+        """Restore one indexed backup (`service.backups.restore_payload`).
+
+        The backup files are in the deployment's backups folder, which every
+        worker must see (a shared volume: docs/hosting.md); the current state is
+        backed up first.
+        """
+        from anibridge.app.runtime import close_session
+        from anibridge.app.service.backups import BackupRefused, indexed
+
+        name = str(job.args.get("name") or "")
+        if not name:
+            raise JobFailed("a restore job names no backup")
+        session = await self._open(job)
+        try:
+            root = self.config.backup_dir
+            found = [
+                (entry, path)
+                for entry, path in indexed(session.store, root, session.name)
+                if path.name == name
+            ]
+            if not found:
+                raise JobFailed(
+                    f"no backup {name!r} of {session.name!r} in {root} on this worker"
+                )
+            entry, path = found[0]
+            if entry.provider not in session.providers:
+                raise JobFailed(f"provider {entry.provider!r} is not in the profile")
+            payload = await asyncio.to_thread(path.read_bytes)
+            try:
+                safety = await _restore_unguarded(
+                    session, entry.provider, payload, path
+                )
+            except BackupRefused as exc:
+                raise JobFailed(f"{name}: {exc}") from exc
+        finally:
+            await close_session(session)
+        return {
+            "restored": name,
+            "provider": entry.provider,
+            "safety_backup": safety.name if safety else None,
+        }
+
+    async def _undo_preview(self, job: Job) -> dict[str, Any]:
+        """What undoing a whole run would write, read live; nothing is written.
+
+        Returns:
+            The undo plan's JSON with ``run`` (the run it would undo) and
+            ``undone`` (whether it already is).
+        """
+        from dataclasses import asdict
+
+        from anibridge.app.runtime import close_session
+        from anibridge.app.service import undo as undo_service
+        from anibridge.bridge.explain import plan_json
+
+        run_id = str(job.args.get("run_id") or "")
+        if not run_id:
+            raise JobFailed("an undo preview names no run")
+        session = await self._open(job)
+        try:
+            stores = session.store.bundle()
+            run = stores.runs.run(run_id)
+            if run is None or run.profile != session.name:
+                raise JobFailed(f"no run {run_id!r} for {session.name!r}")
+            plan = await undo_service.preview(
+                session.providers, stores, profile=session.name, run_id=run_id
+            )
+            undone = run_id in undo_service.undone_runs(session.store, session.name)
+        finally:
+            await close_session(session)
+        data = plan_json(plan)
+        data["run"] = {**asdict(run), "summary": dict(run.summary)}
+        data["undone"] = undone
+        return data
+
     async def _sync(self, job: Job) -> dict[str, Any]:
         from anibridge.app.runtime import (
             close_session,
@@ -273,6 +400,10 @@ class EngineRunner:
                 duration_s=time.monotonic() - started,
                 run_id=run_id,
             )
+            if dry_run and result is not None:
+                summary["plan_id"] = await asyncio.to_thread(
+                    _keep_plan, session, result, incremental
+                )
             if not dry_run and not summary["failed"]:
                 commit_cursor(session, incremental)
                 await asyncio.to_thread(consume, engine, [e.id for e in inbox], job.id)
@@ -323,3 +454,69 @@ async def _target_webhooks(
         incremental.snapshots[key] = await collect(
             source, key, refs=[Ref(k) for k in sorted(keys)]
         )
+
+
+async def _restore_unguarded(session: Any, key: str, payload: bytes, path: Any) -> Any:
+    """`restore_payload` with the job's backups-before-writes guard lifted.
+
+    The restore takes its own safety backup first; the job's write guard would
+    take a second one of the same state.
+    """
+    from anibridge.app.service.backups import restore_payload
+
+    provider = session.providers[key]
+    for method in ("write_records", "write_events"):
+        provider.__dict__.pop(method, None)
+    return await restore_payload(session, key, payload, source=path)
+
+
+def _keep_plan(session: Any, result: Any, incremental: Any) -> str:
+    """Keep a preview's plan in the shared database; its id."""
+    from datetime import UTC, datetime
+
+    from anibridge.app.service.kept_plans import KeptPlan, describe_skips, name_items
+    from anibridge.app.service.titles import titles_of
+    from anibridge.bridge.explain import plan_json
+    from anibridge.hosted.plans import keep
+
+    data = plan_json(result.plan)
+    titles = titles_of(result.snapshots)
+    profile = session.profile
+    describe_skips(data["skipped"], titles, profile.source.key, profile.target.key)
+    name_items([*data["actions"], *data["skipped"]], titles)
+    anchors = sorted(
+        {a for snap in incremental.snapshots.values() for a in snap.entries}
+    )
+    kept = KeptPlan(
+        data,
+        datetime.now(UTC).isoformat(),
+        run_id=result.run.id,
+        scope=anchors or None,
+    )
+    keep(session.store.engine, session.name, kept)
+    return kept.id
+
+
+def _record_on_plan(session: Any, plan_id: str, approved: Any, done: Any) -> str | None:
+    """Note an apply's outcomes on its kept plan; the plan's new status.
+
+    None when the plan is no longer kept (replaced by a newer preview).
+    """
+    from anibridge.app.service.kept_plans import record_apply
+    from anibridge.hosted.plans import find, save
+
+    engine = session.store.engine
+    found = find(engine, plan_id)
+    if found is None or found[0] != session.name:
+        return None
+    kept = found[1]
+    run_id = done.result.run.id
+    entries = session.store.bundle().journal.entries(run_id)
+    record_apply(
+        kept,
+        ((e.action_id, e.outcome) for e in entries),
+        approved,
+        done.outdated,
+        run_id,
+    )
+    return kept.status if save(engine, session.name, kept) else None

@@ -33,8 +33,10 @@ from anibridge.app.scheduler import (
     SyncRequest,
 )
 from anibridge.app.scheduler.worker import WorkerStopped
+from anibridge.app.service.kept_plans import KeptPlan
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.engine_backend import EngineBackend
+from anibridge.hosted import plans
 from anibridge.hosted.inbox import record
 from anibridge.hosted.jobs import profile_lock
 from anibridge.hosted.queue import enqueue, job_rows, make_queue, sync_coalesce
@@ -45,7 +47,7 @@ __all__ = ["HostedBackend", "QueueScheduler", "hosted_context"]
 log = logging.getLogger("anibridge.hosted")
 
 #: Writes from the web that the hosted backend queues as jobs of the same kind.
-QUEUED_WRITES = ("apply", "undo")
+QUEUED_WRITES = ("apply", "undo", "retry", "restore")
 
 
 class _QueuedProfile:
@@ -55,16 +57,20 @@ class _QueuedProfile:
         self.name = name
 
     def submit(self, label: str, call: Any) -> asyncio.Future[RunResult]:
-        """Apply and undo: `HostedBackend` queues them; retry and restore: 409.
+        """Apply, undo, retry, restore: `HostedBackend` checks and queues them.
+
+        "fix mapping" is refused: it edits the custom mappings file in this
+        process's data directory, which the workers' mappings do not read.
 
         Raises:
-            BackendError: 409 for retry and restore, naming what to use instead.
+            BackendError: 409 for anything else, naming what to use instead.
         """
         if label in QUEUED_WRITES:
             return asyncio.ensure_future(call())
         raise BackendError(
-            f"{label} is not available from the web service in hosted mode yet: "
-            f"run 'anibridge {label}' for profile {self.name!r} from the command line",
+            f"{label} is not available from the web service in hosted mode: "
+            "add the override to a custom mappings file every worker reads "
+            "(mappings.custom in the config), then preview the profile again",
             status=409,
         )
 
@@ -137,10 +143,11 @@ class QueueScheduler:
         return enqueue(self.queue, conn, "sync", profile, args, coalesce=coalesce)
 
     def enqueue_write(self, kind: str, profile: str, args: dict[str, Any]) -> RunResult:
-        """Queue an apply or undo job of `profile`; answered at once (``queued``).
+        """Queue a job of `profile` a person asked for; answered at once (``queued``).
 
-        Never coalesced: each is a person's decision. The profile's queue lock
-        keeps it serial with the profile's syncs.
+        Apply, undo, retry, restore and undo previews. Never coalesced: each is a
+        person's decision. The profile's queue lock keeps it serial with the
+        profile's syncs.
 
         Raises:
             WorkerStopped: the service is shutting down.
@@ -207,6 +214,12 @@ class QueueScheduler:
         with self.engine.connect() as conn:
             return job_rows(conn, [profile], limit=limit)
 
+    def job(self, profile: str, job_id: int) -> dict[str, Any] | None:
+        """One job of `profile` (`queue.job_rows`); None for another's or none."""
+        with self.engine.connect() as conn:
+            found = job_rows(conn, [profile], limit=1, job_id=job_id)
+        return found[0] if found else None
+
     def state(self) -> dict[str, Any]:
         """Per-profile queue state for the status API and the dashboard."""
         counts: dict[str, dict[str, int]] = {}
@@ -254,9 +267,11 @@ class QueueScheduler:
 class HostedBackend(EngineBackend):
     """The engine backend of a hosted web service: store and mappings, no sessions.
 
-    Apply and undo are checked here (a plan or run that does not exist is a 404
-    now, not a failed job later) and queued as jobs on `queue` (set by
-    `hosted_context`); a worker runs them.
+    Apply, undo, retry, restore and the undo preview are checked here (a plan,
+    run or backup that does not exist is a 404 now, not a failed job later) and
+    queued as jobs on `queue` (set by `hosted_context`); a worker runs them.
+    Kept plans are read from the shared database (`anibridge.hosted.plans`),
+    where preview jobs keep them and apply jobs record what they wrote.
     """
 
     queue: QueueScheduler | None = None
@@ -265,6 +280,34 @@ class HostedBackend(EngineBackend):
         if self.queue is None:
             raise BackendError("the job queue is not set up", status=503)
         return self.queue
+
+    def _engine(self) -> sa.Engine:
+        if self.store is None:
+            raise BackendError("the store is not open", status=503)
+        return self.store.engine
+
+    # -- kept plans: in the shared database ---------------------------------------
+    def _load_plans(self) -> None:
+        """Nothing to load: every read goes to the database."""
+
+    def _kept_plans(self, profile: str) -> list[KeptPlan]:
+        """The profile's kept plans, oldest first."""
+        if profile not in self._profiles or self.store is None:
+            return []
+        return plans.listing(self._engine(), profile)
+
+    def _find_plan(self, plan_id: str) -> tuple[str, KeptPlan] | None:
+        """A kept plan of a profile of this deployment, with the profile."""
+        if self.store is None:
+            return None
+        found = plans.find(self._engine(), plan_id)
+        if found is None or found[0] not in self._profiles:
+            return None
+        return found
+
+    def _save_plan(self, profile: str, kept: KeptPlan) -> None:
+        """Store a plan's review state (workers do; kept for the base's callers)."""
+        plans.save(self._engine(), profile, kept)
 
     async def apply_plan(
         self, profile: str, plan_id: str, action_ids: Sequence[str]
@@ -311,6 +354,48 @@ class HostedBackend(EngineBackend):
             "undo", profile, {"run_id": run_id, "action_ids": list(action_ids)}
         )
 
+    async def retry(self, profile: str, action_ids: Sequence[str]) -> RunResult:
+        """Queue a retry job of failed actions (re-planned live by the worker)."""
+        self._prof(profile)
+        wanted = list(dict.fromkeys(action_ids))
+        if not wanted:
+            raise BackendError("name at least one action to retry")
+        return self._queue().enqueue_write("retry", profile, {"action_ids": wanted})
+
+    async def restore_backup(self, profile: str, name: str) -> RunResult:
+        """Queue a restore job of an indexed backup (404 for an unknown one)."""
+        prof = self._prof(profile)
+        entry, _path = self._backup(profile, name)
+        if entry.provider not in {prof.cfg.source.key, prof.cfg.target.key}:
+            raise BackendError(f"provider {entry.provider!r} is not in {profile!r}")
+        return self._queue().enqueue_write("restore", profile, {"name": name})
+
+    async def undo_preview(self, profile: str, run_id: str) -> dict[str, Any]:
+        """Queue an undo preview job; its result is the preview (`job`).
+
+        Reading the targets needs the profile's provider sessions, which only
+        workers open, so the preview is a job too. A preview of the run already
+        waiting or running is joined rather than queued again.
+
+        Returns:
+            ``{"status": "queued", "summary": {"job_id": …, "kind": …}}``.
+        """
+        from anibridge.app.service import undo as undo_service
+
+        run_id = self._run_id(profile, run_id)
+        undo_service.check_undoable(self._stores(), profile, run_id)
+        queue = self._queue()
+        for job in queue.jobs(profile, limit=50):
+            if (
+                job["kind"] == "undo_preview"
+                and job["args"].get("run_id") == run_id
+                and job["state"] in ("queued", "running", "retrying")
+            ):
+                summary = {"job_id": job["id"], "kind": "undo_preview"}
+                return {"status": "queued", "summary": summary, "joined": True}
+        ticket = queue.enqueue_write("undo_preview", profile, {"run_id": run_id})
+        return {"status": "queued", "summary": ticket.summary}
+
     async def start(self) -> None:
         """Open the store, load kept plans and the mappings; initialize no provider."""
         if self._started:
@@ -335,16 +420,16 @@ class HostedBackend(EngineBackend):
     async def _on_profile(self, profile: str, make: Any, *, job: str) -> Any:
         """Work that needs the profile's provider sessions has none here.
 
-        An undo preview reads the targets live and answers at once, so it is not
-        a job: it is refused by name (the undo itself is queued).
+        Every such use case the web offers is queued as a job instead (see the
+        methods above); one that reaches this is a route left unported.
 
         Raises:
-            BackendError: always, 409, naming the command to use instead.
+            BackendError: always, 409, naming the job.
         """
         make().close()  # never awaited: close the coroutine
         raise BackendError(
-            f"{job} is not available from the web service in hosted mode yet: "
-            f"run it with the 'anibridge' command for profile {profile!r}",
+            f"{job} needs the profile's provider sessions, which only workers "
+            f"open in hosted mode (profile {profile!r})",
             status=409,
         )
 

@@ -15,6 +15,7 @@ __all__ = [
     "cursors",
     "job_results",
     "journal",
+    "kept_plans",
     "links",
     "metadata",
     "overrides",
@@ -215,4 +216,18 @@ webhook_inbox = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=False),
     sa.Column("consumed_by", sa.BigInteger, nullable=True),
     sa.Index("ix_webhook_inbox_profile", "profile", "consumed_by", "id"),
+)
+
+kept_plans = sa.Table(
+    "kept_plans",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("profile", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=True),
+    sa.Column("scope", sa.JSON, nullable=True),
+    sa.Column("outcomes", sa.JSON, nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),
+    sa.Index("ix_kept_plans_profile", "profile", "created_at"),
 )

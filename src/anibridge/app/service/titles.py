@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KEPT", "TITLES_FILE", "dump_titles", "load_titles"]
+from anibridge.provider.base import FacetName
+
+__all__ = ["KEPT", "TITLES_FILE", "dump_titles", "load_titles", "titles_of"]
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +65,42 @@ def load_titles(path: Path) -> Titles:
         if isinstance(provider, str) and isinstance(anchor, str):
             out[(provider, anchor)] = {k: row[k] for k in KEPT if k in row}
     return out
+
+
+def titles_of(snapshots: Mapping[str, Any]) -> Titles:
+    """What each read entry is called: (provider key, anchor) → display facts.
+
+    `snapshots` maps provider keys to the `Snapshot` a run read; entries without
+    a title are left out. ``poster`` is the ARTWORK facet's picture, if any.
+    """
+    out: Titles = {}
+    for key, snap in snapshots.items():
+        for anchor, entry in snap.entries.items():
+            node = entry.node
+            if node is None or not node.title:
+                continue
+            artwork = node.facets.get(FacetName.ARTWORK)
+            ids = node.facets.get(FacetName.IDS)
+            out[(key, anchor)] = {
+                "title": node.title,
+                "url": node.url,
+                "poster": getattr(artwork, "poster", None),
+                "labels": list(node.labels),
+                "kind": node.kind,
+                "ids": [i.descriptor for i in getattr(ids, "ids", ())],
+                "seasons": _seasons(node.facets.get(FacetName.STRUCTURE)),
+            }
+    return out
+
+
+def _seasons(structure: Any) -> list[int]:
+    """Season numbers of an anchor's STRUCTURE (none for films and lists)."""
+    axes = tuple(getattr(structure, "axes", ()))
+    if "season" not in axes:
+        return []
+    found = set()
+    for part in getattr(structure, "parts", ()):
+        for step in part.position:
+            if step.axis == "season" and isinstance(step.value, int):
+                found.add(step.value)
+    return sorted(found)

@@ -8,8 +8,8 @@ applied by `require_auth` before any handler runs:
 
 - a path parameter naming an owned object (``profile``, ``plan_id``, ``token_id``)
   that is not the caller's answers 404, exactly as if it did not exist (nothing
-  tells B which of A's objects exist); ``run_id`` and backup ``name`` are looked up
-  inside their ``profile`` by the backend;
+  tells B which of A's objects exist); ``run_id``, backup ``name`` and hosted
+  ``job_id`` are looked up inside their ``profile`` by the backend;
 - a route that reads or changes the whole deployment (config, logs, the shared
   custom mappings file, accounts) answers 403 to a ``user``;
 - every other private route is `SHARED`: it answers everyone, and its handler
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Path parameters that name an object some account owns.
-OWNED_PARAMS = frozenset({"profile", "plan_id", "token_id", "run_id", "name"})
+OWNED_PARAMS = frozenset({"profile", "plan_id", "token_id", "run_id", "name", "job_id"})
 
 #: Routes (method, path template) that act on the whole deployment: admins only.
 ADMIN_ONLY = frozenset(

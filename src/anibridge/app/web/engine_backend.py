@@ -61,6 +61,12 @@ from anibridge.app.service import undo as undo_service
 from anibridge.app.service.backups import BackupRefused, indexed, restore_payload
 from anibridge.app.service.config import atomic_write
 from anibridge.app.service.errors import NotFound
+from anibridge.app.service.kept_plans import (
+    KEEP_PLANS,
+    KeptPlan,
+    describe_skips,
+    record_apply,
+)
 from anibridge.app.service.mapping_view import browse, edge_rows, parse_descriptor
 from anibridge.app.service.overrides import (
     Problem,
@@ -72,15 +78,18 @@ from anibridge.app.service.plan_view import (
     UNMATCHED,
     SkipQuery,
     page_skips,
-    plan_status,
     rest_of,
-    source_choices,
     unmatched_rows,
 )
 from anibridge.app.service.progress import ProgressBoard
 from anibridge.app.service.runs import RunRequest, apply_approved, run_profile
 from anibridge.app.service.timeline import HistoryQuery, page_rows, undone_entries
-from anibridge.app.service.titles import TITLES_FILE, dump_titles, load_titles
+from anibridge.app.service.titles import (
+    TITLES_FILE,
+    dump_titles,
+    load_titles,
+    titles_of,
+)
 from anibridge.app.web.backend import BackendError, ProfileInfo, ProviderInfo
 from anibridge.bridge.codec import ref_from_json, ref_id
 from anibridge.bridge.explain import plan_json
@@ -111,7 +120,6 @@ __all__ = ["EngineBackend", "schedule_for"]
 
 log = logging.getLogger(__name__)
 
-KEEP_PLANS = 20
 # Webhook bodies up to this size are parsed on the web loop (well under a millisecond).
 INLINE_PARSE_BYTES = 64 * 1024
 CUSTOM_MAPPINGS = "mappings.custom.yaml"
@@ -182,36 +190,6 @@ class _LoopThread:
 
 
 @dataclass(slots=True)
-class _Kept:
-    """A dry-run plan kept for review, as its JSON (`Plan.to_json`).
-
-    JSON is all review needs (display, and the ids an approval may name; applying
-    re-plans live), and it survives restarts as a file under ``<data_dir>/plans``.
-    """
-
-    plan: dict[str, Any]
-    created_at: str
-    status: str = "pending"  # pending | partial | applied (`plan_view.plan_status`)
-    run_id: str | None = None  # the latest run that applied some of it
-    outcomes: dict[str, str] = field(default_factory=dict)  # action id -> outcome
-    scope: list[str] | None = None  # the anchors a targeted run re-read; None = all
-
-    @property
-    def id(self) -> str:
-        return str(self.plan["id"])
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan,
-            "created_at": self.created_at,
-            "status": self.status,
-            "run_id": self.run_id,
-            "outcomes": self.outcomes,
-            "scope": self.scope,
-        }
-
-
-@dataclass(slots=True)
 class _Profile:
     name: str
     cfg: ProfileConfig
@@ -258,7 +236,7 @@ class EngineBackend:
             name: _Profile(name, cfg, policy_for(name, cfg, loaded))
             for name, cfg in loaded.app.profiles.items()
         }
-        self._plans: dict[str, OrderedDict[str, _Kept]] = {
+        self._plans: dict[str, OrderedDict[str, KeptPlan]] = {
             name: OrderedDict() for name in self._profiles
         }
         self._titles: dict[tuple[str, str], dict[str, Any]] = {}
@@ -562,10 +540,10 @@ class EngineBackend:
         run_id: str | None,
         *,
         scope: list[str] | None = None,
-    ) -> _Kept:
+    ) -> KeptPlan:
         data = plan_json(plan)
         self._describe_skips(profile, data["skipped"])
-        kept = _Kept(data, _now(), run_id=run_id, scope=scope)
+        kept = KeptPlan(data, _now(), run_id=run_id, scope=scope)
         dropped: list[str] = []
         with self._lock:
             plans = self._plans[profile]
@@ -581,7 +559,7 @@ class EngineBackend:
     def _plan_dir(self, profile: str) -> Path:
         return self.loaded.data_dir / "plans" / profile
 
-    def _save_plan(self, profile: str, kept: _Kept) -> None:
+    def _save_plan(self, profile: str, kept: KeptPlan) -> None:
         try:
             atomic_write(
                 self._plan_dir(profile) / f"{kept.id}.json",
@@ -600,45 +578,32 @@ class EngineBackend:
             for path in folder.glob("*.json"):
                 try:
                     raw = json.loads(path.read_text(encoding="utf-8"))
-                    found.append(_Kept(**raw))
+                    found.append(KeptPlan(**raw))
                 except (OSError, ValueError, TypeError) as exc:
                     log.warning("ignoring unreadable kept plan %s: %s", path, exc)
             for kept in sorted(found, key=lambda k: k.created_at)[-KEEP_PLANS:]:
                 plans[kept.id] = kept
 
-    def _find_plan(self, plan_id: str) -> tuple[str, _Kept] | None:
+    def _find_plan(self, plan_id: str) -> tuple[str, KeptPlan] | None:
         with self._lock:
             for profile, plans in self._plans.items():
                 if plan_id in plans:
                     return profile, plans[plan_id]
         return None
 
-    def _describe_skips(self, profile: str, skipped: list[dict[str, Any]]) -> None:
-        """Keep what a person needs to fix an unmatched entry with its skip.
+    def _kept_plans(self, profile: str) -> list[KeptPlan]:
+        """The profile's kept plans, oldest first."""
+        with self._lock:
+            return list(self._plans.get(profile, OrderedDict()).values())
 
-        An unmatched candidate names the *other* side's anchor (the entry no
-        mapping placed); its title, ids and seasons are stored with the kept plan
-        so the Unmatched page can show and fix it after a restart too.
-        """
-        prof = self._profiles[profile]
-        src, tgt = prof.cfg.source.key, prof.cfg.target.key
-        for skip in skipped:
-            if skip["reason"] != UNMATCHED:
-                continue
-            origin = src if skip["provider"] == tgt else tgt
-            known = self._titles.get((origin, skip["ref"]["key"]), {})
-            skip["origin"] = origin
-            for key in ("title", "ids", "kind", "seasons"):
-                if known.get(key):
-                    skip[key] = known[key]
-            skip["sources"] = source_choices(
-                known.get("ids") or (), known.get("seasons") or ()
-            )
+    def _describe_skips(self, profile: str, skipped: list[dict[str, Any]]) -> None:
+        """Titles, ids and seasons of unmatched entries kept with their skips."""
+        cfg = self._profiles[profile].cfg
+        describe_skips(skipped, self._titles, cfg.source.key, cfg.target.key)
 
     def plans(self, profile: str) -> list[dict[str, Any]]:
         """Kept plans, newest first, without their actions."""
-        with self._lock:
-            kept = list(self._plans.get(profile, OrderedDict()).values())
+        kept = self._kept_plans(profile)
         return [
             {
                 "id": k.id,
@@ -664,7 +629,11 @@ class EngineBackend:
         for item in data["actions"] + data["skipped"]:
             known = {k: item[k] for k in ("title", "ids", "sources") if item.get(k)}
             item.update(
-                self._display(item.get("origin") or item["provider"], item["ref"])
+                self._display(
+                    item.get("origin") or item["provider"],
+                    item["ref"],
+                    item.get("title"),
+                )
             )
             item.update(known)
         for action in data["actions"]:
@@ -724,13 +693,13 @@ class EngineBackend:
         if done_.result is None:
             return RunResult("refused", error=done_.refused)
         result, dropped = done_.result, list(done_.outdated)
-        for entry in stores.journal.entries(result.run.id):
-            if entry.action_id in approved:
-                kept.outcomes[entry.action_id] = entry.outcome
-        for action_id in dropped:
-            kept.outcomes[action_id] = "outdated"
-        kept.status = plan_status(kept.plan["actions"], kept.outcomes)
-        kept.run_id = result.run.id
+        record_apply(
+            kept,
+            ((e.action_id, e.outcome) for e in stores.journal.entries(result.run.id)),
+            approved,
+            dropped,
+            result.run.id,
+        )
         self._save_plan(profile, kept)
         self._remember_titles(result)
         summary = {**result.run.summary, "approved": len(approved)}
@@ -757,8 +726,7 @@ class EngineBackend:
         that entry) replace the rows of the anchors they re-read, and an entry
         that is matched now is listed under ``fixed`` with its preview.
         """
-        with self._lock:
-            kept = list(self._plans.get(profile, OrderedDict()).values())
+        kept = self._kept_plans(profile)
         fulls = [i for i, k in enumerate(kept) if k.scope is None]
         empty = {"plan": None, "rows": [], "next": None, "total": 0, "counts": {}}
         if not fulls:
@@ -965,11 +933,15 @@ class EngineBackend:
         plan = await undo_service.preview(
             prof.providers, stores, profile=profile, run_id=run_id
         )
-        data = plan_json(plan)
-        for item in data["actions"] + data["skipped"]:
-            item.update(self._display(item["provider"], item["ref"]))
+        data = self.name_rows(plan_json(plan))
         data["run"] = _run_json(run)
         data["undone"] = run_id in self.undone_runs(profile)
+        return data
+
+    def name_rows(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A plan JSON's rows with how each names its entry (`_display`), in place."""
+        for item in data["actions"] + data["skipped"]:
+            item.update(self._display(item["provider"], item["ref"], item.get("title")))
         return data
 
     async def undo_whole_run(self, profile: str, run_id: str) -> RunResult:
@@ -1094,24 +1066,7 @@ class EngineBackend:
             log.warning("titles not kept for the next start: %s", exc)
 
     def _remember_snapshots(self, snapshots: Mapping[str, Snapshot]) -> None:
-        for key, snap in snapshots.items():
-            for anchor, entry in snap.entries.items():
-                node = entry.node
-                if node is None or not node.title:
-                    continue
-                artwork = node.facets.get(FacetName.ARTWORK)
-                poster = getattr(artwork, "poster", None)
-                ids = node.facets.get(FacetName.IDS)
-                structure = node.facets.get(FacetName.STRUCTURE)
-                self._titles[(key, anchor)] = {
-                    "title": node.title,
-                    "url": node.url,
-                    "poster": poster,
-                    "labels": list(node.labels),
-                    "kind": node.kind,
-                    "ids": [i.descriptor for i in getattr(ids, "ids", ())],
-                    "seasons": _seasons(structure),
-                }
+        self._titles.update(titles_of(snapshots))
 
     async def _fetch_artwork(
         self, prof: _Profile, plan: Plan, limit: int = 200
@@ -1161,13 +1116,16 @@ class EngineBackend:
             if not self._artwork.get(here) and origin and self._artwork.get(origin):
                 self._artwork[here] = self._artwork[origin]
 
-    def _display(self, provider: str, ref_json: Mapping[str, Any]) -> dict[str, Any]:
+    def _display(
+        self, provider: str, ref_json: Mapping[str, Any], title: str | None = None
+    ) -> dict[str, Any]:
+        """How a row names its entry; `title` is the one kept with the row, if any."""
         ref = ref_from_json(ref_json)
         shown = dict(self._titles.get((provider, ref.key), {}))
         poster = self._artwork.get((provider, ref.key))
         if poster and not shown.get("poster"):
             shown["poster"] = poster
-        label = shown.get("title") or ref.key
+        label = shown.get("title") or title or ref.key
         if ref.path:
             label += " · " + " ".join(f"{s.axis} {s.value}" for s in ref.path)
         shown["ref_label"] = label
@@ -1426,19 +1384,6 @@ class EngineBackend:
             ConfigInvalid: the text fails validation (422); nothing is written.
         """
         return config_service.save(text, path=self.loaded.path, environ=self._environ)
-
-
-def _seasons(structure: Any) -> list[int]:
-    """Season numbers of an anchor's STRUCTURE (none for films and lists)."""
-    axes = tuple(getattr(structure, "axes", ()))
-    if "season" not in axes:
-        return []
-    found = set()
-    for part in getattr(structure, "parts", ()):
-        for step in part.position:
-            if step.axis == "season" and isinstance(step.value, int):
-                found.add(step.value)
-    return sorted(found)
 
 
 def _parse_now(

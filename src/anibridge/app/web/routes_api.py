@@ -32,7 +32,7 @@ from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.context import ServiceContext
 
-__all__ = ["STREAMS", "router", "run_on_worker", "trigger_sync"]
+__all__ = ["STREAMS", "find_job", "router", "run_on_worker", "trigger_sync"]
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_auth)])
 
@@ -198,6 +198,26 @@ async def jobs(request: Request, profile: str) -> list[dict[str, Any]]:
     return await asyncio.to_thread(listing, profile)
 
 
+@router.get("/profiles/{profile}/jobs/{job_id}", tags=["sync"])
+async def job(request: Request, profile: str, job_id: int) -> dict[str, Any]:
+    """Hosted mode: one job of the profile, with its result once it is done.
+
+    404 for a job of another profile (or none), and on the single-user service.
+    """
+    ctx = ctx_of(request)
+    _check_profile(ctx, profile)
+    found = await asyncio.to_thread(find_job, ctx, profile, job_id)
+    if found is None:
+        raise HTTPException(404, f"no job {job_id} of {profile!r}")
+    return found
+
+
+def find_job(ctx: ServiceContext, profile: str, job_id: int) -> dict[str, Any] | None:
+    """A job of `profile` from the hosted queue; None elsewhere or for none."""
+    lookup = getattr(ctx.scheduler, "job", None)
+    return None if lookup is None else lookup(profile, job_id)
+
+
 # -- plans -----------------------------------------------------------------------
 @router.get("/profiles/{profile}/plans", tags=["plans"])
 async def plans(request: Request, profile: str) -> list[dict[str, Any]]:
@@ -289,14 +309,22 @@ async def check_connection(
 
 
 @router.get("/profiles/{profile}/runs/{run_id}/undo", tags=["history"])
-async def undo_preview(request: Request, profile: str, run_id: str) -> dict[str, Any]:
-    """What undoing a whole run would write (read live; nothing is written)."""
+async def undo_preview(request: Request, profile: str, run_id: str) -> Any:
+    """What undoing a whole run would write (read live; nothing is written).
+
+    Hosted mode answers 202 with a queued job's id
+    (``{"status": "queued", "summary": {"job_id": …}}``): a worker reads the
+    targets, and the job's ``result`` (``GET …/jobs/{job_id}``) is the preview.
+    """
     ctx = ctx_of(request)
     _check_profile(ctx, profile)
     try:
-        return await ctx.backend.undo_preview(profile, run_id)
+        preview = await ctx.backend.undo_preview(profile, run_id)
     except BackendError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
+    if preview.get("status") == "queued":
+        return JSONResponse(preview, status_code=202)
+    return preview
 
 
 @router.post("/profiles/{profile}/runs/{run_id}/undo", tags=["history"])
@@ -328,7 +356,7 @@ async def retry(request: Request, profile: str, body: ActionsBody) -> dict[str, 
     result = await run_on_worker(
         ctx, profile, "retry", lambda: ctx.backend.retry(profile, ids)
     )
-    return result.to_json()
+    return _write_answer(result)
 
 
 # -- unmatched ---------------------------------------------------------------------
@@ -520,7 +548,7 @@ async def restore_backup(request: Request, profile: str, name: str) -> dict[str,
     result = await run_on_worker(
         ctx, profile, "restore", lambda: ctx.backend.restore_backup(profile, name)
     )
-    return result.to_json()
+    return _write_answer(result)
 
 
 # -- logs & config -------------------------------------------------------------

@@ -32,6 +32,7 @@ from anibridge.app.web.auth_store import ADMIN_USER
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.render import base_path, render
 from anibridge.app.web.routes_api import (
+    find_job,
     progress_snapshot,
     run_on_worker,
     trigger_sync,
@@ -71,6 +72,29 @@ def _result_msg(label: str, result: RunResult) -> str:
     if result.error:
         text += f" — {result.error}"
     return text
+
+
+JOB_LABELS = {
+    "sync": "Sync",
+    "apply": "Apply",
+    "undo": "Undo",
+    "retry": "Retry",
+    "restore": "Restore",
+    "undo_preview": "Undo preview",
+    "mappings_refresh": "Mappings refresh",
+}
+
+
+def _queued(
+    request: Request, profile: str, label: str, result: RunResult | None
+) -> Response | None:
+    """Hosted mode queued the write: show its job (None when it ran here)."""
+    if result is None or result.status != "queued":
+        return None
+    job_id = result.summary.get("job_id")
+    if not job_id:  # joined a sync already waiting
+        return _back(request, "/", f"{label}: a sync of {profile} was already queued")
+    return _back(request, f"/jobs/{profile}/{job_id}", f"{label}: queued")
 
 
 def _user(request: Request) -> str:
@@ -190,7 +214,32 @@ async def undo_run_page(request: Request, profile: str, run_id: str) -> HTMLResp
         preview = await ctx.backend.undo_preview(profile, run_id)
     except BackendError as exc:
         raise HTTPException(exc.status, str(exc)) from exc
+    if preview.get("status") == "queued":  # hosted mode: a worker reads the targets
+        job_id = preview["summary"]["job_id"]
+        return _back(request, f"/jobs/{profile}/{job_id}")
     return render(request, "undo_run.html", profile=info, preview=preview)
+
+
+@router.get("/jobs/{profile}/{job_id}", response_class=HTMLResponse)
+async def job_page(request: Request, profile: str, job_id: int) -> HTMLResponse:
+    """Hosted mode: one job's state, and its result once a worker finished it.
+
+    A finished undo preview shows the preview itself, with the button that
+    queues the undo.
+    """
+    ctx = _ctx(request)
+    info = _profile(request, profile)
+    job = await asyncio.to_thread(find_job, ctx, profile, job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id} of {profile!r}")
+    if job["kind"] == "undo_preview" and job["state"] == "done" and job["result"]:
+        name = getattr(ctx.backend, "name_rows", None)
+        preview = name(job["result"]) if name is not None else job["result"]
+        return render(request, "undo_run.html", profile=info, preview=preview)
+    label = JOB_LABELS.get(job["kind"], job["kind"])
+    if job["kind"] == "sync" and (job["args"] or {}).get("dry_run"):
+        label = "Preview"
+    return render(request, "job.html", profile=info, job=job, label=label)
 
 
 def _plan_query(
@@ -419,6 +468,9 @@ async def ui_sync(
     result = await trigger_sync(ctx, profile, mode, dry_run, wait=False)
     label = f"{profile} {'preview' if dry_run else f'{mode} sync'}"
     if result is not None or board is None:  # queued for a worker elsewhere
+        queued = _queued(request, profile, label, result)
+        if queued is not None:
+            return queued
         return _back(
             request, "/", _result_msg(label, result) if result else f"{label} queued"
         )
@@ -469,6 +521,9 @@ async def ui_apply(request: Request, plan_id: str) -> Response:
     result = await run_on_worker(
         ctx, profile, "apply", lambda: ctx.backend.apply_plan(profile, plan_id, ids)
     )
+    queued = _queued(request, profile, f"Apply {len(ids)} action(s)", result)
+    if queued is not None:
+        return queued
     return _back(
         request,
         f"/timeline/{profile}",
@@ -499,6 +554,9 @@ async def ui_apply_rest(
     result = await run_on_worker(
         ctx, profile, "apply", lambda: ctx.backend.apply_plan(profile, plan_id, ids)
     )
+    queued = _queued(request, profile, f"Apply {len(ids)} more action(s)", result)
+    if queued is not None:
+        return queued
     return _back(
         request,
         f"/plans/{plan_id}",
@@ -568,6 +626,9 @@ async def ui_undo(
         "undo",
         lambda: ctx.backend.undo(profile, [action_id], run_id or None),
     )
+    queued = _queued(request, profile, "Undo", result)
+    if queued is not None:
+        return queued
     return _back(request, f"/timeline/{profile}", _result_msg("Undo", result))
 
 
@@ -583,6 +644,9 @@ async def ui_undo_run(request: Request, profile: str, run_id: str) -> Response:
         if exc.status_code != 409:
             raise
         return _back(request, f"/timeline/{profile}", str(exc.detail))
+    queued = _queued(request, profile, f"Undo run {run_id[:8]}", result)
+    if queued is not None:
+        return queued
     return _back(
         request,
         f"/timeline/{profile}",
@@ -600,6 +664,9 @@ async def ui_retry(
     result = await run_on_worker(
         ctx, profile, "retry", lambda: ctx.backend.retry(profile, [action_id])
     )
+    queued = _queued(request, profile, "Retry", result)
+    if queued is not None:
+        return queued
     return _back(request, f"/timeline/{profile}", _result_msg("Retry", result))
 
 
@@ -687,6 +754,9 @@ async def ui_restore(request: Request, profile: str, name: str) -> Response:
     result = await run_on_worker(
         ctx, profile, "restore", lambda: ctx.backend.restore_backup(profile, name)
     )
+    queued = _queued(request, profile, f"Restore {name}", result)
+    if queued is not None:
+        return queued
     return _back(request, "/backups", _result_msg(f"Restore {name}", result))
 
 
