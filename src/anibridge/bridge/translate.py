@@ -92,13 +92,13 @@ def precision(spec: FieldSpec | None) -> TemporalPrecision:
     return c.precision if c else TemporalPrecision.DATETIME
 
 
-def _quantize(value: float, c: NumericConstraint | None, floor: bool) -> float:
+def _quantize(value: float, c: NumericConstraint | None) -> float:
+    """`value` floored to the constraint's step (counts: a partial unit is not one)."""
     if c is None:
         return value
     if c.step:
         origin = c.minimum or 0.0
-        steps = (value - origin) / c.step
-        n = math.floor(steps + 1e-9) if floor else math.floor(steps + 0.5 + 1e-9)
+        n = math.floor((value - origin) / c.step + 1e-9)  # float noise below a step
         value = origin + n * c.step
     if c.minimum is not None:
         value = max(value, c.minimum)
@@ -135,7 +135,7 @@ def _status(desired: Status, spec: FieldSpec, current: Any) -> Translated:
 
 def _progress(n: int, spec: FieldSpec, current: Any, total: int | None) -> Translated:
     pc = _constraint(spec, ProgressConstraint)
-    amount = _quantize(float(n), pc.current if pc else None, floor=True)
+    amount = _quantize(float(n), pc.current if pc else None)
     value_n: int | float = int(amount) if float(amount).is_integer() else amount
     if isinstance(current, Progress):
         new_total = current.total
@@ -214,7 +214,7 @@ def _text(text: str, spec: FieldSpec, current: Any) -> Translated:
 
 
 def _count(n: int, spec: FieldSpec, current: Any) -> Translated:
-    value = int(_quantize(float(n), _constraint(spec, NumericConstraint), floor=True))
+    value = int(_quantize(float(n), _constraint(spec, NumericConstraint)))
     if current is None:
         return Translated(value, value == 0)  # no rewatches == none recorded
     equal = isinstance(current, int) and not isinstance(current, bool)
