@@ -6,6 +6,7 @@ rule fails here at once instead of somewhere in a whole sync run.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -209,6 +210,10 @@ def test_rating_converts_onto_the_targets_scale():
     assert got == Translated(Rating(4.5, (0, 5, 0.5)), False)
     got = translate(F.RATING, Rating(90, (0, 100, 1)), spec, Rating(4.5, (0, 5, 0.5)))
     assert got.equal
+    # without a scale on either side the rating keeps the source's own
+    free = FieldSpec(F.RATING, writable=True)
+    got = translate(F.RATING, Rating(7.5, (0, 10, 0.5)), free, None)
+    assert got == Translated(Rating(7.5, (0, 10, 0.5)), False)
     # a non-rating current value is ignored (never equal)
     assert not translate(F.RATING, Rating(90, (0, 100, 1)), spec, 9).equal
 
@@ -235,6 +240,14 @@ def test_dates_equal_at_the_coarser_precision_keep_the_targets_value():
     # a non-date current value is never equal
     got = translate(F.STARTED_AT, at(2020, 3, 4), DATE, "2020-03-04", source_spec=DATE)
     assert got == Translated(at(2020, 3, 4), False)
+
+
+def test_an_exact_date_inside_a_partial_one_on_the_target_is_in_sync():
+    march = partial_date(2020, 3)
+    got = translate(F.STARTED_AT, at(2020, 3, 4), PARTIAL, march, source_spec=DATE)
+    assert got == Translated(march, True)
+    got = translate(F.STARTED_AT, at(2020, 4, 4), PARTIAL, march, source_spec=DATE)
+    assert got == Translated(at(2020, 4, 4), False)
 
 
 def test_a_day_source_compares_as_a_day_against_an_instant_target():
@@ -293,11 +306,31 @@ def test_a_day_written_to_an_instant_target_is_its_local_midnight():
         F.STARTED_AT, at(2020, 3, 4), DATETIME, None, source_spec=DATE, tz=PLUS1
     )
     assert got == Translated(at(2020, 3, 3, 23, 0), False)
+    # west of UTC the day (midnight UTC) is still that day, not the evening before
+    got = translate(
+        F.STARTED_AT, at(2020, 3, 4), DATETIME, None, source_spec=DATE, tz=MINUS5
+    )
+    assert got == Translated(at(2020, 3, 4, 5, 0), False)
     # an instant onto an instant target is written as it is
     instant = at(2020, 3, 4, 7, 8, 9)
     assert translate(F.STARTED_AT, instant, DATETIME, None, tz=PLUS1) == Translated(
         instant
     )
+
+
+def test_a_local_midnight_is_written_in_utc_whatever_the_machines_timezone(
+    monkeypatch,
+):
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        got = translate(
+            F.STARTED_AT, at(2020, 3, 4), DATETIME, None, source_spec=DATE, tz=PLUS1
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got.value.utcoffset() == timedelta(0)
 
 
 @pytest.mark.parametrize("field", [F.STARTED_AT, F.FINISHED_AT, F.LAST_ACTIVITY_AT])

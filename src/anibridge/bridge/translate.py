@@ -115,7 +115,7 @@ def _status(desired: Status, spec: FieldSpec, current: Any) -> Translated:
     note = ""
     chosen = desired
     if desired not in labels:
-        for alt in STATUS_FALLBACK.get(desired, ()):
+        for alt in STATUS_FALLBACK[desired]:  # every Status has an entry
             if alt in labels:
                 chosen = alt
                 note = (
@@ -151,7 +151,7 @@ def _progress(n: int, spec: FieldSpec, current: Any, total: int | None) -> Trans
         total if owns_total and total else None,
         "episode" if owns_unit else None,
     )
-    return Translated(value, False)
+    return Translated(value)
 
 
 def _rating(r: Rating, spec: FieldSpec, current: Any) -> Translated:
@@ -192,7 +192,7 @@ def _date(
         return Translated(date_to_utc(calendar_date(value, _exact(have), tz)))
     if have is DatePrecision.DAY:
         day = calendar_date(value, TemporalPrecision.DATE)
-        return Translated(datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC))
+        return Translated(datetime.combine(day, time(), tzinfo=tz).astimezone(UTC))
     return Translated(value)
 
 
