@@ -311,3 +311,162 @@ async def test_dates_and_notes_agreeing_at_the_coarser_precision_are_left_alone(
     assert value(al, "20", RecordField.NOTES) == "a long note about the ending"
     assert value(al, "20", RecordField.STARTED_AT).hour == 18
     assert (await sync(providers, stores)).plan.actions == ()
+
+
+def skips(result, reason):
+    return [(s.provider, s.field, s.detail) for s in result.plan.skipped
+            if s.reason.value == reason]  # fmt: skip
+
+
+def in_sync_pair(**fields):
+    """Both lists hold entry 20 with the same values; synced once (baselines)."""
+    a = list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0, **fields)
+    b = list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0,
+                    rating_scale=(0.0, 10.0, 1.0), **fields)  # fmt: skip
+    return lists([a], [b])
+
+
+def pin(stores, provider, field):
+    from anibridge.bridge.stores import Pin
+
+    stores.set_pin(Pin("default", provider, "20", frozenset({field})))
+
+
+async def test_an_edit_is_not_reverted_from_a_side_that_cannot_take_it_back():
+    # MAL's notes edited; AniList's notes pinned, so the backward write is blocked:
+    # the old AniList value must not be pushed onto MAL's edit instead.
+    providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores)
+    pin(stores, "al", "notes")
+    edit(providers["mal"], "20", LATER, notes="edited")
+    result = await sync(providers, stores)
+    assert result.plan.actions == ()
+    assert skips(result, "conflict") == [
+        ("mal", RecordField.NOTES, "changed on mal since the last sync")
+    ]
+    assert value(providers["mal"], "20", RecordField.NOTES) == "edited"
+
+
+async def test_an_edit_on_the_first_side_is_not_reverted_either():
+    providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores)
+    pin(stores, "mal", "notes")
+    edit(providers["al"], "20", LATER, notes="edited")
+    result = await sync(providers, stores)
+    assert result.plan.actions == ()
+    assert skips(result, "conflict") == [
+        ("al", RecordField.NOTES, "changed on al since the last sync")
+    ]
+    assert value(providers["al"], "20", RecordField.NOTES) == "edited"
+
+
+async def test_priority_decides_when_both_changed_in_its_order():
+    providers, stores = in_sync_pair(), MemoryStores()
+    policy = replace(TWO, conflict=ConflictRule.PRIORITY, priority=("mal", "al"))
+    await sync(providers, stores, policy)
+    edit(providers["al"], "20", LATEST, progress=Progress(8))
+    edit(providers["mal"], "20", LATER, progress=Progress(9))
+    result = await sync(providers, stores, policy)
+    assert value(providers["al"], "20", RecordField.PROGRESS).current == 9
+    # the write that lost is the one onto MAL
+    assert skips(result, "conflict") == [
+        ("mal", RecordField.PROGRESS, "changed on both sides; mal wins (priority)")
+    ]
+
+
+async def test_a_conflict_without_a_deciding_rule_keeps_the_first_side():
+    providers, stores = in_sync_pair(), MemoryStores()
+    # newest, but both edited at the same moment: no priority named either
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATER, progress=Progress(8))
+    edit(providers["mal"], "20", LATER, progress=Progress(9))
+    await sync(providers, stores)
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 8
+    # a priority list naming neither side decides nothing either
+    providers, stores = in_sync_pair(), MemoryStores()
+    policy = replace(TWO, conflict=ConflictRule.PRIORITY, priority=("simkl",))
+    await sync(providers, stores, policy)
+    edit(providers["al"], "20", LATER, progress=Progress(8))
+    edit(providers["mal"], "20", LATEST, progress=Progress(9))
+    await sync(providers, stores, policy)
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 8
+
+
+async def test_newest_edit_wins_in_either_direction():
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATEST, progress=Progress(8))
+    edit(providers["mal"], "20", LATER, progress=Progress(9))
+    result = await sync(providers, stores)
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 8
+    # the write that lost is the one onto AniList
+    assert skips(result, "conflict") == [
+        ("al", RecordField.PROGRESS, "changed on both sides; al wins (newest)")
+    ]
+
+
+async def test_a_clear_is_held_where_the_other_side_cannot_clear():
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores, deletes)
+    pin(stores, "mal", "notes")
+    edit(providers["al"], "20", LATER, notes=None)
+    result = await sync(providers, stores, deletes)
+    assert result.plan.actions == ()
+    assert skips(result, "pinned") == [("mal", RecordField.NOTES, "clear blocked")]
+    assert value(providers["mal"], "20", RecordField.NOTES) == "hi"
+    # and the other way round
+    providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores, deletes)
+    pin(stores, "al", "notes")
+    edit(providers["mal"], "20", LATER, notes=None)
+    result = await sync(providers, stores, deletes)
+    assert skips(result, "pinned") == [("al", RecordField.NOTES, "clear blocked")]
+    assert value(providers["al"], "20", RecordField.NOTES) == "hi"
+
+
+async def test_a_clear_propagates_backwards_when_deletes_are_allowed():
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores, deletes)
+    edit(providers["mal"], "20", LATER, notes=None)
+    result = await sync(providers, stores, deletes)
+    assert [(a.provider, a.clear) for a in result.plan.actions] == [
+        ("al", frozenset({RecordField.NOTES}))
+    ]
+    assert value(providers["al"], "20", RecordField.NOTES) is None
+
+
+async def test_an_entry_removed_on_both_sides_is_left_alone():
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    providers["al"].remove_record(Ref("20"))
+    providers["mal"].remove_record(Ref("20"))
+    result = await sync(providers, stores, deletes)
+    assert result.plan.actions == ()
+
+
+async def test_an_entry_removed_on_the_first_side_is_deleted_on_the_other():
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    providers["al"].remove_record(Ref("20"))
+    result = await sync(providers, stores, deletes)
+    [action] = result.plan.actions
+    assert (action.provider, action.op) == ("mal", WriteOp.DELETE_RECORD)
+    assert action.reason == "removed on al since the last sync"
+    assert providers["mal"].record(Ref("20")) is None
+
+
+async def test_a_removal_is_not_propagated_to_a_side_that_cannot_delete():
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    providers["al"].remove_record(Ref("20"))
+    caps = providers["mal"].capabilities()
+    no_delete = replace(caps, write_ops=caps.write_ops - {WriteOp.DELETE_RECORD})
+    providers["mal"].capabilities = lambda: no_delete
+    result = await sync(providers, stores, deletes)
+    assert result.plan.actions == ()
+    assert skips(result, "not-writable") == [("mal", None, "cannot delete records")]

@@ -194,7 +194,8 @@ def plan_two_way(
                     cb if winner == "a" else ca
                 )
                 other = b.provider if winner == "b" else a.provider
-                fwd.skip(
+                loser = back if winner == "a" else fwd  # the write that lost
+                loser.skip(
                     loser_ref, f, SkipReason.CONFLICT,
                     f"changed on both sides; {other} wins ({policy.conflict.value})",
                     link,
