@@ -1,8 +1,7 @@
 """`anibridge.bridge.oneway`: one direction's candidate writes, rule by rule.
 
-The helpers are asked directly; the planner through `plan_between` (real memory
-providers, real mappings, no stores or writes), so a broken rule fails here in
-milliseconds.
+The helpers and the planner's steps are asked directly (hand-made observations and
+target entries, real capabilities), so a broken rule fails here in milliseconds.
 """
 
 from __future__ import annotations
@@ -11,10 +10,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bridge_support import history_capabilities
 
 from anibridge.bridge.derive import Desired
-from anibridge.bridge.model import Entry, Snapshot
+from anibridge.bridge.identity import Identity
+from anibridge.bridge.model import Entry, Policy, SkipReason, Snapshot
+from anibridge.bridge.observe import Observation
 from anibridge.bridge.oneway import (
+    DirectionPlanner,
+    _total,
     anchor_record,
     encoded,
     later_pass,
@@ -26,6 +30,9 @@ from anibridge.bridge.oneway import (
 from anibridge.bridge.stores import Pin
 from anibridge.provider.base import (
     Descriptor,
+    Event,
+    EventSummary,
+    FieldSpec,
     Progress,
     Rating,
     Record,
@@ -34,8 +41,16 @@ from anibridge.provider.base import (
     Ref,
     State,
     Status,
+    WriteOp,
 )
-from anibridge.provider.testing.memory import list_capabilities, list_record
+from anibridge.provider.testing.memory import (
+    episode_ref,
+    library_capabilities,
+    library_show,
+    list_capabilities,
+    list_record,
+    watched_record,
+)
 
 F = RecordField
 T = datetime(2024, 3, 1, tzinfo=UTC)
@@ -229,3 +244,257 @@ def test_pin_map_unions_the_fields_pinned_per_target_ref():
         ("al", "2"): frozenset({"notes"}),
         ("mal", "1"): frozenset({"progress"}),
     }
+
+
+# -- the planner, asked directly ---------------------------------------------------
+
+SHOW = Ref("t")
+
+
+def ep(season, n):
+    return episode_ref("t", season, n)
+
+
+def planner(target_caps, *, policy=None, pins=None, sent=None, source_caps=None):
+    source = Snapshot("src", source_caps or library_capabilities())
+    target = Snapshot("dst", target_caps)
+    return DirectionPlanner(
+        source, target, Identity(), policy or Policy(), pins or {}, UTC, sent
+    )
+
+
+def observation(units=(), events=(), **kw):
+    return Observation(
+        SHOW, sources=["s"], units={k: list(v) for k, v in dict(units).items()},
+        events=list(events), **kw,
+    )  # fmt: skip
+
+
+def skip_list(p):
+    return [(s.ref, s.field, s.reason, s.detail) for s in p.skips]
+
+
+# event targets
+
+
+def test_plays_already_in_the_history_or_sent_are_not_appended_again():
+    t1 = T + timedelta(hours=1)
+    sent_calls = []
+
+    def sent(provider, ref, kind, at):
+        sent_calls.append((provider, ref, kind, at))
+        return ref == "t/season=1/episode=5"
+
+    p = planner(history_capabilities(), sent=sent)
+    entry = Entry(
+        "t",
+        events=[
+            Event(ep(1, 1), "watch", T + timedelta(milliseconds=400)),
+            Event(ep(1, 2), "rating", T),  # not a play
+        ],
+    )
+    o = observation(
+        events=[((1, 1), T), ((1, 2), T), ((1, 2), T + timedelta(microseconds=5)),
+                ((1, 5), t1)],
+    )  # fmt: skip
+    p.plan_events(o, entry)
+    appended = [(a.op, a.ref, a.kind, a.at, a.reason) for a in p.actions]
+    # episode 1 is there to the second; episode 2 once (the second copy is the same
+    # second); episode 5 was sent by an earlier run
+    assert appended == [(WriteOp.APPEND_EVENT, ep(1, 2), "watch", T, "source play")]
+    assert sent_calls[-1] == ("dst", "t/season=1/episode=5", "watch", t1.isoformat())
+    assert skip_list(p) == [(ep(1, 5), None, SkipReason.UNCHANGED, "play already sent")]
+
+
+def test_consumed_units_without_plays_are_appended_unless_already_played():
+    p = planner(history_capabilities())
+    entry = Entry(
+        "t",
+        summaries=[
+            EventSummary(ep(1, 1), "watch", count=2, first_at=T, last_at=T),
+            EventSummary(ep(1, 2), "watch", count=0),
+            EventSummary(ep(1, 3), "rating", count=1, last_at=T),
+            EventSummary(ep(1, 4), "watch", count=1, first_at=None, last_at=None),
+        ],
+    )
+    t1 = T + timedelta(hours=1)
+    o = observation(
+        units={(1, 1): (1, T, t1), (1, 2): (1, T, t1), (1, 3): (1, None, T),
+               (1, 4): (1, T, t1), (1, 6): (1, None, None)},
+    )  # fmt: skip
+    p.plan_events(o, entry)
+    appended = [(a.ref, a.at, a.reason) for a in p.actions]
+    # a unit counts by its last play, else its first; 1 and 4 were played already
+    assert appended == [
+        (ep(1, 2), t1, "consumed on the source"),
+        (ep(1, 3), T, "consumed on the source"),
+    ]
+    assert skip_list(p) == [
+        (ep(1, 6), None, SkipReason.NO_TARGET, "no play time known")
+    ]
+
+
+def test_a_summary_time_counts_as_a_play_already_there():
+    p = planner(history_capabilities())
+    entry = Entry(
+        "t", summaries=[EventSummary(ep(1, 1), "watch", count=1, first_at=T,
+                                     last_at=T + timedelta(hours=1))]
+    )  # fmt: skip
+    o = observation(events=[((1, 1), T), ((1, 1), T + timedelta(hours=1)),
+                            ((1, 1), T + timedelta(hours=2))])  # fmt: skip
+    p.plan_events(o, entry)
+    assert [a.at for a in p.actions] == [T + timedelta(hours=2)]
+
+
+def test_an_event_unit_is_not_appended_twice_through_its_consumed_unit():
+    p = planner(history_capabilities())
+    o = observation(units={(1, 1): (2, T, T + timedelta(hours=1))},
+                    events=[((1, 1), T)])  # fmt: skip
+    p.plan_events(o, None)
+    assert [(a.ref, a.at) for a in p.actions] == [(ep(1, 1), T)]
+
+
+def test_no_plays_planned_without_a_play_kind():
+    caps = history_capabilities()
+    p = planner(replace(caps, event_kinds=()))
+    assert p.play_kind is None
+    p.plan_events(observation(events=[((1, 1), T)]), None)
+    assert p.actions == []
+
+
+# server (granular) targets
+
+
+def server_caps(*, status=True, repeat=True, last=True):
+    caps = library_capabilities(writable=True)
+    fields = dict(caps.record_fields)
+    for f, on in ((F.STATUS, status), (F.REPEAT_COUNT, repeat),
+                  (F.LAST_ACTIVITY_AT, last)):  # fmt: skip
+        spec = fields[f]
+        fields[f] = FieldSpec(f, writable=on, constraints=spec.constraints,
+                              values=spec.values)  # fmt: skip
+    return replace(caps, record_fields=fields)
+
+
+def server_entry(records=(), seasons=None):
+    node = library_show("t", "Show", seasons or {1: 3})[0]
+    return Entry("t", node=node, records=list(records))
+
+
+def test_a_server_gets_watched_repeat_count_and_played_date_per_episode():
+    p = planner(server_caps())
+    t1 = T + timedelta(hours=1)
+    o = observation(units={(1, 1): (3, T, t1), (1, 2): (1, T, T)})
+    p.plan_units(o, server_entry())
+    got = {a.ref: (dict(a.before), dict(a.after), a.created) for a in p.actions}
+    watched = p.caps.record_fields[F.STATUS].values[0]
+    assert got[ep(1, 1)][1][F.REPEAT_COUNT] == 2  # three plays: two repeats
+    assert got[ep(1, 1)][1][F.LAST_ACTIVITY_AT] == t1
+    assert got[ep(1, 1)][1][F.STATUS].status is Status.COMPLETED
+    assert watched.semantic is Status.COMPLETED
+    # one play: no repeat count written where none is recorded
+    assert F.REPEAT_COUNT not in got[ep(1, 2)][1]
+    assert all(before == {} and created for before, _, created in got.values())
+    assert {a.reason for a in p.actions} == {"consumed on the source"}
+
+
+def test_a_server_keeps_higher_counts_and_later_dates_it_has():
+    t1 = T + timedelta(hours=1)
+    have = [
+        replace(watched_record(ep(1, 1), last_viewed=t1, repeat_count=5), key="k1"),
+        replace(
+            watched_record(ep(1, 2), last_viewed=T, repeat_count=0, in_progress=True),
+            revision="r2",
+        ),
+        watched_record(ep(1, 3), last_viewed=T, repeat_count=0),
+    ]
+    p = planner(server_caps())
+    o = observation(units={(1, 1): (3, T, T), (1, 2): (2, T, t1), (1, 3): (1, T, T)})
+    p.plan_units(o, server_entry(have))
+    got = {a.ref: a for a in p.actions}
+    # episode 1: watched, 5 repeats, played later than the source says: nothing
+    # episode 3: the same as the source (0 repeats recorded, one play): nothing
+    assert set(got) == {ep(1, 2)}
+    a = got[ep(1, 2)]
+    assert a.before == {
+        F.STATUS: have[1].values[F.STATUS],
+        F.REPEAT_COUNT: 0,
+        F.LAST_ACTIVITY_AT: T,
+    }
+    assert a.after[F.REPEAT_COUNT] == 1 and a.after[F.LAST_ACTIVITY_AT] == t1
+    assert a.after[F.STATUS].status is Status.COMPLETED
+    assert (a.created, a.record_key, a.revision) == (False, None, "r2")
+
+
+def test_approximate_times_are_never_written_as_played_dates():
+    p = planner(server_caps())
+    o = observation(units={(1, 1): (1, T, T)}, approximate_times=True)
+    p.plan_units(o, server_entry())
+    assert F.LAST_ACTIVITY_AT not in p.actions[0].after
+
+
+def test_read_only_repeat_counts_and_dates_are_not_written():
+    p = planner(server_caps(repeat=False, last=False))
+    p.plan_units(observation(units={(1, 1): (3, T, T)}), server_entry())
+    assert set(p.actions[0].after) == {F.STATUS}
+    no_fields = Policy(fields=frozenset({F.STATUS}))
+    p = planner(server_caps(), policy=no_fields)
+    p.plan_units(observation(units={(1, 1): (3, T, T)}), server_entry())
+    assert set(p.actions[0].after) == {F.STATUS}
+
+
+def test_a_server_episode_it_does_not_list_is_skipped():
+    p = planner(server_caps())
+    o = observation(units={(1, 2): (1, T, T), (1, 7): (1, T, T)})
+    p.plan_units(o, server_entry())
+    assert [a.ref for a in p.actions] == [ep(1, 2)]
+    assert skip_list(p) == [
+        (ep(1, 7), None, SkipReason.NO_TARGET, "episode not on target")
+    ]
+    # without a structure nothing is known to be missing
+    p = planner(server_caps())
+    p.plan_units(o, Entry("t"))
+    assert [a.ref for a in p.actions] == [ep(1, 2), ep(1, 7)]
+
+
+def test_a_server_whose_status_is_not_writable_or_pinned_gets_nothing():
+    o = observation(units={(1, 1): (1, T, T)})
+    p = planner(server_caps(status=False))
+    p.plan_units(o, server_entry())
+    assert p.actions == []
+    assert skip_list(p) == [(SHOW, F.STATUS, SkipReason.NOT_WRITABLE, "")]
+    p = planner(server_caps(), pins={("dst", "t"): frozenset({"status"})})
+    p.plan_units(o, server_entry())
+    assert p.actions == []
+    assert skip_list(p) == [(SHOW, F.STATUS, SkipReason.PINNED, "")]
+    p = planner(server_caps(), policy=Policy(fields=frozenset({F.RATING})))
+    p.plan_units(o, server_entry())
+    assert p.actions == [] and p.skips == []
+
+
+def test_a_server_without_a_watched_status_gets_nothing_more():
+    caps = server_caps()
+    spec = caps.record_fields[F.STATUS]
+    only_started = tuple(d for d in spec.values if d.semantic is Status.ACTIVE)
+    fields = dict(caps.record_fields)
+    fields[F.STATUS] = FieldSpec(F.STATUS, writable=True, values=only_started)
+    p = planner(replace(caps, record_fields=fields))
+    p.plan_units(observation(units={(1, 1): (1, T, T), (1, 2): (1, T, T)}),
+                 server_entry())  # fmt: skip
+    assert p.actions == []
+    assert skip_list(p) == [
+        (ep(1, 1), F.STATUS, SkipReason.NOT_WRITABLE, "target has no completed status")
+    ]
+
+
+# totals
+
+
+def test_the_total_is_the_records_own_else_the_structures():
+    entry = server_entry(seasons={1: 12})
+    assert _total(entry, list_record("t", progress=3, total=24)) == 24
+    assert _total(entry, list_record("t", progress=3)) == 12
+    assert _total(entry, list_record("t", progress=3, total=0)) == 12
+    assert _total(entry, None) == 12
+    assert _total(Entry("t"), None) is None
+    assert _total(None, list_record("t", status=Status.ACTIVE)) is None

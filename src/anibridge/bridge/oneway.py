@@ -230,9 +230,8 @@ class DirectionPlanner:
         self.may_regress = may_regress
         caps = target.capabilities
         self.caps = caps
+        # None only where declared kinds leave the default "" out (`native_kind`).
         self.main_kind = native_kind(target, RecordKind.PROGRESS)
-        if self.main_kind is None and not caps.record_kinds:
-            self.main_kind = ""
         self.ratings_kind = native_kind(target, RecordKind.RATINGS)
         self.planned_kind = native_kind(target, RecordKind.PLANNED)
         self.collection_kind = native_kind(target, RecordKind.COLLECTION)
