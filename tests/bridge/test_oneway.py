@@ -14,20 +14,26 @@ from bridge_support import history_capabilities
 
 from anibridge.bridge.derive import Desired
 from anibridge.bridge.identity import Identity
-from anibridge.bridge.model import Entry, Policy, SkipReason, Snapshot
+from anibridge.bridge.model import Direction, Entry, Policy, SkipReason, Snapshot
 from anibridge.bridge.observe import Observation
 from anibridge.bridge.oneway import (
+    ENTRY,
+    Candidate,
     DirectionPlanner,
+    EntryPlan,
+    _absolute_parts,
     _total,
     anchor_record,
+    deletions,
     encoded,
+    in_sync_baselines,
     later_pass,
     native_kind,
     pass_index,
     pin_map,
     regresses,
 )
-from anibridge.bridge.stores import Pin
+from anibridge.bridge.stores import Baseline, Pin
 from anibridge.provider.base import (
     Descriptor,
     Event,
@@ -498,3 +504,277 @@ def test_the_total_is_the_records_own_else_the_structures():
     assert _total(entry, None) == 12
     assert _total(Entry("t"), None) is None
     assert _total(None, list_record("t", status=Status.ACTIVE)) is None
+
+
+# where a unit lands on the target
+
+
+def test_unit_refs_follow_the_targets_coordinates():
+    p = planner(server_caps())
+    show = server_entry(seasons={0: 1, 1: 3, 2: 2})
+    assert p.unit_ref(SHOW, 1, 0, show) == SHOW  # unit 0 is the work itself
+    assert p.unit_ref(SHOW, 2, 1, show) == ep(2, 1)
+    # an absolute position over the regular seasons (specials have none)
+    assert p.unit_ref(SHOW, None, 4, show) == ep(2, 1)
+    assert p.unit_ref(SHOW, None, 3, show) == ep(1, 3)
+    # past the structure, or without one: the position as the leaf number
+    assert p.unit_ref(SHOW, None, 9, show) == SHOW.child("episode", 9)
+    assert p.unit_ref(SHOW, None, 2, None) == SHOW.child("episode", 2)
+    assert p.unit_ref(SHOW, 1, 2, None) == ep(1, 2)
+    # a season kept as its own title has episodes, no seasons
+    season = Entry("t", node=library_show("t", "Show", {1: 3})[1])
+    assert p.unit_ref(SHOW, 1, 2, season) == SHOW.child("episode", 2)
+
+
+def test_the_leaf_axis_is_the_last_axis_of_the_first_kind_that_has_one():
+    axes = {"movie": (), "book": ("volume", "chapter"), "show": ("season", "episode")}
+    caps = replace(server_caps(), coordinate_axes=axes)
+    p = planner(caps)
+    assert p.leaf_axis == "chapter"
+    assert p.unit_ref(SHOW, 1, 2, None) == Ref.at("t", ("season", 1), ("chapter", 2))
+    assert planner(replace(caps, coordinate_axes={})).leaf_axis == "episode"
+
+
+def test_absolute_positions_skip_parts_that_are_not_season_episodes():
+    from anibridge.provider.base import FacetName, Node, Part, Step, Structure
+
+    parts = (
+        Part((Step("season", 1), Step("episode", 2))),
+        Part((Step("season", 1), Step("episode", 1))),
+        Part((Step("episode", 9),)),
+        Part((Step("disc", 1), Step("episode", 3))),
+        Part((Step("season", "x"), Step("episode", 4))),
+        Part((Step("season", 0), Step("episode", 1))),
+        Part((Step("season", 2), Step("episode", 1))),
+    )
+    node = Node(SHOW, "show", facets={FacetName.STRUCTURE: Structure(parts=parts)})
+    got = _absolute_parts(Entry("t", node=node))
+    assert got == {
+        1: (Step("season", 1), Step("episode", 1)),
+        2: (Step("season", 1), Step("episode", 2)),
+        3: (Step("season", 2), Step("episode", 1)),
+    }
+    assert _absolute_parts(Entry("t")) == {}
+    assert _absolute_parts(Entry("t", node=Node(SHOW, "show"))) == {}
+
+
+# watchlist and collection kinds
+
+
+def kinds_caps(*kinds, upsert=True):
+    caps = list_capabilities()
+    ops = caps.write_ops if upsert else caps.write_ops - {WriteOp.UPSERT_RECORD}
+    return replace(
+        caps,
+        record_kinds=tuple(Descriptor(n, s) for n, s in kinds),
+        write_ops=ops,
+    )
+
+
+WATCH = kinds_caps(("", RecordKind.PROGRESS), ("watchlist", RecordKind.PLANNED),
+                   ("owned", RecordKind.COLLECTION))  # fmt: skip
+
+
+def test_planned_goes_to_the_watchlist_only_where_the_target_has_nothing():
+    o = observation()
+    p = planner(WATCH)
+    p.watchlist(o, None, None, Status.PLANNED, "L")
+    [a] = p.actions
+    assert (a.op, a.ref, a.kind, a.created, a.link) == (
+        WriteOp.UPSERT_RECORD, SHOW, "watchlist", True, "L",
+    )  # fmt: skip
+    assert a.reason == "planned on the source: add to the watchlist"
+    listed = Entry("t", records=[Record(SHOW, kind="watchlist")])
+    other = Entry("t", records=[Record(ep(1, 1), kind="")])
+    main = list_record("t", status=Status.ACTIVE)
+    for entry, record, want in (
+        (listed, None, Status.PLANNED),  # already on the watchlist
+        (None, main, Status.PLANNED),  # already on the list
+        (other, None, Status.PLANNED),  # the target has something for it
+        (None, None, Status.ACTIVE),  # not planned
+    ):
+        p = planner(WATCH)
+        p.watchlist(o, entry, record, want, "L")
+        assert p.actions == []
+    p = planner(kinds_caps(("", RecordKind.PROGRESS), ("watchlist", RecordKind.PLANNED),
+                           upsert=False))  # fmt: skip
+    p.watchlist(o, None, None, Status.PLANNED, "L")
+    assert p.actions == []
+    # a target whose main list holds planned entries needs no separate add
+    p = planner(kinds_caps(("", RecordKind.PROGRESS), ("", RecordKind.PLANNED)))
+    p.watchlist(o, None, None, Status.PLANNED, "L")
+    assert p.actions == []
+
+
+def test_a_collected_work_is_added_to_the_targets_collection_once():
+    p = planner(WATCH)
+    p.collection(observation(collected=True), None, "L")
+    [a] = p.actions
+    assert (a.kind, a.created, a.reason) == ("owned", True, "in the source collection")
+    for o, entry, caps in (
+        (observation(collected=False), None, WATCH),
+        (observation(collected=True), Entry("t", records=[Record(SHOW, kind="owned")]),
+         WATCH),
+        (observation(collected=True), None, kinds_caps(("", RecordKind.PROGRESS))),
+        (observation(collected=True), None,
+         kinds_caps(("", RecordKind.PROGRESS), ("owned", RecordKind.COLLECTION),
+                    upsert=False)),
+    ):  # fmt: skip
+        p = planner(caps)
+        p.collection(o, entry, "L")
+        assert p.actions == []
+
+
+# ratings on their own kind, and on a server's work
+
+
+def test_a_server_rates_the_work_on_its_anchor_record():
+    rating = Rating(8, (1, 10, 1))
+    p = planner(server_caps())
+    p.plan_anchor_rating(observation(explicit={F.RATING: rating}), server_entry())
+    [a] = p.actions
+    assert (a.ref, a.kind, a.after, a.before, a.created) == (
+        SHOW, "", {F.RATING: Rating(8, (0, 10, 1))}, {}, True,
+    )  # fmt: skip
+    assert a.reason == "rating: source rating"
+    # the same rating already there: nothing
+    have = Record(SHOW, key="k", revision="r",
+                  values={F.RATING: Rating(8, (0, 10, 1))})  # fmt: skip
+    p = planner(server_caps())
+    p.plan_anchor_rating(observation(explicit={F.RATING: rating}), server_entry([have]))
+    assert p.actions == []
+    # a different one replaces it, with its record's key and revision
+    p = planner(server_caps())
+    p.plan_anchor_rating(observation(explicit={F.RATING: Rating(3, (1, 10, 1))}),
+                         server_entry([have]))  # fmt: skip
+    [a] = p.actions
+    assert (a.before, a.created, a.record_key, a.revision) == (
+        {F.RATING: Rating(8, (0, 10, 1))}, False, "k", "r",
+    )  # fmt: skip
+    # no rating, or ratings not synced: nothing
+    p = planner(server_caps(), policy=Policy(fields=frozenset({F.STATUS})))
+    p.plan_anchor_rating(observation(explicit={F.RATING: rating}), server_entry())
+    p.plan_anchor_rating(observation(), server_entry())
+    assert p.actions == []
+
+
+def test_no_rating_is_planned_where_the_target_has_no_record_kind_for_it():
+    caps = kinds_caps(("watchlist", RecordKind.PLANNED))
+    p = planner(caps)
+    assert p.main_kind is None and p.ratings_kind is None
+    p.plan_anchor_rating(observation(explicit={F.RATING: Rating(8, (1, 10, 1))}), None)
+    assert p.actions == []
+    d = Desired()
+    d.set(F.RATING, Rating(8, (1, 10, 1)), "r")
+    p.plan_rating(observation(), d, None, frozenset(), "L", None)
+    assert p.actions == []
+
+
+# deletions and baselines
+
+
+def pair_setup(*, source_keys=(), target_records=(), caps=None, pins=None,
+               complete=True):  # fmt: skip
+    source = Snapshot("src", list_capabilities(), complete=complete)
+    for k in source_keys:
+        source.entry(k)
+    target = Snapshot("dst", caps or list_capabilities())
+    for rec in target_records:
+        target.entry(rec.ref.key).records.append(rec)
+    d = DirectionPlanner(source, target, Identity(), Policy(), pins or {}, UTC, None)
+    return source, target, d
+
+
+def entry_base(d, skey, tref, profile="default"):
+    link = d.pair_id(skey, Ref(tref))
+    return {(link, ENTRY): Baseline(profile, link, ENTRY, skey, tref)}, link
+
+
+DELETES = Policy(allow_deletes=True)
+
+
+def test_an_entry_gone_on_the_source_is_deleted_on_the_target():
+    have = replace(list_record("t", status=Status.ACTIVE, progress=3), key="k9")
+    source, target, d = pair_setup(target_records=[have])
+    base, link = entry_base(d, "s", "t")
+    [a] = deletions(DELETES, source, target, base, d, set())
+    assert (a.provider, a.op, a.ref, a.kind, a.link, a.record_key, a.source) == (
+        "dst", WriteOp.DELETE_RECORD, SHOW, "", link, "k9", "src",
+    )  # fmt: skip
+    assert a.before == dict(have.values)
+    assert a.reason == "removed on src since the last sync"
+
+
+def test_deletions_need_a_complete_source_a_pair_in_sync_and_a_target_record():
+    have = list_record("t", status=Status.ACTIVE)
+    source, target, d = pair_setup(target_records=[have], complete=False)
+    base, link = entry_base(d, "s", "t")
+    assert deletions(DELETES, source, target, base, d, set()) == []  # partial read
+    source, target, d = pair_setup(target_records=[have])
+    assert deletions(DELETES, source, target, base, d, {link}) == []  # handled
+    field_base = {(link, "status"): Baseline("default", link, "status", "s", "t")}
+    assert deletions(DELETES, source, target, field_base, d, set()) == []
+    odd = {(link, ENTRY): Baseline("default", link, ENTRY, 1, "t")}
+    assert deletions(DELETES, source, target, odd, d, set()) == []
+    odd = {(link, ENTRY): Baseline("default", link, ENTRY, "s", None)}
+    assert deletions(DELETES, source, target, odd, d, set()) == []
+    # a baseline filed under another pair's id
+    stale = {("elsewhere", ENTRY): Baseline("default", "elsewhere", ENTRY, "s", "t")}
+    assert deletions(DELETES, source, target, stale, d, set()) == []
+    # still on the source
+    source, target, d = pair_setup(source_keys=["s"], target_records=[have])
+    assert deletions(DELETES, source, target, base, d, set()) == []
+    # nothing on the target to delete
+    source, target, d = pair_setup()
+    assert deletions(DELETES, source, target, base, d, set()) == []
+    # a record on a part, or of another kind, is not the entry
+    part = Record(ep(1, 1))
+    source, target, d = pair_setup(target_records=[part])
+    assert deletions(DELETES, source, target, base, d, set()) == []
+
+
+def test_a_deletion_is_held_by_policy_capability_or_pin_with_the_reason():
+    have = list_record("t", status=Status.ACTIVE)
+    source, target, d = pair_setup(target_records=[have])
+    base, _ = entry_base(d, "s", "t")
+    assert deletions(Policy(), source, target, base, d, set()) == []
+    assert skip_list(d) == [
+        (SHOW, None, SkipReason.REGRESSION, "gone on the source; deletes off")
+    ]
+    caps = list_capabilities()
+    no_delete = replace(caps, write_ops=caps.write_ops - {WriteOp.DELETE_RECORD})
+    source, target, d = pair_setup(target_records=[have], caps=no_delete)
+    assert deletions(DELETES, source, target, base, d, set()) == []
+    assert skip_list(d) == [
+        (SHOW, None, SkipReason.NOT_WRITABLE, "cannot delete records")
+    ]
+    pins = {("dst", "t"): frozenset({"status"})}
+    source, target, d = pair_setup(target_records=[have], pins=pins)
+    assert deletions(DELETES, source, target, base, d, set()) == []
+    assert skip_list(d) == [(SHOW, F.STATUS, SkipReason.PINNED, "delete blocked")]
+    other_pin = {("dst", "t"): frozenset({"notes"})}
+    source, target, d = pair_setup(target_records=[have], pins=other_pin)
+    assert len(deletions(DELETES, source, target, base, d, set())) == 1
+
+
+def test_baselines_mark_pairs_in_sync_and_two_way_fields_that_agree():
+    have = list_record("t", status=Status.ACTIVE, progress=3, notes="n")
+    _, _, d = pair_setup(target_records=[have])
+    link = d.pair_id("s", SHOW)
+    ep_ = EntryPlan(SHOW, "", have, "s", None, ())
+    ep_.fields = {
+        F.PROGRESS: Candidate(F.PROGRESS, Progress(3), Progress(3), "", {"current": 3}),
+        F.NOTES: Candidate(F.NOTES, "n", "n", "", "n"),
+        F.STATUS: Candidate(F.STATUS, have.values[F.STATUS], None, "", None),
+    }
+    d.entries[("s", "t")] = ep_
+    d.entries[("s2", "u")] = EntryPlan(Ref("u"), "", None, "s2", None, ())
+    one_way = in_sync_baselines(Policy(), d, {}, None)
+    assert one_way == [Baseline("default", link, ENTRY, "s", "t")]
+    two = Policy(direction=Direction.TWO_WAY, profile="p")
+    got = in_sync_baselines(two, d, {("s", "t"): {F.NOTES}}, None)
+    assert got == [
+        Baseline("p", link, ENTRY, "s", "t"),
+        Baseline("p", link, "progress", {"current": 3},
+                 {"current": 3, "total": None, "unit": None}),
+    ]  # fmt: skip
