@@ -1,7 +1,13 @@
 """The `anibridge` command line.
 
-Each command group lives in its own module and registers itself on `app`; this module
-only assembles them, so adding a command never means editing another's module.
+Each command group lives in its own module and registers itself on `app` (the typer
+app of `anibridge.app.cli._app`, resolved here on first use); this module only
+assembles them, so adding a command never means editing another's module.
+
+Importing this package costs nothing heavy: `main()` first offers the run to
+`anibridge.app.cli._fast`, which answers `anibridge --help` and
+`anibridge mappings translate …` without typer, and hands everything else (and
+anything it does not recognize exactly) to typer.
 """
 
 from __future__ import annotations
@@ -9,27 +15,21 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import typer
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    rich_markup_mode=None,
-    name="anibridge",
-    help=(
-        "Keep media state (status, progress, ratings, dates, rewatches, notes, plays) "
-        "in sync between media servers and trackers."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+    app: typer.Typer
+
+EXIT_BUG = 70  # EX_SOFTWARE: an unexpected error (a bug; --debug shows where)
 
 # Top-level command name -> the module that registers it on `app` (imported for
 # that side effect). A run naming one command imports only its module: typer turns
 # every registered command into a click command before it dispatches, so loading
-# all of them costs a light command (`mappings translate`) about a fifth of its
-# start-up. `tests/app/cli/test_cli_startup.py` checks this table against what each
-# module really registers.
+# all of them costs a light command about a fifth of its start-up.
+# `tests/app/cli/test_cli_startup.py` checks this table against what each module
+# really registers.
 _COMMANDS: dict[str, str] = {
     "mappings": "anibridge.app.cli.mappings",
     "serve": "anibridge.app.cli.serve",
@@ -80,39 +80,25 @@ class _Debug:
 DEBUG = _Debug()
 
 
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import PackageNotFoundError, version
+def __getattr__(name: str) -> object:
+    """`app`, the typer app, imported on first use (PEP 562).
 
-        try:
-            number = version("anibridge")
-        except PackageNotFoundError:  # running from a source tree
-            number = "unknown"
-        typer.echo(f"anibridge {number}")
-        raise typer.Exit
+    Raises:
+        AttributeError: no such attribute.
+    """
+    if name == "app":
+        from anibridge.app.cli._app import app
+
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@app.callback()
-def _root(
-    debug: bool = typer.Option(
-        False,
-        "--debug",
-        help="Print tracebacks with errors and log at debug level.",
-    ),
-    _show_version: bool = typer.Option(
-        False,
-        "--version",
-        callback=_version,
-        is_eager=True,
-        help="Print the version and exit.",
-    ),
-) -> None:
-    """AniBridge: safe, fast sync between media servers and trackers."""
-    DEBUG.on = debug
-    if debug:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG)
+def run_typer(argv: Sequence[str]) -> None:
+    """Run `argv` through the typer app (every command, every error message)."""
+    _load_commands(argv)
+    typer_app = globals().get("app") or __getattr__("app")  # a test may replace it
+    typer_app()
 
 
 def main() -> None:
@@ -121,13 +107,15 @@ def main() -> None:
     An error no command expected is a bug: it is printed as one line (exit 70)
     asking for ``--debug``, which re-raises it with its traceback.
     """
-    _load_commands(sys.argv[1:])
+    argv = sys.argv[1:]
     try:
-        app()
+        from anibridge.app.cli._fast import dispatch
+
+        if not dispatch(argv):
+            run_typer(argv)
     except Exception as exc:
         if DEBUG.on:
             raise
-        from anibridge.app.cli._common import EXIT_BUG
         from anibridge.http.redact import mask
         from anibridge.messages import clip
 

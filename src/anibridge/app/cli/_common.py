@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from anibridge.app.cli import DEBUG
+from anibridge.app.cli import DEBUG, EXIT_BUG
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,7 +62,7 @@ __all__ = [
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
 PIPE_WIDTH = 10_000  # output width when not a terminal: nothing is folded
-EXIT_BUG = 70  # EX_SOFTWARE: an unexpected error (a bug; --debug shows where)
+
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from anibridge.app.service.errors import InvalidInput
+from anibridge.app.service.descriptor_text import parse_descriptor
 from anibridge.app.service.overrides import readable_pair, scope_of
 from anibridge.app.service.plan_view import source_choices
 
@@ -41,26 +41,6 @@ NAMES = {
     "simkl": "Simkl",
 }
 """How an id's authority is written for people (unknown ones are shown as is)."""
-
-
-def parse_descriptor(text: str) -> str:
-    """A descriptor as the dataset keys it (``anidb:1`` → ``anidb:1:R``).
-
-    One parser for `anibridge mappings lookup|translate|progress` and the web's
-    lookup, so the same typo gets the same answer in both.
-
-    Raises:
-        InvalidInput: not a descriptor; the message names it and shows the form.
-    """
-    from anibridge.mappings import MappingError, canonical_id
-
-    try:
-        return str(canonical_id(text.strip()))
-    except (ValueError, MappingError) as exc:
-        raise InvalidInput(
-            f"{text!r} is not a descriptor like anilist:21 or tvdb_show:81797:s1 "
-            f"({exc})"
-        ) from exc
 
 
 _ANIDB_SCOPES = {

@@ -1,0 +1,126 @@
+"""Light commands answered without typer: `anibridge mappings translate …`.
+
+Importing typer and turning the command modules into click commands costs a light
+command most of its start-up, so `main()` offers each run here first. A run is taken
+only when its arguments are in a form whose meaning is unambiguous (known options,
+values that are not option-like, integer episodes, readable or absent files, a
+console script on POSIX, no shell-completion request); anything else — `--help`, a
+typo, a bad value, `--debug` — returns False and typer handles it, so every usage
+error keeps typer's own message. The command body is shared with the typer command
+(`anibridge.app.cli._mapping_queries`), and `tests/app/cli/test_cli_fast.py` checks
+that both paths print the same and exit the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["dispatch", "translate_args"]
+
+_VALUED = {"--to": "to", "--mappings": "mappings", "-m": "mappings"}
+
+
+def dispatch(argv: Sequence[str]) -> bool:
+    """Run `argv` if it is a light command in a form taken here; exits when it does.
+
+    Returns:
+        False when typer must handle the run (nothing was done).
+    """
+    if os.name == "nt" or _completion_requested():
+        return False  # click expands wildcards on Windows; completion is typer's
+    if argv[:2] == ["mappings", "translate"]:
+        parsed = translate_args(argv[2:])
+        if parsed is not None:
+            from anibridge.app.cli._mapping_queries import translate
+
+            _run(lambda: translate(*parsed))
+    return False
+
+
+def _completion_requested() -> bool:
+    return any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
+
+
+def translate_args(
+    args: Sequence[str],
+) -> tuple[str, list[int], list[str] | None, list[Path] | None, bool] | None:
+    """`mappings translate` arguments as typer would pass them, or None.
+
+    None when typer must parse them (an unknown or option-like token, a missing or
+    option-like value, a non-integer episode, a file click would call unreadable).
+    """
+    positional: list[str] = []
+    values: dict[str, list[str]] = {"to": [], "mappings": []}
+    as_json = False
+    rest = list(args)
+    while rest:
+        token = rest.pop(0)
+        if not token.startswith("-"):
+            positional.append(token)
+            continue
+        name, equals, value = token.partition("=")
+        if token == "--json":
+            as_json = True
+            continue
+        if name not in _VALUED or (equals and name == "-m"):
+            return None
+        if not equals:
+            if not rest:
+                return None
+            value = rest.pop(0)
+        if not value or value.startswith("-"):
+            return None
+        values[_VALUED[name]].append(value)
+    if len(positional) < 2:
+        return None
+    try:
+        episodes = [int(text) for text in positional[1:]]
+    except ValueError:
+        return None
+    if not all(_readable_or_absent(path) for path in values["mappings"]):
+        return None
+    to = values["to"] or None
+    mappings = [Path(p) for p in values["mappings"]] or None
+    return positional[0], episodes, to, mappings, as_json
+
+
+def _readable_or_absent(path: str) -> bool:
+    """Whether click's path check passes (an absent path passes, as in typer)."""
+    try:
+        os.stat(path)
+    except OSError:
+        return True
+    return os.access(path, os.R_OK)
+
+
+def _run(body: Callable[[], None]) -> None:
+    """Run a command body the way typer's standalone `main` does, then exit 0.
+
+    The same exits for the same events: Ctrl-C 130, end of input "Aborted!" and 1,
+    a closed stdout pipe 1 quietly; `SystemExit` from the body and unexpected
+    errors pass through to `main()`.
+    """
+    try:
+        body()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except EOFError:
+        from anibridge.app.cli._mapping_queries import echo
+
+        echo("", err=True)
+        echo("Aborted!", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        import errno
+
+        if exc.errno != errno.EPIPE:
+            raise
+        from typer._click.utils import PacifyFlushWrapper
+
+        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        sys.exit(1)
+    sys.exit(0)
