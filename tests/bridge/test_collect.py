@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from bridge_support import T0, watched
 
-from anibridge.bridge.collect import changes_since, collect
+from anibridge.bridge import collect as collect_module
+from anibridge.bridge.collect import (
+    CollectError,
+    _by_anchor,
+    _pages,
+    changes_since,
+    collect,
+    fetch_anchors,
+    part_refs,
+)
+from anibridge.bridge.model import Snapshot
 from anibridge.provider.base import (
+    Page,
     RecordChange,
     Ref,
+    SupportsChangeFeed,
     SupportsEventReads,
     SupportsEventSummaries,
     SupportsNodeReads,
     SupportsRecordReads,
+    SupportsScan,
 )
 from anibridge.provider.testing.memory import (
     episode_ref,
@@ -95,3 +109,237 @@ async def test_a_change_without_ref_means_read_everything():
     p._changes.append(RecordChange(ref=None, at=T0))  # "something was removed"
     keys, last = await changes_since(p, "plex", after)
     assert keys is None and last is not None and last != after
+
+
+# -- paging, batching and the read paths, pinned directly ------------------------------
+
+
+class _Feed(SupportsChangeFeed):
+    """A change feed that answers scripted pages by cursor (edge cases of paging)."""
+
+    def __init__(self, pages):
+        self.pages = pages
+        self.asked: list[str | None] = []
+
+    async def poll_changes(self, query):
+        self.asked.append(query.cursor)
+        return self.pages[query.cursor]
+
+
+def _change(key):
+    return RecordChange(ref=Ref(key), at=T0)
+
+
+async def test_pages_collects_every_page_until_the_cursor_ends():
+    pages = {None: Page(items=(1, 2), cursor="p2"), "p2": Page(items=(3,), cursor=None)}
+    asked = []
+
+    async def call(cursor):
+        asked.append(cursor)
+        return pages[cursor]
+
+    assert await _pages("plex", "records", call) == [1, 2, 3]
+    assert asked == [None, "p2"]
+
+
+async def test_pages_refuses_a_repeated_cursor_naming_provider_and_cursor():
+    pages = {None: Page(items=(1,), cursor="a"), "a": Page(items=(2,), cursor="a")}
+
+    async def call(cursor):
+        return pages[cursor]
+
+    with pytest.raises(CollectError) as info:
+        await _pages("plex", "records", call)
+    assert str(info.value) == "plex: cursor 'a' repeated; paging aborted"
+
+
+async def test_pages_stops_after_the_page_limit(monkeypatch):
+    monkeypatch.setattr(collect_module, "_MAX_PAGES", 3)
+    calls = []
+
+    async def call(cursor):
+        calls.append(cursor)
+        return Page(items=(len(calls),), cursor=f"c{len(calls)}")
+
+    with pytest.raises(CollectError) as info:
+        await _pages("plex", "records", call)
+    assert str(info.value) == "plex: more than 3 pages"
+    assert calls == [None, "c1", "c2"]
+
+
+def test_by_anchor_keeps_an_anchors_refs_together_where_they_fit(monkeypatch):
+    monkeypatch.setattr(collect_module, "_MAX_REFS", 3)
+    a = [episode_ref("a", 1, n) for n in (1, 2)]
+    b = [episode_ref("b", 1, n) for n in (1, 2)]
+    c = [episode_ref("c", 1, n) for n in range(1, 6)]
+    d = [episode_ref("d", 1, 1)]
+    assert _by_anchor([*a, *b, *c, *d]) == [
+        tuple(a),
+        tuple(b),
+        tuple(c[:3]),
+        (*c[3:], *d),
+    ]
+    assert _by_anchor([]) == []
+    assert _by_anchor([a[0], b[0], a[1]]) == [(a[0], a[1], b[0])]
+
+
+def test_part_refs_come_from_each_anchors_structure():
+    snap = Snapshot("plex", library_capabilities())
+    show = library_show("a", "A", {1: 2, 2: 1})[0]
+    snap.entry("a").node = show
+    snap.entry("bare")  # no node: no parts
+    assert part_refs(snap, ["missing", "bare", "a"]) == [
+        episode_ref("a", 1, 1),
+        episode_ref("a", 1, 2),
+        episode_ref("a", 2, 1),
+    ]
+
+
+async def test_a_provider_that_can_neither_scan_nor_read_records_is_refused():
+    p = _server([SupportsNodeReads])
+    with pytest.raises(CollectError) as info:
+        await collect(p, "plex")
+    assert str(info.value) == "plex: provider can neither scan nor read records"
+
+
+async def test_full_collect_from_record_reads_groups_records_per_anchor():
+    p = _server([SupportsRecordReads])
+    snap = await collect(p, "plex")
+    assert snap.complete and snap.provider == "plex"
+    assert snap.collected_at is not None
+    assert {k: len(e.records) for k, e in snap.entries.items()} == {"a": 3, "b": 1}
+    assert all(e.events == [] for e in snap.entries.values())
+
+
+async def test_full_scan_keeps_anchor_nodes_and_records():
+    p = _server([SupportsScan, SupportsRecordReads, SupportsEventReads])
+    snap = await collect(p, "plex")
+    assert snap.complete
+    assert {k: e.node.ref for k, e in snap.entries.items()} == {
+        "a": Ref("a"),
+        "b": Ref("b"),
+    }
+    assert sorted(repr(r.ref) for r in snap.entries["a"].records) == [
+        "a:season=1,episode=1",
+        "a:season=1,episode=2",
+        "a:season=2,episode=1",
+    ]
+    assert len(snap.entries["a"].events) == 2 and len(snap.entries["b"].events) == 1
+
+
+async def test_targeted_scan_reads_only_the_named_anchors_in_batches(monkeypatch):
+    monkeypatch.setattr(collect_module, "_BATCH", 1)
+    p = _server([SupportsScan, SupportsRecordReads, SupportsEventReads])
+    snap = await collect(p, "plex", refs=[episode_ref("b", 1, 1), Ref("a")])
+    assert not snap.complete
+    assert set(snap.entries) == {"a", "b"}
+    assert snap.entries["a"].node is not None and snap.entries["b"].node is not None
+    assert len(snap.entries["a"].records) == 3
+    assert len(snap.entries["b"].events) == 1
+
+
+async def test_an_empty_targeted_read_reads_nothing():
+    p = _server([SupportsScan, SupportsRecordReads, SupportsEventReads])
+    snap = await collect(p, "plex", refs=[])
+    assert not snap.complete and snap.entries == {}
+
+
+async def test_plays_are_skipped_when_not_wanted():
+    p = _server([SupportsScan, SupportsRecordReads, SupportsEventReads])
+    snap = await collect(p, "plex", events=False)
+    assert all(e.events == [] and e.summaries == [] for e in snap.entries.values())
+
+
+async def test_summaries_replace_plays_only_when_preferred_or_the_only_read():
+    both = [
+        SupportsScan,
+        SupportsRecordReads,
+        SupportsEventReads,
+        SupportsEventSummaries,
+    ]
+    full = await collect(_server(both), "plex")
+    assert len(full.entries["a"].events) == 2 and full.entries["a"].summaries == []
+    brief = await collect(_server(both), "plex", prefer_summaries=True)
+    assert brief.entries["a"].events == [] and len(brief.entries["a"].summaries) == 2
+    only = await collect(_server([SupportsScan, SupportsEventSummaries]), "plex")
+    assert only.entries["a"].events == [] and len(only.entries["a"].summaries) == 2
+
+
+async def test_fetch_anchors_reads_records_only_into_an_incomplete_snapshot():
+    p = _server([SupportsNodeReads, SupportsRecordReads])
+    complete = Snapshot("plex", p.capabilities())
+    await fetch_anchors(p, complete, [Ref("b"), episode_ref("a", 1, 1)])
+    assert {k: e.node.ref for k, e in complete.entries.items()} == {
+        "a": Ref("a"),
+        "b": Ref("b"),
+    }
+    assert all(e.records == [] for e in complete.entries.values())
+
+
+async def test_a_re_read_replaces_records_of_the_same_ref_and_kind():
+    p = _server([SupportsNodeReads, SupportsRecordReads])
+    snap = await collect(p, "plex", refs=[Ref("a")])
+    again = watched("a", 1, [1], start=T0 + timedelta(days=1))[0]
+    p.put_record(again)
+    await collect_module._part_records(
+        p, snap, [episode_ref("a", 1, 1)], frozenset(p.capabilities().record_fields)
+    )
+    ep1 = [r for r in snap.entries["a"].records if r.ref == episode_ref("a", 1, 1)]
+    assert [r.updated_at for r in ep1] == [again.updated_at]
+    assert len(snap.entries["a"].records) == 3
+
+
+async def test_changes_since_without_a_feed_says_so():
+    p = _server([SupportsScan, SupportsRecordReads])
+    assert await changes_since(p, "plex", "c1") == (None, None)
+
+
+async def test_changes_since_follows_pages_to_the_end_of_the_feed():
+    feed = _Feed(
+        {
+            "c0": Page(items=(_change("a"),), cursor="c1"),
+            "c1": Page(items=(_change("b"), _change("a")), cursor="c2"),
+            "c2": Page(items=(), cursor="c2"),
+        }
+    )
+    assert await changes_since(feed, "plex", "c0") == ({"a", "b"}, "c2")
+    assert feed.asked == ["c0", "c1", "c2"]
+
+
+async def test_changes_since_keeps_the_last_cursor_when_the_feed_ends_without_one():
+    feed = _Feed(
+        {
+            "c0": Page(items=(_change("a"),), cursor="c1"),
+            "c1": Page(items=(_change("b"),), cursor=None),
+        }
+    )
+    assert await changes_since(feed, "plex", "c0") == ({"a", "b"}, "c1")
+    whole = _Feed(
+        {
+            "c0": Page(items=(RecordChange(ref=None, at=T0),), cursor="c1"),
+            "c1": Page(items=(_change("b"),), cursor=None),
+        }
+    )
+    assert await changes_since(whole, "plex", "c0") == (None, "c1")
+
+
+async def test_changes_since_refuses_a_repeated_cursor():
+    feed = _Feed(
+        {
+            "c0": Page(items=(_change("a"),), cursor="c1"),
+            "c1": Page(items=(_change("b"),), cursor="c1"),
+        }
+    )
+    with pytest.raises(CollectError) as info:
+        await changes_since(feed, "plex", "c0")
+    assert str(info.value) == "plex: change cursor 'c1' repeated"
+
+
+async def test_changes_since_stops_after_the_page_limit(monkeypatch):
+    monkeypatch.setattr(collect_module, "_MAX_PAGES", 2)
+    feed = _Feed(
+        {f"c{n}": Page(items=(_change("a"),), cursor=f"c{n + 1}") for n in range(5)}
+    )
+    with pytest.raises(CollectError) as info:
+        await changes_since(feed, "plex", "c0")
+    assert str(info.value) == "plex: change feed longer than 2 pages"

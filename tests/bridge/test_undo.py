@@ -12,11 +12,12 @@ from dataclasses import replace
 from bridge_support import T0, history, tracker
 
 from anibridge.bridge.codec import encode_fields, ref_to_json
-from anibridge.bridge.model import SkipReason
+from anibridge.bridge.model import Skip, SkipReason
 from anibridge.bridge.stores import JournalEntry
 from anibridge.bridge.undo import plan_undo
 from anibridge.provider.base import (
     Progress,
+    Record,
     Rating,
     RecordField,
     Ref,
@@ -53,6 +54,15 @@ def active(n):
     }
 
 
+def keyed(key="100", **values):
+    """A tracker entry as the tracker returns it: with its own record id."""
+    return replace(list_record(key, **values), key=f"rec-{key}")
+
+
+def skip(reason, detail, key="100", provider="anilist"):
+    return Skip(provider, Ref.anchor(key), None, reason, detail)
+
+
 async def undo(entries, *records, provider=None):
     target = provider if provider is not None else tracker(ENTRIES, records)
     return await plan_undo(entries, {"anilist": target}, profile="p1")
@@ -64,9 +74,7 @@ async def test_an_update_restores_before_values_and_clears_fields_it_added():
         "A1", before=encode_fields(active(3)), after=encode_fields(after),
         clear=["notes"],
     )  # fmt: skip
-    now = list_record(
-        "100", status=Status.ACTIVE, progress=5, total=12, rating=80.0
-    )  # fmt: skip
+    now = keyed(status=Status.ACTIVE, progress=5, total=12, rating=80.0)
     plan, undoes = await undo([entry], now)
     assert plan.profile == "p1"
     assert plan.skipped == ()
@@ -82,6 +90,8 @@ async def test_an_update_restores_before_values_and_clears_fields_it_added():
         F.RATING: now.values[F.RATING],
     }
     assert action.reason == "undo A1 (run R1)"
+    assert action.record_key == "rec-100"
+    assert action.kind == ""
     assert undoes == {action.id: "A1"}
 
 
@@ -92,11 +102,9 @@ async def test_fields_changed_since_the_run_are_kept_and_reported():
     (action,) = plan.actions
     assert action.after == {F.STATUS: State("CURRENT", Status.ACTIVE)}
     assert F.PROGRESS not in action.after and F.PROGRESS not in action.before
-    (skip,) = plan.skipped
-    assert skip.reason is SkipReason.STALE
-    assert skip.provider == "anilist" and skip.ref == Ref.anchor("100")
-    assert skip.field is None
-    assert skip.detail == "changed since the run, kept: progress"
+    assert plan.skipped == (
+        skip(SkipReason.STALE, "changed since the run, kept: progress"),
+    )
 
 
 async def test_a_field_the_run_cleared_that_is_back_counts_as_changed():
@@ -121,7 +129,9 @@ async def test_every_field_changed_leaves_only_the_report():
     now = list_record("100", progress=9, notes="y")
     plan, undoes = await undo([entry], now)
     assert plan.actions == () and undoes == {}
-    assert plan.skipped[0].detail == "changed since the run, kept: notes, progress"
+    assert plan.skipped == (
+        skip(SkipReason.STALE, "changed since the run, kept: notes, progress"),
+    )
 
 
 async def test_an_update_whose_entry_is_gone_is_reported_not_re_created():
@@ -130,15 +140,32 @@ async def test_an_update_whose_entry_is_gone_is_reported_not_re_created():
     )  # fmt: skip
     plan, undoes = await undo([entry])
     assert plan.actions == () and undoes == {}
-    assert plan.skipped[0].detail == "changed since the run, kept: notes"
+    assert plan.skipped == (
+        skip(SkipReason.STALE, "changed since the run, kept: notes"),
+    )
+
+
+async def test_a_field_the_run_cleared_is_restored_even_when_the_entry_is_gone():
+    entry = row(
+        "A1", before=encode_fields({F.NOTES: "old"}), after=encode_fields(active(5)),
+        clear=["notes"],
+    )  # fmt: skip
+    plan, _ = await undo([entry])
+    (action,) = plan.actions
+    assert action.after == {F.NOTES: "old"}
+    assert action.before == {} and action.record_key is None
+    assert plan.skipped == (
+        skip(SkipReason.STALE, "changed since the run, kept: progress, status"),
+    )
 
 
 async def test_a_created_entry_is_removed_again():
     entry = row("A1", after=encode_fields(active(5)), created=True)
-    now = list_record("100", status=Status.ACTIVE, progress=5, repeat=0)
+    now = keyed(status=Status.ACTIVE, progress=5, repeat=0)
     plan, undoes = await undo([entry], now)
     (action,) = plan.actions
     assert action.op is WriteOp.DELETE_RECORD
+    assert action.record_key == "rec-100"
     assert action.before == now.values
     assert action.reason == "undo A1 (run R1)"
     assert plan.skipped == ()
@@ -152,29 +179,30 @@ async def test_a_created_entry_that_now_holds_user_data_is_kept():
     )  # fmt: skip
     plan, _ = await undo([entry], now)
     assert plan.actions == ()
-    (skip,) = plan.skipped
-    assert skip.reason is SkipReason.STALE
-    assert skip.detail == (
-        "refused to remove the entry the run created: it now holds "
-        "notes, rating, repeat_count"
+    assert plan.skipped == (
+        skip(
+            SkipReason.STALE,
+            "refused to remove the entry the run created: it now holds "
+            "notes, rating, repeat_count",
+        ),
     )
 
 
 async def test_a_created_entry_changed_since_is_kept_with_the_changed_fields():
     entry = row("A1", after=encode_fields(active(5)), created=True)
-    now = list_record("100", status=Status.ACTIVE, progress=8, notes="mine")
+    now = list_record("100", status=Status.PAUSED, progress=8, notes="mine")
     plan, _ = await undo([entry], now)
     assert plan.actions == ()
-    assert plan.skipped[0].reason is SkipReason.STALE
-    assert plan.skipped[0].detail == "changed since the run: progress"
+    assert plan.skipped == (
+        skip(SkipReason.STALE, "changed since the run: progress, status"),
+    )
 
 
 async def test_a_created_entry_already_gone_is_reported_as_gone():
     entry = row("A1", after=encode_fields(active(5)), created=True)
     plan, _ = await undo([entry])
     assert plan.actions == ()
-    assert plan.skipped[0].reason is SkipReason.STALE
-    assert plan.skipped[0].detail == "already gone"
+    assert plan.skipped == (skip(SkipReason.STALE, "already gone"),)
 
 
 async def test_a_created_entry_on_a_provider_that_cannot_delete_is_not_writable():
@@ -184,8 +212,9 @@ async def test_a_created_entry_on_a_provider_that_cannot_delete_is_not_writable(
     provider._capabilities = replace(caps, write_ops=frozenset({WriteOp.UPSERT_RECORD}))
     plan, _ = await undo([entry], provider=provider)
     assert plan.actions == ()
-    assert plan.skipped[0].reason is SkipReason.NOT_WRITABLE
-    assert plan.skipped[0].detail == "cannot remove the entry the run created"
+    assert plan.skipped == (
+        skip(SkipReason.NOT_WRITABLE, "cannot remove the entry the run created"),
+    )
 
 
 async def test_a_deleted_entry_is_re_created_from_its_journaled_values():
@@ -196,16 +225,45 @@ async def test_a_deleted_entry_is_re_created_from_its_journaled_values():
     assert action.op is WriteOp.UPSERT_RECORD
     assert action.after == before
     assert action.created is True
+    assert action.provider == "anilist" and action.kind == ""
     assert action.reason == "undo A1 (run R1)"
     assert undoes == {action.id: "A1"}
+
+
+async def test_undo_keeps_the_record_kind():
+    rated = Record(
+        ref=Ref.anchor("show"), kind="ratings", key="r9",
+        values={F.RATING: Rating(8.0, (1.0, 10.0, 1.0))},
+    )  # fmt: skip
+    gone = row(
+        "A1", "gone", op="delete_record", kind="ratings",
+        before=encode_fields({F.RATING: Rating(6.0, (1.0, 10.0, 1.0))}),
+    )  # fmt: skip
+    created = row(
+        "A2", "show", kind="ratings", created=True,
+        after=encode_fields({F.RATING: Rating(8.0, (1.0, 10.0, 1.0))}),
+    )  # fmt: skip
+    changed = row(
+        "A3", "show", kind="ratings",
+        before=encode_fields({F.RATING: Rating(5.0, (1.0, 10.0, 1.0))}),
+        after=encode_fields({F.RATING: Rating(8.0, (1.0, 10.0, 1.0))}),
+    )  # fmt: skip
+    provider = history([("show", "S", {1: 2}, [])], records=[rated])
+    plan, _ = await undo([gone, created, changed], provider=provider)
+    assert [(a.op, a.kind, a.record_key) for a in plan.actions] == [
+        (WriteOp.UPSERT_RECORD, "ratings", "r9"),
+        (WriteOp.DELETE_RECORD, "ratings", "r9"),
+        (WriteOp.UPSERT_RECORD, "ratings", None),
+    ]
 
 
 async def test_a_deleted_entry_that_exists_again_is_not_re_created():
     entry = row("A1", op="delete_record", before=encode_fields(active(4)))
     plan, _ = await undo([entry], list_record("100", status=Status.PAUSED))
     assert plan.actions == ()
-    assert plan.skipped[0].reason is SkipReason.STALE
-    assert plan.skipped[0].detail == "the entry exists again; not re-created"
+    assert plan.skipped == (
+        skip(SkipReason.STALE, "the entry exists again; not re-created"),
+    )
 
 
 async def test_an_appended_play_is_deleted_at_its_time_where_plays_can_be_deleted():
@@ -228,19 +286,20 @@ async def test_a_play_is_not_undone_where_plays_cannot_be_deleted_or_have_no_tim
     no_time = row("A2", "200", op="append_event")
     plan, _ = await undo([with_time])
     assert plan.actions == ()
-    assert [(s.reason, s.detail) for s in plan.skipped] == [
-        (SkipReason.NOT_WRITABLE, "provider cannot delete plays")
-    ]
+    assert plan.skipped == (
+        skip(SkipReason.NOT_WRITABLE, "provider cannot delete plays"),
+    )
     plan, _ = await undo([no_time], provider=history([("200", "B", {1: 2}, [])]))
     assert plan.actions == ()
-    assert plan.skipped[0].detail == "provider cannot delete plays"
+    assert plan.skipped == (
+        skip(SkipReason.NOT_WRITABLE, "provider cannot delete plays", "200"),
+    )
 
 
 async def test_other_operations_are_not_undone():
     plan, _ = await undo([row("A1", op="delete_event", at="2024-03-01T12:00:00Z")])
     assert plan.actions == ()
-    assert plan.skipped[0].reason is SkipReason.NOT_WRITABLE
-    assert plan.skipped[0].detail == "cannot undo delete_event"
+    assert plan.skipped == (skip(SkipReason.NOT_WRITABLE, "cannot undo delete_event"),)
 
 
 async def test_unsettled_rows_are_refused_with_their_error_and_not_inverted():
@@ -272,13 +331,16 @@ async def test_rows_that_did_not_apply_are_ignored():
 
 
 async def test_rows_of_an_unconfigured_provider_are_refused_each():
-    rows = [row("A1", provider="mal"), row("A2", "200", provider="mal")]
-    plan, _ = await undo(rows)
-    assert plan.actions == ()
-    assert [(s.provider, s.ref.key, s.reason, s.detail) for s in plan.skipped] == [
-        ("mal", "200", SkipReason.NO_TARGET, "provider 'mal' not configured"),
-        ("mal", "100", SkipReason.NO_TARGET, "provider 'mal' not configured"),
-    ]
+    mine = row("A0", before=encode_fields(active(1)), after=encode_fields(active(2)))
+    rows = [mine, row("A1", provider="mal"), row("A2", "200", provider="mal")]
+    now = list_record("100", status=Status.ACTIVE, progress=2)
+    plan, _ = await undo(rows, now)
+    assert [a.after for a in plan.actions] == [active(1)]
+    not_configured = "provider 'mal' not configured"
+    assert plan.skipped == (
+        skip(SkipReason.NO_TARGET, not_configured, "200", "mal"),
+        skip(SkipReason.NO_TARGET, not_configured, "100", "mal"),
+    )
 
 
 async def test_a_run_is_undone_newest_action_first():
