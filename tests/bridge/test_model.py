@@ -22,6 +22,7 @@ from anibridge.bridge.model import (
     Snapshot,
     _digest,
 )
+from anibridge.bridge.stores import Baseline
 from anibridge.provider.base import (
     Progress,
     RecordField,
@@ -228,9 +229,10 @@ def test_plan_id_depends_on_profile_and_the_set_of_action_ids():
 def test_subset_keeps_approved_actions_in_order_and_everything_else():
     a, b, c = (upsert(ref=Ref.anchor(k)) for k in ("1", "2", "3"))
     skipped = (Skip("mal", Ref.anchor("7"), None, SkipReason.STALE),)
-    plan = Plan("p1", (a, b, c), skipped, ("g",), ())
+    in_sync = (Baseline("p1", "L", "progress", 3, 3),)
+    plan = Plan("p1", (a, b, c), skipped, ("g",), in_sync)
     sub = plan.subset({c.id, a.id})
-    assert sub == Plan("p1", (a, c), skipped, ("g",), ())
+    assert sub == Plan("p1", (a, c), skipped, ("g",), in_sync)
     assert plan.subset(frozenset()).actions == ()
 
 
