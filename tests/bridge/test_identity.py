@@ -1,11 +1,36 @@
 from __future__ import annotations
 
+import pytest
 from bridge_support import T0, curated, custom_index, library, tracker, watched
 
+from anibridge.bridge import identity as identity_module
+from anibridge.bridge.codec import ref_id
 from anibridge.bridge.collect import collect
-from anibridge.bridge.identity import identify
+from anibridge.bridge.identity import (
+    Identity,
+    Route,
+    _attach,
+    _entry_ids,
+    _prefer_direct,
+    _ref_from_id,
+    _resolve_missing,
+    _scope_season,
+    cached_targets,
+    identify,
+    part_season,
+    snapshot_resolver,
+)
+from anibridge.bridge.model import Snapshot
 from anibridge.bridge.observe import observe
-from anibridge.bridge.stores import Override
+from anibridge.bridge.stores import Link, Override
+from anibridge.provider.base import (
+    ExternalId,
+    Match,
+    Record,
+    Ref,
+    Step,
+    SupportsMapping,
+)
 from anibridge.provider.testing.memory import (
     library_capabilities,
     library_show,
@@ -380,3 +405,244 @@ async def test_observations_stream_in_observe_order_each_once_complete(monkeypat
         ("3", ["p3"], ["p1", "p2", "p3"]),
     ]
     assert [o.target.key for o in observe(a, ident).values()] == ["1", "2", "3"]
+
+
+# -- the pure helpers of identity, pinned directly -------------------------------------
+
+
+def _route(key, part, via, edge="", target="20", score=None, season=None):
+    tid = ExternalId.parse(part) if ":" in part else ExternalId("ref", target)
+    return Route(key, part, season, tid, Ref(target), None, via, edge, score)
+
+
+def test_links_are_one_per_route_with_their_provenance():
+    ident = Identity(
+        routes={
+            "p1": [
+                _route("p1", "tvdb_show:1:s1", "mapping", "a -> b {}"),
+                _route("p1", "tvdb_show:1:s2", "mapping", "c -> d {}", target="21"),
+            ],
+            "p2": [_route("p2", "", "fuzzy", "title", target="30", score=91.5)],
+        }
+    )
+    assert ident.links("prof", "plex", "anilist", "NOW") == [
+        Link("prof", "plex", "p1", "tvdb_show:1:s1", "anilist", "20", "mapping",
+             "a -> b {}", None, "NOW"),
+        Link("prof", "plex", "p1", "tvdb_show:1:s2", "anilist", "21", "mapping",
+             "c -> d {}", None, "NOW"),
+        Link("prof", "plex", "p2", "", "anilist", "30", "fuzzy", "title", 91.5, "NOW"),
+    ]  # fmt: skip
+
+
+def _link(via, edge, target_ref="20"):
+    return Link("p", "plex", "k", "", "anilist", target_ref, via, edge)
+
+
+def test_cached_targets_read_the_target_descriptor_back_from_the_edge():
+    links = [
+        _link("direct", "anilist:20"),
+        _link("mapping", "tvdb_show:1:s2 -> anilist:21 {1-12: 1-12}", "21/season=1"),
+        _link("mapping", "no arrow here", "22"),
+        _link("override", "override -> 23", "23"),
+        _link("fuzzy", "title 'x' ~ 'y' (90)", "24"),
+        _link("direct", "", "25"),
+        _link("direct", "anilist:20", "99"),
+    ]
+    assert cached_targets(links) == {
+        "anilist:20": Ref("20"),
+        "anilist:21": Ref.at("21", ("season", 1)),
+    }
+
+
+def test_part_season_is_the_first_season_coordinate():
+    assert part_season((Step("season", 2), Step("episode", 5))) == 2
+    assert part_season((Step("episode", 5), Step("season", "3"))) == 3
+    assert part_season((Step("episode", 5),)) is None
+    assert part_season(()) is None
+    assert part_season((Step("season", "specials"), Step("season", 1))) is None
+    assert part_season((Step("season", None),)) is None
+
+
+@pytest.mark.parametrize(
+    ("descriptor", "season"),
+    [
+        ("tvdb_show:1:s2", 2),
+        ("tvdb_show:1:s0", 0),
+        ("tvdb_show:1:s12", 12),
+        ("tvdb_show:1", None),
+        ("tvdb_show:1:sx", None),
+        ("tvdb_show:1:x2", None),
+        ("anidb:69:R", 1),
+        ("anidb:69:S", 0),
+        ("anidb:69:O", None),
+        ("tvdb_show:1:R", None),
+    ],
+)
+def test_scope_season(descriptor, season):
+    assert _scope_season(ExternalId.parse(descriptor)) == season
+
+
+def test_scope_season_of_an_empty_scope_is_none():
+    assert _scope_season(ExternalId("tvdb_show", "1", "")) is None
+
+
+def test_ref_from_id_inverts_ref_id():
+    for ref in (
+        Ref("20"),
+        Ref.at("20", ("season", 1), ("episode", 5)),
+        Ref.at("20", ("part", "b")),
+        Ref.at("20", ("season", -1)),
+    ):
+        assert _ref_from_id(ref_id(ref)) == ref
+    assert _ref_from_id("20/season=1") == Ref.at("20", ("season", 1))
+    assert _ref_from_id("20/disc=1a") == Ref.at("20", ("disc", "1a"))
+
+
+def test_snapshot_resolver_maps_node_and_anchor_record_ids_first_key_winning():
+    snap = Snapshot("anilist", list_capabilities())
+    snap.entry("20").node = list_entry("20", "A", ids=["anilist:20", "mal:20"])
+    snap.entry("21").node = list_entry("21", "B", ids=["mal:20", "anilist:21"])
+    snap.entry("22").records.append(
+        Record(ref=Ref("22"), ids=(ExternalId("kitsu", "5"),))
+    )
+    snap.entry("23").records.append(
+        Record(ref=Ref.at("23", ("episode", 1)), ids=(ExternalId("kitsu", "6"),))
+    )
+    assert snapshot_resolver(snap) == {
+        "anilist:20": Ref("20"),
+        "mal:20": Ref("20"),
+        "anilist:21": Ref("21"),
+        "kitsu:5": Ref("22"),
+    }
+
+
+def test_entry_ids_take_node_ids_then_anchor_record_ids_once_each():
+    snap = Snapshot("plex", library_capabilities())
+    snap.entry("p").node = list_entry("p", "P", ids=["tvdb_show:1"])
+    snap.entry("p").records += [
+        Record(
+            ref=Ref("p"),
+            ids=(ExternalId("tvdb_show", "1"), ExternalId("tmdb_show", "9")),
+        ),
+        Record(ref=Ref.at("p", ("season", 1)), ids=(ExternalId("imdb", "tt1"),)),
+    ]
+    assert [i.descriptor for i in _entry_ids(snap, "p")] == [
+        "tvdb_show:1",
+        "tmdb_show:9",
+    ]
+
+
+class _Resolver(SupportsMapping):
+    """A target that resolves ids from a fixed answer list, recording each batch."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.batches: list[list[str]] = []
+
+    async def resolve(self, ids):
+        self.batches.append([i.descriptor for i in ids])
+        wanted = {i.descriptor for i in ids}
+        return [m for m in self.answers if m.external_id.descriptor in wanted]
+
+
+def _pending(*descriptors):
+    return [("k", d, None, ExternalId.parse(d), None, "direct", d) for d in descriptors]
+
+
+async def test_resolve_missing_asks_once_per_unknown_descriptor_keeping_the_best():
+    a20, a21 = ExternalId.parse("anilist:20"), ExternalId.parse("anilist:21")
+    target = _Resolver(
+        [
+            Match(a20, Ref("low"), confidence=0.2),
+            Match(a20, Ref("high"), confidence=0.9),
+            Match(a20, Ref("also-high"), confidence=0.9),
+            Match(a21, Ref("unscored"), confidence=None),
+            Match(a21, Ref("scored"), confidence=0.99),
+        ]
+    )
+    known = {"anilist:22": Ref("22"), "anilist:23": Ref("23")}
+    pending = _pending("anilist:20", "anilist:21", "anilist:20", "anilist:22",
+                       "anilist:23:s2")  # fmt: skip
+    await _resolve_missing(pending, known, target)
+    assert target.batches == [["anilist:20", "anilist:21"]]
+    assert known["anilist:20"] == Ref("high")
+    assert known["anilist:21"] == Ref("unscored")
+
+
+async def test_resolve_missing_batches_and_needs_a_resolving_target(monkeypatch):
+    monkeypatch.setattr(identity_module, "_RESOLVE_BATCH", 2)
+    target = _Resolver([])
+    known: dict[str, Ref] = {}
+    await _resolve_missing(_pending("a:1", "a:2", "a:3"), known, target)
+    assert target.batches == [["a:1", "a:2"], ["a:3"]]
+    await _resolve_missing(_pending("a:1"), known, object())
+    assert known == {}
+
+
+def test_attach_routes_resolved_descriptors_and_explains_the_rest():
+    result = Identity()
+    pending = [
+        ("k1", "tvdb_show:1:s1", 1, ExternalId.parse("anilist:20:s1"), None,
+         "mapping", "e1"),
+        ("k2", "tvdb_show:2", None, ExternalId.parse("anilist:30"), None, "direct",
+         "anilist:30"),
+        ("k3", "tvdb_show:3", None, ExternalId.parse("anilist:40"), None, "direct",
+         "anilist:40"),
+        ("k3", "tvdb_show:3", None, ExternalId.parse("anilist:41"), None, "direct",
+         "anilist:41"),
+    ]  # fmt: skip
+    result.unresolved["k3"] = "earlier reason"
+    _attach(pending, {"anilist:20": Ref("20"), "anilist:41": Ref("41")}, result)
+    assert [(r.source_part, r.season, r.target, r.via, r.edge)
+            for r in result.routes["k1"]] == [
+        ("tvdb_show:1:s1", 1, Ref("20"), "mapping", "e1")
+    ]  # fmt: skip
+    assert [r.target for r in result.routes["k3"]] == [Ref("41")]
+    assert result.unresolved == {"k2": "anilist:30 not on target"}
+
+
+def test_prefer_direct_drops_mapping_routes_and_second_authorities():
+    result = Identity(
+        routes={
+            "direct": [
+                _route("direct", "tvdb_show:1:s1", "mapping", target="20", season=1),
+                _route("direct", "anilist:20", "direct", target="20"),
+            ],
+            "two": [
+                _route("two", "tvdb_show:1:s1", "mapping", target="20", season=1),
+                _route("two", "tmdb_show:9:s1", "mapping", target="20", season=1),
+                _route("two", "tmdb_show:9:s2", "mapping", target="21", season=2),
+            ],
+            "same": [
+                Route("same", "tvdb_show:1", None, ExternalId.parse("anilist:20"),
+                      Ref("20"), None, "mapping"),
+                Route("same", "tvdb_show:1", None, ExternalId.parse("mal:20"),
+                      Ref("20"), None, "mapping"),
+                Route("same", "tvdb_show:1", None, ExternalId.parse("mal:20:s2"),
+                      Ref("20"), None, "mapping"),
+            ],
+        }
+    )  # fmt: skip
+    _prefer_direct(result)
+    assert [r.via for r in result.routes["direct"]] == ["direct"]
+    assert [r.source_part for r in result.routes["two"]] == [
+        "tvdb_show:1:s1",
+        "tmdb_show:9:s2",
+    ]
+    assert [r.target_id.descriptor for r in result.routes["same"]] == [
+        "anilist:20",
+        "mal:20:s2",
+    ]
+
+
+def test_prefer_direct_keeps_overrides_over_mappings():
+    result = Identity(
+        routes={
+            "k": [
+                _route("k", "tvdb_show:1:s1", "mapping", target="20", season=1),
+                _route("k", "", "override", target="30"),
+            ]
+        }
+    )
+    _prefer_direct(result)
+    assert [r.via for r in result.routes["k"]] == ["override"]

@@ -17,8 +17,8 @@ from anibridge.bridge.stores import JournalEntry
 from anibridge.bridge.undo import plan_undo
 from anibridge.provider.base import (
     Progress,
-    Record,
     Rating,
+    Record,
     RecordField,
     Ref,
     State,
