@@ -6,6 +6,9 @@ Short run ids everywhere a run is named; `undo` shows what it will change and as
 and never folds values when piped; `sync --all` syncs every profile and carries
 on past one that fails; `serve` refuses a port in use with one line before it
 says it is listening.
+
+What depends on the process (no terminal, TZ, exit codes, a bound port) runs in a
+subprocess; setup and follow-up calls run the same app in-process.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from anibridge.app.cli import _common, _load_commands, app
 from anibridge.testing.fakes.faults import closed_port
 from tests.app.cli.cli_support import (
     CLI,
+    cli,
     list_title,
     local_side,
     read_local,
@@ -43,7 +47,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _demo(tmp_path: Path) -> tuple[Path, str]:
     ws = tmp_path / "ws"
-    done = run("demo", "--dir", str(ws), "--json", cwd=tmp_path)
+    done = cli("demo", "--dir", str(ws), "--json", cwd=tmp_path)  # in-process
     return ws / "anibridge.yaml", json.loads(done.stdout)["run_id"]
 
 
@@ -64,17 +68,17 @@ def test_undo_short_id_asks_then_reverts_once(tmp_path: Path) -> None:
     assert "run it again with --yes" in line
     assert _items(ws) == after_sync  # nothing written
 
-    done = run("undo", run_id[:6], "--yes", *cfg, cwd=tmp_path)
+    done = cli("undo", run_id[:6], "--yes", *cfg, cwd=tmp_path)
     assert f"reverted {run_id}:" in done.stdout
     reverted = _items(ws)
     assert reverted != after_sync
 
-    again = run("undo", run_id[:8], "--yes", *cfg, cwd=tmp_path)
+    again = cli("undo", run_id[:8], "--yes", *cfg, cwd=tmp_path)
     assert again.stdout.startswith(f"run {run_id} was already undone by run ")
     assert again.stdout.strip().endswith("; nothing to do")
     assert _items(ws) == reverted
 
-    unknown = run("undo", "zzzz", "--yes", *cfg, cwd=tmp_path, check=False)
+    unknown = cli("undo", "zzzz", "--yes", *cfg, cwd=tmp_path, check=False)
     assert unknown.returncode == 1
     assert "no run starts with 'zzzz'" in unknown.stderr
 
@@ -114,14 +118,14 @@ def test_restore_asks_without_terminal(tmp_path: Path) -> None:
     assert "restore would replace the state of list" in line
     assert "--yes" in line
     assert _items(config.parent) == before
-    run("restore", str(backups[0]), "--yes", "--config", str(config), cwd=tmp_path)
+    cli("restore", str(backups[0]), "--yes", "--config", str(config), cwd=tmp_path)
     assert _items(config.parent) != before
 
 
 def test_history_short_ids_local_times_and_no_folding(tmp_path: Path) -> None:
     config, run_id = _demo(tmp_path)
     cfg = ["--config", str(config)]
-    data = json.loads(run("history", "--json", *cfg, cwd=tmp_path).stdout)
+    data = json.loads(cli("history", "--json", *cfg, cwd=tmp_path).stdout)
     (entry,) = [r for r in data if r["run_id"] == run_id]
     done = subprocess.run(
         [*CLI, "history", *cfg], cwd=tmp_path, env=_env(TZ="Asia/Tokyo"),
@@ -165,7 +169,7 @@ def test_sync_all_syncs_every_profile_and_carries_on(tmp_path: Path) -> None:
     assert results[1]["applied"] >= 1 and results[2]["applied"] >= 1
     assert "error: plex: 127.0.0.1:" in done.stderr
     assert "refused the connection" in done.stderr
-    clash = run("sync", "--all", "--profile", "one", cwd=ws, check=False)
+    clash = cli("sync", "--all", "--profile", "one", cwd=ws, check=False)
     assert clash.returncode == 1 and "leave out --profile" in clash.stderr
 
 
