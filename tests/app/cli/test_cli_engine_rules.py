@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cli_support import (
+    cli,
+    cli_json,
     entry,
     list_title,
     local_side,
-    cli,
-    cli_json,
     read_local,
     run_json,
     show,
