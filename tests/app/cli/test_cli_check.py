@@ -1,4 +1,7 @@
-"""`anibridge check` in a subprocess against the fake Plex and the fake AniList."""
+"""`anibridge check` against the fake Plex and the fake AniList.
+
+The passing check runs in a subprocess; the failing ones in-process (same app).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from pathlib import Path
 
 from anibridge.testing.fakes.anilist import AniListFake, FakeMedia
 from anibridge.testing.fakes.plex import FakePlex
-from tests.app.cli.cli_support import run
+from tests.app.cli.cli_support import cli, run
 from tests.app.service.test_check import plex_library, write
 
 
@@ -21,8 +24,8 @@ def test_check_json_and_exit_codes(tmp_path: Path) -> None:
         write(tmp_path / "ok", plex, anilist.base_url, "anilist-test-token")
         good = run("check", "--json", cwd=tmp_path / "ok", check=False)
         write(tmp_path / "bad", plex, anilist.base_url, "wrong-token")
-        bad = run("check", "--profile", "main", cwd=tmp_path / "bad", check=False)
-        unknown = run("check", "-p", "main", "--provider", "nope",
+        bad = cli("check", "--profile", "main", cwd=tmp_path / "bad", check=False)
+        unknown = cli("check", "-p", "main", "--provider", "nope",
                       cwd=tmp_path / "ok", check=False)  # fmt: skip
     assert good.returncode == 0, good.stderr
     data = json.loads(good.stdout)

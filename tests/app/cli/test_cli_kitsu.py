@@ -23,6 +23,7 @@ from anibridge.app.cli import _load_commands, app
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.kitsu import KitsuFake
+from tests.app.cli.cli_support import invoke
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -115,14 +116,14 @@ def test_login_then_kitsu_library_converges_on_anilist(tmp_path):
         assert yui["completedAt"] == {"year": 2023, "month": 5, "day": 1}
         assert kitsu.count("write") == 0  # one-way: Kitsu is only read
 
-        again = run("sync", "--json", "--config", str(path), cwd=tmp_path)
+        again = invoke("sync", "--json", "--config", str(path), cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         repeat = json.loads(again.stdout)
         assert repeat["applied"] == 0 and repeat["failed"] == 0, repeat
 
 
 def test_providers_lists_kitsu_with_its_config_keys(tmp_path):
-    listed = run("providers", "--json", cwd=tmp_path)
+    listed = invoke("providers", "--json", cwd=tmp_path)
     rows = {r["name"]: r for r in json.loads(listed.stdout)}
     assert rows["kitsu"]["loaded"]
     assert {"access_token", "username", "password", "base_url"} <= set(

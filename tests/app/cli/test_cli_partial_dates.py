@@ -1,11 +1,12 @@
 """Partial dates end to end (issue 14 point 3): AniList FuzzyDates and MAL's
-``2021`` / ``2020-03`` through the real CLI (a subprocess) and the fake trackers."""
+``2021`` / ``2020-03`` through the real CLI and the fake trackers (the first sync in a
+subprocess, the later calls the same app in-process)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cli_support import entry, read_local, run, run_json, write_config
+from cli_support import cli, cli_json, entry, read_local, run_json, write_config
 
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import sample_media
@@ -118,17 +119,17 @@ def test_e2e_partial_dates_are_never_invented_into_full_dates(tmp_path: Path):
         assert anilist.entry_for(d.anilist_id)["startedAt"] == fuzzy(2017, 10)
         # e: an exact day stays exact
         assert mal.entries[e.mal_id]["start_date"] == "2022-02-03"
-        second = run_json("sync", "-p", "trackers", cwd=ws)
+        second = cli_json("sync", "-p", "trackers", cwd=ws)  # in-process from here
         assert second["planned"] == 0 and second["failed"] == 0
 
         # A target that keeps instants only: partial dates are skipped (imprecise),
         # never padded; the exact day is written.
-        plan = run_json("plan", "-p", "stamps", cwd=ws)["plan"]
+        plan = cli_json("plan", "-p", "stamps", cwd=ws)["plan"]
         reasons = {(s["ref"]["key"], s["field"]): s["reason"] for s in plan["skipped"]}
         assert reasons[(f"anilist:{a.anilist_id}", "started_at")] == "imprecise"
         assert reasons[(f"anilist:{a.anilist_id}", "finished_at")] == "imprecise"
         assert reasons[(f"anilist:{c.anilist_id}", "started_at")] == "imprecise"
-        run("sync", "-p", "stamps", cwd=ws)
+        cli("sync", "-p", "stamps", cwd=ws)
         stamps = read_local(ws / "stamps.sqlite", authorities=["anilist"],
                             date_precision="datetime")  # fmt: skip
         written_a = entry(stamps, f"anilist:{a.anilist_id}")

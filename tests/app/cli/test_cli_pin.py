@@ -1,10 +1,13 @@
-"""`anibridge pin` end to end: refusals name what is allowed, clear says what it did."""
+"""`anibridge pin` end to end: refusals name what is allowed, clear says what it did.
+
+The first refusal runs in a subprocess, the rest in-process (`cli`, same app).
+"""
 
 from __future__ import annotations
 
 import json
 
-from cli_support import run
+from cli_support import cli, run
 
 
 def test_pin_refuses_unknown_profile_provider_field_and_clear_reports(tmp_path):
@@ -18,28 +21,28 @@ def test_pin_refuses_unknown_profile_provider_field_and_clear_reports(tmp_path):
     )  # fmt: skip
     assert bad_profile.returncode == 1
     assert "no profile 'nope'" in bad_profile.stderr
-    bad_provider = run(
+    bad_provider = cli(
         "pin", "set", "anilist:20", "status", "--provider", "lst", *cfg,
         cwd=tmp_path, check=False,
     )  # fmt: skip
     assert bad_provider.returncode == 1
     assert "has no provider 'lst'" in bad_provider.stderr
-    bad_field = run(
+    bad_field = cli(
         "pin", "set", "anilist:20", "colour", "--provider", "list", *cfg,
         cwd=tmp_path, check=False,
     )  # fmt: skip
     assert bad_field.returncode == 1 and "colour" in bad_field.stderr
-    nothing = run(
+    nothing = cli(
         "pin", "clear", "anilist:20", "--provider", "list", *cfg, cwd=tmp_path
     )
     assert "Nothing was pinned on list anilist:20" in nothing.stdout
-    run("pin", "set", "anilist:20", "status", "--provider", "list", *cfg, cwd=tmp_path)
-    listed = run("pin", "list", "--json", *cfg, cwd=tmp_path)
+    cli("pin", "set", "anilist:20", "status", "--provider", "list", *cfg, cwd=tmp_path)
+    listed = cli("pin", "list", "--json", *cfg, cwd=tmp_path)
     assert json.loads(listed.stdout) == [
         {"provider": "list", "ref": "anilist:20", "fields": ["status"]}
     ]
-    cleared = run(
+    cleared = cli(
         "pin", "clear", "anilist:20", "--provider", "list", *cfg, cwd=tmp_path
     )
     assert "Unpinned status on list anilist:20" in cleared.stdout
-    assert json.loads(run("pin", "list", "--json", *cfg, cwd=tmp_path).stdout) == []
+    assert json.loads(cli("pin", "list", "--json", *cfg, cwd=tmp_path).stdout) == []

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_support import local_side, run, run_json, show, write_config, write_doc
+from cli_support import (
+    cli_json,
+    local_side,
+    run,
+    run_json,
+    show,
+    write_config,
+    write_doc,
+)
 
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import FakeMedia
@@ -71,5 +79,5 @@ def test_e2e_plex_off_step_rating_is_read_on_plex_scale(tmp_path: Path):
         )
         assert run_json("sync", cwd=tmp_path)["failed"] == 0
         assert fake.entry_for(111)["score"] == 100
-        again = run_json("sync", cwd=tmp_path)
+        again = cli_json("sync", cwd=tmp_path)  # the same app, in-process
         assert again["planned"] == 0

@@ -6,7 +6,8 @@ library's plays, with their dates, onto Simkl — a TV show by its TVDB id, an a
 whose TVDB series Simkl files as per-season titles through the mappings to its
 AniList id, and a movie — and a second sync writes nothing. A Plex library converges
 on Simkl the same way. No run ever pulls the Simkl library without first asking
-`/sync/activities`.
+`/sync/activities`. The Plex runs call the same app in-process (cheaper; the
+process boundary is proven by the first test).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ def test_plex_library_converges_on_simkl(tmp_path, fake):
             },
             simkl_spec(fake, access_token=fake.issue_token()),
         )
-        first = run("sync", "--json", "--config", str(path), cwd=tmp_path)
+        first = cli("sync", "--json", "--config", str(path), cwd=tmp_path)
         assert first.returncode == 0, first.stderr
         summary = json.loads(first.stdout)
         assert summary["failed"] == 0 and summary["applied"] >= 3, summary
@@ -227,7 +228,7 @@ def test_plex_library_converges_on_simkl(tmp_path, fake):
         )
         assert plex.count("write") == 0  # one-way: Plex is only read
         writes = fake.count("write")
-        again = run("sync", "--json", "--config", str(path), cwd=tmp_path)
+        again = cli("sync", "--json", "--config", str(path), cwd=tmp_path)
         assert again.returncode == 0, again.stderr
         repeat = json.loads(again.stdout)
         assert repeat["applied"] == 0 and repeat["failed"] == 0, repeat
@@ -243,5 +244,5 @@ def test_providers_lists_simkl_with_its_config_keys(tmp_path):
     assert {"client_id", "access_token", "base_url"} <= set(
         rows["simkl"]["config_keys"]
     )
-    table = run("providers", cwd=tmp_path)
+    table = cli("providers", cwd=tmp_path)
     assert "simkl" in table.stdout and "client_id" in table.stdout

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cli_support import run_json, write_config
+from cli_support import cli_json, run_json, write_config
 
 from anibridge.testing.fakes.anilist import AniListFake
 from anibridge.testing.fakes.catalog import sample_media
@@ -69,7 +69,7 @@ def test_e2e_anilist_rewatch_reaches_mal_at_its_pass_position(tmp_path: Path):
         # The pass completes on AniList: completed, full count, repeat 1.
         anilist.add_entry(show.anilist_id, status="COMPLETED", progress=total,
                           repeat=1, updatedAt=1_700_000_200)  # fmt: skip
-        assert run_json("sync", cwd=tmp_path)["failed"] == 0
+        assert cli_json("sync", cwd=tmp_path)["failed"] == 0  # the same app, in-process
         entry = mal.entries[show.mal_id]
         assert entry["is_rewatching"] is False
         assert (entry["status"], entry["num_episodes_watched"]) == ("completed", total)
