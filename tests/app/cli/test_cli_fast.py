@@ -192,3 +192,67 @@ def test_a_completion_request_is_left_to_typer(monkeypatch):
 
     monkeypatch.setenv("_ANIBRIDGE_COMPLETE", "bash_complete")
     assert _fast.dispatch(["mappings", "translate", "anilist:1", "2"]) is False
+
+
+def _help_run(tmp_path: Path, typer_only: bool, columns: str, as_module: bool) -> dict:
+    env_main = (
+        "import sys, anibridge.app.cli as m; "
+        "sys.modules['__main__'].__package__ = 'anibridge.app.cli'; "
+        "sys.argv[0] = m.__file__.replace('__init__', '__main__'); "
+    )
+    report = tmp_path / "help.json"
+    env = {**os.environ, "COLUMNS": columns, "TEST_REPORT": str(report)}
+    if typer_only:
+        env["TEST_TYPER_ONLY"] = "1"
+    code = (
+        ENTRY.replace(
+            "import anibridge.app.cli as cli",
+            "import anibridge.app.cli as cli\n" + env_main,
+        )
+        if as_module
+        else ENTRY
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    found = json.loads(report.read_text())
+    return {
+        **found,
+        "stdout": done.stdout,
+        "stderr": done.stderr,
+        "rc": done.returncode,
+    }
+
+
+@pytest.mark.parametrize("as_module", [False, True], ids=["script", "python-m"])
+def test_the_stored_help_is_what_typer_prints(as_module, tmp_path):
+    fast = _help_run(tmp_path, typer_only=False, columns="80", as_module=as_module)
+    slow = _help_run(tmp_path, typer_only=True, columns="80", as_module=as_module)
+    assert slow["typer"] and not fast["typer"]
+    assert fast["stdout"] == slow["stdout"], (
+        "anibridge.app.cli._help is stale: run "
+        "`.venv/bin/python -m anibridge.app.cli._help`"
+    )
+    assert (fast["stderr"], fast["rc"], fast["code"]) == ("", 0, 0)
+    assert (slow["stderr"], slow["rc"], slow["code"]) == ("", 0, 0)
+    prog = "python -m anibridge.app.cli" if as_module else "anibridge"
+    assert fast["stdout"].startswith(f"Usage: {prog} [OPTIONS] COMMAND")
+
+
+def test_a_narrow_terminal_gets_typer_s_wrapped_help(tmp_path):
+    fast = _help_run(tmp_path, typer_only=False, columns="60", as_module=False)
+    slow = _help_run(tmp_path, typer_only=True, columns="60", as_module=False)
+    assert fast["typer"]
+    assert fast == slow
+
+
+def test_a_long_program_name_is_left_to_click():
+    from anibridge.app.cli._help import render
+
+    assert render("anibridge") is not None
+    assert render("x" * 60) is None

@@ -112,6 +112,11 @@ def test_light_commands_import_nothing_heavy(args, tmp_path):
     assert not loaded & set(LIGHT), sorted(loaded & set(LIGHT))
 
 
+def test_root_help_imports_no_typer(tmp_path):
+    loaded = _loaded(["--help"], {"COLUMNS": "80"})
+    assert not loaded & set(TYPER_FREE), sorted(loaded & set(TYPER_FREE))
+
+
 def test_a_warm_translate_opens_the_compiled_index_without_decoders(tmp_path):
     env = {"ANIBRIDGE_MAPPINGS_CACHE": str(tmp_path / "cache")}
     args = ["mappings", "translate", "anilist:20", "40", "--json"]
@@ -189,10 +194,17 @@ def test_a_named_command_loads_only_its_own_module(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["synk"], []], ids=["help", "typo", "none"]
+    "args", [["--help"], ["synk"], []], ids=["narrow-help", "typo", "none"]
 )
 def test_help_and_unknown_commands_still_see_every_command(args):
+    """Typer's help and errors (a narrow terminal's `--help` is typer's too)."""
     from anibridge.app.cli import _COMMAND_MODULES
 
-    modules, _ = _command_modules(args)
+    modules, _ = _command_modules(args, {"COLUMNS": "60"})
     assert set(_COMMAND_MODULES) <= set(modules)
+
+
+def test_root_help_on_a_terminal_loads_no_command_module():
+    modules, out = _command_modules(["--help"], {"COLUMNS": "80"})
+    assert [m for m in modules if not m.startswith("anibridge.app.cli._")] == []
+    assert "mappings" in out and "Usage: anibridge [OPTIONS]" in out

@@ -1,4 +1,4 @@
-"""Light commands answered without typer: `anibridge mappings translate …`.
+"""Light commands answered without typer: `--help`, `mappings translate …`.
 
 Importing typer and turning the command modules into click commands costs a light
 command most of its start-up, so `main()` offers each run here first. A run is taken
@@ -6,9 +6,11 @@ only when its arguments are in a form whose meaning is unambiguous (known option
 values that are not option-like, integer episodes, readable or absent files, a
 console script on POSIX, no shell-completion request); anything else — `--help`, a
 typo, a bad value, `--debug` — returns False and typer handles it, so every usage
-error keeps typer's own message. The command body is shared with the typer command
-(`anibridge.app.cli._mapping_queries`), and `tests/app/cli/test_cli_fast.py` checks
-that both paths print the same and exit the same.
+error keeps typer's own message. The translate body is shared with the typer command
+(`anibridge.app.cli._mapping_queries`); `--help` prints the text typer generated
+(`anibridge.app.cli._help`) when click would format it at its full width (80 or more
+columns) for a program name on one usage line. `tests/app/cli/test_cli_fast.py`
+checks that both paths print the same and exit the same.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["dispatch", "translate_args"]
 
@@ -31,7 +36,11 @@ def dispatch(argv: Sequence[str]) -> bool:
     """
     if os.name == "nt" or _completion_requested():
         return False  # click expands wildcards on Windows; completion is typer's
-    if argv[:2] == ["mappings", "translate"]:
+    if list(argv) == ["--help"]:
+        text = _root_help()
+        if text is not None:
+            _run(lambda: _print(text))
+    elif argv[:2] == ["mappings", "translate"]:
         parsed = translate_args(argv[2:])
         if parsed is not None:
             from anibridge.app.cli._mapping_queries import translate
@@ -42,6 +51,55 @@ def dispatch(argv: Sequence[str]) -> bool:
 
 def _completion_requested() -> bool:
     return any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
+
+
+def _root_help() -> str | None:
+    """`anibridge --help`'s text, or None when click would format it differently."""
+    if _terminal_columns() < 80:
+        return None
+    prog = _program_name()
+    if prog is None:
+        return None
+    from anibridge.app.cli._help import render
+
+    return render(prog)
+
+
+def _terminal_columns() -> int:
+    """The columns `shutil.get_terminal_size()` reports (click's help width source)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+def _program_name() -> str | None:
+    """The name click shows in the usage line, for the two ways AniBridge is run.
+
+    The console script (or any file): its file name. `python -m anibridge.app.cli`:
+    that phrase. Anything else is left to click.
+    """
+    path = sys.argv[0] if sys.argv else ""
+    package = getattr(sys.modules.get("__main__"), "__package__", None)
+    if not package:
+        return os.path.basename(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if package == "anibridge.app.cli" and stem == "__main__":
+        return "python -m anibridge.app.cli"
+    return None
+
+
+def _print(text: str) -> None:
+    """Write `text` to stdout as click's `echo` writes help (no ANSI in it)."""
+    if sys.stdout is not None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def translate_args(
@@ -82,6 +140,8 @@ def translate_args(
         return None
     if not all(_readable_or_absent(path) for path in values["mappings"]):
         return None
+    from pathlib import Path
+
     to = values["to"] or None
     mappings = [Path(p) for p in values["mappings"]] or None
     return positional[0], episodes, to, mappings, as_json
