@@ -246,3 +246,43 @@ async def test_retry_and_restore_are_jobs_and_undo_preview_writes_nothing(
         assert "undo preview" in dashboard and f"/jobs/alice/{retry_job}" in dashboard
     finally:
         await asyncio.to_thread(service.stop)
+
+
+async def test_a_preview_a_guard_refused_is_kept_for_review_with_its_guard(
+    pg_url, store, tmp_path, index, hosted_config, start_hosted
+):
+    migrate_all(pg_url)
+    config = hosted_config(tmp_path, pg_url, {"alice": None})
+    # The library came back empty while the list has an entry: the guard stops it.
+    library = tmp_path / "alice" / "library.yaml"
+    doc = yaml.safe_load(library.read_text())
+    doc["items"] = []
+    library.write_text(yaml.safe_dump(doc))
+    listing = tmp_path / "alice" / "list.yaml"
+    doc = yaml.safe_load(listing.read_text())
+    doc["items"] = [
+        {
+            "key": "anilist:20",
+            "kind": "series",
+            "title": "Naruto",
+            "ids": ["anilist:20"],
+            "episodes": 12,
+            "record": {"status": "watching", "progress": 2},
+        }
+    ]
+    listing.write_text(yaml.safe_dump(doc))
+    doc = yaml.safe_load(config.read_text())
+    doc["profiles"]["alice"]["allow_deletes"] = True
+    config.write_text(yaml.safe_dump(doc))
+    runner = EngineRunner(load_config(config, environ={}))
+    service = await asyncio.to_thread(start_hosted, config, index)
+    try:
+        api = api_client(service)
+        done = await preview(api, pg_url, runner)
+        assert "returned nothing" in done["result"]["refused"]
+        plan = api.get(f"/api/plans/{done['result']['plan_id']}").json()
+        assert plan["status"] == "pending" and plan["guards"]
+        assert "returned nothing" in plan["guards"][0]
+        assert journal_size(store) == 0
+    finally:
+        await asyncio.to_thread(service.stop)

@@ -379,6 +379,7 @@ class EngineRunner:
             if incremental.nothing_changed:
                 await asyncio.to_thread(consume, engine, [e.id for e in inbox], job.id)
                 return {"run_id": None, "planned": 0, "changes": 0}
+            planned: list[Plan] = []
             try:
                 result = await run_sync(
                     session.providers,
@@ -389,9 +390,16 @@ class EngineRunner:
                     dry_run=dry_run,
                     run_id=run_id,
                     snapshots=incremental.snapshots or None,
+                    on_plan=planned.append,
                 )
             except GuardError as exc:
-                return {"run_id": run_id, "refused": str(exc)}
+                refused: dict[str, Any] = {"run_id": run_id, "refused": str(exc)}
+                if dry_run and planned:
+                    # Kept for review: a person may approve what a guard stopped.
+                    refused["plan_id"] = await asyncio.to_thread(
+                        _keep_plan, session, planned[0], {}, None, incremental
+                    )
+                return refused
             summary = summarize(
                 result,
                 result.plan if result else Plan(session.name),
@@ -402,7 +410,12 @@ class EngineRunner:
             )
             if dry_run and result is not None:
                 summary["plan_id"] = await asyncio.to_thread(
-                    _keep_plan, session, result, incremental
+                    _keep_plan,
+                    session,
+                    result.plan,
+                    result.snapshots,
+                    result.run.id,
+                    incremental,
                 )
             if not dry_run and not summary["failed"]:
                 commit_cursor(session, incremental)
@@ -470,8 +483,14 @@ async def _restore_unguarded(session: Any, key: str, payload: bytes, path: Any) 
     return await restore_payload(session, key, payload, source=path)
 
 
-def _keep_plan(session: Any, result: Any, incremental: Any) -> str:
-    """Keep a preview's plan in the shared database; its id."""
+def _keep_plan(
+    session: Any,
+    plan: Any,
+    snapshots: Any,
+    run_id: str | None,
+    incremental: Any,
+) -> str:
+    """Keep a preview's plan in the shared database, named from `snapshots`; its id."""
     from datetime import UTC, datetime
 
     from anibridge.app.service.kept_plans import KeptPlan, describe_skips, name_items
@@ -479,8 +498,8 @@ def _keep_plan(session: Any, result: Any, incremental: Any) -> str:
     from anibridge.bridge.explain import plan_json
     from anibridge.hosted.plans import keep
 
-    data = plan_json(result.plan)
-    titles = titles_of(result.snapshots)
+    data = plan_json(plan)
+    titles = titles_of(snapshots)
     profile = session.profile
     describe_skips(data["skipped"], titles, profile.source.key, profile.target.key)
     name_items([*data["actions"], *data["skipped"]], titles)
@@ -490,7 +509,7 @@ def _keep_plan(session: Any, result: Any, incremental: Any) -> str:
     kept = KeptPlan(
         data,
         datetime.now(UTC).isoformat(),
-        run_id=result.run.id,
+        run_id=run_id,
         scope=anchors or None,
     )
     keep(session.store.engine, session.name, kept)
