@@ -45,7 +45,7 @@ async def preview(api: httpx.Client, pg_url: str, runner: EngineRunner) -> dict:
     job_id = answer.json()["result"]["summary"]["job_id"]
     await drain(pg_url, runner)
     done = job(api, job_id)
-    assert done["state"] == "done", done
+    assert done["state"] == "done", (done["state"], done["error"])
     return done
 
 

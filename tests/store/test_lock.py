@@ -191,3 +191,33 @@ async def test_postgres_advisory_lock_across_connections_and_dead_sessions(pg_en
     await b.acquire(10)
     assert b.held
     b.release()
+
+
+def test_postgres_stores_in_two_schemas_of_one_database_lock_apart(pg_engine):
+    """Advisory locks are database-wide; the key names the schema, so they don't."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from anibridge.store import create_store_engine
+    from tests.store.conftest import PG_URL
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with pg_engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    other = create_store_engine(
+        PG_URL, connect_args={"options": f"-csearch_path={schema}"}
+    )
+    try:
+        here = SqlStore(pg_engine).profile_lock("alice")
+        there = SqlStore(other).profile_lock("alice")
+        assert here.try_acquire() and there.try_acquire()
+        assert here.key != there.key
+        again = SqlStore(other).profile_lock("alice")
+        assert not again.try_acquire()  # within one schema it still excludes
+        here.release()
+        there.release()
+    finally:
+        other.dispose()
+        with pg_engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))

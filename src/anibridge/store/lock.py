@@ -8,9 +8,11 @@ workers, hosted workers) takes this lock first and holds it until the run ends.
   JSON line (pid, host, purpose, started at) into the file after the lock is taken,
   for the message a contender prints. The kernel releases the lock when the holder's
   process ends in any way (``kill -9`` included), so a dead holder never blocks.
-- PostgreSQL store: a session-level advisory lock keyed by the profile, on a
-  connection held for as long as the lock; the holder is described in the
-  ``profile_locks`` table. The server releases it when that connection dies.
+- PostgreSQL store: a session-level advisory lock keyed by the schema and the
+  profile, on a connection held for as long as the lock; the holder is described
+  in the ``profile_locks`` table. The server releases it when that connection
+  dies. Advisory locks are database-wide, so the key names the store's schema:
+  two stores in one database (``search_path``) never block each other's profiles.
 - Anything else (an in-memory SQLite store in tests): a lock within this process.
 
 Waiting polls a non-blocking attempt on the event loop, so a waiting job can be
@@ -262,17 +264,25 @@ class AdvisoryProfileLock(ProfileLock):
         """Lock through `engine` (a dedicated connection while held)."""
         super().__init__(profile, purpose)
         self.engine = engine
-        digest = hashlib.sha1(
-            f"anibridge-profile:{profile}".encode(), usedforsecurity=False
-        ).digest()
-        self.key = int.from_bytes(digest[:8], "big", signed=True)
+        self.key: int | None = None  # known once connected (it names the schema)
         self._conn: sa.Connection | None = None
+
+    def _key(self, conn: sa.Connection) -> int:
+        if self.key is None:
+            schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+            digest = hashlib.sha1(
+                f"anibridge-profile:{schema}:{self.profile}".encode(),
+                usedforsecurity=False,
+            ).digest()
+            self.key = int.from_bytes(digest[:8], "big", signed=True)
+        return self.key
 
     def _try(self, me: LockHolder) -> bool:
         from anibridge.store.schema import profile_locks
 
         conn = self.engine.connect()
         try:
+            self._key(conn)
             got = conn.execute(
                 sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}
             ).scalar_one()
