@@ -7,8 +7,28 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from anibridge.bridge.explain import change_text, op_label, plan_json, plan_table
-from anibridge.bridge.model import Action, Plan, Skip, SkipReason
+from anibridge.bridge.explain import (
+    _action_rows,
+    _cut,
+    _field_reasons,
+    _number,
+    _precision_of,
+    _show,
+    _show_date,
+    _summary,
+    _target,
+    _widest,
+    change_text,
+    display_titles,
+    op_label,
+    plan_counts,
+    plan_json,
+    plan_table,
+    skip_counts,
+)
+from anibridge.bridge.model import Action, Plan, Skip, SkipReason, Snapshot
+from anibridge.bridge.stores import Link
+from anibridge.dates import resolve_timezone
 from anibridge.provider.base import (
     Progress,
     Rating,
@@ -18,6 +38,12 @@ from anibridge.provider.base import (
     Status,
     Step,
     WriteOp,
+)
+from anibridge.provider.precision import partial_date
+from anibridge.provider.testing.memory import (
+    library_capabilities,
+    list_capabilities,
+    list_entry,
 )
 
 F = RecordField
@@ -218,3 +244,242 @@ def test_titles_show_under_target_ids_and_created_entries_borrow_the_source_titl
     plain = Console(width=80, record=True, color_system=None)
     plain.print(plan_table(_plan()))
     assert "One Piece" not in plain.export_text()
+
+
+# -- the pieces of the layout, pinned directly -----------------------------------------
+
+
+def _skip(key, reason, field=None, provider="list"):
+    return Skip(provider, Ref(key), field, reason)
+
+
+def test_skip_counts_follow_the_reason_order_and_omit_zeros():
+    plan = Plan(
+        "p",
+        skipped=(
+            _skip("a", SkipReason.STALE),
+            _skip("b", SkipReason.UNCHANGED),
+            _skip("c", SkipReason.STALE),
+            _skip("d", SkipReason.PINNED),
+        ),
+    )
+    counts = skip_counts(plan)
+    assert counts == {"unchanged": 1, "pinned": 1, "stale": 2}
+    assert list(counts) == ["unchanged", "pinned", "stale"]
+
+
+def test_in_sync_counts_unchanged_entries_nothing_writes_or_holds_back():
+    write = Action("list", WriteOp.UPSERT_RECORD, Ref("acted"))
+    plan = Plan(
+        "p",
+        (write,),
+        (
+            _skip("acted", SkipReason.UNCHANGED, F.STATUS),
+            _skip("held", SkipReason.UNCHANGED, F.STATUS),
+            _skip("held", SkipReason.REGRESSION, F.PROGRESS),
+            _skip("calm", SkipReason.UNCHANGED, F.STATUS),
+            _skip("calm", SkipReason.UNCHANGED, F.PROGRESS),
+            _skip("other", SkipReason.UNCHANGED, provider="mal"),
+            _skip("anon", SkipReason.UNCHANGED),
+            _skip("anon", SkipReason.GUARD, provider=""),
+        ),
+    )
+    counts, in_sync = plan_counts(plan)
+    assert counts == {"regression": 1, "guard": 1}
+    assert in_sync == 3  # calm, other@mal, anon (a provider-less skip holds nothing)
+    assert plan_json(plan)["counts"] == {
+        "actions": 1,
+        "skipped": {"regression": 1, "guard": 1},
+        "unchanged": 3,
+    }
+
+
+def test_op_labels_of_event_writes_name_the_kind():
+    ref = Ref("p1")
+    assert op_label(Action("l", WriteOp.UPSERT_RECORD, ref, created=True)) == "new"
+    assert op_label(Action("l", WriteOp.DELETE_EVENT, ref, kind="watch")) == (
+        "remove watch"
+    )
+    assert op_label(Action("l", WriteOp.APPEND_EVENT, ref)) == "add event"
+    assert op_label(Action("l", WriteOp.DELETE_EVENT, ref)) == "remove event"
+
+
+def test_target_ids_compact_a_parts_path():
+    assert _target(Ref("p1")) == "p1"
+    assert _target(Ref("p1", (Step("season", 2), Step("episode", 5)))) == "p1 s2 e5"
+
+
+def test_display_titles_borrow_the_linked_source_title_for_untitled_targets():
+    src = Snapshot("plex", library_capabilities())
+    src.entry("s1").node = list_entry("s1", "Source One")
+    src.entry("s2").node = list_entry("s2", "Source Two")
+    src.entry("s3")  # no node
+    dst = Snapshot("anilist", list_capabilities())
+    dst.entry("20").node = list_entry("20", "Target Twenty")
+    dst.entry("21").node = list_entry("21", "")
+    links = [
+        Link("p", "plex", "s1", "", "anilist", "20", "direct"),
+        Link("p", "plex", "s2", "", "anilist", "30/season=1", "mapping"),
+        Link("p", "plex", "s3", "", "anilist", "31", "mapping"),
+        Link("p", "plex", "s1", "", "anilist", "21", "mapping"),
+    ]
+    assert display_titles({"plex": src, "anilist": dst}, links) == {
+        ("plex", "s1"): "Source One",
+        ("plex", "s2"): "Source Two",
+        ("anilist", "20"): "Target Twenty",
+        ("anilist", "30"): "Source Two",
+        ("anilist", "21"): "Source One",
+    }
+    assert display_titles({"plex": src}) == {
+        ("plex", "s1"): "Source One",
+        ("plex", "s2"): "Source Two",
+    }
+
+
+def test_values_are_shown_short():
+    assert _cut("a  b\n c") == "a b c"
+    assert _cut("x" * 24) == "x" * 24
+    assert _cut("x" * 25) == "x" * 23 + "…"
+    assert _cut("abcdef", 4) == "abc…"
+    assert _number(None) == "?"
+    assert _number(12.0) == "12"
+    assert _number(7.5) == "7.5"
+    assert _number(3) == "3"
+
+
+def test_shown_values_per_type():
+    tz = UTC
+
+    def show(f, v):
+        return _show(f, v, date_precision=None, tz=tz)
+
+    assert show(F.STATUS, None) == "—"
+    assert show(F.STATUS, State("CURRENT", Status.ACTIVE)) == "active"
+    assert show(F.STATUS, State("custom", None)) == "custom"
+    assert show(F.PROGRESS, Progress(3, 12)) == "3/12"
+    assert show(F.PROGRESS, Progress(3, 0)) == "3"
+    assert show(F.PROGRESS, Progress(3)) == "3"
+    assert show(F.RATING, Rating(8.5, (0, 10, 0.5))) == "8.5/10"
+    assert show(F.NOTES, "a note") == "'a note'"
+    assert show(F.NOTES, "n" * 23) == repr("n" * 21 + "…")
+    assert show(F.NOTES, "n" * 22) == repr("n" * 22)
+    assert show(F.REPEAT_COUNT, 2) == "2"
+    assert show(F.REPEAT_COUNT, "x" * 30) == "x" * 23 + "…"
+
+
+def test_dates_show_at_their_precision_in_the_profiles_timezone():
+    berlin = resolve_timezone("Europe/Berlin")
+    midnight = datetime(2024, 3, 1, tzinfo=UTC)
+    evening = datetime(2024, 3, 1, 23, 30, tzinfo=UTC)
+    assert _show_date(partial_date(2020, 3), None, berlin) == "2020-03"
+    assert _show_date(partial_date(2020), True, berlin) == "2020"
+    assert _show_date(midnight, None, berlin) == "2024-03-01"
+    assert _show_date(evening, None, berlin) == "2024-03-02 00:30"
+    assert _show_date(evening, True, berlin) == "2024-03-01"
+    assert _show_date(midnight, False, berlin) == "2024-03-01 01:00"
+    assert _show_date(datetime(2024, 3, 1, 0, 0, 5, tzinfo=UTC), None, UTC) == (
+        "2024-03-01 00:00"
+    )
+    assert _show_date(datetime(2024, 3, 1, 0, 5, tzinfo=UTC), None, UTC) == (
+        "2024-03-01 00:05"
+    )
+    assert _show_date(datetime(2024, 3, 1, 5, 0, tzinfo=UTC), None, UTC) == (
+        "2024-03-01 05:00"
+    )
+
+
+def test_reasons_split_per_field_and_keep_the_rest():
+    per_field, rest = _field_reasons(
+        "status: done; progress: 12 of 12; mapped via x; status: again; "
+        "bogus: no field;  ; notes:kept whole"
+    )
+    assert per_field == {"status": "done", "progress": "12 of 12"}
+    assert rest == ["mapped via x", "status: again", "bogus: no field",
+                    "notes:kept whole"]  # fmt: skip
+    assert _field_reasons("") == ({}, [])
+
+
+def test_date_precision_is_known_only_for_date_fields_of_named_providers():
+    fields = {"mal": [F.STARTED_AT]}
+    assert _precision_of("mal", F.STARTED_AT, fields) is True
+    assert _precision_of("mal", F.FINISHED_AT, fields) is False
+    assert _precision_of("mal", F.PROGRESS, fields) is None
+    assert _precision_of("anilist", F.STARTED_AT, fields) is None
+    assert _precision_of("mal", F.STARTED_AT, None) is None
+
+
+def test_action_rows_follow_field_order_with_their_own_reasons():
+    action = Action(
+        "list", WriteOp.UPSERT_RECORD, Ref("20"),
+        before={F.REPEAT_COUNT: 0},
+        after={F.REPEAT_COUNT: 1, F.STATUS: State("C", Status.COMPLETED),
+               F.FINISHED_AT: datetime(2024, 3, 1, tzinfo=UTC)},
+        clear=frozenset({F.NOTES}),
+        reason="repeat_count: new pass; status: all seen; via mapping; notes: gone",
+    )  # fmt: skip
+    rows = _action_rows(action, UTC, {"list": [F.FINISHED_AT]})
+    assert rows == [
+        ("status", "— → completed", "all seen; via mapping"),
+        ("finished", "— → 2024-03-01", ""),
+        ("rewatches", "0 → 1", "new pass"),
+        ("notes", "— → cleared", "gone"),
+    ]
+
+
+def test_action_rows_of_a_play_and_of_an_empty_write():
+    play = Action(
+        "list", WriteOp.APPEND_EVENT, Ref("p1"), kind="play",
+        at=datetime(2024, 3, 1, 20, tzinfo=UTC), reason="a play; status: ignored",
+    )  # fmt: skip
+    assert _action_rows(play, UTC, None) == [
+        ("at", "2024-03-01 20:00", "a play; status: ignored")
+    ]
+    bare = Action("list", WriteOp.DELETE_RECORD, Ref("p1"))
+    assert _action_rows(bare, UTC, None) == [("", "", "")]
+
+
+def test_widest_target_id_is_capped():
+    assert _widest([]) == 6
+    assert _widest([Action("l", WriteOp.DELETE_RECORD, Ref("abc"))]) == 3
+    assert _widest([Action("l", WriteOp.DELETE_RECORD, Ref("x" * 40))]) == 28
+    assert _widest([Action("l", WriteOp.DELETE_RECORD, Ref("x" * 40))], cap=50) == 40
+
+
+def test_summary_line_names_route_counts_and_skips():
+    a = Action("anilist", WriteOp.UPSERT_RECORD, Ref("1"), created=True, source="plex")
+    b = Action("anilist", WriteOp.UPSERT_RECORD, Ref("2"), created=True, source="plex")
+    c = Action("mal", WriteOp.UPSERT_RECORD, Ref("3"), source="jellyfin")
+    skips = (
+        _skip("9", SkipReason.PINNED),
+        _skip("8", SkipReason.UNCHANGED),
+    )
+    plan = Plan("prof", (a, b, c), skips)
+    assert _summary(plan, 3).plain == (
+        f"Plan {plan.id} (profile prof): jellyfin, plex → anilist, mal\n"
+        "3 actions: 2 new, 1 update · skipped: 1 pinned, 1 in sync"
+    )
+    assert _summary(plan, 2).plain.endswith(
+        "(first 2 listed) · skipped: 1 pinned, 1 in sync"
+    )
+    sourceless = Plan("prof", (Action("mal", WriteOp.DELETE_RECORD, Ref("3")),))
+    assert _summary(sourceless, 1).plain == (
+        f"Plan {sourceless.id} (profile prof): writes to mal\n1 action: 1 delete"
+    )
+    empty = Plan("prof")
+    assert _summary(empty, 0).plain == f"Plan {empty.id} (profile prof)\n0 actions"
+
+
+def test_skipped_section_lists_held_candidates_up_to_the_limit():
+    skips = (
+        *(_skip(f"k{n}", SkipReason.REGRESSION, F.REPEAT_COUNT) for n in range(3)),
+        _skip("u", SkipReason.UNCHANGED, F.STATUS),
+        _skip("w", SkipReason.RULE),
+    )
+    text = "\n".join(_render(Plan("p", skipped=skips), 100, limit=2))
+    assert "Skipped" in text
+    assert "k0" in text and "k1" in text and "k2" not in text
+    assert "rewatches" in text
+    assert "… 2 more skipped" in text
+    assert " u " not in text
+    hidden = "\n".join(_render(Plan("p", skipped=skips), 100, show_skipped=False))
+    assert "Skipped" not in hidden and "k0" not in hidden
