@@ -48,7 +48,8 @@ PACKAGES = ("bridge", "mappings")
 SINGLE = ("ratings",)
 DOC = ROOT / "docs" / "mutation-testing.md"
 MUTANTS = ROOT / "mutants"
-TESTS = ("tests/bridge", "tests/mappings", "tests/test_ratings.py")
+TESTS = ("tests/bridge", "tests/mappings", "tests/test_ratings.py",
+         "tests/store/test_protocols.py")  # fmt: skip
 KILLED = {1, 3}
 STATUS = {0: "survived", 33: "no tests", 5: "no tests", 36: "timeout", 24: "timeout",
           -24: "timeout", 152: "timeout", 255: "timeout", 34: "skipped",
@@ -67,6 +68,7 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
                                  "bridge/test_rewatch.py"),
     "anibridge.bridge.twoway": ("bridge/test_twoway.py",),
     "anibridge.bridge.passes": ("bridge/test_rewatch.py",),
+    "anibridge.bridge.stores": ("store/test_protocols.py",),
     "anibridge.bridge.sync": ("bridge/test_apply.py", "bridge/test_twoway.py"),
     # The mappings tests import from the package (`from anibridge.mappings import`).
     "anibridge.mappings.ranges": ("mappings/test_mappings_properties.py",
@@ -179,7 +181,8 @@ def mutmut_worker(module: str, *, mode: str) -> int:
     from mutmut.runners.harness import PytestRunner
 
     own = set(json.loads(os.environ.get("ANIBRIDGE_MUTATE_OWN", "[]")))
-    mirror = {p for p in own if Path(p).name in mirror_names(module)}
+    named = {f"tests/{name}" for name in OWN_TESTS.get(module, ())}
+    first = {p for p in own if Path(p).name in mirror_names(module) or p in named}
     run_tests = PytestRunner.run_tests
 
     def own_first(
@@ -189,11 +192,11 @@ def mutmut_worker(module: str, *, mode: str) -> int:
         if mutant_name is None:  # the clean run and the forced failure: everything
             return run_tests(self, mutant_name=mutant_name, tests=tests)
         # Stages, each only if the mutant survived the one before: the mirror file
-        # (one fast file), the other own files, then the rest.
+        # and the files `OWN_TESTS` names (few, fast), the other own files, the rest.
         stages: list[list[str]] = [[], [], []]
         for t in tests:
             path = t.split("::", 1)[0]
-            stages[0 if path in mirror else 1 if path in own else 2].append(t)
+            stages[0 if path in first else 1 if path in own else 2].append(t)
         code = 0
         for stage in stages:
             if code == 0 and stage:
