@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from bridge_support import T0, watched
@@ -19,9 +20,16 @@ from anibridge.bridge.collect import (
 )
 from anibridge.bridge.model import Snapshot
 from anibridge.provider.base import (
+    Event,
+    EventSummary,
+    FacetName,
     Page,
     RecordChange,
+    RecordField,
     Ref,
+    ScanItem,
+    Status,
+    Step,
     SupportsChangeFeed,
     SupportsEventReads,
     SupportsEventSummaries,
@@ -33,9 +41,13 @@ from anibridge.provider.testing.memory import (
     episode_ref,
     library_capabilities,
     library_show,
+    list_capabilities,
+    list_entry,
+    list_record,
     memory_provider,
     play,
 )
+from anibridge.provider.validate import ContractViolation, Rule
 
 
 def _server(mixins):
@@ -266,14 +278,47 @@ async def test_summaries_replace_plays_only_when_preferred_or_the_only_read():
 
 
 async def test_fetch_anchors_reads_records_only_into_an_incomplete_snapshot():
-    p = _server([SupportsNodeReads, SupportsRecordReads])
-    complete = Snapshot("plex", p.capabilities())
-    await fetch_anchors(p, complete, [Ref("b"), episode_ref("a", 1, 1)])
+    entries = [list_entry(k, k.upper(), episodes=2) for k in ("a", "b", "c")]
+    records = [list_record(k, status=Status.ACTIVE, progress=1) for k in ("a", "b")]
+
+    def tracker_(mixins):
+        return memory_provider(
+            list_capabilities(), mixins=mixins, nodes=entries, records=records,
+            page_size=1,
+        )  # fmt: skip
+
+    p = tracker_([SupportsNodeReads, SupportsRecordReads])
+    complete = Snapshot("al", p.capabilities())
+    await fetch_anchors(p, complete, [Ref("b"), Ref("a"), Ref("a", (Step("e", 1),))])
     assert {k: e.node.ref for k, e in complete.entries.items()} == {
         "a": Ref("a"),
         "b": Ref("b"),
     }
     assert all(e.records == [] for e in complete.entries.values())
+    assert [name for name, _ in p.calls] == ["fetch_nodes"] * 2
+    partial = Snapshot("al", p.capabilities(), complete=False)
+    await fetch_anchors(p, partial, [Ref("c"), Ref("a"), Ref("b")])
+    assert {k: [r.values for r in e.records] for k, e in partial.entries.items()} == {
+        "a": [records[0].values],
+        "b": [records[1].values],
+        "c": [],
+    }
+    nodes_only = tracker_([SupportsNodeReads])
+    partial = Snapshot("al", nodes_only.capabilities(), complete=False)
+    await fetch_anchors(nodes_only, partial, [Ref("a")])
+    assert partial.entries["a"].records == []
+
+
+async def test_fetch_anchors_batches_anchors(monkeypatch):
+    monkeypatch.setattr(collect_module, "_BATCH", 2)
+    entries = [list_entry(k, k.upper()) for k in ("a", "b", "c")]
+    p = memory_provider(
+        list_capabilities(), mixins=[SupportsNodeReads], nodes=entries
+    )  # fmt: skip
+    snap = Snapshot("al", p.capabilities())
+    await fetch_anchors(p, snap, [Ref("c"), Ref("b"), Ref("a")])
+    assert [q.refs for name, q in p.calls] == [(Ref("a"), Ref("b")), (Ref("c"),)]
+    assert set(snap.entries) == {"a", "b", "c"}
 
 
 async def test_a_re_read_replaces_records_of_the_same_ref_and_kind():
@@ -343,3 +388,112 @@ async def test_changes_since_stops_after_the_page_limit(monkeypatch):
     with pytest.raises(CollectError) as info:
         await changes_since(feed, "plex", "c0")
     assert str(info.value) == "plex: change feed longer than 2 pages"
+
+
+# -- every read path checks what the provider returned ------------------------------
+
+_NAIVE = datetime(2024, 1, 1)
+
+
+def _answer(*items):
+    async def call(query):
+        return Page(items=tuple(items), cursor=None)
+
+    return call
+
+
+def _library(mixins):
+    return memory_provider(
+        library_capabilities(), mixins=mixins,
+        nodes=library_show("a", "A", {1: 2}, ids=["tvdb_show:1"]),
+        records=watched("a", 1, [1]), events=[play(episode_ref("a", 1, 1), T0)],
+    )  # fmt: skip
+
+
+def _good_show():
+    return library_show("a", "A", {1: 2}, ids=["tvdb_show:1"])[0]
+
+
+def _facets(node, *names):
+    return replace(node, facets={n: node.facets[n] for n in names if n in node.facets})
+
+
+async def _violation(provider, **kw):
+    with pytest.raises(ContractViolation) as info:
+        await collect(provider, "plex", **kw)
+    assert info.value.provider == "plex"
+    return info.value.rule
+
+
+async def test_scanned_nodes_and_records_are_checked():
+    p = _library([SupportsScan, SupportsRecordReads])
+    node = _good_show()
+    p.scan = _answer(ScanItem(replace(node, kind="bogus")))
+    assert await _violation(p) is Rule.DECLARED_KINDS
+    p.scan = _answer(ScanItem(node))  # every facet, IDS and STRUCTURE asked for
+    assert await _violation(p) is Rule.REQUESTED_FACETS
+    good = _facets(node, FacetName.IDS, FacetName.STRUCTURE)
+    bad = replace(watched("a", 1, [1])[0], kind="bogus")
+    p.scan = _answer(ScanItem(good, (bad,)))
+    assert await _violation(p) is Rule.DECLARED_KINDS
+    rated = watched("a", 1, [1])[0]
+    rated = replace(rated, values={**rated.values, RecordField.NOTES: "x"})
+    p.scan = _answer(ScanItem(good, (rated,)))
+    assert await _violation(p) is Rule.REQUESTED_FIELDS
+
+
+async def test_records_read_without_a_scan_are_checked():
+    p = _library([SupportsRecordReads])
+    p.fetch_records = _answer(replace(watched("a", 1, [1])[0], kind="bogus"))
+    assert await _violation(p) is Rule.DECLARED_KINDS
+    noted = watched("a", 1, [1])[0]
+    noted = replace(noted, values={**noted.values, RecordField.NOTES: "x"})
+    p.fetch_records = _answer(noted)
+    assert await _violation(p) is Rule.REQUESTED_FIELDS
+
+
+async def test_targeted_reads_check_nodes_records_and_part_records():
+    p = _library([SupportsNodeReads, SupportsRecordReads])
+    node = _good_show()
+    p.fetch_nodes = _answer(replace(node, kind="bogus"))
+    assert await _violation(p, refs=[Ref("a")]) is Rule.DECLARED_KINDS
+    p.fetch_nodes = _answer(node)
+    assert await _violation(p, refs=[Ref("a")]) is Rule.REQUESTED_FACETS
+    p.fetch_nodes = _answer(_facets(node, FacetName.IDS, FacetName.STRUCTURE))
+    bad = replace(watched("a", 1, [1])[0], kind="bogus")
+    p.fetch_records = _answer(bad)
+    assert await _violation(p, refs=[Ref("a")]) is Rule.DECLARED_KINDS
+    noted = watched("a", 1, [1])[0]
+    noted = replace(noted, values={**noted.values, RecordField.NOTES: "x"})
+    p.fetch_records = _answer(noted)
+    assert await _violation(p, refs=[Ref("a")]) is Rule.REQUESTED_FIELDS
+
+    async def parts_only(query):
+        bad_part = any(r.path for r in query.refs)
+        return Page(items=(bad,) if bad_part else (), cursor=None)
+
+    p.fetch_records = parts_only
+    assert await _violation(p, refs=[Ref("a")]) is Rule.DECLARED_KINDS
+
+    async def noted_parts(query):
+        return Page(
+            items=(noted,) if any(r.path for r in query.refs) else (), cursor=None
+        )
+
+    p.fetch_records = noted_parts
+    assert await _violation(p, refs=[Ref("a")]) is Rule.REQUESTED_FIELDS
+
+
+async def test_plays_and_summaries_are_checked():
+    p = _library([SupportsScan, SupportsRecordReads, SupportsEventReads])
+    p.fetch_events = _answer(Event(episode_ref("a", 1, 1), "bogus", T0))
+    assert await _violation(p) is Rule.DECLARED_KINDS
+    s = _library([SupportsScan, SupportsRecordReads, SupportsEventSummaries])
+    s.fetch_event_summaries = _answer(EventSummary(episode_ref("a", 1, 1), "bogus", 1))
+    assert await _violation(s) is Rule.DECLARED_KINDS
+
+
+async def test_a_naive_time_anywhere_is_refused_naming_the_provider():
+    p = _library([SupportsScan, SupportsRecordReads, SupportsEventReads])
+    p.fetch_events = _answer(Event(episode_ref("a", 1, 1), "play", _NAIVE))
+    assert await _violation(p) is Rule.UTC_DATETIME
