@@ -7,9 +7,12 @@ from bridge_support import T0, watched
 from anibridge.bridge.collect import collect
 from anibridge.progress import Read, reporting
 from anibridge.provider.base import (
+    Ref,
     SupportsEventReads,
+    SupportsEventSummaries,
     SupportsNodeReads,
     SupportsRecordReads,
+    SupportsScan,
 )
 from anibridge.provider.testing.memory import (
     episode_ref,
@@ -45,3 +48,41 @@ async def test_each_page_of_each_section_is_reported():
     assert sum(by_section["plays"]) == 3
     assert all(n <= 2 for n in by_section["plays"])
     assert sum(len(e.records) for e in snap.entries.values()) == 5
+
+
+def _sections(provider, **kw):
+    async def run():
+        seen: list[Read] = []
+        with reporting(seen.append):
+            await collect(provider, "plex", **kw)
+        return [(e.provider, e.section, e.items) for e in seen if isinstance(e, Read)]
+
+    return run()
+
+
+def _show_server(mixins):
+    return memory_provider(
+        library_capabilities(),
+        mixins=mixins,
+        nodes=library_show("a", "A", {1: 2}),
+        records=watched("a", 1, [1, 2]),
+        events=[play(episode_ref("a", 1, 1), T0)],
+    )
+
+
+async def test_a_targeted_read_reports_entries_their_records_episodes_and_plays():
+    p = _show_server([SupportsNodeReads, SupportsRecordReads, SupportsEventReads])
+    assert await _sections(p, refs=[Ref("a")]) == [
+        ("plex", "entries", 1),
+        ("plex", "entry records", 0),
+        ("plex", "episodes", 2),
+        ("plex", "plays", 1),
+    ]
+
+
+async def test_a_scan_reports_the_library_and_summaries_their_own_section():
+    p = _show_server([SupportsScan, SupportsRecordReads, SupportsEventSummaries])
+    assert await _sections(p) == [
+        ("plex", "library", 1),
+        ("plex", "play summaries", 1),
+    ]
