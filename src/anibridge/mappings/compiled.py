@@ -31,24 +31,26 @@ Layout (native byte order, recorded in the header; all offsets in bytes):
 - `pairs_at` / `pairs`: each distinct range-pair tuple once, as a compact JSON array
   (a few thousand distinct texts in real payloads);
 - `meta`: JSON with the invalid entries, origins and included files' digests.
+
+Opening a file imports no decoder beyond the standard library's `json` (the meta and
+each pairs text are small), so a warm `anibridge mappings translate` never loads
+msgspec, PyYAML or zstandard.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import mmap
 import os
 import struct
 import sys
-import tempfile
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-import msgspec
 
 from anibridge.mappings.errors import InvalidEntry
 from anibridge.mappings.index import MappingIndex, Pairs
@@ -181,6 +183,8 @@ def write_compiled(
     their digests are stored and checked on every open. Failing to write (a
     read-only cache directory, a full disk) only costs the next process a rebuild.
     """
+    import msgspec  # the index was just built from a decoded payload
+
     forward: dict[str, dict[str, Pairs]] = index._forward
     reverse: dict[str, list[str]] = index._reverse
     names = sorted(set(forward) | set(reverse))
@@ -258,6 +262,8 @@ def write_compiled(
     path = _path_for(directory, key)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
         fd, temp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -345,7 +351,7 @@ class _Tables:
             or len(self.pairs_at) != pairs_count + 1
         ):
             raise CompiledError(f"{path.name}: inconsistent section sizes")
-        self.meta = msgspec.json.decode(parts["meta"])
+        self.meta = json.loads(bytes(parts["meta"]))
         self._names: dict[int, str] = {}
         self._pairs: dict[int, Pairs] = {}
         self._provenance: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -381,7 +387,7 @@ class _Tables:
         if found is None:
             raw = self.pairs_blob[self.pairs_at[number] : self.pairs_at[number + 1]]
             out = []
-            for start, end, target, ratio, provenance in msgspec.json.decode(raw):
+            for start, end, target, ratio, provenance in json.loads(bytes(raw)):
                 if provenance is None:
                     shared = DERIVED
                 else:

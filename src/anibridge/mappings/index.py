@@ -16,8 +16,6 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import msgspec
-
 from anibridge.mappings.errors import InvalidEntry, MappingError
 from anibridge.mappings.grammar import canonical_descriptor, descriptor_key, parse_pair
 from anibridge.mappings.ranges import (
@@ -37,7 +35,6 @@ Pairs = tuple[RangePair, ...]
 _EPSILON = 1e-9
 """Float slack before flooring, so 3 x (1/3) counts as 1 unit."""
 
-_Raw = msgspec.Raw
 _INF = math.inf
 
 # Regex passes over all descriptors at once (C speed) find the few that need
@@ -410,6 +407,8 @@ class _Builder:
 
     def parse_raw(self, text: bytes) -> Pairs:
         """Parse one distinct JSON range-map text (errors kept for reporting)."""
+        import msgspec  # a payload was decoded: already imported
+
         errors: list[tuple[str, str, str]] = []
         pairs: list[RangePair] = []
         try:
@@ -544,6 +543,8 @@ class _Builder:
     # -- the build -------------------------------------------------------------------
 
     def build(self) -> tuple[dict[str, dict[str, Pairs]], dict[str, list[str]]]:
+        from msgspec import Raw  # a payload was decoded: already imported
+
         forward: dict[Any, Any] = self.merged.data
         parsed = self.parsed
         raw_errors = self.raw_errors
@@ -557,7 +558,7 @@ class _Builder:
             if not targets:
                 empty.append((source, None))
             for target, ranges in targets.items():
-                if ranges.__class__ is _Raw:
+                if ranges.__class__ is Raw:
                     text = bytes(ranges)
                     pairs = parsed.get(text)
                     if pairs is None:

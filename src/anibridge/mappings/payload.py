@@ -10,9 +10,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
-
-import msgspec
 
 from anibridge.mappings.errors import InvalidEntry, MappingError
 
@@ -70,6 +67,7 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
     Raises:
         MappingError: the bytes are not a (compressed) JSON/YAML object.
     """
+    import msgspec
     import zstandard
 
     yaml, loader = _yaml()
@@ -101,18 +99,19 @@ def decode_payload(raw: bytes, name: str) -> dict[str, Any]:
     return data
 
 
-_JSON_SHAPE = dict[str, dict[str, msgspec.Raw] | list[str] | str | None]
-"""The v3 layout, with range maps left undecoded until the index needs them."""
-
-
 def _decode_json(raw: bytes) -> Any:
     """Decode JSON keeping range maps as `msgspec.Raw` (fast, compact).
 
     A payload that does not fit the v3 layout is decoded generically so that the
-    index can report each bad entry instead of rejecting the whole file.
+    index can report each bad entry instead of rejecting the whole file. msgspec
+    is imported here, not at module level: opening a compiled index decodes nothing.
     """
+    import msgspec
+
+    # The v3 layout, with range maps left undecoded until the index needs them.
+    shape = dict[str, dict[str, msgspec.Raw] | list[str] | str | None]
     try:
-        return msgspec.json.decode(raw, type=_JSON_SHAPE)
+        return msgspec.json.decode(raw, type=shape)
     except msgspec.ValidationError:
         return msgspec.json.decode(raw)
 
@@ -174,6 +173,8 @@ def resolve_include(parent: str, include: str) -> str:
     if is_url(include):
         return include
     if is_url(parent):
+        from urllib.parse import urljoin
+
         return urljoin(parent, include)
     path = Path(include).expanduser()
     if not path.is_absolute():

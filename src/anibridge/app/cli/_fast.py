@@ -43,6 +43,12 @@ def dispatch(argv: Sequence[str]) -> bool:
     elif argv[:2] == ["mappings", "translate"]:
         parsed = translate_args(argv[2:])
         if parsed is not None:
+            import gc
+
+            # A short run that frees by reference counting: the cyclic collector
+            # would only walk the contract's freshly made classes (a tenth of the
+            # run). A cold run's index build disables it on its own as well.
+            gc.disable()
             from anibridge.app.cli._mapping_queries import translate
 
             _run(lambda: translate(*parsed))
