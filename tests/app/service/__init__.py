@@ -1,0 +1,1 @@
+"""Tests of anibridge.app.service (a package: its basenames repeat tests/bridge's)."""
