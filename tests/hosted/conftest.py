@@ -167,6 +167,7 @@ def _start_hosted(config, index, **settings):
     from anibridge.app.web.engine_backend import schedule_for
     from anibridge.app.web.server import ServerThread
     from anibridge.app.web.settings import WebSettings
+    from anibridge.hosted.auth import PgAuthStore
     from anibridge.hosted.web import HostedBackend, QueueScheduler
     from anibridge.hosted.worker import open_hosted_engine
 
@@ -186,7 +187,8 @@ def _start_hosted(config, index, **settings):
     )
     backend = HostedBackend(loaded, index=index, environ={})
     backend.queue = scheduler  # as `hosted_context` wires it
-    return ServerThread(web, backend, scheduler=scheduler).start()
+    auth = PgAuthStore(engine, seed=web.data_dir / "auth.json", scrypt_n=web.scrypt_n)
+    return ServerThread(web, backend, scheduler=scheduler, auth=auth).start()
 
 
 @pytest.fixture

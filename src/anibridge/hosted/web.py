@@ -9,6 +9,8 @@ single-user service and keeps every route and page:
   queue (queued / running / retrying / failed jobs). There are no timers: the
   workers' once-a-minute schedule tick queues scheduled runs
   (`anibridge.hosted.schedules`).
+- Accounts, sessions and API tokens live in the database (`anibridge.hosted.auth`),
+  so any number of web processes share them.
 - `HostedBackend` is the engine backend without sessions: it opens the store and
   the mappings but initializes no provider (a web process for thousands of profiles
   must not log in to thousands of accounts); everything that talks to a service is
@@ -468,6 +470,7 @@ def hosted_context(settings: Any, loaded: Any) -> tuple[Any, str | None]:
     """
     from anibridge.app.web.app import build_context
     from anibridge.app.web.engine_backend import schedule_for
+    from anibridge.hosted.auth import PgAuthStore
     from anibridge.hosted.worker import open_hosted_engine
 
     engine = open_hosted_engine(loaded.store_url)
@@ -480,4 +483,7 @@ def hosted_context(settings: Any, loaded: Any) -> tuple[Any, str | None]:
     )
     backend = HostedBackend(loaded)
     backend.queue = scheduler
-    return build_context(settings, backend, bus=bus, scheduler=scheduler)
+    auth = PgAuthStore(
+        engine, seed=settings.data_dir / "auth.json", scrypt_n=settings.scrypt_n
+    )
+    return build_context(settings, backend, bus=bus, scheduler=scheduler, auth=auth)

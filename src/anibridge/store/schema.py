@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 __all__ = [
+    "auth_state",
     "backups",
     "baselines",
     "cursors",
@@ -230,4 +231,13 @@ kept_plans = sa.Table(
     sa.Column("outcomes", sa.JSON, nullable=False),
     sa.Column("plan", sa.JSON, nullable=False),
     sa.Index("ix_kept_plans_profile", "profile", "created_at"),
+)
+
+auth_state = sa.Table(
+    "auth_state",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
 )

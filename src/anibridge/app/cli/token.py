@@ -27,7 +27,10 @@ _Json = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 
 
 def auth_store(config: Path | None):  # type: ignore[no-untyped-def]
-    """The service's credentials store for a config (exit 2 on a bad config)."""
+    """The service's credentials store for a config (exit 2 on a bad config).
+
+    A hosted deployment's (``hosted.enabled``) is in its PostgreSQL store.
+    """
     from anibridge.app.config import ConfigError, load_config
     from anibridge.app.web.auth_store import AuthStore
 
@@ -38,6 +41,17 @@ def auth_store(config: Path | None):  # type: ignore[no-untyped-def]
 
         typer.echo(mask(f"anibridge token: {exc}"), err=True)
         raise typer.Exit(2) from None
+    if loaded.app.hosted.enabled:  # the deployment's accounts are in PostgreSQL
+        from anibridge.hosted.auth import PgAuthStore
+        from anibridge.hosted.worker import open_hosted_engine
+        from anibridge.store import StoreError
+
+        try:
+            engine = open_hosted_engine(loaded.store_url)
+        except (StoreError, RuntimeError) as exc:
+            typer.echo(f"anibridge: {exc}", err=True)
+            raise typer.Exit(2) from None
+        return PgAuthStore(engine, seed=loaded.data_dir / "auth.json")
     return AuthStore(loaded.data_dir / "auth.json")
 
 

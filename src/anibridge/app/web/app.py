@@ -56,18 +56,22 @@ def build_context(
     *,
     bus: EventBus | None = None,
     scheduler: Any = None,
+    auth: AuthStore | None = None,
 ) -> tuple[ServiceContext, str | None]:
     """Wire settings, credentials, scheduler and log buffer around a backend.
 
     `scheduler` replaces the in-process scheduler (hosted mode passes
-    `anibridge.hosted.web.QueueScheduler`, which queues jobs instead of running them).
+    `anibridge.hosted.web.QueueScheduler`, which queues jobs instead of running them);
+    `auth` replaces the ``auth.json`` credentials (hosted mode passes
+    `anibridge.hosted.auth.PgAuthStore`, shared by every web process).
 
     Returns:
         The context and the admin password generated now (print it once), if any.
     """
     settings.check()
     bus = bus or EventBus()
-    auth = AuthStore(settings.data_dir / "auth.json", scrypt_n=settings.scrypt_n)
+    if auth is None:
+        auth = AuthStore(settings.data_dir / "auth.json", scrypt_n=settings.scrypt_n)
     generated = auth.ensure_admin(settings.admin_password) if settings.auth else None
     SECRETS.add(settings.admin_password)
     SECRETS.add(generated)  # printed once by the caller, masked everywhere after

@@ -128,17 +128,23 @@ class ServerThread:
         settings: Web settings (host/port are replaced by loopback and a free port).
         backend: The backend to serve.
         scheduler: Replaces the in-process scheduler (hosted mode).
+        auth: Replaces the ``auth.json`` credentials (hosted mode).
     """
 
     def __init__(
-        self, settings: WebSettings, backend: Backend, *, scheduler: Any = None
+        self,
+        settings: WebSettings,
+        backend: Backend,
+        *,
+        scheduler: Any = None,
+        auth: Any = None,
     ) -> None:
         """Build the context and app; `start` binds the socket."""
         self.settings = replace(settings, host="127.0.0.1", port=_free_port())
         self.ctx: ServiceContext
         bus = getattr(scheduler, "bus", None)
         self.ctx, self.generated_password = build_context(
-            self.settings, backend, bus=bus, scheduler=scheduler
+            self.settings, backend, bus=bus, scheduler=scheduler, auth=auth
         )
         self.app = create_app(self.ctx)
         self.server = ServiceServer(
