@@ -206,6 +206,25 @@ def plays(*times, ref=EP, kind="watch"):
     return history(SHOWS, events=[Event(ref, kind, at) for at in times])
 
 
+async def test_all_pages_of_plays_are_read():
+    # first of the play tests: a paging mistake fails here instead of hanging
+    times = [PLAYED + timedelta(hours=h) for h in range(5)]
+    p = history(SHOWS, events=[Event(EP, "watch", at) for at in times])
+    p.page_size = 2
+    asked = []
+    fetch = p.fetch_events
+
+    async def each_page_once(query):
+        assert query.cursor not in asked, "a page was asked for twice"
+        asked.append(query.cursor)
+        return await fetch(query)
+
+    p.fetch_events = each_page_once
+    e = row("a", "append_event", ref=EP, kind="watch", at=times[-1])
+    assert (await outcome(p, e))[0] == "applied"
+    assert asked == [None, "offset:2", "offset:4"]
+
+
 async def test_an_append_is_applied_when_the_play_is_there_to_the_second():
     p = plays(PLAYED.replace(microsecond=0))
     e = row("a", "append_event", ref=EP, kind="watch", at=PLAYED.replace(microsecond=7))
@@ -235,14 +254,6 @@ async def test_plays_are_compared_by_meaning_of_their_kind():
     assert (await outcome(plays(PLAYED, kind="watch"), e))[0] == "failed"
 
 
-async def test_all_pages_of_plays_are_read():
-    times = [PLAYED + timedelta(hours=h) for h in range(5)]
-    p = history(SHOWS, events=[Event(EP, "watch", at) for at in times])
-    p.page_size = 2
-    e = row("a", "append_event", ref=EP, kind="watch", at=times[-1])
-    assert (await outcome(p, e))[0] == "applied"
-
-
 async def test_an_event_row_without_a_time_is_not_settled():
     e = row("a", "append_event", ref=EP, kind="watch", at=None)
     assert await resolve(plays(PLAYED), [e], now=NOW) == {}
@@ -258,8 +269,10 @@ async def test_plays_of_many_refs_are_re_read_in_batches():
     found = await resolve(p, rows, now=NOW)
     assert len(found) == 105
     assert {r.outcome for r in found.values()} == {"applied"}
+    # one query per 100 refs (each read to its last page)
     queries = [q for method, q in p.calls if method == "fetch_events"]
-    assert max(len(q.refs) for q in queries) == 100
+    assert [len(q.refs) for q in queries if q.cursor is None] == [100, 5]
+    assert {r for q in queries for r in q.refs} == set(refs)
 
 
 # -- the settle window -----------------------------------------------------------
@@ -410,3 +423,46 @@ async def test_an_unknown_row_gets_the_settle_reason_instead_of_the_write_error(
     assert stored.outcome == "unknown"
     assert stored.error_text == found.waiting[0].error_text
     assert stored.error_text.startswith("not seen on the target yet")
+
+
+async def test_one_provider_missing_does_not_stop_the_others():
+    missing = row("a", after={F.STATUS: DONE}, provider="mal")
+    here = row("b", before={F.STATUS: ACTIVE}, after={F.STATUS: DONE})
+    stores = journal(missing, here)
+    p = target(list_record("1", status=Status.COMPLETED))
+    found = await reconcile({"anilist": p}, stores.bundle(), "p", now=NOW)
+    assert found.missing == {"mal"}
+    assert found.settled == {"applied": 1}
+
+
+async def test_a_row_that_cannot_be_re_read_does_not_stop_the_next_rows():
+    unreadable = row("a", "append_event", ref=EP, kind="watch", at=PLAYED)
+    readable = row("b", before={F.STATUS: ACTIVE}, after={F.STATUS: DONE})
+    stores = journal(unreadable, readable)
+    p = target(list_record("1", status=Status.COMPLETED))
+    found = await reconcile({"anilist": p}, stores.bundle(), "p", now=NOW)
+    assert found.settled == {"applied": 1}
+    assert [w.action_id for w in found.waiting] == ["a"]
+
+
+async def test_a_row_still_waiting_does_not_stop_the_next_rows():
+    providers = {"trakt": late(plays(PLAYED))}
+    first = await reconcile(
+        providers,
+        journal(
+            row("a", "append_event", ref=EP, kind="watch",
+                at=PLAYED + timedelta(hours=1), provider="trakt"),
+        ).bundle(),
+        "p",
+        now=NOW,
+    )  # fmt: skip
+    detail = first.waiting[0].error_text
+    waiting = row("a", "append_event", ref=EP, kind="watch",
+                  at=PLAYED + timedelta(hours=1), provider="trakt",
+                  outcome="unknown", error_text=detail)  # fmt: skip
+    landed = row("b", "append_event", ref=EP, kind="watch", at=PLAYED,
+                 provider="trakt")  # fmt: skip
+    stores = journal(waiting, landed)
+    found = await reconcile(providers, stores.bundle(), "p", now=NOW)
+    assert found.settled == {"applied": 1}
+    assert [w.action_id for w in found.waiting] == ["a"]
