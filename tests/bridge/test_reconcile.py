@@ -7,9 +7,10 @@ applied / failed / stale / unknown is asked directly.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bridge_support import history, tracker
+from bridge_support import history, history_capabilities, tracker
 
 from anibridge.bridge.codec import encode_fields, ref_to_json
 from anibridge.bridge.reconcile import Reconciled, reconcile, resolve
@@ -23,7 +24,7 @@ from anibridge.provider.base import (
     WriteOp,
 )
 from anibridge.provider.semantics import WriteSemantics
-from anibridge.provider.testing.memory import list_record
+from anibridge.provider.testing.memory import library_show, list_record, memory_provider
 
 F = RecordField
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -257,6 +258,34 @@ async def test_plays_are_compared_by_meaning_of_their_kind():
 async def test_an_event_row_without_a_time_is_not_settled():
     e = row("a", "append_event", ref=EP, kind="watch", at=None)
     assert await resolve(plays(PLAYED), [e], now=NOW) == {}
+    # and the rows after it still are
+    timed = row("b", "append_event", ref=EP, kind="watch", at=PLAYED)
+    found = await resolve(plays(PLAYED), [e, timed], now=NOW)
+    assert list(found) == [("r1", "b")]
+
+
+async def test_a_play_of_another_meaning_at_that_second_is_not_the_play_sent():
+    # the service declares "scrobble" as a play and "checkin" as a check-in
+    from anibridge.provider.base import Descriptor, EventKind
+
+    caps = replace(
+        history_capabilities(),
+        event_kinds=(
+            Descriptor("watch", EventKind.PLAY),
+            Descriptor("scrobble", EventKind.PLAY),
+            Descriptor("checkin", EventKind.CHECKIN),
+        ),
+    )
+    nodes = library_show("t", "Naruto", {1: 35})[:1]
+    e = row("a", "append_event", ref=EP, kind="watch", at=PLAYED)
+    scrobbled = memory_provider(
+        caps, nodes=nodes, events=[Event(EP, "scrobble", PLAYED)]
+    )
+    assert (await outcome(scrobbled, e))[0] == "applied"
+    checked_in = memory_provider(
+        caps, nodes=nodes, events=[Event(EP, "checkin", PLAYED)]
+    )
+    assert (await outcome(checked_in, e))[0] == "failed"
 
 
 async def test_plays_of_many_refs_are_re_read_in_batches():
@@ -320,6 +349,16 @@ async def test_rows_a_provider_cannot_re_read_are_left_out():
     library_only = tracker(ENTRIES)
     e = row("a", "append_event", ref=EP, kind="watch", at=PLAYED)
     assert await resolve(library_only, [e], now=NOW) == {}
+    # a play history that keeps no records cannot say whether a record is gone
+    caps = history_capabilities()
+    events_only = memory_provider(
+        replace(caps, record_kinds=(), record_fields={},
+                write_ops=caps.write_ops - {WriteOp.UPSERT_RECORD,
+                                            WriteOp.DELETE_RECORD}),
+        nodes=library_show("t", "Naruto", {1: 35})[:1],
+    )  # fmt: skip
+    gone = row("b", "delete_record", ref="t", before={F.STATUS: ACTIVE})
+    assert await resolve(events_only, [gone], now=NOW) == {}
 
 
 # -- reconcile -------------------------------------------------------------------

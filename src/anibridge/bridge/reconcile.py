@@ -158,8 +158,8 @@ async def resolve(
         meaning = _meaning(provider)
         seen: set[tuple[str, Any, datetime]] = set()
         for ev in await _events(provider, refs):
+            # by meaning: a play appended as "watch" may read back as "scrobble"
             seen.add((ref_id(ev.ref), meaning.get(ev.kind, ev.kind), _second(ev.at)))
-            seen.add((ref_id(ev.ref), ev.kind, _second(ev.at)))
         for e in events:
             if e.at is None:
                 continue
