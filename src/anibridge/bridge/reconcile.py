@@ -43,6 +43,8 @@ from anibridge.provider.semantics import write_semantics
 __all__ = ["Reconciled", "reconcile", "resolve"]
 
 _RECORD_OPS = ("upsert_record", "delete_record")
+# Which side of a write a re-read shows (names, not rules: kept out of the functions).
+_AFTER, _BEFORE, _NEITHER = "after", "before", "neither"
 _EVENT_OPS = ("append_event", "delete_event")
 
 
@@ -80,24 +82,24 @@ def _holds(now: Mapping[RecordField, Any], values: Mapping[RecordField, Any]) ->
 
 
 def _record_state(e: JournalEntry, current: Any) -> str:
-    """``after``, ``before`` or ``neither``: which side of the write a record shows."""
+    """_AFTER, _BEFORE or _NEITHER: which side of the write a record shows."""
     if e.op == "delete_record":
-        return "after" if current is None else "before"
+        return _AFTER if current is None else _BEFORE
     now = dict(current.values) if current is not None else {}
     before = decode_fields(e.before)
     after = decode_fields(e.after)
     cleared = {RecordField(f) for f in e.clear}
     if current is not None and _holds(now, after) and not cleared & set(now):
-        return "after"
+        return _AFTER
     if e.created:
-        return "before" if current is None else "neither"
+        return _BEFORE if current is None else _NEITHER
     if current is None:
-        return "neither"
+        return _NEITHER
     touched = set(after) | cleared
     was = {f: before.get(f) for f in touched}
     if _holds(now, was):
-        return "before"
-    return "neither"
+        return _BEFORE
+    return _NEITHER
 
 
 def _second(at: datetime) -> datetime:
@@ -166,15 +168,15 @@ async def resolve(
             sem = meaning.get(e.kind, e.kind)
             there = (ref_id(ref_from_json(e.ref)), sem, _second(parse_iso(e.at)))
             landed = there in seen if e.op == "append_event" else there not in seen
-            states[(e.run_id, e.action_id)] = "after" if landed else "before"
+            states[(e.run_id, e.action_id)] = _AFTER if landed else _BEFORE
     for e in entries:
         state = states.get((e.run_id, e.action_id))
         if state is None:
             continue
         key = (e.run_id, e.action_id)
-        if state == "after":
+        if state == _AFTER:
             out[key] = Resolution("applied", "confirmed by a re-read")
-        elif state == "neither":
+        elif state == _NEITHER:
             out[key] = Resolution(
                 "stale",
                 "re-read after an unanswered write: the target holds neither the "
