@@ -180,8 +180,9 @@ def test_only_repeating_makes_a_later_pass():
 
 def test_odd_repeat_values_count_as_the_targets_own():
     # a repeat count that is not an int on either side is "no change in count"
-    weird = Record(Ref("1"), values={F.STATUS: st(Status.REPEATING),
-                                     F.REPEAT_COUNT: "2"})  # fmt: skip
+    weird = Record(
+        Ref("1"), values={F.STATUS: st(Status.REPEATING), F.REPEAT_COUNT: "2"}
+    )
     assert not later_pass(desired(), None, weird)
     assert later_pass(desired(1), None, weird)
     d = Desired()
@@ -271,9 +272,12 @@ def planner(target_caps, *, policy=None, pins=None, sent=None, source_caps=None)
 
 def observation(units=(), events=(), **kw):
     return Observation(
-        SHOW, sources=["s"], units={k: list(v) for k, v in dict(units).items()},
-        events=list(events), **kw,
-    )  # fmt: skip
+        SHOW,
+        sources=["s"],
+        units={k: list(v) for k, v in dict(units).items()},
+        events=list(events),
+        **kw,
+    )
 
 
 def skip_list(p):
@@ -300,9 +304,13 @@ def test_plays_already_in_the_history_or_sent_are_not_appended_again():
         ],
     )
     o = observation(
-        events=[((1, 1), T), ((1, 2), T), ((1, 2), T + timedelta(microseconds=5)),
-                ((1, 5), t1)],
-    )  # fmt: skip
+        events=[
+            ((1, 1), T),
+            ((1, 2), T),
+            ((1, 2), T + timedelta(microseconds=5)),
+            ((1, 5), t1),
+        ],
+    )
     p.plan_events(o, entry)
     appended = [(a.op, a.ref, a.kind, a.at, a.reason) for a in p.actions]
     # episode 1 is there to the second; episode 2 once (the second copy is the same
@@ -325,9 +333,14 @@ def test_consumed_units_without_plays_are_appended_unless_already_played():
     )
     t1 = T + timedelta(hours=1)
     o = observation(
-        units={(1, 1): (1, T, t1), (1, 2): (1, T, t1), (1, 3): (1, None, T),
-               (1, 4): (1, T, t1), (1, 6): (1, None, None)},
-    )  # fmt: skip
+        units={
+            (1, 1): (1, T, t1),
+            (1, 2): (1, T, t1),
+            (1, 3): (1, None, T),
+            (1, 4): (1, T, t1),
+            (1, 6): (1, None, None),
+        },
+    )
     p.plan_events(o, entry)
     appended = [(a.ref, a.at, a.reason) for a in p.actions]
     # a unit counts by its last play, else its first; 1 and 4 were played already
@@ -343,19 +356,29 @@ def test_consumed_units_without_plays_are_appended_unless_already_played():
 def test_a_summary_time_counts_as_a_play_already_there():
     p = planner(history_capabilities())
     entry = Entry(
-        "t", summaries=[EventSummary(ep(1, 1), "watch", count=1, first_at=T,
-                                     last_at=T + timedelta(hours=1))]
-    )  # fmt: skip
-    o = observation(events=[((1, 1), T), ((1, 1), T + timedelta(hours=1)),
-                            ((1, 1), T + timedelta(hours=2))])  # fmt: skip
+        "t",
+        summaries=[
+            EventSummary(
+                ep(1, 1), "watch", count=1, first_at=T, last_at=T + timedelta(hours=1)
+            )
+        ],
+    )
+    o = observation(
+        events=[
+            ((1, 1), T),
+            ((1, 1), T + timedelta(hours=1)),
+            ((1, 1), T + timedelta(hours=2)),
+        ]
+    )
     p.plan_events(o, entry)
     assert [a.at for a in p.actions] == [T + timedelta(hours=2)]
 
 
 def test_an_event_unit_is_not_appended_twice_through_its_consumed_unit():
     p = planner(history_capabilities())
-    o = observation(units={(1, 1): (2, T, T + timedelta(hours=1))},
-                    events=[((1, 1), T)])  # fmt: skip
+    o = observation(
+        units={(1, 1): (2, T, T + timedelta(hours=1))}, events=[((1, 1), T)]
+    )
     p.plan_events(o, None)
     assert [(a.ref, a.at) for a in p.actions] == [(ep(1, 1), T)]
 
@@ -374,11 +397,15 @@ def test_no_plays_planned_without_a_play_kind():
 def server_caps(*, status=True, repeat=True, last=True):
     caps = library_capabilities(writable=True)
     fields = dict(caps.record_fields)
-    for f, on in ((F.STATUS, status), (F.REPEAT_COUNT, repeat),
-                  (F.LAST_ACTIVITY_AT, last)):  # fmt: skip
+    for f, on in (
+        (F.STATUS, status),
+        (F.REPEAT_COUNT, repeat),
+        (F.LAST_ACTIVITY_AT, last),
+    ):
         spec = fields[f]
-        fields[f] = FieldSpec(f, writable=on, constraints=spec.constraints,
-                              values=spec.values)  # fmt: skip
+        fields[f] = FieldSpec(
+            f, writable=on, constraints=spec.constraints, values=spec.values
+        )
     return replace(caps, record_fields=fields)
 
 
@@ -485,8 +512,9 @@ def test_a_server_without_a_watched_status_gets_nothing_more():
     fields = dict(caps.record_fields)
     fields[F.STATUS] = FieldSpec(F.STATUS, writable=True, values=only_started)
     p = planner(replace(caps, record_fields=fields))
-    p.plan_units(observation(units={(1, 1): (1, T, T), (1, 2): (1, T, T)}),
-                 server_entry())  # fmt: skip
+    p.plan_units(
+        observation(units={(1, 1): (1, T, T), (1, 2): (1, T, T)}), server_entry()
+    )
     assert p.actions == []
     assert skip_list(p) == [
         (ep(1, 1), F.STATUS, SkipReason.NOT_WRITABLE, "target has no completed status")
@@ -571,8 +599,11 @@ def kinds_caps(*kinds, upsert=True):
     )
 
 
-WATCH = kinds_caps(("", RecordKind.PROGRESS), ("watchlist", RecordKind.PLANNED),
-                   ("owned", RecordKind.COLLECTION))  # fmt: skip
+WATCH = kinds_caps(
+    ("", RecordKind.PROGRESS),
+    ("watchlist", RecordKind.PLANNED),
+    ("owned", RecordKind.COLLECTION),
+)
 
 
 def test_planned_goes_to_the_watchlist_only_where_the_target_has_nothing():
@@ -581,8 +612,12 @@ def test_planned_goes_to_the_watchlist_only_where_the_target_has_nothing():
     p.watchlist(o, None, None, Status.PLANNED, "L")
     [a] = p.actions
     assert (a.op, a.ref, a.kind, a.created, a.link) == (
-        WriteOp.UPSERT_RECORD, SHOW, "watchlist", True, "L",
-    )  # fmt: skip
+        WriteOp.UPSERT_RECORD,
+        SHOW,
+        "watchlist",
+        True,
+        "L",
+    )
     assert a.reason == "planned on the source: add to the watchlist"
     listed = Entry("t", records=[Record(SHOW, kind="watchlist")])
     other = Entry("t", records=[Record(ep(1, 1), kind="")])
@@ -596,8 +631,11 @@ def test_planned_goes_to_the_watchlist_only_where_the_target_has_nothing():
         p = planner(WATCH)
         p.watchlist(o, entry, record, want, "L")
         assert p.actions == []
-    p = planner(kinds_caps(("", RecordKind.PROGRESS), ("watchlist", RecordKind.PLANNED),
-                           upsert=False))  # fmt: skip
+    p = planner(
+        kinds_caps(
+            ("", RecordKind.PROGRESS), ("watchlist", RecordKind.PLANNED), upsert=False
+        )
+    )
     p.watchlist(o, None, None, Status.PLANNED, "L")
     assert p.actions == []
     # a target whose main list holds planned entries needs no separate add
@@ -613,13 +651,22 @@ def test_a_collected_work_is_added_to_the_targets_collection_once():
     assert (a.kind, a.created, a.reason) == ("owned", True, "in the source collection")
     for o, entry, caps in (
         (observation(collected=False), None, WATCH),
-        (observation(collected=True), Entry("t", records=[Record(SHOW, kind="owned")]),
-         WATCH),
+        (
+            observation(collected=True),
+            Entry("t", records=[Record(SHOW, kind="owned")]),
+            WATCH,
+        ),
         (observation(collected=True), None, kinds_caps(("", RecordKind.PROGRESS))),
-        (observation(collected=True), None,
-         kinds_caps(("", RecordKind.PROGRESS), ("owned", RecordKind.COLLECTION),
-                    upsert=False)),
-    ):  # fmt: skip
+        (
+            observation(collected=True),
+            None,
+            kinds_caps(
+                ("", RecordKind.PROGRESS),
+                ("owned", RecordKind.COLLECTION),
+                upsert=False,
+            ),
+        ),
+    ):
         p = planner(caps)
         p.collection(o, entry, "L")
         assert p.actions == []
@@ -634,23 +681,30 @@ def test_a_server_rates_the_work_on_its_anchor_record():
     p.plan_anchor_rating(observation(explicit={F.RATING: rating}), server_entry())
     [a] = p.actions
     assert (a.ref, a.kind, a.after, a.before, a.created) == (
-        SHOW, "", {F.RATING: Rating(8, (0, 10, 1))}, {}, True,
-    )  # fmt: skip
+        SHOW,
+        "",
+        {F.RATING: Rating(8, (0, 10, 1))},
+        {},
+        True,
+    )
     assert a.reason == "rating: source rating"
     # the same rating already there: nothing
-    have = Record(SHOW, key="k", revision="r",
-                  values={F.RATING: Rating(8, (0, 10, 1))})  # fmt: skip
+    have = Record(SHOW, key="k", revision="r", values={F.RATING: Rating(8, (0, 10, 1))})
     p = planner(server_caps())
     p.plan_anchor_rating(observation(explicit={F.RATING: rating}), server_entry([have]))
     assert p.actions == []
     # a different one replaces it, with its record's key and revision
     p = planner(server_caps())
-    p.plan_anchor_rating(observation(explicit={F.RATING: Rating(3, (1, 10, 1))}),
-                         server_entry([have]))  # fmt: skip
+    p.plan_anchor_rating(
+        observation(explicit={F.RATING: Rating(3, (1, 10, 1))}), server_entry([have])
+    )
     [a] = p.actions
     assert (a.before, a.created, a.record_key, a.revision) == (
-        {F.RATING: Rating(8, (0, 10, 1))}, False, "k", "r",
-    )  # fmt: skip
+        {F.RATING: Rating(8, (0, 10, 1))},
+        False,
+        "k",
+        "r",
+    )
     # no rating, or ratings not synced: nothing
     p = planner(server_caps(), policy=Policy(fields=frozenset({F.STATUS})))
     p.plan_anchor_rating(observation(explicit={F.RATING: rating}), server_entry())
@@ -673,8 +727,9 @@ def test_no_rating_is_planned_where_the_target_has_no_record_kind_for_it():
 # deletions and baselines
 
 
-def pair_setup(*, source_keys=(), target_records=(), caps=None, pins=None,
-               complete=True):  # fmt: skip
+def pair_setup(
+    *, source_keys=(), target_records=(), caps=None, pins=None, complete=True
+):
     source = Snapshot("src", list_capabilities(), complete=complete)
     for k in source_keys:
         source.entry(k)
@@ -699,8 +754,14 @@ def test_an_entry_gone_on_the_source_is_deleted_on_the_target():
     base, link = entry_base(d, "s", "t")
     [a] = deletions(DELETES, source, target, base, d, set())
     assert (a.provider, a.op, a.ref, a.kind, a.link, a.record_key, a.source) == (
-        "dst", WriteOp.DELETE_RECORD, SHOW, "", link, "k9", "src",
-    )  # fmt: skip
+        "dst",
+        WriteOp.DELETE_RECORD,
+        SHOW,
+        "",
+        link,
+        "k9",
+        "src",
+    )
     assert a.before == dict(have.values)
     assert a.reason == "removed on src since the last sync"
 
@@ -775,6 +836,312 @@ def test_baselines_mark_pairs_in_sync_and_two_way_fields_that_agree():
     got = in_sync_baselines(two, d, {("s", "t"): {F.NOTES}}, None)
     assert got == [
         Baseline("p", link, ENTRY, "s", "t"),
-        Baseline("p", link, "progress", {"current": 3},
-                 {"current": 3, "total": None, "unit": None}),
-    ]  # fmt: skip
+        Baseline(
+            "p",
+            link,
+            "progress",
+            {"current": 3},
+            {"current": 3, "total": None, "unit": None},
+        ),
+    ]
+
+
+# list (aggregate) targets
+
+LIST = list_capabilities()
+UNITS3 = {
+    (None, n): (1, T + timedelta(hours=n), T + timedelta(hours=n)) for n in (1, 2, 3)
+}
+
+
+def aggregate(o, record=None, *, caps=None, policy=None, pins=None, entry=None):
+    p = planner(caps or LIST, policy=policy, pins=pins)
+    if entry is None and record is not None:
+        entry = Entry("t", records=[record])
+    p.plan_aggregate(o, entry)
+    return p, p.one_way_actions()
+
+
+def test_a_new_list_entry_is_created_with_every_derived_field():
+    p, [a] = aggregate(observation(units=UNITS3, weighted=3.0))
+    assert (a.op, a.ref, a.kind, a.created, a.source) == (
+        WriteOp.UPSERT_RECORD,
+        SHOW,
+        "",
+        True,
+        "src",
+    )
+    assert a.after[F.STATUS].status is Status.ACTIVE
+    assert a.after[F.PROGRESS].current == 3
+    assert a.before == {} and a.clear == frozenset()
+    assert a.source_values["@entry"] == ["s", "t"]
+    assert a.reason.startswith("status: ")
+    assert a.link == p.pair_id("s", SHOW)
+
+
+def test_an_existing_entry_gets_only_what_changed_with_its_before_values():
+    have = replace(
+        list_record("t", status=Status.ACTIVE, progress=2, total=12),
+        key="k",
+        revision="r7",
+    )
+    _, [a] = aggregate(observation(units=UNITS3, weighted=3.0), have)
+    assert set(a.after) >= {F.PROGRESS}
+    assert F.STATUS not in a.after  # already ACTIVE
+    assert a.before[F.PROGRESS] == Progress(2, 12)
+    assert a.after[F.PROGRESS] == Progress(3, 12)
+    assert (a.created, a.record_key, a.revision) == (False, "k", "r7")
+    assert "@entry" not in a.source_values
+
+
+def test_an_entry_already_in_sync_is_reported_unchanged():
+    have = list_record(
+        "t", status=Status.ACTIVE, progress=3, started=T + timedelta(hours=1)
+    )
+    o = observation(units=UNITS3, weighted=3.0)
+    p, actions = aggregate(
+        o, have, policy=Policy(fields=frozenset({F.STATUS, F.PROGRESS}))
+    )
+    assert actions == []
+    assert skip_list(p) == [(SHOW, None, SkipReason.UNCHANGED, "")]
+    assert p.skips[0].link == p.pair_id("s", SHOW)
+
+
+def test_progress_never_moves_backwards_on_a_list():
+    have = list_record("t", status=Status.ACTIVE, progress=7)
+    p, actions = aggregate(
+        observation(units=UNITS3, weighted=3.0),
+        have,
+        policy=Policy(fields=frozenset({F.PROGRESS})),
+    )
+    assert actions == []
+    [(ref, f, reason, detail)] = [s for s in skip_list(p) if s[1] is not None]
+    assert (ref, f, reason) == (SHOW, F.PROGRESS, SkipReason.REGRESSION)
+    assert detail.endswith(": would move backwards")
+    # unless non-regression is off for progress
+    p, [a] = aggregate(
+        observation(units=UNITS3, weighted=3.0),
+        have,
+        policy=Policy(fields=frozenset({F.PROGRESS}), non_regression=frozenset()),
+    )
+    assert a.after[F.PROGRESS].current == 3
+    # or the other side changed since both were in sync (two-way)
+    p = planner(LIST, policy=Policy(fields=frozenset({F.PROGRESS})))
+    p.may_regress = lambda s, t, f: (s, t, f) == ("s", "t", F.PROGRESS)
+    p.plan_aggregate(
+        observation(units=UNITS3, weighted=3.0), Entry("t", records=[have])
+    )
+    [a] = p.one_way_actions()
+    assert a.after[F.PROGRESS].current == 3
+
+
+def test_pinned_and_ruled_out_fields_are_skipped_with_their_reason():
+    from anibridge.bridge.model import Rule
+
+    have = list_record("t", status=Status.PLANNED, progress=0)
+    pins = {("dst", "t"): frozenset({"progress"})}
+    rule = Rule(
+        "no status on lists",
+        frozenset({F.STATUS}),
+        when_target_status=frozenset({Status.PLANNED}),
+    )
+    p, actions = aggregate(
+        observation(units=UNITS3, weighted=3.0),
+        have,
+        pins=pins,
+        policy=Policy(rules=(rule,)),
+    )
+    skipped = {(s.field, s.reason, s.detail) for s in p.skips}
+    assert (F.PROGRESS, SkipReason.PINNED, "") in skipped
+    assert (F.STATUS, SkipReason.RULE, "no status on lists") in skipped
+    assert all(F.STATUS not in a.after and F.PROGRESS not in a.after for a in actions)
+    # the rule does not match another provider
+    other = Rule("x", frozenset({F.STATUS}), when_provider=frozenset({"mal"}))
+    _, [a] = aggregate(
+        observation(units=UNITS3, weighted=3.0), have, policy=Policy(rules=(other,))
+    )
+    assert a.after[F.STATUS].status is Status.ACTIVE
+
+
+def test_a_field_the_target_cannot_write_is_skipped_where_it_has_a_record():
+    fields = dict(LIST.record_fields)
+    fields[F.STARTED_AT] = FieldSpec(F.STARTED_AT, writable=False)
+    caps = replace(LIST, record_fields=fields)
+    have = list_record("t", status=Status.ACTIVE, progress=1)
+    p, _ = aggregate(observation(units=UNITS3, weighted=3.0), have, caps=caps)
+    assert (SHOW, F.STARTED_AT, SkipReason.NOT_WRITABLE, "") in skip_list(p)
+    # no record: nothing to say about a field it does not have
+    p, _ = aggregate(observation(units=UNITS3, weighted=3.0), caps=caps)
+    assert F.STARTED_AT not in {s.field for s in p.skips}
+    # not readable either: nothing to say
+    fields[F.STARTED_AT] = FieldSpec(F.STARTED_AT, readable=False, writable=False)
+    p, _ = aggregate(
+        observation(units=UNITS3, weighted=3.0),
+        have,
+        caps=replace(LIST, record_fields=fields),
+    )
+    assert F.STARTED_AT not in {s.field for s in p.skips}
+
+
+def test_a_target_without_upserts_gets_no_field_writes():
+    caps = replace(LIST, write_ops=LIST.write_ops - {WriteOp.UPSERT_RECORD})
+    have = list_record("t", status=Status.PLANNED)
+    p, actions = aggregate(observation(units=UNITS3, weighted=3.0), have, caps=caps)
+    assert actions == []
+    assert (SHOW, F.STATUS, SkipReason.NOT_WRITABLE, "") in skip_list(p)
+
+
+def test_a_new_entry_needs_a_status_it_can_write():
+    # the target cannot represent ACTIVE: no entry is invented without a status
+    statuses = tuple(
+        d
+        for d in LIST.record_fields[F.STATUS].values
+        if d.semantic is not Status.ACTIVE
+    )
+    caps = list_capabilities(statuses=statuses)
+    p, actions = aggregate(observation(units=UNITS3, weighted=3.0), caps=caps)
+    assert actions == []
+    assert (SHOW, None, SkipReason.NOT_WRITABLE, "no status to create") in skip_list(p)
+    assert (
+        SHOW,
+        F.STATUS,
+        SkipReason.NOT_WRITABLE,
+        "target has no active status",
+    ) in skip_list(p)
+    assert p.entries == {}
+    # with status not synced at all, the entry is created from the other fields
+    p, [a] = aggregate(
+        observation(units=UNITS3, weighted=3.0),
+        caps=caps,
+        policy=Policy(fields=frozenset({F.PROGRESS})),
+    )
+    assert set(a.after) == {F.PROGRESS}
+
+
+def test_a_planned_source_never_downgrades_an_entry_on_the_target():
+    have = list_record("t", status=Status.COMPLETED, progress=12)
+    p, actions = aggregate(observation(planned=True), have)
+    assert actions == []
+    assert (
+        SHOW,
+        F.STATUS,
+        SkipReason.REGRESSION,
+        "planned on the source, completed on the target",
+    ) in skip_list(p)
+    # already planned there: nothing to say
+    p, actions = aggregate(
+        observation(planned=True), list_record("t", status=Status.PLANNED)
+    )
+    assert actions == []
+    assert SkipReason.REGRESSION not in {s.reason for s in p.skips}
+    # nothing there: it is added as planned
+    _, [a] = aggregate(observation(planned=True))
+    assert a.after[F.STATUS].status is Status.PLANNED
+
+
+def test_held_fields_are_reported_as_rules():
+    have = list_record(
+        "t", status=Status.PAUSED, progress=1, updated_at=T + timedelta(days=30)
+    )
+    p, _ = aggregate(observation(units=UNITS3, weighted=3.0), have)
+    assert any(s.field is F.STATUS and s.reason is SkipReason.RULE for s in p.skips)
+
+
+def test_a_rating_goes_to_its_own_kind_where_the_target_keeps_one():
+    caps = replace(
+        LIST,
+        record_kinds=(
+            Descriptor("", RecordKind.PROGRESS),
+            Descriptor("ratings", RecordKind.RATINGS),
+        ),
+    )
+    o = observation(
+        units=UNITS3, weighted=3.0, explicit={F.RATING: Rating(80, (0, 100, 1))}
+    )
+    _, actions = aggregate(o, caps=caps)
+    rated = [a for a in actions if a.kind == "ratings"]
+    [r] = rated
+    assert r.after == {F.RATING: Rating(80, (0, 100, 1))} and r.created
+    assert r.reason.startswith("rating: ")
+    main = [a for a in actions if a.kind == ""]
+    assert all(F.RATING not in a.after for a in main)
+    # on the main record where the target has no ratings kind
+    _, [a] = aggregate(o)
+    assert a.after[F.RATING] == Rating(80, (0, 100, 1))
+
+
+def test_an_imprecise_date_is_skipped_as_imprecise_with_the_reason():
+    from anibridge.provider.precision import partial_date
+
+    o = observation(
+        units=UNITS3, weighted=3.0, explicit={F.STARTED_AT: partial_date(2020, 3)}
+    )
+    p, _ = aggregate(o)
+    [s] = [s for s in p.skips if s.field is F.STARTED_AT]
+    assert s.reason is SkipReason.IMPRECISE
+    assert s.detail.startswith("only the month is known (2020-03)")
+
+
+def test_a_translation_note_is_added_to_the_reason():
+    caps = list_capabilities(notes_max_length=3)
+    o = observation(units=UNITS3, weighted=3.0, explicit={F.NOTES: "abcdef"})
+    _, [a] = aggregate(o, caps=caps)
+    assert a.after[F.NOTES] == "abc"
+    assert "notes: " in a.reason
+    assert "; notes truncated from 6 to 3 characters" in a.reason
+
+
+def test_plays_all_removed_on_the_source_are_held_not_zeroed():
+    have = list_record("t", status=Status.ACTIVE, progress=5)
+    p = planner(LIST)
+    link = p.pair_id("s", SHOW)
+    p.in_sync_before = frozenset({link})
+    p.plan_aggregate(observation(), Entry("t", records=[have]))
+    assert p.one_way_actions() == []
+    assert skip_list(p) == [
+        (
+            SHOW,
+            F.PROGRESS,
+            SkipReason.DELETES_OFF,
+            "nothing left on the source (plays removed); deletes not allowed",
+        )
+    ]
+    assert p.held == {link}
+    p = planner(LIST, policy=Policy(allow_deletes=True))
+    p.in_sync_before = frozenset({link})
+    p.plan_aggregate(observation(), Entry("t", records=[have]))
+    assert skip_list(p)[0][2:] == (
+        SkipReason.REGRESSION,
+        "nothing left on the source (plays removed); progress kept",
+    )
+    # never in sync, or still something on the source, or nothing on the target
+    for o, rec, in_sync in (
+        (observation(), have, frozenset()),
+        (observation(units=UNITS3, weighted=3.0), have, frozenset({link})),
+        (observation(planned=True), have, frozenset({link})),
+        (observation(explicit={F.NOTES: "x"}), have, frozenset({link})),
+        (observation(weighted=1.0), have, frozenset({link})),
+        (
+            observation(),
+            list_record("t", status=Status.ACTIVE, progress=0),
+            frozenset({link}),
+        ),
+    ):
+        p = planner(LIST)
+        p.in_sync_before = in_sync
+        p.plan_aggregate(o, Entry("t", records=[rec]))
+        assert not p.held
+
+
+def test_a_collected_source_entry_reaches_the_collection_kind():
+    caps = replace(
+        LIST,
+        record_kinds=(
+            Descriptor("", RecordKind.PROGRESS),
+            Descriptor("owned", RecordKind.COLLECTION),
+        ),
+    )
+    _, actions = aggregate(
+        observation(units=UNITS3, weighted=3.0, collected=True), caps=caps
+    )
+    assert "owned" in {a.kind for a in actions}
