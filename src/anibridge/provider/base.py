@@ -2,7 +2,8 @@
 # This module reproduces the public API and implementation guide of the published
 # contract package `anibridge-provider-base` 0.1.0a1 (MIT; see THIRD_PARTY_NOTICES.md).
 # Differences are limited to what Python 3.12/3.13 need: postponed annotations and
-# the frozen-dataclass `AttributeError` fix at the end of the module.
+# the frozen-dataclass `AttributeError` fix at the end of the module, plus serving
+# `@dataclass`'s generated methods precompiled (`_dataclass_code`: start-up time only).
 """Provider contracts for AniBridge provider authors.
 
 This module defines the interface between AniBridge and a concrete media provider (e.g.
@@ -158,6 +159,10 @@ from datetime import datetime
 from enum import StrEnum
 from logging import Logger
 from typing import ClassVar
+
+from anibridge.provider._dataclass_code import serve as _serve_dataclass_code
+
+_stop_serving_dataclass_code = _serve_dataclass_code()
 
 __all__ = [
     "Account",
@@ -1321,3 +1326,5 @@ def _harden_frozen_dataclasses() -> None:
 
 
 _harden_frozen_dataclasses()
+_stop_serving_dataclass_code()
+del _serve_dataclass_code, _stop_serving_dataclass_code
