@@ -646,3 +646,96 @@ def test_prefer_direct_keeps_overrides_over_mappings():
     )
     _prefer_direct(result)
     assert [r.via for r in result.routes["k"]] == ["override"]
+
+
+async def test_anchors_without_a_route_say_why():
+    src = library(
+        [
+            ("bare", "No Ids", {1: 2}, []),
+            ("odd", "Unmapped", {1: 2}, ["tvdb_show:999999999"]),
+        ],
+        watched("bare", 1, [1]) + watched("odd", 1, [1]),
+    )
+    dst = tracker([("20", "Naruto", 220, ["anilist:20"])])
+    _, _, ident = await _identify(src, dst)
+    assert ident.routes == {}
+    assert ident.unresolved == {
+        "bare": "no ids",
+        "odd": "no mapping to anilist,mal",
+    }
+
+
+async def test_a_part_override_routes_or_drops_one_season(tmp_path):
+    index = custom_index(
+        tmp_path,
+        'anilist:5:\n  tvdb_show:1:s1:\n    "1-2": "1-2"\n'
+        'anilist:6:\n  tvdb_show:1:s2:\n    "1-2": "1-2"\n',
+    )
+    src = library([("p1", "P", {1: 2, 2: 2}, ["tvdb_show:1"])], watched("p1", 1, [1]))
+    dst = tracker([("5", "S1", 2, ["anilist:5"]), ("6", "S2", 2, ["anilist:6"]),
+                   ("7", "Other", 2, ["anilist:7"])])  # fmt: skip
+    ov = [Override("default", "plex", "p1", "anilist", "7", "tvdb_show:1:s2")]
+    _, _, ident = await _identify(src, dst, index, overrides=ov)
+    routes = {r.source_part: r for r in ident.routes["p1"]}
+    s2 = routes["tvdb_show:1:s2"]
+    assert (s2.season, s2.target, s2.via, s2.edge, s2.target_id) == (
+        2, Ref("7"), "override", "override tvdb_show:1:s2 -> 7",
+        ExternalId.parse("tvdb_show:1:s2"),
+    )  # fmt: skip
+    ov = [Override("default", "plex", "p1", "anilist", None, "tvdb_show:1:s2")]
+    _, _, ident = await _identify(src, dst, index, overrides=ov)
+    (s1,) = ident.routes["p1"]
+    assert (s1.source_part, s1.target, s1.via) == (
+        "tvdb_show:1:s1",
+        Ref("5"),
+        "mapping",
+    )
+    assert s1.edge == "tvdb_show:1:s1 -> anilist:5 {1-2: 1-2}"
+    assert ident.unresolved == {}
+
+
+async def test_a_whole_anchor_override_names_its_target():
+    src = library([("p1", "P", {1: 2}, ["tvdb_show:1"])], watched("p1", 1, [1]))
+    dst = tracker([("7", "Other", 2, ["anilist:7"])])
+    ov = [Override("default", "plex", "p1", "anilist", "7/season=1")]
+    _, _, ident = await _identify(src, dst, overrides=ov)
+    (route,) = ident.routes["p1"]
+    assert route == Route(
+        "p1", "", None, ExternalId("ref", "7/season=1"), Ref.at("7", ("season", 1)),
+        None, "override", "override -> 7/season=1",
+    )  # fmt: skip
+
+
+async def test_only_the_named_source_anchors_are_identified():
+    src = library(
+        [("p1", "Naruto", {2: 48}, ["tvdb_show:78857"]), ("p2", "X", {1: 1}, [])],
+        watched("p1", 2, [1]) + watched("p2", 1, [1]),
+    )
+    dst = tracker([("20", "Naruto", 220, ["anilist:20"])])
+    _, _, ident = await _identify(src, dst, keys=["p2", "gone"])
+    assert ident.routes == {} and ident.unresolved == {"p2": "no ids"}
+
+
+async def test_fuzzy_takes_the_best_title_at_or_above_the_threshold():
+    src = library(
+        [("p9", "Frieren", {1: 28}, ["tvdb_show:1"]), ("p8", "", {1: 1}, [])],
+        watched("p9", 1, [1]) + watched("p8", 1, [1]),
+    )
+    dst = tracker(
+        [
+            ("1", "Frieren Beyond", 28, ["anilist:1"]),
+            ("2", "frieren", 28, ["anilist:2"]),
+            ("3", "Fried", 28, ["anilist:3"]),
+        ]
+    )
+    _, _, ident = await _identify(src, dst, fuzzy_threshold=100)
+    (route,) = ident.routes["p9"]
+    assert (route.target, route.via, route.score) == (Ref("2"), "fuzzy", 100.0)
+    assert route.target_id == ExternalId("title", "Frieren")
+    assert route.edge == "title 'Frieren' ~ 'frieren' (100)"
+    assert (route.source_part, route.season, route.pairs) == ("", None, None)
+    assert "p9" not in ident.unresolved and "p8" in ident.unresolved
+    _, _, ident = await _identify(src, dst, fuzzy_threshold=99.5)
+    assert ident.routes["p9"][0].target == Ref("2")
+    _, _, close = await _identify(src, dst, fuzzy_threshold=60)
+    assert close.routes["p9"][0].score == 100.0
