@@ -483,3 +483,77 @@ def test_skipped_section_lists_held_candidates_up_to_the_limit():
     assert " u " not in text
     hidden = "\n".join(_render(Plan("p", skipped=skips), 100, show_skipped=False))
     assert "Skipped" not in hidden and "k0" not in hidden
+
+
+def _cells(table, header):
+    (column,) = [c for c in table.columns if c.header == header]
+    return list(column._cells)
+
+
+def test_op_colours_bold_targets_and_dim_reasons_and_titles():
+    ref = Ref("20")
+    actions = (
+        Action("list", WriteOp.UPSERT_RECORD, ref, after={F.NOTES: "a"}, created=True),
+        Action("list", WriteOp.UPSERT_RECORD, Ref("21"), after={F.NOTES: "b"},
+               reason="notes: typed"),
+        Action("list", WriteOp.DELETE_RECORD, Ref("22")),
+        Action("list", WriteOp.APPEND_EVENT, Ref("23"), kind="play",
+               at=datetime(2024, 3, 1, tzinfo=UTC)),
+    )  # fmt: skip
+    plan = Plan("p", actions, guards=("too many deletes",))
+    parts = plan_table(plan, titles={("list", "21"): "Twenty One"}).renderables
+    refused, summary, _, table = parts[:4]
+    assert (refused.plain, str(refused.style)) == (
+        "REFUSED: too many deletes",
+        "bold red",
+    )
+    bold = [summary.plain[s.start : s.end] for s in summary.spans if s.style == "bold"]
+    assert bold == [f"Plan {plan.id}", "4 actions"]
+    ops = [(c.plain, str(c.style)) for c in _cells(table, "op") if c != ""]
+    assert ops == [
+        ("new", "green"),
+        ("update", "yellow"),
+        ("delete", "red"),
+        ("add play", "cyan"),
+    ]
+    targets = [c for c in _cells(table, "target") if c not in ("", None)]
+    assert [(t.plain, str(t.style)) for t in targets] == [
+        ("20", "bold"),
+        ("21", "bold"),
+        ("Twenty One", "dim"),
+        ("22", "bold"),
+        ("23", "bold"),
+    ]
+    reasons = [c for c in _cells(table, "why") if c != ""]
+    assert {str(c.style) for c in reasons} == {"dim"}
+    assert "typed" in [c.plain for c in reasons]
+
+
+def test_layout_cuts_rather_than_wraps():
+    parts = plan_table(_plan()).renderables
+    actions, skipped = parts[2], parts[5]
+    by = {c.header: c for c in actions.columns}
+    assert by["op"].no_wrap and by["field"].no_wrap and by["change"].no_wrap
+    assert by["change"].overflow == "ellipsis" and by["change"].max_width == 44
+    assert by["why"].overflow == "ellipsis" and by["why"].min_width == 8
+    assert by["target"].overflow == "fold" and by["target"].max_width == 36
+    assert "to" not in by  # one target provider: no provider column
+    sk = {c.header: c for c in skipped.columns}
+    assert sk["reason"].no_wrap and sk["field"].no_wrap
+    assert sk["detail"].overflow == "ellipsis" and sk["target"].overflow == "fold"
+    assert [str(parts[4].style), parts[4].plain] == ["bold", "Skipped"]
+    why = _cells(actions, "why")[0]
+    assert why.no_wrap and why.overflow == "ellipsis"
+
+
+def test_blank_rows_group_multi_field_actions_only():
+    one = [
+        Action("list", WriteOp.UPSERT_RECORD, Ref(k), after={F.NOTES: k})
+        for k in ("a", "b")
+    ]
+    two = Action(
+        "list", WriteOp.UPSERT_RECORD, Ref("c"), after={F.NOTES: "c", F.REPEAT_COUNT: 1}
+    )
+    table = plan_table(Plan("p", (*one, two, one[0]))).renderables[2]
+    fields = _cells(table, "field")
+    assert fields == ["notes", "notes", "", "rewatches", "notes", "", "notes"]
