@@ -26,6 +26,9 @@ Usage:
     ./dev mutate --survivors MODULE...     re-run those not killed (after a new test)
     ./dev mutate --all MODULE...           re-run every mutant of the modules
     ./dev mutate --report           per-module and total scores from stored results
+    ./dev mutate --together [--survivors|--all] MODULE...
+                                    the modules in one mutmut process (one clean run
+                                    of the whole suite instead of one per module)
 
 The report counts killed / survived / no-test / timeout mutants per module and
 checks every survivor against the list of equivalent mutants in
@@ -41,6 +44,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,16 +157,23 @@ def equivalents() -> dict[str, str]:
     return found
 
 
-def run(module: str, *, mode: str) -> int:
-    """One module's mutants in a mutmut process of their own, log in mutants/logs/."""
+def run(chosen: Sequence[str], *, mode: str) -> int:
+    """The modules' mutants in one mutmut process, log in mutants/logs/.
+
+    One module per process by default; `--together` passes several, which saves
+    mutmut's clean run of every test (minutes on a busy machine) per module.
+    """
     logs = MUTANTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    own = own_tests(module)
-    print(f"mutating {module} (own tests: {', '.join(own) or 'none'}) ...", flush=True)
+    own = {module: own_tests(module) for module in chosen}
+    for module, files in own.items():
+        print(f"mutating {module} (own tests: {', '.join(files) or 'none'}) ...")
+    sys.stdout.flush()
     env = {**os.environ, "PYTHONHASHSEED": "0", "ANIBRIDGE_MUTATE_OWN": json.dumps(own)}
     env.pop("ANIBRIDGE_TEST_POSTGRES_URL", None)  # no server tests in mutation runs
-    args = [sys.executable, str(Path(__file__).resolve()), "--mutmut", module, mode]
-    with (logs / f"{module}.log").open("w") as log:
+    names = ",".join(chosen)
+    args = [sys.executable, str(Path(__file__).resolve()), "--mutmut", names, mode]
+    with (logs / f"{'+'.join(chosen)}.log").open("w") as log:
         done = subprocess.run(
             args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
         )  # fmt: skip
@@ -171,8 +182,10 @@ def run(module: str, *, mode: str) -> int:
     return done.returncode
 
 
-def mutmut_worker(module: str, *, mode: str) -> int:
+def mutmut_worker(names: str, *, mode: str) -> int:
     """Inside the mutmut process: own tests first; which mutants `mode` says.
+
+    `names`: the modules, comma-separated.
 
     `pending`: those without a result; `survivors`: those neither killed nor listed
     as equivalent (after a new test); `all`: every one.
@@ -180,9 +193,15 @@ def mutmut_worker(module: str, *, mode: str) -> int:
     import mutmut.__main__ as mm
     from mutmut.runners.harness import PytestRunner
 
-    own = set(json.loads(os.environ.get("ANIBRIDGE_MUTATE_OWN", "[]")))
-    named = {f"tests/{name}" for name in OWN_TESTS.get(module, ())}
-    first = {p for p in own if Path(p).name in mirror_names(module) or p in named}
+    chosen = names.split(",")
+    own_by_module = json.loads(os.environ.get("ANIBRIDGE_MUTATE_OWN", "{}"))
+
+    def first_and_own(module: str) -> tuple[set[str], set[str]]:
+        own = set(own_by_module.get(module, ()))
+        named = {f"tests/{name}" for name in OWN_TESTS.get(module, ())}
+        mirror = mirror_names(module)
+        return {p for p in own if Path(p).name in mirror or p in named}, own
+
     run_tests = PytestRunner.run_tests
 
     def own_first(
@@ -193,6 +212,7 @@ def mutmut_worker(module: str, *, mode: str) -> int:
             return run_tests(self, mutant_name=mutant_name, tests=tests)
         # Stages, each only if the mutant survived the one before: the mirror file
         # and the files `OWN_TESTS` names (few, fast), the other own files, the rest.
+        first, own = first_and_own(mutant_name.rsplit(".", 1)[0])
         stages: list[list[str]] = [[], [], []]
         for t in tests:
             path = t.split("::", 1)[0]
@@ -220,7 +240,8 @@ def mutmut_worker(module: str, *, mode: str) -> int:
         mm.collect_source_file_mutation_data = chosen
     try:
         mm.cli.main(
-            ["run", "--max-children", "1", f"{module}.*"], standalone_mode=False
+            ["run", "--max-children", "1", *(f"{m}.*" for m in chosen)],
+            standalone_mode=False,
         )
     except SystemExit as stop:
         return int(stop.code or 0)
@@ -284,6 +305,8 @@ def main(argv: list[str]) -> int:
     if argv == ["--report"]:
         return report()
     mode = "pending"
+    together = "--together" in argv
+    argv = [a for a in argv if a != "--together"]
     if argv[:1] in (["--survivors"], ["--all"]):
         mode, argv = argv[0][2:], argv[1:]
     for module in argv:
@@ -294,11 +317,12 @@ def main(argv: list[str]) -> int:
     wanted = argv or [
         m for m in modules() if m not in stored or None in stored[m].values()
     ]
-    for module in wanted:
-        if module in stored and not stored[module]:
-            print(f"{module}: no mutants (nothing mutmut mutates there)")
-            continue
-        run(module, mode=mode)
+    empty = [m for m in wanted if m in stored and not stored[m]]
+    for module in empty:
+        print(f"{module}: no mutants (nothing mutmut mutates there)")
+    wanted = [m for m in wanted if m not in empty]
+    for group in [wanted] if together and wanted else [[m] for m in wanted]:
+        run(group, mode=mode)
     return report()
 
 
