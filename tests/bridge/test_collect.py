@@ -497,3 +497,46 @@ async def test_a_naive_time_anywhere_is_refused_naming_the_provider():
     p = _library([SupportsScan, SupportsRecordReads, SupportsEventReads])
     p.fetch_events = _answer(Event(episode_ref("a", 1, 1), "play", _NAIVE))
     assert await _violation(p) is Rule.UTC_DATETIME
+
+
+async def test_entry_records_are_checked_before_part_records():
+    p = _library([SupportsNodeReads, SupportsRecordReads])
+    p.fetch_nodes = _answer(_facets(_good_show(), FacetName.IDS, FacetName.STRUCTURE))
+    bad = replace(list_record("a"), kind="bogus")
+
+    async def anchors_only(query):
+        anchor = any(not r.path for r in query.refs)
+        return Page(items=(bad,) if anchor else (), cursor=None)
+
+    p.fetch_records = anchors_only
+    assert await _violation(p, refs=[Ref("a")]) is Rule.DECLARED_KINDS
+
+
+async def test_targeted_part_records_page_to_the_end():
+    p = memory_provider(
+        library_capabilities(), mixins=[SupportsNodeReads, SupportsRecordReads],
+        nodes=library_show("a", "A", {1: 3}), records=watched("a", 1, [1, 2, 3]),
+        page_size=1,
+    )  # fmt: skip
+    snap = await collect(p, "plex", refs=[Ref("a")])
+    assert len(snap.entries["a"].records) == 3
+
+
+async def test_a_targeted_re_read_replaces_only_the_same_ref_and_kind():
+    entries = [list_entry("a", "A", episodes=2)]
+    fresh = list_record("a", status=Status.COMPLETED, progress=2)
+    p = memory_provider(
+        list_capabilities(), mixins=[SupportsNodeReads, SupportsRecordReads],
+        nodes=entries, records=[fresh],
+    )  # fmt: skip
+    snap = Snapshot("al", p.capabilities(), complete=False)
+    old = list_record("a", status=Status.ACTIVE, progress=1)
+    other_kind = replace(old, kind="other")
+    part = list_record(Ref("a", (Step("episode", 1),)), status=Status.ACTIVE)
+    snap.entry("a").records = [old, other_kind, part]
+    await fetch_anchors(p, snap, [Ref("a")])
+    assert [(r.ref, r.kind, r.values) for r in snap.entries["a"].records] == [
+        (other_kind.ref, "other", other_kind.values),
+        (part.ref, "", part.values),
+        (fresh.ref, "", fresh.values),
+    ]

@@ -229,7 +229,7 @@ async def _collect_events(
     provider: Provider,
     snap: Snapshot,
     refs: Sequence[Ref] | None,
-    prefer_summaries: bool = False,
+    prefer_summaries: bool,
 ) -> None:
     key = snap.provider
     chunks: list[tuple[Ref, ...]] = [()] if refs is None else _by_anchor(refs)
