@@ -304,13 +304,15 @@ def test_the_retry_policy_and_timeout_reach_the_download(
     host: FakeReleases, tmp_path: Path
 ) -> None:
     host.publish(ASSET, payload(1))
-    host.inject(Fault(mode="status", status=502, times=5))
+    host.inject(Fault(mode="status", status=502, times=2))
     assert update(host.url(ASSET), cache=tmp_path, retry=FAST).status == "failed"
-    assert host.statuses() == {502: 2}  # FAST allows two attempts
+    assert host.statuses() == {502: 2}  # FAST allows two attempts, not a third
     host.reset_counters()
+    # a stalled server: the given timeout ends the wait (the fake answers after 5 s)
     host.inject(Fault(mode="timeout", delay=5.0, times=2))
     quick = update(host.url(ASSET), cache=tmp_path, retry=FAST, timeout=0.2)
     assert quick.status == "failed"
+    assert "ReadTimeout" in (quick.error or "")
 
 
 def test_a_cache_in_a_new_directory_is_created(
@@ -342,4 +344,25 @@ def test_a_cache_that_cannot_be_written_fails_cleanly(
     result = update(host.url(ASSET), cache=tmp_path, retry=FAST)
     assert (result.status, result.path, result.etag) == ("failed", None, None)
     assert (result.error or "").startswith("cannot write the cache: ")
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_failed_write_keeps_the_copy_in_use(
+    host: FakeReleases, tmp_path: Path
+) -> None:
+    files = cache_files(tmp_path)
+    host.publish(ASSET, payload(1))
+    url = host.url(ASSET)
+    first = update(url, cache=tmp_path, retry=FAST)
+    files.previous.mkdir()  # the last good copy cannot be replaced
+    host.publish(ASSET, payload(2))
+    result = update(url, cache=tmp_path, retry=FAST)
+    assert (result.status, result.path, result.etag) == (
+        "failed",
+        str(files.current),
+        first.etag,
+    )
+    assert (result.error or "").startswith("cannot write the cache: ")
+    assert files.current.read_bytes() == payload(1)
+    assert read_meta(files)["etag"] == first.etag
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
