@@ -270,3 +270,75 @@ def test_invalid_overlay_entries_are_reported_and_the_rest_applied() -> None:
         None,
         reasons[("not a descriptor", None)],
     )
+
+
+def test_only_the_unscoped_anidb_spelling_is_an_alias() -> None:
+    # `anidb:7` means `anidb:7:R`; it is not `anidb:7:S`, and `tvdb_show:1` is not
+    # `tvdb_show:1:R`
+    up = {"anidb:7": {"anilist:3": {"1": "1"}}, "tvdb_show:1": {"mal:1": {"1": "1"}}}
+    m = merged(
+        ("up", up),
+        ("a", {"anidb:7:S": {"anilist:4": {"1": "1"}}}),
+        ("b", {"tvdb_show:1:R": {"mal:2": {"1": "1"}}}),
+        ("c", {"anidb:7:R": {"anilist:3": {"2": "2"}}}),
+    )
+    assert m.data == {
+        "anidb:7:R": {"anilist:3": {"1": "1", "2": "2"}},
+        "anidb:7:S": {"anilist:4": {"1": "1"}},
+        "tvdb_show:1": {"mal:1": {"1": "1"}},
+        "tvdb_show:1:R": {"mal:2": {"1": "1"}},
+    }
+
+
+def test_a_canonical_spelling_without_an_alias_is_edited_in_place() -> None:
+    up = {"anidb:7:R": {"anilist:3": {"1": "1"}}}
+    m = merged(("up", up), ("a", {"anidb:7": {"anilist:3": {"2": "2"}}}))
+    assert m.data == {"anidb:7:R": {"anilist:3": {"1": "1", "2": "2"}}}
+
+
+def test_entries_after_a_null_in_the_same_layer_still_apply() -> None:
+    up = {"anilist:1": {"mal:1": {"1": "1"}}, "anilist:2": {"mal:2": {"1": "1"}}}
+    layer: dict[str, Any] = {
+        "anilist:1": None,
+        "anilist:2": {"mal:2": None, "mal:3": {"1": "3"}},
+        "anilist:4": {"mal:4": {"1": "4"}},
+    }
+    m = merged(("up", up), ("a", layer))
+    assert m.data == {
+        "anilist:2": {"mal:3": {"1": "3"}},
+        "anilist:4": {"mal:4": {"1": "4"}},
+    }
+
+
+def test_unmapped_keys_lose_their_provenance() -> None:
+    # a key a later layer writes again names only that layer, not the unmapped one
+    up = {
+        "anilist:1": {"mal:1": {"1": "1"}},
+        "mal:1": {"anilist:1": {"1": "1"}},
+    }
+    m = merged(
+        ("up", up),
+        ("a", {"anilist:1": {"mal:1": {"2": "2"}}, "mal:1": {"anilist:1": {"2": "2"}}}),
+        ("b", {"anilist:1": {"mal:1": None}}),
+    )
+    assert m.provenance == {}
+    up = {  # the base is merged into in place: a fresh one
+        "anilist:1": {"mal:1": {"1": "1"}},
+        "mal:1": {"anilist:1": {"1": "1"}},
+    }
+    m = merged(
+        ("up", up),
+        ("a", {"mal:1": {"anilist:1": {"2": "2", "3": "3"}}}),
+        ("b", {"anilist:1": {"mal:1": {"2-3": None}}}),
+    )
+    assert m.data["mal:1"] == {"anilist:1": {"1": "1"}}
+    assert m.provenance == {}
+
+
+def test_values_that_are_not_ranges_do_not_stop_the_reverse_scan() -> None:
+    up: dict[str, Any] = {
+        "anilist:1": {"mal:1": {"1-12": "1-12"}},
+        "mal:1": {"anilist:1": {"30": ["not a range"], "31": "x", "1-6": "1-6"}},
+    }
+    m = merged(("up", up), ("a", {"anilist:1": {"mal:1": {"1-12": None}}}))
+    assert m.data["mal:1"] == {"anilist:1": {"30": ["not a range"], "31": "x"}}
