@@ -129,7 +129,7 @@ def test_zstd_default_bound_is_the_payload_limit(
 
 def test_a_truncated_zstd_stream_is_refused() -> None:
     raw = zstd(os.urandom(1000))
-    with pytest.raises(zstandard.ZstdError, match="truncated stream"):
+    with pytest.raises(zstandard.ZstdError, match=r"^truncated stream$"):
         _zstd_decompress(raw[:600])
 
 
