@@ -193,7 +193,7 @@ def mutmut_worker(names: str, *, mode: str) -> int:
     import mutmut.__main__ as mm
     from mutmut.runners.harness import PytestRunner
 
-    chosen = names.split(",")
+    targets = names.split(",")
     own_by_module = json.loads(os.environ.get("ANIBRIDGE_MUTATE_OWN", "{}"))
 
     def first_and_own(module: str) -> tuple[set[str], set[str]]:
@@ -240,7 +240,7 @@ def mutmut_worker(names: str, *, mode: str) -> int:
         mm.collect_source_file_mutation_data = chosen
     try:
         mm.cli.main(
-            ["run", "--max-children", "1", *(f"{m}.*" for m in chosen)],
+            ["run", "--max-children", "1", *(f"{m}.*" for m in targets)],
             standalone_mode=False,
         )
     except SystemExit as stop:
