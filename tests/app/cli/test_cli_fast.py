@@ -244,15 +244,46 @@ def test_the_stored_help_is_what_typer_prints(as_module, tmp_path):
     assert fast["stdout"].startswith(f"Usage: {prog} [OPTIONS] COMMAND")
 
 
-def test_a_narrow_terminal_gets_typer_s_wrapped_help(tmp_path):
-    fast = _help_run(tmp_path, typer_only=False, columns="60", as_module=False)
-    slow = _help_run(tmp_path, typer_only=True, columns="60", as_module=False)
-    assert fast["typer"]
-    assert fast == slow
+@pytest.mark.parametrize("as_module", [False, True], ids=["script", "python-m"])
+def test_a_narrow_terminal_gets_typer_s_wrapped_help(as_module, tmp_path):
+    fast = _help_run(tmp_path, typer_only=False, columns="60", as_module=as_module)
+    slow = _help_run(tmp_path, typer_only=True, columns="60", as_module=as_module)
+    # `python -m anibridge.app.cli`'s usage line wraps at 58: left to click
+    assert fast["typer"] is as_module
+    assert {**fast, "typer": True} == slow
+
+
+def test_every_width_is_what_typer_prints():
+    """Click's help width is 50 to 78 whatever the terminal: all of them match."""
+    from anibridge.app.cli._help import render, width_for
+
+    assert (width_for(0), width_for(79), width_for(80), width_for(300)) == (
+        50, 77, 78, 78,
+    )  # fmt: skip
+    code = (
+        "import json; from anibridge.app.cli._help import typer_renders; "
+        "print(json.dumps([typer_renders('anibridge'), "
+        "typer_renders('python -m anibridge.app.cli')]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    script, module = json.loads(done.stdout)
+    assert len(script) == len(module) == 29
+    stale = [w for w, text in script.items() if render("anibridge", int(w)) != text]
+    assert not stale, (
+        f"anibridge.app.cli._help_text is stale at widths {stale}: run "
+        "`.venv/bin/python -m anibridge.app.cli._help`"
+    )
+    for width, text in module.items():
+        ours = render("python -m anibridge.app.cli", int(width))
+        assert ours is None or ours == text, width
+        assert (ours is None) is (int(width) < 62)  # its usage line wraps
 
 
 def test_a_long_program_name_is_left_to_click():
     from anibridge.app.cli._help import render
 
-    assert render("anibridge") is not None
-    assert render("x" * 60) is None
+    assert render("anibridge", 78) is not None
+    assert render("x" * 60, 78) is None
+    assert render("anibridge", 79) is None  # no such width

@@ -8,8 +8,8 @@ console script on POSIX, no shell-completion request); anything else — `--help
 typo, a bad value, `--debug` — returns False and typer handles it, so every usage
 error keeps typer's own message. The translate body is shared with the typer command
 (`anibridge.app.cli._mapping_queries`); `--help` prints the text typer generated
-(`anibridge.app.cli._help`) when click would format it at its full width (80 or more
-columns) for a program name on one usage line. `tests/app/cli/test_cli_fast.py`
+for the width click would format it at (`anibridge.app.cli._help`), for a program
+name whose usage line does not wrap. `tests/app/cli/test_cli_fast.py`
 checks that both paths print the same and exit the same.
 """
 
@@ -61,14 +61,12 @@ def _completion_requested() -> bool:
 
 def _root_help() -> str | None:
     """`anibridge --help`'s text, or None when click would format it differently."""
-    if _terminal_columns() < 80:
-        return None
     prog = _program_name()
     if prog is None:
         return None
-    from anibridge.app.cli._help import render
+    from anibridge.app.cli._help import render, width_for
 
-    return render(prog)
+    return render(prog, width_for(_terminal_columns()))
 
 
 def _terminal_columns() -> int:
