@@ -1145,3 +1145,85 @@ def test_a_collected_source_entry_reaches_the_collection_kind():
         observation(units=UNITS3, weighted=3.0, collected=True), caps=caps
     )
     assert "owned" in {a.kind for a in actions}
+
+
+# what the planner reads from the target's capabilities
+
+
+def test_plays_go_only_to_histories_whose_records_do_not_say_it():
+    from anibridge.provider.base import EventKind
+
+    hist = history_capabilities()
+    assert planner(hist).play_kind == "watch"
+    assert planner(hist, policy=Policy(sync_events=False)).play_kind is None
+    no_append = replace(hist, write_ops=hist.write_ops - {WriteOp.APPEND_EVENT})
+    assert planner(no_append).play_kind is None
+    # a server's watched flag already says an episode was consumed
+    assert planner(server_caps()).play_kind is None
+    # without a writable status the records say nothing: plays are appended
+    assert planner(server_caps(status=False)).play_kind == "play"
+    # a list's progress says it, where writable
+    listy = replace(
+        LIST,
+        event_kinds=(Descriptor("scrobble", EventKind.PLAY),),
+        write_ops=LIST.write_ops | {WriteOp.APPEND_EVENT},
+    )
+    assert planner(listy).play_kind is None
+    fields = dict(listy.record_fields)
+    fields[F.PROGRESS] = FieldSpec(F.PROGRESS, writable=False)
+    assert planner(replace(listy, record_fields=fields)).play_kind == "scrobble"
+    no_upsert = replace(listy, write_ops=listy.write_ops - {WriteOp.UPSERT_RECORD})
+    assert planner(no_upsert).play_kind == "scrobble"
+    # check-ins count as plays already there, but plays are appended as plays
+    mixed = replace(
+        hist,
+        event_kinds=(
+            Descriptor("checkin", EventKind.CHECKIN),
+            Descriptor("watch", EventKind.PLAY),
+            Descriptor("rate", None),
+        ),
+    )
+    p = planner(mixed)
+    assert p.play_kind == "watch"
+    assert p.play_kinds == frozenset({"checkin", "watch"})
+
+
+def test_the_target_shape_comes_from_its_capabilities():
+    assert planner(server_caps()).granular
+    assert not planner(LIST).granular
+    no_axes = replace(server_caps(), coordinate_axes={})
+    assert not planner(no_axes).granular
+    assert planner(LIST).upsert
+    assert not planner(
+        replace(LIST, write_ops=LIST.write_ops - {WriteOp.UPSERT_RECORD})
+    ).upsert
+
+
+def test_rewatches_show_as_repeating_only_where_the_target_can_write_it():
+    assert planner(LIST).repeating
+    statuses = tuple(
+        d
+        for d in LIST.record_fields[F.STATUS].values
+        if d.semantic is not Status.REPEATING
+    )
+    assert not planner(list_capabilities(statuses=statuses)).repeating
+    fields = dict(LIST.record_fields)
+    spec = fields[F.STATUS]
+    fields[F.STATUS] = FieldSpec(F.STATUS, writable=False, values=spec.values)
+    assert not planner(replace(LIST, record_fields=fields)).repeating
+    del fields[F.STATUS]
+    assert not planner(replace(LIST, record_fields=fields)).repeating
+
+
+def test_pair_ids_are_per_source_and_target_anchor():
+    from anibridge.bridge.stores import link_id
+
+    p = planner(LIST, policy=Policy(profile="me"))
+    anchor = p.pair_id("s", SHOW)
+    assert anchor == link_id("me", "src", "s", "", "dst", "t")
+    assert p.pair_id("s", SHOW) == anchor
+    # a part of the target is its own pair, never the anchor's cached id
+    part = p.pair_id("s", ep(1, 1))
+    assert part == link_id("me", "src", "s", "", "dst", "t/season=1/episode=1")
+    assert p.pair_id("s", SHOW) == anchor
+    assert p.pair_id("s2", SHOW) == link_id("me", "src", "s2", "", "dst", "t")
