@@ -286,3 +286,62 @@ async def test_a_preview_a_guard_refused_is_kept_for_review_with_its_guard(
         assert journal_size(store) == 0
     finally:
         await asyncio.to_thread(service.stop)
+
+
+async def test_fix_mapping_saves_the_override_for_every_process_and_queues_a_preview(
+    pg_url, store, tmp_path, index, hosted_config, start_hosted
+):
+    migrate_all(pg_url)
+    config = hosted_config(tmp_path, pg_url, {"alice": None})
+    # A show no mapping places: unmatched until an override says where it goes.
+    library = tmp_path / "alice" / "library.yaml"
+    doc = yaml.safe_load(library.read_text())
+    mystery = dict(doc["items"][0], key="mystery", title="Mystery Show")
+    mystery["ids"] = ["tvdb_show:987654321"]
+    doc["items"].append(mystery)
+    library.write_text(yaml.safe_dump(doc))
+    runner = EngineRunner(load_config(config, environ={}))
+    service = await asyncio.to_thread(start_hosted, config, index)
+    elsewhere = hosted_config(tmp_path / "machine-2", pg_url, {"alice": None})
+    second = None
+    try:
+        api = api_client(service)
+        before = await preview(api, pg_url, runner)
+        plan = api.get(f"/api/plans/{before['result']['plan_id']}").json()
+        assert "anilist:21" not in {a["ref"]["key"] for a in plan["actions"]}
+        unmatched = api.get("/api/profiles/alice/unmatched").json()
+        assert "mystery" in {r["ref"]["key"] for r in unmatched["rows"]}
+
+        answer = api.post(
+            "/api/profiles/alice/unmatched/fix",
+            json={
+                "anchor": "mystery",
+                "source": "tvdb_show:987654321:s1",
+                "target": "anilist:21",
+            },
+        )
+        assert answer.status_code == 202, answer.text
+        fix_job = answer.json()["summary"]["job_id"]
+        await drain(pg_url, runner)
+        done = job(api, fix_job)
+        assert done["state"] == "done", done
+        assert done["args"]["refs"] == ["mystery"]
+        fixed = api.get(f"/api/plans/{done['result']['plan_id']}").json()
+        assert fixed["scope"] == ["mystery"]
+        assert {a["ref"]["key"] for a in fixed["actions"]} == {"anilist:21"}
+
+        # Another web service (another machine's data dir) sees the override.
+        second = await asyncio.to_thread(start_hosted, elsewhere, index)
+        text = api_client(second).get("/api/mappings/overrides").text
+        assert "tvdb_show:987654321:s1" in text and "anilist:21" in text
+
+        # A real run of a worker writes the fixed entry.
+        api.post("/api/profiles/alice/sync", json={"mode": "full"})
+        await drain(pg_url, runner)
+        (synced, *_rest) = api.get("/api/profiles/alice/jobs").json()
+        written = store.bundle().journal.entries(synced["result"]["run_id"])
+        assert "anilist:21" in {e.ref["key"] for e in written}
+    finally:
+        await asyncio.to_thread(service.stop)
+        if second is not None:
+            await asyncio.to_thread(second.stop)

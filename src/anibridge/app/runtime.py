@@ -11,7 +11,7 @@ summary the CLI prints and `--json` emits.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -389,7 +389,9 @@ class Incremental:
     cursors: dict[str, str] = field(default_factory=dict)
 
 
-async def plan_incremental(session: Session, *, full: bool) -> Incremental:
+async def plan_incremental(
+    session: Session, *, full: bool, refs: Iterable[str] = ()
+) -> Incremental:
     """What a run reads: `anibridge.app.service.runs.plan_reads` (one policy).
 
     A first run, `full`, a source without a change feed, a change that names no
@@ -397,14 +399,15 @@ async def plan_incremental(session: Session, *, full: bool) -> Incremental:
     profile whose target changed (or has no feed) reads everything; otherwise
     only the touched anchors are re-read. The feeds' heads are taken before
     anything is read, so changes made during the run are seen
-    next time.
+    next time. `refs` makes it a targeted read of those source anchors only
+    (a preview of a fixed mapping).
     """
     from anibridge.app.service.runs import RunRequest, plan_reads
 
+    wanted = frozenset(refs)
+    mode = "targeted" if wanted else "full" if full else "incremental"
     reads = await plan_reads(
-        session,
-        session.store.bundle(),
-        RunRequest("full" if full else "incremental"),
+        session, session.store.bundle(), RunRequest(mode, refs=wanted)
     )
     return Incremental(
         snapshots=reads.snapshots,

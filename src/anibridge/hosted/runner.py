@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -46,18 +47,35 @@ class EngineRunner:
         self.config = config
         self.busy_wait = busy_wait
         self._index: Any = None
+        self._overrides = 0  # the version of the shared overrides in `_index`
+        self._index_lock = threading.Lock()  # jobs run on several threads
 
-    def _mappings(self) -> Any:
-        if self._index is None:
+    def _mappings(self, engine: Any = None) -> Any:
+        """The mappings index: the config's files, then the shared overrides.
+
+        The overrides the web service edits live in the database
+        (`anibridge.hosted.overrides`); the index is rebuilt when their version
+        moved, so a job plans with the overrides saved before it started.
+        """
+        from anibridge.hosted import overrides
+
+        with self._index_lock:
+            number = overrides.version(engine) if engine is not None else 0
+            if self._index is not None and number == self._overrides:
+                return self._index
             from anibridge.mappings import load_index
 
             app = self.config.app
+            paths = [str(self.config.resolve(p)) for p in app.mappings.custom]
+            if number:
+                number, text = overrides.read(engine)
+                folder = self.config.data_dir / "hosted"
+                paths.append(str(overrides.local_copy(folder, number, text)))
             self._index = load_index(
-                [str(self.config.resolve(p)) for p in app.mappings.custom],
-                include_default=app.mappings.include_default,
-                notice=None,
+                paths, include_default=app.mappings.include_default, notice=None
             )
-        return self._index
+            self._overrides = number
+            return self._index
 
     async def run(self, job: Job) -> dict[str, Any]:
         """Run `job` (see the module docstring for how failures are sorted).
@@ -152,7 +170,7 @@ class EngineRunner:
                 session.store.bundle(),
                 policy_for(session.name, session.profile, self.config),
                 set(approved),
-                index=self._mappings(),
+                index=self._mappings(session.store.engine),
                 stop=session.stop,
                 force=True,  # a person approved these changes, guards included
             )
@@ -252,7 +270,7 @@ class EngineRunner:
                 session.store.bundle(),
                 policy_for(session.name, session.profile, self.config),
                 set(wanted),
-                index=self._mappings(),
+                index=self._mappings(session.store.engine),
                 stop=session.stop,
             )
         finally:
@@ -359,6 +377,7 @@ class EngineRunner:
 
         dry_run = bool(job.args.get("dry_run", False))
         full = job.args.get("mode") == "full"
+        refs = [str(r) for r in job.args.get("refs") or ()]
         if job.profile not in self.config.app.profiles:
             raise JobFailed(f"profile {job.profile!r} does not exist (any more)")
         # The profile's lock, then recovery (runs left by dead processes marked
@@ -373,8 +392,8 @@ class EngineRunner:
             policy = policy_for(session.name, session.profile, self.config)
             engine = session.store.engine
             inbox = await asyncio.to_thread(pending, engine, job.profile)
-            incremental = await plan_incremental(session, full=full)
-            if not full:
+            incremental = await plan_incremental(session, full=full, refs=refs)
+            if not full and not refs:
                 await _target_webhooks(session, incremental, inbox)
             if incremental.nothing_changed:
                 await asyncio.to_thread(consume, engine, [e.id for e in inbox], job.id)
@@ -386,7 +405,7 @@ class EngineRunner:
                     session.pairs,
                     policy,
                     session.store.bundle(),
-                    index=self._mappings(),
+                    index=self._mappings(session.store.engine),
                     dry_run=dry_run,
                     run_id=run_id,
                     snapshots=incremental.snapshots or None,

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,7 +39,7 @@ from anibridge.app.scheduler.worker import WorkerStopped
 from anibridge.app.service.kept_plans import KeptPlan
 from anibridge.app.web.backend import BackendError
 from anibridge.app.web.engine_backend import EngineBackend
-from anibridge.hosted import plans
+from anibridge.hosted import overrides, plans
 from anibridge.hosted.inbox import record
 from anibridge.hosted.jobs import profile_lock
 from anibridge.hosted.queue import enqueue, job_rows, make_queue, sync_coalesce
@@ -48,8 +49,9 @@ __all__ = ["HostedBackend", "QueueScheduler", "hosted_context"]
 
 log = logging.getLogger("anibridge.hosted")
 
-#: Writes from the web that the hosted backend queues as jobs of the same kind.
-QUEUED_WRITES = ("apply", "undo", "retry", "restore")
+#: Writes from the web that the hosted backend queues as jobs ("fix mapping"
+#: saves the override in the database and queues a targeted preview).
+QUEUED_WRITES = ("apply", "undo", "retry", "restore", "fix mapping")
 
 
 class _QueuedProfile:
@@ -59,20 +61,16 @@ class _QueuedProfile:
         self.name = name
 
     def submit(self, label: str, call: Any) -> asyncio.Future[RunResult]:
-        """Apply, undo, retry, restore: `HostedBackend` checks and queues them.
-
-        "fix mapping" is refused: it edits the custom mappings file in this
-        process's data directory, which the workers' mappings do not read.
+        """The writes of `QUEUED_WRITES`: `HostedBackend` checks and queues them.
 
         Raises:
-            BackendError: 409 for anything else, naming what to use instead.
+            BackendError: 409 for anything else (no route sends another).
         """
         if label in QUEUED_WRITES:
             return asyncio.ensure_future(call())
         raise BackendError(
-            f"{label} is not available from the web service in hosted mode: "
-            "add the override to a custom mappings file every worker reads "
-            "(mappings.custom in the config), then preview the profile again",
+            f"{label} is not available from the web service in hosted mode "
+            f"(profile {self.name!r})",
             status=409,
         )
 
@@ -135,11 +133,13 @@ class QueueScheduler:
         Returns:
             The job id, or None when a sync of the profile was already waiting.
         """
-        args = {
+        args: dict[str, Any] = {
             "mode": str(request.mode),
             "dry_run": request.dry_run,
             "reason": ",".join(request.reasons) or "api",
         }
+        if request.refs:  # a targeted run: only these source anchors are read
+            args["refs"] = sorted(request.refs)
         # A preview must not vanish into a waiting real run, nor the reverse.
         coalesce = None if request.dry_run else sync_coalesce(profile)
         return enqueue(self.queue, conn, "sync", profile, args, coalesce=coalesce)
@@ -408,8 +408,11 @@ class HostedBackend(EngineBackend):
 
         self.store = await asyncio.to_thread(SqlStore, self.loaded.store_url)
         self._load_plans()
+        self._overrides_version = 0
+        self._overrides_path = self.loaded.data_dir / "hosted" / "none.yaml"
         if self.index is None:
             self.index = await asyncio.to_thread(self._load_index)
+        await asyncio.to_thread(self._sync_overrides)
         for prof in self._profiles.values():
             prof.ready = True
 
@@ -436,14 +439,49 @@ class HostedBackend(EngineBackend):
         )
 
     async def run(self, profile: str, request: SyncRequest) -> RunResult:
-        """Never called: the workers run syncs.
+        """Queue the run as a sync job ("fix mapping" re-plans its entry so)."""
+        return await self._queue().trigger(profile, request)
 
-        Raises:
-            BackendError: always.
-        """
-        raise BackendError(
-            "hosted web services queue runs; workers run them", status=409
-        )
+    # -- custom mappings overrides: in the shared database -------------------------
+    @property
+    def custom_mappings_path(self) -> Path:
+        """This process's copy of the shared overrides (`hosted.overrides`)."""
+        return self._overrides_path
+
+    def _sync_overrides(self) -> None:
+        """Take the newest shared overrides; reload the index when they changed."""
+        number = overrides.version(self._engine())
+        if number == self._overrides_version:
+            return
+        number, text = overrides.read(self._engine())
+        folder = self.loaded.data_dir / "hosted"
+        self._overrides_path = overrides.local_copy(folder, number, text)
+        self._overrides_version = number
+        self.index = self._load_index()
+
+    def overrides_text(self) -> str:
+        """The shared overrides' text (newest, whichever web service saved it)."""
+        return overrides.read(self._engine())[1]
+
+    def write_overrides(self, text: str) -> None:
+        """Validate and store the overrides for every process; reload the index."""
+        problems = self.validate_overrides(text)
+        if problems:
+            raise BackendError("; ".join(str(p) for p in problems), status=422)
+        overrides.write(self._engine(), text)
+        self._sync_overrides()
+
+    def mapping_lookup(self, descriptor: str) -> dict[str, Any]:
+        """Edges of one descriptor, with the newest shared overrides."""
+        self._sync_overrides()
+        return super().mapping_lookup(descriptor)
+
+    def mapping_browse(
+        self, text: str, limit: int = 20, *, titles: bool = True
+    ) -> dict[str, Any]:
+        """Titles and ids matching `text`, with the newest shared overrides."""
+        self._sync_overrides()
+        return super().mapping_browse(text, limit, titles=titles)
 
     def webhook_providers(self) -> list[str]:
         """Source keys whose provider type can parse webhooks (no instance needed)."""

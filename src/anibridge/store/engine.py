@@ -24,7 +24,7 @@ __all__ = [
 _MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest shipped revision; `tests/store` checks it against Alembic's head. Knowing
 # it lets an up-to-date store open without importing Alembic (slow to import).
-HEAD = "0006_auth_state"
+HEAD = "0007_shared_texts"
 #: PostgreSQL advisory lock held by whoever migrates a database (store or queue).
 MIGRATION_LOCK = 0x616E6962
 

@@ -25,6 +25,7 @@ __all__ = [
     "queue_schema",
     "runs",
     "shared_limits",
+    "shared_texts",
     "tokens",
     "webhook_inbox",
 ]
@@ -239,5 +240,14 @@ auth_state = sa.Table(
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+shared_texts = sa.Table(
+    "shared_texts",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
 )

@@ -403,7 +403,7 @@ async def fix_mapping(request: Request, profile: str, body: FixBody) -> dict[str
             body.target_range,
         ),
     )
-    return result.to_json()
+    return _write_answer(result)
 
 
 # -- pins --------------------------------------------------------------------------

@@ -592,6 +592,9 @@ async def ui_fix_mapping(
             raise
         return _back(request, f"/unmatched/{profile}", f"Not saved: {exc.detail}")
     name = title or anchor
+    queued = _queued(request, profile, f"Override saved; {name} re-planned", result)
+    if queued is not None:  # hosted mode: the preview is a job
+        return queued
     if not result.plan_id:
         return _back(
             request, f"/unmatched/{profile}", _result_msg(f"{name} re-planned", result)
