@@ -332,8 +332,11 @@ async def test_fix_mapping_saves_the_override_for_every_process_and_queues_a_pre
 
         # Another web service (another machine's data dir) sees the override.
         second = await asyncio.to_thread(start_hosted, elsewhere, index)
-        text = api_client(second).get("/api/mappings/overrides").text
+        other = api_client(second)
+        text = other.get("/api/mappings/overrides").text
         assert "tvdb_show:987654321:s1" in text and "anilist:21" in text
+        page = other.get("/mappings", headers={"Accept": "text/html"}).text
+        assert "Saved in the deployment's database" in page
 
         # A real run of a worker writes the fixed entry.
         api.post("/api/profiles/alice/sync", json={"mode": "full"})

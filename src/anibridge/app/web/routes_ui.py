@@ -389,6 +389,8 @@ def _mappings(request: Request, *, content: str | None = None, **values: Any) ->
         overrides=EXAMPLE if example and not text.strip() else text,
         example=example,
         can_edit=principal is None or principal.is_admin,  # the file is shared
+        # Hosted mode keeps the overrides in the database (`hosted.overrides`).
+        shared_db=getattr(_ctx(request).scheduler, "jobs", None) is not None,
         **{"query": "", "lookup": None, "results": None, "error": None, **values},
     )
 
