@@ -557,3 +557,22 @@ def test_blank_rows_group_multi_field_actions_only():
     table = plan_table(Plan("p", (*one, two, one[0]))).renderables[2]
     fields = _cells(table, "field")
     assert fields == ["notes", "notes", "", "rewatches", "notes", "", "notes"]
+
+
+def test_tables_are_borderless_with_two_space_gaps_and_dim_headers():
+    parts = plan_table(_plan()).renderables
+    for table in (parts[2], parts[5]):
+        assert table.box is None
+        assert table.pad_edge is False
+        assert table.padding == (0, 2, 0, 0)
+        assert table.header_style == "dim"
+    skipped = {c.header: c for c in parts[5].columns}
+    assert skipped["target"].min_width == len("anilist:269")
+    assert skipped["detail"].min_width == 8
+
+
+def test_a_title_is_borrowed_by_the_anchor_of_a_part_link():
+    src = Snapshot("plex", library_capabilities())
+    src.entry("s1").node = list_entry("s1", "Source One")
+    link = Link("p", "plex", "s1", "", "anilist", "30/season=1/episode=2", "mapping")
+    assert display_titles({"plex": src}, [link])[("anilist", "30")] == "Source One"

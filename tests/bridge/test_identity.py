@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from bridge_support import T0, curated, custom_index, library, tracker, watched
 
@@ -739,3 +741,51 @@ async def test_fuzzy_takes_the_best_title_at_or_above_the_threshold():
     assert ident.routes["p9"][0].target == Ref("2")
     _, _, close = await _identify(src, dst, fuzzy_threshold=60)
     assert close.routes["p9"][0].score == 100.0
+
+
+async def test_fuzzy_asks_for_ten_candidates_and_takes_the_first_of_equals():
+    src = library(
+        [("p0", "", {1: 1}, []), ("p1", "Zzz", {1: 1}, []),
+         ("p9", "Frieren", {1: 28}, [])],
+        watched("p0", 1, [1]) + watched("p1", 1, [1]) + watched("p9", 1, [1]),
+    )  # fmt: skip
+    dst = tracker(
+        [("1", "Frieren", 28, ["anilist:1"]), ("2", "Frieren", 28, ["anilist:2"])]
+    )
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    a.entries["p0"].node = None  # an entry known only by its records
+    limits = []
+    search = dst.search_nodes
+
+    async def spy(query, **kw):
+        limits.append(kw.get("limit"))
+        return await search(query, **kw)
+
+    dst.search_nodes = spy
+    ident = await identify(a, b, curated(), provider=dst, fuzzy_threshold=90)
+    assert limits == [10, 10]  # "Zzz" and "Frieren"; no title, no search
+    (route,) = ident.routes["p9"]
+    assert (route.source_key, route.target) == ("p9", Ref("1"))
+    assert set(ident.unresolved) == {"p0", "p1"}
+
+
+async def test_fuzzy_scores_are_rounded_and_untitled_targets_never_match():
+    src = library(
+        [("p9", "Frieren", {1: 28}, []), ("px", "XXXX", {1: 1}, [])],
+        watched("p9", 1, [1]) + watched("px", 1, [1]),
+    )
+    dst = tracker([("1", "Frierenx", 28, ["anilist:1"]), ("2", "", 1, ["anilist:2"])])
+    search = dst.search_nodes
+    untitled = replace(list_entry("2", "T"), title=None)
+
+    async def with_untitled(query, **kw):
+        page = await search(query, **kw)
+        return replace(page, items=(*page.items, untitled))
+
+    dst.search_nodes = with_untitled
+    _, _, ident = await _identify(src, dst, fuzzy_threshold=90)
+    (route,) = ident.routes["p9"]
+    assert route.score == 93.3
+    assert route.edge == "title 'Frieren' ~ 'Frierenx' (93)"
+    assert "px" in ident.unresolved

@@ -340,3 +340,26 @@ def test_big_batches_round_trip(stores):
         "a00001",
         "a00002",
     ]
+
+
+def test_overrides_of_one_source_to_different_targets_are_kept_apart(stores):
+    # The target is part of an override's key; an unlink (None) and "" share it.
+    for target in ("7", "8", "7", None, ""):
+        stores.put_override(Override("p", "plex", "show1", "anilist", target))
+    got = sorted(o.target_ref or "" for o in stores.overrides("p", "plex", "anilist"))
+    assert got == ["", "7", "8"]
+
+
+def test_removing_unknown_links_and_unpinning_unpinned_refs_change_nothing(stores):
+    stores.put_links([_link()])
+    stores.remove_links(["no-such-link"])
+    assert len(stores.links("p", "plex", "anilist")) == 1
+    stores.set_pin(Pin("p", "anilist", "never-pinned", frozenset()))
+    assert stores.pins("p") == []
+
+
+def test_runs_lists_the_newest_fifty_by_default(stores):
+    for n in range(52):
+        stores.start_run(RunRecord(f"r{n:02d}", "p", f"2026-01-01T00:00:{n:02d}+00:00"))
+    got = [r.id for r in stores.runs("p")]
+    assert got == [f"r{n:02d}" for n in range(51, 1, -1)]
