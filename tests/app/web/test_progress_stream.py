@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.app.web.conftest import start_service
+
 
 def _sse(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event name, decoded data) of each server-sent event."""
@@ -129,3 +131,27 @@ def test_the_preview_button_answers_at_once_and_the_page_shows_the_result(
         newer = browser.get("/progress/demo", params={"since": states[-1]["seq"]})
         assert "Waiting for the job to start" in newer.text
         assert plan_id not in newer.text
+
+
+def test_a_stream_whose_client_left_unsubscribes_and_the_loop_closes(
+    workspace, mapping_index
+):
+    # The stream's subscription ends with the connection, and a stopped service
+    # closes its loop (async generators closed first): a loop left open and
+    # dropped later discarded pending `aclose()` calls ("never awaited").
+    server = start_service(workspace, mapping_index)
+    _info, secret = server.ctx.auth.create_token("tests")
+    bus = server.ctx.bus
+    before = bus.subscribers
+    headers = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
+        with client.stream("GET", "/api/events") as stream:
+            assert next(stream.iter_lines()).startswith("retry:")
+        for _ in range(1000):  # the server notices the hang-up when it next writes
+            if bus.subscribers == before:
+                break
+            bus.publish("mappings_refreshed")
+            client.get("/api/status")  # a round trip: the server's loop ran
+    assert bus.subscribers == before
+    server.stop()
+    assert server.loop is not None and server.loop.is_closed()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -761,11 +761,29 @@ def _event_stream(
         finally:
             ctx.bus.unsubscribe(queue)
 
-    return StreamingResponse(
+    return _ClosingStream(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+class _ClosingStream(StreamingResponse):
+    """A streaming response that closes its generator however the response ends.
+
+    Starlette stops iterating when the client goes away but never closes the
+    generator: it stays suspended, its queue still subscribed, until garbage
+    collection schedules its `aclose()` on a loop that may be gone by then.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Stream, then close the generator (its ``finally`` unsubscribes)."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            body = self.body_iterator
+            if isinstance(body, AsyncGenerator):
+                await body.aclose()
 
 
 # -- live progress of a profile's jobs --------------------------------------------

@@ -155,9 +155,13 @@ class ServerThread:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def _run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
+        # A Runner, like asyncio.run: once the server is done, async generators still
+        # open on this loop (a stream whose client went away) are closed while the
+        # loop can run their `aclose()`, and the loop is closed. A loop left open
+        # and dropped later discarded those `aclose()` calls unawaited.
+        with asyncio.Runner() as runner:
+            self.loop = runner.get_loop()
+            runner.run(self.server.serve())
 
     @property
     def url(self) -> str:
