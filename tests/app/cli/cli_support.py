@@ -34,19 +34,25 @@ class Done:
         return json.loads(self.stdout)
 
 
-def invoke(*args: str, cwd: Path | None = None) -> Done:
+def invoke(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Done:
     """The real typer app, in-process: the test's fakes and fake clocks apply.
 
     Like `run`, no ANIBRIDGE_* variables leak in from the test session; `cwd` is the
-    working directory during the call. An uncaught exception is appended to stderr
-    as its traceback, as a subprocess would print it.
+    working directory and `env` extra environment variables during the call. An
+    uncaught exception is appended to stderr as its traceback, as a subprocess
+    would print it.
     """
     from typer.testing import CliRunner
 
     from anibridge.app.cli import _load_commands, app
 
     _load_commands()
-    clean = {k: None for k in os.environ if k.startswith("ANIBRIDGE_")}
+    clean: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith("ANIBRIDGE_")
+    }
+    clean |= env or {}
     with contextlib.chdir(cwd or Path.cwd()):
         result = CliRunner().invoke(app, list(args), env=clean)
     stderr = result.stderr

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from anibridge.app.demo import prepare_workspace
+from tests.app.cli.cli_support import invoke
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -33,9 +34,12 @@ def test_plan_is_readable_at_80_columns_and_json_is_unchanged(tmp_path):
     assert not re.search(r"\d{4}-\d\d-\d\dT", human.stdout)
     assert re.search(r"— → \d{4}-\d\d-\d\d ", human.stdout)
     assert re.search(r"— → \d{4}-\d\d-\d\d \d\d:\d\d", human.stdout)
+    # The JSON and wide plans from the same app in-process (the 80-column one above
+    # is a real subprocess).
     data = json.loads(
-        _run("plan", "--json", "--config", str(config), columns=80, cwd=tmp_path).stdout
-    )
+        invoke("plan", "--json", "--config", str(config), cwd=tmp_path,
+               env={"COLUMNS": "80"}).stdout
+    )  # fmt: skip
     actions = data["plan"]["actions"]
     new = sum(a["op"] == "upsert_record" and a["created"] for a in actions)
     assert f"{len(actions)} actions: {new} new" in human.stdout
@@ -43,7 +47,9 @@ def test_plan_is_readable_at_80_columns_and_json_is_unchanged(tmp_path):
     firsts = [ln.split()[:2] for ln in lines if ln.split()[:1] in (["new"], ["update"])]
     assert sorted(t for _, t in firsts) == sorted(a["ref"]["key"] for a in actions)
     assert "Skipped" in human.stdout  # plan lists the skipped candidates
-    wide = _run("plan", "--config", str(config), columns=160, cwd=tmp_path).stdout
+    wide = invoke(
+        "plan", "--config", str(config), cwd=tmp_path, env={"COLUMNS": "160"}
+    ).stdout
     assert "consumed episodes: 1 of 1" in wide
     # Wide, reasons are shown in full; only a very long title may be shortened.
     cut = [line for line in wide.split("Run ")[0].splitlines() if "…" in line]

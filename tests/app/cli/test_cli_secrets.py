@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from tests.app.cli.cli_support import invoke
+
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 # One show with ids: planning it needs the mappings (and so the custom URL).
 LIBRARY = """\
@@ -60,12 +62,9 @@ def test_errors_mask_url_passwords_and_resolved_secrets(tmp_path):
         "      name: list\n"
         "      config: {path: {env: AB_LIST_PATH}, create: false}\n"
     )
-    run = subprocess.run(
-        [*CLI, "plan", "--config", str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    # The same app in-process (the subprocess above proved what a real stderr gets).
+    run = invoke(
+        "plan", "--config", str(config), env={"AB_LIST_PATH": str(secret_path)}
     )
     assert run.returncode == 1
     assert "local provider file *** does not exist" in run.stderr
