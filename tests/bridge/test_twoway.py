@@ -414,6 +414,8 @@ async def test_a_clear_is_held_where_the_other_side_cannot_clear():
     result = await sync(providers, stores, deletes)
     assert result.plan.actions == ()
     assert skips(result, "pinned") == [("mal", RecordField.NOTES, "clear blocked")]
+    [held] = [s for s in result.plan.skipped if s.reason.value == "pinned"]
+    assert held.ref == Ref("20") and held.link
     assert value(providers["mal"], "20", RecordField.NOTES) == "hi"
     # and the other way round
     providers, stores = in_sync_pair(notes="hi"), MemoryStores()
@@ -434,6 +436,7 @@ async def test_a_clear_propagates_backwards_when_deletes_are_allowed():
     assert [(a.provider, a.clear) for a in result.plan.actions] == [
         ("al", frozenset({RecordField.NOTES}))
     ]
+    assert result.plan.actions[0].reason == "notes: cleared on the other side"
     assert value(providers["al"], "20", RecordField.NOTES) is None
 
 
@@ -470,3 +473,28 @@ async def test_a_removal_is_not_propagated_to_a_side_that_cannot_delete():
     result = await sync(providers, stores, deletes)
     assert result.plan.actions == ()
     assert skips(result, "not-writable") == [("mal", None, "cannot delete records")]
+
+
+async def test_a_clear_is_held_where_the_other_side_cannot_write_the_field():
+    from anibridge.provider.base import FieldSpec
+
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores, deletes)
+    caps = providers["mal"].capabilities()
+    fields = dict(caps.record_fields)
+    spec = fields[RecordField.NOTES]
+    fields[RecordField.NOTES] = FieldSpec(
+        RecordField.NOTES, writable=False, constraints=spec.constraints
+    )
+    read_only = replace(caps, record_fields=fields)
+    providers["mal"].capabilities = lambda: read_only
+    edit(providers["al"], "20", LATER, notes=None)
+    result = await sync(providers, stores, deletes)
+    assert result.plan.actions == ()
+    [held] = [s for s in result.plan.skipped if s.reason.value == "not-writable"]
+    assert (held.provider, held.ref, held.field, held.detail) == (
+        "mal", Ref("20"), RecordField.NOTES, "cannot clear",
+    )  # fmt: skip
+    assert held.link
+    assert value(providers["mal"], "20", RecordField.NOTES) == "hi"
