@@ -158,7 +158,11 @@ async def test_removal_propagates_only_when_deletes_are_allowed():
         kept = await sync(providers, stores)
         assert kept.plan.actions == ()
         assert providers["mal"].record(Ref("20")) is None
-        assert "deletes-off" in {s.reason.value for s in kept.plan.skipped}
+        [held] = [s for s in kept.plan.skipped if s.reason.value == "deletes-off"]
+        assert (held.ref, held.field, held.detail) == (
+            Ref("20"), None, "removed on mal; deletes not allowed",
+        )  # fmt: skip
+        assert held.link
     # ... and propagated (guarded) when they are on.
     result = await sync(
         providers, stores, replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
@@ -473,6 +477,26 @@ async def test_a_removal_is_not_propagated_to_a_side_that_cannot_delete():
     result = await sync(providers, stores, deletes)
     assert result.plan.actions == ()
     assert skips(result, "not-writable") == [("mal", None, "cannot delete records")]
+    [held] = [s for s in result.plan.skipped if s.reason.value == "not-writable"]
+    assert held.ref == Ref("20") and held.link
+
+
+async def test_an_entry_missing_from_a_partial_read_is_not_deleted():
+    from anibridge.bridge.collect import collect
+    from anibridge.bridge.sync import run_sync
+
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    # AniList read only for entry 21 (a targeted re-read): 20 is unread, not gone
+    partial = await collect(providers["al"], "al", refs=[Ref("21")])
+    assert partial.complete is False
+    result = await run_sync(
+        providers, PAIR, deletes, stores.bundle(), index=curated(), sleep=nosleep,
+        snapshots={"al": partial},
+    )  # fmt: skip
+    assert WriteOp.DELETE_RECORD not in {a.op for a in result.plan.actions}
+    assert providers["mal"].record(Ref("20")) is not None
 
 
 async def test_a_clear_is_held_where_the_other_side_cannot_write_the_field():
