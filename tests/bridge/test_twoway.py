@@ -459,10 +459,18 @@ async def test_an_entry_removed_on_the_first_side_is_deleted_on_the_other():
     providers, stores = in_sync_pair(), MemoryStores()
     await sync(providers, stores, deletes)
     providers["al"].remove_record(Ref("20"))
+    have = providers["mal"].record(Ref("20"))
     result = await sync(providers, stores, deletes)
     [action] = result.plan.actions
     assert (action.provider, action.op) == ("mal", WriteOp.DELETE_RECORD)
     assert action.reason == "removed on al since the last sync"
+    assert (action.ref, action.kind, action.source, action.record_key) == (
+        Ref("20"), have.kind, "al", have.key,
+    )  # fmt: skip
+    assert action.before == dict(have.values)
+    assert action.link and action.link in {
+        link for link, _ in stores.baselines("default")
+    }
     assert providers["mal"].record(Ref("20")) is None
 
 
@@ -522,3 +530,13 @@ async def test_a_clear_is_held_where_the_other_side_cannot_write_the_field():
     )  # fmt: skip
     assert held.link
     assert value(providers["mal"], "20", RecordField.NOTES) == "hi"
+
+
+async def test_equal_edit_times_leave_a_newest_conflict_to_the_priority():
+    providers, stores = in_sync_pair(), MemoryStores()
+    policy = replace(TWO, priority=("mal",))
+    await sync(providers, stores, policy)
+    edit(providers["al"], "20", LATER, progress=Progress(8))
+    edit(providers["mal"], "20", LATER, progress=Progress(9))
+    await sync(providers, stores, policy)
+    assert value(providers["al"], "20", RecordField.PROGRESS).current == 9

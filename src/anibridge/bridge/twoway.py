@@ -52,6 +52,8 @@ from anibridge.provider.base import (
 
 __all__ = ["plan_two_way"]
 
+_A, _B = "a", "b"  # the sides of a pair, as `_conflict` names the winner
+
 
 def _changed(b: Baseline | None, side: str, value: JSON) -> bool | None:
     if b is None:
@@ -306,20 +308,21 @@ def _conflict(
     b_name: str,
     ch_a: bool | None,
     ch_b: bool | None,
-    ra: Record | None,
-    rb: Record | None,
+    ra: Record,
+    rb: Record,
 ) -> str:
     """Which side wins a field both sides want to change: "a" or "b"."""
     if ch_a is not None and ch_b is not None and ch_a != ch_b:
-        return "a" if ch_a else "b"
-    if policy.conflict is ConflictRule.NEWEST:
-        ta = ra.updated_at if ra is not None else None
-        tb = rb.updated_at if rb is not None else None
-        if ta is not None and tb is not None and ta != tb:
-            return "a" if ta > tb else "b"
+        return _A if ch_a else _B
+    ta, tb = ra.updated_at, rb.updated_at
+    if policy.conflict is ConflictRule.NEWEST and ta is not None and tb is not None:
+        if ta > tb:
+            return _A
+        if tb > ta:
+            return _B
     for name in policy.priority:
         if name == a_name:
-            return "a"
+            return _A
         if name == b_name:
-            return "b"
-    return "a"
+            return _B
+    return _A
