@@ -1227,3 +1227,51 @@ def test_pair_ids_are_per_source_and_target_anchor():
     assert part == link_id("me", "src", "s", "", "dst", "t/season=1/episode=1")
     assert p.pair_id("s", SHOW) == anchor
     assert p.pair_id("s2", SHOW) == link_id("me", "src", "s2", "", "dst", "t")
+
+
+def test_the_sources_own_value_travels_with_the_write():
+    src = list_record("s", status=Status.ACTIVE, notes="mine")
+    o = observation(units=UNITS3, weighted=3.0, explicit={F.NOTES: "mine"},
+                    source_records=[src])  # fmt: skip
+    _, [a] = aggregate(o)
+    assert a.source_values["notes"] == "mine"
+    assert a.source_values["status"] == {"native": "CURRENT", "status": "active"}
+    assert a.source_values["progress"] is None  # the source record has none
+
+
+def test_an_entry_action_clears_fields_whose_candidate_is_none():
+    p = planner(LIST)
+    have = replace(list_record("t", notes="x", status=Status.ACTIVE), key="k")
+    ep_ = EntryPlan(SHOW, "", have, "s", None, ("edge",))
+    a = p.entry_action(
+        ep_,
+        [
+            Candidate(F.NOTES, "x", None, "cleared on the other side", "x"),
+            Candidate(F.REPEAT_COUNT, None, 2, "rewatched"),
+        ],
+    )
+    assert (a.before, a.after, a.clear) == (
+        {F.NOTES: "x"},
+        {F.REPEAT_COUNT: 2},
+        frozenset({F.NOTES}),
+    )
+    assert a.reason == "notes: cleared on the other side; repeat_count: rewatched"
+    assert a.source_values == {"notes": "x", "repeat_count": None}
+    assert (a.provenance, a.created, a.record_key) == (("edge",), False, "k")
+
+
+def test_sources_without_a_target_are_reported():
+    p = planner(LIST)
+    p.identity = Identity(unresolved={"k1": "no mapping", "k2": "ambiguous"})
+    p.run()
+    assert skip_list(p) == [
+        (Ref("k1"), None, SkipReason.NO_TARGET, "no mapping"),
+        (Ref("k2"), None, SkipReason.NO_TARGET, "ambiguous"),
+    ]
+
+
+def test_a_structure_without_parts_gives_no_total():
+    from anibridge.provider.base import FacetName, Node, Structure
+
+    node = Node(SHOW, "show", facets={FacetName.STRUCTURE: Structure()})
+    assert _total(Entry("t", node=node), None) is None
