@@ -363,6 +363,9 @@ def test_init_plex_anilist_then_login_both_and_a_first_sync(tmp_path, plex, anil
     """The README path: `init --with plex,anilist`, sign in to both, sync."""
     server, tv = plex
     tv.approve_after_polls = 3  # the person signs in while the CLI polls
+    # The PIN outlives any machine's slowness (the default 1,800 service seconds
+    # are 1.8 real ones at this scale: a busy machine's three polls can take that).
+    tv.pin_ttl = 10**6
     config = tmp_path / "anibridge.yaml"
     init = _cli("init", str(config), "--with", "plex,anilist")
     assert init.returncode == 0, init.stderr
@@ -444,6 +447,8 @@ def test_trakt_login_denied_or_expired_is_one_line_and_saves_nothing(tmp_path, h
     with FakeTrakt(time_scale=0.001) as fake:
         if how == "expired":
             fake.device_ttl = 30.0  # service seconds: a few polls, never approved
+        else:  # the denial lands first however slow the machine (600 s is 0.6 s)
+            fake.device_ttl = 10**6
         config = _write(tmp_path, {"type": "trakt", "config": {
             "client_id": fake.client_id, "client_secret": fake.client_secret,
             "base_url": fake.base_url, "time_scale": 0.001}})  # fmt: skip

@@ -101,6 +101,7 @@ def fake():
     with SimklFake(time_scale=0.001) as service:
         service.auto_approve_after = 2
         service.pin_interval = 0.0
+        service.pin_ttl = 10**6  # 900 service seconds are 0.9 real: a busy machine
         yield seed(service)
 
 
