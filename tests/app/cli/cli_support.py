@@ -35,12 +35,16 @@ class Done:
 
 
 def invoke(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
 ) -> Done:
     """The real typer app, in-process: the test's fakes and fake clocks apply.
 
     Like `run`, no ANIBRIDGE_* variables leak in from the test session; `cwd` is the
-    working directory and `env` extra environment variables during the call. An
+    working directory and `env` extra environment variables during the call,
+    `input` what stdin holds. An
     uncaught exception is appended to stderr as its traceback, as a subprocess
     would print it.
     """
@@ -54,7 +58,7 @@ def invoke(
     }
     clean |= env or {}
     with contextlib.chdir(cwd or Path.cwd()):
-        result = CliRunner().invoke(app, list(args), env=clean)
+        result = CliRunner().invoke(app, list(args), env=clean, input=input)
     stderr = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         stderr += "".join(traceback.format_exception(result.exception))

@@ -27,6 +27,7 @@ from anibridge.testing.fakes.catalog import FakeMedia
 from anibridge.testing.fakes.mal import MalFake
 from anibridge.testing.fakes.media import MediaLibrary
 from anibridge.testing.fakes.plex import FakePlex, FakePlexTv
+from tests.app.cli.cli_support import invoke
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 MEDIA = [FakeMedia(anilist_id=111, mal_id=111, title="Corrector Yui", episodes=26)]
@@ -119,6 +120,17 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _pasted(config: Path, *args: str, answer: str) -> tuple[int, str, str]:
+    """`login` with `answer` already on stdin, the same app in-process.
+
+    For failure cases whose answer does not depend on the printed address; each
+    flow keeps its address-dependent cases in a real subprocess (`Login`).
+    """
+    done = invoke("login", *args, "--json", "--no-browser", "--config", str(config),
+                  cwd=config.parent, input=answer + "\n")  # fmt: skip
+    return done.returncode, done.stdout, done.stderr
+
+
 def _one_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1, err
@@ -187,12 +199,13 @@ def test_anilist_login_failures_are_one_line_and_save_nothing(
     tmp_path, anilist, answer, message
 ):
     config = _anilist_config(tmp_path, anilist)
-    login = Login(config, "anilist")
-    url = login.address()
     if answer == "deny":
+        login = Login(config, "anilist")
+        url = login.address()
         anilist.authorize_answer = "deny"
-        answer = _approve(url)
-    code, out, err = login.finish(answer)
+        code, out, err = login.finish(_approve(url))
+    else:
+        code, out, err = _pasted(config, "anilist", answer=answer)
     assert code == 1 and out == ""
     assert message in _one_line(err)
     assert _saved_keys(tmp_path) == []
@@ -286,8 +299,8 @@ def _wrong_code(url: str) -> str:
         ("deny", "MyAnimeList did not authorize AniBridge (the user denied access)"),
         (_wrong_state, "the redirect belongs to another sign-in"),
         (_wrong_code, "MyAnimeList refused the authorization code (400)"),
-        (lambda _url: "hello", "that is not the address MAL sent you to"),
-        (lambda url: url.split("?")[0] + "?state=x", "its state does not match"),
+        ("not-a-url", "that is not the address MAL sent you to"),
+        ("no-code", "its state does not match"),
     ],
     ids=["denied", "wrong-state", "bad-code", "not-a-url", "no-code"],
 )
@@ -295,14 +308,18 @@ def test_mal_login_failures_are_one_line_and_save_nothing(
     tmp_path, mal, mangle, message
 ):
     config = _mal_config(tmp_path, mal)
-    login = Login(config, "mal", "--paste")
-    url = login.address()
-    if mangle == "deny":
-        mal.authorize_answer = "deny"
-        answer = _approve(url)
+    if mangle in ("not-a-url", "no-code"):  # answers the address does not shape
+        answer = "hello" if mangle == "not-a-url" else f"{mal.redirect_uri}?state=x"
+        code, out, err = _pasted(config, "mal", "--paste", answer=answer)
     else:
-        answer = mangle(_approve(url))
-    code, out, err = login.finish(answer)
+        login = Login(config, "mal", "--paste")
+        url = login.address()
+        if mangle == "deny":
+            mal.authorize_answer = "deny"
+            answer = _approve(url)
+        else:
+            answer = mangle(_approve(url))
+        code, out, err = login.finish(answer)
     assert code == 1 and out == ""
     assert message in _one_line(err)
     assert _saved_keys(tmp_path) == []
