@@ -1,4 +1,7 @@
-"""End-to-end through the real CLI (subprocesses): media-server fakes as source/target.
+"""End-to-end through the real CLI: media-server fakes as source/target.
+
+The first sync of each runs in a subprocess; the second (nothing to write) calls the
+same app in-process.
 
 - Plex fake → AniList fake: a Plex library (legacy TVDB agent and HAMA AniDB GUIDs)
   becomes AniList progress/status through the mappings; a second sync writes nothing.
@@ -23,6 +26,7 @@ from anibridge.testing.fakes.jellyfin import FakeJellyfin
 from anibridge.testing.fakes.media import MediaLibrary
 from anibridge.testing.fakes.plex import FakePlex
 from anibridge.testing.fakes.trakt import FakeTrakt
+from tests.app.cli.cli_support import invoke
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -34,10 +38,11 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def sync(config: dict, tmp_path: Path) -> dict:
+def sync(config: dict, tmp_path: Path, *, in_subprocess: bool = True) -> dict:
     path = tmp_path / "anibridge.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = run("sync", "--json", "--config", str(path), cwd=tmp_path)
+    call = run if in_subprocess else invoke
+    result = call("sync", "--json", "--config", str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -106,7 +111,7 @@ def test_plex_library_into_anilist(tmp_path):
         naruto = anilist.entry_for(20)
         assert naruto is not None and naruto["status"] == "CURRENT"
         assert plex.count("write") == 0  # one-way: Plex is only read
-        again = sync(config, tmp_path)
+        again = sync(config, tmp_path, in_subprocess=False)
         assert again["applied"] == 0 and again["failed"] == 0, again
         assert naruto["progress"] == 5  # one count per route slot, not per route
 
@@ -169,6 +174,6 @@ def test_trakt_plays_into_jellyfin(tmp_path):
         assert library.peek("1", e1).view_count == 1  # the owner's state is untouched
         assert trakt.count("write") == 0
         writes = jellyfin.count("write")
-        again = sync(config, tmp_path)
+        again = sync(config, tmp_path, in_subprocess=False)
         assert again["applied"] == 0 and again["failed"] == 0, again
         assert jellyfin.count("write") == writes
