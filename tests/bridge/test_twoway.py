@@ -540,3 +540,34 @@ async def test_equal_edit_times_leave_a_newest_conflict_to_the_priority():
     edit(providers["mal"], "20", LATER, progress=Progress(9))
     await sync(providers, stores, policy)
     assert value(providers["al"], "20", RecordField.PROGRESS).current == 9
+
+
+async def test_a_propagated_deletion_names_the_targets_own_record_kind():
+    from anibridge.provider.base import Descriptor, RecordKind
+    from anibridge.provider.testing.memory import list_capabilities, memory_provider
+
+    def named(key, ids, authorities, scale, records):
+        from anibridge.provider.testing.memory import list_entry
+
+        caps = replace(
+            list_capabilities(authorities=authorities, rating_scale=scale),
+            record_kinds=(Descriptor("list", RecordKind.PROGRESS),),
+        )
+        node = list_entry(key, "Naruto", episodes=220, ids=ids)
+        return memory_provider(caps, nodes=[node], records=records)
+
+    rec = replace(list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0),
+                  kind="list")  # fmt: skip
+    providers = {
+        "al": named("20", ["anilist:20", "mal:20"], ("anilist", "mal"),
+                    (0.0, 100.0, 1.0), [rec]),
+        "mal": named("20", ["mal:20"], ("mal",), (0.0, 10.0, 1.0), [rec]),
+    }  # fmt: skip
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    stores = MemoryStores()
+    await sync(providers, stores, deletes)
+    providers["al"].remove_record(Ref("20"), "list")
+    result = await sync(providers, stores, deletes)
+    [action] = result.plan.actions
+    assert (action.op, action.kind) == (WriteOp.DELETE_RECORD, "list")
+    assert providers["mal"].record(Ref("20"), "list") is None
