@@ -571,3 +571,17 @@ async def test_a_propagated_deletion_names_the_targets_own_record_kind():
     [action] = result.plan.actions
     assert (action.op, action.kind) == (WriteOp.DELETE_RECORD, "list")
     assert providers["mal"].record(Ref("20"), "list") is None
+
+
+async def test_a_raise_on_the_second_side_is_written_back_alone():
+    # MAL's progress raised to 7: AniList gets 7; the forward write of AniList's 5
+    # would be a regression on MAL and is not even a candidate, so no conflict.
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["mal"], "20", LATER, progress=Progress(7))
+    result = await sync(providers, stores)
+    assert [(a.provider, a.after[RecordField.PROGRESS].current)
+            for a in result.plan.actions] == [("al", 7)]  # fmt: skip
+    assert not skips(result, "conflict")
+    assert value(providers["al"], "20", RecordField.PROGRESS).current == 7
+    assert (await sync(providers, stores)).plan.actions == ()
