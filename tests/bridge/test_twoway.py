@@ -585,3 +585,79 @@ async def test_a_raise_on_the_second_side_is_written_back_alone():
     assert not skips(result, "conflict")
     assert value(providers["al"], "20", RecordField.PROGRESS).current == 7
     assert (await sync(providers, stores)).plan.actions == ()
+
+
+def rated_pair():
+    """Entry 20 rated 80/100 on AniList and 8/10 on MAL: in sync, in two scales."""
+    a = list_record("20", status=Status.ACTIVE, progress=5, rating=80, updated_at=T0)
+    b = list_record("20", status=Status.ACTIVE, progress=5, rating=8, updated_at=T0,
+                    rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    return lists([a], [b])
+
+
+def rating(provider):
+    return value(provider, "20", RecordField.RATING).value
+
+
+async def test_only_the_side_that_changed_counts_as_changed_across_scales():
+    # MAL's rating edited; AniList touched later (notes), its rating untouched. The
+    # baseline holds each side's own encoding (80/100, 8/10): comparing a side
+    # with the other side's baseline would call both changed and let the newer
+    # AniList revert MAL's edit.
+    providers, stores = rated_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["mal"], "20", LATER, rating=Rating(9, (0.0, 10.0, 1.0)))
+    edit(providers["al"], "20", LATEST, notes="touched")
+    await sync(providers, stores)
+    assert (rating(providers["al"]), rating(providers["mal"])) == (90, 9)
+    # and the other way round
+    providers, stores = rated_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATER, rating=Rating(60, (0.0, 100.0, 1.0)))
+    edit(providers["mal"], "20", LATEST, notes="touched")
+    await sync(providers, stores)
+    assert (rating(providers["al"]), rating(providers["mal"])) == (60, 6)
+
+
+async def test_a_value_written_back_is_remembered_on_its_own_side():
+    # MAL's edit is written back onto AniList; the baseline stored after that write
+    # must hold AniList's value on AniList's side, or AniList's next edit looks
+    # like a change on both sides and the newer MAL wins.
+    providers, stores = rated_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["mal"], "20", LATEST, rating=Rating(9, (0.0, 10.0, 1.0)))
+    await sync(providers, stores)
+    assert rating(providers["al"]) == 90
+    edit(providers["al"], "20", LATER, rating=Rating(70, (0.0, 100.0, 1.0)))
+    await sync(providers, stores)
+    assert (rating(providers["al"]), rating(providers["mal"])) == (70, 7)
+
+
+async def test_a_value_written_forward_is_remembered_on_its_own_side():
+    providers, stores = rated_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATEST, rating=Rating(90, (0.0, 100.0, 1.0)))
+    await sync(providers, stores)
+    assert rating(providers["mal"]) == 9
+    edit(providers["mal"], "20", LATER, rating=Rating(6, (0.0, 10.0, 1.0)))
+    await sync(providers, stores)
+    assert (rating(providers["al"]), rating(providers["mal"])) == (60, 6)
+
+
+async def test_dates_are_read_in_the_profiles_timezone():
+    from anibridge.provider.base import TemporalPrecision
+
+    late = datetime(2024, 1, 5, 23, 30, tzinfo=UTC)  # 6 January in Tokyo
+    al = tracker(
+        [("20", "Naruto", 220, ["anilist:20", "mal:20"])],
+        [list_record("20", status=Status.ACTIVE, progress=5, started=late,
+                     updated_at=T0)],
+        authorities=("anilist", "mal"),
+        date_precision=TemporalPrecision.DATETIME,
+    )  # fmt: skip
+    mal = tracker([("20", "Naruto", 220, ["mal:20"])], authorities=("mal",),
+                  rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    providers, stores = {"al": al, "mal": mal}, MemoryStores()
+    await sync(providers, stores, replace(TWO, timezone="Asia/Tokyo"))
+    got = value(mal, "20", RecordField.STARTED_AT)
+    assert got == datetime(2024, 1, 6, tzinfo=UTC)
