@@ -576,3 +576,41 @@ def test_a_title_is_borrowed_by_the_anchor_of_a_part_link():
     src.entry("s1").node = list_entry("s1", "Source One")
     link = Link("p", "plex", "s1", "", "anilist", "30/season=1/episode=2", "mapping")
     assert display_titles({"plex": src}, [link])[("anilist", "30")] == "Source One"
+
+
+def test_big_whole_numbers_stay_whole():
+    assert _number(1234567.0) == "1234567"
+    assert _number(0.5) == "0.5"
+
+
+def test_change_text_shows_both_sides_at_the_given_precision_and_timezone():
+    berlin = resolve_timezone("Europe/Berlin")
+    action = Action(
+        "list", WriteOp.UPSERT_RECORD, Ref("1"),
+        before={F.LAST_ACTIVITY_AT: datetime(2024, 3, 1, 23, 30, tzinfo=UTC)},
+        after={F.LAST_ACTIVITY_AT: datetime(2024, 3, 2, 23, 30, tzinfo=UTC)},
+    )  # fmt: skip
+    assert change_text(action, F.LAST_ACTIVITY_AT, tz=berlin) == (
+        "2024-03-02 00:30 → 2024-03-03 00:30"
+    )
+    assert change_text(action, F.LAST_ACTIVITY_AT, date_precision=True) == (
+        "2024-03-01 → 2024-03-02"
+    )
+
+
+def test_titles_sit_under_the_target_with_a_blank_change_row():
+    to_a = Action("a", WriteOp.UPSERT_RECORD, Ref("1"), after={F.NOTES: "x"})
+    to_b = Action("b", WriteOp.UPSERT_RECORD, Ref("2"), after={F.NOTES: "y"})
+    titles = {("a", "1"): "One", ("b", "2"): "Two"}
+    table = plan_table(Plan("p", (to_a, to_b)), titles=titles).renderables[2]
+    by = {c.header: c for c in table.columns}
+    assert by["to"].no_wrap
+    assert by["target"].min_width == 1  # the widest target id
+    assert list(by["to"]._cells) == ["a", "", "", "b", ""]
+    targets = list(by["target"]._cells)
+    assert [getattr(c, "plain", c) for c in targets] == ["1", "One", "", "2", "Two"]
+    title = targets[1]
+    assert title.no_wrap and title.overflow == "ellipsis"
+    assert list(by["field"]._cells) == ["notes", "", "", "notes", ""]
+    assert list(by["change"]._cells) == ["— → 'x'", "", "", "— → 'y'", ""]
+    assert [c.plain for c in by["why"]._cells if c != ""] == ["", "", "", ""]
