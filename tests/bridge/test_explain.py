@@ -614,3 +614,55 @@ def test_titles_sit_under_the_target_with_a_blank_change_row():
     assert list(by["field"]._cells) == ["notes", "", "", "notes", ""]
     assert list(by["change"]._cells) == ["— → 'x'", "", "", "— → 'y'", ""]
     assert [c.plain for c in by["why"]._cells if c != ""] == ["", "", "", ""]
+
+
+def test_a_field_reason_may_itself_contain_a_colon():
+    per_field, rest = _field_reasons("progress: consumed episodes: 24 of 220")
+    assert per_field == {"progress": "consumed episodes: 24 of 220"} and rest == []
+
+
+def test_rows_show_instants_in_the_timezone_and_plays_to_the_minute():
+    berlin = resolve_timezone("Europe/Berlin")
+    seen = Action(
+        "list", WriteOp.UPSERT_RECORD, Ref("1"),
+        after={F.LAST_ACTIVITY_AT: datetime(2024, 3, 1, 23, 30, tzinfo=UTC)},
+    )  # fmt: skip
+    assert _action_rows(seen, berlin, {"list": []}) == [
+        ("last activity", "— → 2024-03-02 00:30", "")
+    ]
+    midnight = Action(
+        "list", WriteOp.APPEND_EVENT, Ref("1"), kind="play",
+        at=datetime(2024, 3, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert _action_rows(midnight, UTC, None) == [("at", "2024-03-01 00:00", "")]
+
+
+def _many(n):
+    return tuple(
+        Action("list", WriteOp.UPSERT_RECORD, Ref(str(k)), after={F.NOTES: str(k)})
+        for k in range(n)
+    )
+
+
+def test_the_limit_lists_two_hundred_by_default_and_exactly_the_limit():
+    parts = plan_table(Plan("p", _many(201))).renderables
+    (more,) = [p for p in parts if getattr(p, "plain", "").startswith("… ")]
+    assert (more.plain, str(more.style)) == ("… 1 more actions (see --json)", "dim")
+    skips = tuple(_skip(f"k{n}", SkipReason.STALE) for n in range(3))
+    exact = plan_table(Plan("p", _many(3), skips), limit=3).renderables
+    assert not [p for p in exact if getattr(p, "plain", "").startswith("… ")]
+    over = plan_table(Plan("p", _many(3), skips), limit=2).renderables
+    lines = [(p.plain, str(p.style)) for p in over
+             if getattr(p, "plain", "").startswith("… ")]  # fmt: skip
+    assert lines == [
+        ("… 1 more actions (see --json)", "dim"),
+        ("… 1 more skipped", "dim"),
+    ]
+
+
+def test_guards_are_joined_and_a_tzinfo_is_used_as_given():
+    plan = Plan("p", _plan().actions, guards=("a", "b"))
+    assert _render(plan, 80)[0] == "REFUSED: a; b"
+    berlin = resolve_timezone("Europe/Berlin")
+    text = "\n".join(_render(_plan(), 120, timezone=berlin))
+    assert "2024-01-03 00:30" in text  # 23:30 UTC on Jan 2 in Berlin
