@@ -350,12 +350,15 @@ def test_overrides_of_one_source_to_different_targets_are_kept_apart(stores):
     assert got == ["", "7", "8"]
 
 
-def test_removing_unknown_links_and_unpinning_unpinned_refs_change_nothing(stores):
+def test_removing_unknown_links_baselines_and_pins_changes_nothing(stores):
     stores.put_links([_link()])
     stores.remove_links(["no-such-link"])
     assert len(stores.links("p", "plex", "anilist")) == 1
     stores.set_pin(Pin("p", "anilist", "never-pinned", frozenset()))
     assert stores.pins("p") == []
+    stores.put_baselines([Baseline("p", "L1", "status", 1, 1, "t")])
+    stores.remove_baselines("p", [("L1", "progress"), ("L2", "status")])
+    assert set(stores.baselines("p")) == {("L1", "status")}
 
 
 def test_runs_lists_the_newest_fifty_by_default(stores):
