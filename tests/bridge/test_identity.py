@@ -789,3 +789,12 @@ async def test_fuzzy_scores_are_rounded_and_untitled_targets_never_match():
     assert route.score == 93.3
     assert route.edge == "title 'Frieren' ~ 'Frierenx' (93)"
     assert "px" in ident.unresolved
+
+
+def test_pairs_text_lists_every_range_pair():
+    from anibridge.bridge.identity import _pairs_text
+    from anibridge.mappings.grammar import parse_pair
+
+    pairs = [parse_pair("1-12", "1-12"), parse_pair("13-24", "1-12")]
+    assert _pairs_text(pairs) == "{1-12: 1-12, 13-24: 1-12}"
+    assert _pairs_text([]) == "{}"
