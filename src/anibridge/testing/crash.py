@@ -595,6 +595,16 @@ def _journal(store: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute("SELECT * FROM journal ORDER BY seq")]
 
 
+type FollowUp = Callable[[Path, tuple[str, ...]], tuple[int, str, str]]
+"""Runs one command after a kill on a config: (exit code, stdout, stderr)."""
+
+
+def in_a_process(config: Path, args: tuple[str, ...]) -> tuple[int, str, str]:
+    """A follow-up command in its own process (the soak's default)."""
+    done = cli(config, *args)
+    return done.returncode, done.stdout, done.stderr
+
+
 def _journal_duplicates(store: Path) -> int:
     """Writes the journal says were applied more than once (undo runs aside)."""
     undo = {r["id"] for r in _runs(store) if r["kind"] == "undo"}
@@ -610,8 +620,15 @@ def _unresolved(store: Path) -> int:
     return sum(1 for e in _journal(store) if e["outcome"] in ("pending", "unknown"))
 
 
-def run_point(target: _Target, ref: Reference, point: Point) -> PointResult:
-    """Both branches of one point (see the module docstring)."""
+def run_point(
+    target: _Target, ref: Reference, point: Point, follow_up: FollowUp = in_a_process
+) -> PointResult:
+    """Both branches of one point (see the module docstring).
+
+    The killed syncs always run in their own process; `follow_up` runs what comes
+    after a kill (the re-runs, `history`, `undo`): a new process by default, or
+    the same app in-process where a test suite keeps its CPU down.
+    """
     notes: list[str] = []
     label = "".join(c if c.isalnum() else "-" for c in point.name)
     # Branch 1: killed, then run again.
@@ -622,7 +639,7 @@ def run_point(target: _Target, ref: Reference, point: Point) -> PointResult:
     if not killed and not point.late:
         notes.append(f"not killed (exit {code}): {err.strip()[-300:]}")
     target.after_kill(point)
-    code, _out, err = _run(target, config, None)
+    code, _out, err = follow_up(config, ("sync", "--json"))
     if code not in (0, 1):
         notes.append(f"re-run exited {code}: {err.strip()[-300:]}")
     state = target.state(config)
@@ -639,21 +656,21 @@ def run_point(target: _Target, ref: Reference, point: Point) -> PointResult:
     store = target.store(config)
     _run(target, config, point)
     target.after_kill(point)
-    shown = cli(config, "history", "--json")
-    runs = json.loads(shown.stdout) if shown.returncode == 0 else []
+    code, out, _err = follow_up(config, ("history", "--json"))
+    runs = json.loads(out) if code == 0 else []
     stuck += sum(1 for r in runs if r["status"] == "running")
     undo_exact = True
     for run in runs:
         if run["kind"] != "sync" or run["status"] == "ok":
             continue
-        undone = cli(config, "undo", run["run_id"], "--yes", "--json")
-        if undone.returncode != 0:
-            notes.append(f"undo exited {undone.returncode}: {undone.stderr[-300:]}")
+        code, _out, err = follow_up(config, ("undo", run["run_id"], "--yes", "--json"))
+        if code != 0:
+            notes.append(f"undo exited {code}: {err[-300:]}")
             undo_exact = False
     if target.state(config) != ref.pristine:
         undo_exact = False
         notes.append("undo did not restore the pristine state")
-    code, _out, err = _run(target, config, None)
+    code, _out, err = follow_up(config, ("sync", "--json"))
     after_undo = target.state(config) == ref.synced
     if not after_undo:
         notes.append(f"sync after undo did not reach the reference (exit {code})")
