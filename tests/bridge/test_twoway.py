@@ -496,7 +496,9 @@ async def test_an_entry_missing_from_a_partial_read_is_not_deleted():
     deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
     providers, stores = in_sync_pair(), MemoryStores()
     await sync(providers, stores, deletes)
-    # AniList read only for entry 21 (a targeted re-read): 20 is unread, not gone
+    # AniList's 20 removed, but AniList read only for entry 21 (a targeted re-read):
+    # a partial read never says an entry is gone
+    providers["al"].remove_record(Ref("20"))
     partial = await collect(providers["al"], "al", refs=[Ref("21")])
     assert partial.complete is False
     result = await run_sync(
@@ -661,3 +663,13 @@ async def test_dates_are_read_in_the_profiles_timezone():
     await sync(providers, stores, replace(TWO, timezone="Asia/Tokyo"))
     got = value(mal, "20", RecordField.STARTED_AT)
     assert got == datetime(2024, 1, 6, tzinfo=UTC)
+
+
+async def test_a_raise_on_the_first_side_is_written_forward_alone():
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "20", LATER, progress=Progress(7))
+    result = await sync(providers, stores)
+    assert [(a.provider, a.after[RecordField.PROGRESS].current)
+            for a in result.plan.actions] == [("mal", 7)]  # fmt: skip
+    assert not skips(result, "conflict")
