@@ -30,15 +30,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from anibridge.bridge.reconcile import Reconciled, reconcile
+from anibridge.app.session import Recovery
+from anibridge.bridge.reconcile import reconcile
 from anibridge.dates import utcnow
 from anibridge.store import ProfileBusy, ProfileLock, SqlStore
 
 if TYPE_CHECKING:
-    from anibridge.app.runtime import Session
+    from anibridge.app.session import Session
     from anibridge.provider.base import Provider
 
 __all__ = [
@@ -52,43 +52,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("anibridge.app")
-
-
-@dataclass(slots=True)
-class Recovery:
-    """What the start of a job found and repaired.
-
-    Attributes:
-        interrupted: Runs left ``running`` by a process that is gone, now
-            ``interrupted``.
-        reconciled: Journal rows settled by re-reading (and those still waiting).
-    """
-
-    interrupted: list[str] = field(default_factory=list)
-    reconciled: Reconciled = field(default_factory=Reconciled)
-
-    def notes(self) -> list[str]:
-        """One line per thing a person should know, for the CLI and the log."""
-        out = []
-        if self.interrupted:
-            out.append(
-                f"{len(self.interrupted)} earlier run(s) ended without finishing "
-                f"(process gone): marked interrupted: {', '.join(self.interrupted)}"
-            )
-        settled = self.reconciled.settled
-        if settled:
-            parts = ", ".join(f"{n} {what}" for what, n in sorted(settled.items()))
-            out.append(
-                f"settled {sum(settled.values())} journal row(s) of earlier runs "
-                f"by re-reading their targets: {parts}"
-            )
-        waiting = self.reconciled.waiting
-        if waiting:
-            out.append(
-                f"{len(waiting)} write(s) of earlier runs are still unconfirmed and "
-                f"are not sent again yet: {waiting[0].error_text or 'no answer'}"
-            )
-        return out
 
 
 async def take_lock(

@@ -6,6 +6,10 @@ the encrypted token store), takes the profile lock and recovers the profile
 first write, reports progress per written batch, carries the stop request (Ctrl-C,
 SIGTERM) the engine honours between batches, and condenses the result into the
 summary the CLI prints and `--json` emits.
+
+It sits above `anibridge.app.service` (backups, the read policy) and below the front
+ends; what the use cases are handed (`Session`, `StopFlag`, `summarize`) lives in
+`anibridge.app.session` and is re-exported here for the front ends.
 """
 
 from __future__ import annotations
@@ -13,31 +17,27 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 from anibridge import progress
 from anibridge.app.config import LoadedConfig, ProfileConfig, build_provider
 from anibridge.app.service.backups import write_backup
+from anibridge.app.service.problems import start_provider
+from anibridge.app.session import Preflight, Session, StopFlag, summarize
 from anibridge.bridge.model import (
     DEFAULT_NON_REGRESSION,
     ConflictRule,
     Direction,
-    Plan,
     Policy,
     ProgressMode,
     Rule,
     SkipReason,
 )
-from anibridge.bridge.sync import Pair, SyncResult
 from anibridge.provider.base import (
     Provider,
     RecordField,
 )
 from anibridge.store import ProfileLock, SqlStore, TokenStore, load_secret_key
-
-if TYPE_CHECKING:
-    from anibridge.app.lifecycle import Recovery
 
 __all__ = [
     "HELD_BACK",
@@ -47,6 +47,7 @@ __all__ = [
     "close_session",
     "open_session",
     "policy_for",
+    "start_provider",
     "summarize",
     "write_backup",
 ]
@@ -66,42 +67,6 @@ HELD_BACK = frozenset(
         SkipReason.IMPRECISE,
     }
 )
-
-
-@dataclass(slots=True)
-class StopFlag:
-    """Set by Ctrl-C or SIGTERM: writes stop after the batch in flight.
-
-    `signal` names what asked (``SIGINT``/``SIGTERM``), for the exit code.
-    """
-
-    requested: bool = False
-    writes_started: bool = False
-    signal: str = ""
-
-    def __call__(self) -> bool:
-        """Whether a stop was requested (the engine's ``stop`` callable)."""
-        return self.requested
-
-
-@dataclass(slots=True)
-class Session:
-    """Everything needed to run one profile."""
-
-    config: LoadedConfig
-    store: SqlStore
-    name: str
-    profile: ProfileConfig
-    providers: dict[str, Provider]
-    stop: StopFlag = field(default_factory=StopFlag)
-    backups: list[Path] = field(default_factory=list)
-    lock: ProfileLock | None = None
-    recovery: Recovery | None = None
-
-    @property
-    def pairs(self) -> list[Pair]:
-        """The profile's provider pair."""
-        return [Pair(self.profile.source.key, self.profile.target.key)]
 
 
 def _non_regression(allowed: bool | list[RecordField]) -> frozenset[RecordField]:
@@ -228,44 +193,6 @@ async def open_session(
     )
 
 
-async def start_provider(provider: Provider, key: str, *, where: str) -> None:
-    """`provider.initialize()`, its failures as the one line a person acts on.
-
-    Raises:
-        ProviderFailed: the provider could not be reached, rejected the
-            credentials, or rejected its config (the message names `key`, what
-            failed and what to do; `where` locates a config problem).
-    """
-    from anibridge.app.service.problems import Problem, ProviderFailed, describe
-    from anibridge.http.errors import CredentialsError, HttpError
-
-    try:
-        await provider.initialize()
-    except (HttpError, CredentialsError) as exc:
-        problem = describe(exc, provider=key)
-        assert problem is not None
-        raise ProviderFailed(problem) from exc
-    except ValueError as exc:
-        if type(exc) is not ValueError:  # a provider's own error class: as it is
-            raise
-        text = str(exc)
-        raise ProviderFailed(
-            Problem(f"{key} ({where}): {text}", "config", 1, 400)
-        ) from exc
-
-
-@runtime_checkable
-class Preflight(Protocol):
-    """A provider that can check its local resources before anything is created."""
-
-    def preflight(self) -> None:
-        """Raise the provider's own clear error if initialize() would fail on a file.
-
-        Must not create or change any file.
-        """
-        ...
-
-
 class _TokenHolder:
     """The token store handed to a provider before the store is open."""
 
@@ -335,44 +262,6 @@ def guard_writes(
                 return results
 
             setattr(provider, method, wrapped)
-
-
-def summarize(
-    result: SyncResult | None,
-    plan: Plan,
-    *,
-    profile: str,
-    dry_run: bool,
-    duration_s: float,
-    run_id: str,
-) -> dict[str, Any]:
-    """The run summary in the documented `--json` shape."""
-    from anibridge.bridge.explain import plan_counts
-
-    planned = len(plan.actions)
-    counts: dict[str, int] = {}
-    if result is not None and result.report is not None:
-        counts = result.report.counts()
-    applied = 0 if dry_run else counts.get("applied", 0) + counts.get("unchanged", 0)
-    failed = 0 if dry_run else counts.get("failed", 0)
-    unknown = 0 if dry_run else counts.get("unknown", 0)
-    # The plan header's counts (one set everywhere), plus actions a real run
-    # skipped at apply time because the target changed since planning.
-    skipped, unchanged = plan_counts(plan)
-    late_skips = 0 if dry_run else counts.get("stale", 0) + counts.get("skipped", 0)
-    return {
-        "run_id": run_id,
-        "profile": profile,
-        "dry_run": dry_run,
-        "status": result.run.status if result is not None else "ok",
-        "planned": planned,
-        "applied": applied,
-        "failed": failed,
-        "unknown": unknown,
-        "skipped": sum(skipped.values()) + late_skips,
-        "unchanged": unchanged,
-        "duration_s": round(duration_s, 3),
-    }
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import anibridge.app
 import anibridge.app.cli
 import anibridge.app.service
 import anibridge.app.web
@@ -110,3 +111,95 @@ def test_the_checker_sees_a_bypass_even_inside_a_function(tmp_path):
         "anibridge.app.config:validate_config_text",
         "anibridge.app.config.validate:*",
     }
+
+
+# The runtime opens sessions and wraps their writes with the service's backups and
+# read policy, so it sits above the service; what the use cases work on (`Session`,
+# `summarize`, `Preflight`) lives below both in `anibridge.app.session`.
+BELOW_THE_RUNTIME = ("service", "session.py", "lifecycle.py")
+
+
+def _edges(root: Path, files: list[Path]) -> dict[str, set[str]]:
+    """Module → the modules among `files` it imports, at any level of the file."""
+    names = {
+        ".".join(
+            ("anibridge.app", *path.relative_to(root).with_suffix("").parts)
+        ).removesuffix(".__init__"): path
+        for path in files
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        graph[name] = {m for m in found if m in names and m != name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle in `graph` (empty when there is none)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def _app_files() -> tuple[Path, list[Path]]:
+    root = Path(next(iter(anibridge.app.__path__)))
+    files = [root / "runtime.py", root / "session.py", root / "lifecycle.py"]
+    return root, files + _modules(anibridge.app.service)
+
+
+def test_runtime_session_lifecycle_and_service_import_no_cycle():
+    root, files = _app_files()
+    graph = _edges(root, files)
+    assert "anibridge.app.service.runs" in graph["anibridge.app.runtime"]
+    assert _cycle(graph) == []
+
+
+def test_nothing_below_the_runtime_imports_it():
+    root, files = _app_files()
+    offending = {
+        f"{path.relative_to(root)}: {name}"
+        for path in files
+        if path.relative_to(root).parts[0] in BELOW_THE_RUNTIME
+        for name in _imports(path)
+        if name == "anibridge.app.runtime"
+        or (path.name != "__init__.py" and name.startswith("anibridge.app.runtime."))
+    }
+    assert not offending
+
+
+def test_the_cycle_check_sees_a_function_level_import(tmp_path):
+    (tmp_path / "service").mkdir()
+    (tmp_path / "runtime.py").write_text("from anibridge.app.service import runs\n")
+    (tmp_path / "service" / "runs.py").write_text(
+        "def plan():\n    from anibridge.app.runtime import Session\n"
+    )
+    graph = _edges(
+        tmp_path, [tmp_path / "runtime.py", tmp_path / "service" / "runs.py"]
+    )
+    assert _cycle(graph) == [
+        "anibridge.app.runtime",
+        "anibridge.app.service.runs",
+        "anibridge.app.runtime",
+    ]

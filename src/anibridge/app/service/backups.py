@@ -29,7 +29,7 @@ from anibridge.provider.backup_checks import check_backup
 from anibridge.provider.base import SupportsBackupExports, SupportsBackupImports
 
 if TYPE_CHECKING:
-    from anibridge.app.runtime import Session
+    from anibridge.app.session import Session
     from anibridge.store import SqlStore
     from anibridge.store.sql import BackupEntry
 

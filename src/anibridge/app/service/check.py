@@ -189,7 +189,8 @@ async def check_provider(
         Exception: only failures that are bugs (not a `Problem`).
     """
     from anibridge.app.config import build_provider
-    from anibridge.app.runtime import Preflight, start_provider
+    from anibridge.app.service.problems import start_provider
+    from anibridge.app.session import Preflight
     from anibridge.store import TokenStore, load_secret_key
 
     base = {"profile": profile, "key": spec.key, "type": spec.type, "side": side}

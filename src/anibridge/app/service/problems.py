@@ -23,7 +23,7 @@ from http import HTTPStatus
 from anibridge.app.service.errors import ServiceError
 from anibridge.http.errors import CredentialsError, Failure, HttpError
 from anibridge.messages import clip
-from anibridge.provider.base import WriteError
+from anibridge.provider.base import Provider, WriteError
 
 __all__ = [
     "ADVICE",
@@ -333,3 +333,26 @@ def message_of(exc: BaseException) -> str:
     if problem is not None:
         return problem.message
     return clip(f"{type(exc).__name__}: {exc}".replace("\n", " "), 500)
+
+
+async def start_provider(provider: Provider, key: str, *, where: str) -> None:
+    """`provider.initialize()`, its failures as the one line a person acts on.
+
+    Raises:
+        ProviderFailed: the provider could not be reached, rejected the
+            credentials, or rejected its config (the message names `key`, what
+            failed and what to do; `where` locates a config problem).
+    """
+    try:
+        await provider.initialize()
+    except (HttpError, CredentialsError) as exc:
+        problem = describe(exc, provider=key)
+        assert problem is not None
+        raise ProviderFailed(problem) from exc
+    except ValueError as exc:
+        if type(exc) is not ValueError:  # a provider's own error class: as it is
+            raise
+        text = str(exc)
+        raise ProviderFailed(
+            Problem(f"{key} ({where}): {text}", "config", 1, 400)
+        ) from exc

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from anibridge.app.runtime import Session, summarize
+from anibridge.app.session import Session, summarize
 from anibridge.bridge.collect import changes_since, collect
 from anibridge.bridge.model import GuardError, Plan, Policy, Snapshot
 from anibridge.bridge.stores import RunRecord, Stores
@@ -194,7 +194,7 @@ class RunOutcome:
         plan: The plan (empty when nothing changed).
         result: The engine's result (None when nothing changed or refused).
         refused: The guard's message when a guard refused the plan.
-        summary: The run summary (`runtime.summarize`: the `--json` shape).
+        summary: The run summary (`app.session.summarize`: the `--json` shape).
     """
 
     run_id: str
