@@ -143,6 +143,44 @@ def test_a_cold_cache_prints_the_same_notice(files, tmp_path):
     assert {**fast, "typer": True} == slow
 
 
+def _closed_pipe_run(args: list[str], cache: Path, report: Path, typer_only: bool):
+    """`args` with stdout a pipe nobody reads (closed before the process starts)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
+    env.update(ANIBRIDGE_MAPPINGS_CACHE=str(cache), TEST_REPORT=str(report))
+    if typer_only:
+        env["TEST_TYPER_ONLY"] = "1"
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", ENTRY, *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    return {**json.loads(report.read_text()), "rc": done.returncode, "err": done.stderr}
+
+
+def test_a_closed_stdout_exits_1_quietly_as_typer_does(files, warm, tmp_path):
+    # typer's own exit for a reader that went away (`anibridge … | head -0`); the
+    # fast path must not need typer for it (typer>=0.12 has no `typer._click`
+    # before it vendored click)
+    args = _args(TAKEN["text"], files)
+    fast, slow = (
+        _closed_pipe_run(args, warm / f"cache-{t}", tmp_path / "r.json", t)
+        for t in (False, True)
+    )
+    assert (slow["code"], slow["rc"], slow["typer"]) == (1, 1, True)
+    assert "Error" not in slow["err"]  # no traceback, no "error: unexpected"
+    assert "error" not in slow["err"]
+    assert fast == {**slow, "typer": False}
+
+
 @pytest.mark.parametrize("case", LEFT_TO_TYPER.values(), ids=LEFT_TO_TYPER.keys())
 def test_other_forms_are_left_to_typer(case, files):
     assert translate_args(_args(case, files)[2:]) is None

@@ -164,8 +164,8 @@ def _run(body: Callable[[], None]) -> None:
     """Run a command body the way typer's standalone `main` does, then exit 0.
 
     The same exits for the same events: Ctrl-C 130, end of input "Aborted!" and 1,
-    a closed stdout pipe 1 quietly; `SystemExit` from the body and unexpected
-    errors pass through to `main()`.
+    a closed stdout pipe 1 quietly (without importing typer); `SystemExit` from the
+    body and unexpected errors pass through to `main()`.
     """
     try:
         body()
@@ -182,9 +182,34 @@ def _run(body: Callable[[], None]) -> None:
 
         if exc.errno != errno.EPIPE:
             raise
-        from typer._click.utils import PacifyFlushWrapper
-
-        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        # The exit flushes the streams again: let that flush fail quietly too
+        # (what typer does, without importing it: not every typer in the
+        # supported range ships `typer._click`).
+        sys.stdout = _QuietFlush(sys.stdout)  # type: ignore[assignment]
+        sys.stderr = _QuietFlush(sys.stderr)  # type: ignore[assignment]
         sys.exit(1)
     sys.exit(0)
+
+
+class _QuietFlush:
+    """A stream whose `flush` ignores a reader that went away (EPIPE)."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def flush(self) -> None:
+        """Flush, unless the pipe's reader is gone.
+
+        Raises:
+            OSError: any failure other than a broken pipe.
+        """
+        import errno
+
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
