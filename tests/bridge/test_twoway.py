@@ -673,3 +673,60 @@ async def test_a_raise_on_the_first_side_is_written_forward_alone():
     assert [(a.provider, a.after[RecordField.PROGRESS].current)
             for a in result.plan.actions] == [("mal", 7)]  # fmt: skip
     assert not skips(result, "conflict")
+
+
+def dated_pair(start):
+    from anibridge.provider.base import TemporalPrecision
+
+    al = tracker(
+        [("20", "Naruto", 220, ["anilist:20", "mal:20"])],
+        [list_record("20", status=Status.ACTIVE, progress=5, started=start,
+                     updated_at=T0)],
+        authorities=("anilist", "mal"),
+        date_precision=TemporalPrecision.DATETIME,
+    )  # fmt: skip
+    mal = tracker([("20", "Naruto", 220, ["mal:20"])], authorities=("mal",),
+                  rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    return {"al": al, "mal": mal}
+
+
+async def test_an_earlier_start_corrected_on_one_side_is_no_conflict():
+    # AniList keeps instants, MAL days: the baseline holds each side's own form.
+    # MAL's start corrected a day earlier goes back to AniList; AniList did not
+    # change, so its (now later) start is no candidate for MAL at all.
+    providers, stores = (
+        dated_pair(datetime(2024, 1, 5, 18, 30, tzinfo=UTC)),
+        (MemoryStores()),
+    )
+    await sync(providers, stores)
+    edit(providers["mal"], "20", LATER, started_at=datetime(2024, 1, 4, tzinfo=UTC))
+    result = await sync(providers, stores)
+    assert [a.provider for a in result.plan.actions] == ["al"]
+    assert not skips(result, "conflict")
+
+
+async def test_dates_written_back_are_read_in_the_profiles_timezone():
+    # MAL's day 6 January written back onto AniList (instants) is Tokyo's midnight
+    providers = dated_pair(datetime(2024, 1, 5, 18, 30, tzinfo=UTC))
+    stores = MemoryStores()
+    tokyo = replace(TWO, timezone="Asia/Tokyo")
+    await sync(providers, stores, tokyo)
+    edit(providers["mal"], "20", LATER, started_at=datetime(2024, 1, 3, tzinfo=UTC))
+    await sync(providers, stores, tokyo)
+    got = value(providers["al"], "20", RecordField.STARTED_AT)
+    assert got == datetime(2024, 1, 2, 15, 0, tzinfo=UTC)
+
+
+async def test_a_removed_pair_does_not_stop_the_pairs_after_it():
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    both = [
+        list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0),
+        list_record("21", status=Status.ACTIVE, progress=5, updated_at=T0),
+    ]
+    providers, stores = lists(both, both), MemoryStores()
+    await sync(providers, stores, deletes)
+    providers["al"].remove_record(Ref("20"))
+    edit(providers["al"], "21", LATER, progress=Progress(9))
+    await sync(providers, stores, deletes)
+    assert providers["mal"].record(Ref("20")) is None
+    assert value(providers["mal"], "21", RecordField.PROGRESS).current == 9
