@@ -5,7 +5,7 @@
 `anibridge mappings translate …`, so both paths print the same bytes and exit with
 the same codes by construction. Output goes through `echo`, which writes what
 `typer.echo` writes (the text, a newline, a flush; ANSI escapes dropped when the
-stream is not a terminal).
+stream is not a terminal; what the stream cannot encode backslash-escaped).
 """
 
 from __future__ import annotations
@@ -39,7 +39,13 @@ def echo(message: str, *, err: bool = False) -> None:
         import re
 
         text = re.sub(_ANSI, "", text)
-    stream.write(text)
+    try:
+        stream.write(text)
+    except UnicodeEncodeError:
+        # A stream that cannot encode it (PYTHONIOENCODING=ascii, a Latin-1
+        # locale): escaped as Python escapes stderr, not an "unexpected" error.
+        encoding = stream.encoding or "utf-8"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
     stream.flush()
 
 
