@@ -730,3 +730,26 @@ async def test_a_removed_pair_does_not_stop_the_pairs_after_it():
     await sync(providers, stores, deletes)
     assert providers["mal"].record(Ref("20")) is None
     assert value(providers["mal"], "21", RecordField.PROGRESS).current == 9
+
+
+async def test_a_field_already_equal_when_an_entry_is_created_is_baselined():
+    # no rewatches on AniList equals none recorded on the new MAL entry: that field
+    # is in sync from the start, each side's own value remembered on its side
+    rec = list_record("20", status=Status.ACTIVE, progress=5, repeat=0, updated_at=T0)
+    providers, stores = lists([rec]), MemoryStores()
+    result = await sync(providers, stores)
+    [created] = result.plan.actions
+    got = [b for b in result.plan.in_sync if b.field == "repeat_count"]
+    assert [(b.profile, b.link, b.source_value, b.target_value) for b in got] == [
+        ("default", created.link, 0, None)
+    ]
+    # and the same when the entry is created on the first side
+    mal_rec = replace(rec, values={**rec.values})
+    providers, stores = lists([], [mal_rec]), MemoryStores()
+    result = await sync(providers, stores)
+    [created] = result.plan.actions
+    assert created.provider == "al"
+    got = [b for b in result.plan.in_sync if b.field == "repeat_count"]
+    assert [(b.link, b.source_value, b.target_value) for b in got] == [
+        (created.link, None, 0)
+    ]
