@@ -120,3 +120,36 @@ def test_serving_steps_aside_when_exec_is_already_replaced():
         assert dataclasses.exec is exec  # type: ignore[attr-defined]
     finally:
         del dataclasses.exec  # type: ignore[attr-defined]
+
+
+def test_a_lookalike_keeps_its_own_annotation_and_default():
+    """Only the text is the key: what differs outside it (an annotation, a default's
+    value) is passed in by `dataclasses`; a default changes the text."""
+    served: list[bool] = []
+    stop = _dataclass_code.serve()
+    table = _table()
+    serving = dataclasses.exec  # type: ignore[attr-defined]
+
+    def spy(source, globals=None, locals=None):
+        served.append(source in table)
+        serving(source, globals, locals)
+
+    dataclasses.exec = spy  # type: ignore[attr-defined]
+    try:
+
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class SameText:  # the contract's `precision` class, another annotation
+            precision: list[str]
+
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class WithDefault:
+            precision: int = 7
+
+    finally:
+        dataclasses.exec = serving  # type: ignore[attr-defined]
+        stop()
+    assert served == [True, False]
+    assert SameText.__init__.__annotations__["precision"] == "list[str]"
+    assert SameText(["x"]) == SameText(["x"]) != SameText(["y"])
+    assert repr(WithDefault()).endswith("WithDefault(precision=7)")
+    assert "exec" not in vars(dataclasses)
