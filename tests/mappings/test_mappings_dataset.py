@@ -221,7 +221,8 @@ def test_a_lazy_index_loads_once_on_first_use(tmp_path: Path) -> None:
 
     lazy = LazyIndex(load)
     assert not lazy.loaded
-    assert not hasattr(lazy, "__missing_dunder__")  # probing dunders loads nothing
+    with pytest.raises(AttributeError, match=r"^__missing_dunder__$"):
+        lazy.__missing_dunder__  # noqa: B018 - probing dunders loads nothing
     assert loads == []
     assert lazy.translate("anilist:1", 4) == {ExternalId("mal", "1"): (4,)}
     assert lazy.loaded and lazy.get() is lazy.get()
