@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -24,6 +25,7 @@ from anibridge.mappings.dataset import (
     mappings_url,
     write_bundled_json,
 )
+from anibridge.mappings.errors import MappingLoadError
 from anibridge.provider.base import ExternalId
 
 PAIR = {"anilist:1": {"mal:1": {"1-12": "1-12"}}}
@@ -88,6 +90,7 @@ def test_the_bundled_notice_goes_to_stderr(
     load_index(cache=tmp_path, compiled=False)
     out, err = capsys.readouterr()
     assert (out, err) == ("", NOT_YET + "\n")
+    assert list(tmp_path.iterdir()) == []  # compiled=False: no compiled file
 
 
 def test_unusable_downloads_fall_back_with_their_own_notice(
@@ -159,7 +162,10 @@ def test_load_seconds_is_the_time_the_load_took(tmp_path: Path) -> None:
 def test_load_problems_come_before_merge_problems(tmp_path: Path) -> None:
     custom = write(
         tmp_path / "custom.json",
-        {"$includes": ["missing.json"], "anilist:1": {"mal:1": {"x": "1"}}},
+        {
+            "$includes": ["missing.json"],
+            "anilist:1": {"mal:1": {"x": "1"}, "bad target": {"1": "1"}},
+        },
     )
     index = load_index(
         [write(tmp_path / "base.json", PAIR), custom],
@@ -167,9 +173,11 @@ def test_load_problems_come_before_merge_problems(tmp_path: Path) -> None:
         cache=tmp_path,
         report_invalid=None,
     )
-    assert [(p.file, p.key) for p in index.invalid] == [
-        (str(tmp_path / "missing.json"), None),
-        (custom, "x"),
+    # reading, then merging, then indexing
+    assert [(p.file, p.target, p.key) for p in index.invalid] == [
+        (str(tmp_path / "missing.json"), None, None),
+        (custom, "bad target", None),
+        (custom, "mal:1", "x"),
     ]
 
 
@@ -228,3 +236,31 @@ def test_a_lazy_index_loads_once_on_first_use(tmp_path: Path) -> None:
     assert lazy.loaded and lazy.get() is lazy.get()
     assert lazy.origins == (path,)
     assert loads == [1]
+
+
+def test_custom_urls_use_the_given_fetcher(tmp_path: Path) -> None:
+    files = {"https://example.invalid/m.json": json.dumps(PAIR).encode()}
+    index = load_index(
+        ["https://example.invalid/m.json"],
+        include_default=False,
+        fetch=files.__getitem__,
+        cache=tmp_path,
+    )
+    assert index.translate("anilist:1", 5) == {ExternalId("mal", "1"): (5,)}
+
+
+def test_the_cyclic_gc_is_back_on_after_a_build(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    load_index(
+        [write(tmp_path / "m.json", PAIR)], include_default=False, cache=tmp_path
+    )
+    assert gc.isenabled()
+
+
+def test_strict_raises_on_a_fresh_build_and_on_the_compiled_copy(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path / "bad.json", {"anilist:1": {"mal:1": {"x": "1"}}})
+    for _ in range(2):
+        with pytest.raises(MappingLoadError, match="1 invalid mapping entries"):
+            load_index([path], include_default=False, cache=tmp_path, strict=True)
