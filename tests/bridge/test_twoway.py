@@ -753,3 +753,30 @@ async def test_a_field_already_equal_when_an_entry_is_created_is_baselined():
     assert [(b.link, b.source_value, b.target_value) for b in got] == [
         (created.link, None, 0)
     ]
+
+
+async def test_a_held_clear_names_the_side_it_was_cleared_on():
+    for cleared, kept in (("al", "mal"), ("mal", "al")):
+        providers, stores = in_sync_pair(notes="hi"), MemoryStores()
+        await sync(providers, stores)
+        edit(providers[cleared], "20", LATER, notes=None)
+        result = await sync(providers, stores)
+        assert result.plan.actions == ()
+        assert skips(result, "deletes-off") == [
+            (kept, RecordField.NOTES, f"cleared on {cleared}; deletes not allowed")
+        ]
+
+
+async def test_an_entry_created_backwards_is_remembered_on_its_own_sides():
+    # MAL's 8/10 creates AniList's entry (80/100). The baselines of that write must
+    # hold AniList's value on AniList's side: then AniList's next edit is its own
+    # one-sided change, even when MAL was touched later (notes).
+    b = list_record("20", status=Status.ACTIVE, progress=5, rating=8, updated_at=T0,
+                    rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    providers, stores = lists([], [b]), MemoryStores()
+    await sync(providers, stores)
+    assert rating(providers["al"]) == 80
+    edit(providers["al"], "20", LATER, rating=Rating(70, (0.0, 100.0, 1.0)))
+    edit(providers["mal"], "20", LATEST, notes="touched")
+    await sync(providers, stores)
+    assert (rating(providers["al"]), rating(providers["mal"])) == (70, 7)
