@@ -34,8 +34,8 @@ def test_plan_is_readable_at_80_columns_and_json_is_unchanged(tmp_path):
     assert not re.search(r"\d{4}-\d\d-\d\dT", human.stdout)
     assert re.search(r"— → \d{4}-\d\d-\d\d ", human.stdout)
     assert re.search(r"— → \d{4}-\d\d-\d\d \d\d:\d\d", human.stdout)
-    # The JSON and wide plans from the same app in-process (the 80-column one above
-    # is a real subprocess).
+    # The JSON plan from the same app in-process (JSON has no width); the 80- and
+    # 160-column plans are real subprocesses (a terminal width is per process).
     data = json.loads(
         invoke("plan", "--json", "--config", str(config), cwd=tmp_path,
                env={"COLUMNS": "80"}).stdout
@@ -47,9 +47,7 @@ def test_plan_is_readable_at_80_columns_and_json_is_unchanged(tmp_path):
     firsts = [ln.split()[:2] for ln in lines if ln.split()[:1] in (["new"], ["update"])]
     assert sorted(t for _, t in firsts) == sorted(a["ref"]["key"] for a in actions)
     assert "Skipped" in human.stdout  # plan lists the skipped candidates
-    wide = invoke(
-        "plan", "--config", str(config), cwd=tmp_path, env={"COLUMNS": "160"}
-    ).stdout
+    wide = _run("plan", "--config", str(config), columns=160, cwd=tmp_path).stdout
     assert "consumed episodes: 1 of 1" in wide
     # Wide, reasons are shown in full; only a very long title may be shortened.
     cut = [line for line in wide.split("Run ")[0].splitlines() if "…" in line]
