@@ -540,3 +540,36 @@ async def test_a_targeted_re_read_replaces_only_the_same_ref_and_kind():
         (part.ref, "", part.values),
         (fresh.ref, "", fresh.values),
     ]
+
+
+async def test_a_targeted_read_always_asks_for_structure_a_full_one_as_told():
+    p = _library([SupportsNodeReads, SupportsRecordReads])
+    snap = await collect(p, "plex", refs=[Ref("a")], facets=frozenset({FacetName.IDS}))
+    assert len(snap.entries["a"].records) == 1  # the part record, found via STRUCTURE
+    s = _library([SupportsScan, SupportsRecordReads])
+    full = await collect(s, "plex", facets=frozenset({FacetName.IDS}))
+    assert set(full.entries["a"].node.facets) == {FacetName.IDS}
+
+
+async def test_only_facets_the_provider_declares_are_asked_for():
+    p = _library([SupportsScan, SupportsRecordReads])
+    p._capabilities = replace(
+        p.capabilities(), facets=frozenset({FacetName.IDS, FacetName.STRUCTURE})
+    )
+    wanted = frozenset({FacetName.IDS, FacetName.STRUCTURE, FacetName.TITLES})
+    snap = await collect(p, "plex", facets=wanted)
+    assert set(snap.entries["a"].node.facets) <= {FacetName.IDS, FacetName.STRUCTURE}
+
+
+async def test_targeted_summaries_are_read_for_the_named_anchors_page_by_page():
+    p = memory_provider(
+        library_capabilities(),
+        mixins=[SupportsNodeReads, SupportsRecordReads, SupportsEventSummaries],
+        nodes=[*library_show("a", "A", {1: 3}), *library_show("b", "B", {1: 1})],
+        events=[play(episode_ref("a", 1, n), T0) for n in (1, 2, 3)]
+        + [play(episode_ref("b", 1, 1), T0)],
+        page_size=1,
+    )
+    snap = await collect(p, "plex", refs=[Ref("a")])
+    assert set(snap.entries) == {"a"}
+    assert len(snap.entries["a"].summaries) == 3

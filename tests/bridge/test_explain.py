@@ -666,3 +666,21 @@ def test_guards_are_joined_and_a_tzinfo_is_used_as_given():
     berlin = resolve_timezone("Europe/Berlin")
     text = "\n".join(_render(_plan(), 120, timezone=berlin))
     assert "2024-01-03 00:30" in text  # 23:30 UTC on Jan 2 in Berlin
+
+
+def test_skipped_rows_show_reason_target_field_label_and_dim_detail():
+    skips = (
+        Skip("list", Ref("7"), F.PROGRESS, SkipReason.REGRESSION, "back"),
+        Skip("list", Ref("8", (Step("season", 1),)), F.REPEAT_COUNT, SkipReason.RULE),
+        Skip("list", Ref("9"), None, SkipReason.STALE, "moved"),
+    )
+    table = plan_table(Plan("p", skipped=skips)).renderables[-1]
+    cells = {c.header: list(c._cells) for c in table.columns}
+    assert cells["reason"] == ["regression", "rule", "stale"]
+    assert cells["target"] == ["7", "8 s1", "9"]
+    assert cells["field"] == ["progress", "rewatches", ""]
+    assert [(d.plain, str(d.style)) for d in cells["detail"]] == [
+        ("back", "dim"),
+        ("", "dim"),
+        ("moved", "dim"),
+    ]
