@@ -573,3 +573,34 @@ async def test_targeted_summaries_are_read_for_the_named_anchors_page_by_page():
     snap = await collect(p, "plex", refs=[Ref("a")])
     assert set(snap.entries) == {"a"}
     assert len(snap.entries["a"].summaries) == 3
+
+
+async def test_a_targeted_scan_reads_each_anchor_once():
+    p = memory_provider(
+        library_capabilities(), mixins=[SupportsScan, SupportsRecordReads],
+        nodes=[*library_show("a", "A", {1: 2}), *library_show("b", "B", {1: 1})],
+        records=watched("a", 1, [1, 2]) + watched("b", 1, [1]),
+    )  # fmt: skip
+    snap = await collect(p, "plex", refs=[Ref("a"), Ref("b")])
+    assert {k: len(e.records) for k, e in snap.entries.items()} == {"a": 2, "b": 1}
+    assert [name for name, _ in p.calls].count("scan") == 1
+
+
+async def test_a_targeted_read_hydrates_the_facets_asked_for():
+    p = _library([SupportsNodeReads, SupportsRecordReads])
+    wanted = frozenset({FacetName.IDS, FacetName.TITLES})
+    snap = await collect(p, "plex", refs=[Ref("a")], facets=wanted)
+    assert set(snap.entries["a"].node.facets) == {
+        FacetName.IDS,
+        FacetName.TITLES,
+        FacetName.STRUCTURE,
+    }
+
+
+async def test_records_read_without_a_scan_are_kept_as_read():
+    p = _library([SupportsRecordReads])
+    snap = await collect(p, "plex")
+    expected = watched("a", 1, [1])[0]
+    assert [(r.ref, r.values) for r in snap.entries["a"].records] == [
+        (expected.ref, expected.values)
+    ]
