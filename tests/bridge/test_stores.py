@@ -145,3 +145,16 @@ def test_baselines_journal_cursors_pins_runs():
     s.start_run(RunRecord("r1", "p", "2024-01-01T00:00:00+00:00"))
     s.start_run(RunRecord("r2", "p", "2024-01-02T00:00:00+00:00"))
     assert [r.id for r in s.runs("p")] == ["r2", "r1"]
+
+
+def test_link_ids_are_stable_digests_of_the_pair():
+    # Stored links are found again by this id: changing how it is formed orphans
+    # every link a store holds.
+    import hashlib
+
+    from anibridge.bridge.stores import link_id
+
+    raw = "\x1f".join(("p", "plex", "k", "tvdb_show:1:s1", "anilist", "20"))
+    expected = hashlib.sha1(raw.encode()).hexdigest()[:20]
+    assert link_id("p", "plex", "k", "tvdb_show:1:s1", "anilist", "20") == expected
+    assert link_id("p", "plex", "k", "", "anilist", "20") != expected
