@@ -780,3 +780,61 @@ async def test_an_entry_created_backwards_is_remembered_on_its_own_sides():
     edit(providers["mal"], "20", LATEST, notes="touched")
     await sync(providers, stores)
     assert (rating(providers["al"]), rating(providers["mal"])) == (70, 7)
+
+
+def keyed_pair(**fields):
+    """Entry "a20" on AniList and "20" on MAL (other keys, one title), in sync."""
+    al = tracker([("a20", "Naruto", 220, ["anilist:20", "mal:20"])],
+                 [list_record("a20", status=Status.ACTIVE, progress=5, updated_at=T0,
+                              **fields)],
+                 authorities=("anilist", "mal"))  # fmt: skip
+    mal = tracker([("20", "Naruto", 220, ["mal:20"])],
+                  [list_record("20", status=Status.ACTIVE, progress=5, updated_at=T0,
+                               rating_scale=(0.0, 10.0, 1.0), **fields)],
+                  authorities=("mal",), rating_scale=(0.0, 10.0, 1.0))  # fmt: skip
+    return {"al": al, "mal": mal}
+
+
+async def test_skips_name_the_ref_and_pair_of_the_side_whose_write_is_held():
+    providers, stores = keyed_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores)
+    # a conflict AniList wins: the write held is the one onto AniList's "a20"
+    edit(providers["al"], "a20", LATEST, progress=Progress(8))
+    edit(providers["mal"], "20", LATER, progress=Progress(9))
+    result = await sync(providers, stores)
+    [held] = [s for s in result.plan.skipped if s.reason.value == "conflict"]
+    assert (held.provider, held.ref) == ("al", Ref("a20"))
+    # a conflict MAL wins: the write held is the one onto MAL's "20"
+    providers, stores = keyed_pair(notes="hi"), MemoryStores()
+    await sync(providers, stores)
+    edit(providers["al"], "a20", LATER, progress=Progress(8))
+    edit(providers["mal"], "20", LATEST, progress=Progress(9))
+    result = await sync(providers, stores)
+    [held] = [s for s in result.plan.skipped if s.reason.value == "conflict"]
+    assert (held.provider, held.ref) == ("mal", Ref("20"))
+    # a clear held on the side that still has the value, with the pair's id
+    for cleared, kept, ref in (("al", "mal", "20"), ("mal", "al", "a20")):
+        providers, stores = keyed_pair(notes="hi"), MemoryStores()
+        await sync(providers, stores)
+        edit(providers[cleared], "a20" if cleared == "al" else "20", LATER,
+             notes=None)  # fmt: skip
+        result = await sync(providers, stores)
+        [held] = [s for s in result.plan.skipped if s.reason.value == "deletes-off"]
+        assert (held.provider, held.ref) == (kept, Ref(ref))
+        assert held.link and held.link == next(
+            s.link for s in (await sync(providers, stores)).plan.skipped if s.link
+        )
+
+
+async def test_a_held_field_does_not_stop_the_fields_after_it():
+    providers, stores = in_sync_pair(notes="hi", repeat=1), MemoryStores()
+    await sync(providers, stores)
+    # AniList clears its repeat count (held: deletes off) and edits its notes,
+    # which come later in the field order
+    edit(providers["al"], "20", LATER, repeat_count=None, notes="edited")
+    result = await sync(providers, stores)
+    assert skips(result, "deletes-off") == [
+        ("mal", RecordField.REPEAT_COUNT, "cleared on al; deletes not allowed")
+    ]
+    assert value(providers["mal"], "20", RecordField.NOTES) == "edited"
+    assert value(providers["mal"], "20", RecordField.REPEAT_COUNT) == 1
