@@ -804,6 +804,7 @@ async def test_skips_name_the_ref_and_pair_of_the_side_whose_write_is_held():
     result = await sync(providers, stores)
     [held] = [s for s in result.plan.skipped if s.reason.value == "conflict"]
     assert (held.provider, held.ref) == ("al", Ref("a20"))
+    assert held.link and held.link == result.plan.actions[0].link
     # a conflict MAL wins: the write held is the one onto MAL's "20"
     providers, stores = keyed_pair(notes="hi"), MemoryStores()
     await sync(providers, stores)
