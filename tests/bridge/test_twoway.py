@@ -348,6 +348,8 @@ async def test_an_edit_is_not_reverted_from_a_side_that_cannot_take_it_back():
     assert skips(result, "conflict") == [
         ("mal", RecordField.NOTES, "changed on mal since the last sync")
     ]
+    [held] = [s for s in result.plan.skipped if s.reason.value == "conflict"]
+    assert held.ref == Ref("20") and held.link
     assert value(providers["mal"], "20", RecordField.NOTES) == "edited"
 
 
@@ -361,6 +363,8 @@ async def test_an_edit_on_the_first_side_is_not_reverted_either():
     assert skips(result, "conflict") == [
         ("al", RecordField.NOTES, "changed on al since the last sync")
     ]
+    [held] = [s for s in result.plan.skipped if s.reason.value == "conflict"]
+    assert held.ref == Ref("20") and held.link
     assert value(providers["al"], "20", RecordField.NOTES) == "edited"
 
 
