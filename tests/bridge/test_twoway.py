@@ -843,3 +843,33 @@ async def test_a_held_field_does_not_stop_the_fields_after_it():
     ]
     assert value(providers["mal"], "20", RecordField.NOTES) == "edited"
     assert value(providers["mal"], "20", RecordField.REPEAT_COUNT) == 1
+
+
+async def test_a_pair_in_sync_is_reported_unchanged_once_with_its_pair_id():
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores)
+    result = await sync(providers, stores)
+    [same] = [s for s in result.plan.skipped if s.reason.value == "unchanged"]
+    assert (same.provider, same.ref, same.field, same.detail) == (
+        "mal", Ref("20"), None, "",
+    )  # fmt: skip
+    assert same.link
+    # a pair with a write one way is not "unchanged"
+    edit(providers["al"], "20", LATER, progress=Progress(9))
+    result = await sync(providers, stores)
+    assert [a.provider for a in result.plan.actions] == ["mal"]
+    assert not skips(result, "unchanged")
+
+
+async def test_an_edit_held_against_a_pin_does_not_stop_the_fields_after_it():
+    for edited, pinned, key in (("mal", "al", "20"), ("al", "mal", "20")):
+        providers = in_sync_pair(notes="hi", rating=8)
+        stores = MemoryStores()
+        await sync(providers, stores)
+        pin(stores, pinned, "rating")
+        scale = (0.0, 10.0, 1.0) if edited == "mal" else (0.0, 100.0, 1.0)
+        edit(providers[edited], key, LATER, rating=Rating(scale[1] / 2, scale),
+             notes="edited")  # fmt: skip
+        result = await sync(providers, stores)
+        assert "conflict" in {s.reason.value for s in result.plan.skipped}
+        assert value(providers[pinned], "20", RecordField.NOTES) == "edited"
