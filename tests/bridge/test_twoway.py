@@ -873,3 +873,19 @@ async def test_an_edit_held_against_a_pin_does_not_stop_the_fields_after_it():
         result = await sync(providers, stores)
         assert "conflict" in {s.reason.value for s in result.plan.skipped}
         assert value(providers[pinned], "20", RecordField.NOTES) == "edited"
+
+
+async def test_an_entry_gone_entirely_from_the_first_side_is_deleted_on_the_other():
+    # AniList lost the title itself (no node, no record): the pair is planned by
+    # neither direction, and the removal still propagates when deletes are on
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    providers["al"].remove_record(Ref("20"))
+    providers["al"].remove_node(Ref("20"))
+    result = await sync(providers, stores, deletes)
+    assert [(a.provider, a.op) for a in result.plan.actions] == [
+        ("mal", WriteOp.DELETE_RECORD)
+    ]
+    held = await sync(providers, stores)  # deletes off: held, not re-created
+    assert held.plan.actions == ()
