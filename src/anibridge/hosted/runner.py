@@ -151,31 +151,39 @@ class EngineRunner:
         guard_writes(session, run_id=lambda: None)
         return session
 
-    async def _apply(self, job: Job) -> dict[str, Any]:
-        """Apply a reviewed plan's approved action ids (`service.runs.apply_approved`).
-
-        The plan is made again against live state: an approved id it no longer has
-        is outdated and never written, so a retried job cannot write twice.
-        """
+    async def _apply_ids(
+        self, job: Job, what: str, *, force: bool
+    ) -> tuple[list[str], Any, Any]:
+        """Re-plan live and apply the job's action ids; (ids, session, outcome)."""
         from anibridge.app.runtime import close_session, policy_for
         from anibridge.app.service.runs import apply_approved
 
-        approved = [str(i) for i in job.args.get("action_ids") or ()]
-        if not approved:
-            raise JobFailed("an apply job names no action ids")
+        ids = [str(i) for i in job.args.get("action_ids") or ()]
+        if not ids:
+            raise JobFailed(f"{what} job names no action ids")
         session = await self._open(job)
         try:
             done = await apply_approved(
                 session,
                 session.store.bundle(),
                 policy_for(session.name, session.profile, self.config),
-                set(approved),
+                set(ids),
                 index=self._mappings(session.store.engine),
                 stop=session.stop,
-                force=True,  # a person approved these changes, guards included
+                force=force,
             )
         finally:
             await close_session(session)
+        return ids, session, done
+
+    async def _apply(self, job: Job) -> dict[str, Any]:
+        """Apply a reviewed plan's approved action ids (`service.runs.apply_approved`).
+
+        The plan is made again against live state: an approved id it no longer has
+        is outdated and never written, so a retried job cannot write twice.
+        """
+        # A person approved these changes, guards included.
+        approved, session, done = await self._apply_ids(job, "an apply", force=True)
         plan_id = job.args.get("plan_id")
         out: dict[str, Any] = {"plan_id": plan_id}
         if done.result is None:
@@ -257,24 +265,7 @@ class EngineRunner:
 
         Guards apply (no one reviewed this plan), unlike an approved apply.
         """
-        from anibridge.app.runtime import close_session, policy_for
-        from anibridge.app.service.runs import apply_approved
-
-        wanted = [str(i) for i in job.args.get("action_ids") or ()]
-        if not wanted:
-            raise JobFailed("a retry job names no action ids")
-        session = await self._open(job)
-        try:
-            done = await apply_approved(
-                session,
-                session.store.bundle(),
-                policy_for(session.name, session.profile, self.config),
-                set(wanted),
-                index=self._mappings(session.store.engine),
-                stop=session.stop,
-            )
-        finally:
-            await close_session(session)
+        _, _, done = await self._apply_ids(job, "a retry", force=False)
         if done.result is None:
             return {"run_id": None, "refused": done.refused}
         run = done.result.run
