@@ -650,6 +650,23 @@ def test_prefer_direct_keeps_overrides_over_mappings():
     assert [r.via for r in result.routes["k"]] == ["override"]
 
 
+def test_prefer_direct_keeps_other_parts_beside_a_part_override():
+    result = Identity(
+        routes={
+            "k": [
+                _route("k", "tvdb_show:1:s1", "mapping", target="20", season=1),
+                _route("k", "tvdb_show:1:s2", "mapping", target="21", season=2),
+                _route("k", "tvdb_show:1:s2", "override", target="30", season=2),
+            ]
+        }
+    )
+    _prefer_direct(result)
+    assert [(r.source_part, r.via) for r in result.routes["k"]] == [
+        ("tvdb_show:1:s1", "mapping"),
+        ("tvdb_show:1:s2", "override"),
+    ]
+
+
 async def test_anchors_without_a_route_say_why():
     src = library(
         [
@@ -679,6 +696,12 @@ async def test_a_part_override_routes_or_drops_one_season(tmp_path):
     ov = [Override("default", "plex", "p1", "anilist", "7", "tvdb_show:1:s2")]
     _, _, ident = await _identify(src, dst, index, overrides=ov)
     routes = {r.source_part: r for r in ident.routes["p1"]}
+    assert set(routes) == {"tvdb_show:1:s1", "tvdb_show:1:s2"}
+    # Re-pointing season 2 keeps season 1 on the dataset, as unlinking it does.
+    assert (routes["tvdb_show:1:s1"].target, routes["tvdb_show:1:s1"].via) == (
+        Ref("5"),
+        "mapping",
+    )
     s2 = routes["tvdb_show:1:s2"]
     assert (s2.season, s2.target, s2.via, s2.edge, s2.target_id) == (
         2, Ref("7"), "override", "override tvdb_show:1:s2 -> 7",

@@ -312,7 +312,9 @@ def test_the_retry_policy_and_timeout_reach_the_download(
     host.inject(Fault(mode="timeout", delay=5.0, times=2))
     quick = update(host.url(ASSET), cache=tmp_path, retry=FAST, timeout=0.2)
     assert quick.status == "failed"
-    assert "ReadTimeout" in (quick.error or "")
+    # ReadTimeout, or ConnectTimeout when a busy machine is slow to accept: either
+    # way the given 0.2 s ended the wait (the default would have waited for the 5 s)
+    assert "Timeout" in (quick.error or "")
 
 
 def test_a_cache_in_a_new_directory_is_created(

@@ -351,14 +351,24 @@ def _attach(
 def _prefer_direct(result: Identity) -> None:
     """Direct ids beat the dataset; one source authority per (season, target).
 
-    A server may list ids of several catalogues (TVDB and TMDB) whose season
-    numbering differs; only the first-listed authority that reaches a target is used
-    for it, and only one target descriptor per source part and target, so an episode
-    is never counted twice or through the wrong ordering.
+    A direct id or a whole-anchor override replaces every dataset route of the
+    anchor; a part override replaces only its own part, so re-pointing season 2
+    keeps season 1 on its mapping (as unlinking season 2 does). A server may list
+    ids of several catalogues (TVDB and TMDB) whose season numbering differs; only
+    the first-listed authority that reaches a target is used for it, and only one
+    target descriptor per source part and target, so an episode is never counted
+    twice or through the wrong ordering.
     """
     for key, routes in result.routes.items():
-        if any(r.via in ("direct", "override") for r in routes):
+        overridden = {r.source_part for r in routes if r.via == "override"}
+        if "" in overridden or any(r.via == "direct" for r in routes):
             routes = [r for r in routes if r.via != "mapping"]
+        elif overridden:
+            routes = [
+                r
+                for r in routes
+                if r.via != "mapping" or r.source_part not in overridden
+            ]
         chosen: dict[tuple[int | None, str], str] = {}
         via_id: dict[tuple[str, str], str] = {}  # (part, target+scope) -> authority
         kept = []
