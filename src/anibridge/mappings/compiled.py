@@ -22,7 +22,9 @@ include digest that does not match — is ignored and rebuilt.
 Layout (native byte order, recorded in the header; all offsets in bytes):
 
 - header: magic, format version, byte order, the key digest, file length, adler32
-  of everything after the header, counts and the offsets of the sections below;
+  of the whole file (this field read as zeros: the header's offsets and counts are
+  checked too, so a damaged one is never followed), counts and the offsets of the
+  sections below;
 - `names`: the descriptors, sorted, UTF-8, concatenated; `name_at` (n + 1 offsets);
 - `slots`: an open-addressing hash table (crc32 of the name, linear probing) of
   descriptor number + 1;
@@ -67,7 +69,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MAGIC = b"ABMXIDX\x00"
-_VERSION = 1
+_VERSION = 2
 _BYTEORDER = {"little": 1, "big": 2}[sys.byteorder]
 CACHE_GLOB = "index-*.abmx"
 _KEEP = 4  # compiled files kept per directory (profiles may differ in custom files)
@@ -77,6 +79,7 @@ _KEEP = 4  # compiled files kept per directory (profiles may differ in custom fi
 _RULE_MODULES = ("grammar.py", "index.py", "merge.py", "payload.py", "ranges.py")
 
 _HEADER = struct.Struct("<8sII32sQI" + "I" * 4 + "Q" * 20)
+_CHECKSUM_AT = struct.calcsize("<8sII32sQ")  # where the header's adler32 field is
 _SECTIONS = (
     "names",
     "name_at",
@@ -170,6 +173,13 @@ def _slots(names: list[bytes]) -> tuple[int, bytes]:
     return size, table.tobytes()
 
 
+def _checksum(data: bytes | memoryview) -> int:
+    """adler32 of a whole file with its checksum field read as zeros."""
+    value = zlib.adler32(data[:_CHECKSUM_AT])
+    value = zlib.adler32(bytes(4), value)
+    return zlib.adler32(data[_CHECKSUM_AT + 4 :], value)
+
+
 def write_compiled(
     directory: Path,
     key: str,
@@ -246,19 +256,22 @@ def write_compiled(
         offsets.extend((position, len(section)))
         body += section
         position += len(section)
-    header = _HEADER.pack(
-        _MAGIC,
-        _VERSION,
-        _BYTEORDER,
-        bytes.fromhex(key)[:32],
-        _HEADER.size + len(body),
-        zlib.adler32(body),
-        len(names),
-        slot_count,
-        len(pairs_blobs),
-        0,
-        *offsets,
+    header = bytearray(
+        _HEADER.pack(
+            _MAGIC,
+            _VERSION,
+            _BYTEORDER,
+            bytes.fromhex(key)[:32],
+            _HEADER.size + len(body),
+            0,  # the checksum, filled in below
+            len(names),
+            slot_count,
+            len(pairs_blobs),
+            0,
+            *offsets,
+        )
     )
+    struct.pack_into("<I", header, _CHECKSUM_AT, _checksum(bytes(header) + body))
     path = _path_for(directory, key)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -321,7 +334,7 @@ class _Tables:
             raise CompiledError(f"{path.name}: built from other inputs")
         if length != len(view):
             raise CompiledError(f"{path.name}: truncated or extended")
-        if zlib.adler32(view[_HEADER.size :]) != checksum:
+        if _checksum(view) != checksum:
             raise CompiledError(f"{path.name}: checksum mismatch (corrupt)")
         spans = fields[10:]
         parts: dict[str, memoryview] = {}
