@@ -7,6 +7,7 @@ the compiled file says so in `index.compiled_path`.
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -228,3 +229,403 @@ def test_the_compiled_curated_file_answers_every_question_like_the_build(
         assert opened.edges(d) == built.edges(d)
     watched = {d: range(1, episode + 1) for d in picked}
     assert opened.progress(watched, mode=mode) == built.progress(watched, mode=mode)
+
+
+# -- generated, real-shaped datasets: the opened file answers like the build ---------
+
+AUTHORITIES = ("anilist", "mal", "kitsu")
+
+
+def descriptor_names(rng: random.Random, count: int) -> list[str]:
+    """Descriptors of every shape the data has: scoped seasons, unscoped shows,
+    AniDB with and without a scope (unscoped is canonicalized to `:R`)."""
+    out: set[str] = set()
+    while len(out) < count:
+        shape = rng.randrange(5)
+        n = rng.randrange(1, 400_000)
+        if shape == 0:
+            out.add(f"{rng.choice(AUTHORITIES)}:{n}")
+        elif shape == 1:
+            out.add(f"tvdb_show:{n}:s{rng.randrange(0, 12)}")
+        elif shape == 2:
+            out.add(f"tmdb_show:{n}")
+        elif shape == 3:
+            out.add(f"anidb:{n}:{rng.choice('RSOCTP')}")
+        else:
+            out.add(f"anidb:{n}")
+    return sorted(out)
+
+
+def range_map(rng: random.Random) -> dict[str, str]:
+    """A range map with 1:1, ratio, fan-out, comma, open and disabled ranges."""
+    out: dict[str, str] = {}
+    cursor = 1
+    for _ in range(rng.randrange(1, 4)):
+        start = cursor + rng.randrange(0, 3)
+        length = rng.randrange(1, 30)
+        target = rng.randrange(1, 60)
+        kind = rng.randrange(6)
+        if kind == 0:
+            out[f"{start}-{start + length - 1}"] = f"{target}-{target + length - 1}"
+        elif kind == 1:
+            n = rng.choice((2, 3))
+            out[f"{start}-{start + length * n - 1}"] = (
+                f"{target}-{target + length - 1}|{n}"
+            )
+            length *= n
+        elif kind == 2:
+            n = rng.choice((2, 3))
+            out[f"{start}-{start + length - 1}"] = (
+                f"{target}-{target + length * n - 1}|-{n}"
+            )
+        elif kind == 3:
+            split = target + length // 2
+            out[f"{start}-{start + length}"] = (
+                f"{target}-{split},{split + 3}-{split + 3 + length - length // 2}"
+            )
+            length += 1
+        elif kind == 4:
+            out[f"{start}-{start + length - 1}"] = f"{target}|0"
+        else:
+            out[f"{start}-"] = f"{target}-"
+            break
+        cursor = start + length
+    if rng.randrange(10) == 0:
+        out["bad"] = "1"  # invalid: reported, skipped
+    return out
+
+
+def dataset(seed: int, size: int) -> dict[str, dict[str, dict[str, str]]]:
+    rng = random.Random(seed)
+    names = descriptor_names(rng, size)
+    data: dict[str, dict[str, dict[str, str]]] = {}
+    for source in rng.sample(names, k=max(1, size * 2 // 3)):
+        targets = rng.sample(names, k=rng.randrange(1, 4))
+        data[source] = {t: range_map(rng) for t in targets if t != source}
+        if rng.randrange(4) == 0:  # the same map text twice: one shared tuple
+            shared = range_map(rng)
+            for t in targets:
+                if t != source:
+                    data[source][t] = dict(shared)
+    if size > 3:
+        data["not a descriptor"] = {names[0]: {"1": "1"}}
+    return data
+
+
+def tables(index) -> tuple[dict, dict]:
+    """The forward and reverse tables, read through the mapping protocol."""
+    forward = {name: index._forward[name] for name in index._forward}
+    reverse = {name: index._reverse.get(name) for name in index._reverse}
+    return forward, reverse
+
+
+def assert_same_answers(opened, built) -> None:
+    descriptors = built.descriptors()
+    assert opened.descriptors() == descriptors
+    assert tables(opened) == tables(built)
+    assert opened.invalid == built.invalid
+    assert opened.origins == built.origins
+    assert opened.explicit_pair_count() == built.explicit_pair_count()
+    assert opened.stats() | {"load_seconds": 0} == built.stats() | {"load_seconds": 0}
+    for d in descriptors:
+        assert opened.edges(d) == built.edges(d)
+        for episode in (0, 1, 2, 5, 17, 40, 90):
+            assert opened.translate(d, episode) == built.translate(d, episode)
+    for mode in ("count", "index"):
+        watched = {d: range(1, 1 + n % 40) for n, d in enumerate(descriptors)}
+        assert opened.progress(watched, mode=mode) == built.progress(watched, mode=mode)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(min_value=0, max_value=2**32), size=st.integers(4, 60))
+def test_generated_datasets_answer_the_same_from_the_compiled_file(
+    tmp_path_factory, seed, size
+):
+    base = tmp_path_factory.mktemp("generated")
+    custom = write(base / "custom.json", dataset(seed, size))
+    built = load(base / "cache", custom)
+    opened = load(base / "cache", custom)
+    assert built.compiled_path is None and opened.compiled_path is not None
+    assert_same_answers(opened, built)
+
+
+@pytest.fixture(scope="module")
+def big_pair(tmp_path_factory):
+    """Hundreds of descriptors: the hash table has collisions and long probes."""
+    base = tmp_path_factory.mktemp("big")
+    custom = write(base / "custom.json", dataset(2026, 700))
+    built = load(base / "cache", custom)
+    opened = load(base / "cache", custom)
+    assert opened.compiled_path is not None
+    return built, opened
+
+
+def test_a_large_generated_dataset_answers_the_same(big_pair):
+    built, opened = big_pair
+    assert len(built.descriptors()) > 600
+    assert_same_answers(opened, built)
+
+
+def test_the_opened_tables_behave_like_the_built_dicts(big_pair):
+    built, opened = big_pair
+    forward, reverse = opened._forward, opened._reverse
+    assert len(forward) == len(built._forward)
+    assert list(forward.keys()) == sorted(built._forward)
+    assert list(reverse.keys()) == sorted(built._reverse)
+    assert list(forward.values()) == [built._forward[k] for k in sorted(forward)]
+    missing = object()
+    for name in [*built.descriptors(), "anilist:0", "mal:123456789"]:
+        assert (name in forward) == (name in built._forward)
+        assert (name in reverse) == (name in built._reverse)
+        assert forward.get(name, missing) == built._forward.get(name, missing)
+        assert reverse.get(name, missing) == built._reverse.get(name, missing)
+    assert 7 not in forward and 7 not in reverse  # not a descriptor string
+    only_target = next(n for n in built._reverse if n not in built._forward)
+    with pytest.raises(KeyError):
+        forward[only_target]
+    assert only_target not in forward  # asked after a failed read too
+
+
+def test_reads_are_kept_and_equal_range_maps_stay_one_object(big_pair):
+    built, opened = big_pair
+    forward = opened._forward
+    source = next(iter(built._forward))
+    assert forward.get(source) is forward.get(source)
+    assert forward[source] is forward.get(source)
+    assert source in forward
+    # the build shares one tuple per distinct range-map text; so does the file
+    shared = {}
+    for name in built._forward:
+        for target, pairs in built._forward[name].items():
+            shared.setdefault(id(pairs), []).append((name, target))
+    (first, second) = next(v for v in shared.values() if len(v) > 1)[:2]
+    assert forward[first[0]][first[1]] is forward[second[0]][second[1]]
+    provenances = {
+        id(pair.provenance)
+        for name in forward
+        for pairs in forward[name].values()
+        for pair in pairs
+    }
+    assert len(provenances) == 1  # one origin, one shared tuple
+
+
+# -- damage: refused, removed, never misread ------------------------------------------
+
+HEADER_FIELDS = (
+    "magic", "version", "order", "digest", "length", "checksum",
+    "count", "slot_count", "pairs_count", "reserved",
+)  # fmt: skip
+SECTIONS = compiled_module._SECTIONS
+
+
+@pytest.fixture
+def compiled_file(tmp_path):
+    custom = write(tmp_path / "custom.json", dataset(11, 40))
+    cache = tmp_path / "cache"
+    load(cache, custom)
+    (path,) = files(cache)
+    key = compiled_module.cache_key([str(custom)])
+    assert key is not None and compiled_module.open_compiled(cache, key) is not None
+    return cache, key, path, path.read_bytes()
+
+
+def refused(cache: Path, key: str, path: Path, raw: bytes) -> bool:
+    path.write_bytes(raw)
+    opened = compiled_module.open_compiled(cache, key)
+    return opened is None and not path.exists()
+
+
+def forge(raw: bytes, **changes) -> bytes:
+    """The file with header fields changed and a checksum that matches again.
+
+    A section's span is changed as `<section>_start` / `<section>_size`.
+    """
+    size = compiled_module._HEADER.size
+    fields = list(compiled_module._HEADER.unpack_from(raw, 0))
+    for name, value in changes.items():
+        if name in HEADER_FIELDS:
+            fields[HEADER_FIELDS.index(name)] = value
+        else:
+            section, _, part = name.rpartition("_")
+            at = 10 + 2 * SECTIONS.index(section) + (part == "size")
+            fields[at] = value
+    fields[5] = 0
+    data = bytearray(compiled_module._HEADER.pack(*fields) + raw[size:])
+    checksum = compiled_module._checksum(bytes(data))
+    data[compiled_module._CHECKSUM_AT : compiled_module._CHECKSUM_AT + 4] = (
+        checksum.to_bytes(4, "little")  # the header is little-endian
+    )
+    return bytes(data)
+
+
+def damage_offsets(raw: bytes) -> list[int]:
+    """Every header byte, each section's first and last byte, a stride between."""
+    fields = compiled_module._HEADER.unpack_from(raw, 0)
+    spans = fields[10:]
+    out = set(range(compiled_module._HEADER.size))
+    for start, size in zip(spans[::2], spans[1::2], strict=True):
+        out.update((start, start + size - 1, start + size))
+    out.update(range(0, len(raw), 29))
+    return sorted(o for o in out if o < len(raw))
+
+
+def test_damaged_bytes_and_truncations_at_every_part_are_refused(compiled_file):
+    cache, key, path, raw = compiled_file
+    for offset in damage_offsets(raw):
+        damaged = bytearray(raw)
+        damaged[offset] ^= 0x10
+        assert refused(cache, key, path, bytes(damaged)), offset
+        assert refused(cache, key, path, raw[:offset]), offset
+    assert refused(cache, key, path, raw + b"\0")
+    assert forge(raw) == raw  # forging rewrites the header exactly
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"magic": b"ABMXIDY\x00"},
+        {"version": compiled_module._VERSION + 1},
+        {"version": compiled_module._VERSION - 1},
+        {"order": 3 - compiled_module._BYTEORDER},
+        {"digest": bytes(32)},
+        {"length": "+1"},
+        {"length": "-1"},
+        {"meta_size": "+1"},
+        {"names_start": "+length"},
+        {"name_at_size": "-4"},
+        {"slots_size": "-4"},
+        {"slot_count": 3, "slots_size": 12},
+        {"fwd_at_size": "-4"},
+        {"rev_at_size": "-4"},
+        {"pairs_at_size": "-4"},
+        {"pairs_count": "+1"},
+        {"count": "+1"},
+    ],
+    ids=lambda changes: ",".join(
+        f"{k}{v if isinstance(v, str) else ''}" for k, v in changes.items()
+    ),
+)
+def test_a_well_formed_file_that_does_not_fit_is_refused(compiled_file, changes):
+    """Foreign or inconsistent headers, even with a checksum that matches."""
+    cache, key, path, raw = compiled_file
+    fields = compiled_module._HEADER.unpack_from(raw, 0)
+    resolved = {}
+    for name, value in changes.items():
+        if isinstance(value, str):
+            if name in HEADER_FIELDS:
+                current = fields[HEADER_FIELDS.index(name)]
+            else:
+                section, _, part = name.rpartition("_")
+                current = fields[10 + 2 * SECTIONS.index(section) + (part == "size")]
+            value = current + (len(raw) if value == "+length" else int(value))
+        resolved[name] = value
+    assert refused(cache, key, path, forge(raw, **resolved))
+
+
+def test_a_file_built_from_other_inputs_is_removed_and_rebuilt(tmp_path, custom):
+    cache = tmp_path / "cache"
+    load(cache, custom)
+    (path,) = files(cache)
+    other = write(tmp_path / "other.json", {"anilist:5": {"mal:5": {"1": "1"}}})
+    other_key = compiled_module.cache_key([str(other)])
+    assert other_key is not None
+    foreign = path.with_name(compiled_module._path_for(cache, other_key).name)
+    path.rename(foreign)  # the right name, another key's content
+    assert compiled_module.open_compiled(cache, other_key) is None
+    assert not foreign.exists()
+    rebuilt = load(cache, other)
+    assert rebuilt.compiled_path is None
+    assert rebuilt.descriptors() == ["anilist:5", "mal:5"]
+
+
+# -- the key ------------------------------------------------------------------------
+
+
+def test_the_key_names_each_input_file_not_only_its_content(tmp_path, monkeypatch):
+    """Origins and invalid entries name the file: equal content elsewhere is another
+    index, and so is another order (a later file beats an earlier one)."""
+    one = write(tmp_path / "one.json", CUSTOM)
+    two = write(tmp_path / "two.json", CUSTOM)
+    key = compiled_module.cache_key
+    assert key([str(one)]) == key([str(one)])
+    assert key([str(one)]) != key([str(two)])
+    assert key([str(one), str(two)]) != key([str(two), str(one)])
+    assert key([str(one), str(two)]) != key([str(one)])
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        write(tmp_path / folder / "m.json", CUSTOM)
+    monkeypatch.chdir(tmp_path / "a")
+    in_a = key(["m.json"])
+    assert in_a == key([str(tmp_path / "a" / "m.json")])
+    monkeypatch.chdir(tmp_path / "b")
+    assert key(["m.json"]) != in_a  # a relative name is the file it resolves to
+    cache = tmp_path / "cache"
+    load(cache, one)
+    other = load(cache, two)
+    assert other.compiled_path is None
+    assert {e.file for e in other.invalid} == {str(two)}
+
+
+RULE_MODULES = ("grammar.py", "index.py", "merge.py", "payload.py", "ranges.py")
+
+
+def test_the_key_changes_with_the_source_of_every_rule_module(tmp_path, monkeypatch):
+    """A new AniBridge whose rules differ never opens an older compiled file."""
+    package = Path(compiled_module.__file__).parent
+    copy = tmp_path / "mappings"
+    copy.mkdir()
+    for name in [*RULE_MODULES, "compiled.py", "dataset.py"]:
+        (copy / name).write_bytes((package / name).read_bytes())
+    custom = write(tmp_path / "custom.json", CUSTOM)
+    monkeypatch.setattr(compiled_module, "__file__", str(copy / "compiled.py"))
+    before = compiled_module.cache_key([str(custom)])
+    seen = {before}
+    for name in RULE_MODULES:
+        with (copy / name).open("a") as handle:
+            handle.write("\n# changed\n")
+        seen.add(compiled_module.cache_key([str(custom)]))
+    assert len(seen) == len(RULE_MODULES) + 1
+    for name in ("compiled.py", "dataset.py"):  # not rules of the index's content
+        with (copy / name).open("a") as handle:
+            handle.write("\n# changed\n")
+    assert compiled_module.cache_key([str(custom)]) in seen
+    monkeypatch.undo()
+    assert compiled_module.cache_key([str(custom)]) == before
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+def test_pruning_keeps_the_newest_files_and_the_one_just_written(tmp_path):
+    cache = tmp_path / "cache"
+    paths = []
+    for n in range(compiled_module._KEEP + 2):
+        custom = write(tmp_path / f"c{n}.json", {f"anilist:{n}": {"mal:1": {"1": "1"}}})
+        key = compiled_module.cache_key([str(custom)])
+        assert key is not None
+        paths.append(compiled_module._path_for(cache, key))
+        load(cache, custom)
+        os.utime(paths[-1], (1_000_000 + n, 1_000_000 + n))  # a fake clock
+    assert [p.exists() for p in paths] == [False, False, True, True, True, True]
+    # the one just written stays even when its clock says it is the oldest
+    for path in files(cache):
+        os.utime(path, (4_000_000_000, 4_000_000_000))
+    late = write(tmp_path / "late.json", {"anilist:77": {"mal:1": {"1": "1"}}})
+    assert load(cache, late).compiled_path is None
+    assert len(files(cache)) == compiled_module._KEEP + 1
+    assert load(cache, late).compiled_path is not None
+
+
+def test_a_failed_replace_leaves_no_temporary_file(tmp_path, custom, caplog):
+    cache = tmp_path / "cache"
+    key = compiled_module.cache_key([str(custom)])
+    assert key is not None
+    blocker = compiled_module._path_for(cache, key)
+    blocker.mkdir(parents=True)  # a directory where the file goes: rename fails
+    (blocker / "inside").write_text("x")
+    with caplog.at_level("WARNING", logger="anibridge.mappings.compiled"):
+        index = load(cache, custom)
+    assert index.compiled_path is None
+    assert "compiled index not written" in caplog.text
+    assert sorted(p.name for p in cache.iterdir()) == [blocker.name]
+    assert load(cache, custom).compiled_path is None  # still built every time

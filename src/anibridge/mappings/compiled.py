@@ -305,7 +305,15 @@ def _prune(directory: Path, *, keep: Path) -> None:
         return
     for old in found[_KEEP:]:
         if old != keep:
-            old.unlink(missing_ok=True)
+            _remove(old)
+
+
+def _remove(path: Path) -> None:
+    """Delete a compiled file if we can; one left behind is only disk space."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("mappings: cannot remove %s: %s", path, exc)
 
 
 # -- reading --------------------------------------------------------------------------
@@ -520,7 +528,7 @@ def open_compiled(directory: Path, key: str) -> MappingIndex | None:
         origins = tuple(meta.get("origins", ()))
     except (CompiledError, OSError, ValueError, TypeError, struct.error) as exc:
         log.info("mappings: rebuilding the compiled index (%s)", exc)
-        path.unlink(missing_ok=True)
+        _remove(path)
         return None
     index = MappingIndex(
         _Forward(tables),  # type: ignore[arg-type]
