@@ -43,10 +43,19 @@ async def nosleep(_: float) -> None:
 
 
 class Sleeps:
-    def __init__(self) -> None:
+    """A fake backoff sleep that records its delays.
+
+    It refuses to sleep more than `limit` times, so a retry loop that never ends
+    fails the test instead of hanging it.
+    """
+
+    def __init__(self, limit: int = 50) -> None:
         self.delays: list[float] = []
+        self.limit = limit
 
     async def __call__(self, seconds: float) -> None:
+        if len(self.delays) >= self.limit:
+            raise AssertionError(f"slept {self.limit} times: the retries never end")
         self.delays.append(seconds)
 
 

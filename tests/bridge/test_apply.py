@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -1131,3 +1132,120 @@ async def test_a_guarded_plan_is_refused_with_every_guard_unless_forced():
         sleep=nosleep,
     )  # fmt: skip
     assert report.counts() == {"applied": 1}
+
+
+async def test_approved_ids_limit_what_is_applied():
+    target = lists()
+    first, second = (upsert(k, after={NOTES: "n"}) for k in ("100", "200"))
+    plan = Plan("p", (first, second))
+    report = await apply_plan(
+        plan, {"anilist": target}, MemoryStores(), run_id="r", only={second.id},
+        sleep=nosleep,
+    )  # fmt: skip
+    assert list(report.outcomes) == [second.id]
+    assert [w.ref for w in sent(target)] == [Ref("200")]
+    report = await apply_plan(
+        plan, {"anilist": lists()}, MemoryStores(), run_id="r", only=(),
+        sleep=nosleep,
+    )  # fmt: skip
+    assert report.outcomes == {}
+
+
+async def test_unchanged_actions_count_as_succeeded_stale_ones_do_not():
+    target = lists([list_record("100", notes="n"), list_record("200", notes="x")])
+    in_place = upsert("100", before={NOTES: "n"}, after={NOTES: "n"})
+    stale = upsert("200", before={NOTES: "old"}, after={NOTES: "new"})
+    report, _ = await apply([in_place, stale], {"anilist": target})
+    assert report.succeeded == [in_place]
+    assert report.counts() == {"unchanged": 1, "stale": 1}
+
+
+async def test_a_record_deleted_since_the_plan_is_stale_not_recreated():
+    target = lists()
+    action = upsert(before={NOTES: "old"}, after={NOTES: "new"})
+    report, _ = await apply([action], {"anilist": target})
+    assert [(o.outcome, o.error) for o in report.outcomes.values()] == [
+        ("stale", "notes changed since the plan ('old' -> None)")
+    ]
+    assert target.records() == ()
+
+
+async def test_a_lost_answer_the_target_cannot_reread_stays_unknown_as_answered():
+    writes_only = memory_provider(
+        list_capabilities(), mixins=(SupportsRecordWrites,),
+        nodes=[list_entry("100", "A")],
+    )  # fmt: skip
+    answering(writes_only, lost(WriteError.INTERNAL, "gateway timeout"))
+    report, stores = await apply([upsert(after={NOTES: "n"})], {"anilist": writes_only})
+    (o,) = report.outcomes.values()
+    assert (o.outcome, o.code, o.error) == (
+        "unknown", WriteError.INTERNAL, "gateway timeout"
+    )  # fmt: skip
+    assert [r.outcome for r in stores.entries("r")] == ["unknown"]
+
+
+async def test_a_cancelled_batch_is_journaled_unknown_and_the_cancel_goes_on():
+    target = lists(keys=("100", "200", "300"))
+    target.config["write_batch_size"] = 2
+    original = target.write_records
+
+    async def cancelled(writes):
+        await original(writes)
+        raise asyncio.CancelledError
+
+    target.write_records = cancelled
+    actions = [upsert(k, after={NOTES: "n"}) for k in ("100", "200", "300")]
+    stores = JournalLog()
+    with pytest.raises(asyncio.CancelledError):
+        await apply(actions, {"anilist": target}, stores)
+    rows = stores.entries("r")
+    assert [(r.outcome, r.error_text) for r in rows] == [
+        ("unknown", "interrupted before the answer arrived")
+    ] * 2
+    assert all(r.finished_at for r in rows)
+    assert stores.writes == [
+        [(actions[0].id, "pending"), (actions[1].id, "pending")],
+        [(actions[0].id, "unknown"), (actions[1].id, "unknown")],
+    ]
+    assert len(sent(target)) == 2  # the third batch is never sent
+
+
+async def test_a_journal_that_fails_while_a_batch_is_cancelled_does_not_hide_it():
+    class Broken(JournalLog):
+        def record(self, entries):
+            if self.writes:
+                self.writes.append([])
+                raise OSError("disk full")
+            super().record(entries)
+
+    target = lists()
+    target.inject_exception(KeyboardInterrupt(), method="write_records")
+    stores = Broken()
+    with pytest.raises(KeyboardInterrupt):
+        await apply([upsert(after={NOTES: "n"})], {"anilist": target}, stores)
+    # The intent stays pending: the next start reconciles it.
+    assert [r.outcome for r in stores.entries("r")] == ["pending"]
+
+
+async def test_crash_points_come_between_the_journal_writes(tmp_path, monkeypatch):
+    # A fault trace lists the points a crash test can kill at; each must sit
+    # between the journal writes it is named for.
+    from anibridge import faults
+
+    trace = tmp_path / "trace"
+    monkeypatch.setattr(faults, "_ARMED", True)
+    monkeypatch.setattr(faults, "_TRACE", str(trace))
+
+    class Traced(MemoryStores):
+        def record(self, entries):
+            entries = list(entries)
+            with trace.open("a") as fh:
+                fh.write(" ".join(e.outcome for e in entries) + "\n")
+            super().record(entries)
+
+    target = lists()
+    target.config["write_batch_size"] = 1
+    actions = [upsert(k, after={NOTES: "n"}) for k in ("100", "200")]
+    await apply(actions, {"anilist": target}, Traced())
+    one = ["pending", "journal.intent", "write.answered", "applied", "journal.outcome"]
+    assert trace.read_text().split("\n") == [*one, *one, ""]
