@@ -115,7 +115,7 @@ def test_an_edited_custom_file_is_a_new_key(tmp_path, custom):
     assert len(files(cache)) == 2  # both kept (profiles may use different files)
 
 
-def test_a_changed_include_is_noticed(tmp_path):
+def test_a_changed_include_is_noticed(tmp_path, caplog):
     cache = tmp_path / "cache"
     extra = write(
         tmp_path / "extra.json", {"anilist:99000009": {"mal:99000009": {"1": "1"}}}
@@ -124,8 +124,14 @@ def test_a_changed_include_is_noticed(tmp_path):
     load(cache, root)
     assert load(cache, root).compiled_path is not None
     write(extra, {"anilist:99000009": {"mal:99000009": {"1": "4"}}})
-    again = load(cache, root)
+    with caplog.at_level("INFO", logger="anibridge.mappings.compiled"):
+        again = load(cache, root)
     assert again.compiled_path is None
+    (path,) = files(cache)
+    assert messages(caplog)[0] == (
+        f"mappings: rebuilding the compiled index"
+        f" ({path.name}: included file {extra} changed)"
+    )
     assert {str(k): v for k, v in again.translate("anilist:99000009", 1).items()} == {
         "mal:99000009": (4,)
     }
@@ -196,6 +202,17 @@ def test_an_unwritable_cache_directory_only_costs_a_rebuild(tmp_path, custom):
 def test_urls_are_never_compiled(tmp_path):
     assert compiled_module.cache_key(["https://example.invalid/m.json"]) is None
     assert compiled_module.cache_key([str(tmp_path / "missing.json")]) is None
+
+
+def test_a_url_is_never_keyed_even_where_its_spelling_is_a_local_file(
+    tmp_path, monkeypatch
+):
+    """`https://host/m.json` read as a path is `https:/host/m.json`: not the URL."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "https:" / "host").mkdir(parents=True)
+    write(tmp_path / "https:" / "host" / "m.json", CUSTOM)
+    assert compiled_module._file_digest("https://host/m.json") is not None
+    assert compiled_module.cache_key(["https://host/m.json"]) is None
 
 
 def test_old_compiled_files_are_pruned(tmp_path):
@@ -307,9 +324,28 @@ def dataset(seed: int, size: int) -> dict[str, dict[str, dict[str, str]]]:
             for t in targets:
                 if t != source:
                     data[source][t] = dict(shared)
-    if size > 3:
-        data["not a descriptor"] = {names[0]: {"1": "1"}}
+    # the first and last descriptors (numbers 0 and n - 1 in the file) both ways
+    first, last = min(names, key=canonical), max(names, key=canonical)
+    data.setdefault(first, {})[last] = range_map(rng)
+    data.setdefault(last, {})[first] = range_map(rng)
+    data["not a descriptor"] = {names[0]: {"1": "1"}}
     return data
+
+
+def canonical(name: str) -> str:
+    """Unscoped AniDB means regular episodes (`:R`)."""
+    return f"{name}:R" if name.startswith("anidb:") and name.count(":") == 1 else name
+
+
+def overrides(seed: int, data: dict) -> dict:
+    """A later custom file: other maps for some edges, a few new ones."""
+    rng = random.Random(seed + 1)
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for source in rng.sample(sorted(data), k=max(1, len(data) // 3)):
+        for target in data[source]:
+            if rng.randrange(2):
+                out.setdefault(source, {})[target] = range_map(rng)
+    return out
 
 
 def tables(index) -> tuple[dict, dict]:
@@ -342,9 +378,11 @@ def test_generated_datasets_answer_the_same_from_the_compiled_file(
     tmp_path_factory, seed, size
 ):
     base = tmp_path_factory.mktemp("generated")
-    custom = write(base / "custom.json", dataset(seed, size))
-    built = load(base / "cache", custom)
-    opened = load(base / "cache", custom)
+    data = dataset(seed, size)
+    custom = write(base / "custom.json", data)
+    later = write(base / "later.json", overrides(seed, data))
+    built = load(base / "cache", custom, later)
+    opened = load(base / "cache", custom, later)
     assert built.compiled_path is None and opened.compiled_path is not None
     assert_same_answers(opened, built)
 
@@ -353,16 +391,21 @@ def test_generated_datasets_answer_the_same_from_the_compiled_file(
 def big_pair(tmp_path_factory):
     """Hundreds of descriptors: the hash table has collisions and long probes."""
     base = tmp_path_factory.mktemp("big")
-    custom = write(base / "custom.json", dataset(2026, 700))
-    built = load(base / "cache", custom)
-    opened = load(base / "cache", custom)
+    data = dataset(2026, 700)
+    custom = write(base / "custom.json", data)
+    later = write(base / "later.json", overrides(2026, data))
+    built = load(base / "cache", custom, later)
+    opened = load(base / "cache", custom, later)
     assert opened.compiled_path is not None
     return built, opened
 
 
 def test_a_large_generated_dataset_answers_the_same(big_pair):
     built, opened = big_pair
-    assert len(built.descriptors()) > 600
+    descriptors = built.descriptors()
+    assert len(descriptors) > 600
+    for end in (descriptors[0], descriptors[-1]):  # numbers 0 and n - 1
+        assert end in built._forward and end in built._reverse
     assert_same_answers(opened, built)
 
 
@@ -381,8 +424,9 @@ def test_the_opened_tables_behave_like_the_built_dicts(big_pair):
         assert reverse.get(name, missing) == built._reverse.get(name, missing)
     assert 7 not in forward and 7 not in reverse  # not a descriptor string
     only_target = next(n for n in built._reverse if n not in built._forward)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError) as missing_key:
         forward[only_target]
+    assert missing_key.value.args == (only_target,)
     assert only_target not in forward  # asked after a failed read too
 
 
@@ -406,7 +450,10 @@ def test_reads_are_kept_and_equal_range_maps_stay_one_object(big_pair):
         for pairs in forward[name].values()
         for pair in pairs
     }
-    assert len(provenances) == 1  # one origin, one shared tuple
+    # one shared tuple per distinct provenance (the later file overrides some maps)
+    by_value = {pair.provenance for pairs in built._forward.values()
+                for ranges in pairs.values() for pair in ranges}  # fmt: skip
+    assert len(by_value) >= 2 and len(provenances) == len(by_value)
 
 
 # -- damage: refused, removed, never misread ------------------------------------------
@@ -469,43 +516,64 @@ def damage_offsets(raw: bytes) -> list[int]:
     return sorted(o for o in out if o < len(raw))
 
 
-def test_damaged_bytes_and_truncations_at_every_part_are_refused(compiled_file):
+def test_damaged_bytes_and_truncations_at_every_part_are_refused(compiled_file, caplog):
     cache, key, path, raw = compiled_file
+    header = compiled_module._HEADER.size
+    caplog.set_level("INFO", logger="anibridge.mappings.compiled")
     for offset in damage_offsets(raw):
         damaged = bytearray(raw)
         damaged[offset] ^= 0x10
         assert refused(cache, key, path, bytes(damaged)), offset
+        caplog.clear()
         assert refused(cache, key, path, raw[:offset]), offset
+        reason = (
+            "empty"
+            if offset == 0
+            else "shorter than its header"
+            if offset < header
+            else "truncated or extended"
+        )
+        assert messages(caplog) == [
+            f"mappings: rebuilding the compiled index ({path.name}: {reason})"
+        ], offset
     assert refused(cache, key, path, raw + b"\0")
     assert forge(raw) == raw  # forging rewrites the header exactly
 
 
+FOREIGN = "not a compiled index of this version"
+SIZES = "inconsistent section sizes"
+
+
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "reason"),
     [
-        {"magic": b"ABMXIDY\x00"},
-        {"version": compiled_module._VERSION + 1},
-        {"version": compiled_module._VERSION - 1},
-        {"order": 3 - compiled_module._BYTEORDER},
-        {"digest": bytes(32)},
-        {"length": "+1"},
-        {"length": "-1"},
-        {"meta_size": "+1"},
-        {"names_start": "+length"},
-        {"name_at_size": "-4"},
-        {"slots_size": "-4"},
-        {"slot_count": 3, "slots_size": 12},
-        {"fwd_at_size": "-4"},
-        {"rev_at_size": "-4"},
-        {"pairs_at_size": "-4"},
-        {"pairs_count": "+1"},
-        {"count": "+1"},
+        ({"magic": b"ABMXIDY\x00"}, FOREIGN),
+        ({"version": compiled_module._VERSION + 1}, FOREIGN),
+        ({"version": compiled_module._VERSION - 1}, FOREIGN),
+        ({"order": 3 - compiled_module._BYTEORDER}, "written with another byte order"),
+        ({"digest": bytes(32)}, "built from other inputs"),
+        ({"length": "+1"}, "truncated or extended"),
+        ({"length": "-1"}, "truncated or extended"),
+        ({"meta_size": "+1"}, "section meta out of bounds"),
+        ({"names_start": "+length"}, "section names out of bounds"),
+        ({"name_at_size": "-4"}, SIZES),
+        ({"slots_size": "-4"}, SIZES),
+        ({"slot_count": 3, "slots_size": 12}, SIZES),
+        ({"fwd_at_size": "-4"}, SIZES),
+        ({"rev_at_size": "-4"}, SIZES),
+        ({"pairs_at_size": "-4"}, SIZES),
+        ({"pairs_count": "+1"}, SIZES),
+        ({"count": "+1"}, SIZES),
     ],
-    ids=lambda changes: ",".join(
-        f"{k}{v if isinstance(v, str) else ''}" for k, v in changes.items()
+    ids=lambda c: (
+        ",".join(f"{k}{v if isinstance(v, str) else ''}" for k, v in c.items())
+        if isinstance(c, dict)
+        else ""
     ),
 )
-def test_a_well_formed_file_that_does_not_fit_is_refused(compiled_file, changes):
+def test_a_well_formed_file_that_does_not_fit_is_refused(
+    compiled_file, changes, reason, caplog
+):
     """Foreign or inconsistent headers, even with a checksum that matches."""
     cache, key, path, raw = compiled_file
     fields = compiled_module._HEADER.unpack_from(raw, 0)
@@ -519,7 +587,23 @@ def test_a_well_formed_file_that_does_not_fit_is_refused(compiled_file, changes)
                 current = fields[10 + 2 * SECTIONS.index(section) + (part == "size")]
             value = current + (len(raw) if value == "+length" else int(value))
         resolved[name] = value
-    assert refused(cache, key, path, forge(raw, **resolved))
+    with caplog.at_level("INFO", logger="anibridge.mappings.compiled"):
+        assert refused(cache, key, path, forge(raw, **resolved))
+    assert messages(caplog) == [
+        f"mappings: rebuilding the compiled index ({path.name}: {reason})"
+    ]
+
+
+def test_sections_follow_the_header_in_order_and_aligned(compiled_file):
+    """The layout the module describes: every section 8-byte aligned, in order,
+    with less than 8 bytes of padding before it, the last ending the file."""
+    _cache, _key, _path, raw = compiled_file
+    fields = compiled_module._HEADER.unpack_from(raw, 0)
+    position = compiled_module._HEADER.size
+    for start, size in zip(fields[10::2], fields[11::2], strict=True):
+        assert start % 8 == 0 and 0 <= start - position < 8
+        position = start + size
+    assert position == len(raw) == fields[4]
 
 
 def test_a_file_built_from_other_inputs_is_removed_and_rebuilt(tmp_path, custom):
@@ -589,6 +673,9 @@ def test_the_key_changes_with_the_source_of_every_rule_module(tmp_path, monkeypa
         with (copy / name).open("a") as handle:
             handle.write("\n# changed\n")
     assert compiled_module.cache_key([str(custom)]) in seen
+    (copy / "grammar.py").unlink()  # installed without sources: still a key
+    without = compiled_module.cache_key([str(custom)])
+    assert without is not None and without not in seen
     monkeypatch.undo()
     assert compiled_module.cache_key([str(custom)]) == before
 
@@ -616,6 +703,16 @@ def test_pruning_keeps_the_newest_files_and_the_one_just_written(tmp_path):
     assert load(cache, late).compiled_path is not None
 
 
+def messages(caplog) -> list[str]:
+    found = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "anibridge.mappings.compiled"
+    ]
+    caplog.clear()
+    return found
+
+
 def test_a_failed_replace_leaves_no_temporary_file(tmp_path, custom, caplog):
     cache = tmp_path / "cache"
     key = compiled_module.cache_key([str(custom)])
@@ -623,9 +720,39 @@ def test_a_failed_replace_leaves_no_temporary_file(tmp_path, custom, caplog):
     blocker = compiled_module._path_for(cache, key)
     blocker.mkdir(parents=True)  # a directory where the file goes: rename fails
     (blocker / "inside").write_text("x")
-    with caplog.at_level("WARNING", logger="anibridge.mappings.compiled"):
+    with caplog.at_level("INFO", logger="anibridge.mappings.compiled"):
         index = load(cache, custom)
     assert index.compiled_path is None
-    assert "compiled index not written" in caplog.text
+    refused, kept, unwritten = messages(caplog)
+    assert refused.startswith("mappings: rebuilding the compiled index ([Errno 21]")
+    assert kept.startswith(f"mappings: cannot remove {blocker}: [Errno 21]")
+    assert unwritten.startswith(
+        f"mappings: compiled index not written to {cache}: [Errno 21]"
+    )
+    assert str(blocker) in unwritten
     assert sorted(p.name for p in cache.iterdir()) == [blocker.name]
     assert load(cache, custom).compiled_path is None  # still built every time
+
+
+def test_removing_a_file_that_is_already_gone_is_silent(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="anibridge.mappings.compiled"):
+        compiled_module._remove(tmp_path / "index-gone.abmx")
+    assert messages(caplog) == []
+
+
+def test_a_cache_directory_is_created_with_its_parents(tmp_path, custom):
+    cache = tmp_path / "not" / "yet" / "there"
+    load(cache, custom)
+    assert load(cache, custom).compiled_path is not None
+
+
+def test_the_temporary_file_is_made_next_to_the_compiled_file(
+    tmp_path, custom, monkeypatch
+):
+    """A rename is atomic only within one file system: never via the temp dir."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-temp-dir"))
+    cache = tmp_path / "cache"
+    load(cache, custom)
+    assert load(cache, custom).compiled_path is not None
