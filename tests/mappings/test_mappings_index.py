@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import copy
+import math
+from typing import Any
+
 import msgspec
 import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anibridge.mappings import (
     BUNDLED,
     BUNDLED_SOURCE,
     DERIVED,
     MappingIndex,
+    build_index,
     load_index,
+    parse_pair,
 )
+from anibridge.mappings import index as index_module
 from anibridge.mappings.dataset import bundled_json_text
+from anibridge.mappings.errors import InvalidEntry, MappingError
+from anibridge.mappings.grammar import canonical_descriptor
+from anibridge.mappings.merge import merge_layers
+from anibridge.mappings.payload import Layer
+from anibridge.mappings.ranges import render_range, reverse_pairs, shortest_containing
 from anibridge.provider.base import ExternalId
 
 
@@ -164,3 +178,269 @@ def test_unscoped_show_descriptors_are_their_own_key(curated: MappingIndex) -> N
     assert curated.edges("tvdb_show:262098:s1") == ()
     assert curated.translate("anilist:206951", 300)[E("tvdb_show:473229")] == (300,)
     assert curated.translate("tvdb_show:473229", 300)[E("anilist:206951")] == (300,)
+
+
+# -- generated payloads against a model of the rules ---------------------------------
+#
+# The model builds each descriptor's entries from the payload with the grammar and
+# the range arithmetic only (`parse_pair`, `reverse_pairs`, `shortest_containing`):
+# explicit pairs, then the derived reverse of every edge pointing back whose source
+# range the explicit side does not write. Translation, weights, progress and stats
+# follow from the entries as the docstrings say.
+
+NAMES = (
+    "anilist:1", "anilist:2", "mal:7", "tvdb_show:7:s1", "tvdb_show:7:s2",
+    "tmdb_show:9", "anidb:5:R", "anidb:5:S",
+)  # fmt: skip
+ORIGIN = "mem"
+
+range_specs = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=40),  # source start
+        st.integers(min_value=0, max_value=12),  # extra length
+        st.integers(min_value=1, max_value=40),  # target start
+        st.sampled_from([None, None, 0, 2, 3, -2, -3, "open", "comma"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def range_map(specs: list[tuple[int, int, int, Any]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for s, extra, t, kind in specs:
+        length = extra + 1
+        if kind == "open":
+            out[f"{s}-"] = f"{t}-"
+        elif kind == "comma":
+            half = length // 2 + 1
+            out[render_range(s, s + length)] = (
+                f"{render_range(t, t + half - 1)},"
+                f"{render_range(t + half + 2, t + length + 2)}"
+            )
+        elif kind is None:
+            out[render_range(s, s + extra)] = render_range(t, t + extra)
+        elif kind == 0:
+            out[render_range(s, s + extra)] = f"{render_range(t, t + extra)}|0"
+        elif kind > 0:
+            out[render_range(s, s + length * kind - 1)] = (
+                f"{render_range(t, t + extra)}|{kind}"
+            )
+        else:
+            out[render_range(s, s + extra)] = (
+                f"{render_range(t, t + length * -kind - 1)}|{kind}"
+            )
+    return out
+
+
+payloads = st.dictionaries(
+    st.sampled_from(NAMES),
+    st.dictionaries(st.sampled_from(NAMES), range_specs.map(range_map), max_size=3),
+    min_size=1,
+    max_size=6,
+).map(lambda p: {s: {t: r for t, r in ts.items() if t != s} for s, ts in p.items()})
+
+
+def model_entries(payload: dict[str, Any]) -> dict[str, dict[str, tuple]]:
+    explicit = {
+        s: {
+            t: tuple(parse_pair(k, v, (ORIGIN,)) for k, v in ranges.items())
+            for t, ranges in targets.items()
+        }
+        for s, targets in payload.items()
+    }
+    names = set(explicit) | {t for ts in explicit.values() for t in ts}
+    out: dict[str, dict[str, tuple]] = {}
+    for s in sorted(names):
+        entries: dict[str, tuple] = {}
+        for t, pairs in explicit.get(s, {}).items():
+            written = {(p.source_start, p.source_end) for p in pairs}
+            back = explicit.get(t, {}).get(s, ())
+            derived = tuple(
+                r
+                for p in back
+                for r in reverse_pairs(p)
+                if (r.source_start, r.source_end) not in written
+            )
+            if pairs + derived:
+                entries[t] = pairs + derived
+        for t, targets in explicit.items():
+            if s in targets and t not in explicit.get(s, {}):
+                derived = tuple(r for p in targets[s] for r in reverse_pairs(p))
+                if derived:
+                    entries[t] = derived
+        out[s] = entries
+    return out
+
+
+def model_translate(entries: dict[str, tuple], episode: int, to=None) -> dict:
+    out = {}
+    for target, pairs in entries.items():
+        if to is not None and target.split(":")[0] not in to:
+            continue
+        pair = shortest_containing(pairs, episode)
+        if pair is None or pair.ratio == 0:
+            continue
+        found = pair.translate(episode)
+        if found:
+            out[E(target)] = found
+    return out
+
+
+def model_progress(model, watched: dict[str, set[int]], mode: str, to=None) -> dict:
+    totals: dict[str, float] = {}
+    for source, episodes in watched.items():
+        for target, pairs in model[source].items():
+            if to is not None and target.split(":")[0] not in to:
+                continue
+            for episode in episodes:
+                pair = shortest_containing(pairs, episode)
+                if pair is None:
+                    continue
+                if mode == "count":
+                    totals[target] = totals.get(target, 0.0) + pair.weight
+                elif pair.ratio != 0 and pair.translate(episode):
+                    highest = max(pair.translate(episode))
+                    totals[target] = max(totals.get(target, 0), highest)
+    floored = {t: math.floor(u + 1e-9) for t, u in totals.items()}
+    return {E(t): n for t, n in floored.items() if n > 0}
+
+
+def built(payload: dict[str, Any]) -> MappingIndex:
+    index = build_index(merge_layers([Layer(ORIGIN, copy.deepcopy(payload))]))
+    assert index.invalid == ()
+    return index
+
+
+@settings(max_examples=120, deadline=None)
+@given(payload=payloads, data=st.data())
+def test_generated_payloads_answer_like_the_model(payload, data) -> None:
+    model = model_entries(payload)
+    index = built(payload)
+    written = {s for s, targets in payload.items() if targets}
+    written |= {t for targets in payload.values() for t in targets}
+    assert index.descriptors() == sorted(written)
+    to = data.draw(st.sampled_from([None, {"anilist"}, {"mal", "tvdb_show"}]))
+    for source, entries in model.items():
+        by_id = E(source)
+        edges = index.edges(source)
+        assert {str(e.target): e.pairs for e in edges} == entries
+        assert all(e.source == by_id for e in edges)
+        kept = {str(e.target) for e in index.edges(by_id, to=to)}
+        assert kept == {t for t in entries if to is None or t.split(":")[0] in to}
+        for episode in (0, 1, 2, 3, 5, 8, 13, 21, 34, 50, 80):
+            spelled = source if episode % 2 else by_id
+            assert index.translate(spelled, episode, to=to) == model_translate(
+                entries, episode, to
+            )
+            for target, pairs in entries.items():
+                pair = shortest_containing(pairs, episode)
+                weight = 0.0 if pair is None else pair.weight
+                assert index.weight(source, target, episode) == weight
+        assert index.weight(source, "anilist:999", 1) == 0.0
+    watched = {
+        s: set(data.draw(st.sets(st.integers(0, 60), max_size=12))) for s in model
+    }
+    for mode in ("count", "index"):
+        expected = model_progress(model, watched, mode, to)
+        assert index.progress(watched, mode=mode, to=to) == expected
+        by_id = {E(s): sorted(e) for s, e in watched.items()}
+        assert index.progress(by_id, mode=mode, to=to) == expected
+    stats = index.stats()
+    pairs = [p for entries in model.values() for ps in entries.values() for p in ps]
+    assert stats == {
+        "sources": sum(1 for entries in model.values() if entries),
+        "targets": len({t for entries in model.values() for t in entries}),
+        "range_pairs": len(pairs),
+        "derived_pairs": sum(1 for p in pairs if p.provenance is DERIVED),
+        "invalid": 0,
+        "load_seconds": 0.0,
+    }
+    assert index.explicit_pair_count() == sum(
+        len(r) for targets in payload.values() for r in targets.values()
+    )
+
+
+SPELLINGS = (
+    *NAMES, "anidb:5", "anidb:5:X", "anidb:5:r", "nonsense", "a:b:c:d", "mal:",
+    ":7", "mal 1:2", "mal:1\nmal:2", "", "tvdb_show:7:", 7, None,
+)  # fmt: skip
+
+
+def canonical_or_none(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return None
+    try:
+        return canonical_descriptor(name)
+    except MappingError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.sampled_from(SPELLINGS), max_size=6, unique=True))
+def test_the_fast_canonical_check_agrees_with_the_grammar(names) -> None:
+    expected = all(
+        isinstance(n, str) and canonical_or_none(n) == n and "\n" not in n
+        for n in names
+    )
+    assert index_module._all_canonical(names) is expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(key=st.sampled_from([n for n in NAMES if ":" in n]))
+def test_ids_made_from_keys_equal_parsed_ones(key) -> None:
+    made = index_module._external_id(key)
+    assert made == ExternalId.parse(key)
+    assert (made.authority, made.value, made.scope) == (
+        ExternalId.parse(key).authority,
+        ExternalId.parse(key).value,
+        ExternalId.parse(key).scope,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs=range_specs, episode=st.integers(min_value=0, max_value=70))
+def test_the_deciding_pair_is_the_shortest_containing_first_on_ties(
+    specs, episode
+) -> None:
+    pairs = tuple(parse_pair(k, v) for k, v in range_map(specs).items())
+    pairs += pairs  # equal ranges: the first one decides
+    found = index_module._shortest(pairs, episode)
+    expected = shortest_containing(pairs, episode)
+    assert found is expected
+
+
+def respell(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {
+            (new if k == old else k): respell(v, old, new) for k, v in value.items()
+        }
+    return value
+
+
+@settings(max_examples=60, deadline=None)
+@given(payload=payloads)
+def test_unscoped_and_invalid_descriptors_are_canonicalized_or_reported(
+    payload,
+) -> None:
+    model = model_entries(payload)
+    spelled = respell(payload, "anidb:5:R", "anidb:5")  # unscoped means R
+    source = next(iter(spelled))
+    spelled["nonsense"] = {"mal:7": {"1": "1"}}
+    spelled[source] = {**spelled[source], "mal:1\nmal:2": {"1": "1"}}
+    index = build_index(merge_layers([Layer(ORIGIN, spelled)]))
+    reason = "not a descriptor (authority:id[:scope]): {!r}"
+    canonical_source = "anidb:5:R" if source == "anidb:5" else source
+    assert set(index.invalid) == {
+        InvalidEntry(ORIGIN, "nonsense", None, None, reason.format("nonsense")),
+        InvalidEntry(
+            ORIGIN, canonical_source, "mal:1\nmal:2", None,
+            reason.format("mal:1\nmal:2"),
+        ),
+    }  # fmt: skip
+    for name, entries in model.items():
+        assert {str(e.target): e.pairs for e in index.edges(name)} == entries
+    assert index.edges("anidb:5") == index.edges("anidb:5:R")
+    written = {s for s, targets in payload.items() if targets}
+    written |= {t for targets in payload.values() for t in targets}
+    assert index.descriptors() == sorted(written)
