@@ -26,8 +26,9 @@ from bridge_support import (
 )
 
 from anibridge import progress
+from anibridge.bridge.collect import collect
 from anibridge.bridge.model import Direction, GuardError, Policy
-from anibridge.bridge.stores import MemoryStores
+from anibridge.bridge.stores import MemoryStores, Override
 from anibridge.bridge.sync import Pair, forget_cursors, run_owner, run_sync, undo_run
 from anibridge.provider.base import (
     Progress,
@@ -36,6 +37,8 @@ from anibridge.provider.base import (
     Ref,
     Status,
     WriteError,
+    WriteOp,
+    WriteResult,
 )
 from anibridge.provider.testing.memory import list_record
 
@@ -691,3 +694,172 @@ async def test_undo_of_a_created_entry_forgets_its_baselines_only(idx):
     after = stores.baselines("default")
     assert {link for link, _ in after} == {links["100"]}
     assert after == {k: v for k, v in base.items() if k[0] == links["100"]}
+
+
+async def test_the_profile_s_overrides_and_fuzzy_threshold_reach_identity(idx):
+    providers, stores = setup()
+    stores.put_override(Override("default", "plex", "a", "anilist", None))
+    stores.put_override(Override("other", "plex", "b", "anilist", None))
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
+    )
+    assert [a.ref.key for a in result.plan.actions] == ["200"]
+    [skip] = result.plan.skipped
+    assert (skip.ref.key, skip.detail) == ("a", "unlinked by override")
+    title_only = {
+        "plex": library(
+            [("p9", "Frieren", {1: 28}, ["tvdb_show:1"])], watched("p9", 1, [1])
+        ),
+        "anilist": tracker([("154587", "Frieren", 28, ["anilist:154587"])]),
+    }
+    off = await run_sync(
+        title_only, PAIR, Policy(), MemoryStores().bundle(), index=idx, dry_run=True
+    )
+    assert off.plan.actions == ()
+    on = await run_sync(
+        title_only, PAIR, Policy(fuzzy_threshold=90), MemoryStores().bundle(),
+        index=idx, dry_run=True,
+    )  # fmt: skip
+    assert [a.ref.key for a in on.plan.actions] == ["154587"]
+
+
+async def test_a_provider_that_stops_accepting_writes_is_named_in_the_summary(idx):
+    providers, stores = setup()
+    providers["anilist"].config["write_batch_size"] = 1
+    providers["anilist"].inject_failure(WriteError.AUTH, error="token expired")
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    assert result.run.status == "partial"
+    assert result.run.summary == {
+        "planned": 2,
+        "failed": 1,
+        "skipped": 1,
+        "stopped": {"anilist": "token expired"},
+        "missing": [],
+    }
+
+
+async def test_the_plans_of_every_pair_are_merged(idx):
+    src = library(
+        [
+            ("a", "A", {1: 12}, ["tvdb_show:500"]),
+            ("b", "B", {1: 12}, ["tvdb_show:600"]),
+            ("c", "C", {1: 12}, ["tvdb_show:999"]),  # in no mapping
+        ],
+        watched("a", 1, range(1, 4)) + watched("b", 1, range(1, 13)),
+    )
+    nodes = [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])]
+    providers = {"plex": src, "anilist": tracker(nodes), "mal": tracker(nodes)}
+    stores = MemoryStores()
+    pairs = [Pair("plex", "anilist"), Pair("plex", "mal")]
+    first = await run_sync(
+        providers, pairs, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    assert sorted((a.provider, a.ref.key) for a in first.plan.actions) == [
+        ("anilist", "100"), ("anilist", "200"), ("mal", "100"), ("mal", "200"),
+    ]  # fmt: skip
+    assert [(s.provider, s.ref.key) for s in first.plan.skipped] == [
+        ("anilist", "c"), ("mal", "c"),
+    ]  # fmt: skip
+    assert first.report.counts() == {"applied": 4}
+    again = await run_sync(
+        providers, pairs, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    assert again.plan.actions == ()
+    entries = {(b.link, b.source_value, b.target_value) for b in again.plan.in_sync}
+    assert len(entries) == 4  # one entry pair per show per target
+    src.remove_node(Ref("a"))
+    for rec in list(src.records()):
+        if rec.ref.key == "a":
+            src.remove_record(rec.ref)
+    with pytest.raises(GuardError) as refused:
+        await run_sync(
+            providers, pairs, Policy(allow_deletes=True), stores.bundle(),
+            index=idx, sleep=nosleep,
+        )  # fmt: skip
+    guards = str(refused.value).split("; ")
+    assert [g.rsplit(" on ", 1)[1].split()[0] for g in guards] == ["anilist", "mal"]
+
+
+async def test_links_of_earlier_runs_spare_resolving_a_target_again(idx):
+    providers, stores = setup()
+    calls = []
+    for _ in range(2):
+        # A target read without entry 100 (as a partial re-read would leave it).
+        snap = await collect(providers["anilist"], "anilist")
+        del snap.entries["100"]
+        providers["anilist"].calls.clear()
+        result = await run_sync(
+            providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True,
+            snapshots={"anilist": snap},
+        )  # fmt: skip
+        assert sorted(a.ref.key for a in result.plan.actions) == ["100", "200"]
+        assert result.snapshots["anilist"].entries["100"].node is not None
+        calls.append([name for name, _ in providers["anilist"].calls])
+    assert calls == [["resolve", "fetch_nodes"], ["fetch_nodes"]]
+    # Nothing missing: nothing fetched.
+    providers["anilist"].calls.clear()
+    await run_sync(providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True)
+    assert "fetch_nodes" not in {name for name, _ in providers["anilist"].calls}
+
+
+async def test_undo_rebases_every_action_it_reverted(idx):
+    providers, stores = setup()
+    providers["anilist"].put_record(
+        list_record("100", status=Status.ACTIVE, progress=1, updated_at=T0)
+    )
+    done = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    links = {a.ref.key: a.link for a in done.plan.actions}
+    undone = await undo_run(
+        providers, stores.bundle(), profile="default", run_id=done.run.id,
+        sleep=nosleep,
+    )  # fmt: skip
+    # Undo reverts the run's writes last first: 200 is removed, then 100 restored.
+    ops = [(a.ref.key, a.op.value) for a in undone.report.succeeded]
+    assert ops == [("200", "delete_record"), ("100", "upsert_record")]
+    base = stores.baselines("default")
+    assert {link for link, _ in base} == {links["100"]}
+    assert base[links["100"], "progress"].target_value["current"] == 1
+    assert base[links["100"], "started_at"].target_value is None  # cleared again
+
+
+async def test_a_failure_and_an_id_no_longer_planned_make_the_run_partial(idx):
+    providers, stores = setup()
+    preview = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
+    )
+    first = next(a.id for a in preview.plan.actions if a.ref.key == "100")
+    providers["anilist"].inject_failure(WriteError.INVALID, times=None)
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
+        only=[first, "gone"],
+    )  # fmt: skip
+    assert result.report.counts() == {"failed": 1}
+    assert result.run.summary["missing"] == ["gone"]
+    assert result.run.status == "partial"
+
+
+async def test_a_failure_and_a_lost_answer_make_the_run_partial(idx):
+    providers, stores = setup()
+    target = providers["anilist"]
+
+    async def one_refused_one_unanswered(writes):
+        # After these answers nothing can be re-read either: the lost one stays
+        # unknown.
+        target.inject_exception(ConnectionError("gone"), times=None)
+        return [
+            WriteResult(False, WriteOp.UPSERT_RECORD, code=WriteError.INVALID)
+            if w.ref.key == "100"
+            else WriteResult(False, WriteOp.UPSERT_RECORD, code=WriteError.TRANSIENT)
+            for w in writes
+        ]
+
+    target.write_records = one_refused_one_unanswered
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    assert result.report.counts() == {"failed": 1, "unknown": 1}
+    assert result.run.status == "partial"
