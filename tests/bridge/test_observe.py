@@ -239,3 +239,221 @@ async def test_observe_each_hands_over_every_observation_once():
     from anibridge.bridge.identity import Identity
 
     assert list(observe_each(await collect(show(), "src"), Identity())) == []
+
+
+# -- route shapes: target seasons, direct ids, ranges, ratios -----------------------
+
+
+def lib_target():
+    return library([("t", "Show", {1: 12, 2: 12}, ["tvdb_show:500"])])
+
+
+async def observed(tmp_path, yaml_text, source, target_provider, key):
+    """The observation of target anchor `key` for `source` through `yaml_text`."""
+    a = await collect(source, "src")
+    b = await collect(target_provider, "tgt")
+    index = custom_index(tmp_path, yaml_text)
+    ident = await identify(a, b, index, provider=target_provider)
+    return observe(a, ident).get(key)
+
+
+async def test_a_season_scoped_target_places_units_in_that_season(tmp_path):
+    to_s2 = 'anilist:100:\n  tvdb_show:500:s2:\n    "1-12": "1-12"\n'
+    rec = list_record("100", status=Status.ACTIVE, progress=3, updated_at=T0)
+    source = tracker([("100", "Show", 12, ["anilist:100"])], [rec])
+    o = await observed(tmp_path, to_s2, source, lib_target(), "t")
+    assert sorted(o.units) == [(2, 1), (2, 2), (2, 3)]
+    assert o.span == 12  # the route's highest target episode
+
+
+async def test_a_direct_id_keeps_the_source_season_and_number(tmp_path):
+    records = [watched_record(episode_ref("s", 1, 2), last_viewed=T0)]
+    events = [play(episode_ref("s", 2, 3), T0 + H)]
+    summaries = [EventSummary(episode_ref("s", 2, 5), "play", count=2, last_at=T0)]
+    source = library([("s", "Show", {1: 12, 2: 12}, ["tvdb_show:500"])],
+                     records, events)  # fmt: skip
+    a, b = await collect(source, "src"), await collect(lib_target(), "tgt")
+    a.entries["s"].summaries.extend(summaries)
+    index = custom_index(tmp_path, "anilist:1:\n  anilist:2:\n")
+    o = observe(a, await identify(a, b, index, provider=lib_target()))["t"]
+    assert o.units == {(1, 2): [1, T0, T0], (2, 3): [1, T0 + H, T0 + H],
+                       (2, 5): [2, None, T0]}  # fmt: skip
+    assert o.events == [((2, 3), T0 + H)]
+    assert o.weighted == 3.0  # one per source unit: direct ids have no ratio
+    assert o.span == 0  # no range caps a direct id
+    assert o.provenance == ["tvdb_show:500", "tvdb_show:500:s1", "tvdb_show:500:s2"]
+    assert o.target == Ref.anchor("t") and o.sources == ["s"]
+
+
+async def test_the_span_is_the_highest_routed_target_unit_or_none_when_open(tmp_path):
+    two = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-12": "1-12"\n'
+           'tvdb_show:500:s2:\n  anilist:100:\n    "1-6": "13-18"\n')  # fmt: skip
+    source = show(seasons={1: 12, 2: 12})
+    o = await seen(tmp_path, two, source, extra=[play(ep(1), T0)])
+    assert o.span == 18
+    assert len(o.provenance) == 2
+    gapped = 'tvdb_show:500:s1:\n  anilist:100:\n    "1-2": "1,5"\n'
+    o = await seen(tmp_path, gapped, source, extra=[play(ep(1), T0)])
+    assert o.span == 5
+    open_ended = 'tvdb_show:500:s1:\n  anilist:100:\n    "13-": "1-"\n'
+    o = await seen(tmp_path, open_ended, source, extra=[play(ep(13), T0)])
+    assert o.span is None and o.units == {(None, 1): [1, T0, T0]}
+    o = await seen(tmp_path, two + open_ended.replace(":s1:", ":s3:"),
+                   show(seasons={1: 12, 2: 12, 3: 20}),
+                   extra=[play(ep(1), T0)])  # fmt: skip
+    assert o.span is None
+
+
+async def test_positions_past_a_shorter_target_range_map_to_nothing(tmp_path):
+    short = 'tvdb_show:500:s1:\n  anilist:100:\n    "1-8": "1-6"\n'
+    o = await seen(tmp_path, short, show(events=[play(ep(n), T0) for n in (6, 7, 8)]))
+    assert sorted(o.units) == [(None, 6)]
+    assert o.weighted == 1.0
+    shifted = 'tvdb_show:500:s1:\n  anilist:100:\n    "3-10": "1-6"\n'
+    o = await seen(tmp_path, shifted, show(events=[play(ep(n), T0) for n in (8, 9)]))
+    assert sorted(o.units) == [(None, 6)]
+
+
+async def test_several_ranges_and_segments_translate_each_episode(tmp_path):
+    pairs = ('tvdb_show:500:s1:\n  anilist:100:\n'
+             '    "1-4": "1-2,5-6"\n    "5-8": "20-23"\n')  # fmt: skip
+    records = [watched_record(ep(n), last_viewed=T0) for n in (3, 6)]
+    o = await seen(tmp_path, pairs, show(records))
+    assert sorted(o.units) == [(None, 5), (None, 21)]
+    open_target = 'tvdb_show:500:s1:\n  anilist:100:\n    "1-12": "3-"\n'
+    o = await seen(tmp_path, open_target, show(records))
+    assert sorted(o.units) == [(None, 5), (None, 8)]
+    assert o.span is None
+
+
+async def test_a_ratio_weights_the_count_and_merges_episodes_into_one_unit(tmp_path):
+    halves = 'tvdb_show:500:s1:\n  anilist:100:\n    "1-8": "1-4|2"\n'
+    untimed = Record(ep(5), values={F.STATUS: watched_record(ep(5), last_viewed=T0)
+                                    .values[F.STATUS]})  # fmt: skip
+    records = [
+        # unit 1: the second episode has more plays and an earlier time
+        watched_record(ep(1), last_viewed=T0 + 2 * H),
+        watched_record(ep(2), last_viewed=T0 + H, repeat_count=2),
+        # unit 2: the second episode has fewer plays and a later time
+        watched_record(ep(3), last_viewed=T0, repeat_count=2),
+        watched_record(ep(4), last_viewed=T0 + H),
+        # unit 3: an untimed episode, then a timed one
+        untimed,
+        watched_record(ep(6), last_viewed=T0),
+        # unit 4: a timed episode, then an untimed one
+        watched_record(ep(7), last_viewed=T0 + H),
+        replace(untimed, ref=ep(8)),
+    ]
+    o = await seen(tmp_path, halves, show(records))
+    assert o.units == {
+        (None, 1): [3, T0 + H, T0 + 2 * H],
+        (None, 2): [3, T0, T0 + H],
+        (None, 3): [1, T0, T0],
+        (None, 4): [1, T0 + H, T0 + H],
+    }
+    assert o.weighted == 4.0  # eight episodes at half a unit each
+
+
+async def test_the_shortest_containing_range_decides_and_the_first_wins_ties(tmp_path):
+    nested = ('tvdb_show:500:s1:\n  anilist:100:\n'
+              '    "1-12": "1-12"\n    "5-6": "30-31"\n')  # fmt: skip
+    o = await seen(tmp_path, nested, show(events=[play(ep(5), T0), play(ep(7), T0)]))
+    assert sorted(o.units) == [(None, 7), (None, 30)]
+    overlapping = ('tvdb_show:500:s1:\n  anilist:100:\n'
+                   '    "1-3": "1-3"\n    "2-4": "11-13"\n')  # fmt: skip
+    o = await seen(tmp_path, overlapping, show(events=[play(ep(2), T0)]))
+    assert sorted(o.units) == [(None, 2)]
+
+
+async def test_an_unscoped_route_skips_a_season_its_scoped_route_already_counts(
+    tmp_path,
+):
+    both = ('tvdb_show:500:s2:\n  anilist:100:\n    "1-12": "1-12"\n'
+            'tvdb_show:500:\n  anilist:100:\n    "13-24": "1-12"\n')  # fmt: skip
+    records = [watched_record(ep(1, season=2), last_viewed=T0, repeat_count=1)]
+    events = [play(ep(2, season=2), T0)]
+    o = await seen(tmp_path, both, show(records, events, seasons={1: 12, 2: 12}))
+    assert o.units == {(None, 1): [2, T0, T0], (None, 2): [1, T0, T0]}
+    assert o.weighted == 2.0  # each episode once, not once per route
+
+
+async def test_episode_records_reach_an_unscoped_route_by_absolute_position(tmp_path):
+    whole = 'tvdb_show:500:\n  anilist:100:\n    "13-24": "1-12"\n'
+    records = [
+        watched_record(ep(1, season=2), last_viewed=T0, repeat_count=2),
+        watched_record(ep(3, season=2), last_viewed=T0 + H),
+        watched_record(ep(1, season=0), last_viewed=T0),  # a special: no position
+    ]
+    o = await seen(tmp_path, whole, show(records, seasons={0: 1, 1: 12, 2: 12}))
+    assert o.units == {(None, 1): [3, T0, T0], (None, 3): [1, T0 + H, T0 + H]}
+    assert o.weighted == 2.0
+
+
+async def test_plays_of_the_anchor_itself_are_unit_zero(tmp_path):
+    """A film's plays, and a play summary of the whole, count as unit 0."""
+    from anibridge.provider.testing.memory import library_capabilities, library_movie
+
+    film = 'tmdb_movie:77:\n  anilist:100:\n    "1": "1"\n'
+    movie = Ref.anchor("m")
+    source = memory_provider(
+        library_capabilities(),
+        nodes=[library_movie("m", "Film", ids=["tmdb_movie:77"])],
+        events=[play(movie, T0 + H), play(movie, T0)],
+    )
+    o = await observed(tmp_path, film, source, target(), "100")
+    assert o.units == {(None, 0): [2, T0, T0 + H]}
+    assert sorted(o.events) == [((None, 0), T0), ((None, 0), T0 + H)]
+    assert o.weighted == 1.0
+    source = memory_provider(
+        library_capabilities(),
+        nodes=[library_movie("m", "Film", ids=["tmdb_movie:77"])],
+    )
+    a, b = await collect(source, "src"), await collect(target(), "tgt")
+    a.entries["m"].summaries.append(
+        EventSummary(movie, "play", count=3, first_at=T0, last_at=T0 + H)
+    )
+    index = custom_index(tmp_path, film)
+    o = observe(a, await identify(a, b, index, provider=target()))["100"]
+    assert o.units == {(None, 0): [3, T0, T0 + H]}
+    assert o.events == [] and o.weighted == 1.0
+
+
+def episode_tracker(records=(), events=(), caps=None):
+    """A tracker that also keeps per-episode facts (episodes without seasons)."""
+    from anibridge.provider.testing.memory import list_entry
+
+    return memory_provider(
+        caps or list_capabilities(),
+        nodes=[list_entry("1", "Show", episodes=12, ids=["mal:5"])],
+        records=records, events=events,
+    )  # fmt: skip
+
+
+MAL = 'mal:5:\n  anilist:100:\n    "1-12": "3-14"\n'
+
+
+def episode(n):
+    return Ref.at("1", ("episode", n))
+
+
+async def test_episodes_without_seasons_go_through_the_anchors_routes(tmp_path):
+    records = [
+        list_record(episode(1), status=Status.COMPLETED, repeat=1),
+        list_record(episode(2), status=Status.ACTIVE),
+    ]
+    o = await observed(tmp_path, MAL, episode_tracker(records), target(), "100")
+    assert o.units == {(None, 3): [2, None, None]}
+    assert o.in_progress  # episode 2 (target 4) is started
+
+
+async def test_a_progress_count_is_ignored_where_the_anchor_has_episode_facts(
+    tmp_path,
+):
+    progress = list_record("1", status=Status.ACTIVE, progress=5, updated_at=T0)
+    parts = [list_record(episode(2), status=Status.COMPLETED)]
+    o = await observed(tmp_path, MAL, episode_tracker([progress, *parts]),
+                       target(), "100")  # fmt: skip
+    assert sorted(o.units) == [(None, 4)]
+    assert o.explicit_at == T0 and not o.approximate_times
+    o = await observed(tmp_path, MAL, episode_tracker([progress]), target(), "100")
+    assert sorted(o.units) == [(None, n) for n in range(3, 8)]
