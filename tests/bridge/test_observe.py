@@ -14,7 +14,12 @@ from bridge_support import T0, custom_index, library, tracker
 
 from anibridge.bridge.collect import collect
 from anibridge.bridge.identity import identify
-from anibridge.bridge.observe import Observation, observe, observe_each
+from anibridge.bridge.observe import (
+    Observation,
+    observe,
+    observe_each,
+    record_kind_semantics,
+)
 from anibridge.provider.base import (
     Descriptor,
     Event,
@@ -418,15 +423,15 @@ async def test_plays_of_the_anchor_itself_are_unit_zero(tmp_path):
     assert o.events == [] and o.weighted == 1.0
 
 
-def episode_tracker(records=(), events=(), caps=None):
+def episode_tracker(records=(), caps=None):
     """A tracker that also keeps per-episode facts (episodes without seasons)."""
     from anibridge.provider.testing.memory import list_entry
 
     return memory_provider(
         caps or list_capabilities(),
         nodes=[list_entry("1", "Show", episodes=12, ids=["mal:5"])],
-        records=records, events=events,
-    )  # fmt: skip
+        records=records,
+    )
 
 
 MAL = 'mal:5:\n  anilist:100:\n    "1-12": "3-14"\n'
@@ -457,3 +462,92 @@ async def test_a_progress_count_is_ignored_where_the_anchor_has_episode_facts(
     assert o.explicit_at == T0 and not o.approximate_times
     o = await observed(tmp_path, MAL, episode_tracker([progress]), target(), "100")
     assert sorted(o.units) == [(None, n) for n in range(3, 8)]
+
+
+async def test_plays_count_where_a_source_declares_no_event_kinds(tmp_path):
+    """A tracker's history without declared event kinds: every event is a play, and
+    those plays, not the progress count beside them, say which episodes were seen."""
+    progress = list_record("1", status=Status.ACTIVE, progress=5, updated_at=T0)
+    a = await collect(episode_tracker([progress]), "src")
+    a.entries["1"].events.extend(
+        [play(episode(2), T0, kind="watch"), play(episode(2), T0 + H, kind="x")]
+    )
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, MAL), provider=target())
+    o = observe(a, ident)["100"]
+    assert o.units == {(None, 4): [2, T0, T0 + H]}
+    assert sorted(o.events) == [((None, 4), T0), ((None, 4), T0 + H)]
+
+
+async def test_record_kinds_default_to_progress_for_the_unnamed_kind():
+    caps = replace(list_capabilities(), record_kinds=())
+    snap = await collect(episode_tracker(caps=caps), "src")
+    assert record_kind_semantics(snap) == {"": RecordKind.PROGRESS}
+    kinds = (Descriptor("", RecordKind.PROGRESS), Descriptor("w", RecordKind.PLANNED))
+    caps = replace(list_capabilities(), record_kinds=kinds)
+    snap = await collect(episode_tracker(caps=caps), "src")
+    assert record_kind_semantics(snap) == {
+        "": RecordKind.PROGRESS,
+        "w": RecordKind.PLANNED,
+    }
+
+
+async def test_other_events_and_plays_of_the_whole_show_do_not_stop_the_reading(
+    tmp_path,
+):
+    events = [
+        Event(ep(3), "rating", T0 - 2 * H),
+        play(Ref.anchor("s"), T0 - H),
+        play(ep(1), T0),
+    ]
+    o = await seen(tmp_path, S1, show(), extra=events)
+    assert o.units == {(None, 0): [1, T0 - H, T0 - H], (None, 1): [1, T0, T0]}
+    assert sorted(o.events) == [((None, 0), T0 - H), ((None, 1), T0)]
+
+
+def three_shows(records=()):
+    return library(
+        [("s", "A", {1: 12}, ["tvdb_show:500"]),
+         ("u", "B", {1: 12}, ["tvdb_show:600"]),
+         ("w", "C", {1: 12}, ["tvdb_show:700"])],
+        records,
+    )  # fmt: skip
+
+
+THREE = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-6": "1-6"\n'
+         'tvdb_show:600:s1:\n  anilist:100:\n    "1-6": "7-12"\n'
+         'tvdb_show:700:s1:\n  anilist:200:\n    "1-6": "1-6"\n')  # fmt: skip
+
+
+async def test_observe_each_hands_over_each_target_once_its_last_source_is_read(
+    tmp_path,
+):
+    records = [watched_record(episode_ref(k, 1, 2), last_viewed=T0) for k in "suw"]
+    a = await collect(three_shows(records), "src")
+    targets = tracker([("100", "A", 12, ["anilist:100"]),
+                       ("200", "C", 6, ["anilist:200"])])  # fmt: skip
+    b = await collect(targets, "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, THREE), provider=targets)
+    assert list(ident.routes) == ["s", "u", "w"]
+    whole = observe(a, ident)
+    each = observe_each(a, ident)
+    first = next(each)
+    # AniList 100 is complete after "u" and handed over before "w" is read
+    assert first.target == Ref.anchor("100") and first.sources == ["s", "u"]
+    assert sorted(first.units) == [(None, 2), (None, 8)]
+    rest = list(each)
+    assert [o.target for o in rest] == [Ref.anchor("200")]
+    assert [(o.target, o.units) for o in [first, *rest]] == [
+        (o.target, o.units) for o in whole.values()
+    ]
+
+
+async def test_routes_of_anchors_missing_from_the_snapshot_are_skipped(tmp_path):
+    records = [watched_record(episode_ref("s", 1, 2), last_viewed=T0)]
+    a = await collect(three_shows(records), "src")
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, THREE), provider=target())
+    del a.entries["u"]  # a partial read: "u" was not read this time
+    ident.routes["w"] = []
+    assert list(observe(a, ident)) == ["100"]
+    assert [o.sources for o in observe_each(a, ident)] == [["s"]]
