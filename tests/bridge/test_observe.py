@@ -551,3 +551,70 @@ async def test_routes_of_anchors_missing_from_the_snapshot_are_skipped(tmp_path)
     ident.routes["w"] = []
     assert list(observe(a, ident)) == ["100"]
     assert [o.sources for o in observe_each(a, ident)] == [["s"]]
+
+
+def season_flag(season, *, status=Status.COMPLETED, at=T0):
+    """A media server's "season watched" record on the season container."""
+    state = watched_record(ep(1), last_viewed=at, in_progress=status is Status.ACTIVE)
+    return Record(Ref.at("s", ("season", season)), updated_at=at,
+                  values={F.STATUS: state.values[F.STATUS],
+                          F.LAST_ACTIVITY_AT: at})  # fmt: skip
+
+
+async def test_a_season_flag_counts_the_parts_its_structure_lists(tmp_path):
+    two = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-3": "1-3"\n'
+           'tvdb_show:500:s2:\n  anilist:100:\n    "1-2": "4-5"\n')  # fmt: skip
+    records = [
+        season_flag(1, status=Status.ACTIVE),  # started, not watched: no units
+        season_flag(2, at=T0 + H),
+        season_flag(3),  # no route reaches season 3
+    ]
+    o = await seen(tmp_path, two, show(records, seasons={1: 3, 2: 2, 3: 2}))
+    assert o.units == {(None, 4): [1, T0 + H, T0 + H], (None, 5): [1, T0 + H, T0 + H]}
+    assert o.weighted == 2.0
+
+
+async def test_a_season_flag_through_a_direct_id_keeps_its_season(tmp_path):
+    records = [season_flag(2)]
+    source = library([("s", "Show", {1: 12, 2: 2}, ["tvdb_show:500"])], records)
+    a, b = await collect(source, "src"), await collect(lib_target(), "tgt")
+    index = custom_index(tmp_path, "anilist:1:\n  anilist:2:\n")
+    o = observe(a, await identify(a, b, index, provider=lib_target()))["t"]
+    assert o.units == {(2, 1): [1, T0, T0], (2, 2): [1, T0, T0]}
+
+
+async def test_an_episode_in_progress_marks_only_the_entry_whose_range_holds_it(
+    tmp_path,
+):
+    split = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-12": "1-12"\n'
+             'tvdb_show:500:s2:\n  anilist:200:\n    "1-8": "1-6"\n')  # fmt: skip
+    targets = tracker([("100", "A", 12, ["anilist:100"]),
+                       ("200", "B", 6, ["anilist:200"])])  # fmt: skip
+    source = show([watched_record(ep(3, season=2), last_viewed=T0, in_progress=True)],
+                  [play(ep(2, season=2), T0)], seasons={1: 12, 2: 8})  # fmt: skip
+    got = await _observe_all(tmp_path, split, source, targets)
+    assert got["200"].in_progress and not got["100"].in_progress
+    assert got["200"].units == {(None, 2): [1, T0, T0]} and got["100"].units == {}
+    # an episode past the end of its entry's range is in progress nowhere
+    source = show([watched_record(ep(7, season=2), last_viewed=T0, in_progress=True)],
+                  seasons={1: 12, 2: 8})  # fmt: skip
+    got = await _observe_all(tmp_path, split, source, targets)
+    assert not any(o.in_progress for o in got.values())
+
+
+async def _observe_all(tmp_path, yaml_text, source, targets):
+    a, b = await collect(source, "src"), await collect(targets, "tgt")
+    index = custom_index(tmp_path, yaml_text)
+    return observe(a, await identify(a, b, index, provider=targets))
+
+
+async def test_open_source_ranges_and_episode_zero_targets(tmp_path):
+    rest = 'tvdb_show:500:s1:\n  anilist:100:\n    "13-": "1-12"\n'
+    source = show(events=[play(ep(n), T0) for n in (12, 14, 25)], seasons={1: 30})
+    o = await seen(tmp_path, rest, source)
+    assert sorted(o.units) == [(None, 2)]
+    assert o.span == 12
+    zero = 'tvdb_show:500:s1:\n  anilist:100:\n    "1": "0"\n'
+    o = await seen(tmp_path, zero, show(events=[play(ep(1), T0)]))
+    assert o.units == {(None, 0): [1, T0, T0]}
+    assert o.span == 0
