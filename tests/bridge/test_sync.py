@@ -863,3 +863,52 @@ async def test_a_failure_and_a_lost_answer_make_the_run_partial(idx):
     )
     assert result.report.counts() == {"failed": 1, "unknown": 1}
     assert result.run.status == "partial"
+
+
+@pytest.mark.parametrize("entry", ["forgotten", "re-pointed"])
+async def test_undo_rebases_what_it_can_and_passes_over_the_rest(idx, entry):
+    providers, stores = setup()
+    for key in ("100", "200"):
+        providers["anilist"].put_record(
+            list_record(key, status=Status.ACTIVE, progress=1, updated_at=T0)
+        )
+    done = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    links = {a.ref.key: a.link for a in done.plan.actions}
+    # 200 (reverted first) no longer has a usable entry pair: forgotten, or naming
+    # other keys than its link's; 100 lost the baseline of one field it wrote.
+    if entry == "forgotten":
+        stores.remove_baselines("default", [(links["200"], "@entry")])
+    else:
+        old = stores.baselines("default")[links["200"], "@entry"]
+        stores.put_baselines([replace(old, source_value="elsewhere")])
+    stores.remove_baselines("default", [(links["100"], "progress")])
+    before = stores.baselines("default")
+    undone = await undo_run(
+        providers, stores.bundle(), profile="default", run_id=done.run.id,
+        sleep=nosleep,
+    )  # fmt: skip
+    assert [a.ref.key for a in undone.report.succeeded] == ["200", "100"]
+    after = stores.baselines("default")
+    changed = {k for k in after if after[k] != before[k]}
+    assert changed == {(links["100"], "started_at")}
+    assert before[links["100"], "started_at"].target_value is not None
+    assert after[links["100"], "started_at"].target_value is None  # cleared again
+    assert set(after) == set(before)
+
+
+async def test_undo_of_every_entry_a_run_created_forgets_all_their_baselines(idx):
+    providers, stores = setup()
+    done = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
+    )
+    assert {link for link, _ in stores.baselines("default")} == {
+        a.link for a in done.plan.actions
+    }
+    undone = await undo_run(
+        providers, stores.bundle(), profile="default", run_id=done.run.id,
+        sleep=nosleep,
+    )  # fmt: skip
+    assert [a.op.value for a in undone.report.succeeded] == ["delete_record"] * 2
+    assert stores.baselines("default") == {}
