@@ -618,3 +618,87 @@ async def test_open_source_ranges_and_episode_zero_targets(tmp_path):
     o = await seen(tmp_path, zero, show(events=[play(ep(1), T0)]))
     assert o.units == {(None, 0): [1, T0, T0]}
     assert o.span == 0
+
+
+TWO = 'mal:5:\n  anilist:100:\n    "1-12": "1-12"\n  anilist:200:\n    "1-12": "1-12"\n'
+
+
+def two_targets():
+    return tracker(
+        [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])]
+    )
+
+
+async def test_aggregate_facts_reach_every_target_of_the_anchor(tmp_path):
+    rating = Rating(8, (1, 10, 1))
+    records = [
+        Record(Ref("1"), kind="plan"),
+        Record(Ref("1"), kind="owned"),
+        Record(Ref("1"), kind="rates", values={F.RATING: rating}),
+        Record(Ref("1"), kind="other", values={F.NOTES: "not a fact"}),
+        list_record("1", status=Status.COMPLETED, notes="n", updated_at=T0),
+    ]
+    kinds = [("", RecordKind.PROGRESS), ("plan", RecordKind.PLANNED),
+             ("owned", RecordKind.COLLECTION), ("rates", RecordKind.RATINGS),
+             ("other", None)]  # fmt: skip
+    caps = replace(
+        list_capabilities(), record_kinds=tuple(Descriptor(n, s) for n, s in kinds)
+    )
+    got = await _observe_all(
+        tmp_path, TWO, episode_tracker(records, caps), two_targets()
+    )
+    for o in got.values():
+        assert o.planned and o.collected
+        assert [(r.kind, r.values) for r in o.source_records] == [
+            (r.kind, r.values) for r in records
+        ]
+        assert o.explicit == {F.RATING: rating, F.NOTES: "n", F.STATUS: records[4]
+                              .values[F.STATUS]}  # fmt: skip
+        assert o.explicit_at == T0
+        assert o.units == {(None, 0): [1, None, None]}
+
+
+async def test_a_progress_count_takes_its_dates_and_counts_one_play_without_repeats(
+    tmp_path,
+):
+    rec = list_record("1", progress=2, started=T0, finished=T0 + H)
+    got = await _observe_all(tmp_path, TWO, episode_tracker([rec]), two_targets())
+    for o in got.values():
+        assert o.units == {(None, 1): [1, T0, T0 + H], (None, 2): [1, T0, T0 + H]}
+        assert o.approximate_times and o.explicit_at is None
+    # with per-episode facts the count is skipped on every route, not just the first
+    parts = [list_record(episode(1), status=Status.COMPLETED)]
+    got = await _observe_all(
+        tmp_path, TWO, episode_tracker([rec, *parts]), two_targets()
+    )
+    for o in got.values():
+        assert sorted(o.units) == [(None, 1)]
+        assert [r.values for r in o.source_records] == [rec.values]
+        assert o.explicit[F.STARTED_AT] == T0
+
+
+async def test_the_latest_update_of_two_anchors_feeding_one_entry_is_kept(tmp_path):
+    from anibridge.provider.testing.memory import list_entry
+
+    both = ('mal:5:\n  anilist:100:\n    "1-6": "1-6"\n'
+            'mal:6:\n  anilist:100:\n    "1-6": "7-12"\n')  # fmt: skip
+    source = memory_provider(
+        list_capabilities(),
+        nodes=[list_entry("1", "A", episodes=6, ids=["mal:5"]),
+               list_entry("2", "B", episodes=6, ids=["mal:6"])],
+        records=[list_record("1", status=Status.ACTIVE, progress=1, updated_at=T0),
+                 list_record("2", status=Status.ACTIVE, progress=1)],
+    )  # fmt: skip
+    o = await observed(tmp_path, both, source, target(), "100")
+    assert sorted(o.units) == [(None, 1), (None, 7)]
+    assert o.explicit_at == T0
+
+
+async def test_a_completed_count_without_progress_is_the_whole_in_the_target_season(
+    tmp_path,
+):
+    to_s2 = 'anilist:100:\n  tvdb_show:500:s2:\n    "1-12": "1-12"\n'
+    rec = list_record("100", status=Status.COMPLETED, started=T0, finished=T0 + H)
+    source = tracker([("100", "Show", 12, ["anilist:100"])], [rec])
+    o = await observed(tmp_path, to_s2, source, lib_target(), "t")
+    assert o.units == {(2, 0): [1, T0, T0 + H]}
