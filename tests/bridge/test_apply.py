@@ -878,7 +878,7 @@ async def test_a_conflict_on_an_overwritten_field_is_stale_and_a_second_one_fail
     # Conflicting again after the re-read: failed, not retried a third time.
     target = lists([list_record("100", notes="old")])
     target.inject_failure(WriteError.CONFLICT, times=None)
-    report, _ = await apply([action], {"anilist": target})
+    report, _ = await apply([action], {"anilist": target}, sleep=Sleeps())
     (o,) = report.outcomes.values()
     assert (o.outcome, o.code, o.attempts) == ("failed", WriteError.CONFLICT, 2)
     # A conflict on a record that vanished meanwhile: sent without a revision.
@@ -1249,3 +1249,117 @@ async def test_crash_points_come_between_the_journal_writes(tmp_path, monkeypatc
     await apply(actions, {"anilist": target}, Traced())
     one = ["pending", "journal.intent", "write.answered", "applied", "journal.outcome"]
     assert trace.read_text().split("\n") == [*one, *one, ""]
+
+
+async def test_records_of_another_kind_are_written_and_journaled_with_their_kind():
+    dst = history([("t", "Naruto", {1: 2}, ["tvdb_show:78857"])])
+    rating = {RecordField.RATING: Rating(8, (1.0, 10.0, 1.0))}
+    create = Action("trakt", WriteOp.UPSERT_RECORD, Ref("t"), kind="ratings",
+                    after=rating, created=True)  # fmt: skip
+    report, stores = await apply([create], {"trakt": dst})
+    assert report.counts() == {"applied": 1}
+    assert sent(dst) == [
+        UpsertRecord(Ref("t"), kind="ratings", token=create.id, set=rating)
+    ]
+    (row,) = stores.entries("r")
+    assert (row.kind, row.created, row.op) == ("ratings", True, "upsert_record")
+    assert dst.record(Ref("t"), "ratings").values == rating
+    delete = Action("trakt", WriteOp.DELETE_RECORD, Ref("t"), kind="ratings")
+    report, stores = await apply([delete], {"trakt": dst})
+    assert report.counts() == {"applied": 1}
+    assert sent(dst)[-1] == DeleteRecord(Ref("t"), kind="ratings", token=delete.id)
+    assert dst.record(Ref("t"), "ratings") is None
+
+
+async def test_only_the_appends_already_journaled_are_held_back():
+    dst = history([("t", "Naruto", {1: 2}, ["tvdb_show:78857"])])
+    ep1, ep2 = (Ref.at("t", ("season", 1), ("episode", n)) for n in (1, 2))
+    first = Action("trakt", WriteOp.APPEND_EVENT, ep1, kind="watch", at=T0)
+    second = Action("trakt", WriteOp.APPEND_EVENT, ep2, kind="watch", at=T0)
+    stores = JournalLog()
+    stores.start_run(RunRecord("r", "p", T0.isoformat()))
+    await apply([first], {"trakt": dst}, stores)
+    stores.start_run(RunRecord("r2", "p", T0.isoformat()))
+    report = await apply_plan(Plan("p", (first, second)), {"trakt": dst}, stores,
+                              run_id="r2", sleep=nosleep)  # fmt: skip
+    assert [(o.outcome, o.error) for o in report.outcomes.values()] == [
+        ("unchanged", "already sent (journal)"),
+        ("applied", None),
+    ]
+    assert [w.ref for w in sent(dst, "write_events")] == [ep1, ep2]
+
+
+async def test_an_unsupported_write_does_not_hold_back_the_rest_of_its_batch():
+    ep = Ref.at("100", ("episode", 1))
+    play = Action("anilist", WriteOp.APPEND_EVENT, ep, kind="watch", at=T0)
+    notes = upsert(after={NOTES: "n"})
+    target = lists()
+    report, _ = await apply([play, notes], {"anilist": target})
+    assert [(o.outcome, o.code) for o in report.outcomes.values()] == [
+        ("failed", WriteError.UNSUPPORTED),
+        ("applied", None),
+    ]
+    assert target.record(Ref("100")).values == {NOTES: "n"}
+
+
+async def test_a_write_that_keeps_conflicting_is_retried_once_not_forever():
+    target = lists([list_record("100", notes="old")])
+    target.inject_failure(WriteError.CONFLICT, times=None)
+    sleeps = Sleeps()
+    action = upsert(before={NOTES: "old"}, after={NOTES: "new"})
+    report, _ = await apply([action], {"anilist": target}, sleep=sleeps)
+    (o,) = report.outcomes.values()
+    assert (o.outcome, o.code, o.attempts) == ("failed", WriteError.CONFLICT, 2)
+    assert sleeps.delays == [1.0]
+
+
+async def test_every_unsettled_append_of_a_batch_gets_the_reread_detail():
+    dst = history([("t", "Naruto", {1: 2}, ["tvdb_show:78857"])])
+    dst.write_semantics = lambda: WriteSemantics(
+        frozenset({WriteOp.APPEND_EVENT}), timedelta(hours=1)
+    )
+    dst.inject_failure(WriteError.TRANSIENT, times=None, error="timeout")
+    plays = [
+        Action("trakt", WriteOp.APPEND_EVENT, Ref.at("t", ("season", 1),
+               ("episode", n)), kind="watch", at=T0)
+        for n in (1, 2)
+    ]  # fmt: skip
+    report, _ = await apply(plays, {"trakt": dst})
+    errors = [o.error for o in report.outcomes.values()]
+    assert len(errors) == 2
+    assert all(e.startswith("timeout; not seen on the target yet") for e in errors)
+
+
+async def test_rows_of_actions_never_sent_say_when_they_were_decided():
+    target = lists([list_record("100", notes="edited")])
+    stale = upsert(before={NOTES: "old"}, after={NOTES: "new"})
+    orphan = Action("gone", WriteOp.DELETE_RECORD, Ref("100"))
+    _, stores = await apply([stale, orphan], {"anilist": target})
+    rows = stores.entries("r")
+    assert [r.outcome for r in rows] == ["stale", "failed"]
+    for row in rows:
+        assert row.started_at and row.finished_at
+        assert row.started_at <= row.finished_at
+
+
+async def test_a_stop_honoured_once_is_reported_even_if_later_writes_go_on():
+    # A stop predicate that changes its mind: the batch it stopped is still
+    # reported as interrupted, whatever happens to later batches.
+    first, second = lists(), lists()
+    second.inject_failure(WriteError.AUTH, times=None)
+    second.config["write_batch_size"] = 1
+    answers = iter([True, False])
+    actions = [
+        upsert("100", after={NOTES: "n"}),
+        replace(upsert("100", after={NOTES: "n"}), provider="mal"),
+        replace(upsert("200", after={NOTES: "n"}), provider="mal"),
+    ]
+    report, _ = await apply(
+        actions, {"anilist": first, "mal": second}, stop=lambda: next(answers)
+    )
+    assert [(o.outcome, o.code) for o in report.outcomes.values()] == [
+        ("skipped", None),
+        ("failed", WriteError.AUTH),
+        ("skipped", WriteError.AUTH),
+    ]
+    assert report.interrupted
