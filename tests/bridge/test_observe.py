@@ -702,3 +702,27 @@ async def test_a_completed_count_without_progress_is_the_whole_in_the_target_sea
     source = tracker([("100", "Show", 12, ["anilist:100"])], [rec])
     o = await observed(tmp_path, to_s2, source, lib_target(), "t")
     assert o.units == {(2, 0): [1, T0, T0 + H]}
+
+
+async def test_a_disabled_range_counts_nothing(tmp_path):
+    off = 'tvdb_show:500:s1:\n  anilist:100:\n    "1-6": "1-6|0"\n    "7-12": "1-6"\n'
+    o = await seen(tmp_path, off, show(events=[play(ep(n), T0) for n in (3, 8)]))
+    assert o.units == {(None, 2): [1, T0, T0]}
+    assert o.weighted == 1.0
+
+
+async def test_play_summaries_after_other_kinds_and_without_seasons_count(tmp_path):
+    summaries = [
+        EventSummary(ep(3), "rating", count=2, last_at=T0),
+        EventSummary(ep(1), "play", count=2, first_at=T0, last_at=T0 + H),
+    ]
+    o = await seen(tmp_path, S1, show(), summaries=summaries)
+    assert o.units == {(None, 1): [2, T0, T0 + H]}
+    # a tracker without declared event kinds: every summary is of plays
+    a = await collect(episode_tracker(), "src")
+    a.entries["1"].summaries.append(
+        EventSummary(episode(2), "watch", count=3, first_at=T0, last_at=T0 + H)
+    )
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, MAL), provider=target())
+    assert observe(a, ident)["100"].units == {(None, 4): [3, T0, T0 + H]}
