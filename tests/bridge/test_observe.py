@@ -726,3 +726,40 @@ async def test_play_summaries_after_other_kinds_and_without_seasons_count(tmp_pa
     b = await collect(target(), "tgt")
     ident = await identify(a, b, custom_index(tmp_path, MAL), provider=target())
     assert observe(a, ident)["100"].units == {(None, 4): [3, T0, T0 + H]}
+
+
+WHOLE = 'tvdb_show:500:\n  anilist:100:\n    "1-24": "1-24"\n'
+
+
+async def whole_show_units(tmp_path, events, change_node):
+    """Units of AniList 100 through an unscoped (absolute) route, after
+    `change_node` rewrote the collected show node (or dropped it)."""
+    source = show(seasons={1: 12, 2: 12})
+    a, b = await collect(source, "src"), await collect(target(), "tgt")
+    a.entries["s"].events.extend(events)
+    ident = await identify(a, b, custom_index(tmp_path, WHOLE), provider=target())
+    entry = a.entries["s"]
+    entry.node = change_node(entry.node)
+    return observe(a, ident)["100"].units
+
+
+async def test_without_a_structure_only_season_one_has_absolute_positions(tmp_path):
+    events = [play(ep(3), T0), play(ep(4, season=2), T0)]
+    units = await whole_show_units(tmp_path, events, lambda node: None)
+    assert sorted(units) == [(None, 3)]
+    units = await whole_show_units(tmp_path, events, lambda node: node)
+    assert sorted(units) == [(None, 3), (None, 16)]
+
+
+async def test_a_part_without_an_episode_number_has_no_absolute_position(tmp_path):
+    from anibridge.provider.base import FacetName, Part, Step, Structure
+
+    def with_unnumbered_special(node):
+        st = node.facets[FacetName.STRUCTURE]
+        odd = Part(position=(Step("season", 1), Step("episode", "SP")))
+        parts = Structure(axes=st.axes, parts=(odd, *st.parts))
+        return replace(node, facets={**node.facets, FacetName.STRUCTURE: parts})
+
+    events = [play(ep(4, season=2), T0)]
+    units = await whole_show_units(tmp_path, events, with_unnumbered_special)
+    assert sorted(units) == [(None, 16)]
