@@ -100,6 +100,7 @@ async def test_a_run_records_its_kind_owner_plan_and_counts(idx):
     assert run.error is None
     assert run.finished_at is not None and run.finished_at >= run.started_at
     assert run.summary == {"planned": 2, "applied": 2, "stopped": {}, "missing": []}
+    assert result.plan.profile == "p"
 
 
 async def test_runs_without_an_id_get_a_fresh_one_each(idx):
@@ -912,3 +913,40 @@ async def test_undo_of_every_entry_a_run_created_forgets_all_their_baselines(idx
     )  # fmt: skip
     assert [a.op.value for a in undone.report.succeeded] == ["delete_record"] * 2
     assert stores.baselines("default") == {}
+
+
+async def test_undo_plans_in_the_profile_it_reverts(idx):
+    providers, stores = setup()
+    done = await run_sync(
+        providers, PAIR, Policy(profile="p"), stores.bundle(), index=idx,
+        sleep=nosleep,
+    )  # fmt: skip
+    undone = await undo_run(
+        providers, stores.bundle(), profile="p", run_id=done.run.id, sleep=nosleep
+    )
+    assert undone.plan.profile == "p" and undone.run.profile == "p"
+    assert undone.run.plan_id == undone.plan.id
+
+
+async def test_writes_without_source_values_leave_the_other_baselines_alone():
+    rating = list_record(Ref("n"), rating=8, rating_scale=(0.0, 10.0, 1.0))
+    providers = {
+        "plex": library(
+            [("n", "Naruto", {1: 35}, ["tvdb_show:78857"])],
+            [*watched("n", 1, [1]), rating],
+        ),
+        "trakt": history([("t", "Naruto", {1: 35}, ["tvdb_show:78857"])]),
+        "anilist": tracker([("20", "Naruto", 220, ["anilist:20"])]),
+    }
+    stores = MemoryStores()
+    # Trakt's plays and rating are written first and remember no source values.
+    result = await run_sync(
+        providers, [Pair("plex", "trakt"), Pair("plex", "anilist")], Policy(),
+        stores.bundle(), index=curated(), sleep=nosleep,
+    )  # fmt: skip
+    written = [(a.provider, bool(a.source_values)) for a in result.report.succeeded]
+    assert written == [("trakt", False), ("trakt", False), ("anilist", True)]
+    to_anilist = result.plan.actions[-1].link
+    base = stores.baselines("default")
+    assert {link for link, _ in base} == {to_anilist}
+    assert base[to_anilist, "rating"].source_value["value"] == 8
