@@ -73,7 +73,6 @@ OWN_TESTS: dict[str, tuple[str, ...]] = {
     "anibridge.bridge.twoway": ("bridge/test_twoway.py",),
     "anibridge.bridge.passes": ("bridge/test_rewatch.py",),
     "anibridge.bridge.stores": ("store/test_protocols.py",),
-    "anibridge.bridge.sync": ("bridge/test_apply.py", "bridge/test_twoway.py"),
     # The mappings tests import from the package (`from anibridge.mappings import`).
     "anibridge.mappings.ranges": ("mappings/test_mappings_properties.py",
                                   "mappings/test_mappings_grammar.py"),

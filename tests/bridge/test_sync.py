@@ -950,3 +950,21 @@ async def test_writes_without_source_values_leave_the_other_baselines_alone():
     base = stores.baselines("default")
     assert {link for link, _ in base} == {to_anilist}
     assert base[to_anilist, "rating"].source_value["value"] == 8
+
+
+async def test_an_incremental_run_reads_only_what_changed_after_its_cursor(idx):
+    providers, stores = setup()
+
+    async def incremental():
+        return await run_sync(
+            providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
+            incremental=True,
+        )  # fmt: skip
+
+    await incremental()
+    providers["plex"].put_record(watched("b", 1, [12], repeat=1)[0])
+    assert set((await incremental()).snapshots["plex"].entries) == {"b"}
+    for rec in watched("a", 1, [4]):
+        providers["plex"].put_record(rec)
+    # b's change lies before the stored cursor: only a is read again.
+    assert set((await incremental()).snapshots["plex"].entries) == {"a"}
