@@ -444,3 +444,13 @@ def test_unscoped_and_invalid_descriptors_are_canonicalized_or_reported(
     written = {s for s, targets in payload.items() if targets}
     written |= {t for targets in payload.values() for t in targets}
     assert index.descriptors() == sorted(written)
+
+
+def test_stats_round_the_load_time_and_an_empty_index_counts_nothing() -> None:
+    assert MappingIndex({}, {}).stats() == {
+        "sources": 0, "targets": 0, "range_pairs": 0, "derived_pairs": 0,
+        "invalid": 0, "load_seconds": 0.0,
+    }  # fmt: skip
+    assert MappingIndex({}, {}, load_seconds=1 / 3).stats()["load_seconds"] == 0.3333
+    assert MappingIndex({}, {}).compiled_path is None
+    assert MappingIndex({}, {}).descriptors() == []
