@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 from bridge_support import (
     T0,
+    Sleeps,
     curated,
     custom_index,
     history,
@@ -968,3 +969,29 @@ async def test_an_incremental_run_reads_only_what_changed_after_its_cursor(idx):
         providers["plex"].put_record(rec)
     # b's change lies before the stored cursor: only a is read again.
     assert set((await incremental()).snapshots["plex"].entries) == {"a"}
+
+
+async def test_undo_backs_off_through_its_sleep_and_honours_a_stop_request(idx):
+    providers, stores = setup()
+    await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
+        run_id="r1",
+    )  # fmt: skip
+    providers["anilist"].inject_failure(WriteError.RATE_LIMITED, times=1)
+    sleeps = Sleeps()
+    undone = await undo_run(
+        providers, stores.bundle(), profile="default", run_id="r1", sleep=sleeps
+    )
+    assert undone.report.counts() == {"applied": 2}
+    assert sleeps.delays == [1.0]
+    await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
+        run_id="r2",
+    )  # fmt: skip
+    stopped = await undo_run(
+        providers, stores.bundle(), profile="default", run_id="r2", sleep=nosleep,
+        stop=lambda: True,
+    )  # fmt: skip
+    assert stopped.run.status == "interrupted"
+    assert stopped.report.counts() == {"skipped": 2}
+    assert len(providers["anilist"].records()) == 2  # nothing reverted
