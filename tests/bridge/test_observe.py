@@ -763,3 +763,42 @@ async def test_a_part_without_an_episode_number_has_no_absolute_position(tmp_pat
     events = [play(ep(4, season=2), T0)]
     units = await whole_show_units(tmp_path, events, with_unnumbered_special)
     assert sorted(units) == [(None, 16)]
+
+
+async def test_a_volume_flag_counts_its_chapters_not_chapter_n(tmp_path):
+    """A container that is not a season (a manga volume) is expanded through the
+    structure too: the leaf axis (chapter) is the unit, the volume number is not."""
+    from anibridge.provider.base import FacetName, Part, Step, Structure
+    from anibridge.provider.testing.memory import list_entry
+
+    chapters = tuple(
+        Part(position=(Step("volume", 1 + (c - 1) // 3), Step("chapter", c)))
+        for c in range(1, 10)
+    )
+    node = list_entry("1", "Manga", ids=["mal:5"], kind="manga")
+    node = replace(node, facets={**node.facets, FacetName.STRUCTURE: Structure(
+        axes=("volume", "chapter"), parts=chapters)})  # fmt: skip
+    caps = replace(
+        list_capabilities(node_kind="manga"),
+        coordinate_axes={"manga": ("volume", "chapter")},
+    )
+    volume = list_record(Ref.at("1", ("volume", 2)), status=Status.COMPLETED)
+    source = memory_provider(caps, nodes=[node], records=[volume])
+    o = await observed(tmp_path, MAL, source, target(), "100")
+    assert sorted(o.units) == [(None, 6), (None, 7), (None, 8)]
+
+
+async def test_a_progress_count_prefers_the_last_activity_to_the_finish_date(tmp_path):
+    from anibridge.provider.base import Progress
+    from anibridge.provider.testing.memory import full_capabilities, list_entry
+
+    rec = Record(Ref.anchor("1"), values={
+        F.PROGRESS: Progress(1, None), F.STARTED_AT: T0,
+        F.FINISHED_AT: T0 + H, F.LAST_ACTIVITY_AT: T0 + 2 * H})  # fmt: skip
+    source = memory_provider(
+        full_capabilities(),
+        nodes=[list_entry("1", "Show", episodes=12, ids=["mal:5"])],
+        records=[rec],
+    )
+    o = await observed(tmp_path, MAL, source, target(), "100")
+    assert o.units == {(None, 3): [1, T0, T0 + 2 * H]}
