@@ -802,3 +802,53 @@ async def test_a_progress_count_prefers_the_last_activity_to_the_finish_date(tmp
     )
     o = await observed(tmp_path, MAL, source, target(), "100")
     assert o.units == {(None, 3): [1, T0, T0 + 2 * H]}
+
+
+async def test_an_unscoped_direct_id_keeps_each_units_season(tmp_path):
+    """Without per-season ids the show's own id routes every season one to one."""
+    from anibridge.provider.testing.memory import library_capabilities, library_show
+
+    nodes = library_show("s", "Show", {1: 12, 2: 12}, ids=["tvdb_show:500"],
+                         scoped_ids=False)  # fmt: skip
+    source = memory_provider(
+        library_capabilities(),
+        nodes=nodes,
+        records=[watched_record(episode_ref("s", 1, 2), last_viewed=T0)],
+        events=[play(episode_ref("s", 2, 3), T0 + H)],
+    )
+    a, b = await collect(source, "src"), await collect(lib_target(), "tgt")
+    a.entries["s"].summaries.append(
+        EventSummary(episode_ref("s", 2, 5), "play", count=2, last_at=T0)
+    )
+    index = custom_index(tmp_path, "anilist:1:\n  anilist:2:\n")
+    ident = await identify(a, b, index, provider=lib_target())
+    assert [r.season for r in ident.routes["s"]] == [None]
+    o = observe(a, ident)["t"]
+    assert o.units == {(1, 2): [1, T0, T0], (2, 3): [1, T0 + H, T0 + H],
+                       (2, 5): [2, None, T0]}  # fmt: skip
+    assert o.events == [((2, 3), T0 + H)]
+
+
+async def test_a_season_flag_reaches_unscoped_routes_like_its_episodes_would(
+    tmp_path,
+):
+    """A watched season 2 through the show's unscoped mapping counts its episodes
+    at their absolute positions (13-15), as episode records of them would; through
+    an unscoped direct id it keeps its season. (It used to count nothing.)"""
+    whole = 'tvdb_show:500:\n  anilist:100:\n    "1-24": "1-24"\n'
+    flagged = show([season_flag(2, at=T0)], seasons={1: 12, 2: 3})
+    o = await seen(tmp_path, whole, flagged)
+    assert o.units == {(None, n): [1, T0, T0] for n in (13, 14, 15)}
+    records = [watched_record(ep(n, season=2), last_viewed=T0) for n in (1, 2, 3)]
+    episodes = show(records, seasons={1: 12, 2: 3})
+    assert (await seen(tmp_path, whole, episodes)).units == o.units
+    from anibridge.provider.testing.memory import library_capabilities, library_show
+
+    nodes = library_show("s", "Show", {1: 12, 2: 2}, ids=["tvdb_show:500"],
+                         scoped_ids=False)  # fmt: skip
+    source = memory_provider(library_capabilities(), nodes=nodes,
+                             records=[season_flag(2)])  # fmt: skip
+    a, b = await collect(source, "src"), await collect(lib_target(), "tgt")
+    index = custom_index(tmp_path, "anilist:1:\n  anilist:2:\n")
+    o = observe(a, await identify(a, b, index, provider=lib_target()))["t"]
+    assert o.units == {(2, 1): [1, T0, T0], (2, 2): [1, T0, T0]}

@@ -543,7 +543,7 @@ class _Builder:
                     for t in targets:
                         o.events.extend(((ts, t), at) for at in times)
         if containers and entry.node is not None:
-            self.expand_containers(containers, entry.node.facets, by_season)
+            self.expand_containers(containers, entry.node.facets, unit_routes)
 
     def in_progress(self, unit_routes: _UnitRoutes, season: int | None, n: int) -> None:
         """Mark in progress the observations whose route ranges hold episode `n`."""
@@ -586,8 +586,14 @@ class _Builder:
         self,
         containers: list[Record],
         facets: Mapping[FacetName, Any],
-        by_season: Mapping[int | None, list[tuple[Route, Observation, int | None]]],
+        unit_routes: _UnitRoutes,
     ) -> None:
+        """Consumed season (or other container) flags as their listed parts.
+
+        Each part goes through the routes an episode record of it would take
+        (season-scoped, direct, or unscoped by absolute position), so a flag counts
+        exactly what per-episode records of its parts would.
+        """
         structure = facets.get(FacetName.STRUCTURE)
         if not isinstance(structure, Structure):
             return  # without a structure, a season flag says nothing per episode
@@ -606,8 +612,8 @@ class _Builder:
                     n = int(pos[-1].value)
                 except (TypeError, ValueError):
                     continue
-                for route, o, tseason in by_season.get(season, ()):
-                    self.consume(o, route, tseason, n, 1, last, last, season)
+                for route, o, tseason, un in unit_routes.all(season, n):
+                    self.consume(o, route, tseason, un, 1, last, last, season)
 
     def aggregate(
         self,
