@@ -2,12 +2,15 @@
 """The web UI in real headless Chromium: log in, preview, approve part, apply, undo.
 
 Debian's ``chromium`` is installed when missing (we are root in CI); if that fails
-the tests fail loudly instead of skipping. Screenshots land in
-``test-artifacts/web/`` (gitignored) for people to look at.
+the tests fail loudly instead of skipping. With ``ANIBRIDGE_TEST_SCREENSHOTS=1``
+full-page screenshots of every step land in ``test-artifacts/web/`` (gitignored) for
+people to look at; they prove nothing (no test compares them), and the ~60 PNGs
+cost Chromium about 7 CPU-s, so a plain run takes none.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +31,7 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "web"
+SCREENSHOTS = os.environ.get("ANIBRIDGE_TEST_SCREENSHOTS", "") not in ("", "0")
 
 pytestmark = pytest.mark.browser
 
@@ -84,7 +88,9 @@ def page(browser) -> Iterator[object]:
 
 
 def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    """A full-page screenshot, when asked for (module docstring)."""
+    if SCREENSHOTS:
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_login_preview_approve_part_apply_and_undo(demo_service, page, password):
@@ -513,8 +519,6 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
     page.get_by_role("button", name="Apply selected").click()
     expect(page.locator(".flash")).to_contain_text("action(s): ok")
     run_id = page.locator("li.event").first.get_attribute("data-run-id")
-    state = setup.storage_state()
-    setup.close()
 
     pages = {
         "dashboard": ("/", "Dashboard"),
@@ -530,14 +534,18 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
         "progress": ("/progress/demo", "· demo"),  # the finished apply, live
         "not-found": ("/plans/no-such-plan", None),
     }
+    # The signed-in page and a signed-out one, each reused across the four looks: a
+    # viewport and a colour scheme set on a page apply to every page loaded after,
+    # as a new context's would (a context costs Chromium a renderer, ~0.5 CPU-s).
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    anon = browser.new_context(viewport=DESKTOP)
+    login = anon.new_page()
     for scheme in ("light", "dark"):
         for name, viewport in (("390", MOBILE), ("1280", DESKTOP)):
-            context = browser.new_context(
-                viewport=viewport, color_scheme=scheme, storage_state=state
-            )
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+            for each in (page, login):
+                each.set_viewport_size(viewport)
+                each.emulate_media(color_scheme=scheme)
             for key, (path, heading) in pages.items():
                 page.goto(url + path)
                 if heading:
@@ -573,20 +581,17 @@ def test_every_main_page_at_phone_and_desktop_widths_in_light_and_dark(
                     expect(when).to_have_attribute(
                         "title", re.compile(r"\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$")
                     )
-                page.screenshot(
-                    path=str(ARTIFACTS / f"page-{key}-{name}-{scheme}.png"),
-                    full_page=True,
-                )
-            context.close()
+                shot(page, f"page-{key}-{name}-{scheme}")
             assert errors == [], (scheme, name, errors)
             # The login page, signed out.
-            anon = browser.new_context(viewport=viewport, color_scheme=scheme)
-            page = anon.new_page()
-            page.goto(url + "/login")
-            expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-            if viewport is MOBILE:
-                assert _overflow(page) == 0, "login is wider than 390 px"
-            page.screenshot(
-                path=str(ARTIFACTS / f"page-login-{name}-{scheme}.png"), full_page=True
+            login.goto(url + "/login")
+            expect(login.get_by_role("button", name="Sign in")).to_be_visible()
+            background = login.evaluate(
+                "getComputedStyle(document.body).backgroundColor"
             )
-            anon.close()
+            assert (background == DARK_BG) == (scheme == "dark"), ("login", background)
+            if viewport is MOBILE:
+                assert _overflow(login) == 0, "login is wider than 390 px"
+            shot(login, f"page-login-{name}-{scheme}")
+    anon.close()
+    setup.close()
