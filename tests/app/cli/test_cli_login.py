@@ -169,17 +169,25 @@ def test_anilist_login_pastes_the_token_and_stores_it_encrypted(tmp_path, anilis
     }  # fmt: skip
     token = anilist.issued[-1]
     assert token not in out + err and token.encode() not in _store_text(tmp_path)
-    # The sync signs in with the stored token (the config has none).
-    plan = _cli("plan", "--json", "--config", str(config))
+    # The sync signs in with the stored token (the config has none); the login ran
+    # in its own process, so this one only has what the store kept.
+    plan = invoke("plan", "--json", "--config", str(config))
     assert plan.returncode == 0, plan.stderr
 
 
 def test_anilist_login_accepts_the_bare_token_too(tmp_path, anilist):
+    # In-process (the pasted-address test above crosses the process boundary): a
+    # first call prints the address and finds nothing pasted, the second gets the
+    # bare token the fake issued for that address.
     config = _anilist_config(tmp_path, anilist)
-    login = Login(config, "anilist")
-    landed = _approve(login.address())
-    code, _, err = login.finish(landed.split("access_token=")[1].split("&")[0])
+    _code, _, err = _pasted(config, "anilist", answer="")
+    url = re.search(r"Open (\S+) ", err).group(1)
+    landed = _approve(url)
+    code, out, err = _pasted(
+        config, "anilist", answer=landed.split("access_token=")[1].split("&")[0]
+    )
     assert code == 0, err
+    assert json.loads(out)["saved_for"] == ["main/anilist"]
 
 
 @pytest.mark.parametrize(
@@ -214,7 +222,7 @@ def test_anilist_login_failures_are_one_line_and_save_nothing(
 def test_anilist_login_without_a_client_id_says_where_to_get_one(tmp_path, anilist):
     config = _write(tmp_path, {"type": "anilist",
                                "config": {"base_url": anilist.base_url}})  # fmt: skip
-    code, _, err = Login(config, "anilist").finish()
+    code, _, err = _pasted(config, "anilist", answer="")
     assert code == 1
     line = _one_line(err)
     assert "client id" in line and "anilist.co/settings/developer" in line
@@ -260,7 +268,7 @@ def test_mal_login_receives_the_redirect_on_loopback(tmp_path, mal):
     assert mal.codes == {}  # the code was spent
     issued = [t for t in mal.access_tokens if t != "mal-access-0"]
     assert issued and not any(t.encode() in _store_text(tmp_path) for t in issued)
-    plan = _cli("plan", "--json", "--config", str(config))
+    plan = invoke("plan", "--json", "--config", str(config))
     assert plan.returncode == 0, plan.stderr
 
 
@@ -327,7 +335,7 @@ def test_mal_login_failures_are_one_line_and_save_nothing(
 
 def test_mal_login_without_a_client_id_says_what_to_register(tmp_path, mal):
     config = _write(tmp_path, {"type": "mal", "config": {"base_url": mal.base_url}})
-    code, _, err = Login(config, "mal").finish()
+    code, _, err = _pasted(config, "mal", answer="")
     assert code == 1
     line = _one_line(err)
     assert "myanimelist.net/apiconfig" in line and "App Redirect URL" in line
@@ -438,7 +446,8 @@ def test_plex_login_expired_pin_is_one_line_and_saves_nothing(tmp_path, plex, ho
     else:
         tv.pin_ttl = 5  # service seconds, never approved (polls: see the unit test)
     config = _write(tmp_path, _plex_side(server, tv))
-    code, out, err = Login(config, "plex").finish()
+    # In-process: the PIN flow's real process runs in the `init` test above.
+    code, out, err = _pasted(config, "plex", answer="")
     assert code == 1 and out == ""
     assert "expired before it was approved" in _one_line(err)
     assert _saved_keys(tmp_path) == []
@@ -469,12 +478,14 @@ def test_trakt_login_denied_or_expired_is_one_line_and_saves_nothing(tmp_path, h
         config = _write(tmp_path, {"type": "trakt", "config": {
             "client_id": fake.client_id, "client_secret": fake.client_secret,
             "base_url": fake.base_url, "time_scale": 0.001}})  # fmt: skip
-        login = Login(config, "trakt")
-        login.address()
-        code = re.search(r"enter the code (\S+) ", "".join(login.seen)).group(1)
-        if how == "denied":
+        if how == "denied":  # a real process: the test reads the code it prints
+            login = Login(config, "trakt")
+            login.address()
+            code = re.search(r"enter the code (\S+) ", "".join(login.seen)).group(1)
             fake.deny_device(code)
-        status, out, err = login.finish()
+            status, out, err = login.finish()
+        else:  # nothing to answer: the same app in-process
+            status, out, err = _pasted(config, "trakt", answer="")
     assert status == 1 and out == ""
     assert ("denied" if how == "denied" else "expired") in _one_line(err)
     assert _saved_keys(tmp_path) == []
