@@ -10,11 +10,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from bridge_support import history_capabilities
+from bridge_support import custom_index, history, history_capabilities, tracker
 
+from anibridge.bridge.collect import collect
 from anibridge.bridge.derive import Desired
-from anibridge.bridge.identity import Identity
-from anibridge.bridge.model import Direction, Entry, Policy, SkipReason, Snapshot
+from anibridge.bridge.identity import Identity, identify
+from anibridge.bridge.model import Direction, Entry, Policy, Rule, SkipReason, Snapshot
 from anibridge.bridge.observe import Observation
 from anibridge.bridge.oneway import (
     ENTRY,
@@ -33,12 +34,14 @@ from anibridge.bridge.oneway import (
     pin_map,
     regresses,
 )
-from anibridge.bridge.stores import Baseline, Pin
+from anibridge.bridge.plan import plan_direction
+from anibridge.bridge.stores import Baseline, Pin, link_id
 from anibridge.provider.base import (
     Descriptor,
     Event,
     EventSummary,
     FieldSpec,
+    NumericConstraint,
     Progress,
     Rating,
     Record,
@@ -47,6 +50,8 @@ from anibridge.provider.base import (
     Ref,
     State,
     Status,
+    TemporalConstraint,
+    TemporalPrecision,
     WriteOp,
 )
 from anibridge.provider.testing.memory import (
@@ -54,7 +59,10 @@ from anibridge.provider.testing.memory import (
     library_capabilities,
     library_show,
     list_capabilities,
+    list_entry,
     list_record,
+    memory_provider,
+    play,
     watched_record,
 )
 
@@ -936,7 +944,6 @@ def test_progress_never_moves_backwards_on_a_list():
 
 
 def test_pinned_and_ruled_out_fields_are_skipped_with_their_reason():
-    from anibridge.bridge.model import Rule
 
     have = list_record("t", status=Status.PLANNED, progress=0)
     pins = {("dst", "t"): frozenset({"progress"})}
@@ -1275,3 +1282,453 @@ def test_a_structure_without_parts_gives_no_total():
 
     node = Node(SHOW, "show", facets={FacetName.STRUCTURE: Structure()})
     assert _total(Entry("t", node=node), None) is None
+
+
+# -- through plan_direction: real providers, collected and identified ---------------
+
+H = timedelta(hours=1)
+
+
+async def one_way(
+    source,
+    target,
+    tmp_path,
+    mappings=None,
+    *,
+    target_refs=None,
+    policy=None,
+    pins=(),
+    sent=None,
+):
+    """The one-way plan from `source` to `target` (named "src" and "tgt")."""
+    index = custom_index(tmp_path, mappings) if mappings else None
+    a = await collect(source, "src")
+    b = await collect(target, "tgt", refs=target_refs)
+    routes = await identify(a, b, index, provider=target)
+    return plan_direction(a, b, routes, policy or Policy(), pins=pins, sent=sent)
+
+
+def pair(source_key, target_key, profile="default"):
+    """The pair id a plan gives the (source anchor, target anchor) entry pair."""
+    return link_id(profile, "src", source_key, "", "tgt", target_key)
+
+
+def skipped(plan):
+    return [(s.ref, s.field, s.reason, s.detail, s.link) for s in plan.skipped]
+
+
+def seen_on(key, season, n, at=None):
+    """A media-server episode record: watched, with its last play time if known."""
+    if at is not None:
+        return watched_record(episode_ref(key, season, n), last_viewed=at)
+    watched = State("watched", Status.COMPLETED)
+    return Record(episode_ref(key, season, n), values={F.STATUS: watched})
+
+
+async def test_plays_reach_a_history_on_its_seasons_with_their_pair_and_route(
+    tmp_path,
+):
+    # An unscoped target id: source episodes 13-14 are the target's absolute
+    # positions, season 2's episodes 1-2 (placed through the target's structure).
+    mappings = 'tmdb_show:900:s1:\n  tvdb_show:500:\n    "1-24": "1-24"\n'
+    records = [seen_on("s", 1, 1, T), seen_on("s", 1, 2), seen_on("s", 1, 3, T + 3 * H)]
+    plays = [
+        play(episode_ref("s", 1, 1), T + timedelta(minutes=10)),
+        play(episode_ref("s", 1, 13), T + H),
+        play(episode_ref("s", 1, 14), T + 2 * H),
+    ]
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "Show", {1: 24}, ids=["tmdb_show:900"]),
+        records=records,
+        events=plays,
+    )
+    dst = history([("h", "Show", {1: 12, 2: 12}, ["tvdb_show:500"])])
+    already = (T + H).isoformat()
+    plan = await one_way(
+        src, dst, tmp_path, mappings, sent=lambda _p, _r, _k, at: at == already
+    )
+    link = pair("s", "h")
+    route = ("tmdb_show:900:s1 -> tvdb_show:500 {1-24: 1-24}",)
+    assert [(a.ref, a.at, a.reason) for a in plan.actions] == [
+        # episode 1 has a play of its own: that play, not its record's time
+        (episode_ref("h", 1, 1), T + timedelta(minutes=10), "source play"),
+        # episode 13's play was sent by an earlier run; 14's was not
+        (episode_ref("h", 2, 2), T + 2 * H, "source play"),
+        # episode 3 is only known as watched: its last play time is appended
+        (episode_ref("h", 1, 3), T + 3 * H, "consumed on the source"),
+    ]
+    every = {(a.op, a.kind, a.link, a.provenance, a.source) for a in plan.actions}
+    assert every == {(WriteOp.APPEND_EVENT, "watch", link, route, "src")}
+    assert skipped(plan) == [
+        (Ref("h"), F.STATUS, SkipReason.NOT_WRITABLE, "", link),  # no watched flag
+        (
+            episode_ref("h", 1, 2),
+            None,
+            SkipReason.NO_TARGET,
+            "no play time known",
+            link,
+        ),
+        (episode_ref("h", 2, 1), None, SkipReason.UNCHANGED, "play already sent", link),
+    ]
+
+
+def two_routes_tracker():
+    """Two tracker entries routed to one show: one by season, one by absolute place."""
+    records = [
+        list_record("100", status=Status.ACTIVE, progress=2, updated_at=T),
+        list_record("200", status=Status.ACTIVE, progress=1, updated_at=T),
+    ]
+    entries = [
+        ("100", "Show", 12, ["anilist:100"]),
+        ("200", "Part 2", 12, ["anilist:200"]),
+    ]
+    return tracker(entries, records)
+
+
+TWO_ROUTES = (
+    'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
+    'anilist:200:\n  tvdb_show:500:\n    "1-12": "13-24"\n'
+)
+
+
+def server(shows, records=(), caps=None):
+    nodes = [
+        n
+        for key, seasons, ids in shows
+        for n in library_show(key, key.upper(), seasons, ids=ids)
+    ]
+    return memory_provider(caps or server_caps(), nodes=nodes, records=records)
+
+
+async def test_a_server_is_written_in_episode_order_absolute_positions_first(tmp_path):
+    dst = server(
+        [("t", {1: 12, 2: 12}, ["tvdb_show:500"]), ("u", {1: 2}, ["tvdb_show:501"])]
+    )
+    plan = await one_way(two_routes_tracker(), dst, tmp_path, TWO_ROUTES)
+    routes = (
+        "anilist:100 -> tvdb_show:500:s1 {1-12: 1-12}",
+        "anilist:200 -> tvdb_show:500 {1-12: 13-24}",
+    )
+    link = pair("100", "t")  # the pair is the first source's
+    got = [
+        (
+            a.op,
+            a.ref,
+            a.kind,
+            a.link,
+            a.provenance,
+            a.source,
+            a.created,
+            a.before,
+            set(a.after),
+        )
+        for a in plan.actions
+    ]
+    upsert = WriteOp.UPSERT_RECORD
+    assert got == [
+        (
+            upsert,
+            episode_ref("t", ref_s, ref_n),
+            "",
+            link,
+            routes,
+            "src",
+            True,
+            {},
+            {F.STATUS},
+        )
+        for ref_s, ref_n in ((2, 1), (1, 1), (1, 2))
+    ]
+    assert all(a.after[F.STATUS].status is Status.COMPLETED for a in plan.actions)
+    # A targeted read without the show: nothing is known there, every episode is new.
+    plan = await one_way(
+        two_routes_tracker(), dst, tmp_path, TWO_ROUTES, target_refs=[Ref("u")]
+    )
+    assert [a.ref for a in plan.actions][1:] == [
+        episode_ref("t", 1, 1),
+        episode_ref("t", 1, 2),
+    ]
+    assert all(a.created and a.before == {} for a in plan.actions)
+
+
+async def test_a_server_episode_missing_there_is_skipped_and_the_next_still_written(
+    tmp_path,
+):
+    # Season 2 is not on the target (its episode 1 either); season 3 is.
+    mappings = (
+        'anilist:200:\n  tvdb_show:500:s2:\n    "1-12": "1-12"\n'
+        'anilist:300:\n  tvdb_show:500:s3:\n    "1-12": "1-12"\n'
+    )
+    src = tracker(
+        [("200", "S2", 12, ["anilist:200"]), ("300", "S3", 12, ["anilist:300"])],
+        [
+            list_record(k, status=Status.ACTIVE, progress=1, updated_at=T)
+            for k in ("200", "300")
+        ],
+    )
+    dst = server([("t", {1: 10, 3: 5}, ["tvdb_show:500"])])
+    plan = await one_way(src, dst, tmp_path, mappings)
+    link = pair("200", "t")
+    assert [(a.ref, a.link) for a in plan.actions] == [(episode_ref("t", 3, 1), link)]
+    assert skipped(plan) == [
+        (
+            episode_ref("t", 2, 1),
+            None,
+            SkipReason.NO_TARGET,
+            "episode not on target",
+            link,
+        ),
+    ]
+
+
+async def test_a_server_that_cannot_or_may_not_take_the_status_says_so_per_pair(
+    tmp_path,
+):
+    src = two_routes_tracker()
+    read_only = server(
+        [("t", {1: 12, 2: 12}, ["tvdb_show:500"])], caps=library_capabilities()
+    )
+    plan = await one_way(src, read_only, tmp_path, TWO_ROUTES)
+    link = pair("100", "t")
+    assert plan.actions == ()
+    assert skipped(plan) == [(Ref("t"), F.STATUS, SkipReason.NOT_WRITABLE, "", link)]
+    pinned = [Pin("default", "tgt", "t", frozenset({"status"}))]
+    dst = server([("t", {1: 12, 2: 12}, ["tvdb_show:500"])])
+    plan = await one_way(src, dst, tmp_path, TWO_ROUTES, pins=pinned)
+    assert plan.actions == ()
+    assert skipped(plan) == [(Ref("t"), F.STATUS, SkipReason.PINNED, "", link)]
+
+
+def field_spec(caps, f, *constraints, writable=True):
+    """`caps` with field `f` given these constraints."""
+    fields = dict(caps.record_fields)
+    fields[f] = FieldSpec(f, writable=writable, constraints=constraints)
+    return replace(caps, record_fields=fields)
+
+
+async def test_a_server_gets_a_repeat_count_it_lacks_or_can_hold_never_the_same(
+    tmp_path,
+):
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 3}, ids=["tvdb_show:500"]),
+        records=[
+            watched_record(episode_ref("s", 1, n), last_viewed=T, repeat_count=r)
+            for n, r in ((1, 1), (2, 2), (3, 5))
+        ],
+    )
+    # a server that counts at most 3 rewatches, and has episode 2 as the source does
+    caps = field_spec(
+        server_caps(), F.REPEAT_COUNT, NumericConstraint(minimum=0, maximum=3, step=1)
+    )
+    have = watched_record(episode_ref("t", 1, 2), last_viewed=T, repeat_count=2)
+    dst = server([("t", {1: 3}, ["tvdb_show:500"])], [have], caps=caps)
+    plan = await one_way(src, dst, tmp_path)
+    assert [(a.ref, a.before, a.after.get(F.REPEAT_COUNT)) for a in plan.actions] == [
+        (episode_ref("t", 1, 1), {}, 1),  # two plays: one rewatch
+        (episode_ref("t", 1, 3), {}, 3),  # six plays, as many as it can hold
+    ]
+
+
+async def test_a_day_only_play_date_is_the_users_day_on_the_server(tmp_path):
+    # The source knows only the day it was watched (midnight UTC stands for it).
+    day_only = field_spec(
+        library_capabilities(),
+        F.LAST_ACTIVITY_AT,
+        TemporalConstraint(TemporalPrecision.DATE),
+        writable=False,
+    )
+    src = memory_provider(
+        day_only,
+        nodes=library_show("s", "S", {1: 1}, ids=["tvdb_show:500"]),
+        records=[watched_record(episode_ref("s", 1, 1), last_viewed=T)],
+    )
+    tokyo = Policy(timezone="Asia/Tokyo")
+    instant = field_spec(
+        server_caps(),
+        F.LAST_ACTIVITY_AT,
+        TemporalConstraint(TemporalPrecision.DATETIME),
+    )
+    dst = server([("t", {1: 1}, ["tvdb_show:500"])], caps=instant)
+    [a] = (await one_way(src, dst, tmp_path, policy=tokyo)).actions
+    # an instant target gets the start of that day where the user lives
+    assert a.after[F.LAST_ACTIVITY_AT] == datetime(2024, 2, 29, 15, tzinfo=UTC)
+    days = field_spec(
+        server_caps(), F.LAST_ACTIVITY_AT, TemporalConstraint(TemporalPrecision.DATE)
+    )
+    dst = server([("t", {1: 1}, ["tvdb_show:500"])], caps=days)
+    [a] = (await one_way(src, dst, tmp_path, policy=tokyo)).actions
+    # a day-only target gets the same day
+    assert a.after[F.LAST_ACTIVITY_AT] == T
+
+
+RATED = 'anilist:100:\n  mal:900:\n    "1-12": "1-12"\n'
+
+
+def rated_tracker():
+    record = list_record(
+        "100", status=Status.COMPLETED, progress=12, rating=80, updated_at=T
+    )
+    return tracker([("100", "Show", 12, ["anilist:100"])], [record])
+
+
+def ratings_list():
+    """A list keeping ratings as their own record kind; the show completed there."""
+    caps = replace(
+        list_capabilities(authorities=("mal",)),
+        record_kinds=(
+            Descriptor("", RecordKind.PROGRESS),
+            Descriptor("ratings", RecordKind.RATINGS),
+        ),
+    )
+    done = list_record("900", status=Status.COMPLETED, progress=12, updated_at=T)
+    node = list_entry("900", "Show", episodes=12, ids=["mal:900"])
+    return memory_provider(caps, nodes=[node], records=[done])
+
+
+async def test_a_rating_on_its_own_kind_carries_its_pair_and_route(tmp_path):
+    plan = await one_way(rated_tracker(), ratings_list(), tmp_path, RATED)
+    link = pair("100", "900")
+    got = [
+        (
+            a.op,
+            a.ref,
+            a.kind,
+            a.before,
+            a.after,
+            a.reason,
+            a.provenance,
+            a.source,
+            a.link,
+            a.created,
+        )
+        for a in plan.actions
+    ]
+    assert got == [
+        (
+            WriteOp.UPSERT_RECORD,
+            Ref("900"),
+            "ratings",
+            {},
+            {F.RATING: Rating(80, (0, 100, 1))},
+            "rating: source rating",
+            ("anilist:100 -> mal:900 {1-12: 1-12}",),
+            "src",
+            link,
+            True,
+        ),
+    ]
+    # A rule on the main record's status holds it; so does a pin, for this pair.
+    once_done = Rule(
+        "keep ratings once completed",
+        frozenset({F.RATING}),
+        when_target_status=frozenset({Status.COMPLETED}),
+    )
+    plan = await one_way(
+        rated_tracker(),
+        ratings_list(),
+        tmp_path,
+        RATED,
+        policy=Policy(rules=(once_done,)),
+    )
+    assert plan.actions == ()
+    assert (Ref("900"), F.RATING, SkipReason.RULE, once_done.name, link) in skipped(
+        plan
+    )
+    pinned = [Pin("default", "tgt", "900", frozenset({"rating"}))]
+    plan = await one_way(rated_tracker(), ratings_list(), tmp_path, RATED, pins=pinned)
+    assert plan.actions == ()
+    assert (Ref("900"), F.RATING, SkipReason.PINNED, "", link) in skipped(plan)
+
+
+async def test_a_server_rates_the_show_for_its_pair_unless_pinned(tmp_path):
+    mappings = 'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
+    ratings_only = Policy(fields=frozenset({F.RATING}))
+    dst = server([("t", {1: 12}, ["tvdb_show:500"])])
+    plan = await one_way(rated_tracker(), dst, tmp_path, mappings, policy=ratings_only)
+    link = pair("100", "t")
+    got = [(a.ref, a.kind, a.after, a.link, a.source) for a in plan.actions]
+    assert got == [(Ref("t"), "", {F.RATING: Rating(8, (0, 10, 1))}, link, "src")]
+    pinned = [Pin("default", "tgt", "t", frozenset({"rating"}))]
+    plan = await one_way(
+        rated_tracker(), dst, tmp_path, mappings, policy=ratings_only, pins=pinned
+    )
+    assert plan.actions == ()
+    assert skipped(plan) == [(Ref("t"), F.RATING, SkipReason.PINNED, "", link)]
+
+
+async def test_a_server_episode_it_has_is_updated_under_its_key_and_revision(
+    tmp_path,
+):
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 2}, ids=["tvdb_show:500"]),
+        records=[
+            watched_record(episode_ref("s", 1, n), last_viewed=T, repeat_count=1)
+            for n in (1, 2)
+        ],
+    )
+    seen_once = watched_record(episode_ref("t", 1, 1), last_viewed=T, repeat_count=0)
+    have = replace(seen_once, key="k1", revision="r1")
+    plan = await one_way(src, server([("t", {1: 2}, ["tvdb_show:500"])], [have]),
+                         tmp_path)  # fmt: skip
+    got = [(a.provider, a.op, a.ref, a.kind, a.created, a.record_key, a.revision,
+            a.before, a.after.get(F.REPEAT_COUNT)) for a in plan.actions]  # fmt: skip
+    upsert = WriteOp.UPSERT_RECORD
+    assert got == [
+        (
+            "tgt", upsert, episode_ref("t", 1, 1), "", False, "k1", "r1",
+            {F.REPEAT_COUNT: 0}, 1,
+        ),
+        ("tgt", upsert, episode_ref("t", 1, 2), "", True, None, None, {}, 1),
+    ]  # fmt: skip
+
+
+async def test_a_server_keeping_watched_episodes_as_a_named_kind_is_read_and_written_so(
+    tmp_path,
+):
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 2}, ids=["tvdb_show:500"]),
+        records=[watched_record(episode_ref("s", 1, n), last_viewed=T) for n in (1, 2)],
+    )
+    views = replace(
+        server_caps(), record_kinds=(Descriptor("views", RecordKind.PROGRESS),)
+    )
+    have = replace(watched_record(episode_ref("t", 1, 1), last_viewed=T), kind="views")
+    dst = server([("t", {1: 2}, ["tvdb_show:500"])], [have], caps=views)
+    plan = await one_way(src, dst, tmp_path)
+    # episode 1 is watched there already (a "views" record); episode 2 is added as one
+    assert [(a.ref, a.kind, a.created) for a in plan.actions] == [
+        (episode_ref("t", 1, 2), "views", True)
+    ]
+
+
+async def test_every_pair_in_sync_gets_its_entry_baseline_after_a_new_one(tmp_path):
+    # Two titles: the first is new on the target (no baseline: it is only being
+    # created), the second is there already, after it.
+    mappings = (
+        'anilist:100:\n  mal:900:\n    "1-12": "1-12"\n'
+        'anilist:200:\n  mal:901:\n    "1-12": "1-12"\n'
+    )
+    src = tracker(
+        [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])],
+        [list_record("100", status=Status.ACTIVE, progress=2, updated_at=T),
+         list_record("200", status=Status.ACTIVE, progress=3, updated_at=T)],
+    )  # fmt: skip
+    have = list_record("901", status=Status.ACTIVE, progress=1, updated_at=T)
+    dst = memory_provider(
+        list_capabilities(authorities=("mal",)),
+        nodes=[list_entry("900", "A", episodes=12, ids=["mal:900"]),
+               list_entry("901", "B", episodes=12, ids=["mal:901"])],
+        records=[have],
+    )  # fmt: skip
+    plan = await one_way(src, dst, tmp_path, mappings)
+    assert [(a.ref, a.created) for a in plan.actions] == [
+        (Ref("900"), True),
+        (Ref("901"), False),
+    ]
+    assert plan.in_sync == (
+        Baseline("default", pair("200", "901"), ENTRY, "200", "901"),
+    )
