@@ -27,11 +27,12 @@ from bridge_support import (
 )
 
 from anibridge import progress
-from anibridge.bridge.collect import collect
+from anibridge.bridge.collect import CollectError, collect
 from anibridge.bridge.model import Direction, GuardError, Policy
 from anibridge.bridge.stores import MemoryStores, Override
 from anibridge.bridge.sync import Pair, forget_cursors, run_owner, run_sync, undo_run
 from anibridge.provider.base import (
+    Page,
     Progress,
     Rating,
     RecordField,
@@ -995,3 +996,23 @@ async def test_undo_backs_off_through_its_sleep_and_honours_a_stop_request(idx):
     assert stopped.run.status == "interrupted"
     assert stopped.report.counts() == {"skipped": 2}
     assert len(providers["anilist"].records()) == 2  # nothing reverted
+
+
+async def test_a_change_feed_that_repeats_its_cursor_fails_the_run_naming_it(idx):
+    providers, stores = setup()
+    plex = providers["plex"]
+    plex.put_record(watched("a", 1, [4])[0])
+    [change] = plex.changes()
+
+    async def stuck(query):
+        return Page(items=(change,), cursor="change:1")
+
+    plex.poll_changes = stuck
+    with pytest.raises(CollectError):
+        await run_sync(
+            providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True,
+            run_id="f",
+        )  # fmt: skip
+    assert stores.run("f").error == (
+        "CollectError: plex: change cursor 'change:1' repeated"
+    )
