@@ -852,3 +852,55 @@ async def test_a_season_flag_reaches_unscoped_routes_like_its_episodes_would(
     index = custom_index(tmp_path, "anilist:1:\n  anilist:2:\n")
     o = observe(a, await identify(a, b, index, provider=lib_target()))["t"]
     assert o.units == {(2, 1): [1, T0, T0], (2, 2): [1, T0, T0]}
+
+
+async def test_episode_records_of_other_kinds_leave_the_progress_count_in_charge(
+    tmp_path,
+):
+    """An episode rating is no per-episode watch fact: the count still decides."""
+    kinds = (Descriptor("progress", RecordKind.PROGRESS),
+             Descriptor("rates", RecordKind.RATINGS))  # fmt: skip
+    caps = replace(list_capabilities(), record_kinds=kinds)
+    records = [
+        list_record("1", status=Status.ACTIVE, progress=3, kind="progress"),
+        list_record(episode(2), rating=80, kind="rates"),
+    ]
+    o = await observed(tmp_path, MAL, episode_tracker(records, caps), target(), "100")
+    assert sorted(o.units) == [(None, 3), (None, 4), (None, 5)]
+
+
+async def test_the_same_show_in_two_libraries_names_its_route_once(tmp_path):
+    source = library(
+        [("s", "Show", {1: 12}, ["tvdb_show:500"]),
+         ("s4k", "Show", {1: 12}, ["tvdb_show:500"])],
+        [watched_record(episode_ref("s", 1, 1), last_viewed=T0),
+         watched_record(episode_ref("s4k", 1, 2), last_viewed=T0)],
+    )  # fmt: skip
+    o = await seen(tmp_path, S1, source)
+    assert o.sources == ["s", "s4k"]
+    assert len(o.provenance) == 1
+    assert sorted(o.units) == [(None, 1), (None, 2)]
+
+
+async def test_times_through_a_ratio_keep_the_earliest_first_and_latest_last(
+    tmp_path,
+):
+    halves = 'tvdb_show:500:s1:\n  anilist:100:\n    "1-8": "1-4|2"\n'
+    events = [play(ep(1), T0), play(ep(1), T0 + 2 * H), play(ep(2), T0 + H)]
+    summaries = [
+        EventSummary(ep(3), "play", count=1, first_at=T0 + H),
+        EventSummary(ep(4), "play", count=1, first_at=T0 + 2 * H),
+    ]
+    o = await seen(tmp_path, halves, show(events=events), summaries=summaries)
+    assert o.units == {(None, 1): [2, T0, T0 + 2 * H], (None, 2): [1, T0 + H, None]}
+
+
+async def test_plays_and_summaries_of_unnumbered_episodes_are_skipped(tmp_path):
+    odd = Ref.at("s", ("season", 1), ("episode", "x"))
+    o = await seen(
+        tmp_path, S1, show(),
+        extra=[play(odd, T0), play(ep(1), T0)],
+        summaries=[EventSummary(odd, "play", count=2, last_at=T0),
+                   EventSummary(ep(2), "play", count=1, last_at=T0)],
+    )  # fmt: skip
+    assert o.units == {(None, 1): [1, T0, T0], (None, 2): [1, None, T0]}
