@@ -25,6 +25,8 @@ Usage:
     ./dev mutate anibridge.bridge.derive   that module's mutants without a result
     ./dev mutate --survivors MODULE...     re-run those not killed (after a new test)
     ./dev mutate --all MODULE...           re-run every mutant of the modules
+    ./dev mutate NAME...            re-run just these mutants (full names, e.g.
+                                    anibridge.bridge.twoway.x_plan_two_way__mutmut_106)
     ./dev mutate --report           per-module and total scores from stored results
     ./dev mutate --together [--survivors|--all] MODULE...
                                     the modules in one mutmut process (one clean run
@@ -156,15 +158,23 @@ def equivalents() -> dict[str, str]:
     return found
 
 
+def module_of(target: str) -> str:
+    """The module of a run target: a module name, or a mutant's full name."""
+    return target.rsplit(".", 1)[0] if "__mutmut_" in target else target
+
+
 def run(chosen: Sequence[str], *, mode: str) -> int:
-    """The modules' mutants in one mutmut process, log in mutants/logs/.
+    """The modules' (or named mutants') mutants in one mutmut process.
 
     One module per process by default; `--together` passes several, which saves
-    mutmut's clean run of every test (minutes on a busy machine) per module.
+    mutmut's clean run of every test (minutes on a busy machine) per module. The
+    log goes to mutants/logs/.
     """
     logs = MUTANTS / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    own = {module: own_tests(module) for module in chosen}
+    own = {
+        module: own_tests(module) for module in dict.fromkeys(map(module_of, chosen))
+    }
     for module, files in own.items():
         print(f"mutating {module} (own tests: {', '.join(files) or 'none'}) ...")
     sys.stdout.flush()
@@ -172,7 +182,8 @@ def run(chosen: Sequence[str], *, mode: str) -> int:
     env.pop("ANIBRIDGE_TEST_POSTGRES_URL", None)  # no server tests in mutation runs
     names = ",".join(chosen)
     args = [sys.executable, str(Path(__file__).resolve()), "--mutmut", names, mode]
-    with (logs / f"{'+'.join(chosen)}.log").open("w") as log:
+    log_name = "+".join(own) + ("-named" if chosen != list(own) else "")
+    with (logs / f"{log_name}.log").open("w") as log:
         done = subprocess.run(
             args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
         )  # fmt: skip
@@ -184,10 +195,11 @@ def run(chosen: Sequence[str], *, mode: str) -> int:
 def mutmut_worker(names: str, *, mode: str) -> int:
     """Inside the mutmut process: own tests first; which mutants `mode` says.
 
-    `names`: the modules, comma-separated.
+    `names`: the modules or full mutant names, comma-separated.
 
     `pending`: those without a result; `survivors`: those neither killed nor listed
-    as equivalent (after a new test); `all`: every one.
+    as equivalent (after a new test); `all`: every one (mutmut re-runs the mutants
+    it is given by name or pattern).
     """
     import mutmut.__main__ as mm
     from mutmut.runners.harness import PytestRunner
@@ -237,9 +249,10 @@ def mutmut_worker(names: str, *, mode: str) -> int:
             ], by_path
 
         mm.collect_source_file_mutation_data = chosen
+    patterns = [m if "__mutmut_" in m else f"{m}.*" for m in targets]
     try:
         mm.cli.main(
-            ["run", "--max-children", "1", *(f"{m}.*" for m in targets)],
+            ["run", "--max-children", "1", *patterns],
             standalone_mode=False,
         )
     except SystemExit as stop:
@@ -308,10 +321,17 @@ def main(argv: list[str]) -> int:
     argv = [a for a in argv if a != "--together"]
     if argv[:1] in (["--survivors"], ["--all"]):
         mode, argv = argv[0][2:], argv[1:]
-    for module in argv:
+    named = [a for a in argv if "__mutmut_" in a]
+    for module in map(module_of, argv):
         if module not in modules():
             print(f"unknown module {module!r}; one of: {', '.join(modules())}")
             return 2
+    if named:  # named mutants: re-run exactly these, in one process
+        if named != argv:
+            print("name either modules or mutants, not both")
+            return 2
+        run(named, mode="all")
+        return report()
     stored = results()
     wanted = argv or [
         m for m in modules() if m not in stored or None in stored[m].values()

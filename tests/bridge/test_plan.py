@@ -110,6 +110,33 @@ async def test_the_already_sent_check_reaches_a_two_way_plan(idx12):
     assert [s.detail for s in sent.skipped if s.detail == "play already sent"]
 
 
+async def test_the_already_sent_check_reaches_the_backward_direction_too(idx12):
+    # The history is the first side now: the library's plays reach it only through
+    # the backward planner, which must ask the journal as well.
+    plays = [play(episode_ref("s", 1, 1), T0)]
+    hist = history([("h", "Show", {1: 12}, ["tvdb_show:500"])])
+    lib = library(SHOWS, events=plays)
+    a, b = await collect(hist, "hist"), await collect(lib, "lib")
+    ab = await identify(a, b, idx12, provider=lib)
+    ba = await identify(b, a, idx12, provider=hist)
+    policy = Policy(direction=Direction.TWO_WAY)
+    asked: list[tuple[str, str, str, str]] = []
+
+    def journal(*event: str) -> bool:
+        asked.append(event)
+        return True
+
+    fresh = make_plan(a, b, ab, policy, identity_ba=ba, sent=lambda *_: False)
+    assert [(x.provider, x.op) for x in fresh.actions] == [
+        ("hist", WriteOp.APPEND_EVENT)
+    ]
+    sent = make_plan(a, b, ab, policy, identity_ba=ba, sent=journal)
+    assert sent.actions == ()
+    assert asked == [("hist", "h/season=1/episode=1", "watch", T0.isoformat())]
+    [skip] = [s for s in sent.skipped if s.detail == "play already sent"]
+    assert (skip.provider, skip.reason) == ("hist", SkipReason.UNCHANGED)
+
+
 async def test_a_pair_found_in_sync_without_a_write_is_reported_too(idx12):
     # The first sync wrote nothing (both sides agreed): the pair has only its
     # "@entry" baseline, and losing every play is still reported.

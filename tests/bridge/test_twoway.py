@@ -432,6 +432,9 @@ async def test_a_clear_is_held_where_the_other_side_cannot_clear():
     edit(providers["mal"], "20", LATER, notes=None)
     result = await sync(providers, stores, deletes)
     assert skips(result, "pinned") == [("al", RecordField.NOTES, "clear blocked")]
+    [held] = [s for s in result.plan.skipped if s.reason.value == "pinned"]
+    assert held.ref == Ref("20")
+    assert held.link in {link for link, _ in stores.baselines("default")}
     assert value(providers["al"], "20", RecordField.NOTES) == "hi"
 
 
@@ -889,3 +892,83 @@ async def test_an_entry_gone_entirely_from_the_first_side_is_deleted_on_the_othe
     ]
     held = await sync(providers, stores)  # deletes off: held, not re-created
     assert held.plan.actions == ()
+
+
+async def test_a_pair_unlinked_in_one_direction_still_syncs_the_other_way():
+    # Overrides are per direction: unlinking AniList's 20 from MAL leaves MAL's 20
+    # routed to AniList, so the pair is planned backwards only (both records are
+    # there) and MAL's edit still reaches AniList; and the other way round.
+    from anibridge.bridge.stores import Override
+
+    for unlinked, edited, other in (("al", "mal", "al"), ("mal", "al", "mal")):
+        providers, stores = in_sync_pair(), MemoryStores()
+        await sync(providers, stores)
+        target = "mal" if unlinked == "al" else "al"
+        stores.put_override(Override("default", unlinked, "20", target, None))
+        edit(providers[edited], "20", LATER, progress=Progress(7))
+        result = await sync(providers, stores)
+        assert [(a.provider, a.after[RecordField.PROGRESS].current)
+                for a in result.plan.actions] == [(other, 7)]  # fmt: skip
+        assert value(providers[other], "20", RecordField.PROGRESS).current == 7
+
+
+async def test_ratings_agreeing_at_the_coarser_scale_are_equal_coarse_side_first():
+    # The mirror of the test above: AniList keeps 7/10 and MAL 73/100. Only the
+    # backward comparison (73 -> 7) sees them equal; the forward one (7 -> 70)
+    # alone must not rewrite MAL's finer 73 as 70.
+    ten = (0.0, 10.0, 1.0)
+    al = tracker([("20", "Naruto", 220, ["anilist:20", "mal:20"])],
+                 [list_record("20", status=Status.ACTIVE, progress=5, rating=7,
+                              updated_at=T0, rating_scale=ten)],
+                 authorities=("anilist", "mal"), rating_scale=ten)  # fmt: skip
+    mal = tracker([("20", "Naruto", 220, ["mal:20"])],
+                  [list_record("20", status=Status.ACTIVE, progress=5, rating=73,
+                               updated_at=T0)],
+                  authorities=("mal",))  # fmt: skip
+    providers, stores = {"al": al, "mal": mal}, MemoryStores()
+    first = await sync(providers, stores)
+    assert first.plan.actions == ()
+    assert [b.field for b in first.plan.in_sync if b.field == "rating"] == ["rating"]
+    assert value(al, "20", RecordField.RATING) == Rating(7, ten)
+    assert value(mal, "20", RecordField.RATING) == Rating(73, (0.0, 100.0, 1.0))
+    assert (await sync(providers, stores)).plan.actions == ()
+
+
+async def test_a_field_left_out_of_the_policy_does_not_stop_the_fields_after_it():
+    # Status is not synced: the sides may differ there (MAL paused), and the
+    # progress edited on AniList, later in the field order, still goes across.
+    from anibridge.bridge.model import ALL_FIELDS
+
+    policy = replace(TWO, fields=ALL_FIELDS - {RecordField.STATUS})
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, policy)
+    paused = list_record("20", status=Status.PAUSED).values[RecordField.STATUS]
+    edit(providers["mal"], "20", LATER, status=paused)
+    edit(providers["al"], "20", LATER, progress=Progress(7))
+    result = await sync(providers, stores, policy)
+    assert [(a.provider, set(a.after)) for a in result.plan.actions] == [
+        ("mal", {RecordField.PROGRESS})
+    ]
+    assert value(providers["mal"], "20", RecordField.PROGRESS).current == 7
+    assert value(providers["mal"], "20", RecordField.STATUS).status is Status.PAUSED
+
+
+async def test_a_difference_neither_side_made_does_not_stop_the_fields_after_it():
+    # The start was synced as Tokyo's 6 January; read in UTC the same instant is
+    # the 5th, so the sides now differ though neither changed since the baseline:
+    # no write either way. AniList's notes edit, later in the field order, goes
+    # across all the same.
+    providers = dated_pair(datetime(2024, 1, 5, 23, 30, tzinfo=UTC))
+    stores = MemoryStores()
+    tokyo = replace(TWO, timezone="Asia/Tokyo")
+    await sync(providers, stores, tokyo)
+    await sync(providers, stores, tokyo)
+    assert (await sync(providers, stores)).plan.actions == ()
+    edit(providers["al"], "20", LATER, notes="edited")
+    result = await sync(providers, stores)
+    assert [(a.provider, set(a.after)) for a in result.plan.actions] == [
+        ("mal", {RecordField.NOTES})
+    ]
+    assert value(providers["mal"], "20", RecordField.NOTES) == "edited"
+    started = value(providers["mal"], "20", RecordField.STARTED_AT)
+    assert started == datetime(2024, 1, 6, tzinfo=UTC)
