@@ -1016,3 +1016,36 @@ async def test_a_change_feed_that_repeats_its_cursor_fails_the_run_naming_it(idx
     assert stores.run("f").error == (
         "CollectError: plex: change cursor 'change:1' repeated"
     )
+
+
+@pytest.mark.parametrize(
+    ("pair", "policy", "targets"),
+    [
+        (Direction.TWO_WAY, Direction.ONE_WAY, ["al", "mal"]),
+        (Direction.ONE_WAY, Direction.TWO_WAY, ["mal"]),
+        (None, Direction.TWO_WAY, ["al", "mal"]),
+    ],
+)
+async def test_a_pair_s_own_direction_overrides_the_policy_s(pair, policy, targets):
+    providers, stores = two_way_lists(), MemoryStores()
+    result = await run_sync(
+        providers, [Pair("al", "mal", pair)], Policy(direction=policy),
+        stores.bundle(), index=curated(), dry_run=True,
+    )  # fmt: skip
+    assert sorted(a.provider for a in result.plan.actions) == targets
+
+
+async def test_the_way_back_resolves_through_the_source_provider():
+    providers, stores = two_way_lists(), MemoryStores()
+    # AniList read without its entry 21: MAL's m21 must be resolved and fetched.
+    snap = await collect(providers["al"], "al")
+    del snap.entries["21"]
+    providers["al"].calls.clear()
+    result = await run_sync(
+        providers, [Pair("al", "mal")], Policy(direction=Direction.TWO_WAY),
+        stores.bundle(), index=curated(), dry_run=True, snapshots={"al": snap},
+    )  # fmt: skip
+    assert sorted((a.provider, a.ref.key) for a in result.plan.actions) == [
+        ("al", "21"), ("mal", "m20"),
+    ]  # fmt: skip
+    assert "resolve" in {name for name, _ in providers["al"].calls}
