@@ -776,11 +776,15 @@ async def test_the_plans_of_every_pair_are_merged(idx):
     for rec in list(src.records()):
         if rec.ref.key == "a":
             src.remove_record(rec.ref)
+    seen = []
     with pytest.raises(GuardError) as refused:
         await run_sync(
             providers, pairs, Policy(allow_deletes=True), stores.bundle(),
-            index=idx, sleep=nosleep,
+            index=idx, sleep=nosleep, run_id="g", on_plan=seen.append,
         )  # fmt: skip
+    [plan] = seen
+    assert len(plan.guards) == 2
+    assert str(refused.value) == stores.run("g").error == "; ".join(plan.guards)
     guards = str(refused.value).split("; ")
     assert [g.rsplit(" on ", 1)[1].split()[0] for g in guards] == ["anilist", "mal"]
 
