@@ -972,3 +972,27 @@ async def test_a_difference_neither_side_made_does_not_stop_the_fields_after_it(
     assert value(providers["mal"], "20", RecordField.NOTES) == "edited"
     started = value(providers["mal"], "20", RecordField.STARTED_AT)
     assert started == datetime(2024, 1, 6, tzinfo=UTC)
+
+
+async def test_an_entry_gone_from_the_first_side_of_a_pair_unlinked_backwards():
+    # MAL's 20 is unlinked from AniList (that direction's override), so only the
+    # forward baseline knows the pair: AniList losing the title is still a removal
+    # there, held with deletes off and propagated when they are on.
+    from anibridge.bridge.stores import Override
+
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    stores.put_override(Override("default", "mal", "20", "al", None))
+    providers["al"].remove_record(Ref("20"))
+    providers["al"].remove_node(Ref("20"))
+    held = await sync(providers, stores)
+    assert held.plan.actions == ()
+    assert skips(held, "regression") == [
+        ("mal", None, "gone on the source; deletes off")
+    ]
+    result = await sync(providers, stores, deletes)
+    assert [(a.provider, a.op) for a in result.plan.actions] == [
+        ("mal", WriteOp.DELETE_RECORD)
+    ]
+    assert providers["mal"].record(Ref("20")) is None
