@@ -786,6 +786,12 @@ async def test_a_volume_flag_counts_its_chapters_not_chapter_n(tmp_path):
     source = memory_provider(caps, nodes=[node], records=[volume])
     o = await observed(tmp_path, MAL, source, target(), "100")
     assert sorted(o.units) == [(None, 6), (None, 7), (None, 8)]
+    # a chapter record: its volume is no season
+    chapter = list_record(Ref.at("1", ("volume", 2), ("chapter", 5)),
+                          status=Status.COMPLETED)  # fmt: skip
+    source = memory_provider(caps, nodes=[node], records=[chapter])
+    o = await observed(tmp_path, MAL, source, target(), "100")
+    assert sorted(o.units) == [(None, 7)]
 
 
 async def test_a_progress_count_prefers_the_last_activity_to_the_finish_date(tmp_path):
@@ -904,3 +910,97 @@ async def test_plays_and_summaries_of_unnumbered_episodes_are_skipped(tmp_path):
                    EventSummary(ep(2), "play", count=1, last_at=T0)],
     )  # fmt: skip
     assert o.units == {(None, 1): [1, T0, T0], (None, 2): [1, None, T0]}
+
+
+SPLIT = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-12": "1-12"\n'
+         'tvdb_show:500:s2:\n  anilist:200:\n    "1-12": "1-12"\n')  # fmt: skip
+
+
+async def test_an_episode_without_a_season_goes_to_every_entry_of_the_show(tmp_path):
+    """A server episode that lacks a season number is read through the anchor's
+    routes (every entry), not through the season read just before it."""
+    targets = tracker([("100", "A", 12, ["anilist:100"]),
+                       ("200", "B", 12, ["anilist:200"])])  # fmt: skip
+    loose = Ref.at("s", ("episode", 5))
+    records = [
+        watched_record(ep(1), last_viewed=T0),
+        watched_record(loose, last_viewed=T0),
+        watched_record(ep(3, season=2), last_viewed=T0),
+    ]
+    source = show(seasons={1: 12, 2: 12})
+    a, b = await collect(source, "src"), await collect(targets, "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, SPLIT), provider=targets)
+    a.entries["s"].records.extend(records)
+    got = observe(a, ident)
+    assert sorted(got["100"].units) == [(None, 1), (None, 5)]
+    assert sorted(got["200"].units) == [(None, 3), (None, 5)]
+    a.entries["s"].records[:] = [records[2], records[1], records[0]]
+    got = observe(a, ident)
+    assert sorted(got["100"].units) == [(None, 1), (None, 5)]
+    assert sorted(got["200"].units) == [(None, 3), (None, 5)]
+
+
+async def test_every_route_of_a_season_reads_each_record(tmp_path):
+    """One season feeding two entries: a record outside the first range, or read
+    through a ratio, still reaches the second entry."""
+    targets = tracker([("100", "A", 12, ["anilist:100"]),
+                       ("200", "B", 12, ["anilist:200"])])  # fmt: skip
+    halves = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-6": "1-6"\n'
+              '  anilist:200:\n    "7-12": "1-6"\n')  # fmt: skip
+    records = [watched_record(ep(n), last_viewed=T0) for n in (2, 8, 9)]
+    got = await _observe_all(tmp_path, halves, show(records), targets)
+    assert sorted(got["100"].units) == [(None, 2)]
+    assert sorted(got["200"].units) == [(None, 2), (None, 3)]
+    assert got["200"].weighted == 2.0
+    ratio = ('tvdb_show:500:s1:\n  anilist:100:\n    "1-12": "1-6|2"\n'
+             '  anilist:200:\n    "1-12": "1-12"\n')  # fmt: skip
+    got = await _observe_all(tmp_path, ratio, show(records), targets)
+    assert sorted(got["100"].units) == [(None, 1), (None, 4), (None, 5)]
+    assert sorted(got["200"].units) == [(None, 2), (None, 8), (None, 9)]
+
+
+async def test_record_reading_goes_on_past_unplayed_unnumbered_and_other_records(
+    tmp_path,
+):
+    kinds = (Descriptor("", RecordKind.PROGRESS),
+             Descriptor("rates", RecordKind.RATINGS))  # fmt: skip
+    caps = replace(list_capabilities(), record_kinds=kinds)
+    records = [
+        list_record(episode(1), rating=80, kind="rates"),
+        list_record(episode(2)),  # nothing played
+        list_record(Ref.at("1", ("episode", "x")), status=Status.COMPLETED),
+        list_record(episode(3), status=Status.COMPLETED),
+    ]
+    source = episode_tracker(records, caps)
+    a, b = await collect(source, "src"), await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, MAL), provider=target())
+    a.entries["1"].records[:] = records  # in this order
+    assert observe(a, ident)["100"].units == {(None, 5): [1, None, None]}
+
+
+async def test_a_season_number_given_as_text_is_read_as_that_season(tmp_path):
+    texted = Ref.at("s", ("season", "1"), ("episode", 2))
+    a = await collect(show(), "src")
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, S1), provider=target())
+    a.entries["s"].records.append(watched_record(texted, last_viewed=T0))
+    assert observe(a, ident)["100"].units == {(None, 2): [1, T0, T0]}
+
+
+async def test_a_record_with_plays_counts_once_in_the_weight(tmp_path):
+    records = [watched_record(ep(1), last_viewed=T0 + 5 * H)]
+    events = [play(ep(1), T0), play(ep(1), T0 + H)]
+    o = await seen(tmp_path, S1, show(records, events))
+    assert o.weighted == 1.0
+
+
+async def test_two_records_of_one_unit_keep_the_earliest_of_a_played_range(tmp_path):
+    both = ('tvdb_show:500:s1:\n  anilist:100:\n    "1": "1"\n'
+            'tvdb_show:500:s0:\n  anilist:100:\n    "1": "1"\n')  # fmt: skip
+    records = [
+        watched_record(ep(1, season=0), last_viewed=T0 + 2 * H),
+        watched_record(ep(1), last_viewed=T0 + H),
+    ]
+    events = [play(ep(1, season=0), T0), play(ep(1, season=0), T0 + 2 * H)]
+    o = await seen(tmp_path, both, show(records, events, seasons={0: 1, 1: 12}))
+    assert o.units[(None, 1)] == [2, T0, T0 + 2 * H]
