@@ -494,6 +494,10 @@ def test_ref_from_id_inverts_ref_id():
         Ref.at("20", ("season", 1), ("episode", 5)),
         Ref.at("20", ("part", "b")),
         Ref.at("20", ("season", -1)),
+        # a text value may hold "=" (only the first splits axis from value) and
+        # start with letters before digits (only a leading "-" makes a number)
+        Ref.at("20", ("part", "a=b"), ("episode", 3)),
+        Ref.at("20", ("disc", "X1")),
     ):
         assert _ref_from_id(ref_id(ref)) == ref
     assert _ref_from_id("20/season=1") == Ref.at("20", ("season", 1))
