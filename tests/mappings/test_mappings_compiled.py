@@ -388,16 +388,30 @@ def test_generated_datasets_answer_the_same_from_the_compiled_file(
 
 
 @pytest.fixture(scope="module")
-def big_pair(tmp_path_factory):
-    """Hundreds of descriptors: the hash table has collisions and long probes."""
+def big_files(tmp_path_factory):
+    """Hundreds of descriptors: the hash table has collisions and long probes.
+
+    Gives the built index and a function opening the compiled file afresh (no
+    memo filled by another test).
+    """
     base = tmp_path_factory.mktemp("big")
     data = dataset(2026, 700)
     custom = write(base / "custom.json", data)
     later = write(base / "later.json", overrides(2026, data))
     built = load(base / "cache", custom, later)
-    opened = load(base / "cache", custom, later)
-    assert opened.compiled_path is not None
-    return built, opened
+
+    def reopen():
+        opened = load(base / "cache", custom, later)
+        assert opened.compiled_path is not None
+        return opened
+
+    return built, reopen
+
+
+@pytest.fixture(scope="module")
+def big_pair(big_files):
+    built, reopen = big_files
+    return built, reopen()
 
 
 def test_a_large_generated_dataset_answers_the_same(big_pair):
@@ -409,20 +423,24 @@ def test_a_large_generated_dataset_answers_the_same(big_pair):
     assert_same_answers(opened, built)
 
 
-def test_the_opened_tables_behave_like_the_built_dicts(big_pair):
-    built, opened = big_pair
+def test_a_freshly_opened_file_reads_like_the_built_dicts(big_files):
+    built, reopen = big_files
+    opened = reopen()
     forward, reverse = opened._forward, opened._reverse
+    missing = object()
+    names = [*built.descriptors(), "anilist:0", "mal:123456789"]
+    # membership first: nothing is read (memoized) yet
+    for name in names:
+        assert (name in forward) == (name in built._forward), name
+        assert (name in reverse) == (name in built._reverse), name
+    assert 7 not in forward and 7 not in reverse  # not a descriptor string
+    for name in names:
+        assert forward.get(name, missing) == built._forward.get(name, missing)
+        assert reverse.get(name, missing) == built._reverse.get(name, missing)
     assert len(forward) == len(built._forward)
     assert list(forward.keys()) == sorted(built._forward)
     assert list(reverse.keys()) == sorted(built._reverse)
     assert list(forward.values()) == [built._forward[k] for k in sorted(forward)]
-    missing = object()
-    for name in [*built.descriptors(), "anilist:0", "mal:123456789"]:
-        assert (name in forward) == (name in built._forward)
-        assert (name in reverse) == (name in built._reverse)
-        assert forward.get(name, missing) == built._forward.get(name, missing)
-        assert reverse.get(name, missing) == built._reverse.get(name, missing)
-    assert 7 not in forward and 7 not in reverse  # not a descriptor string
     only_target = next(n for n in built._reverse if n not in built._forward)
     with pytest.raises(KeyError) as missing_key:
         forward[only_target]
@@ -430,20 +448,21 @@ def test_the_opened_tables_behave_like_the_built_dicts(big_pair):
     assert only_target not in forward  # asked after a failed read too
 
 
-def test_reads_are_kept_and_equal_range_maps_stay_one_object(big_pair):
-    built, opened = big_pair
-    forward = opened._forward
-    source = next(iter(built._forward))
-    assert forward.get(source) is forward.get(source)
-    assert forward[source] is forward.get(source)
-    assert source in forward
+def test_a_freshly_opened_file_keeps_reads_and_shares_equal_range_maps(big_files):
+    built, reopen = big_files
+    forward = reopen()._forward
     # the build shares one tuple per distinct range-map text; so does the file
-    shared = {}
+    shared: dict[int, list[tuple[str, str]]] = {}
     for name in built._forward:
         for target, pairs in built._forward[name].items():
             shared.setdefault(id(pairs), []).append((name, target))
     (first, second) = next(v for v in shared.values() if len(v) > 1)[:2]
+    assert first[0] != second[0]  # two sources: two separate reads
     assert forward[first[0]][first[1]] is forward[second[0]][second[1]]
+    source = next(iter(built._forward))
+    assert forward.get(source) is forward.get(source)
+    assert forward[source] is forward.get(source)
+    assert source in forward
     provenances = {
         id(pair.provenance)
         for name in forward

@@ -454,3 +454,18 @@ def test_stats_round_the_load_time_and_an_empty_index_counts_nothing() -> None:
     assert MappingIndex({}, {}, load_seconds=1 / 3).stats()["load_seconds"] == 0.3333
     assert MappingIndex({}, {}).compiled_path is None
     assert MappingIndex({}, {}).descriptors() == []
+
+
+def test_a_descriptor_without_entries_is_skipped_by_the_stats() -> None:
+    """A comma target with a ratio has no reverse: its target answers nothing."""
+    index = built(
+        {
+            "anilist:1": {"tvdb_show:7:s1": {"1-8": "1-2,5-6|2"}},
+            "tvdb_show:7:s2": {"mal:7": {"1": "1"}},
+        }
+    )
+    assert index.edges("tvdb_show:7:s1") == ()  # sorted before tvdb_show:7:s2
+    assert index.stats() == {
+        "sources": 3, "targets": 3, "range_pairs": 3, "derived_pairs": 1,
+        "invalid": 0, "load_seconds": 0.0,
+    }  # fmt: skip
