@@ -1004,3 +1004,46 @@ async def test_two_records_of_one_unit_keep_the_earliest_of_a_played_range(tmp_p
     events = [play(ep(1, season=0), T0), play(ep(1, season=0), T0 + 2 * H)]
     o = await seen(tmp_path, both, show(records, events, seasons={0: 1, 1: 12}))
     assert o.units[(None, 1)] == [2, T0, T0 + 2 * H]
+
+
+async def test_plays_and_summaries_after_recorded_or_whole_show_ones_still_count(
+    tmp_path,
+):
+    targets = tracker([("100", "A", 12, ["anilist:100"]),
+                       ("200", "B", 12, ["anilist:200"])])  # fmt: skip
+    a = await collect(show(seasons={1: 12, 2: 12}), "src")
+    b = await collect(targets, "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, SPLIT), provider=targets)
+    entry = a.entries["s"]
+    entry.records.append(watched_record(ep(1), last_viewed=T0))
+    entry.events.extend([play(ep(1), T0), play(ep(3, season=2), T0)])
+    entry.summaries.extend([
+        EventSummary(ep(1), "play", count=2, last_at=T0),
+        EventSummary(Ref.anchor("s"), "play", count=1, last_at=T0),
+        EventSummary(ep(5, season=2), "play", count=1, last_at=T0),
+    ])  # fmt: skip
+    got = observe(a, ident)
+    assert sorted(got["100"].units) == [(None, 0), (None, 1)]
+    assert sorted(got["200"].units) == [(None, 0), (None, 3), (None, 5)]
+    assert got["100"].events == [((None, 1), T0)]
+    assert got["200"].events == [((None, 3), T0)]
+
+
+async def test_a_season_flag_without_its_show_node_counts_nothing(tmp_path):
+    a = await collect(show([season_flag(1)]), "src")
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, S1), provider=target())
+    a.entries["s"].node = None  # a partial read: the records without the node
+    assert observe(a, ident)["100"].units == {}
+
+
+async def test_plays_of_a_whole_show_in_two_libraries_keep_the_most(tmp_path):
+    source = library(
+        [("s", "Show", {1: 12}, ["tvdb_show:500"]),
+         ("s4k", "Show", {1: 12}, ["tvdb_show:500"])],
+        events=[play(Ref.anchor("s"), T0), play(Ref.anchor("s"), T0 + H),
+                play(Ref.anchor("s4k"), T0 + 2 * H)],
+    )  # fmt: skip
+    o = await seen(tmp_path, S1, source)
+    assert o.sources == ["s", "s4k"]
+    assert o.units[(None, 0)][0] == 2
