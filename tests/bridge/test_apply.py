@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from bridge_support import (
@@ -599,7 +599,7 @@ async def test_the_planned_key_and_revision_are_sent_to_a_target_that_cannot_rea
 async def test_a_delete_of_a_record_already_gone_is_unchanged_and_not_sent():
     target = lists([list_record("200", notes="x")])
     gone = Action("anilist", WriteOp.DELETE_RECORD, Ref("100"))
-    there = Action("anilist", WriteOp.DELETE_RECORD, Ref("200"))
+    there = Action("anilist", WriteOp.DELETE_RECORD, Ref("200"), before={NOTES: "x"})
     report, stores = await apply([gone, there], {"anilist": target})
     assert [(o.outcome, o.error) for o in report.outcomes.values()] == [
         ("unchanged", "already gone"),
@@ -613,6 +613,111 @@ async def test_a_delete_of_a_record_already_gone_is_unchanged_and_not_sent():
         [(there.id, "applied")],
         [(gone.id, "unchanged")],
     ]
+
+
+async def test_a_delete_of_a_record_unchanged_since_the_plan_deletes_it():
+    target = lists([list_record("100", status=Status.ACTIVE, progress=3, notes="n")])
+    planned = Action(
+        "anilist", WriteOp.DELETE_RECORD, Ref("100"),
+        before=dict(target.record(Ref("100")).values),
+    )  # fmt: skip
+    report, stores = await apply([planned], {"anilist": target})
+    assert report.counts() == {"applied": 1}
+    assert sent(target) == [DeleteRecord(Ref("100"), kind="", token=planned.id)]
+    assert target.records() == ()
+    assert stores.writes == [[(planned.id, "pending")], [(planned.id, "applied")]]
+
+
+async def test_a_delete_of_a_record_edited_since_the_plan_is_stale_and_kept():
+    # Planned while the entry was at episode 3; the user watched one more since.
+    target = lists([list_record("100", status=Status.ACTIVE, progress=3, notes="n")])
+    planned = Action(
+        "anilist", WriteOp.DELETE_RECORD, Ref("100"),
+        before=dict(target.record(Ref("100")).values),
+    )  # fmt: skip
+    # Two fields changed: the first by name is the one reported.
+    target.put_record(list_record("100", status=Status.ACTIVE, progress=4, notes="m"))
+    report, stores = await apply([planned], {"anilist": target})
+    (o,) = report.outcomes.values()
+    assert (o.outcome, o.code, o.error, o.attempts) == (
+        "stale", None,
+        "notes changed since the plan ('n' -> 'm')",
+        0,
+    )  # fmt: skip
+    assert report.succeeded == []
+    assert sent(target) == []
+    assert target.record(Ref("100")).values[RecordField.PROGRESS] == Progress(4)
+    assert stores.writes == [[(planned.id, "stale")]]
+    (row,) = stores.entries("r")
+    assert (row.op, row.outcome, row.error_text) == (
+        "delete_record", "stale", o.error
+    )  # fmt: skip
+
+
+async def test_a_delete_is_stale_when_a_field_is_set_or_cleared_since_the_plan():
+    # A first score given since the plan is an edit the delete would destroy.
+    target = lists([list_record("100", notes="n")])
+    planned = Action("anilist", WriteOp.DELETE_RECORD, Ref("100"), before={NOTES: "n"})
+    target.put_record(list_record("100", notes="n", rating=80))
+    report, _ = await apply([planned], {"anilist": target})
+    assert [(o.outcome, o.error) for o in report.outcomes.values()] == [
+        ("stale", "rating changed since the plan (None -> {'value': 80, 'scale': "
+                  "[0.0, 100.0, 1.0]})"),
+    ]  # fmt: skip
+    # So is a value the plan saw that is gone now.
+    target.put_record(list_record("100", rating=80))
+    scored = Action(
+        "anilist", WriteOp.DELETE_RECORD, Ref("100"),
+        before={NOTES: "n", RecordField.RATING: Rating(80, (0.0, 100.0, 1.0))},
+    )  # fmt: skip
+    report, _ = await apply([scored], {"anilist": target})
+    assert [(o.outcome, o.error) for o in report.outcomes.values()] == [
+        ("stale", "notes changed since the plan ('n' -> None)")
+    ]
+    assert target.record(Ref("100")) is not None and sent(target) == []
+
+
+async def test_a_delete_ignores_representation_and_fields_the_target_does_not_declare():
+    # The same instant in another zone is no change; a field outside the target's
+    # declared ones was never in the plan's read, so it is no overlooked edit.
+    tokyo = timezone(timedelta(hours=9))
+    undeclared = replace(
+        list_capabilities(),
+        record_fields={
+            f: spec
+            for f, spec in list_capabilities().record_fields.items()
+            if f is not NOTES
+        },
+    )
+    target = memory_provider(
+        undeclared, nodes=[list_entry("100", "100", episodes=12)],
+        records=[list_record("100", started=T0, notes="from elsewhere")],
+    )  # fmt: skip
+    planned = Action(
+        "anilist", WriteOp.DELETE_RECORD, Ref("100"),
+        before={RecordField.STARTED_AT: T0.astimezone(tokyo)},
+    )  # fmt: skip
+    report, _ = await apply([planned], {"anilist": target})
+    assert report.counts() == {"applied": 1}
+    assert target.records() == ()
+
+
+async def test_a_delete_answered_conflict_is_stale_if_a_score_was_given_meanwhile():
+    target = lists([list_record("100", notes="n")])
+    target.inject_failure(WriteError.CONFLICT, times=1)
+    planned = Action("anilist", WriteOp.DELETE_RECORD, Ref("100"), before={NOTES: "n"})
+    original = target.write_records
+
+    async def scored_first(writes):
+        target.put_record(list_record("100", notes="n", rating=80))
+        return await original(writes)
+
+    target.write_records = scored_first
+    report, _ = await apply([planned], {"anilist": target})
+    (o,) = report.outcomes.values()
+    assert (o.outcome, o.code, o.attempts) == ("stale", WriteError.CONFLICT, 1)
+    assert o.error.startswith("rating changed since the plan (None -> ")
+    assert target.record(Ref("100")).values[RecordField.RATING].value == 80
 
 
 async def test_an_upsert_in_place_is_unchanged_unless_a_field_to_clear_is_set():
@@ -1272,7 +1377,9 @@ async def test_records_of_another_kind_are_written_and_journaled_with_their_kind
     (row,) = stores.entries("r")
     assert (row.kind, row.created, row.op) == ("ratings", True, "upsert_record")
     assert dst.record(Ref("t"), "ratings").values == rating
-    delete = Action("trakt", WriteOp.DELETE_RECORD, Ref("t"), kind="ratings")
+    delete = Action(
+        "trakt", WriteOp.DELETE_RECORD, Ref("t"), kind="ratings", before=rating
+    )
     report, stores = await apply([delete], {"trakt": dst})
     assert report.counts() == {"applied": 1}
     assert sent(dst)[-1] == DeleteRecord(Ref("t"), kind="ratings", token=delete.id)

@@ -144,13 +144,38 @@ async def read_records(
     return out
 
 
-def _stale(action: Action, current: Record | None) -> tuple[str, str] | None:
-    """("unchanged"|"stale", detail) when live state differs from the plan."""
+def _drift(
+    fields: Collection[RecordField],
+    before: Mapping[RecordField, Any],
+    now: Mapping[RecordField, Any],
+) -> tuple[str, str] | None:
+    """("stale", detail) for the first of `fields` (by name) whose value moved."""
+    for f in sorted(fields):
+        was = before.get(f)
+        is_ = now.get(f)
+        a = encode_value(f, was) if was is not None else None
+        b = encode_value(f, is_) if is_ is not None else None
+        if a != b:
+            return ("stale", f"{f.value} changed since the plan ({a!r} -> {b!r})")
+    return None
+
+
+def _stale(
+    action: Action, current: Record | None, readable: Collection[RecordField]
+) -> tuple[str, str] | None:
+    """("unchanged"|"stale", detail) when live state differs from the plan.
+
+    A delete destroys every field, so all the planner could see count: those it
+    recorded and any `readable` one (the target's declared fields, which the plan
+    read) set since, e.g. a first score. A field the target does not declare was
+    never in the plan's read and is no edit it overlooked.
+    """
     touched = set(action.before) | set(action.after) | set(action.clear)
     if action.op is WriteOp.DELETE_RECORD:
         if current is None:
             return ("unchanged", "already gone")
-        return None
+        seen = set(action.before) | (current.values.keys() & set(readable))
+        return _drift(seen, action.before, current.values)
     now = current.values if current is not None else {}
     in_place = all(
         f in now and encode_value(f, now[f]) == encode_value(f, v)
@@ -160,13 +185,9 @@ def _stale(action: Action, current: Record | None) -> tuple[str, str] | None:
         return None
     if in_place and current is not None:
         return ("unchanged", "already in place")
-    for f in touched:
-        was = action.before.get(f)
-        is_ = now.get(f)
-        a = encode_value(f, was) if was is not None else None
-        b = encode_value(f, is_) if is_ is not None else None
-        if a != b:
-            return ("stale", f"{f.value} changed since the plan ({a!r} -> {b!r})")
+    drift = _drift(touched, action.before, now)
+    if drift is not None:
+        return drift
     if action.created and current is not None and not action.before:
         return ("stale", "an entry appeared since the plan")
     return None
@@ -271,7 +292,7 @@ class _Applier:
         for o in records:
             cur = fresh.get(_kind_key(o.action.ref, o.action.kind))
             if isinstance(provider, SupportsRecordReads):
-                stale = _stale(o.action, cur)
+                stale = _stale(o.action, cur, provider.capabilities().record_fields)
                 if stale is not None:
                     self.finish(o, stale[0], None, stale[1])
                     continue
@@ -421,7 +442,7 @@ class _Applier:
                     conflicted.add(id(o))
                     fresh = await read_records(provider, [o.action])
                     cur = fresh.get(_kind_key(o.action.ref, o.action.kind))
-                    stale = _stale(o.action, cur)
+                    stale = _stale(o.action, cur, provider.capabilities().record_fields)
                     if stale is not None:
                         self.finish(o, stale[0], WriteError.CONFLICT, stale[1])
                     else:
