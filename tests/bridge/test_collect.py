@@ -442,6 +442,26 @@ async def test_scanned_nodes_and_records_are_checked():
     assert await _violation(p) is Rule.REQUESTED_FIELDS
 
 
+async def test_a_provider_declaring_no_facets_is_told_what_it_did_not_declare():
+    # An empty facet declaration is read as "not filled in", not as "none": the
+    # scan still asks for the default facets (ids, structure), so a provider that
+    # returns them without declaring them hears that it did not declare them,
+    # rather than that it hydrated facets nobody asked for.
+    p = _library([SupportsScan, SupportsRecordReads])
+    caps = replace(p.capabilities(), facets=frozenset())
+    p.capabilities = lambda: caps
+    asked = []
+    node = _facets(_good_show(), FacetName.IDS, FacetName.STRUCTURE)
+
+    async def scan(query):
+        asked.append(query.facets)
+        return Page(items=(ScanItem(node),), cursor=None)
+
+    p.scan = scan
+    assert await _violation(p) is Rule.DECLARED_FACETS
+    assert asked == [frozenset({FacetName.IDS, FacetName.STRUCTURE})]
+
+
 async def test_records_read_without_a_scan_are_checked():
     p = _library([SupportsRecordReads])
     p.fetch_records = _answer(replace(watched("a", 1, [1])[0], kind="bogus"))

@@ -449,10 +449,13 @@ def test_cached_targets_read_the_target_descriptor_back_from_the_edge():
         _link("fuzzy", "title 'x' ~ 'y' (90)", "24"),
         _link("direct", "", "25"),
         _link("direct", "anilist:20", "99"),
+        # links after an override or a fuzzy match are still read
+        _link("mapping", "tvdb_show:2 -> anilist:26 {1-12: 1-12}", "26"),
     ]
     assert cached_targets(links) == {
         "anilist:20": Ref("20"),
         "anilist:21": Ref.at("21", ("season", 1)),
+        "anilist:26": Ref("26"),
     }
 
 
