@@ -208,7 +208,7 @@ async def test_stored_links_spare_later_resolve_calls():
         dry_run=True,
     )
     assert resolved == [["anilist:151803"]]
-    await run_sync(
+    again = await run_sync(
         providers,
         [Pair("plex", "al")],
         Policy(),
@@ -217,6 +217,8 @@ async def test_stored_links_spare_later_resolve_calls():
         dry_run=True,
     )
     assert resolved == [["anilist:151803"]]  # the stored link answered
+    # ... with the entry it names: part 2 is still planned
+    assert {a.ref.key for a in again.plan.actions} == {"117197", "151803"}
 
 
 async def test_one_catalogue_per_season_and_target_so_nothing_counts_twice(tmp_path):
