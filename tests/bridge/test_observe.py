@@ -1047,3 +1047,19 @@ async def test_plays_of_a_whole_show_in_two_libraries_keep_the_most(tmp_path):
     o = await seen(tmp_path, S1, source)
     assert o.sources == ["s", "s4k"]
     assert o.units[(None, 0)][0] == 2
+
+
+async def test_a_season_flag_skips_an_unnumbered_part_and_counts_the_rest(tmp_path):
+    from anibridge.provider.base import FacetName, Part, Step, Structure
+
+    a = await collect(show([season_flag(1)], seasons={1: 3}), "src")
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, S1), provider=target())
+    node = a.entries["s"].node
+    st = node.facets[FacetName.STRUCTURE]
+    odd = Part(position=(Step("season", 1), Step("episode", "SP")))
+    parts = Structure(axes=st.axes, parts=(odd, *st.parts))
+    a.entries["s"].node = replace(
+        node, facets={**node.facets, FacetName.STRUCTURE: parts}
+    )
+    assert sorted(observe(a, ident)["100"].units) == [(None, 1), (None, 2), (None, 3)]
