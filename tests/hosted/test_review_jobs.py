@@ -288,6 +288,38 @@ async def test_a_preview_a_guard_refused_is_kept_for_review_with_its_guard(
         await asyncio.to_thread(service.stop)
 
 
+async def test_a_retry_of_a_plan_a_guard_refused_is_refused_too(
+    pg_url, store, tmp_path, index, hosted_config, start_hosted
+):
+    # Two-way with deletes allowed and an empty list: "list returned nothing while
+    # library has entries" stops a plan that would create entries on the list.
+    # Nobody reviewed it, so a retry of those very actions is refused as well.
+    migrate_all(pg_url)
+    config = hosted_config(tmp_path, pg_url, {"alice": None})
+    doc = yaml.safe_load(config.read_text())
+    doc["profiles"]["alice"].update(allow_deletes=True, direction="two_way")
+    config.write_text(yaml.safe_dump(doc))
+    runner = EngineRunner(load_config(config, environ={}))
+    service = await asyncio.to_thread(start_hosted, config, index)
+    try:
+        api = api_client(service)
+        done = await preview(api, pg_url, runner)
+        assert "returned nothing" in done["result"]["refused"]
+        plan = api.get(f"/api/plans/{done['result']['plan_id']}").json()
+        ids = [a["id"] for a in plan["actions"]]
+        assert ids and plan["guards"]
+        answer = api.post("/api/profiles/alice/retry", json={"action_ids": ids})
+        assert answer.status_code == 202, answer.text
+        retry_job = answer.json()["summary"]["job_id"]
+        await drain(pg_url, runner)
+        result = job(api, retry_job)["result"]
+        assert result["run_id"] is None
+        assert "returned nothing" in result["refused"]
+        assert journal_size(store) == 0
+    finally:
+        await asyncio.to_thread(service.stop)
+
+
 async def test_fix_mapping_saves_the_override_for_every_process_and_queues_a_preview(
     pg_url, store, tmp_path, index, hosted_config, start_hosted
 ):
