@@ -342,6 +342,45 @@ async def test_direct_ids_the_target_refuses_fall_back_to_the_dataset():
     assert ident.unresolved["p1"] == "tvdb_show:78857 not on target"
 
 
+async def test_the_dataset_fallback_resolves_targets_the_user_has_no_entry_for():
+    # As above, but the list has no entry for Naruto yet: the dataset's target
+    # (anilist:20) is found by the target's resolve(), as on the first pass.
+    caps = list_capabilities(authorities=("anilist", "tvdb_show"))
+    dst = memory_provider(
+        caps, nodes=[list_entry("20", "Naruto", episodes=220, ids=["anilist:20"])]
+    )
+    src = library(
+        [("p1", "Naruto", {1: 35, 2: 48}, ["tvdb_show:78857"])],
+        watched("p1", 2, [1, 2]),
+    )
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    del b.entries["20"]
+    ident = await identify(a, b, curated(), provider=dst)
+    routes = {r.source_part: r for r in ident.routes["p1"]}
+    assert (routes["tvdb_show:78857:s2"].via, routes["tvdb_show:78857:s2"].target) == (
+        "mapping",
+        Ref("20"),
+    )
+
+
+async def test_a_refused_direct_id_the_dataset_does_not_know_keeps_its_reason():
+    # The fallback through the dataset finds no edge either: the anchor stays
+    # unresolved with the direct miss as its reason, not a vague "no mapping".
+    caps = list_capabilities(authorities=("anilist", "tvdb_show"))
+    dst = memory_provider(
+        caps, nodes=[list_entry("20", "Naruto", episodes=220, ids=["anilist:20"])]
+    )
+    src = library(
+        [("p1", "Unknown", {1: 2}, ["tvdb_show:999999999"])], watched("p1", 1, [1])
+    )
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    ident = await identify(a, b, curated(), provider=dst)
+    assert ident.routes == {}
+    assert ident.unresolved == {"p1": "tvdb_show:999999999 not on target"}
+
+
 async def test_a_resolved_direct_id_still_beats_the_dataset():
     caps = list_capabilities(authorities=("anilist", "tvdb_show"))
     dst = memory_provider(
