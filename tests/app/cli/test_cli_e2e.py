@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -472,3 +473,84 @@ def test_undo_names_a_created_entry_it_kept_because_the_user_rated_it(tmp_path):
     items = export_list(ws / "list.sqlite")["items"]
     keys = {i["key"] for i in items if i.get("record")}
     assert "anilist:110277" in keys
+
+
+def _list_side(name: str) -> str:
+    return (
+        f"      name: {name}\n      type: local\n      config:\n"
+        f"        path: {name}.sqlite\n        seed: list.yaml\n"
+        "        authorities: [anilist]\n        rating_scale: [0, 100, 1]\n"
+        "        date_precision: date\n"
+    )
+
+
+def _drop_record(path: Path, key: str) -> None:
+    """Remove one entry's record from a list file, as the user would."""
+
+    async def go() -> None:
+        config = {"path": str(path), "authorities": ["anilist"], "create": False}
+        config |= {"rating_scale": [0, 100, 1], "date_precision": "date"}
+        provider = LocalProvider(logger=logging.getLogger("t"), config=config)
+        await provider.initialize()
+        try:
+            doc = provider.export_document()
+            (item,) = [i for i in doc["items"] if i["key"] == key]
+            del item["record"]
+            provider.import_document(json.dumps(doc).encode(), where="edit")
+        finally:
+            await provider.close()
+
+    asyncio.run(go())
+
+
+def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(tmp_path):
+    # Two lists kept in step both ways, deletes allowed. The user removes Bleach
+    # from list b and Naruto from list a, so the sync deletes each on the other
+    # list (b's delete first). While it writes b (held at its first journaled
+    # batch), the user watches an episode of Bleach on list a: that edit must
+    # survive, so a's delete is stale, not sent.
+    from anibridge.app.demo import prepare_workspace
+
+    config, _ = prepare_workspace(tmp_path / "ws")
+    ws = config.parent
+    config.write_text(
+        "data_dir: data\nprofiles:\n  both:\n    source:\n" + _list_side("a")
+        + "    target:\n" + _list_side("b")
+        + "    direction: two_way\n    allow_deletes: true\n    fields: all\n"
+    )  # fmt: skip
+    first = run("sync", "--json", "--config", str(config), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    _drop_record(ws / "b.sqlite", "anilist:269")  # goes to a as a delete
+    _drop_record(ws / "a.sqlite", "anilist:20")  # goes to b as a delete
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
+    env["ANIBRIDGE_FAULTS"] = f"pause@journal.intent#1={hold}"
+    proc = subprocess.Popen(
+        [*CLI, "sync", "--json", "--config", str(config)], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        for _ in range(1200):
+            if (hold / "reached").exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert (hold / "reached").exists(), proc.communicate()
+        _edit_list(ws / "a.sqlite", "anilist:269", progress=121)
+        (hold / "go").touch()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert (summary["applied"], summary["skipped"]) == (1, 1), summary
+    # The run's record says which outcome the skipped one had: stale.
+    hist = run("history", "--json", "--config", str(config), cwd=tmp_path)
+    newest = json.loads(hist.stdout)[0]
+    assert newest["run_id"] == summary["run_id"]
+    assert (newest["summary"]["applied"], newest["summary"]["stale"]) == (1, 1)
+    a = {i["key"]: i for i in export_list(ws / "a.sqlite")["items"]}
+    assert a["anilist:269"]["record"]["progress"] == 121
+    b = {i["key"]: i for i in export_list(ws / "b.sqlite")["items"]}
+    assert "record" not in b["anilist:20"]
