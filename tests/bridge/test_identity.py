@@ -751,8 +751,8 @@ async def test_a_part_override_routes_or_drops_one_season(tmp_path):
         "mapping",
     )
     s2 = routes["tvdb_show:1:s2"]
-    assert (s2.season, s2.target, s2.via, s2.edge, s2.target_id) == (
-        2, Ref("7"), "override", "override tvdb_show:1:s2 -> 7",
+    assert (s2.source_key, s2.season, s2.target, s2.via, s2.edge, s2.target_id) == (
+        "p1", 2, Ref("7"), "override", "override tvdb_show:1:s2 -> 7",
         ExternalId.parse("tvdb_show:1:s2"),
     )  # fmt: skip
     ov = [Override("default", "plex", "p1", "anilist", None, "tvdb_show:1:s2")]
@@ -785,7 +785,7 @@ async def test_only_the_named_source_anchors_are_identified():
         watched("p1", 2, [1]) + watched("p2", 1, [1]),
     )
     dst = tracker([("20", "Naruto", 220, ["anilist:20"])])
-    _, _, ident = await _identify(src, dst, keys=["p2", "gone"])
+    _, _, ident = await _identify(src, dst, keys=["gone", "p2"])  # gone: skipped
     assert ident.routes == {} and ident.unresolved == {"p2": "no ids"}
 
 
