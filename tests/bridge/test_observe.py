@@ -1046,7 +1046,7 @@ async def test_plays_of_a_whole_show_in_two_libraries_keep_the_most(tmp_path):
     )  # fmt: skip
     o = await seen(tmp_path, S1, source)
     assert o.sources == ["s", "s4k"]
-    assert o.units[(None, 0)][0] == 2
+    assert o.units[(None, 0)][:2] == [2, T0]
 
 
 async def test_a_season_flag_skips_an_unnumbered_part_and_counts_the_rest(tmp_path):
