@@ -869,3 +869,55 @@ def test_pairs_text_lists_every_range_pair():
     pairs = [parse_pair("1-12", "1-12"), parse_pair("13-24", "1-12")]
     assert _pairs_text(pairs) == "{1-12: 1-12, 13-24: 1-12}"
     assert _pairs_text([]) == "{}"
+
+
+async def test_part_overrides_settle_their_part_and_leave_the_others_to_the_rest(
+    tmp_path,
+):
+    index = custom_index(
+        tmp_path,
+        'anilist:5:\n  tvdb_show:1:s1:\n    "1-2": "1-2"\n'
+        'anilist:6:\n  tvdb_show:1:s2:\n    "1-2": "1-2"\n',
+    )
+    dst = tracker([("5", "S1", 2, ["anilist:5"]), ("6", "S2", 2, ["anilist:6"]),
+                   ("7", "Other", 2, ["anilist:7"])])  # fmt: skip
+
+    def parts(ident):
+        return sorted((r.source_part, r.target.key, r.via) for r in ident.routes["p1"])
+
+    # Season 1 re-pointed: season 2, after it, still follows the dataset.
+    src = library([("p1", "P", {1: 2, 2: 2}, ["tvdb_show:1"])], watched("p1", 1, [1]))
+    s1 = [Override("default", "plex", "p1", "anilist", "7", "tvdb_show:1:s1")]
+    _, _, ident = await _identify(src, dst, index, overrides=s1)
+    assert parts(ident) == [("tvdb_show:1:s1", "7", "override"),
+                            ("tvdb_show:1:s2", "6", "mapping")]  # fmt: skip
+    # Without the dataset only overrides route: an id before the overridden part
+    # does not stop it.
+    s2 = [Override("default", "plex", "p1", "anilist", "7", "tvdb_show:1:s2")]
+    a, b = await collect(src, "plex"), await collect(dst, "anilist")
+    ident = await identify(a, b, None, provider=dst, overrides=s2)
+    assert parts(ident) == [("tvdb_show:1:s2", "7", "override")]
+    # A part the override alone routes is resolved, not "no mapping".
+    only_s2 = library([("p1", "P", {2: 2}, ["tvdb_show:9"])], watched("p1", 2, [1]))
+    s2 = [Override("default", "plex", "p1", "anilist", "7", "tvdb_show:9:s2")]
+    _, _, ident = await _identify(only_s2, dst, index, overrides=s2)
+    assert parts(ident) == [("tvdb_show:9:s2", "7", "override")]
+    assert ident.unresolved == {}
+
+
+async def test_every_direct_id_of_an_anchor_is_tried():
+    # A catalogue filing each season as its own title, by season-scoped ids: the
+    # show-wide id is not there, each season's id is.
+    caps = list_capabilities(authorities=("anilist", "tvdb_show"))
+    dst = memory_provider(caps, nodes=[
+        list_entry("51", "Season 1", episodes=2, ids=["tvdb_show:1:s1"]),
+        list_entry("52", "Season 2", episodes=2, ids=["tvdb_show:1:s2"]),
+    ])  # fmt: skip
+    src = library([("p1", "P", {1: 2, 2: 2}, ["tvdb_show:1"])], watched("p1", 2, [1]))
+    a = await collect(src, "plex")
+    b = await collect(dst, "anilist")
+    ident = await identify(a, b, None, provider=dst)
+    assert sorted((r.source_part, r.target.key, r.via) for r in ident.routes["p1"]) == [
+        ("tvdb_show:1:s1", "51", "direct"),
+        ("tvdb_show:1:s2", "52", "direct"),
+    ]
