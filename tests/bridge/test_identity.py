@@ -921,3 +921,14 @@ async def test_every_direct_id_of_an_anchor_is_tried():
         ("tvdb_show:1:s1", "51", "direct"),
         ("tvdb_show:1:s2", "52", "direct"),
     ]
+
+
+async def test_edges_only_towards_other_catalogues_are_no_mapping(tmp_path):
+    # The dataset places the show on MAL only; the target reads AniList ids, so
+    # there is no mapping to it (rather than a MAL id "not on target").
+    index = custom_index(tmp_path, 'mal:5:\n  tvdb_show:1:s1:\n    "1-2": "1-2"\n')
+    src = library([("p1", "P", {1: 2}, ["tvdb_show:1"])], watched("p1", 1, [1]))
+    dst = tracker([("5", "P", 2, ["anilist:5"])], authorities=("anilist",))
+    _, _, ident = await _identify(src, dst, index)
+    assert ident.routes == {}
+    assert ident.unresolved == {"p1": "no mapping to anilist"}
