@@ -932,3 +932,19 @@ async def test_edges_only_towards_other_catalogues_are_no_mapping(tmp_path):
     _, _, ident = await _identify(src, dst, index)
     assert ident.routes == {}
     assert ident.unresolved == {"p1": "no mapping to anilist"}
+
+
+async def test_an_edge_with_every_range_disabled_is_no_route(tmp_path):
+    # The dataset switched one target of the season off entirely ("|0"): that
+    # edge gives no route, and the season's other edge still does.
+    index = custom_index(
+        tmp_path,
+        'anilist:5:\n  tvdb_show:1:s1:\n    "1-2": "1-2|0"\n'
+        'anilist:6:\n  tvdb_show:1:s1:\n    "1-2": "1-2"\n',
+    )
+    src = library([("p1", "P", {1: 2}, ["tvdb_show:1"])], watched("p1", 1, [1]))
+    dst = tracker([("5", "Off", 2, ["anilist:5"]), ("6", "On", 2, ["anilist:6"])])
+    _, _, ident = await _identify(src, dst, index)
+    assert [(r.source_part, r.target.key) for r in ident.routes["p1"]] == [
+        ("tvdb_show:1:s1", "6")
+    ]
