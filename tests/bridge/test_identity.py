@@ -948,3 +948,14 @@ async def test_an_edge_with_every_range_disabled_is_no_route(tmp_path):
     assert [(r.source_part, r.target.key) for r in ident.routes["p1"]] == [
         ("tvdb_show:1:s1", "6")
     ]
+
+
+async def test_a_mapped_target_the_list_cannot_find_is_named(tmp_path):
+    # The dataset knows where the season goes, the target does not have it: the
+    # reason names the missing target rather than a missing mapping.
+    index = custom_index(tmp_path, 'anilist:99:\n  tvdb_show:1:s1:\n    "1-2": "1-2"\n')
+    src = library([("p1", "P", {1: 2}, ["tvdb_show:1"])], watched("p1", 1, [1]))
+    dst = tracker([("5", "Other", 2, ["anilist:5"])])
+    _, _, ident = await _identify(src, dst, index)
+    assert ident.routes == {}
+    assert ident.unresolved == {"p1": "anilist:99 not on target"}
