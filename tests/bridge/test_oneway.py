@@ -582,6 +582,9 @@ def test_absolute_positions_skip_parts_that_are_not_season_episodes():
         Part((Step("season", "x"), Step("episode", 4))),
         Part((Step("season", 0), Step("episode", 1))),
         Part((Step("season", 2), Step("episode", 1))),
+        # a deeper position counts by its last step (the leaf), not the middle one
+        Part((Step("season", 3), Step("arc", 1), Step("episode", 2))),
+        Part((Step("season", 3), Step("arc", 1), Step("episode", 1))),
     )
     node = Node(SHOW, "show", facets={FacetName.STRUCTURE: Structure(parts=parts)})
     got = _absolute_parts(Entry("t", node=node))
@@ -589,6 +592,8 @@ def test_absolute_positions_skip_parts_that_are_not_season_episodes():
         1: (Step("season", 1), Step("episode", 1)),
         2: (Step("season", 1), Step("episode", 2)),
         3: (Step("season", 2), Step("episode", 1)),
+        4: (Step("season", 3), Step("arc", 1), Step("episode", 1)),
+        5: (Step("season", 3), Step("arc", 1), Step("episode", 2)),
     }
     assert _absolute_parts(Entry("t")) == {}
     assert _absolute_parts(Entry("t", node=Node(SHOW, "show"))) == {}
@@ -1706,29 +1711,107 @@ async def test_a_server_keeping_watched_episodes_as_a_named_kind_is_read_and_wri
 
 
 async def test_every_pair_in_sync_gets_its_entry_baseline_after_a_new_one(tmp_path):
-    # Two titles: the first is new on the target (no baseline: it is only being
-    # created), the second is there already, after it.
-    mappings = (
-        'anilist:100:\n  mal:900:\n    "1-12": "1-12"\n'
-        'anilist:200:\n  mal:901:\n    "1-12": "1-12"\n'
+    # Three titles: the first is new on the target (no baseline: it is only being
+    # created), the other two are there already, after it.
+    keys = (("100", "900"), ("200", "901"), ("300", "902"))
+    mappings = "".join(
+        f'anilist:{s}:\n  mal:{t}:\n    "1-12": "1-12"\n' for s, t in keys
     )
     src = tracker(
-        [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])],
-        [list_record("100", status=Status.ACTIVE, progress=2, updated_at=T),
-         list_record("200", status=Status.ACTIVE, progress=3, updated_at=T)],
+        [(s, s, 12, [f"anilist:{s}"]) for s, _ in keys],
+        [list_record(s, status=Status.ACTIVE, progress=3, updated_at=T)
+         for s, _ in keys],
     )  # fmt: skip
-    have = list_record("901", status=Status.ACTIVE, progress=1, updated_at=T)
     dst = memory_provider(
         list_capabilities(authorities=("mal",)),
-        nodes=[list_entry("900", "A", episodes=12, ids=["mal:900"]),
-               list_entry("901", "B", episodes=12, ids=["mal:901"])],
-        records=[have],
+        nodes=[list_entry(t, t, episodes=12, ids=[f"mal:{t}"]) for _, t in keys],
+        records=[list_record(t, status=Status.ACTIVE, progress=1, updated_at=T)
+                 for t in ("901", "902")],
     )  # fmt: skip
     plan = await one_way(src, dst, tmp_path, mappings)
     assert [(a.ref, a.created) for a in plan.actions] == [
         (Ref("900"), True),
         (Ref("901"), False),
+        (Ref("902"), False),
     ]
-    assert plan.in_sync == (
-        Baseline("default", pair("200", "901"), ENTRY, "200", "901"),
+    assert plan.in_sync == tuple(
+        Baseline("default", pair(s, t), ENTRY, s, t) for s, t in keys[1:]
     )
+
+
+LISTED = 'anilist:100:\n  mal:900:\n    "1-12": "1-12"\n'
+
+
+def mal_list(records, caps=None):
+    caps = caps or list_capabilities(authorities=("mal",))
+    node = list_entry("900", "A", episodes=12, ids=["mal:900"])
+    return memory_provider(caps, nodes=[node], records=records)
+
+
+def watching(progress=12):
+    record = list_record("100", status=Status.ACTIVE, progress=progress, updated_at=T)
+    return tracker([("100", "A", 12, ["anilist:100"])], [record])
+
+
+async def test_a_list_keeping_its_entries_as_a_named_kind_is_read_and_written_so(
+    tmp_path,
+):
+    named = replace(
+        list_capabilities(authorities=("mal",)),
+        record_kinds=(Descriptor("list", RecordKind.PROGRESS),),
+    )
+    have = list_record("900", status=Status.ACTIVE, progress=3, updated_at=T)
+    plan = await one_way(watching(), mal_list([replace(have, kind="list")], named),
+                         tmp_path, LISTED)  # fmt: skip
+    # the entry it has is found under that kind and updated, not created again
+    [a] = plan.actions
+    assert (a.ref, a.kind, a.created) == (Ref("900"), "list", False)
+    assert (a.before, a.after) == (
+        {F.PROGRESS: Progress(3)},
+        {F.PROGRESS: Progress(12)},
+    )
+
+
+async def test_the_targets_own_episode_count_decides_completion_over_its_episode_list(
+    tmp_path,
+):
+    # Twelve episodes watched; the target lists 12 but counts 13 on the entry.
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 12}, ids=["tvdb_show:500"]),
+        records=[
+            watched_record(episode_ref("s", 1, n), last_viewed=T + n * H)
+            for n in range(1, 13)
+        ],
+    )
+    mappings = 'tvdb_show:500:s1:\n  mal:900:\n    "1-12": "1-12"\n'
+    have = list_record("900", status=Status.ACTIVE, progress=3, total=13, updated_at=T)
+    [a] = (await one_way(src, mal_list([have]), tmp_path, mappings)).actions
+    assert F.STATUS not in a.after  # one episode left: still watching
+    assert a.after[F.PROGRESS] == Progress(12, 13)
+    # counting only its episode list, it is complete
+    have = list_record("900", status=Status.ACTIVE, progress=3, updated_at=T)
+    [a] = (await one_way(src, mal_list([have]), tmp_path, mappings)).actions
+    assert a.after[F.STATUS].status is Status.COMPLETED
+
+
+async def test_a_target_entry_without_a_status_gets_one(tmp_path):
+    have = list_record("900", progress=3, updated_at=T)
+    assert F.STATUS not in have.values
+    [a] = (await one_way(watching(), mal_list([have]), tmp_path, LISTED)).actions
+    assert a.before == {F.PROGRESS: Progress(3)}
+    assert a.after[F.STATUS].status is Status.ACTIVE
+    assert a.after[F.PROGRESS] == Progress(12)
+
+
+async def test_a_source_entry_without_a_target_is_reported_outside_any_pair(tmp_path):
+    src = tracker(
+        [("100", "A", 12, ["anilist:100"]), ("101", "B", 12, ["anilist:101"])],
+        [list_record(k, status=Status.ACTIVE, progress=1, updated_at=T)
+         for k in ("100", "101")],
+    )  # fmt: skip
+    plan = await one_way(src, mal_list([]), tmp_path, LISTED)
+    assert [a.link for a in plan.actions] == [pair("100", "900")]
+    assert skipped(plan) == [
+        (Ref("101"), None, SkipReason.NO_TARGET, "no mapping to mal", "")
+    ]
