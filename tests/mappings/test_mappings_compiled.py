@@ -528,7 +528,7 @@ def damage_offsets(raw: bytes) -> list[int]:
     """Every header byte, each section's first and last byte, a stride between."""
     fields = compiled_module._HEADER.unpack_from(raw, 0)
     spans = fields[10:]
-    out = set(range(compiled_module._HEADER.size))
+    out = set(range(compiled_module._HEADER.size + 1))  # and exactly a header
     for start, size in zip(spans[::2], spans[1::2], strict=True):
         out.update((start, start + size - 1, start + size))
     out.update(range(0, len(raw), 29))

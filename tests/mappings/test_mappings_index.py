@@ -469,3 +469,43 @@ def test_a_descriptor_without_entries_is_skipped_by_the_stats() -> None:
         "sources": 3, "targets": 3, "range_pairs": 3, "derived_pairs": 1,
         "invalid": 0, "load_seconds": 0.0,
     }  # fmt: skip
+
+
+def test_two_spellings_of_one_target_are_joined_and_a_bad_target_skips_only_itself():
+    index = build_index(
+        merge_layers(
+            [
+                Layer(
+                    ORIGIN,
+                    {
+                        "anilist:1": {
+                            "bad target": {"1": "1"},
+                            "anidb:5": {"1-3": "1-3"},
+                            "anidb:5:R": {"7": "9"},
+                        }
+                    },
+                )
+            ]
+        )
+    )
+    (edge,) = index.edges("anilist:1")
+    assert str(edge.target) == "anidb:5:R"
+    assert [(p.source_range, p.target_range) for p in edge.pairs] == [
+        ("1-3", "1-3"),
+        ("7", "9"),
+    ]
+    assert [(e.target, e.key) for e in index.invalid] == [("bad target", None)]
+
+
+def test_an_invalid_range_of_a_decoded_file_names_its_key_value_and_reason(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('{"anilist:2": {"mal:2": {"bad": "1", "1": "1"}}}')
+    index = load_index([str(path)], include_default=False, notice=None)
+    try:
+        parse_pair("bad", "1")
+    except MappingError as exc:
+        reason = f"'1': {exc}"
+    assert index.invalid == (
+        InvalidEntry(str(path), "anilist:2", "mal:2", "bad", reason),
+    )
+    assert index.translate("anilist:2", 1) == {E("mal:2"): (1,)}
