@@ -556,6 +556,14 @@ def test_damaged_bytes_and_truncations_at_every_part_are_refused(compiled_file, 
             f"mappings: rebuilding the compiled index ({path.name}: {reason})"
         ], offset
     assert refused(cache, key, path, raw + b"\0")
+    caplog.clear()
+    damaged = bytearray(raw)
+    damaged[-1] ^= 0x10  # in the meta, after every check of the header
+    assert refused(cache, key, path, bytes(damaged))
+    assert messages(caplog) == [
+        f"mappings: rebuilding the compiled index ({path.name}: checksum mismatch"
+        " (corrupt))"
+    ]
     assert forge(raw) == raw  # forging rewrites the header exactly
 
 
