@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import msgspec
+import pytest
 import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -509,3 +510,10 @@ def test_an_invalid_range_of_a_decoded_file_names_its_key_value_and_reason(tmp_p
         InvalidEntry(str(path), "anilist:2", "mal:2", "bad", reason),
     )
     assert index.translate("anilist:2", 1) == {E("mal:2"): (1,)}
+
+
+def test_an_unknown_progress_mode_is_refused_by_name() -> None:
+    index = built({"anilist:1": {"mal:7": {"1": "1"}}})
+    with pytest.raises(ValueError) as refused:
+        index.progress({"anilist:1": [1]}, mode="bogus")  # type: ignore[arg-type]
+    assert str(refused.value) == "progress mode must be 'count' or 'index', not 'bogus'"
