@@ -601,6 +601,7 @@ def _pending(*descriptors):
 
 async def test_resolve_missing_asks_once_per_unknown_descriptor_keeping_the_best():
     a20, a21 = ExternalId.parse("anilist:20"), ExternalId.parse("anilist:21")
+    a25, a26 = ExternalId.parse("anilist:25"), ExternalId.parse("anilist:26")
     target = _Resolver(
         [
             Match(a20, Ref("low"), confidence=0.2),
@@ -608,13 +609,23 @@ async def test_resolve_missing_asks_once_per_unknown_descriptor_keeping_the_best
             Match(a20, Ref("also-high"), confidence=0.9),
             Match(a21, Ref("unscored"), confidence=None),
             Match(a21, Ref("scored"), confidence=0.99),
+            # an unscored match counts as certain, no more: a certain one first wins
+            Match(a25, Ref("sure"), confidence=1.0),
+            Match(a25, Ref("unscored-too"), confidence=None),
+            # a match may name a part of an anchor
+            Match(a26, Ref.at("26", ("season", 2)), confidence=None),
         ]
     )
     known = {"anilist:22": Ref("22"), "anilist:23": Ref("23")}
     pending = _pending("anilist:20", "anilist:21", "anilist:20", "anilist:22",
-                       "anilist:23:s2")  # fmt: skip
+                       "anilist:23:s2", "anilist:24", "anilist:25",
+                       "anilist:26")  # fmt: skip
     await _resolve_missing(pending, known, target)
-    assert target.batches == [["anilist:20", "anilist:21"]]
+    assert target.batches == [
+        ["anilist:20", "anilist:21", "anilist:24", "anilist:25", "anilist:26"]
+    ]
+    assert known["anilist:25"] == Ref("sure")
+    assert known["anilist:26"] == Ref.at("26", ("season", 2))
     assert known["anilist:20"] == Ref("high")
     assert known["anilist:21"] == Ref("unscored")
 
@@ -673,7 +684,16 @@ def test_prefer_direct_drops_mapping_routes_and_second_authorities():
             ],
         }
     )  # fmt: skip
+    result.routes["tvdb"] = [
+        # two TVDB ids of one show (a merged series): one authority, both kept
+        _route("tvdb", "tvdb_show:1:s1", "mapping", target="20", season=1),
+        _route("tvdb", "tvdb_show:2:s1", "mapping", target="20", season=1),
+    ]
     _prefer_direct(result)
+    assert [r.source_part for r in result.routes["tvdb"]] == [
+        "tvdb_show:1:s1",
+        "tvdb_show:2:s1",
+    ]
     assert [r.via for r in result.routes["direct"]] == ["direct"]
     assert [r.source_part for r in result.routes["two"]] == [
         "tvdb_show:1:s1",
