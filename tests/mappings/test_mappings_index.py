@@ -517,3 +517,10 @@ def test_an_unknown_progress_mode_is_refused_by_name() -> None:
     with pytest.raises(ValueError) as refused:
         index.progress({"anilist:1": [1]}, mode="bogus")  # type: ignore[arg-type]
     assert str(refused.value) == "progress mode must be 'count' or 'index', not 'bogus'"
+
+
+def test_an_explicit_ratio_of_one_counts_like_none_in_both_modes() -> None:
+    index = built({"anilist:1": {"mal:7": {"1-3": "5-7|1"}}})
+    for mode in ("count", "index"):
+        got = index.progress({"anilist:1": [2]}, mode=mode)  # type: ignore[arg-type]
+        assert got == {E("mal:7"): 1 if mode == "count" else 6}
