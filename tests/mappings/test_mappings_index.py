@@ -524,3 +524,27 @@ def test_an_explicit_ratio_of_one_counts_like_none_in_both_modes() -> None:
     for mode in ("count", "index"):
         got = index.progress({"anilist:1": [2]}, mode=mode)  # type: ignore[arg-type]
         assert got == {E("mal:7"): 1 if mode == "count" else 6}
+
+
+def test_edges_sharing_one_map_keep_their_own_pairs(tmp_path) -> None:
+    """Equal range-map texts of a decoded file are one tuple; an edge's combined
+    pairs depend on both directions, not on either one alone."""
+    path = tmp_path / "m.json"
+    path.write_text(
+        '{"anilist:1": {"mal:7": {"1-3": "1-3"}},'
+        ' "anilist:2": {"mal:7": {"1-5": "11-15"}},'
+        ' "mal:7": {"anilist:1": {"20": "30"}, "anilist:2": {"20": "30"}},'
+        ' "anilist:3": {"mal:8": {"1-3": "1-3"}},'
+        ' "anilist:4": {"mal:8": {"1-3": "1-3"}},'
+        ' "mal:8": {"anilist:3": {"20": "30"}, "anilist:4": {"40": "50"}}}'
+    )
+    index = load_index([str(path)], include_default=False, notice=None)
+    expected = {
+        "anilist:1": [("1-3", "1-3"), ("30", "20")],  # same back map as anilist:2
+        "anilist:2": [("1-5", "11-15"), ("30", "20")],
+        "anilist:3": [("1-3", "1-3"), ("30", "20")],  # same map as anilist:4
+        "anilist:4": [("1-3", "1-3"), ("50", "40")],
+    }
+    for source, pairs in expected.items():
+        (edge,) = index.edges(source)
+        assert [(p.source_range, p.target_range) for p in edge.pairs] == pairs
