@@ -1815,3 +1815,41 @@ async def test_a_source_entry_without_a_target_is_reported_outside_any_pair(tmp_
     assert skipped(plan) == [
         (Ref("101"), None, SkipReason.NO_TARGET, "no mapping to mal", "")
     ]
+
+
+async def test_a_planned_source_leaves_a_completed_entry_alone_and_says_why(tmp_path):
+    planned = list_record("100", status=Status.PLANNED, updated_at=T)
+    src = tracker([("100", "A", 12, ["anilist:100"])], [planned])
+    done = list_record("900", status=Status.COMPLETED, progress=12, updated_at=T)
+    plan = await one_way(src, mal_list([done]), tmp_path, LISTED)
+    link = pair("100", "900")
+    assert plan.actions == ()
+    assert skipped(plan) == [
+        (Ref("900"), F.STATUS, SkipReason.REGRESSION,
+         "planned on the source, completed on the target", link),
+        (Ref("900"), None, SkipReason.UNCHANGED, "", link),
+    ]  # fmt: skip
+
+
+async def test_an_entry_with_nothing_to_compare_is_still_a_pair_in_sync(tmp_path):
+    # Only notes are synced and the source has none: no candidate, yet the pair is
+    # there on both sides (unchanged, and in sync for later deletions).
+    have = list_record("900", status=Status.ACTIVE, progress=1, updated_at=T)
+    notes_only = Policy(fields=frozenset({F.NOTES}))
+    plan = await one_way(watching(3), mal_list([have]), tmp_path, LISTED,
+                         policy=notes_only)  # fmt: skip
+    link = pair("100", "900")
+    assert plan.actions == ()
+    assert skipped(plan) == [(Ref("900"), None, SkipReason.UNCHANGED, "", link)]
+    assert plan.in_sync == (Baseline("default", link, ENTRY, "100", "900"),)
+
+
+async def test_notes_are_planned_after_a_rating_on_its_own_kind(tmp_path):
+    record = list_record("100", status=Status.COMPLETED, progress=12, rating=80,
+                         notes="seen twice", updated_at=T)  # fmt: skip
+    src = tracker([("100", "Show", 12, ["anilist:100"])], [record])
+    plan = await one_way(src, ratings_list(), tmp_path, RATED)
+    assert [(a.kind, a.after) for a in plan.actions] == [
+        ("ratings", {F.RATING: Rating(80, (0, 100, 1))}),
+        ("", {F.NOTES: "seen twice"}),
+    ]
