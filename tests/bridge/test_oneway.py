@@ -1853,3 +1853,15 @@ async def test_notes_are_planned_after_a_rating_on_its_own_kind(tmp_path):
         ("ratings", {F.RATING: Rating(80, (0, 100, 1))}),
         ("", {F.NOTES: "seen twice"}),
     ]
+
+
+async def test_a_new_entry_without_a_status_it_can_write_is_skipped_for_its_pair(
+    tmp_path,
+):
+    no_active = tuple(d for d in LIST.record_fields[F.STATUS].values
+                      if d.semantic is not Status.ACTIVE)  # fmt: skip
+    caps = list_capabilities(authorities=("mal",), statuses=no_active)
+    plan = await one_way(watching(3), mal_list([], caps), tmp_path, LISTED)
+    assert plan.actions == ()
+    assert (Ref("900"), None, SkipReason.NOT_WRITABLE, "no status to create",
+            pair("100", "900")) in skipped(plan)  # fmt: skip
