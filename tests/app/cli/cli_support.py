@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,3 +202,15 @@ def entry(doc: dict[str, Any], key: str) -> dict[str, Any] | None:
         if item["key"] == key:
             return item.get("record")
     return None
+
+
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    """Block until a paused CLI process reached its fault point (or died).
+
+    No deadline on purpose: a loaded machine only makes the wait longer, and a
+    process that dies instead fails the test with its output.
+    """
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.communicate()}")
+        time.sleep(0.02)

@@ -8,12 +8,12 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from anibridge.providers.local import LocalProvider
+from tests.app.cli.cli_support import wait_for
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -531,11 +531,7 @@ def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(tmp_p
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        for _ in range(1200):
-            if (hold / "reached").exists() or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert (hold / "reached").exists(), proc.communicate()
+        wait_for(hold / "reached", proc)
         _edit_list(ws / "a.sqlite", "anilist:269", progress=121)
         (hold / "go").touch()
         out, err = proc.communicate(timeout=120)

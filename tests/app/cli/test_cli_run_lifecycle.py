@@ -11,12 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from anibridge.store import SqlStore
+from tests.app.cli.cli_support import wait_for
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -78,14 +78,6 @@ def start(config: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
-    """Block until the paused process reached its point (or died)."""
-    while not path.exists():
-        if proc.poll() is not None:
-            raise AssertionError(f"process ended early: {proc.communicate()}")
-        time.sleep(0.02)
 
 
 def list_state(config: Path) -> list[tuple]:
