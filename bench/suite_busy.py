@@ -29,7 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
-    r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)"
+    r"(\d[\d,]*) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)"
 )
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -49,7 +49,9 @@ def counts(output: str) -> dict[str, int]:
         return {}
     found: dict[str, int] = {}
     for number, word in SUMMARY.findall(lines[-1]):
-        found[word.rstrip("s") if word.startswith("error") else word] = int(number)
+        found[word.rstrip("s") if word.startswith("error") else word] = int(
+            number.replace(",", "")
+        )
     return found
 
 
