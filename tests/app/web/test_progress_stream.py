@@ -67,11 +67,19 @@ def test_a_preview_runs_in_the_background_with_live_progress(service, api):
 
     # A client that (re)connects after the end gets the finished state at once.
     with api.stream("GET", "/api/profiles/demo/progress/stream") as again:
-        name, state = next(_sse(again))
-    assert name == "state"
-    assert state["progress"]["finished"] is True
-    assert state["progress"]["result"]["plan_id"] == plan_id
-    assert state["worker"]["last_result"]["plan_id"] == plan_id
+        events = _sse(again)
+        name, state = next(events)
+        assert name == "state"
+        assert state["progress"]["finished"] is True
+        assert state["progress"]["result"]["plan_id"] == plan_id
+        last = state["worker"]["last_result"]
+        if last is None or last.get("plan_id") != plan_id:
+            # The board marks the job finished on the profile's thread a moment
+            # before the scheduler records the result (a busy machine widens
+            # that); the run_finished event that follows the snapshot carries it.
+            last = next(data for kind, data in events if kind == "run_finished")
+            last = last["result"]
+    assert last["plan_id"] == plan_id
     snapshot = api.get("/api/profiles/demo/progress").json()
     assert snapshot["progress"]["result"]["plan_id"] == plan_id
 
