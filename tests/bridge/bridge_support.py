@@ -182,3 +182,29 @@ def history(shows, events=(), records=()):
     for key, title, seasons, ids in shows:
         nodes.extend(library_show(key, title, seasons, ids=ids)[:1])
     return memory_provider(caps, nodes=nodes, events=events, records=records)
+
+
+TWO_SHOWS = (
+    'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
+    'anilist:200:\n  tvdb_show:600:s1:\n    "1-12": "1-12"\n'
+)
+"""Custom mappings of `two_shows`: TVDB 500/600 season 1 → AniList 100/200."""
+
+
+def two_shows():
+    """Show a watched to episode 3, show b whole; both on an AniList list.
+
+    Returns:
+        The providers by name (``plex``, ``anilist``) and empty stores.
+    """
+    src = library(
+        [
+            ("a", "A", {1: 12}, ["tvdb_show:500"]),
+            ("b", "B", {1: 12}, ["tvdb_show:600"]),
+        ],
+        watched("a", 1, range(1, 4)) + watched("b", 1, range(1, 13)),
+    )
+    dst = tracker(
+        [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])]
+    )
+    return {"plex": src, "anilist": dst}, MemoryStores()

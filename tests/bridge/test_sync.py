@@ -16,6 +16,7 @@ from datetime import timedelta
 import pytest
 from bridge_support import (
     T0,
+    TWO_SHOWS,
     Sleeps,
     curated,
     custom_index,
@@ -23,6 +24,7 @@ from bridge_support import (
     library,
     nosleep,
     tracker,
+    two_shows,
     watched,
 )
 
@@ -44,30 +46,12 @@ from anibridge.provider.base import (
 )
 from anibridge.provider.testing.memory import list_record
 
-TWO = (
-    'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
-    'anilist:200:\n  tvdb_show:600:s1:\n    "1-12": "1-12"\n'
-)
 PAIR = [Pair("plex", "anilist")]
 
 
 @pytest.fixture
 def idx(tmp_path):
-    return custom_index(tmp_path, TWO)
-
-
-def setup():
-    src = library(
-        [
-            ("a", "A", {1: 12}, ["tvdb_show:500"]),
-            ("b", "B", {1: 12}, ["tvdb_show:600"]),
-        ],
-        watched("a", 1, range(1, 4)) + watched("b", 1, range(1, 13)),
-    )
-    dst = tracker(
-        [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])]
-    )
-    return {"plex": src, "anilist": dst}, MemoryStores()
+    return custom_index(tmp_path, TWO_SHOWS)
 
 
 def edit(provider, key, **values):
@@ -89,7 +73,7 @@ def test_run_owner_names_this_process_and_its_host():
 
 
 async def test_a_run_records_its_kind_owner_plan_and_counts(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     result = await run_sync(
         providers, PAIR, Policy(profile="p"), stores.bundle(), index=idx,
         sleep=nosleep, run_id="r1",
@@ -106,7 +90,7 @@ async def test_a_run_records_its_kind_owner_plan_and_counts(idx):
 
 
 async def test_runs_without_an_id_get_a_fresh_one_each(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     first = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
     )
@@ -119,7 +103,7 @@ async def test_runs_without_an_id_get_a_fresh_one_each(idx):
 
 
 async def test_a_dry_run_is_recorded_with_what_it_planned_and_stores_nothing(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     events = Events()
     with progress.reporting(events.append):
         result = await run_sync(
@@ -140,7 +124,7 @@ async def test_a_dry_run_is_recorded_with_what_it_planned_and_stores_nothing(idx
 
 
 async def test_phases_are_reported_with_the_writes_planned(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     events = Events()
     with progress.reporting(events.append):
         await run_sync(
@@ -150,7 +134,7 @@ async def test_phases_are_reported_with_the_writes_planned(idx):
 
 
 async def test_approved_ids_count_as_the_writes_planned_and_missing_are_sorted(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     preview = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
     )
@@ -175,7 +159,7 @@ async def test_approved_ids_count_as_the_writes_planned_and_missing_are_sorted(i
 
 
 async def test_a_failed_write_makes_the_run_partial(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     providers["anilist"].inject_failure(WriteError.INVALID, times=1)
     result = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
@@ -186,7 +170,7 @@ async def test_a_failed_write_makes_the_run_partial(idx):
 
 
 async def test_a_refused_plan_is_recorded_with_the_guards_and_nothing_written(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep)
     providers["plex"].remove_node(Ref("a"))
     for r in list(providers["plex"].records()):
@@ -210,7 +194,7 @@ async def test_a_refused_plan_is_recorded_with_the_guards_and_nothing_written(id
 
 
 async def test_on_plan_sees_the_plan_before_anything_is_written(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     written = []
 
     def on_plan(plan):
@@ -225,7 +209,7 @@ async def test_on_plan_sees_the_plan_before_anything_is_written(idx):
 
 
 async def test_a_pair_naming_an_unknown_provider_fails_the_run(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     with pytest.raises(KeyError) as missing:
         await run_sync(
             providers, [Pair("plex", "trakt")], Policy(), stores.bundle(),
@@ -238,7 +222,7 @@ async def test_a_pair_naming_an_unknown_provider_fails_the_run(idx):
 
 
 async def test_an_error_ends_the_run_failed_and_an_interrupt_interrupted(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     providers["plex"].inject_exception(RuntimeError("down"), times=1)
     with pytest.raises(RuntimeError):
         await run_sync(
@@ -259,7 +243,7 @@ async def test_an_error_ends_the_run_failed_and_an_interrupt_interrupted(idx):
 
 
 async def test_given_snapshots_are_not_read_again(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     first = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
     )
@@ -288,7 +272,7 @@ def test_forget_cursors_drops_only_the_named_providers_of_the_profile():
 
 
 async def test_undo_needs_a_run_or_an_action_it_can_find(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         run_id="r1",
@@ -308,7 +292,7 @@ async def test_undo_needs_a_run_or_an_action_it_can_find(idx):
 
 
 async def test_undo_of_a_run_that_wrote_nothing_is_an_empty_undo(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True,
         run_id="d",
@@ -319,7 +303,7 @@ async def test_undo_of_a_run_that_wrote_nothing_is_an_empty_undo(idx):
 
 
 async def test_undo_records_what_it_reverts_and_forgets_the_cursors(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     done = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         run_id="r1", incremental=True,
@@ -356,7 +340,7 @@ async def test_undo_records_what_it_reverts_and_forgets_the_cursors(idx):
 
 
 async def test_a_dry_undo_writes_nothing_and_keeps_the_cursors(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         run_id="r1", incremental=True,
@@ -375,7 +359,7 @@ async def test_a_dry_undo_writes_nothing_and_keeps_the_cursors(idx):
 
 
 async def test_an_undo_that_reverts_nothing_keeps_the_cursors(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         run_id="r1", incremental=True,
@@ -391,7 +375,7 @@ async def test_an_undo_that_reverts_nothing_keeps_the_cursors(idx):
 
 
 async def test_an_interrupt_during_undo_ends_it_interrupted(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         run_id="r1",
@@ -479,7 +463,7 @@ async def test_baselines_keep_each_side_s_value_in_its_own_column():
 
 
 async def test_a_failed_write_stores_no_baseline_for_it(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     providers["anilist"].inject_failure(WriteError.INVALID, ref=Ref("100"), times=1)
     result = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
@@ -491,7 +475,7 @@ async def test_a_failed_write_stores_no_baseline_for_it(idx):
 
 async def test_targets_the_user_lacks_are_read_and_unknown_ones_dropped(tmp_path):
     index = custom_index(
-        tmp_path, TWO + 'anilist:300:\n  tvdb_show:700:s1:\n    "1-12": "1-12"\n'
+        tmp_path, TWO_SHOWS + 'anilist:300:\n  tvdb_show:700:s1:\n    "1-12": "1-12"\n'
     )
     src = library(
         [
@@ -572,7 +556,7 @@ async def test_a_one_way_target_fed_no_plays_reads_play_summaries(
 async def test_only_a_pure_one_way_source_is_read_from_its_cursor(
     idx, pairs, direction, incremental, read
 ):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         incremental=True,
@@ -586,7 +570,7 @@ async def test_only_a_pure_one_way_source_is_read_from_its_cursor(
 
 
 async def test_cursors_move_except_for_sources_with_writes_failed_or_unapproved(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
     )  # a full run learns every feed's position too
@@ -668,7 +652,7 @@ async def test_undo_sets_the_baseline_of_the_side_it_restored():
 
 
 async def test_undo_of_a_created_entry_forgets_its_baselines_only(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     first = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
     )
@@ -700,7 +684,7 @@ async def test_undo_of_a_created_entry_forgets_its_baselines_only(idx):
 
 
 async def test_the_profile_s_overrides_and_fuzzy_threshold_reach_identity(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     stores.put_override(Override("default", "plex", "a", "anilist", None))
     stores.put_override(Override("other", "plex", "b", "anilist", None))
     result = await run_sync(
@@ -727,7 +711,7 @@ async def test_the_profile_s_overrides_and_fuzzy_threshold_reach_identity(idx):
 
 
 async def test_a_provider_that_stops_accepting_writes_is_named_in_the_summary(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     providers["anilist"].config["write_batch_size"] = 1
     providers["anilist"].inject_failure(WriteError.AUTH, error="token expired")
     result = await run_sync(
@@ -790,7 +774,7 @@ async def test_the_plans_of_every_pair_are_merged(idx):
 
 
 async def test_links_of_earlier_runs_spare_resolving_a_target_again(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     calls = []
     for _ in range(2):
         # A target read without entry 100 (as a partial re-read would leave it).
@@ -812,7 +796,7 @@ async def test_links_of_earlier_runs_spare_resolving_a_target_again(idx):
 
 
 async def test_undo_rebases_every_action_it_reverted(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     providers["anilist"].put_record(
         list_record("100", status=Status.ACTIVE, progress=1, updated_at=T0)
     )
@@ -834,7 +818,7 @@ async def test_undo_rebases_every_action_it_reverted(idx):
 
 
 async def test_a_failure_and_an_id_no_longer_planned_make_the_run_partial(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     preview = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
     )
@@ -850,7 +834,7 @@ async def test_a_failure_and_an_id_no_longer_planned_make_the_run_partial(idx):
 
 
 async def test_a_failure_and_a_lost_answer_make_the_run_partial(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     target = providers["anilist"]
 
     async def one_refused_one_unanswered(writes):
@@ -874,7 +858,7 @@ async def test_a_failure_and_a_lost_answer_make_the_run_partial(idx):
 
 @pytest.mark.parametrize("entry", ["forgotten", "re-pointed"])
 async def test_undo_rebases_what_it_can_and_passes_over_the_rest(idx, entry):
-    providers, stores = setup()
+    providers, stores = two_shows()
     for key in ("100", "200"):
         providers["anilist"].put_record(
             list_record(key, status=Status.ACTIVE, progress=1, updated_at=T0)
@@ -906,7 +890,7 @@ async def test_undo_rebases_what_it_can_and_passes_over_the_rest(idx, entry):
 
 
 async def test_undo_of_every_entry_a_run_created_forgets_all_their_baselines(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     done = await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
     )
@@ -922,7 +906,7 @@ async def test_undo_of_every_entry_a_run_created_forgets_all_their_baselines(idx
 
 
 async def test_undo_plans_in_the_profile_it_reverts(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     done = await run_sync(
         providers, PAIR, Policy(profile="p"), stores.bundle(), index=idx,
         sleep=nosleep,
@@ -959,7 +943,7 @@ async def test_writes_without_source_values_leave_the_other_baselines_alone():
 
 
 async def test_an_incremental_run_reads_only_what_changed_after_its_cursor(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
 
     async def incremental():
         return await run_sync(
@@ -977,7 +961,7 @@ async def test_an_incremental_run_reads_only_what_changed_after_its_cursor(idx):
 
 
 async def test_undo_backs_off_through_its_sleep_and_honours_a_stop_request(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     await run_sync(
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
         run_id="r1",
@@ -1003,7 +987,7 @@ async def test_undo_backs_off_through_its_sleep_and_honours_a_stop_request(idx):
 
 
 async def test_a_change_feed_that_repeats_its_cursor_fails_the_run_naming_it(idx):
-    providers, stores = setup()
+    providers, stores = two_shows()
     plex = providers["plex"]
     plex.put_record(watched("a", 1, [4])[0])
     [change] = plex.changes()

@@ -12,7 +12,16 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from bridge_support import T0, custom_index, history, library, nosleep, tracker, watched
+from bridge_support import (
+    T0,
+    TWO_SHOWS,
+    custom_index,
+    history,
+    library,
+    nosleep,
+    two_shows,
+    watched,
+)
 
 from anibridge.bridge.model import Policy
 from anibridge.bridge.reconcile import reconcile
@@ -22,30 +31,12 @@ from anibridge.dates import utcnow
 from anibridge.provider.base import Event, RecordField, Ref, WriteError, WriteOp
 from anibridge.provider.semantics import WriteSemantics
 
-TWO = (
-    'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
-    'anilist:200:\n  tvdb_show:600:s1:\n    "1-12": "1-12"\n'
-)
 PAIR = [Pair("plex", "anilist")]
 
 
 @pytest.fixture
 def idx(tmp_path):
-    return custom_index(tmp_path, TWO)
-
-
-def lists():
-    src = library(
-        [
-            ("a", "A", {1: 12}, ["tvdb_show:500"]),
-            ("b", "B", {1: 12}, ["tvdb_show:600"]),
-        ],
-        watched("a", 1, range(1, 4)) + watched("b", 1, range(1, 13)),
-    )
-    dst = tracker(
-        [("100", "A", 12, ["anilist:100"]), ("200", "B", 12, ["anilist:200"])]
-    )
-    return {"plex": src, "anilist": dst}, MemoryStores()
+    return custom_index(tmp_path, TWO_SHOWS)
 
 
 def state(provider):
@@ -60,7 +51,7 @@ def state(provider):
 
 
 async def test_intents_are_committed_pending_before_the_provider_is_called(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     target = providers["anilist"]
     seen: list[list[tuple[str, str, dict]]] = []
     original = target.write_records
@@ -83,7 +74,7 @@ async def test_intents_are_committed_pending_before_the_provider_is_called(idx):
 
 
 async def test_a_write_whose_answer_is_lost_is_confirmed_by_a_reread(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     target = providers["anilist"]
     original = target.write_records
 
@@ -108,7 +99,7 @@ async def test_a_write_whose_answer_is_lost_is_confirmed_by_a_reread(idx):
 
 
 async def test_a_lost_answer_that_did_not_land_is_failed_not_applied(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     target = providers["anilist"]
 
     async def never_arrives(writes):
@@ -126,7 +117,7 @@ async def test_a_lost_answer_that_did_not_land_is_failed_not_applied(idx):
 
 async def test_a_killed_run_is_reconciled_from_its_intents_and_undone_exactly(idx):
     """`kill -9` between the intent and the outcome: pending rows, half the writes."""
-    providers, stores = lists()
+    providers, stores = two_shows()
     target = providers["anilist"]
     before = state(target)
     original = target.write_records
@@ -177,7 +168,7 @@ async def test_a_killed_run_is_reconciled_from_its_intents_and_undone_exactly(id
 
 
 async def test_an_intent_that_never_reached_the_target_reconciles_as_failed(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     preview = await run_sync(
         providers, PAIR, Policy(profile="p"), stores.bundle(), index=idx, dry_run=True
     )
@@ -202,7 +193,7 @@ async def test_an_intent_that_never_reached_the_target_reconciles_as_failed(idx)
 
 
 async def test_cancelling_a_run_mid_batch_ends_it_interrupted(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     target = providers["anilist"]
     original = target.write_records
     entered = asyncio.Event()
@@ -239,7 +230,7 @@ async def test_cancelling_a_run_mid_batch_ends_it_interrupted(idx):
 
 
 async def test_a_stop_request_ends_the_run_interrupted_after_the_batch(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     target = providers["anilist"]
     target.config["write_batch_size"] = 1
     stop = False
@@ -268,7 +259,7 @@ async def test_a_stop_request_ends_the_run_interrupted_after_the_batch(idx):
 
 
 async def test_an_error_in_planning_ends_the_run_failed_not_running(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     providers["plex"].inject_exception(RuntimeError("server down"), method="scan")
     with pytest.raises(RuntimeError):
         await run_sync(
@@ -417,7 +408,7 @@ async def test_undo_refuses_writes_that_are_not_settled_yet():
 
 
 async def test_repeatable_writes_are_still_retried_after_a_transient_error(idx):
-    providers, stores = lists()
+    providers, stores = two_shows()
     providers["anilist"].inject_failure(WriteError.TRANSIENT, times=1)
     result = await run_sync(
         providers, PAIR, Policy(profile="p"), stores.bundle(), index=idx, sleep=nosleep
