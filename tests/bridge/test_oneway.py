@@ -1056,7 +1056,16 @@ def test_held_fields_are_reported_as_rules():
         "t", status=Status.PAUSED, progress=1, updated_at=T + timedelta(days=30)
     )
     p, _ = aggregate(observation(units=UNITS3, weighted=3.0), have)
-    assert any(s.field is F.STATUS and s.reason is SkipReason.RULE for s in p.skips)
+    # The held field is reported on the target entry, for its pair, with the why.
+    assert [(s.ref, s.field, s.reason, s.detail, s.link) for s in p.skips] == [
+        (
+            SHOW,
+            F.STATUS,
+            SkipReason.RULE,
+            "user-set paused kept: no play after the entry changed",
+            p.pair_id("s", SHOW),
+        )
+    ]
 
 
 def test_a_rating_goes_to_its_own_kind_where_the_target_keeps_one():
