@@ -1046,7 +1046,7 @@ async def test_plays_of_a_whole_show_in_two_libraries_keep_the_most(tmp_path):
     )  # fmt: skip
     o = await seen(tmp_path, S1, source)
     assert o.sources == ["s", "s4k"]
-    assert o.units[(None, 0)][:2] == [2, T0]
+    assert o.units[(None, 0)] == [2, T0, T0 + 2 * H]
 
 
 async def test_a_season_flag_skips_an_unnumbered_part_and_counts_the_rest(tmp_path):
@@ -1063,3 +1063,38 @@ async def test_a_season_flag_skips_an_unnumbered_part_and_counts_the_rest(tmp_pa
         node, facets={**node.facets, FacetName.STRUCTURE: parts}
     )
     assert sorted(observe(a, ident)["100"].units) == [(None, 1), (None, 2), (None, 3)]
+
+
+async def test_every_play_of_the_anchor_widens_its_first_and_last_times(tmp_path):
+    """Plays of a whole reach the entry's dates however many facts feed unit 0.
+
+    A second library's plays of the same show, or plays beside a tracker's
+    COMPLETED record without dates, move the first and last consumption; the
+    first fact read must not fix them.
+    """
+    from anibridge.bridge.derive import derive
+    from anibridge.bridge.model import Policy
+
+    source = library(
+        [("s", "Show", {1: 12}, ["tvdb_show:500"]),
+         ("s4k", "Show", {1: 12}, ["tvdb_show:500"])],
+        events=[play(Ref.anchor("s"), T0 + H),
+                play(Ref.anchor("s4k"), T0), play(Ref.anchor("s4k"), T0 + 3 * H)],
+    )  # fmt: skip
+    o = await seen(tmp_path, S1, source)
+    assert o.units == {(None, 0): [2, T0, T0 + 3 * H]}
+    d = derive(o, None, 12, Policy())
+    assert d.values[F.STARTED_AT] == T0
+    assert d.values[F.LAST_ACTIVITY_AT] == T0 + 3 * H
+    rec = list_record("1", status=Status.COMPLETED, updated_at=T0 + 5 * H)
+    a = await collect(kinds_tracker([rec], ("", RecordKind.PROGRESS)), "src")
+    a.entries["1"].summaries.append(
+        EventSummary(Ref.anchor("1"), "play", count=2, first_at=T0, last_at=T0 + H)
+    )
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, S1), provider=target())
+    o = observe(a, ident)["100"]
+    assert o.units == {(None, 0): [2, T0, T0 + H]}
+    d = derive(o, None, 12, Policy())
+    assert d.values[F.STARTED_AT] == T0
+    assert d.values[F.LAST_ACTIVITY_AT] == T0 + H

@@ -579,7 +579,13 @@ class _Builder:
         if u is None:
             o.units[(tseason, 0)] = [plays, first, last]
         else:
+            # Another fact of the whole (a second library, a dated play beside an
+            # undated record) widens the times that feed the entry's dates.
             u[0] = max(u[0], plays)
+            if first is not None and (u[1] is None or first < u[1]):
+                u[1] = first
+            if last is not None and (u[2] is None or last > u[2]):
+                u[2] = last
         o.weighted = max(o.weighted, 1.0)
 
     def expand_containers(
