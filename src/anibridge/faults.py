@@ -13,14 +13,20 @@ so a reference run lists the points a kill can target, in order.
 
 - ``kill@N`` — SIGKILL this process at the N-th checkpoint reached (1-based, all names).
 - ``kill@NAME#N`` — SIGKILL at the N-th time checkpoint NAME is reached.
-- ``pause@NAME#N=DIR`` — at that point create ``DIR/reached`` and wait until
-  ``DIR/go`` exists (lets a test hold a run at a known point, e.g. with the profile
-  lock taken, and start a second process against it).
+- ``pause@NAME#N=fd:GO,REACHED`` — at that point write this process's pid to the
+  inherited pipe end REACHED, then block reading the inherited pipe end GO until
+  one byte (or its end) arrives. Lets a test hold a run at a known point, e.g. with
+  the profile lock taken, and start a second process against it — with no polling
+  on either side: the test's read of REACHED ends when the pause is reached or, at
+  end of file, when the process died first; a test that dies releases the pause.
+- ``pause@NAME#N=DIR`` — the same through files, for a driver that cannot pass
+  pipes: create ``DIR/reached``, then wait until ``DIR/go`` exists (polled).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass
@@ -37,6 +43,9 @@ class _Rule:
     arg: str = ""
 
 
+_PIPES = re.compile(r"fd:\d+,\d+")
+
+
 def _parse(spec: str) -> list[_Rule]:
     rules = []
     for part in filter(None, (p.strip() for p in spec.split(";"))):
@@ -45,6 +54,10 @@ def _parse(spec: str) -> list[_Rule]:
         name, _, nth = rest.rpartition("#") if "#" in rest else ("", "", rest)
         if action not in ("kill", "pause") or not nth.isdigit():
             raise ValueError(f"ANIBRIDGE_FAULTS: cannot read rule {part!r}")
+        if action == "pause" and arg.startswith("fd:") and not _PIPES.fullmatch(arg):
+            raise ValueError(f"ANIBRIDGE_FAULTS: pause needs fd:GO,REACHED in {part!r}")
+        if action == "pause" and not arg:
+            raise ValueError(f"ANIBRIDGE_FAULTS: pause needs where to wait in {part!r}")
         rules.append(_Rule(action, name or None, int(nth), arg))
     return rules
 
@@ -82,8 +95,18 @@ def _hit(name: str) -> None:
         if (rule.name is None or rule.name == name) and count == rule.nth:
             if rule.action == "kill":
                 os.kill(os.getpid(), signal.SIGKILL)
+            elif rule.arg.startswith("fd:"):
+                _pause_on_pipes(rule.arg)
             else:
                 _pause(Path(rule.arg))
+
+
+def _pause_on_pipes(arg: str) -> None:
+    go, _, reached = arg.removeprefix("fd:").partition(",")
+    os.write(int(reached), f"{os.getpid()}\n".encode())
+    os.close(int(reached))
+    os.read(int(go), 1)  # a byte: go on; end of file: the test is gone, go on too
+    os.close(int(go))
 
 
 def _pause(folder: Path) -> None:

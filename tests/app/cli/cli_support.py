@@ -9,7 +9,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,13 +203,43 @@ def entry(doc: dict[str, Any], key: str) -> dict[str, Any] | None:
     return None
 
 
-def wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
-    """Block until a paused CLI process reached its fault point (or died).
+class Hold:
+    """A fault-point pause for a CLI child, through two pipes: no polling, no clock.
 
-    No deadline on purpose: a loaded machine only makes the wait longer, and a
-    process that dies instead fails the test with its output.
+    ``rule`` goes into the child's ``ANIBRIDGE_FAULTS`` and ``fds`` into
+    ``Popen(pass_fds=...)``; call ``started()`` once the child exists so only the
+    child holds its pipe ends — then a child that dies before its pause closes
+    them, and ``wait`` sees the end of file instead of blocking forever.
     """
-    while not path.exists():
-        if proc.poll() is not None:
+
+    def __init__(self, point: str) -> None:
+        """Pipes for pausing at ``point`` (``NAME#N``)."""
+        self._go_read, self._go_write = os.pipe()
+        self._reached_read, self._reached_write = os.pipe()
+        self.rule = f"pause@{point}=fd:{self._go_read},{self._reached_write}"
+        self.fds = (self._go_read, self._reached_write)
+
+    def started(self) -> None:
+        """Drop the parent's copies of the child's ends."""
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def wait(self, proc: subprocess.Popen[str]) -> None:
+        """Block until the child is paused at the point (fail if it ended first).
+
+        No deadline on purpose: a loaded machine only makes the wait longer.
+        """
+        if not os.read(self._reached_read, 64):
             raise AssertionError(f"process ended early: {proc.communicate()}")
-        time.sleep(0.02)
+
+    def release(self) -> None:
+        """Let the paused child go on."""
+        os.write(self._go_write, b"g")
+        self.close()
+
+    def close(self) -> None:
+        """Close the parent's ends (a still-paused child then goes on)."""
+        for fd in (self._go_write, self._reached_read):
+            with contextlib.suppress(OSError):
+                os.close(fd)

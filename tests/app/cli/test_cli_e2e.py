@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from anibridge.providers.local import LocalProvider
-from tests.app.cli.cli_support import wait_for
+from tests.app.cli.cli_support import Hold
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -522,20 +522,21 @@ def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(tmp_p
     assert first.returncode == 0, first.stderr
     _drop_record(ws / "b.sqlite", "anilist:269")  # goes to a as a delete
     _drop_record(ws / "a.sqlite", "anilist:20")  # goes to b as a delete
-    hold = tmp_path / "hold"
-    hold.mkdir()
+    hold = Hold("journal.intent#1")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
-    env["ANIBRIDGE_FAULTS"] = f"pause@journal.intent#1={hold}"
+    env["ANIBRIDGE_FAULTS"] = hold.rule
     proc = subprocess.Popen(
         [*CLI, "sync", "--json", "--config", str(config)], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, pass_fds=hold.fds,
     )  # fmt: skip
+    hold.started()
     try:
-        wait_for(hold / "reached", proc)
+        hold.wait(proc)
         _edit_list(ws / "a.sqlite", "anilist:269", progress=121)
-        (hold / "go").touch()
+        hold.release()
         out, err = proc.communicate(timeout=120)
     finally:
+        hold.close()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err

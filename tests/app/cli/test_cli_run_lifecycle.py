@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from anibridge.store import SqlStore
-from tests.app.cli.cli_support import wait_for
+from tests.app.cli.cli_support import Hold
 
 CLI = [sys.executable, "-m", "anibridge.app.cli"]
 
@@ -70,14 +70,22 @@ def invoke(config: Path, *args: str) -> Invoked:
     return Invoked(result.exit_code, result.stdout, result.stderr)
 
 
-def start(config: Path, *args: str, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+def start(
+    config: Path, *args: str, hold: Hold | None = None, **extra: str
+) -> subprocess.Popen[str]:
+    if hold is not None:
+        extra["ANIBRIDGE_FAULTS"] = hold.rule
+    proc = subprocess.Popen(
         [*CLI, *args, "--config", str(config)],
         env=env_with(**extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        pass_fds=hold.fds if hold is not None else (),
     )
+    if hold is not None:
+        hold.started()
+    return proc
 
 
 def list_state(config: Path) -> list[tuple]:
@@ -117,11 +125,9 @@ def test_two_syncs_at_once_exactly_one_writes_and_the_journal_holds_each_once(
 ):
     _pristine, synced, writes = reference
     config = workspace(tmp_path / "ws")
-    hold = tmp_path / "hold"
-    first = start(
-        config, "sync", "--json", ANIBRIDGE_FAULTS=f"pause@journal.intent#1={hold}"
-    )
-    wait_for(hold / "reached", first)  # holding the lock, first intent committed
+    hold = Hold("journal.intent#1")
+    first = start(config, "sync", "--json", hold=hold)
+    hold.wait(first)  # holding the lock, first intent committed
     refused = invoke(config, "sync", "--json", "--wait", "0")
     assert refused.returncode == 75, refused.stderr
     message = refused.stderr.strip()
@@ -130,7 +136,7 @@ def test_two_syncs_at_once_exactly_one_writes_and_the_journal_holds_each_once(
     assert f"pid {first.pid}" in message and "sync since" in message
     assert refused.stdout == ""
     waiter = start(config, "sync", "--json", "--wait", "600")
-    (hold / "go").touch()
+    hold.release()
     out, err = first.communicate(timeout=180)
     assert first.returncode == 0, err
     first_summary = json.loads(out)
@@ -204,13 +210,11 @@ def test_a_signal_after_the_first_batch_stops_cleanly_as_interrupted(
 ):
     _pristine, synced, writes = reference
     config = workspace(tmp_path / "ws")
-    hold = tmp_path / "hold"
-    proc = start(
-        config, "sync", "--json", ANIBRIDGE_FAULTS=f"pause@write.answered#1={hold}"
-    )
-    wait_for(hold / "reached", proc)
+    hold = Hold("write.answered#1")
+    proc = start(config, "sync", "--json", hold=hold)
+    hold.wait(proc)
     proc.send_signal(signum)
-    (hold / "go").touch()
+    hold.release()
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == code, err
     summary = json.loads(out)
