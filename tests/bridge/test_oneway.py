@@ -553,9 +553,14 @@ def test_unit_refs_follow_the_targets_coordinates():
     # an absolute position over the regular seasons (specials have none)
     assert p.unit_ref(SHOW, None, 4, show) == ep(2, 1)
     assert p.unit_ref(SHOW, None, 3, show) == ep(1, 3)
-    # past the structure, or without one: the position as the leaf number
+    # past the structure: the position as the leaf number (not on the target)
     assert p.unit_ref(SHOW, None, 9, show) == SHOW.child("episode", 9)
-    assert p.unit_ref(SHOW, None, 2, None) == SHOW.child("episode", 2)
+    # a seasoned target whose structure was not read cannot place it at all
+    assert p.unit_ref(SHOW, None, 2, None) is None
+    assert p.unit_ref(SHOW, None, 2, Entry("t")) is None
+    # a target whose kinds have no seasons takes the position as it is
+    flat = planner(replace(server_caps(), coordinate_axes={"show": ("episode",)}))
+    assert flat.unit_ref(SHOW, None, 2, None) == SHOW.child("episode", 2)
     assert p.unit_ref(SHOW, 1, 2, None) == ep(1, 2)
     # a season kept as its own title has episodes, no seasons
     season = Entry("t", node=library_show("t", "Show", {1: 3})[1])
@@ -1387,6 +1392,39 @@ async def test_plays_reach_a_history_on_its_seasons_with_their_pair_and_route(
     ]
 
 
+async def test_a_history_without_its_show_read_gets_no_guessed_absolute_episode(
+    tmp_path,
+):
+    # The same unscoped route, but a targeted read that left the show out: its
+    # seasons are unknown, so episodes 13-14 cannot be placed; nothing is appended
+    # at a made-up "episode=13" (a seasoned history has no such address).
+    mappings = 'tmdb_show:900:s1:\n  tvdb_show:500:\n    "1-24": "1-24"\n'
+    plays = [play(episode_ref("s", 1, 13), T + H), play(episode_ref("s", 1, 14), T)]
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "Show", {1: 24}, ids=["tmdb_show:900"]),
+        records=[seen_on("s", 1, 13, T + H), seen_on("s", 1, 15, T + 2 * H)],
+        events=plays,
+    )
+    dst = history(
+        [
+            ("h", "Show", {1: 12, 2: 12}, ["tvdb_show:500"]),
+            ("g", "Other", {1: 2}, ["tvdb_show:501"]),
+        ]
+    )
+    plan = await one_way(src, dst, tmp_path, mappings, target_refs=[Ref("g")])
+    link = pair("s", "h")
+    assert plan.actions == ()
+    # the plays in time order, then the episode only known as watched
+    assert [s for s in skipped(plan) if s[2] is SkipReason.NO_TARGET] == [
+        (Ref("h"), None, SkipReason.NO_TARGET, f"absolute episode {n}: {UNREAD}", link)
+        for n in (14, 13, 15)
+    ]
+
+
+UNREAD = "the target's seasons were not read"
+
+
 def two_routes_tracker():
     """Two tracker entries routed to one show: one by season, one by absolute place."""
     records = [
@@ -1455,15 +1493,18 @@ async def test_a_server_is_written_in_episode_order_absolute_positions_first(tmp
         for ref_s, ref_n in ((2, 1), (1, 1), (1, 2))
     ]
     assert all(a.after[F.STATUS].status is Status.COMPLETED for a in plan.actions)
-    # A targeted read without the show: nothing is known there, every episode is new.
+    # A targeted read without the show: nothing is known there, every episode is new,
+    # and an absolute position cannot be placed in its season (no guessed episode=13).
     plan = await one_way(
         two_routes_tracker(), dst, tmp_path, TWO_ROUTES, target_refs=[Ref("u")]
     )
-    assert [a.ref for a in plan.actions][1:] == [
+    assert [a.ref for a in plan.actions] == [
         episode_ref("t", 1, 1),
         episode_ref("t", 1, 2),
     ]
     assert all(a.created and a.before == {} for a in plan.actions)
+    why = "absolute episode 13: the target's seasons were not read"
+    assert skipped(plan) == [(Ref("t"), None, SkipReason.NO_TARGET, why, link)]
 
 
 async def test_a_server_episode_missing_there_is_skipped_and_the_next_still_written(

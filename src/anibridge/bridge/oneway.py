@@ -35,6 +35,7 @@ from anibridge.bridge.translate import translate
 from anibridge.provider.base import (
     EventKind,
     FacetName,
+    Node,
     Progress,
     Record,
     RecordField,
@@ -598,20 +599,23 @@ class DirectionPlanner:
 
     def unit_ref(
         self, anchor: Ref, season: int | None, n: int, entry: Entry | None = None
-    ) -> Ref:
-        """The target ref of one unit (episode) of an anchor.
+    ) -> Ref | None:
+        """The target ref of one unit (episode) of an anchor; None if unplaceable.
 
         A unit without a season reached a seasoned target through an unscoped target
         id: `n` is then the show's absolute position (regular seasons in order, as in
-        `anibridge.bridge.observe`), placed through the target's `Structure`. A unit
-        with a season on a target kind whose coordinates have no season (one season
-        of a series kept as its own title, reached through an id scoped to that
-        season) is that title's episode `n`.
+        `anibridge.bridge.observe`), placed through the target's `Structure`; where
+        that was not read (a targeted read without the show) it cannot be placed,
+        and a guessed `episode=n` would address nothing there. A unit with a season
+        on a target kind whose coordinates have no season (one season of a series
+        kept as its own title, reached through an id scoped to that season) is that
+        title's episode `n`.
         """
         if n == 0:
             return anchor
-        if season is not None and entry is not None and entry.node is not None:
-            axes = self.caps.coordinate_axes.get(entry.node.kind)
+        node = entry.node if entry is not None else None
+        if season is not None and node is not None:
+            axes = self.caps.coordinate_axes.get(node.kind)
             if axes and "season" not in axes:
                 return anchor.child(axes[-1], n)
         if season is not None:
@@ -619,7 +623,22 @@ class DirectionPlanner:
         placed = _absolute_parts(entry).get(n) if entry is not None else None
         if placed is not None:
             return Ref(anchor.key, placed)
+        structure = node.facets.get(FacetName.STRUCTURE) if node is not None else None
+        if not isinstance(structure, Structure) and self.seasoned(node):
+            return None
         return anchor.child(self.leaf_axis, n)
+
+    def seasoned(self, node: Node | None) -> bool:
+        """Whether the node's kind (any kind, if unknown) is addressed by season."""
+        axes = self.caps.coordinate_axes
+        if node is not None:
+            return "season" in axes.get(node.kind, ())
+        return any("season" in a for a in axes.values())
+
+    def unplaced(self, o: Observation, n: int, link: str) -> None:
+        """Skip an absolute episode the target's unread seasons cannot place."""
+        why = f"absolute episode {n}: the target's seasons were not read"
+        self.skip(o.target, None, SkipReason.NO_TARGET, why, link)
 
     def plan_units(self, o: Observation, entry: Entry | None) -> None:
         """Per-episode writes marking consumed units on a server target."""
@@ -660,6 +679,9 @@ class DirectionPlanner:
         )
         for (season, n), u in sorted(o.units.items(), key=_unit_order):
             ref = self.unit_ref(o.target, season, n, entry)
+            if ref is None:
+                self.unplaced(o, n, link)
+                continue
             if parts is not None and ref not in parts and n != 0:
                 self.skip(
                     ref, None, SkipReason.NO_TARGET, "episode not on target", link
@@ -754,13 +776,18 @@ class DirectionPlanner:
         exact_units = set()
         for (season, n), at in o.events:
             exact_units.add((season, n))
-            wanted.append(
-                (self.unit_ref(o.target, season, n, entry), at, "source play")
-            )
+            ref = self.unit_ref(o.target, season, n, entry)
+            if ref is None:
+                self.unplaced(o, n, link)
+                continue
+            wanted.append((ref, at, "source play"))
         for (season, n), u in o.units.items():
             if (season, n) in exact_units:
                 continue
             ref = self.unit_ref(o.target, season, n, entry)
+            if ref is None:
+                self.unplaced(o, n, link)
+                continue
             if ref in played:
                 continue
             at = u[2] or u[1]
