@@ -351,8 +351,16 @@ async def test_a_dry_undo_writes_nothing_and_keeps_the_cursors(idx):
     )
     assert len(undone.plan.actions) == 2 and undone.report is None
     run = stores.run(undone.run.id)
+    assert undone.run == run  # the preview reports the record it left, finished
     assert (run.kind, run.status, run.plan_id) == ("undo", "ok", undone.plan.id)
     assert run.finished_at == run.started_at
+    # What it would do, and never a "reverts" that would make the run look undone.
+    assert run.summary == {
+        "dry_run": True,
+        "previews": "r1",
+        "planned": 2,
+        "skipped": 0,
+    }
     assert len(providers["anilist"].records()) == 2
     assert stores.cursor("default", "plex") == cursor
     assert stores.entries(undone.run.id) == []

@@ -393,6 +393,10 @@ async def test_undo_refuses_writes_that_are_not_settled_yet():
     providers, stores, service = history_pair(settle=timedelta(hours=1))
     service.lose_next = True
     first = await _sync(providers, stores)
+    preview = await undo_run(
+        providers, stores.bundle(), profile="p", run_id=first.run.id, dry_run=True
+    )
+    assert preview.run.status == "partial"  # the preview tells what undo would end as
     undone = await undo_run(
         providers, stores.bundle(), profile="p", run_id=first.run.id
     )

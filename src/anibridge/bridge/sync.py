@@ -438,7 +438,8 @@ async def undo_run(
         run_id: The run to revert.
         action_id: Or one action (its latest applied journal row); with `run_id`,
             that run's entry of the action only.
-        dry_run: Plan the undo only.
+        dry_run: Plan the undo only; the run is recorded finished, with the
+            status the undo would end with and what it would write.
         sleep: Backoff sleep.
         stop: Asked before each write batch (see `run_sync`).
 
@@ -479,8 +480,22 @@ async def undo_run(
         owner=run_owner(),
     )
     stores.runs.start_run(run)
+    unsettled = sum(1 for s in plan.skipped if s.reason is SkipReason.UNCONFIRMED)
     if dry_run:
-        stores.runs.finish_run(replace(run, status="ok", finished_at=run.started_at))
+        # Ends as the undo itself would (partial while rows are unsettled); no
+        # "reverts", so the run it previews never reads as undone.
+        run = replace(
+            run,
+            status=_status({}, unsettled, False),
+            finished_at=run.started_at,
+            summary={
+                "dry_run": True,
+                "previews": run_id or action_id,
+                "planned": len(plan.actions),
+                "skipped": len(plan.skipped),
+            },
+        )
+        stores.runs.finish_run(run)
         return SyncResult(run, plan)
     progress.emit(progress.Phase("writing", len(plan.actions)))
     try:
@@ -495,7 +510,6 @@ async def undo_run(
         stores.runs.finish_run(_ended(run, exc))
         raise
     counts = report.counts()
-    unsettled = sum(1 for s in plan.skipped if s.reason is SkipReason.UNCONFIRMED)
     run = replace(
         run,
         finished_at=utcnow().isoformat(),
