@@ -132,11 +132,8 @@ async def _identify(
     }
     if missing and isinstance(provider, SupportsNodeReads):
         # Learn totals of entries the user does not have yet (to judge completion).
+        # It adds an entry only for a node or record it found: nothing to tidy.
         await fetch_anchors(provider, tgt, [Ref(k) for k in sorted(missing)])
-        for k in missing:
-            entry = tgt.entries.get(k)
-            if entry is not None and entry.node is None and not entry.records:
-                del tgt.entries[k]
     stores.links.put_links(ident.links(policy.profile, src.provider, tgt.provider, now))
     return ident
 
