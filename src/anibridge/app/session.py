@@ -127,10 +127,12 @@ def summarize(
     applied = 0 if dry_run else counts.get("applied", 0) + counts.get("unchanged", 0)
     failed = 0 if dry_run else counts.get("failed", 0)
     unknown = 0 if dry_run else counts.get("unknown", 0)
-    # The plan header's counts (one set everywhere), plus actions a real run
-    # skipped at apply time because the target changed since planning.
+    # A write the target drifted from since planning is stale (not sent, re-decided
+    # next run), not skipped: `skipped` stays the plan header's count (one set
+    # everywhere), plus writes a stop left unsent.
+    stale = 0 if dry_run else counts.get("stale", 0)
     skipped, unchanged = plan_counts(plan)
-    late_skips = 0 if dry_run else counts.get("stale", 0) + counts.get("skipped", 0)
+    late_skips = 0 if dry_run else counts.get("skipped", 0)
     return {
         "run_id": run_id,
         "profile": profile,
@@ -140,6 +142,7 @@ def summarize(
         "applied": applied,
         "failed": failed,
         "unknown": unknown,
+        "stale": stale,
         "skipped": sum(skipped.values()) + late_skips,
         "unchanged": unchanged,
         "duration_s": round(duration_s, 3),

@@ -87,6 +87,7 @@ def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
         "applied",
         "failed",
         "unknown",
+        "stale",
         "skipped",
         "unchanged",
         "duration_s",
@@ -503,7 +504,9 @@ def _drop_record(path: Path, key: str) -> None:
     asyncio.run(go())
 
 
-def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(tmp_path):
+def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(
+    tmp_path, capsys
+):
     # Two lists kept in step both ways, deletes allowed. The user removes Bleach
     # from list b and Naruto from list a, so the sync deletes each on the other
     # list (b's delete first). While it writes b (held at its first journaled
@@ -522,6 +525,8 @@ def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(tmp_p
     assert first.returncode == 0, first.stderr
     _drop_record(ws / "b.sqlite", "anilist:269")  # goes to a as a delete
     _drop_record(ws / "a.sqlite", "anilist:20")  # goes to b as a delete
+    preview = run("plan", "--json", "--config", str(config), cwd=tmp_path)
+    header = json.loads(preview.stdout)["plan"]["counts"]["skipped"]
     hold = Hold("journal.intent#1")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANIBRIDGE_")}
     env["ANIBRIDGE_FAULTS"] = hold.rule
@@ -541,8 +546,17 @@ def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(tmp_p
             proc.kill()
     assert proc.returncode == 0, err
     summary = json.loads(out)
-    assert (summary["applied"], summary["skipped"]) == (1, 1), summary
-    # The run's record says which outcome the skipped one had: stale.
+    # The drifted write is reported as stale; `skipped` is the plan header's.
+    assert (summary["applied"], summary["stale"]) == (1, 1), summary
+    assert summary["skipped"] == sum(header.values()), (summary, header)
+    from anibridge.app.cli.sync import print_summary
+
+    capsys.readouterr()
+    print_summary({**summary, "_extra": {}})  # the human line of the same run
+    line = " ".join(capsys.readouterr().out.split())  # wrapped at the width
+    assert "1 stale (changed since the plan, not written)" in line, line
+    assert f", {summary['skipped']} skipped, " in line, line
+    # The run's record says so too.
     hist = run("history", "--json", "--config", str(config), cwd=tmp_path)
     newest = json.loads(hist.stdout)[0]
     assert newest["run_id"] == summary["run_id"]

@@ -1,7 +1,7 @@
 """`anibridge sync` and `anibridge plan`: run a profile, or preview it.
 
 `sync --json` prints exactly one object: run_id, profile, dry_run, status, planned,
-applied, failed, unknown, skipped, unchanged, duration_s. Exit codes: 0 nothing
+applied, failed, unknown, stale, skipped, unchanged, duration_s. Exit codes: 0 nothing
 failed, 1 errors or failed/unconfirmed actions, 2 a guard refused the plan, 75 the
 profile is busy (another run holds its lock), 130 interrupted by Ctrl-C, 143 stopped
 by SIGTERM (see `_common`).
@@ -213,11 +213,16 @@ def print_summary(summary: dict[str, Any]) -> None:
         if summary.get("unknown")
         else ""
     )
+    stale = (
+        f"{summary['stale']} stale (changed since the plan, not written), "
+        if summary.get("stale")
+        else ""
+    )
     out_console.print(
         Text.assemble(
             f"{summary['planned']} planned, ",
             done,
-            f", {summary['failed']} failed, {summary['skipped']} skipped, "
+            f", {summary['failed']} failed, {stale}{summary['skipped']} skipped, "
             f"{summary['unchanged']} unchanged{unknown} "
             f"in {summary['duration_s']:.2f}s",
         )
