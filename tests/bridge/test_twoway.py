@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from bridge_support import T0, curated, nosleep, tracker
 
 from anibridge.bridge.model import ConflictRule, Direction, Policy
@@ -996,3 +997,145 @@ async def test_an_entry_gone_from_the_first_side_of_a_pair_unlinked_backwards():
         ("mal", WriteOp.DELETE_RECORD)
     ]
     assert providers["mal"].record(Ref("20")) is None
+
+
+# -- a side that keeps plays, not list records ----------------------------------------
+
+SHOW12 = 'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
+
+
+def played(episodes):
+    """A media server whose show 's' has `episodes` watched (season 1)."""
+    from bridge_support import library, watched
+
+    shows = [("s", "Show", {1: 12}, ["tvdb_show:500"])]
+    return library(shows, watched("s", 1, episodes), writable=True)
+
+
+async def sync_with_library(tmp_path, library, the_list, stores, policy=TWO, *,
+                            library_first=True, dry_run=False):  # fmt: skip
+    from bridge_support import custom_index
+
+    providers = {"plex": library, "al": the_list}
+    pair = [Pair("plex", "al") if library_first else Pair("al", "plex")]
+    return await run_sync(
+        providers, pair, policy, stores.bundle(), sleep=nosleep, dry_run=dry_run,
+        index=custom_index(tmp_path, SHOW12),
+    )  # fmt: skip
+
+
+def show_list():
+    return tracker([("100", "Show", 12, ["anilist:100"])])
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_new_plays_on_a_media_server_reach_the_list_after_the_first_sync(
+    tmp_path, library_first
+):
+    # A server keeps plays per episode, no list record: that is not a removal. Each
+    # run carries its new plays over, whichever side of the pair it is.
+    the_list, stores = show_list(), MemoryStores()
+    for episodes, progress in ((range(1, 5), 4), (range(1, 7), 6)):
+        result = await sync_with_library(
+            tmp_path, played(episodes), the_list, stores, library_first=library_first
+        )
+        assert [a.provider for a in result.plan.actions] == ["al"]
+        assert not skips(result, "deletes-off")
+        assert value(the_list, "100", RecordField.PROGRESS).current == progress
+    quiet = await sync_with_library(tmp_path, played(range(1, 7)), the_list, stores,
+                                    library_first=library_first)  # fmt: skip
+    assert quiet.plan.actions == ()
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_plays_removed_on_a_media_server_are_held_in_two_way_too(
+    tmp_path, library_first
+):
+    # Every play removed on the server: as one way, reported and never lowered
+    # to nothing nor deleted, deletes allowed or not (the same delete guard).
+    the_list, stores = show_list(), MemoryStores()
+    await sync_with_library(tmp_path, played(range(1, 5)), the_list, stores,
+                            library_first=library_first)  # fmt: skip
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    for policy, reason, why in (
+        (TWO, "deletes-off", "deletes not allowed"),
+        (deletes, "regression", "progress kept"),
+    ):
+        result = await sync_with_library(tmp_path, played(()), the_list, stores,
+                                         policy, library_first=library_first,
+                                         dry_run=True)  # fmt: skip
+        assert result.plan.actions == ()
+        assert [(s.provider, s.field, s.reason.value, s.detail)
+                for s in result.plan.skipped] == [
+            ("al", RecordField.PROGRESS, reason,
+             f"nothing left on the source (plays removed); {why}"),
+        ]  # fmt: skip
+    assert value(the_list, "100", RecordField.PROGRESS).current == 4
+
+
+async def test_an_entry_gone_entirely_from_the_second_side_of_a_pair_unlinked_forward():
+    # The mirror of the test above it: AniList's 20 is unlinked from MAL, so only
+    # the backward direction knows the pair, and MAL losing the title is a removal
+    # all the same: held with deletes off, propagated when they are on.
+    from anibridge.bridge.stores import Override
+
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    stores.put_override(Override("default", "al", "20", "mal", None))
+    providers["mal"].remove_record(Ref("20"))
+    providers["mal"].remove_node(Ref("20"))
+    held = await sync(providers, stores)
+    assert held.plan.actions == ()
+    assert skips(held, "regression") == [
+        ("al", None, "gone on the source; deletes off")
+    ]
+    [skip] = [s for s in held.plan.skipped if s.reason.value == "regression"]
+    assert skip.link in {link for link, _ in stores.baselines("default")}
+    result = await sync(providers, stores, deletes)
+    [action] = result.plan.actions
+    assert (action.provider, action.op, action.source) == (
+        "al", WriteOp.DELETE_RECORD, "mal",
+    )  # fmt: skip
+    assert action.link == skip.link
+    assert providers["al"].record(Ref("20")) is None
+
+
+@pytest.mark.parametrize("gone", ["al", "mal"])
+async def test_a_pinned_status_blocks_a_two_way_deletion_as_one_way(gone):
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    providers, stores = in_sync_pair(), MemoryStores()
+    await sync(providers, stores, deletes)
+    kept = "mal" if gone == "al" else "al"
+    pin(stores, kept, "status")
+    providers[gone].remove_record(Ref("20"))
+    result = await sync(providers, stores, deletes)
+    assert result.plan.actions == ()
+    assert skips(result, "pinned") == [(kept, RecordField.STATUS, "delete blocked")]
+    assert providers[kept].record(Ref("20")) is not None
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_a_list_entry_removed_while_the_server_keeps_its_plays_is_held(
+    tmp_path, library_first
+):
+    # Removed from the list, still played on the server: a removal, held with
+    # deletes off (not re-created from the plays); with deletes on, plays are not
+    # records the server side can delete.
+    the_list, stores = show_list(), MemoryStores()
+    await sync_with_library(tmp_path, played(range(1, 5)), the_list, stores,
+                            library_first=library_first)  # fmt: skip
+    the_list.remove_record(Ref("100"))
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    for policy, reason, why in (
+        (TWO, "deletes-off", "removed on al; deletes not allowed"),
+        (deletes, "not-writable", "cannot delete plays"),
+    ):
+        result = await sync_with_library(tmp_path, played(range(1, 5)), the_list,
+                                         stores, policy, library_first=library_first,
+                                         dry_run=True)  # fmt: skip
+        assert result.plan.actions == ()
+        assert [(s.provider, s.ref, s.field, s.reason.value, s.detail)
+                for s in result.plan.skipped] == [
+            ("plex", Ref("s"), None, reason, why),
+        ]  # fmt: skip

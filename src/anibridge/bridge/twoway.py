@@ -10,11 +10,19 @@ rating at the coarser scale, a date at the coarser precision, text after the sho
 truncation), and a field neither side changed since its baseline is left alone, so a
 value translated or derived for one side never bounces back onto the other. Writes
 the in-sync baselines (each side's own native value) the run stores afterwards.
+
+A side that keeps plays (a media server's episode records, a history), not a list
+record, has no fields to settle: its changes go over as one way, and every play of
+it removed is held and reported as one way does ("plays removed"), never deleted
+nor written back. Deletions of pairs planned by neither direction are looked for
+both ways, under one-way's guards (deletes allowed, a side that can delete, no
+pinned status).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 from anibridge.bridge.codec import JSON, ref_id
 from anibridge.bridge.guards import finish_plan
@@ -103,9 +111,28 @@ def plan_two_way(
         b, a, id_ba, policy, pinned, tz, sent,
         lambda s, t, f: side_changed("b", t, s, f),
     )  # fmt: skip
+    # A side that keeps plays (episode records, a history), not a list record, is
+    # there while it has plays; all of them removed is reported as one way does
+    # (`all_plays_removed`), never read as a removal to propagate.
+    a_plays = back.main_kind is None or back.granular
+    b_plays = fwd.main_kind is None or fwd.granular
+    in_sync_before = [
+        (bl.source_value, bl.target_value)
+        for (link, f), bl in base.items()
+        if f == ENTRY
+        and isinstance(bl.source_value, str)
+        and isinstance(bl.target_value, str)
+    ]
+    if a_plays:
+        fwd.in_sync_before = frozenset(
+            fwd.pair_id(ak, Ref(bk)) for ak, bk in in_sync_before
+        )
+    if b_plays:
+        back.in_sync_before = frozenset(
+            back.pair_id(bk, Ref(ak)) for ak, bk in in_sync_before
+        )
     fwd.run()
     back.run()
-    actions: list[Action] = list(fwd.actions) + list(back.actions)
     in_sync: list[Baseline] = []
     pairs: dict[tuple[str, str], tuple[EntryPlan | None, EntryPlan | None]] = {}
     for (akey, bref), ep in fwd.entries.items():
@@ -113,20 +140,37 @@ def plan_two_way(
     for (bkey, aref), ep in back.entries.items():
         key = (aref, bkey)
         pairs[key] = (pairs.get(key, (None, None))[0], ep)
+    # Plays removed on one side are held: the other side's state is not written
+    # back onto it either (that would revert the removal).
+    reverts: set[tuple[str, str]] = set()
+    for akey, bkey in pairs:
+        if ab_link(akey, bkey) in fwd.held:
+            reverts.add((a.provider, back.pair_id(bkey, Ref(akey))))
+        if back.pair_id(bkey, Ref(akey)) in back.held:
+            reverts.add((b.provider, fwd.pair_id(akey, Ref(bkey))))
+    actions: list[Action] = [
+        x for x in (*fwd.actions, *back.actions) if (x.provider, x.link) not in reverts
+    ]
     handled: set[str] = set()
     for (akey, bkey), (to_b, to_a) in pairs.items():
         link = ab_link(akey, bkey)
         handled.add(link)
+        if link in fwd.held or back.pair_id(bkey, Ref(akey)) in back.held:
+            continue  # plays removed on one side: reported, nothing written
         entry_base = base.get((link, ENTRY))
         ra, rb = a_record(akey), b_record(bkey)
-        if ra is None or rb is None:
+        a_here = ra is not None or (a_plays and _has_plays(a, akey))
+        b_here = rb is not None or (b_plays and _has_plays(b, bkey))
+        if not a_here or not b_here:
             if entry_base is not None:  # in sync before: a removal, not "new"
-                actions.extend(
-                    _entry_gone(policy, a, b, fwd, back, akey, bkey, ra, rb, link)
-                )
+                if (a_here or not a_plays) and (b_here or not b_plays):
+                    actions.extend(
+                        _entry_gone(policy, a, b, fwd, back, (akey, bkey), ra, rb,
+                                    link, a_gone=not a_here, b_gone=not b_here)
+                    )  # fmt: skip
                 continue
             # Never seen in sync: create it from the other side.
-            src = to_b if rb is None else to_a
+            src = to_b if not b_here else to_a
             if src is not None:
                 changes = [c for c in src.fields.values() if c.after != c.before]
                 for c in src.fields.values():
@@ -139,11 +183,31 @@ def plan_two_way(
                         )
                         in_sync.append(Baseline(prof, link, c.field.value, *pair))
                 if changes:
-                    d = fwd if rb is None else back
+                    d = fwd if not b_here else back
                     act = d.entry_action(src, changes)
-                    actions.append(_relink(act, link, reverse=rb is not None))
+                    actions.append(_relink(act, link, reverse=b_here))
             continue
         in_sync.append(Baseline(prof, link, ENTRY, akey, bkey))
+        if ra is None or rb is None:
+            # One side's state is its plays: no fields to settle against a list
+            # record, so each side's changes go over as one way (plays reach the
+            # playing side as its own unit writes or plays).
+            moved = False
+            for ep, d, back_way in ((to_b, fwd, False), (to_a, back, True)):
+                changes = (
+                    [c for c in ep.fields.values() if c.after != c.before] if ep else []
+                )
+                if changes:
+                    act = d.entry_action(ep, changes)
+                    actions.append(_relink(act, link, reverse=back_way))
+                    moved = True
+            if not moved:
+                kept = rb if rb is not None else ra
+                assert kept is not None
+                (fwd if rb is not None else back).skip(
+                    kept.ref, None, SkipReason.UNCHANGED, "", link
+                )
+            continue
         fields_b: list[Candidate] = []
         fields_a: list[Candidate] = []
         for f in FIELD_ORDER:
@@ -223,18 +287,60 @@ def plan_two_way(
         if fields_a and to_a is not None:
             act = back.entry_action(to_a, fields_a)
             actions.append(_relink(act, link, reverse=True))
-        if not fields_a and not fields_b and link not in fwd.held | back.held:
+        if not fields_a and not fields_b:
             fwd.skip(rb.ref, None, SkipReason.UNCHANGED, "", link)
     actions += deletions(policy, a, b, base, fwd, handled)
+    actions += _deletions_back(policy, a, b, base, back, handled, ab_link)
     return finish_plan(
         policy, actions, fwd.skips + back.skips, [(a, b), (b, a)], in_sync
     )
 
 
+def _has_plays(snap: Snapshot, key: str) -> bool:
+    """Whether a side that keeps plays still holds any for an anchor."""
+    entry = snap.entries.get(key)
+    return entry is not None and bool(entry.records or entry.events or entry.summaries)
+
+
+def _deletions_back(
+    policy: Policy,
+    a: Snapshot,
+    b: Snapshot,
+    base: Mapping[tuple[str, str], Baseline],
+    back: DirectionPlanner,
+    handled: set[str],
+    ab_link: Callable[[str, str], str],
+) -> list[Action]:
+    """`deletions` the other way: pairs in sync whose second side is gone.
+
+    The baselines name each pair by its (a, b) id; the backward planner names it
+    (b, a), so they are turned round for `deletions` and its actions and skips
+    get the pair's (a, b) id back.
+    """
+    turned: dict[tuple[str, str], Baseline] = {}
+    links: dict[str, str] = {}
+    for (link, f), bl in base.items():
+        akey, bkey = bl.source_value, bl.target_value
+        if f != ENTRY or link in handled:
+            continue
+        if not isinstance(akey, str) or not isinstance(bkey, str):
+            continue
+        if link != ab_link(akey, bkey):
+            continue  # another pair of the profile
+        ba = back.pair_id(bkey, Ref(akey))
+        turned[(ba, ENTRY)] = replace(bl, link=ba, source_value=bkey, target_value=akey)
+        links[ba] = link
+    start = len(back.skips)
+    out = [
+        replace(x, link=links[x.link])
+        for x in deletions(policy, b, a, turned, back, set())
+    ]
+    back.skips[start:] = [replace(x, link=links[x.link]) for x in back.skips[start:]]
+    return out
+
+
 def _relink(action: Action, link: str, *, reverse: bool = False) -> Action:
     """Point an action at the (a, b) pair id, marking which side it writes."""
-    from dataclasses import replace
-
     values = dict(action.source_values)
     if reverse:
         values = {"@side": "a", **values}
@@ -268,24 +374,40 @@ def _entry_gone(
     b: Snapshot,
     fwd: DirectionPlanner,
     back: DirectionPlanner,
-    akey: str,
-    bkey: str,
+    keys: tuple[str, str],
     ra: Record | None,
     rb: Record | None,
     link: str,
+    *,
+    a_gone: bool,
+    b_gone: bool,
 ) -> list[Action]:
-    """An entry pair was in sync and one side no longer has it."""
-    if ra is None and rb is None:
+    """An entry pair was in sync and one side no longer has it.
+
+    Guarded as one-way `deletions` are: deletes allowed, a side that can delete,
+    and no pinned status on the record. A side that keeps plays, not a record,
+    has nothing to delete.
+    """
+    if a_gone == b_gone:  # removed on both sides: left alone
         return []
-    gone_on, keep_on, d, rec = (a, b, fwd, rb) if ra is None else (b, a, back, ra)
-    if not gone_on.complete or rec is None:
+    gone_on, keep_on, d, rec, key = (
+        (a, b, fwd, rb, keys[1]) if a_gone else (b, a, back, ra, keys[0])
+    )
+    if not gone_on.complete:
         return []
+    ref = rec.ref if rec is not None else Ref(key)
     if not policy.allow_deletes:  # held: neither propagated nor re-created
-        d.skip(rec.ref, None, SkipReason.DELETES_OFF,
+        d.skip(ref, None, SkipReason.DELETES_OFF,
                f"removed on {gone_on.provider}; deletes not allowed", link)  # fmt: skip
+        return []
+    if rec is None:
+        d.skip(ref, None, SkipReason.NOT_WRITABLE, "cannot delete plays", link)
         return []
     if WriteOp.DELETE_RECORD not in keep_on.capabilities.write_ops:
         d.skip(rec.ref, None, SkipReason.NOT_WRITABLE, "cannot delete records", link)
+        return []
+    if "status" in d.pins.get((keep_on.provider, ref_id(rec.ref)), frozenset()):
+        d.skip(rec.ref, RecordField.STATUS, SkipReason.PINNED, "delete blocked", link)
         return []
     return [
         Action(
