@@ -7,6 +7,8 @@ same app in-process.
   becomes AniList progress/status through the mappings; a second sync writes nothing.
 - Trakt fake → Jellyfin fake: Trakt plays mark the user's Jellyfin episodes and movie
   played (for that user only); a second sync writes nothing.
+- Plex fake ↔ AniList fake, two-way: plays added on Plex after the first sync still
+  reach AniList (the server side keeps plays, not a list record).
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def sync(config: dict, tmp_path: Path, *, in_subprocess: bool = True) -> dict:
+def sync(
+    config: dict, tmp_path: Path, *, in_subprocess: bool = True, full: bool = False
+) -> dict:
     path = tmp_path / "anibridge.yaml"
     path.write_text(yaml.safe_dump(config))
     call = run if in_subprocess else invoke
-    result = call("sync", "--json", "--config", str(path), cwd=tmp_path)
+    more = ("--full",) if full else ()
+    result = call("sync", "--json", *more, "--config", str(path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -177,3 +182,43 @@ def test_trakt_plays_into_jellyfin(tmp_path):
         again = sync(config, tmp_path, in_subprocess=False)
         assert again["applied"] == 0 and again["failed"] == 0, again
         assert jellyfin.count("write") == writes
+
+
+def test_plex_and_anilist_two_way_new_plays_keep_reaching_anilist(tmp_path):
+    # Two-way with a server: Plex keeps plays, not a list record. After the first
+    # sync, new plays still reach AniList (they were read as "removed on plex").
+    media = [FakeMedia(anilist_id=20, mal_id=20, title="Naruto", episodes=220)]
+    library = plex_library()
+    with (
+        FakePlex(library) as plex,
+        AniListFake(media=media, time_scale=0.001) as anilist,
+    ):
+        config = {
+            "data_dir": "data",
+            "profiles": {
+                "both": {
+                    "direction": "two_way",
+                    "source": {
+                        "type": "plex",
+                        "config": {"base_url": plex.base_url, "token": plex.owner_token},
+                    },
+                    "target": {
+                        "type": "anilist",
+                        "config": {
+                            "token": "anilist-test-token",
+                            "base_url": anilist.base_url,
+                            "time_scale": 0.001,
+                        },
+                    },
+                }
+            },
+        }
+        first = sync(config, tmp_path)
+        assert first["failed"] == 0, first
+        assert anilist.entry_for(20)["progress"] == 5
+        for n in (6, 7):  # watched after the first five, before the first sync
+            episode = library.episode("Naruto", 1, n).key
+            library.play("1", episode, 1_700_000_000 + n * 3600)
+        again = sync(config, tmp_path, in_subprocess=False, full=True)
+        assert again["failed"] == 0 and again["applied"] == 1, again
+        assert anilist.entry_for(20)["progress"] == 7
