@@ -200,7 +200,10 @@ def test_plex_and_anilist_two_way_new_plays_keep_reaching_anilist(tmp_path):
                     "direction": "two_way",
                     "source": {
                         "type": "plex",
-                        "config": {"base_url": plex.base_url, "token": plex.owner_token},
+                        "config": {
+                            "base_url": plex.base_url,
+                            "token": plex.owner_token,
+                        },
                     },
                     "target": {
                         "type": "anilist",
