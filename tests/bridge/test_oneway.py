@@ -558,7 +558,14 @@ def test_unit_refs_follow_the_targets_coordinates():
     # a seasoned target whose structure was not read cannot place it at all
     assert p.unit_ref(SHOW, None, 2, None) is None
     assert p.unit_ref(SHOW, None, 2, Entry("t")) is None
-    # a target whose kinds have no seasons takes the position as it is
+    # so does a show listed without its episodes; a node whose kind has no seasons
+    # (a season kept as its own title) or no coordinates takes the position as is
+    from anibridge.provider.base import Node
+
+    assert p.unit_ref(SHOW, None, 2, Entry("t", node=Node(SHOW, "show"))) is None
+    for kind in ("season", "movie"):
+        bare = Entry("t", node=Node(SHOW, kind))
+        assert p.unit_ref(SHOW, None, 2, bare) == SHOW.child("episode", 2)
     flat = planner(replace(server_caps(), coordinate_axes={"show": ("episode",)}))
     assert flat.unit_ref(SHOW, None, 2, None) == SHOW.child("episode", 2)
     assert p.unit_ref(SHOW, 1, 2, None) == ep(1, 2)
@@ -1395,26 +1402,41 @@ async def test_plays_reach_a_history_on_its_seasons_with_their_pair_and_route(
 async def test_a_history_without_its_show_read_gets_no_guessed_absolute_episode(
     tmp_path,
 ):
-    # The same unscoped route, but a targeted read that left the show out: its
-    # seasons are unknown, so episodes 13-14 cannot be placed; nothing is appended
-    # at a made-up "episode=13" (a seasoned history has no such address).
-    mappings = 'tmdb_show:900:s1:\n  tvdb_show:500:\n    "1-24": "1-24"\n'
-    plays = [play(episode_ref("s", 1, 13), T + H), play(episode_ref("s", 1, 14), T)]
+    # Season 1 reaches the history through its unscoped id, season 2 through its
+    # season 3; a targeted read left the show out. Season 3's episodes are placed
+    # by their season; season 1's (absolute 13-15) cannot be, so nothing is
+    # appended at a made-up "episode=13" (a seasoned history has no such address).
+    mappings = (
+        'tmdb_show:900:s1:\n  tvdb_show:500:\n    "1-24": "1-24"\n'
+        'tmdb_show:900:s2:\n  tvdb_show:500:s3:\n    "1-12": "1-12"\n'
+    )
+    plays = [
+        play(episode_ref("s", 1, 14), T),
+        play(episode_ref("s", 1, 13), T + H),
+        play(episode_ref("s", 2, 1), T + 2 * H),
+    ]
     src = memory_provider(
         library_capabilities(),
-        nodes=library_show("s", "Show", {1: 24}, ids=["tmdb_show:900"]),
-        records=[seen_on("s", 1, 13, T + H), seen_on("s", 1, 15, T + 2 * H)],
+        nodes=library_show("s", "Show", {1: 24, 2: 12}, ids=["tmdb_show:900"]),
+        records=[
+            seen_on("s", 1, 13, T + H),
+            seen_on("s", 1, 15, T + 3 * H),
+            seen_on("s", 2, 2, T + 4 * H),
+        ],
         events=plays,
     )
     dst = history(
         [
-            ("h", "Show", {1: 12, 2: 12}, ["tvdb_show:500"]),
+            ("h", "Show", {1: 12, 2: 12, 3: 12}, ["tvdb_show:500"]),
             ("g", "Other", {1: 2}, ["tvdb_show:501"]),
         ]
     )
     plan = await one_way(src, dst, tmp_path, mappings, target_refs=[Ref("g")])
     link = pair("s", "h")
-    assert plan.actions == ()
+    assert [(a.ref, a.at, a.link) for a in plan.actions] == [
+        (episode_ref("h", 3, 1), T + 2 * H, link),
+        (episode_ref("h", 3, 2), T + 4 * H, link),
+    ]
     # the plays in time order, then the episode only known as watched
     assert [s for s in skipped(plan) if s[2] is SkipReason.NO_TARGET] == [
         (Ref("h"), None, SkipReason.NO_TARGET, f"absolute episode {n}: {UNREAD}", link)
@@ -1504,6 +1526,26 @@ async def test_a_server_is_written_in_episode_order_absolute_positions_first(tmp
     ]
     assert all(a.created and a.before == {} for a in plan.actions)
     why = "absolute episode 13: the target's seasons were not read"
+    assert skipped(plan) == [(Ref("t"), None, SkipReason.NO_TARGET, why, link)]
+
+
+async def test_a_server_show_listed_without_its_episodes_gets_no_absolute_episode(
+    tmp_path,
+):
+    # The show is there but its episode list is not (no Structure): the season
+    # route's episodes are addressed by season, the absolute one cannot be placed.
+    from anibridge.provider.base import FacetName
+
+    show = library_show("t", "T", {1: 12, 2: 12}, ids=["tvdb_show:500"])[0]
+    facets = {k: v for k, v in show.facets.items() if k is not FacetName.STRUCTURE}
+    dst = memory_provider(server_caps(), nodes=[replace(show, facets=facets)])
+    plan = await one_way(two_routes_tracker(), dst, tmp_path, TWO_ROUTES)
+    link = pair("100", "t")
+    assert [(a.ref, a.link) for a in plan.actions] == [
+        (episode_ref("t", 1, 1), link),
+        (episode_ref("t", 1, 2), link),
+    ]
+    why = f"absolute episode 13: {UNREAD}"
     assert skipped(plan) == [(Ref("t"), None, SkipReason.NO_TARGET, why, link)]
 
 
@@ -1628,7 +1670,7 @@ def rated_tracker():
     return tracker([("100", "Show", 12, ["anilist:100"])], [record])
 
 
-def ratings_list():
+def ratings_list(*more):
     """A list keeping ratings as their own record kind; the show completed there."""
     caps = replace(
         list_capabilities(authorities=("mal",)),
@@ -1639,7 +1681,7 @@ def ratings_list():
     )
     done = list_record("900", status=Status.COMPLETED, progress=12, updated_at=T)
     node = list_entry("900", "Show", episodes=12, ids=["mal:900"])
-    return memory_provider(caps, nodes=[node], records=[done])
+    return memory_provider(caps, nodes=[node], records=[done, *more])
 
 
 async def test_a_rating_on_its_own_kind_carries_its_pair_and_route(tmp_path):
@@ -1697,6 +1739,24 @@ async def test_a_rating_on_its_own_kind_carries_its_pair_and_route(tmp_path):
     assert (Ref("900"), F.RATING, SkipReason.PINNED, "", link) in skipped(plan)
 
 
+async def test_a_rating_on_its_own_kind_replaces_the_one_there_or_leaves_it(tmp_path):
+    def with_rating(score):
+        return ratings_list(list_record("900", rating=score, kind="ratings"))
+
+    plan = await one_way(rated_tracker(), with_rating(60), tmp_path, RATED)
+    assert [(a.kind, a.before, a.after, a.created) for a in plan.actions] == [
+        (
+            "ratings",
+            {F.RATING: Rating(60, (0, 100, 1))},
+            {F.RATING: Rating(80, (0, 100, 1))},
+            False,
+        )
+    ]
+    # the same rating there already: nothing to write
+    plan = await one_way(rated_tracker(), with_rating(80), tmp_path, RATED)
+    assert plan.actions == ()
+
+
 async def test_a_server_rates_the_show_for_its_pair_unless_pinned(tmp_path):
     mappings = 'anilist:100:\n  tvdb_show:500:s1:\n    "1-12": "1-12"\n'
     ratings_only = Policy(fields=frozenset({F.RATING}))
@@ -1705,6 +1765,14 @@ async def test_a_server_rates_the_show_for_its_pair_unless_pinned(tmp_path):
     link = pair("100", "t")
     got = [(a.ref, a.kind, a.after, a.link, a.source) for a in plan.actions]
     assert got == [(Ref("t"), "", {F.RATING: Rating(8, (0, 10, 1))}, link, "src")]
+    # the show rated so there already: nothing; rated otherwise: replaced
+    for score, want in ((8, []), (6, [({F.RATING: Rating(6, (0, 10, 1))}, False)])):
+        rated = Record(Ref("t"), values={F.RATING: Rating(score, (0, 10, 1))})
+        have = server([("t", {1: 12}, ["tvdb_show:500"])], [rated])
+        plan = await one_way(
+            rated_tracker(), have, tmp_path, mappings, policy=ratings_only
+        )
+        assert [(a.before, a.created) for a in plan.actions] == want
     pinned = [Pin("default", "tgt", "t", frozenset({"rating"}))]
     plan = await one_way(
         rated_tracker(), dst, tmp_path, mappings, policy=ratings_only, pins=pinned
@@ -1845,6 +1913,24 @@ async def test_the_targets_own_episode_count_decides_completion_over_its_episode
     assert a.after[F.STATUS].status is Status.COMPLETED
 
 
+async def test_a_one_episode_entry_is_complete_after_its_one_episode(tmp_path):
+    # The target counts one episode on the entry and lists none: that count is
+    # the total, so the one episode watched completes it.
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 1}, ids=["tvdb_show:500"]),
+        records=[watched_record(episode_ref("s", 1, 1), last_viewed=T)],
+    )
+    mappings = 'tvdb_show:500:s1:\n  mal:900:\n    "1": "1"\n'
+    have = list_record("900", status=Status.ACTIVE, progress=0, total=1, updated_at=T)
+    node = list_entry("900", "A", ids=["mal:900"])
+    dst = memory_provider(list_capabilities(authorities=("mal",)), nodes=[node],
+                          records=[have])  # fmt: skip
+    [a] = (await one_way(src, dst, tmp_path, mappings)).actions
+    assert a.after[F.STATUS].status is Status.COMPLETED
+    assert a.after[F.PROGRESS] == Progress(1, 1)
+
+
 async def test_a_target_entry_without_a_status_gets_one(tmp_path):
     have = list_record("900", progress=3, updated_at=T)
     assert F.STATUS not in have.values
@@ -1865,6 +1951,35 @@ async def test_a_source_entry_without_a_target_is_reported_outside_any_pair(tmp_
     assert skipped(plan) == [
         (Ref("101"), None, SkipReason.NO_TARGET, "no mapping to mal", "")
     ]
+
+
+WATCHLISTED = replace(
+    list_capabilities(authorities=("mal",)),
+    record_kinds=(
+        Descriptor("", RecordKind.PROGRESS),
+        Descriptor("watchlist", RecordKind.PLANNED),
+    ),
+)
+
+
+async def test_a_planned_source_entry_is_watchlisted_for_its_pair_once(tmp_path):
+    planned = list_record("100", status=Status.PLANNED, updated_at=T)
+    src = tracker([("100", "A", 12, ["anilist:100"])], [planned])
+    node = list_entry("900", "A", episodes=12, ids=["mal:900"])
+    plan = await one_way(src, memory_provider(WATCHLISTED, nodes=[node]), tmp_path,
+                         LISTED)  # fmt: skip
+    route = ("anilist:100 -> mal:900 {1-12: 1-12}",)
+    link = pair("100", "900")
+    assert [(a.kind, a.created, a.link, a.provenance, a.source)
+            for a in plan.actions] == [
+        ("watchlist", True, link, route, "src"),
+        ("", True, link, route, "src"),
+    ]  # fmt: skip
+    # already on the target's watchlist (and nothing else): not added again
+    listed = Record(Ref("900"), kind="watchlist")
+    dst = memory_provider(WATCHLISTED, nodes=[node], records=[listed])
+    plan = await one_way(src, dst, tmp_path, LISTED)
+    assert [a.kind for a in plan.actions] == [""]
 
 
 async def test_a_planned_source_leaves_a_completed_entry_alone_and_says_why(tmp_path):
