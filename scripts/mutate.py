@@ -26,7 +26,10 @@ Usage:
     ./dev mutate --survivors MODULE...     re-run those not killed (after a new test)
     ./dev mutate --all MODULE...           re-run every mutant of the modules
     ./dev mutate NAME...            re-run just these mutants (full names, e.g.
-                                    anibridge.bridge.twoway.x_plan_two_way__mutmut_106)
+                                    anibridge.bridge.twoway.x_plan_two_way__mutmut_106,
+                                    or fnmatch globs mutmut expands, e.g. one
+                                    function's mutants:
+                                    'anibridge.bridge.oneway.x_deletions__mutmut_*')
     ./dev mutate --report           per-module and total scores from stored results
     ./dev mutate --together [--survivors|--all] MODULE...
                                     the modules in one mutmut process (one clean run
