@@ -678,20 +678,23 @@ async def test_a_progress_count_takes_its_dates_and_counts_one_play_without_repe
 
 
 async def test_the_latest_update_of_two_anchors_feeding_one_entry_is_kept(tmp_path):
+    """Whichever anchor is read first, an undated record keeps the other's date."""
     from anibridge.provider.testing.memory import list_entry
 
     both = ('mal:5:\n  anilist:100:\n    "1-6": "1-6"\n'
             'mal:6:\n  anilist:100:\n    "1-6": "7-12"\n')  # fmt: skip
-    source = memory_provider(
-        list_capabilities(),
-        nodes=[list_entry("1", "A", episodes=6, ids=["mal:5"]),
-               list_entry("2", "B", episodes=6, ids=["mal:6"])],
-        records=[list_record("1", status=Status.ACTIVE, progress=1, updated_at=T0),
-                 list_record("2", status=Status.ACTIVE, progress=1)],
-    )  # fmt: skip
-    o = await observed(tmp_path, both, source, target(), "100")
-    assert sorted(o.units) == [(None, 1), (None, 7)]
-    assert o.explicit_at == T0
+    for dated in ("1", "2"):
+        source = memory_provider(
+            list_capabilities(),
+            nodes=[list_entry("1", "A", episodes=6, ids=["mal:5"]),
+                   list_entry("2", "B", episodes=6, ids=["mal:6"])],
+            records=[list_record(k, status=Status.ACTIVE, progress=1,
+                                 updated_at=T0 if k == dated else None)
+                     for k in ("1", "2")],
+        )  # fmt: skip
+        o = await observed(tmp_path, both, source, target(), "100")
+        assert sorted(o.units) == [(None, 1), (None, 7)]
+        assert o.explicit_at == T0
 
 
 async def test_a_completed_count_without_progress_is_the_whole_in_the_target_season(
@@ -1098,3 +1101,33 @@ async def test_every_play_of_the_anchor_widens_its_first_and_last_times(tmp_path
     d = derive(o, None, 12, Policy())
     assert d.values[F.STARTED_AT] == T0
     assert d.values[F.LAST_ACTIVITY_AT] == T0 + H
+
+
+async def test_a_fact_of_the_whole_never_narrows_or_clears_its_times(tmp_path):
+    """A play inside the known span, or a fact missing one time, keeps the span."""
+    from anibridge.bridge.derive import derive
+    from anibridge.bridge.model import Policy
+
+    source = library(
+        [("s", "Show", {1: 12}, ["tvdb_show:500"]),
+         ("s4k", "Show", {1: 12}, ["tvdb_show:500"])],
+        events=[play(Ref.anchor("s"), T0), play(Ref.anchor("s"), T0 + 3 * H),
+                play(Ref.anchor("s4k"), T0 + H)],
+    )  # fmt: skip
+    o = await seen(tmp_path, S1, source)
+    assert o.sources == ["s", "s4k"]
+    assert o.units == {(None, 0): [2, T0, T0 + 3 * H]}
+    # a COMPLETED record with only a finish date, then plays known only from
+    # their first time: each time is kept, neither overwrites the other with None
+    rec = list_record("1", status=Status.COMPLETED, finished=T0 + 5 * H)
+    a = await collect(kinds_tracker([rec], ("", RecordKind.PROGRESS)), "src")
+    a.entries["1"].summaries.append(
+        EventSummary(Ref.anchor("1"), "play", count=2, first_at=T0, last_at=None)
+    )
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, S1), provider=target())
+    o = observe(a, ident)["100"]
+    assert o.units == {(None, 0): [2, T0, T0 + 5 * H]}
+    d = derive(o, None, 12, Policy())
+    assert d.values[F.STARTED_AT] == T0
+    assert d.values[F.LAST_ACTIVITY_AT] == T0 + 5 * H
