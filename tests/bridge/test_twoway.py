@@ -1130,6 +1130,9 @@ async def test_a_pinned_status_blocks_a_two_way_deletion_as_one_way(gone):
     result = await sync(providers, stores, deletes)
     assert result.plan.actions == ()
     assert skips(result, "pinned") == [(kept, RecordField.STATUS, "delete blocked")]
+    [held] = [s for s in result.plan.skipped if s.reason.value == "pinned"]
+    assert held.ref == Ref("20")
+    assert held.link in {link for link, _ in stores.baselines("default")}
     assert providers[kept].record(Ref("20")) is not None
 
 
@@ -1154,7 +1157,51 @@ async def test_a_list_entry_removed_while_the_server_keeps_its_plays_is_held(
                                          library_first=library_first,
                                          dry_run=True)  # fmt: skip
         assert result.plan.actions == ()
+        held = [s for s in result.plan.skipped if s.field is None]
         assert [(s.provider, s.ref, s.field, s.reason.value, s.detail)
-                for s in result.plan.skipped if s.field is None] == [
-            ("plex", Ref("s"), None, reason, why),
-        ]  # fmt: skip
+                for s in held] == [("plex", Ref("s"), None, reason, why)]  # fmt: skip
+        assert held[0].link in {link for link, _ in stores.baselines("default")}
+
+
+async def test_plays_removed_on_one_show_do_not_stop_the_shows_after_it(tmp_path):
+    # Show a lost every play on the server (held), show b gained two: b's new
+    # plays still reach the list, in the same run.
+    from bridge_support import TWO_SHOWS, custom_index, library, watched
+
+    shows = [("a", "A", {1: 12}, ["tvdb_show:500"]),
+             ("b", "B", {1: 12}, ["tvdb_show:600"])]  # fmt: skip
+    the_list = tracker([("100", "A", 12, ["anilist:100"]),
+                        ("200", "B", 12, ["anilist:200"])])  # fmt: skip
+    index, stores = custom_index(tmp_path, TWO_SHOWS), MemoryStores()
+
+    async def two_way(plays):
+        server = library(shows, plays, writable=True)
+        return await run_sync(
+            {"plex": server, "al": the_list}, [Pair("plex", "al")], TWO,
+            stores.bundle(), index=index, sleep=nosleep,
+        )  # fmt: skip
+
+    await two_way(watched("a", 1, range(1, 4)) + watched("b", 1, range(1, 4)))
+    result = await two_way(watched("b", 1, range(1, 6)))
+    assert [(a.provider, a.ref) for a in result.plan.actions] == [("al", Ref("200"))]
+    assert value(the_list, "200", RecordField.PROGRESS).current == 5
+    assert value(the_list, "100", RecordField.PROGRESS).current == 3
+    assert [s.ref for s in result.plan.skipped] == [Ref("100")]
+
+
+async def test_a_server_show_never_played_is_not_a_pair_in_sync(tmp_path):
+    # The list has the title, the server has it unplayed: the list's progress goes
+    # to the server as plays, and the pair is not remembered as in sync (nor
+    # reported unchanged) until both sides hold it.
+    the_list = tracker(
+        [("100", "Show", 12, ["anilist:100"])],
+        [list_record("100", status=Status.ACTIVE, progress=3, updated_at=T0)],
+    )
+    result = await sync_with_library(
+        tmp_path, played(()), the_list, MemoryStores(), dry_run=True
+    )
+    assert [(a.provider, a.op) for a in result.plan.actions] == [
+        ("plex", WriteOp.UPSERT_RECORD)
+    ] * 3
+    assert result.plan.in_sync == ()
+    assert result.plan.skipped == ()
