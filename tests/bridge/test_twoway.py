@@ -460,6 +460,7 @@ async def test_an_entry_removed_on_both_sides_is_left_alone():
     providers["mal"].remove_record(Ref("20"))
     result = await sync(providers, stores, deletes)
     assert result.plan.actions == ()
+    assert [s for s in result.plan.skipped if s.ref == Ref("20")] == []  # no report
 
 
 async def test_an_entry_removed_on_the_first_side_is_deleted_on_the_other():
@@ -1056,12 +1057,23 @@ async def test_new_plays_on_a_media_server_reach_the_list_after_the_first_sync(
             tmp_path, played(episodes, server), the_list, stores,
             library_first=library_first,
         )  # fmt: skip
-        assert [a.provider for a in result.plan.actions] == ["al"]
+        [action] = result.plan.actions
+        assert action.provider == "al"
         assert not skips(result, "deletes-off")
+        assert not skips(result, "unchanged")  # it moved
         assert value(the_list, "100", RecordField.PROGRESS).current == progress
+    # Written to the pair's id, marked with the side it wrote (the list is the
+    # second side when the server is first).
+    [pair] = {link for link, _ in stores.baselines("default")}
+    assert action.link == pair
+    assert ("@side" in action.source_values) is not library_first
     quiet = await sync_with_library(tmp_path, played(range(1, 7), server), the_list,
                                     stores, library_first=library_first)  # fmt: skip
     assert quiet.plan.actions == ()
+    assert [(s.provider, s.ref, s.field, s.reason.value, s.detail, s.link)
+            for s in quiet.plan.skipped if s.provider == "al"] == [
+        ("al", Ref("100"), None, "unchanged", "", pair)
+    ]  # fmt: skip
 
 
 @SERVERS
@@ -1187,9 +1199,17 @@ async def test_plays_removed_on_one_show_do_not_stop_the_shows_after_it(tmp_path
     assert value(the_list, "200", RecordField.PROGRESS).current == 5
     assert value(the_list, "100", RecordField.PROGRESS).current == 3
     assert [s.ref for s in result.plan.skipped] == [Ref("100")]
+    # New plays on both: the first show's write does not stop the second's.
+    both = await two_way(watched("a", 1, range(1, 5)) + watched("b", 1, range(1, 7)))
+    assert [(a.provider, a.ref) for a in both.plan.actions] == [
+        ("al", Ref("100")), ("al", Ref("200")),
+    ]  # fmt: skip
 
 
-async def test_a_server_show_never_played_is_not_a_pair_in_sync(tmp_path):
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_a_server_show_never_played_is_not_a_pair_in_sync(
+    tmp_path, library_first
+):
     # The list has the title, the server has it unplayed: the list's progress goes
     # to the server as plays, and the pair is not remembered as in sync (nor
     # reported unchanged) until both sides hold it.
@@ -1198,10 +1218,32 @@ async def test_a_server_show_never_played_is_not_a_pair_in_sync(tmp_path):
         [list_record("100", status=Status.ACTIVE, progress=3, updated_at=T0)],
     )
     result = await sync_with_library(
-        tmp_path, played(()), the_list, MemoryStores(), dry_run=True
-    )
+        tmp_path, played(()), the_list, MemoryStores(), dry_run=True,
+        library_first=library_first,
+    )  # fmt: skip
     assert [(a.provider, a.op) for a in result.plan.actions] == [
         ("plex", WriteOp.UPSERT_RECORD)
     ] * 3
     assert result.plan.in_sync == ()
     assert result.plan.skipped == ()
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_a_server_that_lost_its_plays_never_deletes_the_list_entry(
+    tmp_path, library_first
+):
+    # The list entry keeps no progress (the user cleared it) and the server lost
+    # every play: nothing is "plays removed" to report, and still the server's
+    # emptiness is never a removal that deletes the list entry.
+    the_list, stores = show_list(), MemoryStores()
+    await sync_with_library(tmp_path, played(range(1, 5)), the_list, stores,
+                            library_first=library_first)  # fmt: skip
+    rec = the_list.record(Ref("100"))
+    values = {f: v for f, v in rec.values.items() if f is not RecordField.PROGRESS}
+    the_list.put_record(replace(rec, values=values, updated_at=LATER))
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    result = await sync_with_library(tmp_path, played(()), the_list, stores, deletes,
+                                     library_first=library_first)  # fmt: skip
+    assert result.plan.actions == ()
+    assert [s for s in result.plan.skipped if s.provider == "al"] == []
+    assert the_list.record(Ref("100")) is not None
