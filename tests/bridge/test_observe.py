@@ -574,6 +574,22 @@ async def test_a_season_flag_counts_the_parts_its_structure_lists(tmp_path):
     assert o.weighted == 2.0
 
 
+async def test_a_season_flag_is_a_container_where_the_source_declares_no_axes(
+    tmp_path,
+):
+    """Declared axes are optional: a record ending in a season step is the season
+    (its listed parts), never read as the episode of the season's number."""
+    from anibridge.provider.testing.memory import library_capabilities, library_show
+
+    caps = replace(library_capabilities(), coordinate_axes={})
+    source = memory_provider(
+        caps, nodes=library_show("s", "Show", {1: 3}, ids=["tvdb_show:500"]),
+        records=[season_flag(1)],
+    )  # fmt: skip
+    o = await seen(tmp_path, S1, source)
+    assert o.units == {(None, n): [1, T0, T0] for n in (1, 2, 3)}
+
+
 async def test_a_season_flag_through_a_direct_id_keeps_its_season(tmp_path):
     records = [season_flag(2)]
     source = library([("s", "Show", {1: 12, 2: 2}, ["tvdb_show:500"])], records)
