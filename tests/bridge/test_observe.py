@@ -1147,3 +1147,59 @@ async def test_a_fact_of_the_whole_never_narrows_or_clears_its_times(tmp_path):
     d = derive(o, None, 12, Policy())
     assert d.values[F.STARTED_AT] == T0
     assert d.values[F.LAST_ACTIVITY_AT] == T0 + 5 * H
+
+
+async def test_an_episode_first_known_by_its_last_time_takes_another_first_time(
+    tmp_path,
+):
+    """A record without a date whose summary has only a last time, then another
+    library's record of the same episode: the unit gets that record's time as its
+    first, and keeps the later last time."""
+    undated = watched_record(ep(1), last_viewed=T0)
+    undated = Record(ep(1), values={F.STATUS: undated.values[F.STATUS]})
+    source = library(
+        [("s", "Show", {1: 12}, ["tvdb_show:500"]),
+         ("s4k", "Show", {1: 12}, ["tvdb_show:500"])],
+        [undated, watched_record(episode_ref("s4k", 1, 1), last_viewed=T0)],
+    )  # fmt: skip
+    summaries = [EventSummary(ep(1), "play", count=1, last_at=T0 + H)]
+    o = await seen(tmp_path, S1, source, summaries=summaries)
+    assert o.sources == ["s", "s4k"]
+    assert o.units == {(None, 1): [1, T0, T0 + H]}
+
+
+async def test_an_unscoped_source_id_reaches_the_target_season_it_maps_to(tmp_path):
+    """Through an unscoped id with ranges into a target season, episodes (by
+    absolute position), plays of the whole and a play summary of the whole all
+    land in that season."""
+    to_s2 = 'tmdb_show:9:\n  tvdb_show:500:s2:\n    "13-24": "1-12"\n'
+
+    def src(records=(), events=()):
+        return library([("s", "Show", {1: 12, 2: 12}, ["tmdb_show:9"])],
+                       records, events)  # fmt: skip
+
+    records = [watched_record(ep(2, season=2), last_viewed=T0)]
+    o = await observed(tmp_path, to_s2, src(records), lib_target(), "t")
+    assert o.units == {(2, 2): [1, T0, T0]}
+    o = await observed(tmp_path, to_s2, src(events=[play(Ref.anchor("s"), T0)]),
+                       lib_target(), "t")  # fmt: skip
+    assert o.units == {(2, 0): [1, T0, T0]}
+    assert o.events == [((2, 0), T0)]
+    a, b = await collect(src(), "src"), await collect(lib_target(), "tgt")
+    a.entries["s"].summaries.append(
+        EventSummary(Ref.anchor("s"), "play", count=2, first_at=T0, last_at=T0 + H)
+    )
+    index = custom_index(tmp_path, to_s2)
+    o = observe(a, await identify(a, b, index, provider=lib_target()))["t"]
+    assert o.units == {(2, 0): [2, T0, T0 + H]}
+
+
+async def test_plays_of_a_seasonless_first_episode_are_its_exact_plays(tmp_path):
+    """Episode 1 without a season is an episode, not the whole: its plays are
+    replayed as plays of the episode it maps to."""
+    a = await collect(episode_tracker(), "src")
+    a.entries["1"].events.extend([play(episode(1), T0), play(episode(2), T0 + H)])
+    b = await collect(target(), "tgt")
+    ident = await identify(a, b, custom_index(tmp_path, MAL), provider=target())
+    o = observe(a, ident)["100"]
+    assert sorted(o.events) == [((None, 3), T0), ((None, 4), T0 + H)]
