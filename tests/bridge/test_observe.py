@@ -1203,3 +1203,19 @@ async def test_plays_of_a_seasonless_first_episode_are_its_exact_plays(tmp_path)
     ident = await identify(a, b, custom_index(tmp_path, MAL), provider=target())
     o = observe(a, ident)["100"]
     assert sorted(o.events) == [((None, 3), T0), ((None, 4), T0 + H)]
+
+
+async def test_plays_of_a_seasons_episode_zero_go_through_that_seasons_routes(
+    tmp_path,
+):
+    """Episode 0 of a season (a special numbered 0) is no play of the whole: its
+    plays are replayed through the season's routes, not the show's unscoped ones."""
+    yaml_text = ('tvdb_show:500:s1:\n  anilist:100:\n    "0": "1"\n'
+                 'tvdb_show:500:\n  anilist:200:\n    "1-12": "1-12"\n')  # fmt: skip
+    targets = tracker([("100", "A", 12, ["anilist:100"]),
+                       ("200", "B", 12, ["anilist:200"])])  # fmt: skip
+    source = show(events=[play(ep(0), T0)], seasons={1: 12})
+    got = await _observe_all(tmp_path, yaml_text, source, targets)
+    assert got["100"].units == {(None, 1): [1, T0, T0]}
+    assert got["100"].events == [((None, 1), T0)]
+    assert got["200"].units == {} and got["200"].events == []
