@@ -1931,6 +1931,81 @@ async def test_a_one_episode_entry_is_complete_after_its_one_episode(tmp_path):
     assert a.after[F.PROGRESS] == Progress(1, 1)
 
 
+async def test_single_field_skips_name_their_field_reason_and_pair(tmp_path):
+    from anibridge.provider.precision import partial_date
+
+    record = list_record("100", status=Status.ACTIVE, progress=12, rating=70)
+    started = {**record.values, F.STARTED_AT: partial_date(2020, 3)}
+    src = tracker([("100", "A", 12, ["anilist:100"])],
+                  [replace(record, values=started)])  # fmt: skip
+    caps = field_spec(list_capabilities(authorities=("mal",)), F.RATING,
+                      writable=False)  # fmt: skip
+    have = list_record("900", status=Status.ACTIVE, progress=3, updated_at=T)
+    plan = await one_way(src, mal_list([have], caps), tmp_path, LISTED)
+    link = pair("100", "900")
+    [a] = plan.actions
+    assert a.after == {F.PROGRESS: Progress(12)}
+    month = (
+        "only the month is known (2020-03) and the target stores full dates: "
+        "not padded to an invented day"
+    )
+    assert skipped(plan) == [
+        (Ref("900"), F.STARTED_AT, SkipReason.IMPRECISE, month, link),
+        (Ref("900"), F.RATING, SkipReason.NOT_WRITABLE, "", link),
+    ]
+
+
+async def test_rules_hold_fields_by_target_provider_and_by_the_status_kept(tmp_path):
+    have = list_record("900", status=Status.ACTIVE, progress=3, updated_at=T)
+    link = pair("100", "900")
+    for provider, held in (("tgt", True), ("mal", False)):
+        rule = Rule("no progress", frozenset({F.PROGRESS}),
+                    when_provider=frozenset({provider}))  # fmt: skip
+        plan = await one_way(watching(), mal_list([have]), tmp_path, LISTED,
+                             policy=Policy(rules=(rule,)))  # fmt: skip
+        assert [set(a.after) for a in plan.actions] == ([] if held else [{F.PROGRESS}])
+        rule_skip = (Ref("900"), F.PROGRESS, SkipReason.RULE, "no progress", link)
+        assert (rule_skip in skipped(plan)) is held
+    # A planned source never moves a completed entry's status, so the status a
+    # rule sees as wanted is the one kept there: completed.
+    planned = list_record("100", status=Status.PLANNED, rating=80, updated_at=T)
+    src = tracker([("100", "A", 12, ["anilist:100"])], [planned])
+    done = list_record("900", status=Status.COMPLETED, progress=12, rating=60)
+    keep = Rule("keep completed ratings", frozenset({F.RATING}),
+                when_desired_status=frozenset({Status.COMPLETED}))  # fmt: skip
+    plan = await one_way(src, mal_list([done]), tmp_path, LISTED,
+                         policy=Policy(rules=(keep,)))  # fmt: skip
+    assert plan.actions == ()
+    assert (Ref("900"), F.RATING, SkipReason.RULE, keep.name, link) in skipped(plan)
+
+
+async def test_a_target_owning_its_progress_total_gets_its_episode_count(tmp_path):
+    from anibridge.provider.base import ProgressConstraint
+
+    caps = field_spec(list_capabilities(authorities=("mal",)), F.PROGRESS,
+                      ProgressConstraint())  # fmt: skip
+    [a] = (await one_way(watching(3), mal_list([], caps), tmp_path, LISTED)).actions
+    assert a.after[F.PROGRESS] == Progress(3, 12, "episode")
+
+
+async def test_a_source_without_list_records_sends_no_source_values(tmp_path):
+    # A media server's consumption is per episode: there is no source list value
+    # for a field, so each travels as None (a two-way baseline compares it so).
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 12}, ids=["tvdb_show:500"]),
+        records=[watched_record(episode_ref("s", 1, 1), last_viewed=T)],
+    )
+    mappings = 'tvdb_show:500:s1:\n  mal:900:\n    "1-12": "1-12"\n'
+    [a] = (await one_way(src, mal_list([]), tmp_path, mappings)).actions
+    assert a.source_values == {
+        "status": None,
+        "progress": None,
+        "started_at": None,
+        ENTRY: ["s", "900"],
+    }
+
+
 async def test_a_target_entry_without_a_status_gets_one(tmp_path):
     have = list_record("900", progress=3, updated_at=T)
     assert F.STATUS not in have.values
