@@ -1955,6 +1955,18 @@ async def test_single_field_skips_name_their_field_reason_and_pair(tmp_path):
     ]
 
 
+async def test_a_regression_skip_says_what_would_move_back_for_its_pair(tmp_path):
+    have = list_record("900", status=Status.ACTIVE, progress=8, updated_at=T)
+    plan = await one_way(watching(3), mal_list([have]), tmp_path, LISTED)
+    link = pair("100", "900")
+    assert plan.actions == ()
+    assert skipped(plan) == [
+        (Ref("900"), F.PROGRESS, SkipReason.REGRESSION,
+         "consumed episodes: 3 of 12: would move backwards", link),
+        (Ref("900"), None, SkipReason.UNCHANGED, "", link),
+    ]  # fmt: skip
+
+
 async def test_rules_hold_fields_by_target_provider_and_by_the_status_kept(tmp_path):
     have = list_record("900", status=Status.ACTIVE, progress=3, updated_at=T)
     link = pair("100", "900")
