@@ -1325,13 +1325,15 @@ async def one_way(
     policy=None,
     pins=(),
     sent=None,
+    baselines=None,
 ):
     """The one-way plan from `source` to `target` (named "src" and "tgt")."""
     index = custom_index(tmp_path, mappings) if mappings else None
     a = await collect(source, "src")
     b = await collect(target, "tgt", refs=target_refs)
     routes = await identify(a, b, index, provider=target)
-    return plan_direction(a, b, routes, policy or Policy(), pins=pins, sent=sent)
+    return plan_direction(a, b, routes, policy or Policy(), pins=pins, sent=sent,
+                          baselines=baselines)  # fmt: skip
 
 
 def pair(source_key, target_key, profile="default"):
@@ -2016,6 +2018,44 @@ async def test_a_source_without_list_records_sends_no_source_values(tmp_path):
         "started_at": None,
         ENTRY: ["s", "900"],
     }
+
+
+def in_sync(source_key, target_key):
+    """Stored baselines saying the pair was in sync on an earlier run."""
+    link = pair(source_key, target_key)
+    return {(link, ENTRY): Baseline("default", link, ENTRY, source_key, target_key)}
+
+
+async def test_a_pair_in_sync_whose_target_entry_is_gone_is_written_again(tmp_path):
+    plan = await one_way(watching(3), mal_list([]), tmp_path, LISTED,
+                         baselines=in_sync("100", "900"))  # fmt: skip
+    [a] = plan.actions
+    assert (a.ref, a.created, a.link) == (Ref("900"), True, pair("100", "900"))
+    assert a.after[F.PROGRESS] == Progress(3)
+
+
+async def test_plays_all_removed_on_a_server_hold_the_list_entry_for_its_pair(
+    tmp_path,
+):
+    # The show is still on the server, every play of it removed; the pair was in
+    # sync, so lowering the list to nothing would be a deletion: held, and said.
+    src = memory_provider(
+        library_capabilities(),
+        nodes=library_show("s", "S", {1: 12}, ids=["tvdb_show:500"]),
+    )
+    mappings = 'tvdb_show:500:s1:\n  mal:900:\n    "1-12": "1-12"\n'
+    have = list_record("900", status=Status.ACTIVE, progress=5, updated_at=T)
+    link = pair("s", "900")
+    for allow, reason, why in (
+        (False, SkipReason.DELETES_OFF, "deletes not allowed"),
+        (True, SkipReason.REGRESSION, "progress kept"),
+    ):
+        plan = await one_way(src, mal_list([have]), tmp_path, mappings,
+                             baselines=in_sync("s", "900"),
+                             policy=Policy(allow_deletes=allow))  # fmt: skip
+        assert plan.actions == ()
+        detail = f"nothing left on the source (plays removed); {why}"
+        assert skipped(plan) == [(Ref("900"), F.PROGRESS, reason, detail, link)]
 
 
 async def test_a_target_entry_without_a_status_gets_one(tmp_path):
