@@ -2097,16 +2097,48 @@ async def test_a_planned_source_entry_is_watchlisted_for_its_pair_once(tmp_path)
                          LISTED)  # fmt: skip
     route = ("anilist:100 -> mal:900 {1-12: 1-12}",)
     link = pair("100", "900")
-    assert [(a.kind, a.created, a.link, a.provenance, a.source)
-            for a in plan.actions] == [
-        ("watchlist", True, link, route, "src"),
-        ("", True, link, route, "src"),
+    assert [(a.provider, a.op, a.ref, a.kind, a.created, a.link, a.provenance,
+             a.source) for a in plan.actions] == [
+        ("tgt", WriteOp.UPSERT_RECORD, Ref("900"), kind, True, link, route, "src")
+        for kind in ("watchlist", "")
     ]  # fmt: skip
     # already on the target's watchlist (and nothing else): not added again
     listed = Record(Ref("900"), kind="watchlist")
     dst = memory_provider(WATCHLISTED, nodes=[node], records=[listed])
     plan = await one_way(src, dst, tmp_path, LISTED)
     assert [a.kind for a in plan.actions] == [""]
+
+
+async def test_a_collected_source_entry_is_collected_for_its_pair_once(tmp_path):
+    owning = replace(
+        list_capabilities(authorities=("mal",)),
+        record_kinds=(
+            Descriptor("", RecordKind.PROGRESS),
+            Descriptor("owned", RecordKind.COLLECTION),
+        ),
+    )
+    src = memory_provider(
+        replace(owning, external_authorities=frozenset({"anilist"})),
+        nodes=[list_entry("100", "A", episodes=12, ids=["anilist:100"])],
+        records=[
+            list_record("100", status=Status.ACTIVE, progress=3, updated_at=T),
+            Record(Ref("100"), kind="owned"),
+        ],
+    )
+    node = list_entry("900", "A", episodes=12, ids=["mal:900"])
+    have = list_record("900", status=Status.ACTIVE, progress=3, updated_at=T)
+    plan = await one_way(src, memory_provider(owning, nodes=[node], records=[have]),
+                         tmp_path, LISTED)  # fmt: skip
+    route = ("anilist:100 -> mal:900 {1-12: 1-12}",)
+    assert [(a.provider, a.op, a.ref, a.kind, a.created, a.reason, a.link,
+             a.provenance, a.source) for a in plan.actions] == [
+        ("tgt", WriteOp.UPSERT_RECORD, Ref("900"), "owned", True,
+         "in the source collection", pair("100", "900"), route, "src"),
+    ]  # fmt: skip
+    # already in the target's collection: nothing
+    owned = Record(Ref("900"), kind="owned")
+    dst = memory_provider(owning, nodes=[node], records=[have, owned])
+    assert (await one_way(src, dst, tmp_path, LISTED)).actions == ()
 
 
 async def test_a_planned_source_leaves_a_completed_entry_alone_and_says_why(tmp_path):
