@@ -2058,6 +2058,62 @@ async def test_plays_all_removed_on_a_server_hold_the_list_entry_for_its_pair(
         assert skipped(plan) == [(Ref("900"), F.PROGRESS, reason, detail, link)]
 
 
+async def test_every_pair_gone_on_the_source_is_deleted_or_held_for_its_pair(
+    tmp_path,
+):
+    # A list keeping its entries as a named kind; four pairs were in sync: 100-900
+    # is still on the source, 102-902 is gone on both sides, 101-901 and 103-903
+    # only on the source. A field baseline of the live pair comes first.
+    named = replace(
+        list_capabilities(authorities=("mal",)),
+        record_kinds=(Descriptor("list", RecordKind.PROGRESS),),
+    )
+    kept = {k: list_record(k, status=Status.ACTIVE, progress=3, kind="list")
+            for k in ("900", "901", "903")}  # fmt: skip
+
+    def target(caps=named):
+        nodes = [list_entry(k, k, episodes=12, ids=[f"mal:{k}"]) for k in kept]
+        return memory_provider(caps, nodes=nodes, records=list(kept.values()))
+
+    live = pair("100", "900")
+    baselines = {(live, "status"): Baseline("default", live, "status", None, None)}
+    # a malformed stored pair (not two keys) is passed over, not a stop
+    baselines[("odd", ENTRY)] = Baseline("default", "odd", ENTRY, 7, "901")
+    for skey, tkey in (("102", "902"), ("101", "901"), ("103", "903"), ("100", "900")):
+        baselines |= in_sync(skey, tkey)
+    gone = [("901", pair("101", "901")), ("903", pair("103", "903"))]
+    deletes = Policy(allow_deletes=True)
+    plan = await one_way(watching(3), target(), tmp_path, LISTED,
+                         baselines=baselines, policy=deletes)  # fmt: skip
+    assert [(a.op, a.ref, a.kind, a.link, a.before) for a in plan.actions] == [
+        (WriteOp.DELETE_RECORD, Ref(k), "list", link, dict(kept[k].values))
+        for k, link in gone
+    ]
+    unchanged = (Ref("900"), None, SkipReason.UNCHANGED, "", live)
+    # deletes off; a target that cannot delete; a pin on the first one's status
+    no_delete = replace(named, write_ops=named.write_ops - {WriteOp.DELETE_RECORD})
+    for policy, caps, why in (
+        (Policy(), named, "gone on the source; deletes off"),
+        (deletes, no_delete, "cannot delete records"),
+    ):
+        plan = await one_way(watching(3), target(caps), tmp_path, LISTED,
+                             baselines=baselines, policy=policy)  # fmt: skip
+        assert plan.actions == ()
+        reason = SkipReason.REGRESSION if caps is named else SkipReason.NOT_WRITABLE
+        assert skipped(plan) == [
+            unchanged,
+            *[(Ref(k), None, reason, why, link) for k, link in gone],
+        ]
+    pin = Pin("default", "tgt", "901", frozenset({"status"}))
+    plan = await one_way(watching(3), target(), tmp_path, LISTED,
+                         baselines=baselines, policy=deletes, pins=[pin])  # fmt: skip
+    assert [a.ref for a in plan.actions] == [Ref("903")]
+    assert skipped(plan) == [
+        unchanged,
+        (Ref("901"), F.STATUS, SkipReason.PINNED, "delete blocked", gone[0][1]),
+    ]
+
+
 async def test_a_target_entry_without_a_status_gets_one(tmp_path):
     have = list_record("900", progress=3, updated_at=T)
     assert F.STATUS not in have.values
