@@ -1247,3 +1247,48 @@ async def test_a_server_that_lost_its_plays_never_deletes_the_list_entry(
     assert result.plan.actions == ()
     assert [s for s in result.plan.skipped if s.provider == "al"] == []
     assert the_list.record(Ref("100")) is not None
+
+
+async def test_titles_gone_from_the_second_side_are_each_deleted_once():
+    # Lists with their own keys (AniList 20, MAL m20). MAL loses both titles
+    # outright; AniList's 21 is unlinked from MAL, so only the backward search
+    # finds that pair, past a pair the planners handled and past another provider
+    # pair's baseline of the profile. Each title is deleted on AniList once.
+    from anibridge.bridge.stores import Baseline, Override
+
+    ids = [("20", "Naruto", 220), ("21", "One Piece", 1100), ("22", "Bleach", 366)]
+    al = tracker(
+        [(k, t, n, [f"anilist:{k}", f"mal:{k}"]) for k, t, n in ids],
+        [list_record(k, status=Status.ACTIVE, progress=5, updated_at=T0)
+         for k, _, _ in ids],
+        authorities=("anilist", "mal"),
+    )  # fmt: skip
+    mal = tracker(
+        [(f"m{k}", t, n, [f"mal:{k}"]) for k, t, n in ids],
+        [list_record(f"m{k}", status=Status.ACTIVE, progress=5, updated_at=T0)
+         for k, _, _ in ids],
+        authorities=("mal",),
+    )  # fmt: skip
+    providers, stores = {"al": al, "mal": mal}, MemoryStores()
+    other = Baseline("default", "another-pair", "@entry", "x", "y", "")
+    stores.put_baselines([other])  # another pair of the profile, listed first
+    deletes = replace(TWO, allow_deletes=True, max_delete_fraction=1.0)
+    await sync(providers, stores, deletes)
+    links = {(b.source_value, b.target_value): link
+             for (link, f), b in stores.baselines("default").items()
+             if f == "@entry"}  # fmt: skip
+    assert list(links)[:3] == [("x", "y"), ("20", "m20"), ("21", "m21")]
+    stores.put_override(Override("default", "al", "21", "mal", None))
+    for key in ("m20", "m21"):
+        mal.remove_record(Ref(key))
+        mal.remove_node(Ref(key))
+    result = await sync(providers, stores, deletes)
+    assert sorted(
+        (a.provider, a.op.value, a.ref.key, a.source, a.link)
+        for a in result.plan.actions
+    ) == [
+        ("al", "delete_record", "20", "mal", links[("20", "m20")]),
+        ("al", "delete_record", "21", "mal", links[("21", "m21")]),
+    ]
+    assert al.record(Ref("20")) is None and al.record(Ref("21")) is None
+    assert al.record(Ref("22")) is not None
