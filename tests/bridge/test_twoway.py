@@ -461,6 +461,11 @@ async def test_an_entry_removed_on_both_sides_is_left_alone():
     result = await sync(providers, stores, deletes)
     assert result.plan.actions == ()
     assert [s for s in result.plan.skipped if s.ref == Ref("20")] == []  # no report
+    # Even where an entry without activity would be planned (as PLANNED), a pair
+    # removed on both sides is neither re-created nor reported.
+    planned = await sync(providers, stores, replace(deletes, empty_status=True))
+    assert [a for a in planned.plan.actions if a.ref == Ref("20")] == []
+    assert [s for s in planned.plan.skipped if s.ref == Ref("20")] == []
 
 
 async def test_an_entry_removed_on_the_first_side_is_deleted_on_the_other():
