@@ -1297,3 +1297,45 @@ async def test_titles_gone_from_the_second_side_are_each_deleted_once():
     ]
     assert al.record(Ref("20")) is None and al.record(Ref("21")) is None
     assert al.record(Ref("22")) is not None
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_new_plays_on_a_show_rated_on_the_server_reach_the_list(
+    tmp_path, library_first
+):
+    # A show rated on the server has a record on its anchor, holding only that
+    # rating: its progress and status are still its plays, and they go over as
+    # one way. The rating itself is settled against its baseline as before.
+    from bridge_support import library, watched
+
+    from anibridge.provider.base import Record
+
+    def rated_server(episodes, rating):
+        stars = {RecordField.RATING: Rating(rating, (0.0, 10.0, 1.0))}
+        show_rating = Record(Ref("s"), updated_at=T0, values=stars)
+        shows = [("s", "Show", {1: 12}, ["tvdb_show:500"])]
+        return library(shows, [*watched("s", 1, episodes), show_rating], writable=True)
+
+    the_list, stores = show_list(), MemoryStores()
+    steps = ((range(1, 5), 4), (range(1, 7), 6), (range(1, 13), 12))
+    for episodes, progress in steps:
+        server = rated_server(episodes, 8)
+        result = await sync_with_library(tmp_path, server, the_list, stores,
+                                         library_first=library_first)  # fmt: skip
+        assert [(a.provider, a.ref) for a in result.plan.actions] == [
+            ("al", Ref("100"))
+        ]
+        assert value(the_list, "100", RecordField.PROGRESS).current == progress
+        assert value(the_list, "100", RecordField.RATING).value == 80
+    assert value(the_list, "100", RecordField.STATUS).status is Status.COMPLETED
+    # The list's newer rating goes to the server; the plays write nothing back.
+    edit(the_list, "100", LATER, rating=Rating(90, (0.0, 100.0, 1.0)))
+    server = rated_server(range(1, 13), 8)
+    result = await sync_with_library(tmp_path, server, the_list, stores,
+                                     library_first=library_first)  # fmt: skip
+    assert [(a.provider, a.ref, dict(a.after)) for a in result.plan.actions] == [
+        ("plex", Ref("s"), {RecordField.RATING: Rating(9, (0.0, 10.0, 1.0))})
+    ]
+    quiet = await sync_with_library(tmp_path, server, the_list, stores,
+                                    library_first=library_first)  # fmt: skip
+    assert quiet.plan.actions == ()

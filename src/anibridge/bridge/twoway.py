@@ -12,11 +12,11 @@ value translated or derived for one side never bounces back onto the other. Writ
 the in-sync baselines (each side's own native value) the run stores afterwards.
 
 A side that keeps plays (a media server's episode records, a history), not a list
-record, has no fields to settle: its changes go over as one way, and every play of
-it removed is held and reported as one way does ("plays removed"), never deleted
-nor written back. Deletions of pairs planned by neither direction are looked for
-both ways, under one-way's guards (deletes allowed, a side that can delete, no
-pinned status).
+record, settles only what its anchor record holds (a show's rating); the rest of its
+changes go over as one way, and every play of it removed is held and reported as one
+way does ("plays removed"), never deleted nor written back. Deletions of pairs
+planned by neither direction are looked for both ways, under one-way's guards
+(deletes allowed, a side that can delete, no pinned status).
 """
 
 from __future__ import annotations
@@ -245,6 +245,14 @@ def plan_two_way(
                 or (va is None and vb is None)
             ):
                 in_sync.append(Baseline(prof, link, f.value, va, vb))
+                continue
+            # A side that keeps plays holds on its anchor only what lives there (a
+            # show's rating): a field its record lacks is its plays', one way.
+            if wants_b and cb is not None and a_plays and f not in ra.values:
+                fields_b.append(cb)
+                continue
+            if wants_a and ca is not None and b_plays and f not in rb.values:
+                fields_a.append(ca)
                 continue
             if not wants_a and not wants_b:
                 continue
