@@ -1339,3 +1339,71 @@ async def test_new_plays_on_a_show_rated_on_the_server_reach_the_list(
     quiet = await sync_with_library(tmp_path, server, the_list, stores,
                                     library_first=library_first)  # fmt: skip
     assert quiet.plan.actions == ()
+
+
+def rated(server, rating, scale):
+    """A `played` server (episodes 1-4) whose show the user rated.
+
+    ``library``: the rating on the show's own record (a media server);
+    ``history``: in a ratings record of its own kind (Trakt-like).
+    """
+    from bridge_support import history, library, watched
+
+    from anibridge.provider.base import Record
+    from anibridge.provider.testing.memory import episode_ref, play
+
+    shows = [("s", "Show", {1: 12}, ["tvdb_show:500"])]
+    kind = "ratings" if server == "history" else ""
+    stars = Record(Ref("s"), kind=kind, updated_at=T0,
+                   values={RecordField.RATING: Rating(rating, scale)})  # fmt: skip
+    if server == "history":
+        plays = [play(episode_ref("s", 1, n), T0.replace(hour=n), kind="watch")
+                 for n in range(1, 5)]  # fmt: skip
+        return history(shows, events=plays, records=[stars])
+    return library(shows, [*watched("s", 1, range(1, 5)), stars], writable=True)
+
+
+@SERVERS
+@pytest.mark.parametrize("changed_on", ["list", "server"])
+async def test_a_rating_changed_on_one_side_of_a_play_keeping_pair_settles_once(
+    tmp_path, library_first, server, changed_on
+):
+    # The list's rating goes onto the server as the server's own record; the
+    # server's rating goes to the list entry. Changed on one side, that side wins
+    # and the pair is quiet after: never each side's rating written onto the other
+    # (they swapped every run).
+    scale = (1.0, 10.0, 1.0) if server == "history" else (0.0, 10.0, 1.0)
+    kind = "ratings" if server == "history" else ""
+    the_list, stores = show_list(), MemoryStores()
+    plays = rated(server, 8, scale)
+    await sync_with_library(tmp_path, plays, the_list, stores,
+                            library_first=library_first)  # fmt: skip
+    assert value(the_list, "100", RecordField.RATING).value == 80
+    if changed_on == "list":
+        edit(the_list, "100", LATER, rating=Rating(90, (0.0, 100.0, 1.0)))
+    else:
+        rec = plays.record(Ref("s"), kind)
+        stars = {RecordField.RATING: Rating(6, scale)}
+        plays.put_record(replace(rec, values=stars, updated_at=LATER))
+    want_list, want_server = (90, 9) if changed_on == "list" else (60, 6)
+    result = await sync_with_library(tmp_path, plays, the_list, stores,
+                                     library_first=library_first)  # fmt: skip
+    written = "plex" if changed_on == "list" else "al"
+    assert [a.provider for a in result.plan.actions] == [written]
+    winner = "al" if changed_on == "list" else "plex"
+    [pair] = {link for link, _ in stores.baselines("default")}
+    # The losing write is reported, onto the side that changed.
+    conflicts = [
+        (s.provider, s.field, s.detail, s.link)
+        for s in result.plan.skipped
+        if s.reason.value == "conflict"
+    ]
+    assert conflicts == [
+        (winner, RecordField.RATING, f"changed on {winner} since the last sync", pair)
+    ]
+    assert value(the_list, "100", RecordField.RATING).value == want_list
+    got = plays.record(Ref("s"), kind).values[RecordField.RATING]
+    assert got.value == want_server
+    quiet = await sync_with_library(tmp_path, plays, the_list, stores,
+                                    library_first=library_first)  # fmt: skip
+    assert quiet.plan.actions == ()

@@ -12,7 +12,9 @@ value translated or derived for one side never bounces back onto the other. Writ
 the in-sync baselines (each side's own native value) the run stores afterwards.
 
 A side that keeps plays (a media server's episode records, a history), not a list
-record, settles only what its anchor record holds (a show's rating); the rest of its
+record, settles what its anchor record holds (a show's rating there, or in a
+ratings record of its own: one side's wins, never both written onto each other);
+the rest of its
 changes go over as one way, and every play of it removed is held and reported as one
 way does ("plays removed"), never deleted nor written back. Deletions of pairs
 planned by neither direction are looked for both ways, under one-way's guards
@@ -151,6 +153,14 @@ def plan_two_way(
     actions: list[Action] = [
         x for x in (*fwd.actions, *back.actions) if (x.provider, x.link) not in reverts
     ]
+    # The list's rating reaches a side that keeps plays as that side's planner's own
+    # write, one way; each pair's settlement below keeps it or drops it.
+    onto_plays = {
+        (x.provider, x.link)
+        for x in actions
+        if x.op is WriteOp.UPSERT_RECORD and set(x.after) == {RecordField.RATING}
+    }
+    dropped: dict[tuple[str, str], tuple[str, str]] = {}  # write → (pair, why)
     handled: set[str] = set()
     for (akey, bkey), (to_b, to_a) in pairs.items():
         link = ab_link(akey, bkey)
@@ -188,6 +198,12 @@ def plan_two_way(
                     actions.append(_relink(act, link, reverse=b_here))
             continue
         in_sync.append(Baseline(prof, link, ENTRY, akey, bkey))
+        # A side that keeps plays may rate in a record kind of its own (a history's
+        # ratings): that record is settled as a list record's rating is.
+        if ra is None and a_plays:
+            ra = _own_rating(a, back, akey)
+        if rb is None and b_plays:
+            rb = _own_rating(b, fwd, bkey)
         if ra is None or rb is None:
             # One side's state is its plays: no fields to settle against a list
             # record, so each side's changes go over as one way (plays reach the
@@ -260,6 +276,36 @@ def plan_two_way(
                 # Neither side moved since they were last in sync: a difference is
                 # only translation (or a value derived for the other side).
                 continue
+            onto = (
+                (a.provider, back.pair_id(bkey, Ref(akey)))
+                if a_plays
+                else (b.provider, link)
+            )
+            toward = cb if a_plays else ca  # the plays side's rating, to the list
+            if (
+                f is RecordField.RATING
+                and (a_plays or b_plays)
+                and onto in onto_plays
+                and toward is not None
+                and toward.after != toward.before
+            ):
+                # Each side's rating is on its way onto the other: one wins.
+                won = _conflict(policy, a.provider, b.provider, ch_a, ch_b, ra, rb)
+                winner = a.provider if won == _A else b.provider
+                why = (
+                    f"changed on {winner} since the last sync"
+                    if ch_a is not None and ch_b is not None and ch_a != ch_b
+                    else f"changed on both sides; {winner} wins "
+                    f"({policy.conflict.value})"
+                )
+                if won == (_A if a_plays else _B):
+                    (fields_b if a_plays else fields_a).append(toward)
+                    dropped[onto] = (link, why)
+                else:
+                    lost, ep = (fwd, to_b) if a_plays else (back, to_a)
+                    assert ep is not None
+                    lost.skip(ep.target_ref, f, SkipReason.CONFLICT, why, link)
+                continue
             if wants_b and wants_a:
                 winner = _conflict(policy, a.provider, b.provider, ch_a, ch_b, ra, rb)
                 assert to_a is not None and to_b is not None
@@ -297,6 +343,18 @@ def plan_two_way(
             actions.append(_relink(act, link, reverse=True))
         if not fields_a and not fields_b:
             fwd.skip(rb.ref, None, SkipReason.UNCHANGED, "", link)
+    for x in actions:
+        if (x.provider, x.link) in dropped and set(x.after) == {RecordField.RATING}:
+            pair, why = dropped[(x.provider, x.link)]
+            d = back if x.provider == a.provider else fwd
+            d.skip(x.ref, RecordField.RATING, SkipReason.CONFLICT, why, pair)
+    actions = [
+        x
+        for x in actions
+        if not (
+            (x.provider, x.link) in dropped and set(x.after) == {RecordField.RATING}
+        )
+    ]
     actions += deletions(policy, a, b, base, fwd, handled)
     actions += _deletions_back(policy, a, b, base, back, handled, ab_link)
     return finish_plan(
@@ -308,6 +366,13 @@ def _has_plays(snap: Snapshot, key: str) -> bool:
     """Whether a side that keeps plays still holds any for an anchor."""
     entry = snap.entries.get(key)
     return entry is not None and bool(entry.records or entry.events or entry.summaries)
+
+
+def _own_rating(snap: Snapshot, d: DirectionPlanner, key: str) -> Record | None:
+    """The rating record a side that keeps plays holds in a kind of its own."""
+    if d.ratings_kind is None or d.ratings_kind == d.main_kind:
+        return None
+    return anchor_record(snap.entries.get(key), d.ratings_kind)
 
 
 def _deletions_back(
