@@ -548,3 +548,44 @@ def test_edges_sharing_one_map_keep_their_own_pairs(tmp_path) -> None:
     for source, pairs in expected.items():
         (edge,) = index.edges(source)
         assert [(p.source_range, p.target_range) for p in edge.pairs] == pairs
+
+
+def test_a_yaml_range_map_skips_nulls_and_reports_each_bad_range_by_its_text_key(
+    tmp_path,
+) -> None:
+    """A YAML base file gives integer keys and nulls: a null skips only its range,
+    and an invalid range is reported under its key as text, a string value quoted
+    before the reason."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        '"anilist:1":\n'
+        '  "mal:7":\n'
+        '    1: "x"\n'
+        "    2: null\n"
+        '    3: "3"\n'
+        "    4: [4]\n"
+        '    5: "9"\n'
+    )
+    reports: list[str] = []
+    index = load_index(
+        [str(path)], include_default=False, notice=None, report_invalid=reports.append
+    )
+    try:
+        parse_pair("1", "x")
+    except MappingError as exc:
+        bad_text = f"'x': {exc}"
+    assert index.invalid == (
+        InvalidEntry(str(path), "anilist:1", "mal:7", "1", bad_text),
+        InvalidEntry(
+            str(path),
+            "anilist:1",
+            "mal:7",
+            "4",
+            "target range must be a string, got [4]",
+        ),
+    )
+    assert all(isinstance(entry.key, str) for entry in index.invalid)
+    assert f"anilist:1 -> mal:7 ['1']: {bad_text}" in reports[0]
+    assert index.translate("anilist:1", 3) == {E("mal:7"): (3,)}
+    assert index.translate("anilist:1", 5) == {E("mal:7"): (9,)}  # after the null
+    assert index.translate("anilist:1", 2) == {}
