@@ -475,6 +475,31 @@ def test_a_freshly_opened_file_keeps_reads_and_shares_equal_range_maps(big_files
     assert len(by_value) >= 2 and len(provenances) == len(by_value)
 
 
+def test_one_range_map_text_is_written_once_and_read_back_as_one_tuple(tmp_path):
+    """Edges with equal map texts share one pairs tuple in the build; the file holds
+    that tuple once, and every edge opened from it reads the same object."""
+    shared = {"1-12": "1-12", "13-": "13-|0"}
+    custom = write(
+        tmp_path / "custom.json",
+        {
+            "anilist:1": {"mal:1": shared},
+            "anilist:2": {"mal:2": shared, "mal:3": {"1": "5"}},
+            "anilist:3": {"mal:1": shared},
+        },
+    )
+    cache = tmp_path / "cache"
+    built = load(cache, custom)
+    (path,) = files(cache)
+    pairs_count = compiled_module._HEADER.unpack_from(path.read_bytes(), 0)[8]
+    assert pairs_count == 2  # the shared map and the one of anilist:2 -> mal:3
+    forward = load(cache, custom)._forward
+    one = forward["anilist:1"]["mal:1"]
+    assert one == built._forward["anilist:1"]["mal:1"]
+    assert forward["anilist:2"]["mal:2"] is one
+    assert forward["anilist:3"]["mal:1"] is one
+    assert forward["anilist:2"]["mal:3"] is not one
+
+
 # -- damage: refused, removed, never misread ------------------------------------------
 
 HEADER_FIELDS = (
