@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import zlib
 from pathlib import Path
 
 import pytest
@@ -644,6 +645,18 @@ def test_a_well_formed_file_that_does_not_fit_is_refused(
     assert messages(caplog) == [
         f"mappings: rebuilding the compiled index ({path.name}: {reason})"
     ]
+
+
+def test_the_checksum_is_the_adler32_of_the_whole_file_with_its_field_as_zeros(
+    compiled_file,
+):
+    """The header's checksum field, as the module documents it: any reader that
+    recomputes it the documented way agrees with the writer."""
+    _cache, _key, _path, raw = compiled_file
+    at = compiled_module._CHECKSUM_AT
+    stored = int.from_bytes(raw[at : at + 4], "little")  # the header is little-endian
+    assert stored == zlib.adler32(raw[:at] + bytes(4) + raw[at + 4 :])
+    assert compiled_module._HEADER.unpack_from(raw, 0)[5] == stored
 
 
 def test_sections_follow_the_header_in_order_and_aligned(compiled_file):
