@@ -7,6 +7,7 @@ Emby. Times are UTC-aware; ratings are on the server's native 0-10 scale.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -98,3 +99,6 @@ class Changes:
     items: tuple[LibraryItem, ...] = ()  # movie/show user state changed
     added: tuple[str, ...] = ()  # anchors whose catalog (episodes, ids) changed
     plays: tuple[Play, ...] = ()
+    #: Per `added` anchor, the catalog time(s) that put it there, so one catalog
+    #: change read twice is told apart from a later one of the same anchor.
+    revisions: Mapping[str, str] = field(default_factory=dict)

@@ -5,19 +5,32 @@ requests per section, never one per episode), look items up by key, report what
 changed since a time with server-side filters, and write watched / unwatched /
 rating. Everything the contract adds on top — projections, paging cursors, records,
 summaries, the change feed, resolving ids, safe idempotent writes — lives here once.
+
+The change cursor never trusts that a server's timestamps are behind our clock (a
+server or client clock ahead of ours dates plays in the future; one behind ours dates
+them in the past). A read asks for everything stamped at or after ``since`` minus
+`FEED_LOOKBACK` (never before the first poll), drops what the cursor's ``seen`` tokens
+say was already delivered, and then moves ``since`` to our clock at the read's start
+and keeps as ``seen`` the tokens of everything that read returned. A token digests the
+change *and its content* (state, catalog times, history row), so a future-dated play is
+delivered once and then skipped until the window passes it, while a new change of the
+same item is delivered again. Paged reads (``limit``) keep ``since`` and grow ``seen``.
+A cursor of the previous version (``{"since": t}``, paged or not) is read from its
+``since``; one this version does not know asks for a full read (a change without ref).
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from logging import Logger
 from typing import ClassVar
 
-from anibridge.dates import from_epoch, to_epoch, utcnow
+from anibridge.dates import from_epoch, to_epoch
 from anibridge.http import HttpError
 from anibridge.provider.base import (
     Account,
@@ -94,6 +107,10 @@ __all__ = ["LibraryProvider", "WriteRejected"]
 _DEFAULT_LIMIT = 100
 _PER_SHOW_READS = 20  # above this many shows, read whole sections' episodes
 _MAX_SCANS = 4
+_FEED_VERSION = 2
+#: Seconds the change feed reads back before its last "now": a server whose clock is
+#: behind ours stamps changes made just after a read before that read's "now".
+FEED_LOOKBACK = 900
 PLAYED_FIELDS = frozenset(
     {RecordField.STATUS, RecordField.REPEAT_COUNT, RecordField.LAST_ACTIVITY_AT}
 )
@@ -530,52 +547,82 @@ class LibraryProvider(
     async def poll_changes(self, query: ChangeQuery) -> Page[Change]:
         """Changes since the cursor, found with the server's date filters.
 
-        A first poll (no cursor) returns no changes and a cursor at "now".
+        A first poll (no cursor) returns no changes and a cursor at "now". See the
+        module docstring for the cursor rule (window, lookback, delivered tokens).
         """
         values = decode_cursor(query.cursor, self.NAMESPACE)
-        now = to_epoch(utcnow())
-        since = values.get("since")
-        if not isinstance(since, int):
-            return Page((), encode_cursor({"since": now}))
-        upto = values.get("upto")
-        upto = upto if isinstance(upto, int) else now
-        offset = cursor_int(values, "offset", self.NAMESPACE)
-        changes = self._changes_to_contract(
-            await self._changes_since(self._sections, from_epoch(since))
-        )
-        limit = query.limit or len(changes) or 1
-        chunk = changes[offset : offset + limit]
-        if offset + limit < len(changes):
-            cursor = encode_cursor(
-                {"since": since, "upto": upto, "offset": offset + limit}
+        now = self.settings.now()
+        if not values:
+            return Page((), _feed_cursor(now, (), floor=now))
+        version = values.get("v")
+        if version is None and isinstance(values.get("since"), int):
+            if "offset" in values:  # mid-read of an older version: read it again
+                self.log.info(
+                    "%s: change cursor of an older version; re-reading its window",
+                    self.NAMESPACE,
+                )
+            values = {"v": _FEED_VERSION, "since": values["since"], "seen": []}
+        elif version != _FEED_VERSION:
+            self.log.warning(
+                "%s: change cursor %r is not one this version reads; "
+                "asking for a full read",
+                self.NAMESPACE,
+                query.cursor,
             )
+            return Page((NodeChange(),), _feed_cursor(now, (), floor=now))
+        since = _cursor_epoch(values, "since", self.NAMESPACE)
+        upto = values.get("upto")
+        upto = _cursor_epoch(values, "upto", self.NAMESPACE) if upto else now
+        floor = values.get("floor")
+        floor = _cursor_epoch(values, "floor", self.NAMESPACE) if floor else None
+        seen = values.get("seen")
+        if not isinstance(seen, list) or not all(isinstance(t, str) for t in seen):
+            raise ValueError(f"{self.NAMESPACE}: cursor field 'seen' is not a list")
+        bound = since - FEED_LOOKBACK
+        if floor is not None:
+            bound = max(bound, floor)
+        found = self._feed(await self._changes_since(self._sections, from_epoch(bound)))
+        delivered = set(seen)
+        fresh = [(t, c) for t, c in found.items() if t not in delivered]
+        limit = query.limit or len(fresh) or 1
+        chunk = fresh[:limit]
+        if len(fresh) > limit:
+            kept = delivered | {t for t, _ in chunk}
+            cursor = _feed_cursor(since, kept, floor=floor, upto=upto)
         else:
-            cursor = encode_cursor({"since": upto})
-        return Page(tuple(chunk), cursor)
+            if floor is not None and floor <= upto - FEED_LOOKBACK:
+                floor = None  # the lookback no longer reaches before the first poll
+            cursor = _feed_cursor(max(since, upto), found, floor=floor)
+        return Page(tuple(c for _, c in chunk), cursor)
 
-    def _changes_to_contract(self, changes: Changes) -> list[Change]:
-        out: list[Change] = []
+    def _feed(self, changes: Changes) -> dict[str, Change]:
+        """The changes keyed by a token of what each reports (one per token).
+
+        A token names the change *and its content* (state, catalog revision, play), so
+        the same change read again is recognised, while a new change of the same item
+        is not mistaken for it.
+        """
+        out: dict[str, Change] = {}
         for key in dict.fromkeys(changes.added):
-            out.append(NodeChange(ref=Ref.anchor(key), key=key))
+            token = _token("n", key, changes.revisions.get(key))
+            out.setdefault(token, NodeChange(ref=Ref.anchor(key), key=key))
         for item in changes.items:
             ref = Ref.anchor(item.key)
             fields = {RecordField.RATING} if item.kind == "show" else set()
-            out.append(
-                RecordChange(
-                    ref=ref,
-                    key=item.key,
-                    at=item.state.updated_at,
-                    fields=frozenset(fields),
-                )
+            change = RecordChange(
+                ref=ref,
+                key=item.key,
+                at=item.state.updated_at,
+                fields=frozenset(fields),
             )
+            out.setdefault(_token("r", item.key, _state_text(item.state)), change)
         for ep in changes.episodes:
-            out.append(
-                RecordChange(
-                    ref=episode_ref(ep.show_key, ep.season, ep.episode),
-                    key=ep.key,
-                    at=ep.state.updated_at,
-                )
+            change = RecordChange(
+                ref=episode_ref(ep.show_key, ep.season, ep.episode),
+                key=ep.key,
+                at=ep.state.updated_at,
             )
+            out.setdefault(_token("r", ep.key, _state_text(ep.state)), change)
         if self.TRAITS.event_changes:
             for play in changes.plays:
                 ref = (
@@ -583,7 +630,10 @@ class LibraryProvider(
                     if play.season is not None and play.episode is not None
                     else Ref.anchor(play.item_key)
                 )
-                out.append(EventChange(ref=ref, key=play.key, kind=PLAY, at=play.at))
+                token = _token("p", play.key or ref.key, f"{ref}@{to_epoch(play.at)}")
+                out.setdefault(
+                    token, EventChange(ref=ref, key=play.key, kind=PLAY, at=play.at)
+                )
         return out
 
     # -- inbound ----------------------------------------------------------------------
@@ -814,3 +864,42 @@ def _paged[T](
     end = offset + len(chunk)
     nxt = encode_cursor({"offset": end}) if end < len(items) else None
     return Page(chunk, nxt, len(items))
+
+
+def _token(kind: str, key: str, content: object) -> str:
+    """A short stable digest of one change and its content (cursors stay small)."""
+    raw = f"{kind}:{key}:{content}".encode()
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+def _state_text(state: UserState) -> str:
+    seen = to_epoch(state.last_viewed_at) if state.last_viewed_at else None
+    rated = to_epoch(state.rated_at) if state.rated_at else None
+    return f"{state.view_count}/{seen}/{state.rating}/{rated}"
+
+
+def _cursor_epoch(values: Mapping[str, object], key: str, name: str) -> int:
+    value = values.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name}: cursor field {key!r} is not a time: {value!r}")
+    return value
+
+
+def _feed_cursor(
+    since: int,
+    seen: Iterable[str],
+    *,
+    floor: int | None = None,
+    upto: int | None = None,
+) -> str:
+    """A change-feed cursor (version 2); see the module docstring."""
+    values: dict[str, object] = {
+        "v": _FEED_VERSION,
+        "since": since,
+        "seen": sorted(seen),
+    }
+    if floor is not None:
+        values["floor"] = floor
+    if upto is not None:
+        values["upto"] = upto
+    return encode_cursor(values)

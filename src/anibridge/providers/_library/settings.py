@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from anibridge.http import Clock, ScaledClock
@@ -44,7 +45,15 @@ LIBRARY_KEYS: Mapping[str, ConfigKey] = {
     "time_scale": ConfigKey(
         "tests only: real seconds per service second", internal=True
     ),
+    "now": ConfigKey(
+        "tests only: the change feed's wall clock (epoch seconds, or a callable)",
+        internal=True,
+    ),
 }
+
+
+def _system_now() -> int:
+    return int(time.time())
 
 
 def library_keys(
@@ -69,6 +78,7 @@ class LibrarySettings:
         ordering: Ordering authority assumed when the server does not say.
         page_size: Items per listing request.
         clock: Clock for rate limits (tests speed it up).
+        now: The change feed's wall clock in epoch seconds (tests pin or drive it).
     """
 
     base_url: str
@@ -80,6 +90,7 @@ class LibrarySettings:
     ordering: str | None = None
     page_size: int = 500
     clock: Clock | None = None
+    now: Callable[[], int] = _system_now
 
 
 def _fail(provider: str, key: str, expected: str, got: object) -> ValueError:
@@ -149,6 +160,14 @@ def parse_library_settings(
         if not isinstance(scale, (int, float)) or scale <= 0:
             raise _fail(provider, "time_scale", "a positive number", scale)
         clock = ScaledClock(float(scale))
+    now = config.get("now")
+    if isinstance(now, int) and not isinstance(now, bool):
+        fixed = now
+        now = lambda: fixed  # noqa: E731
+    elif now is None:
+        now = _system_now
+    elif not callable(now):
+        raise _fail(provider, "now", "epoch seconds or a callable", now)
     return LibrarySettings(
         base_url=base_url.rstrip("/"),
         token=token,
@@ -159,4 +178,5 @@ def parse_library_settings(
         ordering=ORDERINGS[ordering] if isinstance(ordering, str) else None,
         page_size=page_size,
         clock=clock,  # type: ignore[arg-type]
+        now=now,  # type: ignore[arg-type]
     )

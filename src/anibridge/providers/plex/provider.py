@@ -5,6 +5,14 @@ user is switched to through plex.tv); play history is read with the admin token
 filtered by the user's ``accountID``. As a target it marks watched (``/:/scrobble``),
 unwatched (``/:/unscrobble``) and rates (``/:/rate``); Plex cannot set a view date,
 so ``LAST_ACTIVITY_AT`` is readable only.
+
+Change feed: ``lastViewedAt``/``lastRatedAt``/``addedAt``/``updatedAt`` filters and the
+history's ``viewedAt`` are stamped by the server or, for synced plays, by the client, so
+they may lie ahead of our clock. The shared cursor rule (see
+`anibridge.providers._library.provider`) reads them inclusively from the last read's
+start minus a lookback and skips what it already delivered, so a play dated in the
+future is read exactly once and never makes the cursor repeat; catalog changes carry
+their rows' times (``revisions``) so a later one of the same show is not skipped.
 """
 
 from __future__ import annotations
@@ -327,6 +335,7 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
         episodes: dict[str, LibraryEpisode] = {}
         items: dict[str, LibraryItem] = {}
         added: list[str] = []
+        stamps: dict[str, set[str]] = {}  # anchor -> "row@time" of its catalog rows
         for section in sections:
             path = f"/library/sections/{section.key}/all"
             kinds = ("episode", "show") if section.kind == "show" else ("movie",)
@@ -341,6 +350,9 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
                                 continue
                             if catalog:
                                 added.append(ep.show_key)
+                                stamps.setdefault(ep.show_key, set()).add(
+                                    f"{ep.key}@{data.get(field)}"
+                                )
                             else:
                                 episodes[ep.key] = ep
                             continue
@@ -349,6 +361,9 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
                             continue
                         if catalog:
                             added.append(item.key)
+                            stamps.setdefault(item.key, set()).add(
+                                f"{item.key}@{data.get(field)}"
+                            )
                         else:
                             items[item.key] = item
         plays = await self._history(sections, None, since)
@@ -357,6 +372,7 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
             items=tuple(items.values()),
             added=tuple(dict.fromkeys(added)),
             plays=tuple(plays),
+            revisions={k: ",".join(sorted(v)) for k, v in stamps.items()},
         )
 
     async def _history(
