@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from anibridge.bridge.collect import changes_since
 from anibridge.dates import from_epoch
 from anibridge.provider.base import (
     ChangeQuery,
@@ -213,6 +214,46 @@ class MediaBrowserCases:
         page = await provider.poll_changes(ChangeQuery(cursor=first.cursor))
         assert [c.ref for c in page.items] == [self.ref(server, "Monk", 1, 2)]
         assert isinstance(page.items[0], RecordChange)
+
+    async def test_a_save_dated_after_now_is_read_once_and_the_cursor_moves_on(
+        self, make, server
+    ):
+        # A server clock an hour ahead of ours stamps DateLastSaved in our future.
+        clock = [1_800_000_000]
+        provider = make(now=lambda: clock[0])
+        await provider.initialize()
+        cursor = (await provider.poll_changes(ChangeQuery())).cursor
+        ep = server.library.episode("Monk", 1, 2)
+        server.library.play("1", ep.key, at=clock[0] + 3600)
+        clock[0] += 60
+        keys, cursor = await changes_since(provider, "mb", cursor)
+        assert keys == {server.item_id(ep.show_key)}
+        for later in (0, 600, 7200):  # same instant, later, after the stamp
+            clock[0] = 1_800_000_060 + later
+            keys, cursor = await changes_since(provider, "mb", cursor)
+            assert keys == set(), later
+        await provider.close()
+
+    async def test_a_second_catalog_change_in_the_window_is_not_skipped(
+        self, make, server
+    ):
+        clock = [1_800_000_000]
+        provider = make(now=lambda: clock[0])
+        await provider.initialize()
+        cursor = (await provider.poll_changes(ChangeQuery())).cursor
+        monk = server.library.find("Monk")
+        server.library.add_episode(monk.key, 1, 3, added_at=clock[0] + 3600)
+        clock[0] += 60
+        keys, cursor = await changes_since(provider, "mb", cursor)
+        assert keys == {server.item_id(monk.key)}
+        server.library.add_episode(monk.key, 1, 4, added_at=clock[0] + 3600)
+        clock[0] += 60
+        keys, cursor = await changes_since(provider, "mb", cursor)
+        assert keys == {server.item_id(monk.key)}
+        clock[0] += 60
+        keys, _ = await changes_since(provider, "mb", cursor)
+        assert keys == set()
+        await provider.close()
 
     # -- webhooks ---------------------------------------------------------------------
 

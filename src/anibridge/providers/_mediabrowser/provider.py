@@ -201,6 +201,7 @@ class MediaBrowserProvider(LibraryProvider):
         episodes: dict[str, LibraryEpisode] = {}
         items: dict[str, LibraryItem] = {}
         added: list[str] = []
+        stamps: dict[str, set[str]] = {}  # anchor -> "row@DateLastSaved" of its rows
         types = "Episode,Movie,Series"
         for section in sections:
             saved = await self._paged(
@@ -214,17 +215,24 @@ class MediaBrowserProvider(LibraryProvider):
                     items[item.key] = item
             changed = await self._paged(
                 {"ParentId": section.key, "IncludeItemTypes": types,
-                 "MinDateLastSaved": stamp}
+                 "Fields": "DateLastSaved", "MinDateLastSaved": stamp}
             )  # fmt: skip
             for data in changed:
                 if data.get("Type") == "Episode" and data.get("SeriesId"):
-                    added.append(str(data["SeriesId"]))
+                    anchor = str(data["SeriesId"])
                 elif data.get("Type") in ("Series", "Movie") and data.get("Id"):
-                    added.append(str(data["Id"]))
+                    anchor = str(data["Id"])
+                else:
+                    continue
+                added.append(anchor)
+                stamps.setdefault(anchor, set()).add(
+                    f"{data.get('Id')}@{data.get('DateLastSaved')}"
+                )
         return Changes(
             episodes=tuple(episodes.values()),
             items=tuple(items.values()),
             added=tuple(dict.fromkeys(added)),
+            revisions={k: ",".join(sorted(v)) for k, v in stamps.items()},
         )
 
     # -- writes -----------------------------------------------------------------------

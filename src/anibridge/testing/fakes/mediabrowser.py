@@ -160,6 +160,7 @@ class FakeMediaBrowser(FakeService):
             "ProviderIds": dict(item.provider_ids),
             "Genres": list(item.genres),
             "DateCreated": iso(item.added_at),
+            "DateLastSaved": iso(item.updated_at),
         }
         if user is not None:
             data["UserData"] = self.user_data(user, item.key)
@@ -188,6 +189,7 @@ class FakeMediaBrowser(FakeService):
             "ParentIndexNumber": ep.season,
             "IndexNumber": ep.episode,
             "DateCreated": iso(ep.added_at),
+            "DateLastSaved": iso(ep.added_at),
         }
         if user is not None:
             data["UserData"] = self.user_data(user, ep.key)
