@@ -225,3 +225,55 @@ def test_plex_and_anilist_two_way_new_plays_keep_reaching_anilist(tmp_path):
         again = sync(config, tmp_path, in_subprocess=False, full=True)
         assert again["failed"] == 0 and again["applied"] == 1, again
         assert anilist.entry_for(20)["progress"] == 7
+
+
+def test_plex_plays_dated_after_now_keep_incremental_syncs_running(tmp_path):
+    # A Plex client whose clock is ahead dates its plays in our future. The feed's
+    # clock is pinned (`now`), as if every sync ran in the same second: incremental
+    # syncs read such a play once and go on, never "change cursor … repeated".
+    now = 1_800_000_000
+    media = [FakeMedia(anilist_id=20, mal_id=20, title="Naruto", episodes=220)]
+    library = plex_library()
+    with (
+        FakePlex(library) as plex,
+        AniListFake(media=media, time_scale=0.001) as anilist,
+    ):
+        config = {
+            "data_dir": "data",
+            "profiles": {
+                "plex-to-anilist": {
+                    "source": {
+                        "type": "plex",
+                        "config": {
+                            "base_url": plex.base_url,
+                            "token": plex.owner_token,
+                            "now": now,
+                        },
+                    },
+                    "target": {
+                        "type": "anilist",
+                        "config": {
+                            "token": "anilist-test-token",
+                            "base_url": anilist.base_url,
+                            "time_scale": 0.001,
+                        },
+                    },
+                }
+            },
+        }
+        first = sync(config, tmp_path)
+        assert first["failed"] == 0, first
+        assert anilist.entry_for(20)["progress"] == 5
+        episode = library.episode("Naruto", 1, 6).key
+        library.play("1", episode, now + 3 * 3600)  # three hours in our future
+        second = sync(config, tmp_path, in_subprocess=False)
+        assert second["failed"] == 0 and second["applied"] == 1, second
+        assert anilist.entry_for(20)["progress"] == 6
+        for _ in range(2):  # the same play is not read again, and nothing breaks
+            again = sync(config, tmp_path, in_subprocess=False)
+            assert again["failed"] == 0 and again["applied"] == 0, again
+        episode = library.episode("Naruto", 1, 7).key
+        library.play("1", episode, now - 60)  # a server clock a minute behind
+        late = sync(config, tmp_path, in_subprocess=False)
+        assert late["failed"] == 0 and late["applied"] == 1, late
+        assert anilist.entry_for(20)["progress"] == 7

@@ -155,17 +155,23 @@ async def test_a_cursor_this_version_cannot_read_asks_for_a_full_read(
     await provider.close()
 
 
-async def test_a_first_poll_does_not_reach_back_before_itself(make_plex, library):
-    ep = library.episode("Cowboy Bebop", 1, 2)
-    library.play("1", ep.key, at=NOW - 60)  # the full read that starts a feed has it
+async def test_a_first_poll_counts_its_lookback_as_read_but_not_what_comes_later(
+    make_plex, library
+):
+    before = library.episode("Cowboy Bebop", 1, 2)
+    library.play(
+        "1", before.key, at=NOW - 60
+    )  # the full read that starts a feed has it
     clock = [NOW]
     provider, cursor = await _started(make_plex, clock)
+    late = library.episode("Haibane Renmei", 1, 3)
+    library.play("1", late.key, at=NOW - 30)  # arrives later, from a clock behind ours
     clock[0] = NOW + 60
     keys, cursor = await changes_since(provider, "plex", cursor)
-    assert keys == set()
-    clock[0] = NOW + FEED_LOOKBACK + 120  # the floor is dropped once passed
+    assert keys == {late.show_key}
+    clock[0] = NOW + FEED_LOOKBACK + 120
     keys, cursor = await changes_since(provider, "plex", cursor)
-    assert keys == set() and "floor" not in _cursor_values(cursor)
+    assert keys == set()
     await provider.close()
 
 

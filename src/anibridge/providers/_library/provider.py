@@ -9,12 +9,14 @@ summaries, the change feed, resolving ids, safe idempotent writes — lives here
 The change cursor never trusts that a server's timestamps are behind our clock (a
 server or client clock ahead of ours dates plays in the future; one behind ours dates
 them in the past). A read asks for everything stamped at or after ``since`` minus
-`FEED_LOOKBACK` (never before the first poll), drops what the cursor's ``seen`` tokens
+`FEED_LOOKBACK`, drops what the cursor's ``seen`` tokens
 say was already delivered, and then moves ``since`` to our clock at the read's start
 and keeps as ``seen`` the tokens of everything that read returned. A token digests the
 change *and its content* (state, catalog times, history row), so a future-dated play is
 delivered once and then skipped until the window passes it, while a new change of the
-same item is delivered again. Paged reads (``limit``) keep ``since`` and grow ``seen``.
+same item is delivered again. The first poll (no cursor) reads the lookback only to
+fill ``seen`` (a full read covers it). Paged reads (``limit``) keep ``since`` and grow
+``seen``.
 A cursor of the previous version (``{"since": t}``, paged or not) is read from its
 ``since``; one this version does not know asks for a full read (a change without ref).
 """
@@ -547,13 +549,16 @@ class LibraryProvider(
     async def poll_changes(self, query: ChangeQuery) -> Page[Change]:
         """Changes since the cursor, found with the server's date filters.
 
-        A first poll (no cursor) returns no changes and a cursor at "now". See the
-        module docstring for the cursor rule (window, lookback, delivered tokens).
+        A first poll (no cursor) returns no changes and a cursor at "now" that counts
+        what the lookback holds as read. See the module docstring for the rule.
         """
         values = decode_cursor(query.cursor, self.NAMESPACE)
         now = self.settings.now()
-        if not values:
-            return Page((), _feed_cursor(now, (), floor=now))
+        if not values:  # the head: what the lookback already holds counts as read
+            head = await self._changes_since(
+                self._sections, from_epoch(now - FEED_LOOKBACK)
+            )
+            return Page((), _feed_cursor(now, self._feed(head)))
         version = values.get("v")
         if version is None and isinstance(values.get("since"), int):
             if "offset" in values:  # mid-read of an older version: read it again
@@ -569,18 +574,14 @@ class LibraryProvider(
                 self.NAMESPACE,
                 query.cursor,
             )
-            return Page((NodeChange(),), _feed_cursor(now, (), floor=now))
+            return Page((NodeChange(),), _feed_cursor(now, ()))
         since = _cursor_epoch(values, "since", self.NAMESPACE)
         upto = values.get("upto")
         upto = _cursor_epoch(values, "upto", self.NAMESPACE) if upto else now
-        floor = values.get("floor")
-        floor = _cursor_epoch(values, "floor", self.NAMESPACE) if floor else None
         seen = values.get("seen")
         if not isinstance(seen, list) or not all(isinstance(t, str) for t in seen):
             raise ValueError(f"{self.NAMESPACE}: cursor field 'seen' is not a list")
         bound = since - FEED_LOOKBACK
-        if floor is not None:
-            bound = max(bound, floor)
         found = self._feed(await self._changes_since(self._sections, from_epoch(bound)))
         delivered = set(seen)
         fresh = [(t, c) for t, c in found.items() if t not in delivered]
@@ -588,11 +589,9 @@ class LibraryProvider(
         chunk = fresh[:limit]
         if len(fresh) > limit:
             kept = delivered | {t for t, _ in chunk}
-            cursor = _feed_cursor(since, kept, floor=floor, upto=upto)
+            cursor = _feed_cursor(since, kept, upto=upto)
         else:
-            if floor is not None and floor <= upto - FEED_LOOKBACK:
-                floor = None  # the lookback no longer reaches before the first poll
-            cursor = _feed_cursor(max(since, upto), found, floor=floor)
+            cursor = _feed_cursor(max(since, upto), found)
         return Page(tuple(c for _, c in chunk), cursor)
 
     def _feed(self, changes: Changes) -> dict[str, Change]:
@@ -889,7 +888,6 @@ def _feed_cursor(
     since: int,
     seen: Iterable[str],
     *,
-    floor: int | None = None,
     upto: int | None = None,
 ) -> str:
     """A change-feed cursor (version 2); see the module docstring."""
@@ -898,8 +896,6 @@ def _feed_cursor(
         "since": since,
         "seen": sorted(seen),
     }
-    if floor is not None:
-        values["floor"] = floor
     if upto is not None:
         values["upto"] = upto
     return encode_cursor(values)
