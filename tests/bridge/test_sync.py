@@ -85,7 +85,18 @@ async def test_a_run_records_its_kind_owner_plan_and_counts(idx):
     assert run.plan_id == result.plan.id
     assert run.error is None
     assert run.finished_at is not None and run.finished_at >= run.started_at
-    assert run.summary == {"planned": 2, "applied": 2, "stopped": {}, "missing": []}
+    assert run.summary == {
+        "planned": 2,
+        "applied": 2,
+        "failed": 0,
+        "unknown": 0,
+        "stale": 0,
+        "unsent": 0,
+        "skipped": 0,
+        "unchanged": 0,
+        "stopped": {},
+        "missing": [],
+    }
     assert result.plan.profile == "p"
 
 
@@ -112,7 +123,17 @@ async def test_a_dry_run_is_recorded_with_what_it_planned_and_stores_nothing(idx
         )  # fmt: skip
     run = stores.run("d")
     assert (run.kind, run.status, run.plan_id) == ("dry_run", "ok", result.plan.id)
-    assert run.summary == {"planned": 2, "skipped": len(result.plan.skipped)}
+    # The counts a real run records, in the same meanings: nothing was written.
+    assert run.summary == {
+        "planned": 2,
+        "applied": 0,
+        "failed": 0,
+        "unknown": 0,
+        "stale": 0,
+        "unsent": 0,
+        "skipped": 0,
+        "unchanged": 0,
+    }
     assert run.finished_at is not None and run.owner == run_owner()
     assert result.report is None and set(result.snapshots) == {"plex", "anilist"}
     assert events.phases() == [("reading", None), ("planning", None)]
@@ -726,10 +747,16 @@ async def test_a_provider_that_stops_accepting_writes_is_named_in_the_summary(id
         providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep
     )
     assert result.run.status == "partial"
+    # The write the stop left unsent is no rule's skip: it is counted apart.
     assert result.run.summary == {
         "planned": 2,
+        "applied": 0,
         "failed": 1,
-        "skipped": 1,
+        "unknown": 0,
+        "stale": 0,
+        "unsent": 1,
+        "skipped": 0,
+        "unchanged": 0,
         "stopped": {"anilist": "token expired"},
         "missing": [],
     }

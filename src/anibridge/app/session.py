@@ -118,32 +118,15 @@ def summarize(
     run_id: str,
 ) -> dict[str, Any]:
     """The run summary in the documented `--json` shape."""
-    from anibridge.bridge.explain import plan_counts
+    from anibridge.bridge.sync import run_counts
 
-    planned = len(plan.actions)
-    counts: dict[str, int] = {}
-    if result is not None and result.report is not None:
-        counts = result.report.counts()
-    applied = 0 if dry_run else counts.get("applied", 0) + counts.get("unchanged", 0)
-    failed = 0 if dry_run else counts.get("failed", 0)
-    unknown = 0 if dry_run else counts.get("unknown", 0)
-    # A write the target drifted from since planning is stale (not sent, re-decided
-    # next run), not skipped: `skipped` stays the plan header's count (one set
-    # everywhere), plus writes a stop left unsent.
-    stale = 0 if dry_run else counts.get("stale", 0)
-    skipped, unchanged = plan_counts(plan)
-    late_skips = 0 if dry_run else counts.get("skipped", 0)
+    report = None if dry_run or result is None else result.report
     return {
         "run_id": run_id,
         "profile": profile,
         "dry_run": dry_run,
         "status": result.run.status if result is not None else "ok",
-        "planned": planned,
-        "applied": applied,
-        "failed": failed,
-        "unknown": unknown,
-        "stale": stale,
-        "skipped": sum(skipped.values()) + late_skips,
-        "unchanged": unchanged,
+        "planned": len(plan.actions),
+        **run_counts(plan, report),
         "duration_s": round(duration_s, 3),
     }

@@ -29,6 +29,7 @@ from anibridge import progress
 from anibridge.bridge.apply import ApplyReport, Sleep, apply_plan
 from anibridge.bridge.codec import encode_value
 from anibridge.bridge.collect import changes_since, collect, fetch_anchors
+from anibridge.bridge.explain import plan_counts
 from anibridge.bridge.identity import EdgeIndex, Identity, cached_targets, identify
 from anibridge.bridge.model import (
     Direction,
@@ -51,7 +52,15 @@ from anibridge.provider.base import (
     WriteOp,
 )
 
-__all__ = ["Pair", "SyncResult", "forget_cursors", "run_owner", "run_sync", "undo_run"]
+__all__ = [
+    "Pair",
+    "SyncResult",
+    "forget_cursors",
+    "run_counts",
+    "run_owner",
+    "run_sync",
+    "undo_run",
+]
 
 
 def run_owner() -> str:
@@ -64,6 +73,29 @@ def _status(counts: Mapping[str, int], missing: int, interrupted: bool) -> str:
         return "interrupted"
     bad = counts.get("failed", 0) + counts.get("skipped", 0) + counts.get("unknown", 0)
     return "partial" if bad + missing else "ok"
+
+
+def run_counts(plan: Plan, report: ApplyReport | None) -> dict[str, int]:
+    """A run's counts, with one meaning in the summary, `history` and the web.
+
+    ``skipped`` and ``unchanged`` are the plan header's (`explain.plan_counts`) for
+    a dry run and a real one alike. A real run adds what became of its writes:
+    ``applied`` (with those found already in place), ``failed``, ``unknown``,
+    ``stale`` (the target drifted since the plan: not sent, re-decided next run) and
+    ``unsent`` (a stop or a provider's authentication failure came first) — the last
+    two are no rule's skip.
+    """
+    done = report.counts() if report is not None else {}
+    skipped, unchanged = plan_counts(plan)
+    return {
+        "applied": done.get("applied", 0) + done.get("unchanged", 0),
+        "failed": done.get("failed", 0),
+        "unknown": done.get("unknown", 0),
+        "stale": done.get("stale", 0),
+        "unsent": done.get("skipped", 0),  # journaled ``skipped``: never sent
+        "skipped": sum(skipped.values()),
+        "unchanged": unchanged,
+    }
 
 
 def _ended(run: RunRecord, exc: BaseException) -> RunRecord:
@@ -369,7 +401,7 @@ async def _execute(
             finished_at=utcnow().isoformat(),
             status="ok",
             plan_id=plan.id,
-            summary={"planned": len(plan.actions), "skipped": len(plan.skipped)},
+            summary={"planned": len(plan.actions), **run_counts(plan, None)},
         )
         stores.runs.finish_run(run)
         return SyncResult(run, plan, None, snaps)
@@ -401,7 +433,7 @@ async def _execute(
         plan_id=plan.id,
         summary={
             "planned": len(plan.actions),
-            **counts,
+            **run_counts(plan, report),
             "stopped": dict(report.stopped),
             "missing": missing,
         },

@@ -88,6 +88,7 @@ def test_demo_then_second_demo_then_undo_restores_the_list(tmp_path):
         "failed",
         "unknown",
         "stale",
+        "unsent",
         "skipped",
         "unchanged",
         "duration_s",
@@ -565,3 +566,37 @@ def test_a_delete_of_an_entry_edited_while_the_sync_runs_is_stale_and_kept(
     assert a["anilist:269"]["record"]["progress"] == 121
     b = {i["key"]: i for i in export_list(ws / "b.sqlite")["items"]}
     assert "record" not in b["anilist:20"]
+
+
+def test_a_dry_run_is_recorded_with_the_counts_a_real_run_has(tmp_path):
+    # After a sync, a full dry run finds every entry in sync: its plan holds many
+    # `unchanged` skips. Its record in `history` counts them as a real run does —
+    # `skipped` is the plan header's (rules that held a write back), `unchanged`
+    # the entries in sync — never the plan's raw list of skips.
+    from anibridge.app.demo import prepare_workspace
+
+    config, _ = prepare_workspace(tmp_path / "ws")
+    cfg = str(config)
+    real = run("sync", "--json", "--config", cfg, cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    preview = run("plan", "--full", "--json", "--config", cfg, cwd=tmp_path)
+    header = json.loads(preview.stdout)["plan"]["counts"]
+    dry = run("sync", "--dry-run", "--full", "--json", "--config", cfg, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    summary = json.loads(dry.stdout)
+    assert summary["unchanged"] == header["unchanged"] > 0, (summary, header)
+    assert summary["skipped"] == sum(header["skipped"].values()), (summary, header)
+    hist = run("history", "--json", "--config", cfg, cwd=tmp_path)
+    runs = json.loads(hist.stdout)
+    dry_run = runs[0]
+    assert dry_run["run_id"] == summary["run_id"], runs
+    (real_run,) = [r for r in runs if r["kind"] == "sync"]
+    counted = ("planned", "applied", "failed", "unknown", "stale", "unsent")
+    assert {k: dry_run["summary"][k] for k in (*counted, "skipped", "unchanged")} == {
+        k: summary[k] for k in (*counted, "skipped", "unchanged")
+    }, (dry_run, summary)
+    # The real run's record uses the same keys with the same meanings as its summary.
+    real_summary = json.loads(real.stdout)
+    assert {k: real_run["summary"][k] for k in (*counted, "skipped", "unchanged")} == {
+        k: real_summary[k] for k in (*counted, "skipped", "unchanged")
+    }, (real_run, real_summary)

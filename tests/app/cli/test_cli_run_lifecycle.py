@@ -206,10 +206,12 @@ def test_kill_9_then_history_shows_interrupted_undo_is_exact_and_rerun_converges
     ("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
 )
 def test_a_signal_after_the_first_batch_stops_cleanly_as_interrupted(
-    tmp_path, reference, signum, code
+    tmp_path, reference, signum, code, capsys
 ):
     _pristine, synced, writes = reference
     config = workspace(tmp_path / "ws")
+    preview = cli(config, "plan", "--json")
+    header = json.loads(preview.stdout)["plan"]["counts"]
     hold = Hold("write.answered#1")
     proc = start(config, "sync", "--json", hold=hold)
     hold.wait(proc)
@@ -220,9 +222,27 @@ def test_a_signal_after_the_first_batch_stops_cleanly_as_interrupted(
     summary = json.loads(out)
     assert summary["status"] == "interrupted"
     assert summary["applied"] == 5  # the batch in flight finished, nothing after it
+    # The writes the stop left unsent are their own count, not skips: `skipped` is
+    # still the plan header's (what the rules held back).
+    assert summary["unsent"] == summary["planned"] - 5 > 0, summary
+    assert summary["skipped"] == sum(header["skipped"].values()), (summary, header)
+    from anibridge.app.cli.sync import print_summary
+
+    capsys.readouterr()
+    print_summary({**summary, "_extra": {}})  # the human line of the same run
+    line = " ".join(capsys.readouterr().out.split())  # wrapped at the width
+    assert f"{summary['unsent']} unsent (stopped before they were sent)" in line
+    assert f", {summary['skipped']} skipped, " in line, line
+    # The run's record, as `history` shows it, has the same counts.
+    history = cli(config, "history", "--json")
+    shown = json.loads(history.stdout)[0]  # newest first, after the plan's preview
+    assert shown["run_id"] == summary["run_id"], shown
+    for key in ("planned", "applied", "unsent", "skipped", "unchanged"):
+        assert shown["summary"][key] == summary[key], (key, shown, summary)
     store = store_of(config)
     try:
-        (run,) = store.runs("demo")
+        run = store.run(summary["run_id"])
+        assert [r.kind for r in store.runs("demo")] == ["sync", "dry_run"]
         assert run.status == "interrupted"
         outcomes = [e.outcome for e in store.entries(run.id)]
         assert outcomes.count("applied") == 5

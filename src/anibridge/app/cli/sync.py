@@ -1,10 +1,10 @@
 """`anibridge sync` and `anibridge plan`: run a profile, or preview it.
 
 `sync --json` prints exactly one object: run_id, profile, dry_run, status, planned,
-applied, failed, unknown, stale, skipped, unchanged, duration_s. Exit codes: 0 nothing
-failed, 1 errors or failed/unconfirmed actions, 2 a guard refused the plan, 75 the
-profile is busy (another run holds its lock), 130 interrupted by Ctrl-C, 143 stopped
-by SIGTERM (see `_common`).
+applied, failed, unknown, stale, unsent, skipped, unchanged, duration_s. Exit
+codes: 0 nothing failed, 1 errors or failed/unconfirmed actions, 2 a guard refused
+the plan, 75 the profile is busy (another run holds its lock), 130 interrupted by
+Ctrl-C, 143 stopped by SIGTERM (see `_common`).
 """
 
 from __future__ import annotations
@@ -218,11 +218,17 @@ def print_summary(summary: dict[str, Any]) -> None:
         if summary.get("stale")
         else ""
     )
+    unsent = (
+        f"{summary['unsent']} unsent (stopped before they were sent), "
+        if summary.get("unsent")
+        else ""
+    )
     out_console.print(
         Text.assemble(
             f"{summary['planned']} planned, ",
             done,
-            f", {summary['failed']} failed, {stale}{summary['skipped']} skipped, "
+            f", {summary['failed']} failed, {stale}{unsent}"
+            f"{summary['skipped']} skipped, "
             f"{summary['unchanged']} unchanged{unknown} "
             f"in {summary['duration_s']:.2f}s",
         )
