@@ -847,14 +847,14 @@ def test_baselines_mark_pairs_in_sync_and_two_way_fields_that_agree():
     have = list_record("t", status=Status.ACTIVE, progress=3, notes="n")
     _, _, d = pair_setup(target_records=[have])
     link = d.pair_id("s", SHOW)
-    ep_ = EntryPlan(SHOW, "", have, "s", None, ())
+    ep_ = EntryPlan(SHOW, "", have, "s", ())
     ep_.fields = {
         F.PROGRESS: Candidate(F.PROGRESS, Progress(3), Progress(3), "", {"current": 3}),
         F.NOTES: Candidate(F.NOTES, "n", "n", "", "n"),
         F.STATUS: Candidate(F.STATUS, have.values[F.STATUS], None, "", None),
     }
     d.entries[("s", "t")] = ep_
-    d.entries[("s2", "u")] = EntryPlan(Ref("u"), "", None, "s2", None, ())
+    d.entries[("s2", "u")] = EntryPlan(Ref("u"), "", None, "s2", ())
     one_way = in_sync_baselines(Policy(), d, {}, None)
     assert one_way == [Baseline("default", link, ENTRY, "s", "t")]
     two = Policy(direction=Direction.TWO_WAY, profile="p")
@@ -1275,7 +1275,7 @@ def test_the_sources_own_value_travels_with_the_write():
 def test_an_entry_action_clears_fields_whose_candidate_is_none():
     p = planner(LIST)
     have = replace(list_record("t", notes="x", status=Status.ACTIVE), key="k")
-    ep_ = EntryPlan(SHOW, "", have, "s", None, ("edge",))
+    ep_ = EntryPlan(SHOW, "", have, "s", ("edge",))
     a = p.entry_action(
         ep_,
         [

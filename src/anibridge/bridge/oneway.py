@@ -107,7 +107,6 @@ class EntryPlan:
     kind: str
     record: Record | None
     source_key: str
-    source_record: Record | None
     provenance: tuple[str, ...]
     fields: dict[RecordField, Candidate] = field(default_factory=dict)
 
@@ -341,10 +340,7 @@ class DirectionPlanner:
         source_key = o.sources[0]
         link = self.pair_id(source_key, o.target)
         pinned = self.pins.get((self.target.provider, ref_id(o.target)), frozenset())
-        src_record = o.source_records[0] if o.source_records else None
-        ep = EntryPlan(
-            o.target, main, record, source_key, src_record, tuple(o.provenance)
-        )
+        ep = EntryPlan(o.target, main, record, source_key, tuple(o.provenance))
         want_status = desired.values.get(RecordField.STATUS)
         cur_status = None
         if record is not None:
