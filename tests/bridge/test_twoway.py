@@ -1407,3 +1407,43 @@ async def test_a_rating_changed_on_one_side_of_a_play_keeping_pair_settles_once(
     quiet = await sync_with_library(tmp_path, plays, the_list, stores,
                                     library_first=library_first)  # fmt: skip
     assert quiet.plan.actions == ()
+
+
+@SERVERS
+@pytest.mark.parametrize("newer", ["list", "server"])
+async def test_a_rating_changed_on_both_sides_of_a_play_keeping_pair_goes_to_the_newest(
+    tmp_path, library_first, server, newer
+):
+    # Both sides' ratings changed since the baseline: the newer edit wins on both
+    # sides, the other write is reported as a conflict, and the pair is quiet after.
+    scale = (1.0, 10.0, 1.0) if server == "history" else (0.0, 10.0, 1.0)
+    kind = "ratings" if server == "history" else ""
+    the_list, stores = show_list(), MemoryStores()
+    plays = rated(server, 8, scale)
+    await sync_with_library(tmp_path, plays, the_list, stores,
+                            library_first=library_first)  # fmt: skip
+    list_at, server_at = (LATEST, LATER) if newer == "list" else (LATER, LATEST)
+    edit(the_list, "100", list_at, rating=Rating(90, (0.0, 100.0, 1.0)))
+    rec = plays.record(Ref("s"), kind)
+    stars = {RecordField.RATING: Rating(6, scale)}
+    plays.put_record(replace(rec, values=stars, updated_at=server_at))
+    result = await sync_with_library(tmp_path, plays, the_list, stores,
+                                     library_first=library_first)  # fmt: skip
+    winner, written = ("al", "plex") if newer == "list" else ("plex", "al")
+    assert [a.provider for a in result.plan.actions] == [written]
+    [pair] = {link for link, _ in stores.baselines("default")}
+    conflicts = [
+        (s.provider, s.field, s.detail, s.link)
+        for s in result.plan.skipped
+        if s.reason.value == "conflict"
+    ]
+    assert conflicts == [
+        (winner, RecordField.RATING,
+         f"changed on both sides; {winner} wins (newest)", pair)
+    ]  # fmt: skip
+    want_list, want_server = (90, 9) if newer == "list" else (60, 6)
+    assert value(the_list, "100", RecordField.RATING).value == want_list
+    assert plays.record(Ref("s"), kind).values[RecordField.RATING].value == want_server
+    quiet = await sync_with_library(tmp_path, plays, the_list, stores,
+                                    library_first=library_first)  # fmt: skip
+    assert quiet.plan.actions == ()
