@@ -191,3 +191,21 @@ async def test_a_catalog_change_after_one_already_read_is_read_too(make_plex, li
     keys, _ = await changes_since(provider, "plex", cursor)
     assert keys == set()
     await provider.close()
+
+
+async def test_a_show_is_not_reported_again_when_one_of_its_rows_leaves_the_window(
+    make_plex, library
+):
+    clock = [NOW]
+    provider, cursor = await _started(make_plex, clock)
+    monk = library.find("Monk")
+    library.add_episode(monk.key, 1, 3, added_at=NOW + 30)
+    library.add_episode(monk.key, 1, 4, added_at=NOW + 86_400)  # server clock ahead
+    clock[0] = NOW + 60
+    keys, cursor = await changes_since(provider, "plex", cursor)
+    assert keys == {monk.key}
+    for step in (1, 2, 3):  # by the third read episode 3 has left the window
+        clock[0] = NOW + 60 + step * FEED_LOOKBACK
+        keys, cursor = await changes_since(provider, "plex", cursor)
+        assert keys == set(), step
+    await provider.close()

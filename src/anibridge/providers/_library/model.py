@@ -99,6 +99,6 @@ class Changes:
     items: tuple[LibraryItem, ...] = ()  # movie/show user state changed
     added: tuple[str, ...] = ()  # anchors whose catalog (episodes, ids) changed
     plays: tuple[Play, ...] = ()
-    #: Per `added` anchor, the catalog time(s) that put it there, so one catalog
+    #: Per `added` anchor, its catalog rows that matched ("row@time"), so one catalog
     #: change read twice is told apart from a later one of the same anchor.
-    revisions: Mapping[str, str] = field(default_factory=dict)
+    revisions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -554,11 +554,8 @@ class LibraryProvider(
         """
         values = decode_cursor(query.cursor, self.NAMESPACE)
         now = self.settings.now()
-        if not values:  # the head: what the lookback already holds counts as read
-            head = await self._changes_since(
-                self._sections, from_epoch(now - FEED_LOOKBACK)
-            )
-            return Page((), _feed_cursor(now, self._feed(head)))
+        if not values:
+            return Page((), await self._head(now))
         version = values.get("v")
         if version is None and isinstance(values.get("since"), int):
             if "offset" in values:  # mid-read of an older version: read it again
@@ -574,7 +571,7 @@ class LibraryProvider(
                 self.NAMESPACE,
                 query.cursor,
             )
-            return Page((NodeChange(),), _feed_cursor(now, ()))
+            return Page((NodeChange(),), await self._head(now))
         since = _cursor_epoch(values, "since", self.NAMESPACE)
         upto = values.get("upto")
         upto = _cursor_epoch(values, "upto", self.NAMESPACE) if upto else now
@@ -584,27 +581,39 @@ class LibraryProvider(
         bound = since - FEED_LOOKBACK
         found = self._feed(await self._changes_since(self._sections, from_epoch(bound)))
         delivered = set(seen)
-        fresh = [(t, c) for t, c in found.items() if t not in delivered]
+        tokens: dict[Change, set[str]] = {}  # a catalog change may have several
+        for token, change in found.items():
+            tokens.setdefault(change, set()).add(token)
+        fresh = [(c, t) for c, t in tokens.items() if not t <= delivered]
         limit = query.limit or len(fresh) or 1
         chunk = fresh[:limit]
         if len(fresh) > limit:
-            kept = delivered | {t for t, _ in chunk}
+            kept = delivered.union(*(t for _, t in chunk))
             cursor = _feed_cursor(since, kept, upto=upto)
         else:
             cursor = _feed_cursor(max(since, upto), found)
-        return Page(tuple(c for _, c in chunk), cursor)
+        return Page(tuple(c for c, _ in chunk), cursor)
+
+    async def _head(self, now: int) -> str:
+        """A cursor at `now` that counts what the lookback holds as read."""
+        head = await self._changes_since(
+            self._sections, from_epoch(now - FEED_LOOKBACK)
+        )
+        return _feed_cursor(now, self._feed(head))
 
     def _feed(self, changes: Changes) -> dict[str, Change]:
         """The changes keyed by a token of what each reports (one per token).
 
-        A token names the change *and its content* (state, catalog revision, play), so
-        the same change read again is recognised, while a new change of the same item
-        is not mistaken for it.
+        A token names the change *and its content* (state, catalog row, play), so the
+        same change read again is recognised, while a new change of the same item is
+        not mistaken for it. A catalog change has a token per catalog row (one anchor
+        may list several), so rows leaving the window never make it look new.
         """
         out: dict[str, Change] = {}
         for key in dict.fromkeys(changes.added):
-            token = _token("n", key, changes.revisions.get(key))
-            out.setdefault(token, NodeChange(ref=Ref.anchor(key), key=key))
+            node = NodeChange(ref=Ref.anchor(key), key=key)
+            for row in changes.revisions.get(key) or ("",):
+                out.setdefault(_token("n", key, row), node)  # one token per row
         for item in changes.items:
             ref = Ref.anchor(item.key)
             fields = {RecordField.RATING} if item.kind == "show" else set()

@@ -232,7 +232,7 @@ class MediaBrowserProvider(LibraryProvider):
             episodes=tuple(episodes.values()),
             items=tuple(items.values()),
             added=tuple(dict.fromkeys(added)),
-            revisions={k: ",".join(sorted(v)) for k, v in stamps.items()},
+            revisions={k: tuple(sorted(v)) for k, v in stamps.items()},
         )
 
     # -- writes -----------------------------------------------------------------------

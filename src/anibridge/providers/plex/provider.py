@@ -372,7 +372,7 @@ class PlexProvider(LibraryProvider, SupportsEventReads):
             items=tuple(items.values()),
             added=tuple(dict.fromkeys(added)),
             plays=tuple(plays),
-            revisions={k: ",".join(sorted(v)) for k, v in stamps.items()},
+            revisions={k: tuple(sorted(v)) for k, v in stamps.items()},
         )
 
     async def _history(
