@@ -889,6 +889,8 @@ async def test_a_failure_and_a_lost_answer_make_the_run_partial(idx):
     )
     assert result.report.counts() == {"failed": 1, "unknown": 1}
     assert result.run.status == "partial"
+    recorded = {k: result.run.summary[k] for k in ("applied", "failed", "unknown")}
+    assert recorded == {"applied": 0, "failed": 1, "unknown": 1}
 
 
 @pytest.mark.parametrize("entry", ["forgotten", "re-pointed"])
@@ -1072,3 +1074,59 @@ async def test_the_way_back_resolves_through_the_source_provider():
         ("al", "21"), ("mal", "m20"),
     ]  # fmt: skip
     assert "resolve" in {name for name, _ in providers["al"].calls}
+
+
+async def test_a_write_found_in_place_counts_as_applied_and_a_drifted_one_as_stale(idx):
+    # While the run plans, the user enters one show on the list exactly as the plan
+    # writes it and the other differently. The first is in place (applied, nothing
+    # sent); the second drifted since the plan (stale, not written) — neither is a
+    # skip, and a dry run of the same state counts the same skips and entries in sync.
+    providers, stores = two_shows()
+    target = providers["anilist"]
+
+    def meanwhile(plan):
+        after = {a.ref.key: a.after for a in plan.actions}
+        target.put_record(replace(list_record("100"), values=dict(after["100"])))
+        target.put_record(list_record("200", status=Status.ACTIVE, progress=1))
+
+    result = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep,
+        on_plan=meanwhile,
+    )  # fmt: skip
+    assert result.report.counts() == {"unchanged": 1, "stale": 1}
+    assert result.run.status == "ok"
+    assert result.run.summary == {
+        "planned": 2,
+        "applied": 1,
+        "failed": 0,
+        "unknown": 0,
+        "stale": 1,
+        "unsent": 0,
+        "skipped": 0,
+        "unchanged": 0,
+        "stopped": {},
+        "missing": [],
+    }
+
+
+async def test_a_dry_run_records_the_plan_headers_skips_and_entries_in_sync(idx):
+    # After a sync the user moves show a further on the list than the server: the
+    # dry run's record counts one skip (the progress would move back) and one
+    # entry in sync (show b) — the plan header's numbers, not its raw skip list.
+    providers, stores = two_shows()
+    await run_sync(providers, PAIR, Policy(), stores.bundle(), index=idx, sleep=nosleep)
+    edit(providers["anilist"], "100", progress=Progress(5, 12))
+    dry = await run_sync(
+        providers, PAIR, Policy(), stores.bundle(), index=idx, dry_run=True
+    )
+    assert len(dry.plan.skipped) > 2  # per-field `unchanged` skips among them
+    assert dry.run.summary == {
+        "planned": 0,
+        "applied": 0,
+        "failed": 0,
+        "unknown": 0,
+        "stale": 0,
+        "unsent": 0,
+        "skipped": 1,
+        "unchanged": 1,
+    }
