@@ -63,7 +63,13 @@ def test_a_preview_runs_in_the_background_with_live_progress(service, api):
     assert ("list", "records") in reads or ("list", "library") in reads
     assert final["result"]["status"] == "ok"
     plan_id = final["result"]["plan_id"]
-    assert api.get(f"/api/plans/{plan_id}").status_code == 200
+    kept = api.get(f"/api/plans/{plan_id}")
+    assert kept.status_code == 200
+    # The run's result counts what the plan's header counts, as a real run would.
+    counts, summary = kept.json()["counts"], final["result"]["summary"]
+    assert summary["skipped"] == sum(counts["skipped"].values()), (summary, counts)
+    assert summary["unchanged"] == counts["unchanged"], (summary, counts)
+    assert (summary["applied"], summary["unsent"]) == (0, 0), summary
 
     # A client that (re)connects after the end gets the finished state at once.
     with api.stream("GET", "/api/profiles/demo/progress/stream") as again:
