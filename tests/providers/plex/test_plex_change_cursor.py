@@ -209,3 +209,20 @@ async def test_a_show_is_not_reported_again_when_one_of_its_rows_leaves_the_wind
         keys, cursor = await changes_since(provider, "plex", cursor)
         assert keys == set(), step
     await provider.close()
+
+
+async def test_our_clock_set_back_loses_no_play_stamped_by_the_corrected_clock(
+    make_plex, library
+):
+    clock = [NOW + 7200]  # our clock two hours fast, then corrected
+    provider, cursor = await _started(make_plex, clock)
+    clock[0] = NOW + 60
+    keys, cursor = await changes_since(provider, "plex", cursor)
+    assert keys == set()
+    ep = library.episode("Cowboy Bebop", 1, 2)
+    library.play("1", ep.key, at=NOW + 90)
+    clock[0] = NOW + 120
+    keys, cursor = await changes_since(provider, "plex", cursor)
+    assert keys == {ep.show_key}
+    assert _cursor_values(cursor)["since"] == NOW + 120
+    await provider.close()

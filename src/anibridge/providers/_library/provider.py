@@ -591,7 +591,7 @@ class LibraryProvider(
             kept = delivered.union(*(t for _, t in chunk))
             cursor = _feed_cursor(since, kept, upto=upto)
         else:
-            cursor = _feed_cursor(max(since, upto), found)
+            cursor = _feed_cursor(upto, found)  # set back with our clock: no loss
         return Page(tuple(c for c, _ in chunk), cursor)
 
     async def _head(self, now: int) -> str:
