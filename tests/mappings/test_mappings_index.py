@@ -589,3 +589,32 @@ def test_a_yaml_range_map_skips_nulls_and_reports_each_bad_range_by_its_text_key
     assert index.translate("anilist:1", 3) == {E("mal:7"): (3,)}
     assert index.translate("anilist:1", 5) == {E("mal:7"): (9,)}  # after the null
     assert index.translate("anilist:1", 2) == {}
+
+
+def test_an_explicit_ratio_of_one_translates_like_none() -> None:
+    index = built({"anilist:1": {"mal:7": {"1-3": "5-7|1", "10-12": "20-22"}}})
+    assert index.translate("anilist:1", 2) == {E("mal:7"): (6,)}
+    assert index.translate("anilist:1", 11) == {E("mal:7"): (21,)}
+    alone = built({"anilist:1": {"mal:7": {"1-3": "5-7|1"}}})  # the one-pair path
+    assert alone.translate("anilist:1", 3) == {E("mal:7"): (7,)}
+
+
+def test_a_decoded_range_map_that_is_not_a_mapping_is_reported_by_its_value(
+    tmp_path,
+) -> None:
+    """In a decoded file a null range skips only itself, and a range map that is
+    not a mapping is reported with its value and skipped."""
+    path = tmp_path / "m.json"
+    path.write_text(
+        '{"anilist:1": {"mal:1": [1], "mal:2": {"1": null, "2": "5", "3": "6"},'
+        ' "mal:3": "x"}}'
+    )
+    index = load_index([str(path)], include_default=False, notice=None)
+    reason = "must map source ranges to targets"
+    assert index.invalid == (
+        InvalidEntry(str(path), "anilist:1", "mal:1", None, f"[1]: {reason}"),
+        InvalidEntry(str(path), "anilist:1", "mal:3", None, f"'x': {reason}"),
+    )
+    assert index.translate("anilist:1", 2) == {E("mal:2"): (5,)}
+    assert index.translate("anilist:1", 3) == {E("mal:2"): (6,)}
+    assert index.translate("anilist:1", 1) == {}
