@@ -618,3 +618,43 @@ def test_a_decoded_range_map_that_is_not_a_mapping_is_reported_by_its_value(
     assert index.translate("anilist:1", 2) == {E("mal:2"): (5,)}
     assert index.translate("anilist:1", 3) == {E("mal:2"): (6,)}
     assert index.translate("anilist:1", 1) == {}
+
+
+def test_a_source_that_is_not_a_mapping_skips_only_itself(tmp_path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(
+        '{"anilist:1": "x", "anilist:2": {"mal:2": {"1": "4"}}, "anilist:3": null}'
+    )
+    index = load_index([str(path)], include_default=False, notice=None)
+    assert index.invalid == (
+        InvalidEntry(
+            str(path),
+            "anilist:1",
+            None,
+            None,
+            "must map target descriptors to range maps, got 'x'",
+        ),
+    )
+    assert index.translate("anilist:2", 1) == {E("mal:2"): (4,)}
+    assert index.descriptors() == ["anilist:2", "mal:2"]
+
+
+def test_equal_ranges_in_two_later_files_keep_each_file_as_provenance(
+    tmp_path,
+) -> None:
+    """Pairs written by later files are parsed per edge with that edge's files:
+    an equal key and value elsewhere never lends its provenance."""
+    base = tmp_path / "base.json"
+    base.write_text('{"anilist:9": {"mal:9": {"1": "1"}}}')
+    one = tmp_path / "one.json"
+    one.write_text('{"anilist:1": {"mal:1": {"1-3": "4-6"}}}')
+    two = tmp_path / "two.json"
+    two.write_text('{"anilist:2": {"mal:2": {"1-3": "4-6"}}}')
+    index = load_index(
+        [str(base), str(one), str(two)], include_default=False, notice=None
+    )
+    for source, path in (("anilist:1", one), ("anilist:2", two)):
+        (edge,) = index.edges(source)
+        assert [p.provenance for p in edge.pairs] == [(str(path),)], source
+    (edge,) = index.edges("anilist:9")
+    assert [p.provenance for p in edge.pairs] == [(str(base),)]
