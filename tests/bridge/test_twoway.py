@@ -1447,3 +1447,22 @@ async def test_a_rating_changed_on_both_sides_of_a_play_keeping_pair_goes_to_the
     quiet = await sync_with_library(tmp_path, plays, the_list, stores,
                                     library_first=library_first)  # fmt: skip
     assert quiet.plan.actions == ()
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_a_server_rating_reaches_a_newer_list_whose_new_episodes_go_to_the_server(
+    tmp_path, library_first
+):
+    # Only a rating write onto the server is weighed against the server's rating:
+    # the list's new episodes written to the server in the same run do not make the
+    # (newer, unrated) list entry win the rating, so the server's rating goes over.
+    the_list = tracker([("100", "Show", 12, ["anilist:100"])], [
+        list_record("100", status=Status.ACTIVE, progress=6, updated_at=LATEST)
+    ])  # fmt: skip
+    plays, stores = rated("library", 8, (0.0, 10.0, 1.0)), MemoryStores()
+    result = await sync_with_library(tmp_path, plays, the_list, stores,
+                                     library_first=library_first)  # fmt: skip
+    assert sorted({a.provider for a in result.plan.actions}) == ["al", "plex"]
+    assert value(the_list, "100", RecordField.RATING).value == 80
+    assert value(the_list, "100", RecordField.PROGRESS).current == 6
+    assert [s for s in result.plan.skipped if s.reason.value == "conflict"] == []
