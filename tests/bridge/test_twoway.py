@@ -1466,3 +1466,57 @@ async def test_a_server_rating_reaches_a_newer_list_whose_new_episodes_go_to_the
     assert value(the_list, "100", RecordField.RATING).value == 80
     assert value(the_list, "100", RecordField.PROGRESS).current == 6
     assert [s for s in result.plan.skipped if s.reason.value == "conflict"] == []
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+@pytest.mark.parametrize("first", ["al", "plex"])
+async def test_a_rating_changed_on_both_sides_of_a_play_keeping_pair_by_priority(
+    tmp_path, library_first, first
+):
+    # Under the priority rule the side listed first wins, whichever side of the pair
+    # it is and however recent the other side's edit.
+    policy = replace(TWO, conflict=ConflictRule.PRIORITY,
+                     priority=(first, "plex" if first == "al" else "al"))  # fmt: skip
+    scale = (0.0, 10.0, 1.0)
+    the_list, stores = show_list(), MemoryStores()
+    plays = rated("library", 8, scale)
+    await sync_with_library(tmp_path, plays, the_list, stores, policy,
+                            library_first=library_first)  # fmt: skip
+    list_at, server_at = (LATER, LATEST) if first == "al" else (LATEST, LATER)
+    edit(the_list, "100", list_at, rating=Rating(90, (0.0, 100.0, 1.0)))
+    rec = plays.record(Ref("s"))
+    plays.put_record(replace(rec, values={RecordField.RATING: Rating(6, scale)},
+                             updated_at=server_at))  # fmt: skip
+    result = await sync_with_library(tmp_path, plays, the_list, stores, policy,
+                                     library_first=library_first)  # fmt: skip
+    assert [s.detail for s in result.plan.skipped if s.reason.value == "conflict"] == [
+        f"changed on both sides; {first} wins (priority)"
+    ]
+    want_list, want_server = (90, 9) if first == "al" else (60, 6)
+    assert value(the_list, "100", RecordField.RATING).value == want_list
+    assert plays.record(Ref("s")).values[RecordField.RATING].value == want_server
+
+
+@pytest.mark.parametrize("library_first", [True, False])
+async def test_a_rating_changed_on_the_server_wins_over_a_list_entry_touched_later(
+    tmp_path, library_first
+):
+    # Only the server's rating moved since the baseline: it wins although the list
+    # entry was saved later (unchanged), which newest-wins alone would have picked.
+    scale = (0.0, 10.0, 1.0)
+    the_list, stores = show_list(), MemoryStores()
+    plays = rated("library", 8, scale)
+    await sync_with_library(tmp_path, plays, the_list, stores,
+                            library_first=library_first)  # fmt: skip
+    rec = plays.record(Ref("s"))
+    plays.put_record(replace(rec, values={RecordField.RATING: Rating(6, scale)},
+                             updated_at=LATER))  # fmt: skip
+    edit(the_list, "100", LATEST)
+    result = await sync_with_library(tmp_path, plays, the_list, stores,
+                                     library_first=library_first)  # fmt: skip
+    assert [a.provider for a in result.plan.actions] == ["al"]
+    assert [s.detail for s in result.plan.skipped if s.reason.value == "conflict"] == [
+        "changed on plex since the last sync"
+    ]
+    assert value(the_list, "100", RecordField.RATING).value == 60
+    assert plays.record(Ref("s")).values[RecordField.RATING].value == 6
