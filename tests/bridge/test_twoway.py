@@ -1433,12 +1433,13 @@ async def test_a_rating_changed_on_both_sides_of_a_play_keeping_pair_goes_to_the
     assert [a.provider for a in result.plan.actions] == [written]
     [pair] = {link for link, _ in stores.baselines("default")}
     conflicts = [
-        (s.provider, s.field, s.detail, s.link)
+        (s.provider, s.ref, s.field, s.detail, s.link)
         for s in result.plan.skipped
         if s.reason.value == "conflict"
     ]
+    # Reported on the winner's own entry: the write that would have overwritten it.
     assert conflicts == [
-        (winner, RecordField.RATING,
+        (winner, Ref("100" if winner == "al" else "s"), RecordField.RATING,
          f"changed on both sides; {winner} wins (newest)", pair)
     ]  # fmt: skip
     want_list, want_server = (90, 9) if newer == "list" else (60, 6)
