@@ -1521,3 +1521,5 @@ async def test_a_rating_changed_on_the_server_wins_over_a_list_entry_touched_lat
     ]
     assert value(the_list, "100", RecordField.RATING).value == 60
     assert plays.record(Ref("s")).values[RecordField.RATING].value == 6
+    # The field settled after the rating (notes, on neither side) is baselined too.
+    assert "notes" in {f for _, f in stores.baselines("default")}
