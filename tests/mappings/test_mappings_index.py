@@ -658,3 +658,10 @@ def test_equal_ranges_in_two_later_files_keep_each_file_as_provenance(
         assert [p.provenance for p in edge.pairs] == [(str(path),)], source
     (edge,) = index.edges("anilist:9")
     assert [p.provenance for p in edge.pairs] == [(str(base),)]
+
+
+def test_build_index_keeps_the_base_origin_and_the_load_time_it_is_given() -> None:
+    merged = merge_layers([Layer("base.json", {"anilist:1": {"mal:7": {"1": "1"}}})])
+    index = build_index(merged, load_seconds=0.25)
+    assert index.origins == ("base.json",)
+    assert index.stats()["load_seconds"] == 0.25
