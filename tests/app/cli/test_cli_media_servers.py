@@ -77,6 +77,35 @@ def plex_library() -> MediaLibrary:
     return lib
 
 
+def plex_to_anilist(
+    plex: FakePlex, anilist: AniListFake, name: str, **plex_extra: object
+) -> dict:
+    """A config syncing the Plex fake into the AniList fake (profile `name`)."""
+    return {
+        "data_dir": "data",
+        "profiles": {
+            name: {
+                "source": {
+                    "type": "plex",
+                    "config": {
+                        "base_url": plex.base_url,
+                        "token": plex.owner_token,
+                        **plex_extra,
+                    },
+                },
+                "target": {
+                    "type": "anilist",
+                    "config": {
+                        "token": "anilist-test-token",
+                        "base_url": anilist.base_url,
+                        "time_scale": 0.001,
+                    },
+                },
+            }
+        },
+    }
+
+
 def test_plex_library_into_anilist(tmp_path):
     media = [
         FakeMedia(anilist_id=20, mal_id=20, title="Naruto", episodes=220),
@@ -86,28 +115,7 @@ def test_plex_library_into_anilist(tmp_path):
         FakePlex(plex_library()) as plex,
         AniListFake(media=media, time_scale=0.001) as anilist,
     ):
-        config = {
-            "data_dir": "data",
-            "profiles": {
-                "plex-to-anilist": {
-                    "source": {
-                        "type": "plex",
-                        "config": {
-                            "base_url": plex.base_url,
-                            "token": plex.owner_token,
-                        },
-                    },
-                    "target": {
-                        "type": "anilist",
-                        "config": {
-                            "token": "anilist-test-token",
-                            "base_url": anilist.base_url,
-                            "time_scale": 0.001,
-                        },
-                    },
-                }
-            },
-        }
+        config = plex_to_anilist(plex, anilist, "plex-to-anilist")
         summary = sync(config, tmp_path)
         assert summary["failed"] == 0 and summary["applied"] >= 2, summary
         yui = anilist.entry_for(111)
@@ -193,29 +201,8 @@ def test_plex_and_anilist_two_way_new_plays_keep_reaching_anilist(tmp_path):
         FakePlex(library) as plex,
         AniListFake(media=media, time_scale=0.001) as anilist,
     ):
-        config = {
-            "data_dir": "data",
-            "profiles": {
-                "both": {
-                    "direction": "two_way",
-                    "source": {
-                        "type": "plex",
-                        "config": {
-                            "base_url": plex.base_url,
-                            "token": plex.owner_token,
-                        },
-                    },
-                    "target": {
-                        "type": "anilist",
-                        "config": {
-                            "token": "anilist-test-token",
-                            "base_url": anilist.base_url,
-                            "time_scale": 0.001,
-                        },
-                    },
-                }
-            },
-        }
+        config = plex_to_anilist(plex, anilist, "both")
+        config["profiles"]["both"]["direction"] = "two_way"
         first = sync(config, tmp_path)
         assert first["failed"] == 0, first
         assert anilist.entry_for(20)["progress"] == 5
@@ -238,29 +225,7 @@ def test_plex_plays_dated_after_now_keep_incremental_syncs_running(tmp_path):
         FakePlex(library) as plex,
         AniListFake(media=media, time_scale=0.001) as anilist,
     ):
-        config = {
-            "data_dir": "data",
-            "profiles": {
-                "plex-to-anilist": {
-                    "source": {
-                        "type": "plex",
-                        "config": {
-                            "base_url": plex.base_url,
-                            "token": plex.owner_token,
-                            "now": now,
-                        },
-                    },
-                    "target": {
-                        "type": "anilist",
-                        "config": {
-                            "token": "anilist-test-token",
-                            "base_url": anilist.base_url,
-                            "time_scale": 0.001,
-                        },
-                    },
-                }
-            },
-        }
+        config = plex_to_anilist(plex, anilist, "plex-to-anilist", now=now)
         first = sync(config, tmp_path)
         assert first["failed"] == 0, first
         assert anilist.entry_for(20)["progress"] == 5
