@@ -21,10 +21,18 @@ settings.register_profile(
 )
 settings.load_profile("anibridge")
 
-_ISOLATED = Path(tempfile.mkdtemp(prefix="anibridge-tests-"))
-for _name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
-    os.environ[_name] = str(_ISOLATED / _name.lower())
-os.environ["ANIBRIDGE_MAPPINGS_CACHE"] = str(_ISOLATED / "mappings-cache")
+_XDG = ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")
+
+
+def _isolate() -> None:
+    """Point the user directories and the mappings cache at a fresh, empty folder."""
+    isolated = Path(tempfile.mkdtemp(prefix="anibridge-tests-"))
+    for name in _XDG:
+        os.environ[name] = str(isolated / name.lower())
+    os.environ["ANIBRIDGE_MAPPINGS_CACHE"] = str(isolated / "mappings-cache")
+
+
+_isolate()
 for _name in [
     n
     for n in os.environ
@@ -33,6 +41,19 @@ for _name in [
     and not n.startswith("ANIBRIDGE_TEST_")
 ]:
     os.environ.pop(_name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_user_directories():
+    """Every test session gets its own empty directories, not just every process.
+
+    Mutation testing runs many sessions in processes forked from one that already
+    imported this file: with one folder per process, a mutant that wrote a broken
+    cached dataset left it for every mutant after it, whose tests then failed for
+    that and not for their own change (false kills).
+    """
+    _isolate()
+    yield
 
 
 @pytest.fixture(autouse=True)
